@@ -1,0 +1,43 @@
+"""User-facing errors: one clear line, a non-zero exit, no traceback."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+
+class NmcError(Exception):
+    """An error in the user's input (model, chip file, IR, options), with a one-line message."""
+
+
+@contextmanager
+def report_user_errors(tool: str) -> Iterator[None]:
+    """Turn user errors into `tool: error: message` on stderr and exit status 1."""
+    from xdsl.utils.exceptions import DiagnosticException, ParseError, VerifyException
+
+    try:
+        yield
+    except NmcError as e:
+        _die(tool, str(e))
+    except (ParseError, VerifyException, DiagnosticException) as e:
+        _die(tool, _first_meaningful_line(str(e)))
+    except ValueError as e:  # xDSL reports bad pass pipelines and options as ValueError
+        _die(tool, _first_meaningful_line(str(e)))
+    except FileNotFoundError as e:
+        _die(tool, f"{e.filename}: no such file")
+    except KeyboardInterrupt:
+        _die(tool, "interrupted")
+
+
+def _first_meaningful_line(text: str) -> str:
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    for ln in lines:
+        if "Operation does not verify" in ln or ln.startswith(("error", "Error")):
+            return ln
+    return " ".join(lines[:3]) if lines else "unknown error"
+
+
+def _die(tool: str, message: str) -> None:
+    print(f"{tool}: error: {message}", file=sys.stderr)
+    sys.exit(1)

@@ -1,0 +1,14 @@
+"""nmc's dialects, registered lazily so that tools import only what they parse."""
+
+from collections.abc import Callable
+
+from xdsl.ir import Dialect
+
+
+def get_all_dialects() -> dict[str, Callable[[], Dialect]]:
+    def get_snn() -> Dialect:
+        from nmc.dialects.snn import SNN
+
+        return SNN
+
+    return {"snn": get_snn}
