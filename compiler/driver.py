@@ -1,0 +1,119 @@
+"""The compile pipeline behind `nmc-compile` and `nmc.compile`."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from xdsl.dialects.builtin import ModuleOp
+
+from nmc.errors import NmcError
+from nmc.layers import LayerGraph, LoweringOptions, calibrate, lower_to_snn, weight_bound_scales
+
+DEFAULT_TICKS = 64
+DEFAULT_PERCENTILE = 99.9
+
+
+@dataclass
+class ImportOptions:
+    ticks: int = DEFAULT_TICKS
+    encoding: str = "direct"
+    input_scale: float | None = None
+    decoding: str | None = None
+    calibration: np.ndarray | None = None
+    percentile: float = DEFAULT_PERCENTILE
+    input_shape: tuple[int, ...] | None = None
+    dt: float = 1e-3
+    name: str = "net"
+    notes: list[str] = field(default_factory=list)
+
+
+def load_calibration(path: str | Path) -> np.ndarray:
+    path = Path(path)
+    try:
+        data = np.load(path, allow_pickle=False)
+    except FileNotFoundError:
+        raise NmcError(f"{path}: no such file") from None
+    except (ValueError, OSError) as e:
+        raise NmcError(f"{path}: not a .npy array ({e})") from None
+    if not isinstance(data, np.ndarray) or data.ndim < 2 or not np.issubdtype(data.dtype, np.number):
+        raise NmcError(f"{path}: calibration data must be a numeric array [samples, *input_shape]")
+    return data.astype(np.float32)
+
+
+def _graph(model: Any, opts: ImportOptions) -> LayerGraph:
+    from nmc.frontends import torch_import
+
+    if isinstance(model, str | Path):
+        model = torch_import.load_model(model)
+    shape = opts.input_shape
+    if shape is None and opts.calibration is not None:
+        shape = tuple(opts.calibration.shape[1:])
+    graph = torch_import.layer_graph(model, shape)
+    if opts.calibration is not None and tuple(opts.calibration.shape[1:]) != graph.input_shape:
+        raise NmcError(
+            f"calibration data has samples of shape {list(opts.calibration.shape[1:])}, "
+            f"the model takes {list(graph.input_shape)}"
+        )
+    return graph
+
+
+def import_model(model: Any, opts: ImportOptions) -> ModuleOp:
+    """A torch model (module, ExportedProgram or file path) as snn IR; ANNs are converted."""
+    if opts.ticks < 1:
+        raise NmcError(f"--timesteps must be at least 1, got {opts.ticks}")
+    graph = _graph(model, opts)
+    scale = opts.input_scale
+    if scale is None:
+        scale = 1.0
+        if opts.encoding != "direct" and opts.calibration is not None:
+            peak = float(np.max(opts.calibration))
+            scale = 1.0 / peak if peak > 0 else 1.0
+    relu_scales = None
+    if not graph.is_spiking:
+        if opts.calibration is not None:
+            relu_scales = calibrate(graph, opts.calibration, opts.percentile)
+        else:
+            relu_scales = weight_bound_scales(graph, 1.0 / scale)
+            opts.notes.append(
+                "no calibration data: thresholds come from weight bounds (inputs assumed in [0, 1]); "
+                "pass --calibration for accurate conversion at fewer ticks"
+            )
+    lowering = LoweringOptions(
+        ticks=opts.ticks,
+        dt=opts.dt,
+        encoding=opts.encoding,
+        input_scale=scale,
+        decoding=opts.decoding,
+        name=opts.name,
+    )
+    return lower_to_snn(graph, lowering, relu_scales)
+
+
+def write_atomically(path: Path, write: Callable[[Any], None], mode: str = "w") -> None:
+    """Write a file through a temporary sibling so a failure never leaves a partial file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, mode) as f:
+            write(f)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def print_ir(module: ModuleOp) -> str:
+    from io import StringIO
+
+    from xdsl.printer import Printer
+
+    buf = StringIO()
+    Printer(stream=buf).print_op(module)
+    buf.write("\n")
+    return buf.getvalue()

@@ -1,0 +1,253 @@
+"""The neutral layer graph that every front end produces, and its lowering to snn IR.
+
+A front end (torch.fx, torch.export, later NIR) only lists layers with numpy
+parameters. This module folds batch norms, evaluates the float ANN (for
+calibration), converts ReLU networks to IF networks by threshold balancing and
+drives the `NetworkBuilder`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from xdsl.dialects.builtin import ModuleOp
+from xdsl.ir import SSAValue
+
+from nmc.builder import NetworkBuilder
+from nmc.errors import NmcError
+
+KINDS = ("input", "linear", "conv2d", "pool2d", "flatten", "add", "relu", "batchnorm", "identity", "neuron")
+
+
+@dataclass
+class Layer:
+    """One node of a source model: `kind`, producers (indices into the graph), numpy parameters."""
+
+    name: str
+    kind: str
+    inputs: list[int] = field(default_factory=list)
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class LayerGraph:
+    """Layers in topological order; `outputs` are indices of the model's results."""
+
+    layers: list[Layer]
+    outputs: list[int]
+    input_shape: tuple[int, ...]
+
+    def users(self, index: int) -> list[int]:
+        return [i for i, layer in enumerate(self.layers) if index in layer.inputs]
+
+    @property
+    def is_spiking(self) -> bool:
+        return any(layer.kind == "neuron" for layer in self.layers)
+
+
+# --------------------------------------------------------------------------- batch-norm folding
+
+
+def fold_batchnorm(graph: LayerGraph) -> LayerGraph:
+    """Fold every batch norm into the linear/conv layer that feeds it (its only user)."""
+    layers = [Layer(ly.name, ly.kind, list(ly.inputs), dict(ly.params)) for ly in graph.layers]
+    for i, ly in enumerate(layers):
+        if ly.kind != "batchnorm":
+            continue
+        (src,) = ly.inputs
+        prod = layers[src]
+        if prod.kind not in ("linear", "conv2d") or len(graph.users(src)) != 1:
+            raise NmcError(
+                f"layer '{ly.name}' (BatchNorm): only a batch norm right after a Linear or Conv2d "
+                "(and its only user) can be folded; move it or fold it by hand"
+            )
+        p = ly.params
+        gain = p["weight"] / np.sqrt(p["var"] + p["eps"])
+        w = prod.params["weight"]
+        prod.params["weight"] = (w * gain.reshape((-1,) + (1,) * (w.ndim - 1))).astype(np.float32)
+        bias = prod.params.get("bias")
+        bias = np.zeros(w.shape[0], np.float32) if bias is None else bias
+        prod.params["bias"] = ((bias - p["mean"]) * gain + p["bias"]).astype(np.float32)
+        ly.kind, ly.params = "identity", {}
+    return LayerGraph(layers, list(graph.outputs), graph.input_shape)
+
+
+# --------------------------------------------------------------------------- float evaluation
+
+
+def _conv(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, stride: Sequence[int], padding: Sequence[int]) -> np.ndarray:
+    from nmc.runtime.snn_interp import windows
+
+    ph, pw = padding
+    if ph or pw:
+        x = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
+    y = np.einsum("bchwij,ocij->bohw", windows(x, w.shape[2:], tuple(stride)), w, optimize=True)
+    return y if b is None else y + b[None, :, None, None]
+
+
+def evaluate(graph: LayerGraph, x: np.ndarray, *, watch: str = "relu") -> tuple[list[np.ndarray], dict[int, np.ndarray]]:
+    """Run the graph as a float ANN on a batch; return outputs and the activations of `watch` layers."""
+    values: dict[int, np.ndarray] = {}
+    watched: dict[int, np.ndarray] = {}
+    for i, ly in enumerate(graph.layers):
+        ins = [values[j] for j in ly.inputs]
+        p = ly.params
+        if ly.kind == "input":
+            y = x.astype(np.float32)
+        elif ly.kind == "linear":
+            y = ins[0].reshape(ins[0].shape[0], -1) @ p["weight"].T
+            y = y if p.get("bias") is None else y + p["bias"]
+        elif ly.kind == "conv2d":
+            y = _conv(ins[0], p["weight"], p.get("bias"), p["stride"], p["padding"])
+        elif ly.kind == "pool2d":
+            from nmc.runtime.snn_interp import windows
+
+            win = windows(ins[0], tuple(p["kernel"]), tuple(p["stride"]))
+            y = win.mean(axis=(4, 5)) if p["mode"] == "avg" else win.sum(axis=(4, 5))
+        elif ly.kind == "flatten":
+            y = ins[0].reshape(ins[0].shape[0], -1)
+        elif ly.kind == "add":
+            y = sum(ins[1:], ins[0])
+        elif ly.kind == "relu":
+            y = np.maximum(ins[0], 0)
+        elif ly.kind == "identity":
+            y = ins[0]
+        else:
+            raise NmcError(f"layer '{ly.name}' ({ly.kind}) cannot be evaluated as a float ANN")
+        values[i] = y
+        if ly.kind == watch:
+            watched[i] = y
+    return [values[i] for i in graph.outputs], watched
+
+
+def calibrate(graph: LayerGraph, data: np.ndarray, percentile: float, batch: int = 256) -> dict[int, float]:
+    """Per-ReLU activation scale: the `percentile` of its activations over the calibration data."""
+    rng = np.random.default_rng(0)
+    samples: dict[int, list[np.ndarray]] = {}
+    cap = 2_000_000 // max(1, -(-len(data) // batch))
+    for start in range(0, len(data), batch):
+        _, acts = evaluate(graph, data[start : start + batch])
+        for i, a in acts.items():
+            flat = a.ravel()
+            if flat.size > cap:
+                flat = rng.choice(flat, cap, replace=False)
+            samples.setdefault(i, []).append(flat)
+    scales = {}
+    for i, chunks in samples.items():
+        lam = float(np.percentile(np.concatenate(chunks), percentile))
+        scales[i] = lam if lam > 0 else 1.0
+    return scales
+
+
+def weight_bound_scales(graph: LayerGraph, input_max: float) -> dict[int, float]:
+    """Data-free ReLU scales: the largest activation the weights allow for inputs in [0, input_max]."""
+    hi: dict[int, np.ndarray | float] = {}
+    scales: dict[int, float] = {}
+    for i, ly in enumerate(graph.layers):
+        ins = [hi[j] for j in ly.inputs]
+        p = ly.params
+        if ly.kind == "input":
+            hi[i] = float(input_max)
+        elif ly.kind in ("linear", "conv2d"):
+            w = p["weight"]
+            pos = np.clip(w, 0, None).reshape(w.shape[0], -1).sum(axis=1)
+            b = p.get("bias")
+            hi[i] = float(np.max(pos * np.max(ins[0]) + (0 if b is None else b)))
+        elif ly.kind == "add":
+            hi[i] = float(sum(np.max(v) for v in ins))
+        elif ly.kind == "pool2d" and p["mode"] == "sum":
+            hi[i] = float(np.max(ins[0])) * int(np.prod(p["kernel"]))
+        else:
+            hi[i] = ins[0]
+        if ly.kind == "relu":
+            scales[i] = max(float(np.max(ins[0])), 1e-6)
+    return scales
+
+
+# --------------------------------------------------------------------------- lowering
+
+
+@dataclass
+class LoweringOptions:
+    ticks: int = 32
+    dt: float = 1e-3
+    encoding: str = "direct"
+    input_scale: float = 1.0
+    seed: int = 0
+    decoding: str | None = None
+    name: str = "net"
+
+
+def lower_to_snn(graph: LayerGraph, opts: LoweringOptions, relu_scales: dict[int, float] | None = None) -> ModuleOp:
+    """Build the snn IR of a layer graph.
+
+    A spiking graph (nmc.nn neurons) maps one to one. A ReLU graph is converted:
+    each ReLU becomes an IF population with reset by subtraction whose threshold
+    is its activation scale (`relu_scales`), and the weights that read its spikes
+    are multiplied by that scale, so spike rates track ANN activations.
+    """
+    graph = fold_batchnorm(graph)
+    spiking = graph.is_spiking
+    if not spiking and relu_scales is None:
+        raise NmcError("a ReLU network needs activation scales to convert (calibration data or weight bounds)")
+    b = NetworkBuilder(opts.name, [graph.input_shape], ticks=opts.ticks, dt=opts.dt)
+    vals: dict[int, SSAValue] = {}
+    # sigma: the factor mapping a value's time average to the ANN quantity it stands for
+    sigma: dict[int, float] = {}
+    for i, ly in enumerate(graph.layers):
+        ins = [vals[j] for j in ly.inputs]
+        s_in = [sigma[j] for j in ly.inputs]
+        p = ly.params
+        out_sigma = s_in[0] if s_in else 1.0
+        if ly.kind == "input":
+            vals[i] = b.encode(b.inputs[0], opts.encoding, scale=opts.input_scale, seed=opts.seed)
+            out_sigma = 1.0 / opts.input_scale
+        elif ly.kind == "linear":
+            vals[i] = b.dense(ins[0], _scaled(p["weight"], s_in[0]), p.get("bias"), name=ly.name)
+            out_sigma = 1.0
+        elif ly.kind == "conv2d":
+            w = _scaled(p["weight"], s_in[0])
+            vals[i] = b.conv2d(ins[0], w, p.get("bias"), p["stride"], p["padding"], name=ly.name)
+            out_sigma = 1.0
+        elif ly.kind == "pool2d":
+            vals[i] = b.pool2d(ins[0], p["mode"], p["kernel"], p["stride"], name=ly.name)
+        elif ly.kind == "flatten":
+            vals[i] = b.flatten(ins[0], name=ly.name)
+        elif ly.kind == "add":
+            vals[i] = b.add(ins, s_in, name=ly.name)
+            out_sigma = 1.0
+        elif ly.kind == "identity":
+            vals[i] = ins[0]
+        elif ly.kind == "neuron":
+            vals[i] = b.neuron(ins[0], name=ly.name, **p)
+        elif ly.kind == "relu":
+            if spiking:
+                raise NmcError(
+                    f"layer '{ly.name}' (ReLU) in a spiking model: nmc.nn neurons already rectify; remove the ReLU"
+                )
+            assert relu_scales is not None
+            lam = relu_scales[i]
+            vals[i] = b.neuron(ins[0], threshold=lam / s_in[0], reset="subtract", compare="ge", name=ly.name)
+            out_sigma = lam
+        else:
+            raise NmcError(f"layer '{ly.name}': unsupported kind {ly.kind}")
+        sigma[i] = out_sigma
+    outputs = []
+    for j in graph.outputs:
+        v = vals[j]
+        from nmc.dialects.snn import SpikesType
+
+        kind = opts.decoding or ("count" if isinstance(v.type, SpikesType) else "membrane")
+        if kind != "membrane" and not isinstance(v.type, SpikesType):
+            raise NmcError(
+                f"output '{graph.layers[j].name}' is a current, not spikes: decode it with 'membrane'"
+            )
+        outputs.append(b.decode(v, kind))
+    return b.finish(outputs)
+
+
+def _scaled(w: np.ndarray, s: float) -> np.ndarray:
+    return w if s == 1.0 else (w * np.float32(s)).astype(np.float32)

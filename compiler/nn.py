@@ -1,0 +1,183 @@
+"""Spiking neuron modules for PyTorch that compile exactly to `snn.if` / `snn.lif`.
+
+The modules are stateful: each call advances one tick, and `run` (or
+`reset_state`) starts a new sample. They train with a surrogate gradient
+(fast sigmoid) through the non-differentiable spike. Their forward arithmetic is
+the snn dialect's, operation for operation, so the snn interpreter reproduces
+their spikes exactly at the same floating precision.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import numpy as np
+import torch
+from torch import nn
+
+RESETS = ("zero", "subtract", "none")
+COMPARES = ("ge", "gt")
+
+
+class _SpikeFn(torch.autograd.Function):
+    """Heaviside step forward, fast-sigmoid derivative backward."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, strict: bool, slope: float) -> torch.Tensor:  # type: ignore[override]
+        ctx.save_for_backward(x)
+        ctx.slope = slope
+        return (x > 0 if strict else x >= 0).to(x.dtype)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):  # type: ignore[override]
+        (x,) = ctx.saved_tensors
+        return grad / (1.0 + ctx.slope * x.abs()) ** 2, None, None
+
+
+class IF(nn.Module):
+    """Integrate-and-fire neurons: `v += I; s = v >= threshold; reset`.
+
+    reset: 'subtract' (v -= threshold), 'zero' (v = 0) or 'none'.
+    compare: 'ge' (fire at v >= threshold) or 'gt' (v > threshold).
+    """
+
+    def __init__(
+        self,
+        threshold: float = 1.0,
+        reset: str = "subtract",
+        compare: str = "ge",
+        v_init: float = 0.0,
+        surrogate_slope: float = 25.0,
+    ):
+        super().__init__()
+        if reset not in RESETS:
+            raise ValueError(f"reset must be one of {RESETS}, got {reset!r}")
+        if compare not in COMPARES:
+            raise ValueError(f"compare must be one of {COMPARES}, got {compare!r}")
+        if not threshold > 0:
+            raise ValueError(f"threshold must be positive, got {threshold}")
+        self.threshold = float(threshold)
+        self.reset = reset
+        self.compare = compare
+        self.v_init = float(v_init)
+        self.surrogate_slope = float(surrogate_slope)
+        self.v: torch.Tensor | None = None
+
+    def reset_state(self) -> None:
+        self.v = None
+
+    def integrate(self, v: torch.Tensor, current: torch.Tensor) -> torch.Tensor:
+        return v + current
+
+    def forward(self, current: torch.Tensor) -> torch.Tensor:
+        v = self.v if self.v is not None else torch.full_like(current, self.v_init)
+        v = self.integrate(v, current)
+        s = _SpikeFn.apply(v - self.threshold, self.compare == "gt", self.surrogate_slope)
+        if self.reset == "subtract":
+            v = v - s.detach() * self.threshold
+        elif self.reset == "zero":
+            v = torch.where(s.detach() > 0, torch.zeros_like(v), v)
+        self.v = v
+        return s
+
+    def extra_repr(self) -> str:
+        return f"threshold={self.threshold}, reset={self.reset}, compare={self.compare}"
+
+
+class LIF(IF):
+    """Leaky integrate-and-fire neurons: `v = beta * v + I`, then fire and reset as `IF`.
+
+    Give `beta` directly, or `tau` and `dt` (seconds) for `beta = exp(-dt / tau)`.
+    """
+
+    def __init__(
+        self,
+        beta: float | None = None,
+        threshold: float = 1.0,
+        reset: str = "subtract",
+        compare: str = "ge",
+        v_init: float = 0.0,
+        surrogate_slope: float = 25.0,
+        *,
+        tau: float | None = None,
+        dt: float = 1e-3,
+    ):
+        super().__init__(threshold, reset, compare, v_init, surrogate_slope)
+        if beta is None:
+            if tau is None:
+                raise ValueError("LIF needs beta, or tau and dt")
+            beta = math.exp(-dt / tau)
+        if not 0.0 <= beta <= 1.0:
+            raise ValueError(f"beta must be in [0, 1], got {beta}")
+        self.beta = float(beta)
+
+    def integrate(self, v: torch.Tensor, current: torch.Tensor) -> torch.Tensor:
+        return self.beta * v + current
+
+    def extra_repr(self) -> str:
+        return f"beta={self.beta}, " + super().extra_repr()
+
+
+NEURON_TYPES = (IF, LIF)
+
+
+def reset_states(model: nn.Module) -> None:
+    for m in model.modules():
+        if isinstance(m, IF):
+            m.reset_state()
+
+
+def encoder(x: torch.Tensor, encoding: str = "direct", scale: float = 1.0, seed: int = 0) -> Callable[[int], torch.Tensor]:
+    """Per-tick input of `snn.encode_<encoding>`: returns `tick -> tensor`, stateful, call in order."""
+    if encoding == "direct":
+        return lambda t: x * scale
+    if encoding == "rate":
+        state = {"u": torch.zeros_like(x)}
+
+        def rate(t: int) -> torch.Tensor:
+            u = state["u"] + x * scale
+            s = (u >= 1).to(x.dtype)
+            state["u"] = u - s
+            return s
+
+        return rate
+    if encoding == "poisson":
+        rng = np.random.default_rng(seed)
+        p = np.clip(x.detach().cpu().numpy().astype(np.float64) * scale, 0.0, 1.0)
+        return lambda t: torch.from_numpy(rng.random(p.shape) < p).to(x.dtype)
+    raise ValueError(f"unknown encoding {encoding!r}")
+
+
+def run(
+    model: nn.Module,
+    x: torch.Tensor,
+    ticks: int,
+    *,
+    encoding: str = "direct",
+    scale: float = 1.0,
+    seed: int = 0,
+    record: bool = False,
+) -> torch.Tensor | tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """Run `model` for `ticks` ticks on a batch `x` and stack its outputs `[ticks, batch, ...]`.
+
+    With `record=True` also return every neuron module's spikes `[ticks, batch, ...]` by module path.
+    """
+    reset_states(model)
+    traces: dict[str, list[torch.Tensor]] = {}
+    hooks = []
+    if record:
+        for path, m in model.named_modules():
+            if isinstance(m, IF):
+                traces[path] = []
+                hooks.append(m.register_forward_hook(lambda _m, _i, out, p=path: traces[p].append(out.detach())))
+    feed = encoder(x, encoding, scale, seed)
+    try:
+        outs = torch.stack([model(feed(t)) for t in range(ticks)])
+    finally:
+        for h in hooks:
+            h.remove()
+        reset_states(model)
+    if record:
+        return outs, {k: torch.stack(v) for k, v in traces.items()}
+    return outs

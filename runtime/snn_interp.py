@@ -1,0 +1,276 @@
+"""Reference semantics of the `snn` dialect: a vectorized numpy interpreter.
+
+Every op of a network becomes one kernel working on a whole batch; the tick
+loop calls the kernels in program order. This is the executable form of
+docs/snn-dialect.md and the "before" side of every differential test.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from xdsl.dialects.builtin import ModuleOp
+from xdsl.ir import Operation, SSAValue
+
+from nmc.dialects import snn
+from nmc.errors import NmcError
+from nmc.ir_arrays import to_numpy
+
+
+@dataclass
+class SnnRun:
+    """What a run produced: decoded outputs (batch first) and, if asked, spike trains."""
+
+    outputs: list[np.ndarray]
+    traces: dict[str, np.ndarray] = field(default_factory=dict)
+    """Spike trains `[ticks, batch, *shape]` of every neuron population and spike encoder, by name."""
+
+
+Kernel = Callable[[list[np.ndarray], int], np.ndarray]
+
+
+def value_name(value: SSAValue, fallback: int) -> str:
+    return value.name_hint or f"v{fallback}"
+
+
+def find_network(module: ModuleOp | snn.NetworkOp, name: str | None = None) -> snn.NetworkOp:
+    if isinstance(module, snn.NetworkOp):
+        return module
+    nets = [op for op in module.walk() if isinstance(op, snn.NetworkOp)]
+    if name is not None:
+        nets = [n for n in nets if n.sym_name.data == name]
+    if len(nets) != 1:
+        what = f"named @{name}" if name else "in the module"
+        raise NmcError(f"expected exactly one snn.network {what}, found {len(nets)}")
+    return nets[0]
+
+
+def run_snn(
+    module: ModuleOp | snn.NetworkOp,
+    inputs: np.ndarray | Sequence[np.ndarray],
+    *,
+    ticks: int | None = None,
+    dtype: Any = np.float32,
+    record: bool = False,
+) -> SnnRun:
+    """Run a network on a batch. `inputs` holds one array `[batch, *shape]` per network input."""
+    net = find_network(module)
+    block = net.body.block
+    arrays = [inputs] if isinstance(inputs, np.ndarray) else list(inputs)
+    if len(arrays) != len(block.args):
+        raise NmcError(f"@{net.sym_name.data} takes {len(block.args)} input(s), got {len(arrays)}")
+    batch = None
+    env: dict[SSAValue, np.ndarray] = {}
+    for arg, x in zip(block.args, arrays, strict=True):
+        shape = snn.shape_of(arg.type)
+        x = np.asarray(x, dtype=dtype)
+        if x.shape[1:] != shape:
+            raise NmcError(
+                f"input #{arg.index} of @{net.sym_name.data} has shape {list(x.shape[1:])} per sample, "
+                f"expected {list(shape)}"
+            )
+        batch = x.shape[0] if batch is None else batch
+        env[arg] = x
+    n_ticks = ticks if ticks is not None else net.ticks.value.data
+    ops = [op for op in block.ops if not isinstance(op, snn.OutputOp)]
+    kernels = [_make_kernel(op, np.dtype(dtype), n_ticks) for op in ops]
+    recorded = [
+        (i, value_name(op.results[0], i))
+        for i, op in enumerate(ops)
+        if record and isinstance(op.results[0].type, snn.SpikesType)
+    ]
+    traces = {name: [] for _, name in recorded}
+    for t in range(n_ticks):
+        for op, kernel in zip(ops, kernels, strict=True):
+            env[op.results[0]] = kernel([env[v] for v in op.operands], t)
+        for i, name in recorded:
+            traces[name].append(env[ops[i].results[0]].astype(np.uint8))
+    out_op = block.last_op
+    assert isinstance(out_op, snn.OutputOp)
+    outputs = [np.array(env[v]) for v in out_op.outputs]
+    return SnnRun(outputs, {k: np.stack(v) for k, v in traces.items()})
+
+
+# --------------------------------------------------------------------------- kernels
+
+
+def _make_kernel(op: Operation, dtype: np.dtype, ticks: int) -> Kernel:
+    maker = _KERNELS.get(type(op))
+    if maker is None:
+        raise NmcError(f"the snn interpreter cannot run '{op.name}'")
+    return maker(op, dtype, ticks)
+
+
+def _scalar(attr: Any) -> float:
+    return float(attr.value.data)
+
+
+def _encode_direct(op: snn.EncodeDirectOp, dtype: np.dtype, ticks: int) -> Kernel:
+    scale = dtype.type(_scalar(op.scale))
+    return lambda args, t: args[0] * scale
+
+
+def _encode_rate(op: snn.EncodeRateOp, dtype: np.dtype, ticks: int) -> Kernel:
+    scale = dtype.type(_scalar(op.scale))
+    state: dict[str, np.ndarray] = {}
+
+    def step(args: list[np.ndarray], t: int) -> np.ndarray:
+        u = state.get("u", np.zeros_like(args[0])) + args[0] * scale
+        s = (u >= 1).astype(dtype)
+        state["u"] = u - s
+        return s
+
+    return step
+
+
+def _encode_poisson(op: snn.EncodePoissonOp, dtype: np.dtype, ticks: int) -> Kernel:
+    rng = np.random.default_rng(op.seed.value.data)
+    scale = _scalar(op.scale)
+
+    def step(args: list[np.ndarray], t: int) -> np.ndarray:
+        p = np.clip(args[0].astype(np.float64) * scale, 0.0, 1.0)
+        return (rng.random(p.shape) < p).astype(dtype)
+
+    return step
+
+
+def _dense(op: snn.DenseOp, dtype: np.dtype, ticks: int) -> Kernel:
+    w = np.ascontiguousarray(to_numpy(op.weights).astype(dtype).T)
+    b = None if op.bias is None else to_numpy(op.bias).astype(dtype)
+
+    def step(args: list[np.ndarray], t: int) -> np.ndarray:
+        y = args[0].reshape(args[0].shape[0], -1) @ w
+        return y if b is None else y + b
+
+    return step
+
+
+def windows(x: np.ndarray, kernel: tuple[int, ...], stride: tuple[int, ...]) -> np.ndarray:
+    """Sliding windows `[B, C, Ho, Wo, Kh, Kw]` of a `[B, C, H, W]` array (a view)."""
+    win = np.lib.stride_tricks.sliding_window_view(x, kernel, axis=(2, 3))
+    return win[:, :, :: stride[0], :: stride[1]]
+
+
+def _conv2d(op: snn.Conv2dOp, dtype: np.dtype, ticks: int) -> Kernel:
+    w = to_numpy(op.weights).astype(dtype)
+    b = None if op.bias is None else to_numpy(op.bias).astype(dtype)
+    stride = tuple(int(v) for v in op.stride.get_values())
+    ph, pw = (int(v) for v in op.padding.get_values())
+    kernel = w.shape[2:]
+
+    def step(args: list[np.ndarray], t: int) -> np.ndarray:
+        x = args[0]
+        if ph or pw:
+            x = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
+        win = windows(x, kernel, stride)
+        y = np.einsum("bchwij,ocij->bohw", win, w, optimize=True)
+        return y if b is None else y + b[None, :, None, None]
+
+    return step
+
+
+def _pool2d(op: snn.Pool2dOp, dtype: np.dtype, ticks: int) -> Kernel:
+    kernel = tuple(int(v) for v in op.kernel.get_values())
+    stride = tuple(int(v) for v in op.stride.get_values())
+    average = op.kind.data == snn.PoolKind.AVG
+
+    def step(args: list[np.ndarray], t: int) -> np.ndarray:
+        win = windows(args[0], kernel, stride)
+        return win.mean(axis=(4, 5), dtype=dtype) if average else win.sum(axis=(4, 5), dtype=dtype)
+
+    return step
+
+
+def _flatten(op: snn.FlattenOp, dtype: np.dtype, ticks: int) -> Kernel:
+    return lambda args, t: args[0].reshape(args[0].shape[0], -1)
+
+
+def _add(op: snn.AddOp, dtype: np.dtype, ticks: int) -> Kernel:
+    scales = [dtype.type(s) for s in op.scales.get_values()]
+
+    def step(args: list[np.ndarray], t: int) -> np.ndarray:
+        total = args[0] * scales[0] if scales[0] != 1 else args[0]
+        for x, s in zip(args[1:], scales[1:], strict=True):
+            total = total + (x * s if s != 1 else x)
+        return total
+
+    return step
+
+
+def _neuron(op: snn.IFOp | snn.LIFOp, dtype: np.dtype, ticks: int) -> Kernel:
+    beta = dtype.type(_scalar(op.beta)) if isinstance(op, snn.LIFOp) else None
+    threshold = dtype.type(_scalar(op.threshold))
+    v_init = dtype.type(_scalar(op.v_init))
+    greater = op.compare.data == snn.Compare.GT
+    reset = op.reset.data
+    state: dict[str, np.ndarray] = {}
+
+    def step(args: list[np.ndarray], t: int) -> np.ndarray:
+        current = args[0]
+        v = state.get("v")
+        if v is None:
+            v = np.full(current.shape, v_init, dtype=dtype)
+        v = (beta * v if beta is not None else v) + current
+        fired = v > threshold if greater else v >= threshold
+        s = fired.astype(dtype)
+        if reset == snn.ResetMode.SUBTRACT:
+            v = v - s * threshold
+        elif reset == snn.ResetMode.ZERO:
+            v = np.where(fired, dtype.type(0), v)
+        state["v"] = v
+        return s
+
+    return step
+
+
+def _decode_count(op: snn.DecodeCountOp, dtype: np.dtype, ticks: int) -> Kernel:
+    state: dict[str, np.ndarray] = {}
+
+    def step(args: list[np.ndarray], t: int) -> np.ndarray:
+        state["n"] = state.get("n", np.zeros_like(args[0])) + args[0]
+        return state["n"]
+
+    return step
+
+
+def _decode_first_spike(op: snn.DecodeFirstSpikeOp, dtype: np.dtype, ticks: int) -> Kernel:
+    state: dict[str, np.ndarray] = {}
+
+    def step(args: list[np.ndarray], t: int) -> np.ndarray:
+        first = state.get("first", np.full(args[0].shape, ticks, dtype=dtype))
+        state["first"] = np.where((first == ticks) & (args[0] > 0), dtype.type(t), first)
+        return state["first"]
+
+    return step
+
+
+def _decode_membrane(op: snn.DecodeMembraneOp, dtype: np.dtype, ticks: int) -> Kernel:
+    beta = dtype.type(_scalar(op.beta))
+    state: dict[str, np.ndarray] = {}
+
+    def step(args: list[np.ndarray], t: int) -> np.ndarray:
+        v = state.get("v", np.zeros_like(args[0]))
+        state["v"] = (beta * v if beta != 1 else v) + args[0]
+        return state["v"]
+
+    return step
+
+
+_KERNELS: dict[type[Operation], Callable[[Any, np.dtype, int], Kernel]] = {
+    snn.EncodeDirectOp: _encode_direct,
+    snn.EncodeRateOp: _encode_rate,
+    snn.EncodePoissonOp: _encode_poisson,
+    snn.DenseOp: _dense,
+    snn.Conv2dOp: _conv2d,
+    snn.Pool2dOp: _pool2d,
+    snn.FlattenOp: _flatten,
+    snn.AddOp: _add,
+    snn.IFOp: _neuron,
+    snn.LIFOp: _neuron,
+    snn.DecodeCountOp: _decode_count,
+    snn.DecodeFirstSpikeOp: _decode_first_spike,
+    snn.DecodeMembraneOp: _decode_membrane,
+}
