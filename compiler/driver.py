@@ -13,7 +13,7 @@ import numpy as np
 from xdsl.dialects.builtin import ModuleOp
 
 from nmc.errors import NmcError
-from nmc.layers import LayerGraph, LoweringOptions, calibrate, lower_to_snn, weight_bound_scales
+from nmc.layers import LayerGraph, fold_batchnorm, LoweringOptions, calibrate, lower_to_snn, weight_bound_scales
 
 DEFAULT_TICKS = 64
 DEFAULT_PERCENTILE = 99.9
@@ -67,7 +67,7 @@ def import_model(model: Any, opts: ImportOptions) -> ModuleOp:
     """A torch model (module, ExportedProgram or file path) as snn IR; ANNs are converted."""
     if opts.ticks < 1:
         raise NmcError(f"--timesteps must be at least 1, got {opts.ticks}")
-    graph = _graph(model, opts)
+    graph = fold_batchnorm(_graph(model, opts))
     scale = opts.input_scale
     if scale is None:
         scale = 1.0

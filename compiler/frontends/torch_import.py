@@ -239,7 +239,7 @@ def graph_from_exported(ep: torch.export.ExportedProgram, input_shape: tuple[int
         return _np(obj)
 
     for node in gm.graph.nodes:
-        if node.op == "get_attr":
+        if node.op == "get_attr" or (node.op == "call_module" and node.target == "_guards_fn"):
             continue
         if node.op == "placeholder":
             if layers:
@@ -274,8 +274,9 @@ def graph_from_exported(ep: torch.export.ExportedProgram, input_shape: tuple[int
                 layer = _avgpool(name, a[1], a[2], a[3] or 0, bool(a[4]))
             elif t in (aten.flatten.using_ints, aten.view.default, aten.reshape.default):
                 layer = Layer(name, "flatten")
-            elif t == aten._native_batch_norm_legit_no_training.default:
-                params = {"weight": attr(a[1]), "bias": attr(a[2]), "mean": attr(a[3]), "var": attr(a[4]), "eps": a[6]}
+            elif t in (aten.batch_norm.default, aten._native_batch_norm_legit_no_training.default):
+                eps = a[7] if t == aten.batch_norm.default else a[6]
+                params = {"weight": attr(a[1]), "bias": attr(a[2]), "mean": attr(a[3]), "var": attr(a[4]), "eps": eps}
                 layer = Layer(name, "batchnorm", params=params)
             elif t in (operator.getitem, aten.dropout.default, aten.clone.default, aten.alias.default):
                 layer = Layer(name, "identity")
