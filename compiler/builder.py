@@ -100,12 +100,12 @@ class NetworkBuilder:
 
     # ---------------------------------------------------------------- projections
 
-    def dense(self, x: SSAValue, weight: np.ndarray, bias: np.ndarray | None = None, name: str | None = None) -> SSAValue:
+    def dense(
+        self, x: SSAValue, weight: np.ndarray, bias: np.ndarray | None = None, name: str | None = None
+    ) -> SSAValue:
         props = {"weights": from_numpy(weight)}
         if bias is not None:
             props["bias"] = from_numpy(bias)
-        if len(snn.shape_of(x.type)) != 1:
-            x = self.flatten(x)
         op = snn.DenseOp.build(operands=[x], result_types=[snn.CurrentType([weight.shape[0]])], properties=props)
         return self._add(op, name)
 

@@ -13,7 +13,15 @@ import numpy as np
 from xdsl.dialects.builtin import ModuleOp
 
 from nmc.errors import NmcError
-from nmc.layers import LayerGraph, fold_batchnorm, LoweringOptions, calibrate, lower_to_snn, weight_bound_scales
+from nmc.layers import (
+    LayerGraph,
+    LoweringOptions,
+    calibrate,
+    fold_batchnorm,
+    infer_shapes,
+    lower_to_snn,
+    weight_bound_scales,
+)
 
 DEFAULT_TICKS = 64
 DEFAULT_PERCENTILE = 99.9
@@ -49,12 +57,18 @@ def load_calibration(path: str | Path) -> np.ndarray:
 def _graph(model: Any, opts: ImportOptions) -> LayerGraph:
     from nmc.frontends import torch_import
 
+    source = None
     if isinstance(model, str | Path):
+        source = str(model)
         model = torch_import.load_model(model)
     shape = opts.input_shape
     if shape is None and opts.calibration is not None:
         shape = tuple(opts.calibration.shape[1:])
-    graph = torch_import.layer_graph(model, shape)
+    try:
+        graph = torch_import.layer_graph(model, shape)
+        infer_shapes(graph)
+    except NmcError as e:
+        raise NmcError(f"{source}: {e}" if source else str(e)) from None
     if opts.calibration is not None and tuple(opts.calibration.shape[1:]) != graph.input_shape:
         raise NmcError(
             f"calibration data has samples of shape {list(opts.calibration.shape[1:])}, "

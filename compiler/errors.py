@@ -20,7 +20,10 @@ def report_user_errors(tool: str) -> Iterator[None]:
         yield
     except NmcError as e:
         _die(tool, str(e))
-    except (ParseError, VerifyException, DiagnosticException) as e:
+    except ParseError as e:
+        lines = [ln for ln in str(e).splitlines() if ln.strip()]
+        _die(tool, f"{lines[0]}: {lines[-1].strip()}" if len(lines) > 1 else str(e))
+    except (VerifyException, DiagnosticException) as e:
         _die(tool, _first_meaningful_line(str(e)))
     except ValueError as e:  # xDSL reports bad pass pipelines and options as ValueError
         _die(tool, _first_meaningful_line(str(e)))

@@ -54,7 +54,7 @@ class LayerGraph:
 def fold_batchnorm(graph: LayerGraph) -> LayerGraph:
     """Fold every batch norm into the linear/conv layer that feeds it (its only user)."""
     layers = [Layer(ly.name, ly.kind, list(ly.inputs), dict(ly.params)) for ly in graph.layers]
-    for i, ly in enumerate(layers):
+    for ly in layers:
         if ly.kind != "batchnorm":
             continue
         (src,) = ly.inputs
@@ -75,10 +75,52 @@ def fold_batchnorm(graph: LayerGraph) -> LayerGraph:
     return LayerGraph(layers, list(graph.outputs), graph.input_shape)
 
 
+# --------------------------------------------------------------------------- shapes
+
+
+def infer_shapes(graph: LayerGraph) -> list[tuple[int, ...]]:
+    """Per-sample output shape of every layer; a mismatch names the layer, what it expects and what it gets."""
+    from nmc.dialects.snn import conv_output_hw
+
+    shapes: list[tuple[int, ...]] = []
+    for ly in graph.layers:
+        ins = [shapes[j] for j in ly.inputs]
+        p = ly.params
+        where = f"layer '{ly.name}' ({ly.kind})"
+        if ly.kind == "input":
+            out = tuple(graph.input_shape)
+        elif ly.kind == "linear":
+            n_in = p["weight"].shape[1]
+            if ins[0] != (n_in,):
+                raise NmcError(f"{where} expects {n_in} input features, gets shape {list(ins[0])} (flatten first?)")
+            out = (p["weight"].shape[0],)
+        elif ly.kind in ("conv2d", "pool2d"):
+            kernel = p["weight"].shape[2:] if ly.kind == "conv2d" else tuple(p["kernel"])
+            if len(ins[0]) != 3 or (ly.kind == "conv2d" and ins[0][0] != p["weight"].shape[1]):
+                want = f"[{p['weight'].shape[1]}, H, W]" if ly.kind == "conv2d" else "[C, H, W]"
+                raise NmcError(f"{where} expects an input of shape {want}, gets {list(ins[0])}")
+            hw = conv_output_hw(ins[0][1:], tuple(kernel), tuple(p["stride"]), tuple(p.get("padding", (0, 0))))
+            if min(hw) < 1:
+                raise NmcError(f"{where}: kernel {list(kernel)} does not fit the {ins[0][1]}x{ins[0][2]} input")
+            out = (p["weight"].shape[0] if ly.kind == "conv2d" else ins[0][0], *hw)
+        elif ly.kind == "flatten":
+            out = (int(np.prod(ins[0])),)
+        elif ly.kind == "add":
+            if len(set(ins)) != 1:
+                raise NmcError(f"{where} adds tensors of different shapes {[list(s) for s in ins]}")
+            out = ins[0]
+        else:
+            out = ins[0]
+        shapes.append(out)
+    return shapes
+
+
 # --------------------------------------------------------------------------- float evaluation
 
 
-def _conv(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, stride: Sequence[int], padding: Sequence[int]) -> np.ndarray:
+def _conv(
+    x: np.ndarray, w: np.ndarray, b: np.ndarray | None, stride: Sequence[int], padding: Sequence[int]
+) -> np.ndarray:
     from nmc.runtime.snn_interp import windows
 
     ph, pw = padding
@@ -88,7 +130,9 @@ def _conv(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, stride: Sequence[i
     return y if b is None else y + b[None, :, None, None]
 
 
-def evaluate(graph: LayerGraph, x: np.ndarray, *, watch: str = "relu") -> tuple[list[np.ndarray], dict[int, np.ndarray]]:
+def evaluate(
+    graph: LayerGraph, x: np.ndarray, *, watch: str = "relu"
+) -> tuple[list[np.ndarray], dict[int, np.ndarray]]:
     """Run the graph as a float ANN on a batch; return outputs and the activations of `watch` layers."""
     values: dict[int, np.ndarray] = {}
     watched: dict[int, np.ndarray] = {}
@@ -204,7 +248,7 @@ def lower_to_snn(graph: LayerGraph, opts: LoweringOptions, relu_scales: dict[int
         out_sigma = s_in[0] if s_in else 1.0
         if ly.kind == "input":
             vals[i] = b.encode(b.inputs[0], opts.encoding, scale=opts.input_scale, seed=opts.seed)
-            out_sigma = 1.0 / opts.input_scale
+            out_sigma = 1.0 if spiking else 1.0 / opts.input_scale
         elif ly.kind == "linear":
             vals[i] = b.dense(ins[0], _scaled(p["weight"], s_in[0]), p.get("bias"), name=ly.name)
             out_sigma = 1.0
@@ -242,9 +286,7 @@ def lower_to_snn(graph: LayerGraph, opts: LoweringOptions, relu_scales: dict[int
 
         kind = opts.decoding or ("count" if isinstance(v.type, SpikesType) else "membrane")
         if kind != "membrane" and not isinstance(v.type, SpikesType):
-            raise NmcError(
-                f"output '{graph.layers[j].name}' is a current, not spikes: decode it with 'membrane'"
-            )
+            raise NmcError(f"output '{graph.layers[j].name}' is a current, not spikes: decode it with 'membrane'")
         outputs.append(b.decode(v, kind))
     return b.finish(outputs)
 

@@ -23,7 +23,6 @@ from typing import cast
 
 from xdsl.dialects.builtin import (
     I64,
-    i64,
     DenseArrayBase,
     DenseIntOrFPElementsAttr,
     Float32Type,
@@ -32,11 +31,12 @@ from xdsl.dialects.builtin import (
     IntegerAttr,
     SymbolNameConstraint,
     TensorType,
+    i64,
 )
+from xdsl.dialects.utils import EnumAttribute
 from xdsl.ir import (
     Attribute,
     Dialect,
-    EnumAttribute,
     ParametrizedAttribute,
     SpacedOpaqueSyntaxAttribute,
     TypeAttribute,
@@ -222,7 +222,7 @@ class OutputOp(IRDLOperation):
     name = "snn.output"
     outputs = var_operand_def(F32Tensor)
     traits = traits_def(IsTerminator(), HasParent(NetworkOp))
-    assembly_format = "$outputs attr-dict `:` type($outputs)"
+    assembly_format = "($outputs^ `:` type($outputs))? attr-dict"
 
 
 # --------------------------------------------------------------------------- encoders
@@ -271,9 +271,7 @@ class EncodePoissonOp(_EncoderOp):
     name = "snn.encode_poisson"
     seed = prop_def(IntegerAttr[I64])
     output = result_def(SpikesType)
-    assembly_format = (
-        "$input `scale` `=` $scale `seed` `=` $seed attr-dict `:` type($input) `->` type($output)"
-    )
+    assembly_format = "$input `scale` `=` $scale `seed` `=` $seed attr-dict `:` type($input) `->` type($output)"
 
     def verify_(self) -> None:
         super().verify_()
@@ -293,9 +291,7 @@ class DenseOp(IRDLOperation):
     weights = prop_def(DenseIntOrFPElementsAttr)
     bias = opt_prop_def(DenseIntOrFPElementsAttr)
     output = result_def(CurrentType)
-    assembly_format = (
-        "$input `weights` `=` $weights (`bias` `=` $bias^)? attr-dict `:` type($input) `->` type($output)"
-    )
+    assembly_format = "$input `weights` `=` $weights (`bias` `=` $bias^)? attr-dict `:` type($input) `->` type($output)"
 
     def verify_(self) -> None:
         (n_in,) = _rank(self, self.input.type, 1)
@@ -342,11 +338,10 @@ class Conv2dOp(IRDLOperation):
 
     def verify_(self) -> None:
         c, h, w = _rank(self, self.input.type, 3)
-        o, c_w, kh, kw = (tuple(self.weights.get_shape()) + (0, 0, 0, 0))[:4]
-        if len(self.weights.get_shape()) != 4 or c_w != c:
-            raise _fail(
-                self, "weights", f"has shape {list(self.weights.get_shape())}, expected [O, {c}, Kh, Kw]"
-            )
+        w_shape = tuple(self.weights.get_shape())
+        if len(w_shape) != 4 or w_shape[1] != c:
+            raise _fail(self, "weights", f"has shape {list(self.weights.get_shape())}, expected [O, {c}, Kh, Kw]")
+        o, _, kh, kw = w_shape
         stride, padding = _ints(self.stride), _ints(self.padding)
         _check_window(self, (kh, kw), stride, padding)
         expected = (o, *conv_output_hw((h, w), (kh, kw), stride, padding))
@@ -399,9 +394,7 @@ class FlattenOp(IRDLOperation):
             raise VerifyException(f"{self.name}: result kind {self.output.type} differs from input kind")
         n = cast(_ShapedActivation, self.input.type).size
         if shape_of(self.output.type) != (n,):
-            raise VerifyException(
-                f"{self.name}: result shape {list(shape_of(self.output.type))}, expected [{n}]"
-            )
+            raise VerifyException(f"{self.name}: result shape {list(shape_of(self.output.type))}, expected [{n}]")
 
 
 @irdl_op_definition

@@ -36,9 +36,15 @@ def mlp() -> nn.Module:
 
 def cnn() -> nn.Module:
     return nn.Sequential(
-        nn.Conv2d(1, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(), nn.AvgPool2d(2),
-        nn.Conv2d(8, 16, 3, padding=1), nn.ReLU(), nn.AvgPool2d(2),
-        nn.Flatten(), nn.Linear(64, 10),
+        nn.Conv2d(1, 8, 3, padding=1),
+        nn.BatchNorm2d(8),
+        nn.ReLU(),
+        nn.AvgPool2d(2),
+        nn.Conv2d(8, 16, 3, padding=1),
+        nn.ReLU(),
+        nn.AvgPool2d(2),
+        nn.Flatten(),
+        nn.Linear(64, 10),
     )
 
 
@@ -87,12 +93,16 @@ def main() -> None:
     s = train_snn(snn(), xtr, ytr)
     with torch.no_grad():
         xt = torch.from_numpy(xte)
-        print(f"mlp {accuracy(m(xt), yte):.4f}  cnn {accuracy(c(xt), yte):.4f}  "
-              f"snn {accuracy(nmc_nn.run(s, xt, 16).sum(0), yte):.4f}")
+        print(
+            f"mlp {accuracy(m(xt), yte):.4f}  cnn {accuracy(c(xt), yte):.4f}  "
+            f"snn {accuracy(nmc_nn.run(s, xt, 16).sum(0), yte):.4f}"
+        )
     torch.save(m, HERE / "digits_mlp.pt")
     torch.save(c, HERE / "digits_cnn.pt")
     torch.save(s, HERE / "digits_snn.pt")
-    torch.export.save(torch.export.export(c, (torch.from_numpy(xtr[:1]),)), HERE / "digits_cnn.pt2")
+    batch = {"input": {0: torch.export.Dim("batch")}}
+    exported = torch.export.export(c, (torch.from_numpy(xtr[:2]),), dynamic_shapes=batch)
+    torch.export.save(exported, HERE / "digits_cnn.pt2")
     np.save(HERE / "digits_calib.npy", xtr[:300])
     np.save(HERE / "digits_test.npy", xte)
     np.save(HERE / "digits_test_labels.npy", yte.astype(np.int64))

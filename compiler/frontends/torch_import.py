@@ -21,7 +21,7 @@ import numpy as np
 import torch
 import torch.fx
 from torch import nn
-from torch.nn import functional as F  # noqa: N812
+from torch.nn import functional as F
 
 from nmc import nn as nmc_nn
 from nmc.errors import NmcError
@@ -42,6 +42,15 @@ ALLOWED_MODULES: tuple[type, ...] = (
     nmc_nn.IF,
     nmc_nn.LIF,
 )
+# Harmless torch layers nmc cannot compile: loading them lets the error name the layer.
+LOADABLE_UNSUPPORTED: tuple[type, ...] = (
+    nn.MaxPool2d,
+    nn.AdaptiveAvgPool2d,
+    nn.Sigmoid,
+    nn.Tanh,
+    nn.LeakyReLU,
+    nn.Softmax,
+)
 
 
 # --------------------------------------------------------------------------- loading
@@ -58,13 +67,14 @@ def load_model(path: str | Path) -> nn.Module | torch.export.ExportedProgram:
         except Exception as e:  # torch raises many kinds on a bad archive
             raise NmcError(f"{path}: not a readable torch.export archive ({_one_line(e)})") from None
     try:
-        with torch.serialization.safe_globals(list(ALLOWED_MODULES)):
+        with torch.serialization.safe_globals([*ALLOWED_MODULES, *LOADABLE_UNSUPPORTED]):
             obj = torch.load(str(path), weights_only=True, map_location="cpu")
     except pickle.UnpicklingError as e:
         m = re.search(r"GLOBAL ([\w.]+)", str(e))
-        what = f"'{m.group(1)}'" if m else "an object"
+        if m is None:
+            raise NmcError(f"{path}: not a readable torch file ({_one_line(e)})") from None
         raise NmcError(
-            f"{path}: refused to load {what}: only models built from "
+            f"{path}: refused to load '{m.group(1)}': only models built from "
             f"{', '.join(c.__name__ for c in ALLOWED_MODULES)} may be unpickled; "
             "for other models save a torch.export archive (.pt2) or pass the module to nmc.compile()"
         ) from None
@@ -108,9 +118,7 @@ def _module_layer(path: str, m: nn.Module) -> Layer:
         return Layer(path, "linear", params={"weight": _np(m.weight), "bias": _np(m.bias)})
     if isinstance(m, nn.Conv2d):
         if m.groups != 1 or _pair(m.dilation) != [1, 1] or m.padding_mode != "zeros" or isinstance(m.padding, str):
-            raise NmcError(
-                f"layer '{path}' (Conv2d): only groups=1, dilation=1 and numeric zero padding are supported"
-            )
+            raise NmcError(f"layer '{path}' (Conv2d): only groups=1, dilation=1 and numeric zero padding are supported")
         params = {"weight": _np(m.weight), "bias": _np(m.bias), "stride": _pair(m.stride), "padding": _pair(m.padding)}
         return Layer(path, "conv2d", params=params)
     if isinstance(m, nn.AvgPool2d):
@@ -126,7 +134,13 @@ def _module_layer(path: str, m: nn.Module) -> Layer:
             raise NmcError(f"layer '{path}' ({kind}): needs running statistics (track_running_stats=True)")
         weight = m.weight if m.weight is not None else torch.ones_like(m.running_mean)
         bias = m.bias if m.bias is not None else torch.zeros_like(m.running_mean)
-        params = {"weight": _np(weight), "bias": _np(bias), "mean": _np(m.running_mean), "var": _np(m.running_var), "eps": m.eps}
+        params = {
+            "weight": _np(weight),
+            "bias": _np(bias),
+            "mean": _np(m.running_mean),
+            "var": _np(m.running_var),
+            "eps": m.eps,
+        }
         return Layer(path, "batchnorm", params=params)
     if isinstance(m, nn.Dropout | nn.Identity):
         return Layer(path, "identity")
@@ -151,7 +165,9 @@ def graph_from_module(model: nn.Module, input_shape: tuple[int, ...] | None) -> 
     try:
         fx_graph = _Tracer().trace(model)
     except Exception as e:
-        raise NmcError(f"cannot trace {type(model).__name__} with torch.fx ({_one_line(e)}); try torch.export") from None
+        raise NmcError(
+            f"cannot trace {type(model).__name__} with torch.fx ({_one_line(e)}); try torch.export"
+        ) from None
     modules = dict(model.named_modules())
     layers: list[Layer] = []
     index: dict[torch.fx.Node, int] = {}
@@ -193,7 +209,7 @@ def _function_layer(node: torch.fx.Node) -> Layer:
     if t in (torch.relu, F.relu, "relu", "relu_"):
         return Layer(name, "relu")
     if t in (torch.flatten, "flatten"):
-        start = node.args[1] if len(node.args) > 1 else node.kwargs.get("start_dim", 0 if t is torch.flatten else 0)
+        start = node.args[1] if len(node.args) > 1 else node.kwargs.get("start_dim", 0)
         if start != 1:
             raise NmcError(f"node '{name}' (flatten): only flatten(x, 1) keeps the batch; use start_dim=1")
         return Layer(name, "flatten")
@@ -255,7 +271,8 @@ def graph_from_exported(ep: torch.export.ExportedProgram, input_shape: tuple[int
         elif node.op == "call_function":
             t, a = node.target, list(node.args)
             src = node.meta.get("nn_module_stack")
-            name = next(reversed(src.values()))[0] if src else node.name
+            name, mtype = next(reversed(src.values())) if src else (node.name, "")
+            mtype = str(mtype).rsplit(".", 1)[-1].strip("'>")
             if t == aten.linear.default:
                 layer = Layer(name, "linear", params={"weight": attr(a[1]), "bias": attr(a[2] if len(a) > 2 else None)})
             elif t == aten.conv2d.default:
@@ -263,7 +280,12 @@ def graph_from_exported(ep: torch.export.ExportedProgram, input_shape: tuple[int
                 dil, groups = a[5] or [1, 1], a[6] or 1
                 if list(dil) != [1, 1] or groups != 1 or isinstance(a[4], str):
                     raise NmcError(f"layer '{name}' (conv2d): only groups=1, dilation=1, numeric padding")
-                params = {"weight": attr(a[1]), "bias": attr(a[2]), "stride": _pair(a[3] or 1), "padding": _pair(a[4] or 0)}
+                params = {
+                    "weight": attr(a[1]),
+                    "bias": attr(a[2]),
+                    "stride": _pair(a[3] or 1),
+                    "padding": _pair(a[4] or 0),
+                }
                 layer = Layer(name, "conv2d", params=params)
             elif t in (aten.relu.default, aten.relu_.default):
                 layer = Layer(name, "relu")
@@ -281,7 +303,8 @@ def graph_from_exported(ep: torch.export.ExportedProgram, input_shape: tuple[int
             elif t in (operator.getitem, aten.dropout.default, aten.clone.default, aten.alias.default):
                 layer = Layer(name, "identity")
             else:
-                raise NmcError(f"node '{node.name}' ({t}): unsupported operation in the exported graph")
+                what = f"layer '{name}' ({mtype})" if mtype else f"node '{node.name}'"
+                raise NmcError(f"{what}: unsupported operation {t}")
         else:
             raise NmcError(f"node '{node.name}' ({node.op}): not supported in an exported graph")
         layer.inputs = [index[n] for n in node.all_input_nodes if n in index]

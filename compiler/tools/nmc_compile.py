@@ -21,23 +21,44 @@ def _shape(text: str) -> tuple[int, ...]:
     return dims
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse that reports a bad command line in one line (no usage dump)."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from nmc.builder import DECODINGS, ENCODINGS
     from nmc.driver import DEFAULT_PERCENTILE, DEFAULT_TICKS
 
-    p = argparse.ArgumentParser(
+    p = OneLineParser(
         prog="nmc-compile",
-        description="Compile a trained PyTorch model (ANN to convert, or SNN built with nmc.nn) for a neuromorphic chip.",
+        description="Compile a trained PyTorch model (an ANN to convert, or an SNN of nmc.nn neurons).",
     )
     p.add_argument("model", help="torch.save(model) pickle (.pt) or torch.export archive (.pt2)")
     p.add_argument("--target", choices=TARGETS, default="mlir", help="what to write (default: mlir, the snn IR)")
-    p.add_argument("--timesteps", type=int, default=DEFAULT_TICKS, help=f"ticks per inference (default {DEFAULT_TICKS})")
+    p.add_argument(
+        "--timesteps", type=_positive_int, default=DEFAULT_TICKS, help=f"ticks per inference (default {DEFAULT_TICKS})"
+    )
     p.add_argument("--calibration", help="calibration inputs [N, *input_shape] (.npy) for ANN threshold balancing")
     p.add_argument("--percentile", type=float, default=DEFAULT_PERCENTILE, help="activation percentile for thresholds")
     p.add_argument("--input-shape", type=_shape, help="shape of one input sample, e.g. 1,8,8")
     p.add_argument("--encoding", choices=ENCODINGS, default="direct", help="input encoder (default: direct current)")
     p.add_argument("--input-scale", type=float, help="encoder gain (default 1, or 1/max(calibration) for spike codes)")
-    p.add_argument("--decoding", choices=DECODINGS, help="output decoder (default: count for spikes, membrane for currents)")
+    p.add_argument(
+        "--decoding", choices=DECODINGS, help="output decoder (default: count for spikes, membrane for currents)"
+    )
     p.add_argument("--dt", type=float, default=1e-3, help="seconds per tick (default 1e-3)")
     p.add_argument("-o", "--outdir", help="output folder (default: <model>_nmc)")
     return p
@@ -77,16 +98,25 @@ def compile_cli(args: argparse.Namespace) -> None:
     write_atomically(outdir / "report.json", lambda f: json.dump(report, f, indent=2, sort_keys=True))
     for note in opts.notes:
         print(f"note: {note}", file=sys.stderr)
-    print(f"wrote {ir_path} ({report['populations']} populations, {report['neurons']} neurons, "
-          f"{report['synapses']} synapses, {opts.ticks} ticks)")
+    print(
+        f"wrote {ir_path} ({report['populations']} populations, {report['neurons']} neurons, "
+        f"{report['synapses']} synapses, {opts.ticks} ticks)"
+    )
 
 
 def _report(module, opts, ir_path: Path) -> dict:
     from nmc.stats import network_stats
 
     stats = network_stats(module)
-    return {"model": opts.name, "level": "snn", "ir": ir_path.name, "ticks": opts.ticks, "encoding": opts.encoding,
-            "notes": opts.notes, **stats}
+    return {
+        "model": opts.name,
+        "level": "snn",
+        "ir": ir_path.name,
+        "ticks": opts.ticks,
+        "encoding": opts.encoding,
+        "notes": opts.notes,
+        **stats,
+    }
 
 
 if __name__ == "__main__":

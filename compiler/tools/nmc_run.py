@@ -1,0 +1,95 @@
+"""`nmc-run FILE --input X.npy [-o Y.npy]`: run a compiled network on a batch of inputs.
+
+FILE is snn IR text (.mlir), run by the reference interpreter. The input is the
+array the source model takes (batch first); the output holds the decoded values
+(batch first). With several network outputs, `-o` gets an .npz archive.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from nmc.tools.nmc_compile import OneLineParser
+
+    p = OneLineParser(prog="nmc-run", description=__doc__.splitlines()[0])
+    p.add_argument("file", help="compiled network (.mlir snn IR)")
+    p.add_argument("--input", required=True, help="inputs [batch, *shape] (.npy)")
+    p.add_argument("-o", "--output", help="where to write the decoded outputs (.npy)")
+    p.add_argument("--labels", help="integer labels [batch] (.npy): print the argmax accuracy")
+    p.add_argument("--float64", action="store_true", help="interpret in double precision")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    from nmc.errors import report_user_errors
+
+    args = build_parser().parse_args(argv)
+    with report_user_errors("nmc-run"):
+        run_cli(args)
+
+
+def _load_array(path: str, what: str):
+    import numpy as np
+
+    from nmc.errors import NmcError
+
+    try:
+        return np.load(path, allow_pickle=False)
+    except FileNotFoundError:
+        raise NmcError(f"{path}: no such file") from None
+    except (ValueError, OSError) as e:
+        raise NmcError(f"{path}: not a .npy array of {what} ({e})") from None
+
+
+def read_module(path: Path):
+    from xdsl.context import Context
+    from xdsl.dialects.builtin import Builtin
+    from xdsl.parser import Parser
+
+    from nmc.dialects import get_all_dialects
+    from nmc.errors import NmcError
+
+    ctx = Context()
+    ctx.load_dialect(Builtin)
+    for name, factory in get_all_dialects().items():
+        ctx.register_dialect(name, factory)
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise NmcError(f"{path}: no such file") from None
+    except UnicodeDecodeError:
+        raise NmcError(f"{path}: not a text IR file") from None
+    module = Parser(ctx, text, str(path)).parse_module()
+    module.verify()
+    return module
+
+
+def run_cli(args: argparse.Namespace) -> None:
+    import numpy as np
+
+    from nmc.driver import write_atomically
+    from nmc.runtime.snn_interp import run_snn
+
+    module = read_module(Path(args.file))
+    x = _load_array(args.input, "inputs")
+    run = run_snn(module, x, dtype=np.float64 if args.float64 else np.float32)
+    if args.output:
+        out = Path(args.output)
+        if len(run.outputs) == 1:
+            write_atomically(out, lambda f: np.save(f, run.outputs[0]), mode="wb")
+        else:
+            write_atomically(out, lambda f: np.savez(f, *run.outputs), mode="wb")
+        print(f"wrote {out} ({', '.join(str(list(o.shape)) for o in run.outputs)})")
+    if args.labels:
+        labels = _load_array(args.labels, "labels")
+        acc = float((run.outputs[0].reshape(len(x), -1).argmax(1) == labels).mean())
+        print(f"accuracy {acc:.4f} on {len(labels)} samples")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

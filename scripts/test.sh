@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Run every test: the lit/FileCheck suite, then pytest.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+lit_out=$(lit -sv tests/lit 2>&1); lit_rc=$?
+echo "$lit_out" | tail -n 30
+passed=$(echo "$lit_out" | sed -n 's/^ *Passed *: *\([0-9]*\).*/\1/p'); failed=$(echo "$lit_out" | sed -n 's/^ *Failed *: *\([0-9]*\).*/\1/p')
+echo "lit: ${passed:-0} passed, ${failed:-0} failed"
+python3 -m pytest tests -q -p no:cacheprovider; py_rc=$?
+[ "$lit_rc" -eq 0 ] && [ "$py_rc" -eq 0 ]

@@ -1,0 +1,103 @@
+"""ANN -> SNN conversion: accuracy on sklearn digits, and the conversion rules on small nets."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from nmc.driver import DEFAULT_TICKS, ImportOptions, import_model
+from nmc.frontends.torch_import import load_model
+from nmc.runtime.snn_interp import run_snn
+
+from .conftest import EXAMPLES
+
+
+def float_accuracy(path, x, y) -> float:
+    model = load_model(path)
+    module = model.module() if hasattr(model, "module") else model
+    with torch.no_grad():
+        return float((module(torch.from_numpy(x)).argmax(1).numpy() == y).mean())
+
+
+def snn_accuracy(path, x, y, calib, **kw) -> float:
+    module = import_model(path, ImportOptions(calibration=calib, **kw))
+    return float((run_snn(module, x).outputs[0].argmax(1) == y).mean())
+
+
+@pytest.mark.parametrize(
+    ("model", "max_loss"), [("digits_mlp.pt", 0.01), ("digits_cnn.pt", 0.02), ("digits_cnn.pt2", 0.02)]
+)
+def test_converted_digits_models_keep_their_accuracy(model, max_loss, digits_test, digits_calib):
+    x, y = digits_test
+    ann = float_accuracy(EXAMPLES / model, x, y)
+    snn = snn_accuracy(EXAMPLES / model, x, y, digits_calib, ticks=DEFAULT_TICKS)
+    assert ann > 0.95
+    assert snn >= ann - max_loss, f"{model}: float {ann:.4f}, snn {snn:.4f} at {DEFAULT_TICKS} ticks"
+
+
+def test_rate_encoded_mlp_converts_too(digits_test, digits_calib):
+    x, y = digits_test
+    ann = float_accuracy(EXAMPLES / "digits_mlp.pt", x, y)
+    assert snn_accuracy(EXAMPLES / "digits_mlp.pt", x, y, digits_calib, ticks=64, encoding="rate") >= ann - 0.01
+
+
+def test_conversion_is_if_with_subtract_reset_and_balanced_threshold():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2))
+    calib = np.random.default_rng(0).random((200, 3)).astype(np.float32)
+    module = import_model(model, ImportOptions(ticks=8, calibration=calib, percentile=100.0))
+    text = str(module)
+    assert "snn.if" in text
+    assert "reset = subtract" in text
+    ifs = [op for op in module.walk() if op.name == "snn.if"]
+    with torch.no_grad():
+        peak = model[1](model[0](torch.from_numpy(calib))).max().item()
+    assert ifs[0].threshold.value.data == pytest.approx(peak, rel=1e-5)
+
+
+def test_rates_track_relu_activations():
+    """Spike rate x threshold approaches the ANN activation as ticks grow."""
+    torch.manual_seed(3)
+    model = nn.Sequential(nn.Linear(5, 8), nn.ReLU(), nn.Linear(8, 8), nn.ReLU())
+    x = np.random.default_rng(1).random((50, 5)).astype(np.float32)
+    module = import_model(model, ImportOptions(ticks=2000, calibration=x, percentile=100.0))
+    counts = run_snn(module, x).outputs[0]
+    lam = [op for op in module.walk() if op.name == "snn.if"][-1].threshold.value.data
+    with torch.no_grad():
+        ann = model(torch.from_numpy(x)).numpy()
+    assert np.abs(counts / 2000 * lam - ann).max() < 0.02 * lam
+
+
+def test_residual_ann_converts_with_scaled_skip():
+    class Res(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.a, self.b, self.head = nn.Linear(6, 10), nn.Linear(10, 10), nn.Linear(10, 3)
+
+        def forward(self, x):
+            h = torch.relu(self.a(x))
+            h = torch.relu(self.b(h) + h)
+            return self.head(h)
+
+    torch.manual_seed(1)
+    model = Res().eval()
+    x = np.random.default_rng(2).random((300, 6)).astype(np.float32)
+    module = import_model(model, ImportOptions(ticks=256, calibration=x))
+    adds = [op for op in module.walk() if op.name == "snn.add"]
+    assert len(adds) == 1
+    assert adds[0].scales.get_values()[0] == 1.0
+    assert adds[0].scales.get_values()[1] != 1.0
+    with torch.no_grad():
+        ann = model(torch.from_numpy(x)).numpy()
+    out = run_snn(module, x).outputs[0] / 256
+    assert np.corrcoef(out.ravel(), ann.ravel())[0, 1] > 0.99
+
+
+def test_without_calibration_weight_bounds_are_used_and_noted(digits_test):
+    x, y = digits_test
+    opts = ImportOptions(ticks=256, input_shape=(1, 8, 8))
+    module = import_model(EXAMPLES / "digits_mlp.pt", opts)
+    assert any("no calibration data" in n for n in opts.notes)
+    assert (run_snn(module, x).outputs[0].argmax(1) == y).mean() > 0.9

@@ -1,0 +1,150 @@
+"""Model files: what loads, what is refused, and how `nmc-compile` reports it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+from nmc.errors import NmcError
+from nmc.frontends.torch_import import load_model
+
+from .conftest import EXAMPLES
+
+
+class Payload:
+    """Unpickling this runs a shell command: the classic malicious pickle."""
+
+    def __init__(self, marker: Path):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+def test_pickle_that_runs_code_is_refused_and_the_code_does_not_run(tmp_path):
+    marker = tmp_path / "pwned"
+    evil = tmp_path / "evil.pt"
+    torch.save({"model": nn.Linear(2, 2), "x": Payload(marker)}, evil)
+    with pytest.raises(NmcError, match=r"evil.pt: refused to load '(posix|os)\.system'"):
+        load_model(evil)
+    assert not marker.exists()
+    # the payload is live: the unsafe loader runs it
+    torch.load(evil, weights_only=False)
+    assert marker.exists()
+
+
+class Custom(nn.Module):
+    def forward(self, x):
+        return x
+
+
+def test_unknown_module_class_is_refused(tmp_path):
+    path = tmp_path / "custom.pt"
+    torch.save(nn.Sequential(nn.Linear(2, 2), Custom()), path)
+    with pytest.raises(NmcError, match=r"refused to load '.*Custom': only models built from Sequential, Linear"):
+        load_model(path)
+
+
+def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "nmc.tools.nmc_compile", *args], capture_output=True, text=True, cwd=cwd, check=False
+    )
+
+
+def assert_one_line_error(proc: subprocess.CompletedProcess, pattern: str) -> None:
+    import re
+
+    assert proc.returncode != 0
+    assert "Traceback" not in proc.stderr
+    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1, proc.stderr
+    assert re.search(pattern, lines[0]), lines[0]
+
+
+def test_compile_writes_snn_ir_that_nmc_opt_reads(tmp_path):
+    out = tmp_path / "out"
+    proc = run_cli(
+        str(EXAMPLES / "digits_mlp.pt"),
+        "--target",
+        "mlir",
+        "--calibration",
+        str(EXAMPLES / "digits_calib.npy"),
+        "--timesteps",
+        "32",
+        "-o",
+        str(out),
+    )
+    assert proc.returncode == 0, proc.stderr
+    ir = out / "digits_mlp.snn.mlir"
+    text = ir.read_text()
+    assert "snn.network @digits_mlp ticks = 32" in text
+    assert text.count("snn.if ") == 1
+    opt = subprocess.run(["nmc-opt", str(ir)], capture_output=True, text=True, check=False)
+    assert opt.returncode == 0
+    assert "snn.dense" in opt.stdout
+    assert '"neurons": 128' in (out / "report.json").read_text()
+
+
+def test_compile_is_deterministic(tmp_path):
+    args = [str(EXAMPLES / "digits_cnn.pt"), "--calibration", str(EXAMPLES / "digits_calib.npy")]
+    assert run_cli(*args, "-o", str(tmp_path / "a")).returncode == 0
+    assert run_cli(*args, "-o", str(tmp_path / "b")).returncode == 0
+    a = (tmp_path / "a" / "digits_cnn.snn.mlir").read_bytes()
+    assert a == (tmp_path / "b" / "digits_cnn.snn.mlir").read_bytes()
+
+
+@pytest.mark.parametrize(
+    ("make", "args", "pattern"),
+    [
+        (lambda p: torch.save(nn.Linear(3, 2).state_dict(), p), [], r"holds a state_dict .* save the whole model"),
+        (
+            lambda p: torch.save(nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU()), p),
+            [],
+            r"cannot infer the input shape .* Conv2d: give --input-shape",
+        ),
+        (
+            lambda p: torch.save(nn.Sequential(nn.Linear(4, 4), nn.ReLU(), nn.Sequential(nn.Tanh())), p),
+            [],
+            r"layer '2\.0' \(Tanh\): unsupported layer type",
+        ),
+        (
+            lambda p: torch.save(nn.Sequential(nn.Conv2d(1, 2, 3), nn.MaxPool2d(2)), p),
+            ["--input-shape", "1,6,6"],
+            r"layer '1' \(MaxPool2d\): unsupported layer type \(use AvgPool2d\)",
+        ),
+        (lambda p: p.write_bytes(b"not a model at all"), [], r"not a readable torch file"),
+        (
+            lambda p: torch.save(nn.Sequential(nn.Linear(4, 2)), p),
+            ["--timesteps", "0"],
+            r"argument --timesteps: expected a positive integer, got '0'",
+        ),
+    ],
+)
+def test_bad_models_get_one_clear_line_and_no_output(tmp_path, make, args, pattern):
+    model = tmp_path / "model.pt"
+    make(model)
+    out = tmp_path / "out"
+    proc = run_cli(str(model), "-o", str(out), *args)
+    assert_one_line_error(proc, r"^nmc-compile: error: (\S*model.pt: )?" + pattern)
+    assert not out.exists() or not any(out.iterdir())
+
+
+def test_calibration_of_the_wrong_shape_is_named(tmp_path):
+    import numpy as np
+
+    calib = tmp_path / "c.npy"
+    np.save(calib, np.zeros((4, 10), np.float32))
+    proc = run_cli(str(EXAMPLES / "digits_cnn.pt"), "--calibration", str(calib), "-o", str(tmp_path / "o"))
+    assert_one_line_error(
+        proc, r"digits_cnn.pt: layer '0' \(conv2d\) expects an input of shape \[1, H, W\], gets \[10\]"
+    )
+
+
+def test_missing_model_file(tmp_path):
+    assert_one_line_error(run_cli(str(tmp_path / "nope.pt")), r"nope.pt: no such file")

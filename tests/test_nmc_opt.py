@@ -1,0 +1,72 @@
+"""`nmc-opt`: start-up cost, round trips of built IR, and one-line errors."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from contextlib import redirect_stdout
+from io import StringIO
+
+import numpy as np
+
+from nmc.builder import NetworkBuilder
+from nmc.tools.nmc_opt import NmcOptMain
+
+
+def run_opt(*args: str) -> str:
+    out = StringIO()
+    with redirect_stdout(out):
+        NmcOptMain(args=list(args)).run()
+    return out.getvalue()
+
+
+def test_opt_path_never_imports_torch():
+    code = "import sys; from nmc.tools import nmc_opt; nmc_opt.main(['--help'])"
+    proc = subprocess.run([sys.executable, "-c", code + ""], capture_output=True, text=True, check=False)
+    assert proc.returncode == 0
+    assert "nmc modular optimizer driver" in proc.stdout
+    probe = "import sys; from nmc.tools import nmc_opt; print('torch' in sys.modules)"
+    assert (
+        subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.strip()
+        == "False"
+    )
+
+
+def test_built_network_round_trips_through_text(tmp_path):
+    rng = np.random.default_rng(0)
+    b = NetworkBuilder("tiny", [(1, 5, 5)], ticks=3)
+    x = b.encode(b.inputs[0], "poisson", seed=4)
+    c = b.conv2d(x, rng.normal(size=(3, 1, 2, 2)).astype(np.float32), None, (1, 1), (0, 0), name="conv")
+    s = b.neuron(c, threshold=0.7, beta=0.95, reset="zero", name="lif")
+    f = b.flatten(b.pool2d(s, "sum", (2, 2), (2, 2)))
+    d = b.dense(f, rng.normal(size=(2, 12)).astype(np.float32), rng.normal(size=2).astype(np.float32), name="fc")
+    module = b.finish([b.decode(b.neuron(d, threshold=1.0), "first-spike")])
+    path = tmp_path / "tiny.mlir"
+    path.write_text(str(module))
+    printed = run_opt(str(path))
+    assert printed.strip() == str(module).strip()
+    generic = run_opt(str(path), "--print-op-generic")
+    path.write_text(generic)
+    assert run_opt(str(path)).strip() == str(module).strip()
+
+
+def test_invalid_ir_gives_the_verifier_message_on_one_line(tmp_path):
+    bad = tmp_path / "bad.mlir"
+    bad.write_text(
+        "snn.network @n ticks = 2 dt = 1.0e-03 {\n^bb0(%x: tensor<2xf32>):\n"
+        "  %i = snn.encode_direct %x scale = 1.0 : tensor<2xf32> -> !snn.current<2>\n"
+        "  %s = snn.lif %i beta = 2.0 threshold = 1.0 reset = zero compare = ge v_init = 0.0 "
+        ": !snn.current<2> -> !snn.spikes<2>\n  snn.output\n}\n"
+    )
+    proc = subprocess.run(["nmc-opt", str(bad)], capture_output=True, text=True, check=False)
+    assert proc.returncode == 1
+    assert proc.stderr.strip() == "nmc-opt: error: snn.lif: 'beta' must be in [0, 1], got 2.0"
+
+
+def test_syntax_error_names_file_line_and_column(tmp_path):
+    bad = tmp_path / "syntax.mlir"
+    bad.write_text("snn.network @n ticks = 2 dt = 1.0e-03 {\n^bb0(%x: tensor<2xf32>):\n  snn.output %x,\n}\n")
+    proc = subprocess.run(["nmc-opt", str(bad)], capture_output=True, text=True, check=False)
+    assert proc.returncode == 1
+    assert "Traceback" not in proc.stderr
+    assert proc.stderr.startswith(f"nmc-opt: error: {bad}:4:1: ")
