@@ -37,13 +37,17 @@ def to_numpy(attr: DenseIntOrFPElementsAttr) -> np.ndarray:
     return flat.reshape(shape)
 
 
-def from_numpy(array: np.ndarray, element_type: Float32Type | IntegerType | None = None) -> DenseIntOrFPElementsAttr:
+def from_numpy(
+    array: np.ndarray, element_type: Float32Type | Float64Type | IntegerType | None = None
+) -> DenseIntOrFPElementsAttr:
     """A dense attribute holding `array` (f32 unless `element_type` says otherwise)."""
     import numpy as np
 
     et = element_type or Float32Type()
     if isinstance(et, IntegerType):
         dtype = np.dtype(f"<i{max(1, et.width.data // 8)}")
+    elif isinstance(et, Float64Type):
+        dtype = np.dtype("<f8")
     else:
         dtype = np.dtype("<f4")
     data = np.ascontiguousarray(array, dtype=dtype)

@@ -11,4 +11,9 @@ def get_all_dialects() -> dict[str, Callable[[], Dialect]]:
 
         return SNN
 
-    return {"snn": get_snn}
+    def get_core() -> Dialect:
+        from nmc.dialects.core import CORE
+
+        return CORE
+
+    return {"snn": get_snn, "core": get_core}

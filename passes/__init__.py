@@ -6,4 +6,35 @@ from xdsl.passes import ModulePass
 
 
 def get_all_passes() -> dict[str, Callable[[], type[ModulePass]]]:
-    return {}
+    def snn_to_core() -> type[ModulePass]:
+        from nmc.passes.snn_to_core import SnnToCorePass
+
+        return SnnToCorePass
+
+    def decompose_fan_in() -> type[ModulePass]:
+        from nmc.passes.decompose_fan_in import DecomposeFanInPass
+
+        return DecomposeFanInPass
+
+    def decompose_fan_out() -> type[ModulePass]:
+        from nmc.passes.decompose_fan_out import DecomposeFanOutPass
+
+        return DecomposeFanOutPass
+
+    def reduce_precision() -> type[ModulePass]:
+        from nmc.passes.reduce_precision import ReducePrecisionPass
+
+        return ReducePrecisionPass
+
+    def check_constraints() -> type[ModulePass]:
+        from nmc.passes.check_constraints import CheckConstraintsPass
+
+        return CheckConstraintsPass
+
+    return {
+        "snn-to-core": snn_to_core,
+        "decompose-fan-in": decompose_fan_in,
+        "decompose-fan-out": decompose_fan_out,
+        "reduce-precision": reduce_precision,
+        "check-constraints": check_constraints,
+    }

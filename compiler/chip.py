@@ -1,0 +1,260 @@
+"""The chip description language: one file states a chip's limits and costs.
+
+```
+chip "tianjic-like" {
+  mesh 16 x 16
+  core {
+    neurons 256
+    axons 256
+    ...
+  }
+}
+```
+
+Parsed with lark; every value is checked against `SCHEMA`, and any error names
+file:line:column. The parsed `Chip` is handed to every pass, the binary
+writer, the simulator and the Verilog generator. docs/chip-description.md
+documents each key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from nmc.errors import NmcError
+
+GRAMMAR = r"""
+start: "chip" STRING "{" item* "}"
+item: mesh | section
+mesh: "mesh" INT "x" INT
+section: NAME "{" entry* "}"
+entry: NAME value ("," value)*
+value: SIGNED_NUMBER | NAME | STRING
+NAME: /[A-Za-z_][A-Za-z0-9_]*/
+INT: /[0-9]+/
+%import common.ESCAPED_STRING -> STRING
+%import common.SIGNED_NUMBER
+%import common.WS
+COMMENT: /#[^\n]*/
+%ignore WS
+%ignore COMMENT
+"""
+
+RESETS = ("zero", "subtract", "none")
+COMPARES = ("ge", "gt")
+LEAKS = ("linear", "shift")
+
+
+@dataclass(frozen=True)
+class Key:
+    """One allowed key: kind ('int', 'float', 'bool', 'choice', 'choices'), range, default, help."""
+
+    kind: str
+    default: Any
+    low: float | None = None
+    high: float | None = None
+    choices: tuple[str, ...] = ()
+    help: str = ""
+
+
+SCHEMA: dict[str, dict[str, Key]] = {
+    "core": {
+        "neurons": Key("int", 256, 1, 1 << 20, help="neurons per core"),
+        "axons": Key("int", 256, 1, 1 << 20, help="input axons per core"),
+        "max_fan_in": Key("int", 256, 1, 1 << 20, help="synapses into one neuron"),
+        "max_fan_out": Key("int", 4096, 1, 1 << 30, help="synapses out of one neuron (all cores)"),
+        "synapse_memory": Key("int", 65536, 1, 1 << 34, help="synapses stored per core"),
+        "weight_bits": Key("int", 8, 1, 32, help="bits per weight"),
+        "weight_signed": Key("bool", True),
+        "membrane_bits": Key("int", 24, 2, 48, help="membrane potential width (two's complement)"),
+        "threshold_bits": Key("int", 16, 1, 40, help="unsigned threshold width"),
+        "leak_bits": Key("int", 16, 1, 40, help="signed per-neuron bias/leak width"),
+        "input_bits": Key("int", 8, 1, 32, help="signed width of graded (direct-current) inputs"),
+        "leak": Key("choices", ("linear", "shift"), choices=LEAKS, help="linear bias; shift = V -= V >> s decay"),
+        "max_decay_shift": Key("int", 15, 0, 40),
+        "reset": Key("choices", RESETS, choices=RESETS, help="reset modes the neuron supports"),
+        "compare": Key("choice", "ge", choices=COMPARES, help="the threshold comparison the hardware makes"),
+        "partial_sums": Key("bool", True, help="neurons may forward graded partial sums"),
+        "partial_sum_bits": Key("int", 24, 2, 48),
+        "max_axon_delay": Key("int", 0, 0, 255, help="largest programmable axon delay in ticks"),
+    },
+    "router": {
+        "routing": Key("choice", "xy", choices=("xy",)),
+        "table_entries": Key("int", 256, 1, 1 << 24, help="multicast routing-table entries per core"),
+        "link_bandwidth": Key("int", 1024, 1, 1 << 30, help="packets per link per tick"),
+    },
+    "timing": {
+        "clock_mhz": Key("float", 200.0, 1e-3, 1e5),
+        "cycles_per_tick": Key("int", 1024, 1, 1 << 30),
+    },
+    "cost": {
+        "energy_synop_pj": Key("float", 2.0, 0, 1e9),
+        "energy_neuron_update_pj": Key("float", 5.0, 0, 1e9),
+        "energy_hop_pj": Key("float", 3.0, 0, 1e9),
+        "static_power_mw_per_core": Key("float", 0.2, 0, 1e9),
+        "area_mm2_per_core": Key("float", 0.1, 0, 1e9),
+    },
+}
+
+
+@dataclass(frozen=True)
+class Chip:
+    """A parsed, validated chip description. Section values are plain attributes: `chip.core['axons']`."""
+
+    name: str
+    mesh: tuple[int, int]
+    core: dict[str, Any] = field(hash=False)
+    router: dict[str, Any] = field(hash=False)
+    timing: dict[str, Any] = field(hash=False)
+    cost: dict[str, Any] = field(hash=False)
+    source: str = ""
+    digest: str = ""
+
+    @property
+    def cores(self) -> int:
+        return self.mesh[0] * self.mesh[1]
+
+    @property
+    def weight_range(self) -> tuple[int, int]:
+        bits = self.core["weight_bits"]
+        if self.core["weight_signed"]:
+            return -(1 << (bits - 1)) + 1, (1 << (bits - 1)) - 1
+        return 0, (1 << bits) - 1
+
+    @staticmethod
+    def signed_range(bits: int) -> tuple[int, int]:
+        return -(1 << (bits - 1)), (1 << (bits - 1)) - 1
+
+    @property
+    def tick_seconds(self) -> float:
+        return self.timing["cycles_per_tick"] / (self.timing["clock_mhz"] * 1e6)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "mesh": list(self.mesh), "core": _jsonable(self.core), "router": self.router,
+                "timing": self.timing, "cost": self.cost, "digest": self.digest}
+
+
+def _jsonable(d: dict[str, Any]) -> dict[str, Any]:
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in d.items()}
+
+
+@cache
+def _parser() -> Any:
+    from lark import Lark
+
+    return Lark(GRAMMAR, parser="lalr", propagate_positions=True)
+
+
+def parse_chip(text: str, filename: str = "<chip>") -> Chip:
+    """Parse and validate a chip description; errors name filename:line:column."""
+    from lark import Token, Tree
+    from lark.exceptions import UnexpectedInput
+
+    try:
+        tree = _parser().parse(text)
+    except UnexpectedInput as e:
+        got = getattr(e, "token", None) or getattr(e, "char", None)
+        if got is None or getattr(got, "type", "") == "$END":
+            lines = text.splitlines() or [""]
+            raise NmcError(f"{filename}:{len(lines)}:{len(lines[-1]) + 1}: unexpected end of file (missing '}}'?)") from None
+        raise NmcError(f"{filename}:{e.line}:{e.column}: syntax error near {str(got)!r}") from None
+
+    def err(tok: Any, msg: str) -> NmcError:
+        line, col = (tok.line, tok.column) if isinstance(tok, Token) else (tok.meta.line, tok.meta.column)
+        return NmcError(f"{filename}:{line}:{col}: {msg}")
+
+    name_tok = tree.children[0]
+    values: dict[str, dict[str, Any]] = {s: {} for s in SCHEMA}
+    where: dict[str, Any] = {}
+    mesh: tuple[int, int] | None = None
+    for item in tree.children[1:]:
+        node = item.children[0]
+        assert isinstance(node, Tree)
+        if node.data == "mesh":
+            w, h = int(node.children[0]), int(node.children[1])
+            if not (1 <= w <= 4096 and 1 <= h <= 4096):
+                raise err(node.children[0], f"mesh {w} x {h} out of range (1..4096 per side)")
+            mesh = (w, h)
+        elif node.data == "section":
+            section = str(node.children[0])
+            if section not in SCHEMA:
+                raise err(node.children[0], f"unknown section '{section}' (expected one of {', '.join(SCHEMA)})")
+            for entry in node.children[1:]:
+                key_tok = entry.children[0]
+                key = str(key_tok)
+                if key in values[section]:
+                    raise err(key_tok, f"'{section}.{key}' given twice")
+                values[section][key] = _value(section, key_tok, entry, err)
+                where[f"{section}.{key}"] = key_tok
+    if mesh is None:
+        raise NmcError(f"{filename}:1:1: the chip needs a 'mesh W x H' line")
+    full = {s: {k: values[s].get(k, spec.default) for k, spec in keys.items()} for s, keys in SCHEMA.items()}
+    core = full["core"]
+    if core["max_fan_in"] > core["axons"]:
+        tok = where.get("core.max_fan_in") or where.get("core.axons") or name_tok
+        raise err(tok, f"core.max_fan_in {core['max_fan_in']} exceeds core.axons {core['axons']}")
+    digest = hashlib.sha256(text.encode()).hexdigest()
+    return Chip(str(name_tok)[1:-1], mesh, core, full["router"], full["timing"], full["cost"], filename, digest)
+
+
+def _value(section: str, key_tok: Any, entry: Any, err: Any) -> Any:
+    key = str(key_tok)
+    spec = SCHEMA[section].get(key)
+    if spec is None:
+        raise err(key_tok, f"unknown key '{section}.{key}' (known: {', '.join(SCHEMA[section])})")
+    toks = [v.children[0] for v in entry.children[1:]]
+    if spec.kind == "choices":
+        words = tuple(str(t) for t in toks)
+        for t, w in zip(toks, words, strict=True):
+            if w not in spec.choices:
+                raise err(t, f"'{section}.{key}': '{w}' is not one of {', '.join(spec.choices)}")
+        return words
+    if len(toks) != 1:
+        raise err(toks[1], f"'{section}.{key}' takes one value")
+    tok = toks[0]
+    text = str(tok)
+    if spec.kind == "bool":
+        if text not in ("true", "false"):
+            raise err(tok, f"'{section}.{key}' must be true or false, got {text}")
+        return text == "true"
+    if spec.kind == "choice":
+        if text not in spec.choices:
+            raise err(tok, f"'{section}.{key}': '{text}' is not one of {', '.join(spec.choices)}")
+        return text
+    try:
+        number: int | float = int(text) if spec.kind == "int" else float(text)
+    except ValueError:
+        raise err(tok, f"'{section}.{key}' must be {'an integer' if spec.kind == 'int' else 'a number'}, got {text}") from None
+    if (spec.low is not None and number < spec.low) or (spec.high is not None and number > spec.high):
+        fmt = (lambda v: str(int(v))) if spec.kind == "int" else (lambda v: f"{v:g}")
+        raise err(tok, f"'{section}.{key}' = {text} is out of range [{fmt(spec.low)}, {fmt(spec.high)}]")
+    return number
+
+
+DEFAULT_CHIP = "tianjic256"
+CHIPS_DIR = Path(__file__).resolve().parent.parent / "chips"
+
+
+def preset_names() -> list[str]:
+    return sorted(p.stem for p in CHIPS_DIR.glob("*.chip"))
+
+
+@cache
+def load_chip(name_or_path: str) -> Chip:
+    """A preset by name (chips/NAME.chip) or a chip file by path."""
+    path = Path(name_or_path)
+    if not path.suffix and not path.exists():
+        path = CHIPS_DIR / f"{name_or_path}.chip"
+        if not path.exists():
+            raise NmcError(f"unknown chip '{name_or_path}' (presets: {', '.join(preset_names())}; or give a file path)")
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise NmcError(f"{path}: no such chip file") from None
+    except UnicodeDecodeError:
+        raise NmcError(f"{path}: not a text chip description") from None
+    return parse_chip(text, str(path))

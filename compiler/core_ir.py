@@ -1,0 +1,182 @@
+"""Helpers shared by the passes that build and rewrite `core` IR.
+
+A `Group` is the numpy view of one `core.neurons` op; `build_neurons` writes one
+back. `rebalance` recomputes every operand delay and decoder latency after a pass
+changed the depth of some group.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+from xdsl.dialects.builtin import (
+    DenseArrayBase,
+    Float64Type,
+    FloatAttr,
+    IntegerAttr,
+    IntegerType,
+    StringAttr,
+    i64,
+)
+from xdsl.ir import Block, SSAValue
+
+from nmc.dialects import core, snn
+from nmc.ir_arrays import from_numpy, to_numpy
+
+
+@dataclass
+class Group:
+    """A neuron group as arrays. `weight` etc. are float64 (float group) or int64 (integer group)."""
+
+    layer: str
+    mode: str
+    inputs: list[SSAValue]
+    size: int
+    pre: np.ndarray
+    post: np.ndarray
+    weight: np.ndarray
+    threshold: np.ndarray
+    bias: np.ndarray
+    v_init: np.ndarray
+    reset: str = "subtract"
+    compare: str = "ge"
+    beta: float | None = None
+    decay_shift: int | None = None
+    attributes: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def integer(self) -> bool:
+        return self.weight.dtype.kind == "i"
+
+    def fan_in(self) -> np.ndarray:
+        return np.bincount(self.post, minlength=self.size)
+
+    def offsets(self) -> list[int]:
+        """Start of each operand in the presynaptic index space."""
+        sizes = [core.size_of(v.type) for v in self.inputs]
+        return [0, *np.cumsum(sizes).tolist()]
+
+
+def read_group(op: core.NeuronsOp) -> Group:
+    integer = op.quantized
+    dtype = np.int64 if integer else np.float64
+    return Group(
+        layer=op.layer.data,
+        mode=op.mode.data.value,
+        inputs=list(op.inputs),
+        size=op.size,
+        pre=to_numpy(op.pre).astype(np.int64),
+        post=to_numpy(op.post).astype(np.int64),
+        weight=to_numpy(op.weight).astype(dtype),
+        threshold=to_numpy(op.threshold).astype(dtype),
+        bias=to_numpy(op.bias).astype(dtype),
+        v_init=to_numpy(op.v_init).astype(dtype),
+        reset=op.reset.data.value,
+        compare=op.compare.data.value,
+        beta=None if op.beta is None else op.beta.value.data,
+        decay_shift=None if op.decay_shift is None else op.decay_shift.value.data,
+        attributes=dict(op.attributes),
+    )
+
+
+def int_type_for(values: np.ndarray, at_least: int = 8) -> IntegerType:
+    peak = int(np.abs(values).max(initial=0))
+    for width in (8, 16, 32):
+        if width >= at_least and peak < (1 << (width - 1)):
+            return IntegerType(width)
+    return IntegerType(64)
+
+
+def _index_attr(values: np.ndarray) -> Any:
+    return from_numpy(values, IntegerType(32 if values.size == 0 or values.max(initial=0) < 2**31 else 64))
+
+
+def build_neurons(g: Group) -> core.NeuronsOp:
+    """The `core.neurons` op for a group, with synapses sorted by (post, pre) and delays of zero."""
+    order = np.lexsort((g.pre, g.post))
+    pre, post, weight = g.pre[order], g.post[order], g.weight[order]
+    if g.integer:
+        values = (weight, g.threshold, g.bias, g.v_init)
+        wt = int_type_for(weight)
+        st = int_type_for(np.concatenate([g.threshold, g.bias, g.v_init]), at_least=32)
+        attrs = [from_numpy(weight, wt), *(from_numpy(v, st) for v in values[1:])]
+    else:
+        attrs = [from_numpy(v, Float64Type()) for v in (weight, g.threshold, g.bias, g.v_init)]
+    props: dict[str, Any] = {
+        "layer": StringAttr(g.layer),
+        "mode": core.ModeAttr(core.Mode(g.mode)),
+        "delays": DenseArrayBase.from_list(i64, [0] * len(g.inputs)),
+        "pre": _index_attr(pre),
+        "post": _index_attr(post),
+        "weight": attrs[0],
+        "threshold": attrs[1],
+        "bias": attrs[2],
+        "v_init": attrs[3],
+        "reset": snn.ResetModeAttr(snn.ResetMode(g.reset)),
+        "compare": snn.CompareAttr(snn.Compare(g.compare)),
+    }
+    if g.beta is not None:
+        props["beta"] = FloatAttr(g.beta, Float64Type())
+    if g.decay_shift is not None:
+        props["decay_shift"] = IntegerAttr(g.decay_shift, i64)
+    result = core.GradedType(g.size) if g.mode == "psum" else core.SpikesType(g.size)
+    op = core.NeuronsOp.build(operands=[list(g.inputs)], result_types=[result], properties=props)
+    op.attributes.update(g.attributes)
+    return op
+
+
+def psum_group(layer: str, inputs: list[SSAValue], size: int, pre, post, weight, integer: bool) -> Group:
+    """A stateless partial-sum group (no bias, no threshold)."""
+    dtype = np.int64 if integer else np.float64
+    zeros = np.zeros(size, dtype)
+    return Group(layer, "psum", inputs, size, pre, post, weight.astype(dtype), zeros + 1, zeros, zeros,
+                 reset="none", beta=None if integer else 1.0, decay_shift=0 if integer else None)
+
+
+def relay_group(layer: str, source: SSAValue, integer: bool, graded: bool) -> Group:
+    """An exact one-tick relay of `source`: spiking IF (threshold 1, weight 1) for spikes, psum for graded."""
+    n = core.size_of(source.type)
+    idx = np.arange(n, dtype=np.int64)
+    ones = np.ones(n, np.int64 if integer else np.float64)
+    if graded:
+        return psum_group(layer, [source], n, idx, idx, ones, integer)
+    return Group(layer, "spike", [source], n, idx, idx.copy(), ones, ones.copy(), ones * 0, ones * 0,
+                 reset="zero", compare="ge", beta=None if integer else 1.0, decay_shift=0 if integer else None)
+
+
+def replace_group(old: core.NeuronsOp, new_ops: Sequence[core.NeuronsOp]) -> None:
+    """Put `new_ops` before `old`, route its uses to the last of them, and erase it."""
+    block = old.parent_block()
+    assert block is not None
+    for op in new_ops:
+        block.insert_op_before(op, old)
+    old.output.replace_by(new_ops[-1].output)
+    old.detach()
+    old.erase()
+
+
+def networks(module: Any) -> list[core.NetworkOp]:
+    return [op for op in module.walk() if isinstance(op, core.NetworkOp)]
+
+
+def rebalance(block: Block) -> None:
+    """Set operand delays so every group's inputs arrive together, and decoder latencies to match."""
+    arrival: dict[SSAValue, int] = {}
+    for op in block.ops:
+        if isinstance(op, core.InputOp):
+            arrival[op.output] = 0
+        elif isinstance(op, core.NeuronsOp):
+            ticks = [arrival[v] for v in op.inputs]
+            depth = max(ticks, default=0)
+            op.delays = DenseArrayBase.from_list(i64, [depth - t for t in ticks])
+            arrival[op.output] = depth + 1
+        elif isinstance(op, core.DecodeOp):
+            lag = arrival[op.input] - (0 if isinstance(op.input.owner, core.InputOp) else 1)
+            op.latency = IntegerAttr(lag, i64)
+
+
+def with_inputs(g: Group, inputs: list[SSAValue], pre: np.ndarray) -> Group:
+    return replace(g, inputs=inputs, pre=pre)

@@ -1,0 +1,360 @@
+"""The `core` dialect: neuron groups in the form a neuromorphic core executes.
+
+Every group is a flat vector of neurons with an explicit synapse list (COO:
+`pre`, `post`, `weight`, sorted by post then pre). Its inputs are the outputs of
+other groups or of host-side encoders, concatenated in operand order to form
+the presynaptic index space. The chip is synchronous: a group reads the
+previous tick's output of another group (one tick per hop), plus any axon
+delay, and the current tick's value of a host input. docs/chip-model.md gives
+the exact arithmetic; `nmc.runtime.core_interp` executes it.
+
+Groups are float (f32 weights, straight out of `snn-to-core`) or integer (after
+`reduce-precision`); the arithmetic follows the element type. Chip limits are
+checked by `check-constraints` (nmc.passes.check_constraints), not by the
+verifiers, so that IR may break a limit between the passes that fix it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import cast
+
+from xdsl.dialects.builtin import (
+    I64,
+    DenseArrayBase,
+    DenseIntOrFPElementsAttr,
+    Float64Type,
+    FloatAttr,
+    IntegerAttr,
+    IntegerType,
+    StringAttr,
+    SymbolNameConstraint,
+    TensorType,
+    i64,
+)
+from xdsl.dialects.utils import EnumAttribute
+from xdsl.ir import Attribute, Dialect, ParametrizedAttribute, SpacedOpaqueSyntaxAttribute, SSAValue, TypeAttribute
+from xdsl.irdl import (
+    IRDLOperation,
+    irdl_attr_definition,
+    irdl_op_definition,
+    operand_def,
+    opt_prop_def,
+    prop_def,
+    region_def,
+    result_def,
+    traits_def,
+    var_operand_def,
+)
+from xdsl.parser import AttrParser
+from xdsl.printer import Printer
+from xdsl.traits import HasParent, IsolatedFromAbove, IsTerminator, SymbolOpInterface
+from xdsl.utils.exceptions import VerifyException
+from xdsl.utils.str_enum import StrEnum
+
+from nmc.dialects.snn import CompareAttr, ResetModeAttr
+
+
+class _Flat(ParametrizedAttribute, TypeAttribute):
+    size: IntegerAttr
+
+    def __init__(self, size: int):
+        super().__init__(IntegerAttr(size, i64))
+
+    @property
+    def n(self) -> int:
+        return self.size.value.data
+
+    @classmethod
+    def parse_parameters(cls, parser: AttrParser) -> Sequence[Attribute]:
+        with parser.in_angle_brackets():
+            return (IntegerAttr(parser.parse_integer(allow_boolean=False, allow_negative=False), i64),)
+
+    def print_parameters(self, printer: Printer) -> None:
+        with printer.in_angle_brackets():
+            printer.print_int(self.n)
+
+    def verify(self) -> None:
+        if self.n < 1:
+            raise VerifyException(f"{self.name} needs at least one neuron, got {self.n}")
+
+
+@irdl_attr_definition
+class SpikesType(_Flat):
+    """Binary spikes of N neurons in one tick: `!core.spikes<256>`."""
+
+    name = "core.spikes"
+
+
+@irdl_attr_definition
+class GradedType(_Flat):
+    """Graded (multi-valued) packets of N sources in one tick: partial sums, direct inputs."""
+
+    name = "core.graded"
+
+
+Signal = SpikesType | GradedType
+
+
+class Mode(StrEnum):
+    """What a neuron does with its integrated input."""
+
+    SPIKE = "spike"  # integrate, leak, fire, reset
+    PSUM = "psum"  # stateless: forward the tick's weighted sum as a graded packet
+    INTEGRATE = "integrate"  # integrate and leak, never fire (read out by a membrane decoder)
+
+
+@irdl_attr_definition
+class ModeAttr(EnumAttribute[Mode], SpacedOpaqueSyntaxAttribute):
+    name = "core.mode"
+
+
+class Decoding(StrEnum):
+    COUNT = "count"
+    FIRST_SPIKE = "first_spike"
+    MEMBRANE = "membrane"
+
+
+@irdl_attr_definition
+class DecodingAttr(EnumAttribute[Decoding], SpacedOpaqueSyntaxAttribute):
+    name = "core.decoding"
+
+
+class Encoding(StrEnum):
+    DIRECT = "direct"
+    RATE = "rate"
+    POISSON = "poisson"
+
+
+@irdl_attr_definition
+class EncodingAttr(EnumAttribute[Encoding], SpacedOpaqueSyntaxAttribute):
+    name = "core.encoding"
+
+
+def size_of(t: Attribute) -> int:
+    return cast(_Flat, t).n
+
+
+def _len(attr: DenseIntOrFPElementsAttr) -> int:
+    return math.prod(attr.get_shape())
+
+
+def is_integer(attr: DenseIntOrFPElementsAttr) -> bool:
+    return isinstance(attr.get_element_type(), IntegerType)
+
+
+@irdl_op_definition
+class NetworkOp(IRDLOperation):
+    """A network of core groups run for `ticks` input ticks on the chip named by `chip`."""
+
+    name = "core.network"
+    sym_name = prop_def(SymbolNameConstraint())
+    ticks = prop_def(IntegerAttr[I64])
+    dt = prop_def(FloatAttr[Float64Type])
+    chip = prop_def(StringAttr)
+    body = region_def("single_block")
+    traits = traits_def(IsolatedFromAbove(), SymbolOpInterface())
+    assembly_format = "$sym_name `ticks` `=` $ticks `dt` `=` $dt `chip` `=` $chip attr-dict-with-keyword $body"
+
+    def verify_(self) -> None:
+        if self.ticks.value.data < 1:
+            raise VerifyException(f"core.network: 'ticks' must be at least 1, got {self.ticks.value.data}")
+        if not isinstance(self.body.block.last_op, OutputOp):
+            raise VerifyException("core.network: body must end with core.output")
+
+
+@irdl_op_definition
+class InputOp(IRDLOperation):
+    """A host-side encoder feeding the chip each tick (same code as the snn encoders).
+
+    `direct` sends graded values `clip(round(scale * x * levels), -levels, levels)` when
+    `levels` is set (integer chips), else `scale * x`; `rate`/`poisson` send spikes.
+    """
+
+    name = "core.input"
+    input = operand_def(TensorType)
+    encoding = prop_def(EncodingAttr)
+    scale = prop_def(FloatAttr[Float64Type])
+    seed = prop_def(IntegerAttr[I64])
+    levels = opt_prop_def(IntegerAttr[I64])
+    output = result_def(Signal)
+    assembly_format = (
+        "$encoding $input `scale` `=` $scale `seed` `=` $seed (`levels` `=` $levels^)? attr-dict"
+        " `:` type($input) `->` type($output)"
+    )
+
+    def verify_(self) -> None:
+        n = math.prod(cast(TensorType, self.input.type).get_shape())
+        if size_of(self.output.type) != n:
+            raise VerifyException(f"core.input: {size_of(self.output.type)} outputs for {n} input values")
+        graded = self.encoding.data == Encoding.DIRECT
+        if graded != isinstance(self.output.type, GradedType):
+            raise VerifyException(f"core.input: '{self.encoding.data}' encoding must produce "
+                                  f"{'graded values' if graded else 'spikes'}")
+        if self.levels is not None and (not graded or self.levels.value.data < 1):
+            raise VerifyException(f"core.input: 'levels' needs direct encoding and >= 1, got {self.levels.value.data}")
+
+
+@irdl_op_definition
+class NeuronsOp(IRDLOperation):
+    """A group of neurons with one synapse list, named after its source `layer`.
+
+    Per tick (docs/chip-model.md): `V = decay(V) + Σ w·x[pre] + bias`, saturate,
+    then by `mode`: fire/reset (spike), forward the sum and keep no state (psum),
+    or only keep V (integrate). `delays[i]` postpones operand i by that many ticks.
+    """
+
+    name = "core.neurons"
+    inputs = var_operand_def(Signal)
+    layer = prop_def(StringAttr)
+    mode = prop_def(ModeAttr)
+    delays = prop_def(DenseArrayBase[I64])
+    pre = prop_def(DenseIntOrFPElementsAttr)
+    post = prop_def(DenseIntOrFPElementsAttr)
+    weight = prop_def(DenseIntOrFPElementsAttr)
+    threshold = prop_def(DenseIntOrFPElementsAttr)
+    bias = prop_def(DenseIntOrFPElementsAttr)
+    v_init = prop_def(DenseIntOrFPElementsAttr)
+    beta = opt_prop_def(FloatAttr[Float64Type])
+    decay_shift = opt_prop_def(IntegerAttr[I64])
+    reset = prop_def(ResetModeAttr)
+    compare = prop_def(CompareAttr)
+    output = result_def(Signal)
+    assembly_format = (
+        "$layer $mode `(` $inputs `)` `delays` `=` $delays `pre` `=` $pre `post` `=` $post `weight` `=` $weight"
+        " `threshold` `=` $threshold `bias` `=` $bias `v_init` `=` $v_init (`beta` `=` $beta^)?"
+        " (`decay_shift` `=` $decay_shift^)? `reset` `=` $reset `compare` `=` $compare attr-dict"
+        " `:` functional-type($inputs, $output)"
+    )
+
+    @property
+    def size(self) -> int:
+        return size_of(self.output.type)
+
+    @property
+    def fan_in_space(self) -> int:
+        return sum(size_of(v.type) for v in self.inputs)
+
+    @property
+    def quantized(self) -> bool:
+        return is_integer(self.weight)
+
+    def verify_(self) -> None:
+        where = f"core.neurons '{self.layer.data}'"
+        n, k = self.size, _len(self.pre)
+        if _len(self.post) != k or _len(self.weight) != k:
+            raise VerifyException(f"{where}: pre/post/weight lengths differ ({k}, {_len(self.post)}, {_len(self.weight)})")
+        for prop in ("threshold", "bias", "v_init"):
+            if _len(getattr(self, prop)) != n:
+                raise VerifyException(f"{where}: '{prop}' has {_len(getattr(self, prop))} entries for {n} neurons")
+        if len(self.delays.get_values()) != len(self.inputs) or min(self.delays.get_values(), default=0) < 0:
+            raise VerifyException(f"{where}: 'delays' needs one value >= 0 per input, got {list(self.delays.get_values())}")
+        integer = self.quantized
+        for prop in ("threshold", "bias", "v_init"):
+            if is_integer(getattr(self, prop)) != integer:
+                raise VerifyException(f"{where}: '{prop}' must be {'integer' if integer else 'float'} like the weights")
+        if not is_integer(self.pre) or not is_integer(self.post):
+            raise VerifyException(f"{where}: 'pre' and 'post' must be integer indices")
+        if integer and self.beta is not None:
+            raise VerifyException(f"{where}: an integer group decays by 'decay_shift', not 'beta'")
+        if not integer and self.decay_shift is not None:
+            raise VerifyException(f"{where}: a float group decays by 'beta', not 'decay_shift'")
+        if self.beta is not None and not 0.0 <= self.beta.value.data <= 1.0:
+            raise VerifyException(f"{where}: 'beta' must be in [0, 1], got {self.beta.value.data}")
+        if self.decay_shift is not None and self.decay_shift.value.data < 0:
+            raise VerifyException(f"{where}: 'decay_shift' must be >= 0, got {self.decay_shift.value.data}")
+        psum = self.mode.data == Mode.PSUM
+        if psum != isinstance(self.output.type, GradedType):
+            raise VerifyException(f"{where}: a {self.mode.data} group must produce {'graded' if psum else 'spikes'} values")
+        if ticks := misaligned_inputs(self):
+            raise VerifyException(f"{where}: inputs arrive at different ticks {ticks}; balance them with 'delays'")
+        self._verify_indices(where, n)
+
+    def _verify_indices(self, where: str, n: int) -> None:
+        from nmc.ir_arrays import to_numpy
+
+        pre, post = to_numpy(self.pre), to_numpy(self.post)
+        if pre.size == 0:
+            return
+        if pre.min() < 0 or pre.max() >= self.fan_in_space:
+            raise VerifyException(f"{where}: presynaptic index {int(pre.max() if pre.max() >= 0 else pre.min())} "
+                                  f"outside the {self.fan_in_space} inputs")
+        if post.min() < 0 or post.max() >= n:
+            raise VerifyException(f"{where}: postsynaptic index outside the {n} neurons")
+        order = post.astype("i8") * self.fan_in_space + pre
+        if (order[1:] <= order[:-1]).any():
+            raise VerifyException(f"{where}: synapses must be sorted by (post, pre) without duplicates")
+
+
+@irdl_op_definition
+class DecodeOp(IRDLOperation):
+    """Host-side decoder of a group's output over ticks [latency, latency + ticks).
+
+    `latency` is the number of ticks the group lags the source model (one per hop
+    and per partial-sum level, plus delays); `scale` maps integer membranes back.
+    """
+
+    name = "core.decode"
+    input = operand_def(Signal)
+    kind = prop_def(DecodingAttr)
+    latency = prop_def(IntegerAttr[I64])
+    scale = opt_prop_def(DenseIntOrFPElementsAttr)
+    output = result_def(TensorType)
+    assembly_format = "$kind $input `latency` `=` $latency (`scale` `=` $scale^)? attr-dict `:` type($input) `->` type($output)"
+
+    def verify_(self) -> None:
+        n = size_of(self.input.type)
+        if math.prod(cast(TensorType, self.output.type).get_shape()) != n:
+            raise VerifyException(f"core.decode: result holds {math.prod(self.output.type.get_shape())} values for {n} neurons")
+        src = self.input.owner
+        membrane = self.kind.data == Decoding.MEMBRANE
+        integrates = isinstance(src, NeuronsOp) and src.mode.data == Mode.INTEGRATE
+        if membrane != integrates:
+            raise VerifyException("core.decode: 'membrane' decoding reads exactly the integrate-mode groups")
+        if self.scale is not None and _len(self.scale) != n:
+            raise VerifyException(f"core.decode: 'scale' has {_len(self.scale)} entries for {n} neurons")
+        expected = arrival(self.input) - (0 if isinstance(src, InputOp) else 1)
+        if self.latency.value.data != expected:
+            raise VerifyException(f"core.decode: 'latency' is {self.latency.value.data}, the group lags by {expected}")
+
+
+@irdl_op_definition
+class OutputOp(IRDLOperation):
+    """The decoded results of a core network."""
+
+    name = "core.output"
+    outputs = var_operand_def(TensorType)
+    traits = traits_def(IsTerminator(), HasParent(NetworkOp))
+    assembly_format = "($outputs^ `:` type($outputs))? attr-dict"
+
+
+def depth(value: SSAValue) -> int:
+    """Ticks by which `value` lags the source model's tick (0 for host inputs)."""
+    owner = value.owner
+    if isinstance(owner, NeuronsOp):
+        return _group_depth(owner)
+    return 0
+
+
+def arrival(value: SSAValue) -> int:
+    """The tick offset at which a consumer sees `value` (one hop after a group's output)."""
+    return depth(value) + (1 if isinstance(value.owner, NeuronsOp) else 0)
+
+
+def _group_depth(op: NeuronsOp) -> int:
+    ticks = [arrival(v) + d for v, d in zip(op.inputs, op.delays.get_values(), strict=True)]
+    return max(ticks, default=0)
+
+
+def misaligned_inputs(op: NeuronsOp) -> list[int]:
+    """Arrival tick of each operand (after its delay) when they differ, else []."""
+    ticks = [arrival(v) + d for v, d in zip(op.inputs, op.delays.get_values(), strict=True)]
+    return ticks if len(set(ticks)) > 1 else []
+
+
+CORE = Dialect(
+    "core",
+    [NetworkOp, InputOp, NeuronsOp, DecodeOp, OutputOp],
+    [SpikesType, GradedType, ModeAttr, DecodingAttr, EncodingAttr],
+)

@@ -1,0 +1,221 @@
+"""Reference semantics of the `core` dialect (docs/chip-model.md), vectorized over a batch.
+
+Float groups compute in the interpreter's float type; integer groups in int64
+with the chip's saturation. One tick: every group reads the previous tick's
+outputs of the groups it listens to (after their axon delays) and the current
+tick's host inputs, then all groups update at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from xdsl.dialects.builtin import ModuleOp
+from xdsl.ir import SSAValue
+
+from nmc.chip import Chip, load_chip
+from nmc.core_ir import read_group
+from nmc.dialects import core
+from nmc.errors import NmcError
+from nmc.ir_arrays import to_numpy
+
+
+@dataclass
+class CoreRun:
+    outputs: list[np.ndarray]
+    traces: dict[str, np.ndarray] = field(default_factory=dict)
+    """Spikes `[ticks, batch, n]` of every spiking group by layer name, aligned to the source model's ticks."""
+    chip_ticks: int = 0
+    synaptic_events: int = 0
+
+
+def find_core_network(module: ModuleOp | core.NetworkOp) -> core.NetworkOp:
+    if isinstance(module, core.NetworkOp):
+        return module
+    nets = [op for op in module.walk() if isinstance(op, core.NetworkOp)]
+    if len(nets) != 1:
+        raise NmcError(f"expected exactly one core.network in the module, found {len(nets)}")
+    return nets[0]
+
+
+class _Encoder:
+    def __init__(self, op: core.InputOp, x: np.ndarray, dtype: Any):
+        self.kind = op.encoding.data
+        self.scale = op.scale.value.data
+        self.levels = None if op.levels is None else op.levels.value.data
+        self.x = x.reshape(x.shape[0], -1)
+        self.rng = np.random.default_rng(op.seed.value.data)
+        self.u = np.zeros_like(self.x, dtype=dtype)
+        self.dtype = dtype
+
+    def step(self) -> np.ndarray:
+        if self.kind == core.Encoding.DIRECT:
+            if self.levels is not None:
+                return np.clip(np.rint(self.x.astype(np.float64) * self.scale * self.levels), -self.levels, self.levels).astype(
+                    np.int64
+                )
+            return (self.x * self.dtype.type(self.scale)).astype(self.dtype)
+        if self.kind == core.Encoding.RATE:
+            self.u = self.u + self.x * self.dtype.type(self.scale)
+            s = (self.u >= 1).astype(self.dtype)
+            self.u = self.u - s
+            return s
+        p = np.clip(self.x.astype(np.float64) * self.scale, 0.0, 1.0)
+        return (self.rng.random(p.shape) < p).astype(self.dtype)
+
+
+class _GroupState:
+    def __init__(self, op: core.NeuronsOp, chip: Chip, batch: int, dtype: Any):
+        from scipy import sparse
+
+        g = read_group(op)
+        self.name = g.layer
+        self.mode = g.mode
+        self.integer = g.integer
+        self.dtype = np.dtype(np.int64) if g.integer else np.dtype(dtype)
+        self.matrix = sparse.csr_matrix(
+            (g.weight.astype(self.dtype), (g.post, g.pre)), shape=(g.size, op.fan_in_space)
+        )
+        self.threshold = g.threshold.astype(self.dtype)
+        self.bias = g.bias.astype(self.dtype)
+        self.v = np.broadcast_to(g.v_init.astype(self.dtype), (batch, g.size)).copy()
+        self.beta = g.beta
+        self.shift = g.decay_shift or 0
+        self.greater = g.compare == "gt"
+        self.reset = g.reset
+        self.delays = list(op.delays.get_values())
+        self.out_degree = np.bincount(g.pre, minlength=op.fan_in_space).astype(np.int64)
+        self.lo, self.hi = Chip.signed_range(chip.core["membrane_bits"])
+        self.psum_lo, self.psum_hi = Chip.signed_range(chip.core["partial_sum_bits"])
+
+    def step(self, x: np.ndarray) -> np.ndarray:
+        current = (self.matrix @ x.T).T + self.bias
+        if self.mode == "psum":
+            return np.clip(current, self.psum_lo, self.psum_hi) if self.integer else current
+        v = self.v
+        if self.integer:
+            if self.shift:
+                v = v - (v >> self.shift)
+            v = np.clip(v + current, self.lo, self.hi)
+        else:
+            v = (self.dtype.type(self.beta) * v if self.beta not in (None, 1.0) else v) + current
+        if self.mode == "integrate":
+            self.v = v
+            return v
+        fired = v > self.threshold if self.greater else v >= self.threshold
+        s = fired.astype(self.dtype)
+        if self.reset == "subtract":
+            v = v - s * self.threshold
+        elif self.reset == "zero":
+            v = np.where(fired, self.dtype.type(0), v)
+        self.v = v
+        return s
+
+
+def run_core(
+    module: ModuleOp | core.NetworkOp,
+    inputs: np.ndarray | Sequence[np.ndarray],
+    *,
+    dtype: Any = np.float32,
+    record: bool = False,
+    chip: Chip | None = None,
+) -> CoreRun:
+    """Run a core network on a batch for `ticks` + its latency chip ticks."""
+    net = find_core_network(module)
+    chip = chip or load_chip(net.chip.data)
+    block = net.body.block
+    arrays = [inputs] if isinstance(inputs, np.ndarray) else list(inputs)
+    if len(arrays) != len(block.args):
+        raise NmcError(f"@{net.sym_name.data} takes {len(block.args)} input(s), got {len(arrays)}")
+    args: dict[SSAValue, np.ndarray] = {}
+    for arg, x in zip(block.args, arrays, strict=True):
+        shape = tuple(arg.type.get_shape())
+        x = np.asarray(x, dtype=dtype)
+        if x.shape[1:] != shape:
+            raise NmcError(f"input #{arg.index} has shape {list(x.shape[1:])} per sample, expected {list(shape)}")
+        args[arg] = x
+    batch = arrays[0].shape[0]
+    ticks = net.ticks.value.data
+    encoders: dict[SSAValue, _Encoder] = {}
+    groups: list[tuple[core.NeuronsOp, _GroupState]] = []
+    decoders: list[core.DecodeOp] = []
+    for op in block.ops:
+        if isinstance(op, core.InputOp):
+            encoders[op.output] = _Encoder(op, args[op.input], np.dtype(dtype))
+        elif isinstance(op, core.NeuronsOp):
+            groups.append((op, _GroupState(op, chip, batch, dtype)))
+        elif isinstance(op, core.DecodeOp):
+            decoders.append(op)
+    latency = max((d.latency.value.data for d in decoders), default=0)
+    total = ticks + latency
+    ring = 2 + max((max(st.delays, default=0) for _, st in groups), default=0)
+    history: dict[SSAValue, list[np.ndarray | None]] = {v: [None] * ring for v in [*encoders, *(o.output for o, _ in groups)]}
+    zero = {v: np.zeros((batch, core.size_of(v.type)), dtype=np.dtype(dtype)) for v in history}
+
+    depth = {op.output: _depth(op) for op, _ in groups}
+
+    def read(v: SSAValue, tick: int) -> np.ndarray:
+        if tick < 0:
+            return zero[v]
+        value = history[v][tick % ring]
+        return zero[v] if value is None else value
+
+    traces: dict[str, list[np.ndarray]] = {st.name: [] for op, st in groups if record and st.mode == "spike"}
+    counts: dict[SSAValue, np.ndarray] = {}
+    events = 0
+    for tick in range(total):
+        for v, enc in encoders.items():
+            history[v][tick % ring] = enc.step() if tick < ticks else zero[v]
+        outs = []
+        for op, st in groups:
+            if tick < depth[op.output]:
+                continue  # a group starts at its depth, holding v_init until then
+            parts = [read(v, tick - (1 if isinstance(v.owner, core.NeuronsOp) else 0) - d)
+                     for v, d in zip(op.inputs, st.delays, strict=True)]
+            x = np.concatenate(parts, axis=1) if len(parts) > 1 else parts[0]
+            if st.integer:
+                x = x.astype(np.int64)
+            events += int(((x != 0) @ st.out_degree).sum())
+            outs.append((op.output, st.step(x)))
+        for v, out in outs:
+            history[v][tick % ring] = out
+        for op, st in groups:
+            if st.name in traces and depth[op.output] <= tick < depth[op.output] + ticks:
+                traces[st.name].append(history[op.output][tick % ring].astype(np.uint8))
+        for d in decoders:
+            counts[d.output] = _decode_step(d, read(d.input, tick), tick, ticks, counts.get(d.output))
+    outputs = []
+    states = {op.output: st for op, st in groups}
+    for d in decoders:
+        if d.kind.data == core.Decoding.MEMBRANE:
+            v = states[d.input].v.astype(np.float64)
+            value = v * (to_numpy(d.scale) if d.scale is not None else 1.0)
+        else:
+            value = counts[d.output]
+        outputs.append(value.reshape((batch, *d.output.type.get_shape())).astype(np.float32))
+    out_op = block.last_op
+    assert isinstance(out_op, core.OutputOp)
+    by_value = {d.output: o for d, o in zip(decoders, outputs, strict=True)}
+    return CoreRun([by_value[v] for v in out_op.outputs], {k: np.stack(v) for k, v in traces.items() if v},
+                   total, events)
+
+
+def _depth(op: core.NeuronsOp) -> int:
+    return core.depth(op.output)
+
+
+def _decode_step(d: core.DecodeOp, x: np.ndarray, tick: int, ticks: int, acc: np.ndarray | None) -> np.ndarray:
+    lag = d.latency.value.data
+    t = tick - lag
+    if d.kind.data == core.Decoding.COUNT:
+        acc = np.zeros(x.shape, np.float64) if acc is None else acc
+        return acc + x if 0 <= t < ticks else acc
+    if d.kind.data == core.Decoding.FIRST_SPIKE:
+        acc = np.full(x.shape, float(ticks)) if acc is None else acc
+        if 0 <= t < ticks:
+            acc = np.where((acc == ticks) & (x > 0), float(t), acc)
+        return acc
+    return np.zeros(0) if acc is None else acc
