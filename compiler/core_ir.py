@@ -125,6 +125,9 @@ def build_neurons(g: Group) -> core.NeuronsOp:
     result = core.GradedType(g.size) if g.mode == "psum" else core.SpikesType(g.size)
     op = core.NeuronsOp.build(operands=[list(g.inputs)], result_types=[result], properties=props)
     op.attributes.update(g.attributes)
+    from nmc.builder import ir_name
+
+    op.output.name_hint = ir_name(g.layer)
     return op
 
 
@@ -153,7 +156,7 @@ def replace_group(old: core.NeuronsOp, new_ops: Sequence[core.NeuronsOp]) -> Non
     assert block is not None
     for op in new_ops:
         block.insert_op_before(op, old)
-    old.output.replace_by(new_ops[-1].output)
+    old.output.replace_all_uses_with(new_ops[-1].output)
     old.detach()
     old.erase()
 

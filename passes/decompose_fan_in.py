@@ -1,0 +1,140 @@
+"""decompose-fan-in: give every neuron at most `max-fan-in` synapses.
+
+On a chip with partial-sum units a group whose widest neuron has too many
+inputs becomes a tree: partial-sum groups each add up at most `max-fan-in`
+inputs and forward the sum, and the neuron adds those sums with weight 1.
+Integer and float sums are exact, and every neuron of the group goes through
+the same number of levels, so the output spikes are the same, later by that
+many ticks (`rebalance` records it in delays and decoder latencies).
+
+Without partial sums the pass refuses, unless `approximate=true`: then each
+chunk feeds a pair of spiking relays (positive and negative part, threshold =
+the neuron's threshold) whose spikes the neuron weighs by ±threshold. That is
+an approximation; nmc-compile measures and reports its spike agreement.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+from xdsl.context import Context
+from xdsl.dialects.builtin import ModuleOp, StringAttr
+from xdsl.passes import ModulePass
+
+from nmc.chip import load_chip
+from nmc.core_ir import Group, build_neurons, networks, psum_group, read_group, rebalance, replace_group
+from nmc.dialects import core
+from nmc.errors import NmcError
+
+
+def _chunks(pre: np.ndarray, post: np.ndarray, fan_in: int, by_chunk_first: bool) -> tuple[np.ndarray, int]:
+    """Index of the unit each synapse goes to, at most `fan_in` synapses per unit.
+
+    First level: one unit per (input range of `fan_in`, neuron), ordered by range so that
+    units sharing inputs sit together (they can share a core's axons). Later levels:
+    consecutive runs of `fan_in` synapses of each neuron.
+    """
+    if by_chunk_first:
+        chunk = pre // fan_in
+    else:
+        order = np.lexsort((pre, post))
+        starts = np.searchsorted(post[order], post[order], side="left")
+        rank = np.empty_like(pre)
+        rank[order] = np.arange(pre.size) - starts
+        chunk = rank // fan_in
+    keys = np.stack([chunk, post] if by_chunk_first else [post, chunk])
+    _, unit = np.unique(keys, axis=1, return_inverse=True)
+    unit = unit.ravel()
+    return unit, int(unit.max(initial=-1)) + 1
+
+
+def partial_sum_tree(g: Group, fan_in: int) -> list[Group]:
+    """The partial-sum groups and the rewired neuron group, in dependency order."""
+    out: list[Group] = []
+    inputs, pre, weight = g.inputs, g.pre, g.weight
+    level = 0
+    while True:
+        unit, n_units = _chunks(pre, g.post, fan_in, by_chunk_first=level == 0)
+        level += 1
+        unit_post = np.zeros(n_units, np.int64)
+        unit_post[unit] = g.post
+        psum = psum_group(f"{g.layer}/psum{level}", inputs, n_units, pre, unit, weight, g.integer)
+        out.append(psum)
+        inputs, pre = [psum], np.arange(n_units, dtype=np.int64)
+        weight = np.ones(n_units, weight.dtype)
+        g = replace(g, post=unit_post)
+        if np.bincount(unit_post, minlength=g.size).max(initial=0) <= fan_in:
+            break
+    out.append(replace(g, inputs=inputs, pre=pre, weight=weight))
+    return out
+
+
+def relay_approximation(g: Group, fan_in: int) -> list[Group]:
+    """Spiking relays per (neuron, chunk): a positive and a negative one, weighted ±threshold at the neuron."""
+    unit, n = _chunks(g.pre, g.post, fan_in, by_chunk_first=True)
+    unit_post = np.zeros(n, np.int64)
+    unit_post[unit] = g.post
+    theta = g.threshold[unit_post]
+    zeros = np.zeros(2 * n, g.weight.dtype)
+    relays = Group(
+        f"{g.layer}/relay", "spike", g.inputs, 2 * n,
+        np.concatenate([g.pre, g.pre]), np.concatenate([unit, unit + n]), np.concatenate([g.weight, -g.weight]),
+        np.concatenate([theta, theta]), zeros, zeros, reset="subtract", compare="ge",
+        beta=None if g.integer else 1.0, decay_shift=0 if g.integer else None,
+        attributes={"approximation": StringAttr("relay")},
+    )
+    idx = np.arange(2 * n, dtype=np.int64)
+    neuron = replace(g, inputs=[relays], pre=idx, post=np.concatenate([unit_post, unit_post]),
+                     weight=np.concatenate([theta, -theta]))
+    return [relays, neuron]
+
+
+@dataclass(frozen=True)
+class DecomposeFanInPass(ModulePass):
+    """Split neurons with more than `max_fan_in` inputs (default: the chip's core.max_fan_in)."""
+
+    name = "decompose-fan-in"
+    max_fan_in: int | None = None
+    approximate: bool = False
+    chip: str | None = None
+
+    def apply(self, ctx: Context, op: ModuleOp) -> None:
+        for net in networks(op):
+            chip = load_chip(self.chip or net.chip.data)
+            fan_in = self.max_fan_in or chip.core["max_fan_in"]
+            if fan_in < 2:
+                raise NmcError(f"decompose-fan-in: max-fan-in must be at least 2, got {fan_in}")
+            block = net.body.block
+            changed = False
+            for group_op in [o for o in block.ops if isinstance(o, core.NeuronsOp)]:
+                g = read_group(group_op)
+                widest = int(g.fan_in().max(initial=0))
+                if widest <= fan_in:
+                    continue
+                if chip.core["partial_sums"]:
+                    parts = partial_sum_tree(g, fan_in)
+                elif self.approximate:
+                    parts = relay_approximation(g, fan_in)
+                else:
+                    raise NmcError(
+                        f"layer '{g.layer}': fan-in {widest} exceeds max_fan_in {fan_in} and chip '{chip.name}' has no "
+                        "partial-sum units; allow the relay approximation with decompose-fan-in{approximate=true} "
+                        "(nmc-compile --approximate-fan-in)"
+                    )
+                replace_group(group_op, build_parts(parts))
+                changed = True
+            if changed:
+                rebalance(block)
+
+
+def build_parts(parts: list[Group]) -> list[core.NeuronsOp]:
+    """Build groups in order; an input that is a `Group` of the same list reads that group's op."""
+    built: dict[int, core.NeuronsOp] = {}
+    ops = []
+    for part in parts:
+        inputs = [built[id(v)].output if isinstance(v, Group) else v for v in part.inputs]
+        op = build_neurons(replace(part, inputs=inputs))
+        built[id(part)] = op
+        ops.append(op)
+    return ops

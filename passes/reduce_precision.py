@@ -1,0 +1,216 @@
+"""reduce-precision: float groups to the chip's integers.
+
+Each neuron gets one scale factor `s` (NEUTRAMS): the largest that keeps its
+weights within `weight-bits`, its threshold within `threshold-bits` and its bias
+within `leak-bits`. Weights, threshold, bias and initial potential are all
+multiplied by `s` and rounded to nearest, so the neuron's spiking is preserved
+up to rounding. A partial-sum unit takes the scale of the neuron it feeds
+(its sum arrives with weight 1), so the tree stays exact in integers. Decay
+`beta` becomes the shift `s` of `V -= V >> s` with `beta ≈ 1 - 2^-s`; a strict
+comparison becomes `>=` with threshold + 1 (or the reverse) to match the chip.
+Direct (graded) inputs are sent as integers `round(x * levels)`, `levels` from
+`input-bits`. Each group records its relative weight error as `weight_error`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+
+import numpy as np
+from xdsl.context import Context
+from xdsl.dialects.builtin import Float64Type, FloatAttr, IntegerAttr, ModuleOp, i64
+from xdsl.passes import ModulePass
+
+from nmc.chip import Chip, load_chip
+from nmc.core_ir import Group, build_neurons, networks, read_group, replace_group
+from nmc.dialects import core
+from nmc.errors import NmcError
+from nmc.ir_arrays import from_numpy
+
+
+def decay_shift(beta: float, max_shift: int) -> int:
+    """The shift `s` with `1 - 2^-s` closest to `beta` (0 means no decay)."""
+    if beta >= 1.0:
+        return 0
+    if beta <= 0.0:
+        return 1
+    return int(min(max(round(-math.log2(1.0 - beta)), 1), max(max_shift, 1)))
+
+
+@dataclass(frozen=True)
+class ReducePrecisionPass(ModulePass):
+    """Quantize every float group; options override the chip's widths."""
+
+    name = "reduce-precision"
+    weight_bits: int | None = None
+    threshold_bits: int | None = None
+    leak_bits: int | None = None
+    input_bits: int | None = None
+    clip: str = "mse"
+    chip: str | None = None
+
+    def apply(self, ctx: Context, op: ModuleOp) -> None:
+        for net in networks(op):
+            chip = load_chip(self.chip or net.chip.data)
+            _Quantizer(self, chip).run(net)
+
+
+class _Quantizer:
+    def __init__(self, opts: ReducePrecisionPass, chip: Chip):
+        c = chip.core
+        self.chip = chip
+        wbits = opts.weight_bits or c["weight_bits"]
+        self.w_max = (1 << (wbits - 1)) - 1 if c["weight_signed"] else (1 << wbits) - 1
+        self.w_min = -self.w_max if c["weight_signed"] else 0
+        self.t_max = (1 << (opts.threshold_bits or c["threshold_bits"])) - 1
+        self.b_max = (1 << ((opts.leak_bits or c["leak_bits"]) - 1)) - 1
+        self.levels = max(1, (1 << ((opts.input_bits or c["input_bits"]) - 1)) - 1)
+        self.chip_compare = c["compare"]
+        self.mse = opts.clip == "mse"
+        if opts.clip not in ("mse", "max"):
+            raise NmcError(f"reduce-precision: clip must be 'mse' or 'max', got {opts.clip!r}")
+
+    def run(self, net: core.NetworkOp) -> None:
+        block = net.body.block
+        for op in block.ops:
+            if isinstance(op, core.InputOp) and op.encoding.data == core.Encoding.DIRECT and op.levels is None:
+                op.levels = IntegerAttr(self.levels, i64)
+        ops = [o for o in block.ops if isinstance(o, core.NeuronsOp) and not o.quantized]
+        groups = {o: read_group(o) for o in ops}
+        peak: dict[core.NeuronsOp, np.ndarray] = {}
+        for o in ops:  # producers first: a neuron's peak includes its partial sums' weights
+            peak[o] = self._peak_weights(groups[o], peak)
+        if self.mse:
+            peak = self._mse_peaks(ops, groups, peak)
+        scale: dict[core.NeuronsOp, np.ndarray] = {}
+        for o in reversed(ops):  # consumers first: a partial sum takes its consumer's scale
+            g = groups[o]
+            scale[o] = self._inherited_scale(o, g, scale) if g.mode == "psum" else self._own_scale(g, peak[o])
+        for o in ops:
+            new = build_neurons(replace(self._quantize(o, groups[o], scale[o]), inputs=list(o.inputs)))
+            for use in list(o.output.uses):
+                user = use.operation
+                if isinstance(user, core.DecodeOp) and user.kind.data == core.Decoding.MEMBRANE:
+                    user.scale = from_numpy(1.0 / scale[o], Float64Type())
+            replace_group(o, [new])
+
+    def _graded_input_mask(self, g: Group) -> np.ndarray:
+        """Synapses whose input is a direct host input (sent as `round(x * levels)`)."""
+        mask = np.zeros(g.pre.size, bool)
+        offsets = g.offsets()
+        for k, v in enumerate(g.inputs):
+            if isinstance(v.owner, core.InputOp) and isinstance(v.type, core.GradedType):
+                mask |= (g.pre >= offsets[k]) & (g.pre < offsets[k + 1])
+        return mask
+
+    def _psum_mask(self, g: Group) -> np.ndarray:
+        mask = np.zeros(g.pre.size, bool)
+        offsets = g.offsets()
+        for k, v in enumerate(g.inputs):
+            if isinstance(v.owner, core.NeuronsOp) and v.owner.mode.data == core.Mode.PSUM:
+                mask |= (g.pre >= offsets[k]) & (g.pre < offsets[k + 1])
+        return mask
+
+    def _effective(self, g: Group) -> np.ndarray:
+        w = g.weight.astype(np.float64).copy()
+        w[self._graded_input_mask(g)] /= self.levels
+        return w
+
+    def _peak_weights(self, g: Group, peaks: dict) -> np.ndarray:
+        """Per neuron, the largest |weight| it applies, through its partial-sum units."""
+        w = np.abs(self._effective(g))
+        psum = self._psum_mask(g)
+        w[psum] = 0.0
+        peak = np.zeros(g.size)
+        np.maximum.at(peak, g.post, w)
+        offsets = g.offsets()
+        for k, v in enumerate(g.inputs):
+            src = v.owner
+            if isinstance(src, core.NeuronsOp) and src in peaks and src.mode.data == core.Mode.PSUM:
+                sel = (g.pre >= offsets[k]) & (g.pre < offsets[k + 1])
+                np.maximum.at(peak, g.post[sel], peaks[src][g.pre[sel] - offsets[k]])
+        return peak
+
+    def _mse_peaks(self, ops: list, groups: dict, peak: dict) -> dict:
+        """Per neuron, the clipping level (a fraction of its peak) that minimises the squared weight error."""
+        weights: dict = {o: [] for o in ops}  # per neuron: (post, |effective weight|) of every leaf synapse
+        for o in ops:
+            g = groups[o]
+            w = np.abs(self._effective(g))
+            direct = ~self._psum_mask(g)
+            weights[o].append((g.post[direct], w[direct]))
+        for o in reversed(ops):  # hand each partial sum's synapses to the neuron it feeds
+            g = groups[o]
+            if g.mode != "psum":
+                continue
+            target = np.full(g.size, -1)
+            for use in o.output.uses:
+                user = use.operation
+                if isinstance(user, core.NeuronsOp) and user in groups:
+                    ug = groups[user]
+                    offsets = ug.offsets()
+                    sel = (ug.pre >= offsets[use.index]) & (ug.pre < offsets[use.index + 1])
+                    target[ug.pre[sel] - offsets[use.index]] = ug.post[sel]
+                    for post, w in weights[o]:
+                        weights[user].append((target[post], w))
+        best = dict(peak)
+        for o in ops:
+            g = groups[o]
+            if g.mode == "psum" or not weights[o]:
+                continue
+            post = np.concatenate([p for p, _ in weights[o]])
+            w = np.concatenate([w for _, w in weights[o]])
+            top = peak[o]
+            errors, levels = [], np.linspace(0.3, 1.0, 15)
+            for r in levels:
+                clip = np.maximum(top * r, 1e-30)[post]
+                step = clip / self.w_max
+                q = np.minimum(np.rint(w / step), self.w_max) * step
+                errors.append(np.bincount(post, (q - w) ** 2, minlength=g.size))
+            best[o] = top * levels[np.argmin(np.stack(errors), axis=0)]
+        return best
+
+    def _own_scale(self, g: Group, peak: np.ndarray) -> np.ndarray:
+        with np.errstate(divide="ignore"):
+            s = np.where(peak > 0, self.w_max / peak, np.inf)
+            if g.mode == "spike":
+                s = np.minimum(s, self.t_max / np.abs(g.threshold))
+            s = np.minimum(s, np.where(g.bias != 0, self.b_max / np.abs(g.bias), np.inf))
+        return np.where(np.isfinite(s), s, 1.0)
+
+    def _inherited_scale(self, o: core.NeuronsOp, g: Group, scale: dict) -> np.ndarray:
+        s = np.ones(g.size)
+        for use in o.output.uses:
+            user = use.operation
+            if not isinstance(user, core.NeuronsOp) or user not in scale:
+                continue
+            ug = read_group(user)
+            offsets = ug.offsets()
+            k = use.index
+            sel = (ug.pre >= offsets[k]) & (ug.pre < offsets[k + 1])
+            s[ug.pre[sel] - offsets[k]] = scale[user][ug.post[sel]]
+        return s
+
+    def _quantize(self, o: core.NeuronsOp, g: Group, s: np.ndarray) -> Group:
+        w_eff = self._effective(g)
+        psum = self._psum_mask(g)
+        scaled = w_eff * s[g.post]
+        wq = np.clip(np.rint(scaled), self.w_min, self.w_max).astype(np.int64)
+        wq[psum] = np.rint(g.weight[psum]).astype(np.int64)  # sums arrive already scaled
+        threshold = np.maximum(1, np.rint(g.threshold * s)).astype(np.int64)
+        if g.mode == "psum" or g.mode == "integrate":
+            threshold = np.ones(g.size, np.int64)
+        compare = g.compare
+        if g.mode == "spike" and compare != self.chip_compare:
+            threshold = threshold + (1 if compare == "gt" else -1)
+            compare = self.chip_compare
+        bias = np.clip(np.rint(g.bias * s), -self.b_max, self.b_max).astype(np.int64)
+        v_init = np.rint(g.v_init * s).astype(np.int64)
+        norm = float(np.linalg.norm(w_eff[~psum]))
+        err = float(np.linalg.norm(wq[~psum] / s[g.post[~psum]] - w_eff[~psum]) / norm) if norm > 0 else 0.0
+        attrs = dict(g.attributes)
+        attrs["weight_error"] = FloatAttr(round(err, 6), Float64Type())
+        return replace(g, weight=wq, threshold=threshold, bias=bias, v_init=v_init, compare=compare, beta=None,
+                       decay_shift=decay_shift(g.beta if g.beta is not None else 1.0, self.chip.core["max_decay_shift"]),
+                       attributes=attrs)
