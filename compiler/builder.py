@@ -100,9 +100,7 @@ class NetworkBuilder:
 
     # ---------------------------------------------------------------- projections
 
-    def dense(
-        self, x: SSAValue, weight: np.ndarray, bias: np.ndarray | None = None, name: str | None = None
-    ) -> SSAValue:
+    def dense(self, x: SSAValue, weight: np.ndarray, bias: np.ndarray | None = None, name: str | None = None) -> SSAValue:
         props = {"weights": from_numpy(weight)}
         if bias is not None:
             props["bias"] = from_numpy(bias)
@@ -130,9 +128,7 @@ class NetworkBuilder:
         out = snn.CurrentType([weight.shape[0], ho, wo])
         return self._add(snn.Conv2dOp.build(operands=[x], result_types=[out], properties=props), name)
 
-    def pool2d(
-        self, x: SSAValue, kind: str, kernel: Sequence[int], stride: Sequence[int], name: str | None = None
-    ) -> SSAValue:
+    def pool2d(self, x: SSAValue, kind: str, kernel: Sequence[int], stride: Sequence[int], name: str | None = None) -> SSAValue:
         c, h, w = snn.shape_of(x.type)
         ho, wo = snn.conv_output_hw((h, w), tuple(kernel), tuple(stride), (0, 0))
         props = {

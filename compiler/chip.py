@@ -134,8 +134,15 @@ class Chip:
         return self.timing["cycles_per_tick"] / (self.timing["clock_mhz"] * 1e6)
 
     def to_json(self) -> dict[str, Any]:
-        return {"name": self.name, "mesh": list(self.mesh), "core": _jsonable(self.core), "router": self.router,
-                "timing": self.timing, "cost": self.cost, "digest": self.digest}
+        return {
+            "name": self.name,
+            "mesh": list(self.mesh),
+            "core": _jsonable(self.core),
+            "router": self.router,
+            "timing": self.timing,
+            "cost": self.cost,
+            "digest": self.digest,
+        }
 
 
 def _jsonable(d: dict[str, Any]) -> dict[str, Any]:

@@ -135,8 +135,21 @@ def psum_group(layer: str, inputs: list[SSAValue], size: int, pre, post, weight,
     """A stateless partial-sum group (no bias, no threshold)."""
     dtype = np.int64 if integer else np.float64
     zeros = np.zeros(size, dtype)
-    return Group(layer, "psum", inputs, size, pre, post, weight.astype(dtype), zeros + 1, zeros, zeros,
-                 reset="none", beta=None if integer else 1.0, decay_shift=0 if integer else None)
+    return Group(
+        layer,
+        "psum",
+        inputs,
+        size,
+        pre,
+        post,
+        weight.astype(dtype),
+        zeros + 1,
+        zeros,
+        zeros,
+        reset="none",
+        beta=None if integer else 1.0,
+        decay_shift=0 if integer else None,
+    )
 
 
 def relay_group(layer: str, source: SSAValue, integer: bool, graded: bool) -> Group:
@@ -146,8 +159,22 @@ def relay_group(layer: str, source: SSAValue, integer: bool, graded: bool) -> Gr
     ones = np.ones(n, np.int64 if integer else np.float64)
     if graded:
         return psum_group(layer, [source], n, idx, idx, ones, integer)
-    return Group(layer, "spike", [source], n, idx, idx.copy(), ones, ones.copy(), ones * 0, ones * 0,
-                 reset="zero", compare="ge", beta=None if integer else 1.0, decay_shift=0 if integer else None)
+    return Group(
+        layer,
+        "spike",
+        [source],
+        n,
+        idx,
+        idx.copy(),
+        ones,
+        ones.copy(),
+        ones * 0,
+        ones * 0,
+        reset="zero",
+        compare="ge",
+        beta=None if integer else 1.0,
+        decay_shift=0 if integer else None,
+    )
 
 
 def replace_group(old: core.NeuronsOp, new_ops: Sequence[core.NeuronsOp]) -> None:

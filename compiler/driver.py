@@ -71,8 +71,7 @@ def _graph(model: Any, opts: ImportOptions) -> LayerGraph:
         raise NmcError(f"{source}: {e}" if source else str(e)) from None
     if opts.calibration is not None and tuple(opts.calibration.shape[1:]) != graph.input_shape:
         raise NmcError(
-            f"calibration data has samples of shape {list(opts.calibration.shape[1:])}, "
-            f"the model takes {list(graph.input_shape)}"
+            f"calibration data has samples of shape {list(opts.calibration.shape[1:])}, the model takes {list(graph.input_shape)}"
         )
     return graph
 

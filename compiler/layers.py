@@ -118,9 +118,7 @@ def infer_shapes(graph: LayerGraph) -> list[tuple[int, ...]]:
 # --------------------------------------------------------------------------- float evaluation
 
 
-def _conv(
-    x: np.ndarray, w: np.ndarray, b: np.ndarray | None, stride: Sequence[int], padding: Sequence[int]
-) -> np.ndarray:
+def _conv(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, stride: Sequence[int], padding: Sequence[int]) -> np.ndarray:
     from nmc.runtime.snn_interp import windows
 
     ph, pw = padding
@@ -130,9 +128,7 @@ def _conv(
     return y if b is None else y + b[None, :, None, None]
 
 
-def evaluate(
-    graph: LayerGraph, x: np.ndarray, *, watch: str = "relu"
-) -> tuple[list[np.ndarray], dict[int, np.ndarray]]:
+def evaluate(graph: LayerGraph, x: np.ndarray, *, watch: str = "relu") -> tuple[list[np.ndarray], dict[int, np.ndarray]]:
     """Run the graph as a float ANN on a batch; return outputs and the activations of `watch` layers."""
     values: dict[int, np.ndarray] = {}
     watched: dict[int, np.ndarray] = {}
@@ -269,9 +265,7 @@ def lower_to_snn(graph: LayerGraph, opts: LoweringOptions, relu_scales: dict[int
             vals[i] = b.neuron(ins[0], name=ly.name, **p)
         elif ly.kind == "relu":
             if spiking:
-                raise NmcError(
-                    f"layer '{ly.name}' (ReLU) in a spiking model: nmc.nn neurons already rectify; remove the ReLU"
-                )
+                raise NmcError(f"layer '{ly.name}' (ReLU) in a spiking model: nmc.nn neurons already rectify; remove the ReLU")
             assert relu_scales is not None
             lam = relu_scales[i]
             vals[i] = b.neuron(ins[0], threshold=lam / s_in[0], reset="subtract", compare="ge", name=ly.name)

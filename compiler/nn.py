@@ -128,9 +128,7 @@ def reset_states(model: nn.Module) -> None:
             m.reset_state()
 
 
-def encoder(
-    x: torch.Tensor, encoding: str = "direct", scale: float = 1.0, seed: int = 0
-) -> Callable[[int], torch.Tensor]:
+def encoder(x: torch.Tensor, encoding: str = "direct", scale: float = 1.0, seed: int = 0) -> Callable[[int], torch.Tensor]:
     """Per-tick input of `snn.encode_<encoding>`: returns `tick -> tensor`, stateful, call in order."""
     if encoding == "direct":
         return lambda t: x * scale

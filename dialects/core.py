@@ -190,8 +190,9 @@ class InputOp(IRDLOperation):
             raise VerifyException(f"core.input: {size_of(self.output.type)} outputs for {n} input values")
         graded = self.encoding.data == Encoding.DIRECT
         if graded != isinstance(self.output.type, GradedType):
-            raise VerifyException(f"core.input: '{self.encoding.data}' encoding must produce "
-                                  f"{'graded values' if graded else 'spikes'}")
+            raise VerifyException(
+                f"core.input: '{self.encoding.data}' encoding must produce {'graded values' if graded else 'spikes'}"
+            )
         if self.levels is not None and (not graded or self.levels.value.data < 1):
             raise VerifyException(f"core.input: 'levels' needs direct encoding and >= 1, got {self.levels.value.data}")
 
@@ -278,8 +279,10 @@ class NeuronsOp(IRDLOperation):
         if pre.size == 0:
             return
         if pre.min() < 0 or pre.max() >= self.fan_in_space:
-            raise VerifyException(f"{where}: presynaptic index {int(pre.max() if pre.max() >= 0 else pre.min())} "
-                                  f"outside the {self.fan_in_space} inputs")
+            raise VerifyException(
+                f"{where}: presynaptic index {int(pre.max() if pre.max() >= 0 else pre.min())} "
+                f"outside the {self.fan_in_space} inputs"
+            )
         if post.min() < 0 or post.max() >= n:
             raise VerifyException(f"{where}: postsynaptic index outside the {n} neurons")
         order = post.astype("i8") * self.fan_in_space + pre

@@ -174,9 +174,7 @@ def _fail(op: IRDLOperation, prop: str, message: str) -> VerifyException:
 
 def _check_same_shape(op: IRDLOperation, a: Attribute, b: Attribute) -> None:
     if shape_of(a) != shape_of(b):
-        raise VerifyException(
-            f"{op.name}: result shape {list(shape_of(b))} differs from input shape {list(shape_of(a))}"
-        )
+        raise VerifyException(f"{op.name}: result shape {list(shape_of(b))} differs from input shape {list(shape_of(a))}")
 
 
 def _ints(arr: DenseArrayBase) -> tuple[int, ...]:
@@ -348,9 +346,7 @@ class Conv2dOp(IRDLOperation):
         if expected[1] < 1 or expected[2] < 1:
             raise _fail(self, "weights", f"kernel {kh}x{kw} does not fit the {h}x{w} input")
         if shape_of(self.output.type) != expected:
-            raise VerifyException(
-                f"{self.name}: result shape {list(shape_of(self.output.type))}, expected {list(expected)}"
-            )
+            raise VerifyException(f"{self.name}: result shape {list(shape_of(self.output.type))}, expected {list(expected)}")
         if self.bias is not None and tuple(self.bias.get_shape()) != (o,):
             raise _fail(self, "bias", f"has shape {list(self.bias.get_shape())}, expected [{o}]")
 
@@ -365,9 +361,7 @@ class Pool2dOp(IRDLOperation):
     kernel = prop_def(DenseArrayBase[I64])
     stride = prop_def(DenseArrayBase[I64])
     output = result_def(CurrentType)
-    assembly_format = (
-        "$kind $input `kernel` `=` $kernel `stride` `=` $stride attr-dict `:` type($input) `->` type($output)"
-    )
+    assembly_format = "$kind $input `kernel` `=` $kernel `stride` `=` $stride attr-dict `:` type($input) `->` type($output)"
 
     def verify_(self) -> None:
         c, h, w = _rank(self, self.input.type, 3)
@@ -375,9 +369,7 @@ class Pool2dOp(IRDLOperation):
         _check_window(self, kernel, stride, (0, 0))
         expected = (c, *conv_output_hw((h, w), kernel, stride, (0, 0)))
         if shape_of(self.output.type) != expected:
-            raise VerifyException(
-                f"{self.name}: result shape {list(shape_of(self.output.type))}, expected {list(expected)}"
-            )
+            raise VerifyException(f"{self.name}: result shape {list(shape_of(self.output.type))}, expected {list(expected)}")
 
 
 @irdl_op_definition

@@ -78,15 +78,26 @@ def relay_approximation(g: Group, fan_in: int) -> list[Group]:
     theta = g.threshold[unit_post]
     zeros = np.zeros(2 * n, g.weight.dtype)
     relays = Group(
-        f"{g.layer}/relay", "spike", g.inputs, 2 * n,
-        np.concatenate([g.pre, g.pre]), np.concatenate([unit, unit + n]), np.concatenate([g.weight, -g.weight]),
-        np.concatenate([theta, theta]), zeros, zeros, reset="subtract", compare="ge",
-        beta=None if g.integer else 1.0, decay_shift=0 if g.integer else None,
+        f"{g.layer}/relay",
+        "spike",
+        g.inputs,
+        2 * n,
+        np.concatenate([g.pre, g.pre]),
+        np.concatenate([unit, unit + n]),
+        np.concatenate([g.weight, -g.weight]),
+        np.concatenate([theta, theta]),
+        zeros,
+        zeros,
+        reset="subtract",
+        compare="ge",
+        beta=None if g.integer else 1.0,
+        decay_shift=0 if g.integer else None,
         attributes={"approximation": StringAttr("relay")},
     )
     idx = np.arange(2 * n, dtype=np.int64)
-    neuron = replace(g, inputs=[relays], pre=idx, post=np.concatenate([unit_post, unit_post]),
-                     weight=np.concatenate([theta, -theta]))
+    neuron = replace(
+        g, inputs=[relays], pre=idx, post=np.concatenate([unit_post, unit_post]), weight=np.concatenate([theta, -theta])
+    )
     return [relays, neuron]
 
 

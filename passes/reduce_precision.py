@@ -211,6 +211,14 @@ class _Quantizer:
         err = float(np.linalg.norm(wq[~psum] / s[g.post[~psum]] - w_eff[~psum]) / norm) if norm > 0 else 0.0
         attrs = dict(g.attributes)
         attrs["weight_error"] = FloatAttr(round(err, 6), Float64Type())
-        return replace(g, weight=wq, threshold=threshold, bias=bias, v_init=v_init, compare=compare, beta=None,
-                       decay_shift=decay_shift(g.beta if g.beta is not None else 1.0, self.chip.core["max_decay_shift"]),
-                       attributes=attrs)
+        return replace(
+            g,
+            weight=wq,
+            threshold=threshold,
+            bias=bias,
+            v_init=v_init,
+            compare=compare,
+            beta=None,
+            decay_shift=decay_shift(g.beta if g.beta is not None else 1.0, self.chip.core["max_decay_shift"]),
+            attributes=attrs,
+        )

@@ -116,8 +116,7 @@ class _Lowering:
             pre, post, weight = m.col[keep].astype(np.int64), m.row[keep].astype(np.int64), m.data[keep]
         threshold = np.full(n, kw.pop("threshold", 1.0))
         v_init = np.full(n, kw.pop("v_init", 0.0))
-        g = Group(layer, kw.pop("mode"), sources, n, pre, post, weight, threshold, current.const.astype(np.float64),
-                  v_init, **kw)
+        g = Group(layer, kw.pop("mode"), sources, n, pre, post, weight, threshold, current.const.astype(np.float64), v_init, **kw)
         op = self.add(build_neurons(g))
         op.output.name_hint = ir_name(layer)
         return op
@@ -136,7 +135,7 @@ class _Lowering:
             regions=[Region(self.block)],
         )
 
-    def lower(self, op) -> None:  # noqa: C901 (one case per snn op)
+    def lower(self, op) -> None:
         from scipy import sparse
 
         if isinstance(op, snn.EncodeDirectOp | snn.EncodeRateOp | snn.EncodePoissonOp):
@@ -144,11 +143,17 @@ class _Lowering:
             n = int(np.prod(snn.shape_of(op.input.type)))
             out = core.GradedType(n) if kind == "direct" else core.SpikesType(n)
             seed = op.seed.value.data if isinstance(op, snn.EncodePoissonOp) else 0
-            new = self.add(core.InputOp.build(
-                operands=[self.args[op.input]], result_types=[out],
-                properties={"encoding": core.EncodingAttr(core.Encoding(kind)), "scale": op.scale,
-                            "seed": IntegerAttr(seed, i64)},
-            ))
+            new = self.add(
+                core.InputOp.build(
+                    operands=[self.args[op.input]],
+                    result_types=[out],
+                    properties={
+                        "encoding": core.EncodingAttr(core.Encoding(kind)),
+                        "scale": op.scale,
+                        "seed": IntegerAttr(seed, i64),
+                    },
+                )
+            )
             new.output.name_hint = op.output.name_hint
             self.values[op.output] = new.output
         elif isinstance(op, snn.DenseOp):
@@ -157,16 +162,19 @@ class _Lowering:
             self.values[op.output] = self.affine(op.input).map(w, b)
         elif isinstance(op, snn.Conv2dOp):
             weight = to_numpy(op.weights).astype(np.float64)
-            m = conv_matrix(snn.shape_of(op.input.type), weight, list(op.stride.get_values()),
-                            list(op.padding.get_values()))
+            m = conv_matrix(snn.shape_of(op.input.type), weight, list(op.stride.get_values()), list(op.padding.get_values()))
             bias = None
             if op.bias is not None:
                 _, ho, wo = snn.shape_of(op.output.type)
                 bias = np.repeat(to_numpy(op.bias).astype(np.float64), ho * wo)
             self.values[op.output] = self.affine(op.input).map(m, bias)
         elif isinstance(op, snn.Pool2dOp):
-            m = pool_matrix(snn.shape_of(op.input.type), list(op.kernel.get_values()), list(op.stride.get_values()),
-                            op.kind.data == snn.PoolKind.AVG)
+            m = pool_matrix(
+                snn.shape_of(op.input.type),
+                list(op.kernel.get_values()),
+                list(op.stride.get_values()),
+                op.kind.data == snn.PoolKind.AVG,
+            )
             self.values[op.output] = self.affine(op.input).map(m)
         elif isinstance(op, snn.FlattenOp):
             self.values[op.output] = self.values[op.input]
@@ -181,9 +189,16 @@ class _Lowering:
             self.values[op.output] = Affine(terms, const)
         elif isinstance(op, snn.IFOp | snn.LIFOp):
             beta = op.beta.value.data if isinstance(op, snn.LIFOp) else 1.0
-            g = self.group(self.affine(op.input), self.name(op.output, "pop"), mode="spike",
-                           threshold=op.threshold.value.data, v_init=op.v_init.value.data, beta=beta,
-                           reset=op.reset.data.value, compare=op.compare.data.value)
+            g = self.group(
+                self.affine(op.input),
+                self.name(op.output, "pop"),
+                mode="spike",
+                threshold=op.threshold.value.data,
+                v_init=op.v_init.value.data,
+                beta=beta,
+                reset=op.reset.data.value,
+                compare=op.compare.data.value,
+            )
             self.values[op.output] = g.output
         elif isinstance(op, snn.DecodeCountOp | snn.DecodeFirstSpikeOp):
             src = self.values[op.input]
@@ -191,8 +206,9 @@ class _Lowering:
             kind = core.Decoding.COUNT if isinstance(op, snn.DecodeCountOp) else core.Decoding.FIRST_SPIKE
             self.decode(op, src, kind)
         elif isinstance(op, snn.DecodeMembraneOp):
-            g = self.group(self.affine(op.input), self.name(op.input, "readout"), mode="integrate",
-                           beta=op.beta.value.data, reset="none")
+            g = self.group(
+                self.affine(op.input), self.name(op.input, "readout"), mode="integrate", beta=op.beta.value.data, reset="none"
+            )
             self.decode(op, g.output, core.Decoding.MEMBRANE)
         elif isinstance(op, snn.OutputOp):
             self.add(core.OutputOp.build(operands=[[self.values[v] for v in op.outputs]]))
@@ -201,10 +217,13 @@ class _Lowering:
 
     def decode(self, op, src: SSAValue, kind: core.Decoding) -> None:
         out = TensorType(op.output.type.get_element_type(), op.output.type.get_shape())
-        new = self.add(core.DecodeOp.build(
-            operands=[src], result_types=[out],
-            properties={"kind": core.DecodingAttr(kind), "latency": IntegerAttr(0, i64)},
-        ))
+        new = self.add(
+            core.DecodeOp.build(
+                operands=[src],
+                result_types=[out],
+                properties={"kind": core.DecodingAttr(kind), "latency": IntegerAttr(0, i64)},
+            )
+        )
         new.output.name_hint = op.output.name_hint
         self.values[op.output] = new.output
 

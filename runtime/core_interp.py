@@ -76,9 +76,7 @@ class _GroupState:
         self.mode = g.mode
         self.integer = g.integer
         self.dtype = np.dtype(np.int64) if g.integer else np.dtype(dtype)
-        self.matrix = sparse.csr_matrix(
-            (g.weight.astype(self.dtype), (g.post, g.pre)), shape=(g.size, op.fan_in_space)
-        )
+        self.matrix = sparse.csr_matrix((g.weight.astype(self.dtype), (g.post, g.pre)), shape=(g.size, op.fan_in_space))
         self.threshold = g.threshold.astype(self.dtype)
         self.bias = g.bias.astype(self.dtype)
         self.v = np.broadcast_to(g.v_init.astype(self.dtype), (batch, g.size)).copy()
@@ -173,8 +171,10 @@ def run_core(
         for op, st in groups:
             if tick < depth[op.output]:
                 continue  # a group starts at its depth, holding v_init until then
-            parts = [read(v, tick - (1 if isinstance(v.owner, core.NeuronsOp) else 0) - d)
-                     for v, d in zip(op.inputs, st.delays, strict=True)]
+            parts = [
+                read(v, tick - (1 if isinstance(v.owner, core.NeuronsOp) else 0) - d)
+                for v, d in zip(op.inputs, st.delays, strict=True)
+            ]
             x = np.concatenate(parts, axis=1) if len(parts) > 1 else parts[0]
             if st.integer:
                 x = x.astype(np.int64)
@@ -199,8 +199,7 @@ def run_core(
     out_op = block.last_op
     assert isinstance(out_op, core.OutputOp)
     by_value = {d.output: o for d, o in zip(decoders, outputs, strict=True)}
-    return CoreRun([by_value[v] for v in out_op.outputs], {k: np.stack(v) for k, v in traces.items() if v},
-                   total, events)
+    return CoreRun([by_value[v] for v in out_op.outputs], {k: np.stack(v) for k, v in traces.items() if v}, total, events)
 
 
 def _depth(op: core.NeuronsOp) -> int:

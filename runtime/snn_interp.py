@@ -69,8 +69,7 @@ def run_snn(
         x = np.asarray(x, dtype=dtype)
         if x.shape[1:] != shape:
             raise NmcError(
-                f"input #{arg.index} of @{net.sym_name.data} has shape {list(x.shape[1:])} per sample, "
-                f"expected {list(shape)}"
+                f"input #{arg.index} of @{net.sym_name.data} has shape {list(x.shape[1:])} per sample, expected {list(shape)}"
             )
         batch = x.shape[0] if batch is None else batch
         env[arg] = x
@@ -78,9 +77,7 @@ def run_snn(
     ops = [op for op in block.ops if not isinstance(op, snn.OutputOp)]
     kernels = [_make_kernel(op, np.dtype(dtype), n_ticks) for op in ops]
     recorded = [
-        (i, value_name(op.results[0], i))
-        for i, op in enumerate(ops)
-        if record and isinstance(op.results[0].type, snn.SpikesType)
+        (i, value_name(op.results[0], i)) for i, op in enumerate(ops) if record and isinstance(op.results[0].type, snn.SpikesType)
     ]
     traces = {name: [] for _, name in recorded}
     for t in range(n_ticks):

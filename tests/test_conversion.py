@@ -26,9 +26,7 @@ def snn_accuracy(path, x, y, calib, **kw) -> float:
     return float((run_snn(module, x).outputs[0].argmax(1) == y).mean())
 
 
-@pytest.mark.parametrize(
-    ("model", "max_loss"), [("digits_mlp.pt", 0.01), ("digits_cnn.pt", 0.02), ("digits_cnn.pt2", 0.02)]
-)
+@pytest.mark.parametrize(("model", "max_loss"), [("digits_mlp.pt", 0.01), ("digits_cnn.pt", 0.02), ("digits_cnn.pt2", 0.02)])
 def test_converted_digits_models_keep_their_accuracy(model, max_loss, digits_test, digits_calib):
     x, y = digits_test
     ann = float_accuracy(EXAMPLES / model, x, y)

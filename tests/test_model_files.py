@@ -141,9 +141,7 @@ def test_calibration_of_the_wrong_shape_is_named(tmp_path):
     calib = tmp_path / "c.npy"
     np.save(calib, np.zeros((4, 10), np.float32))
     proc = run_cli(str(EXAMPLES / "digits_cnn.pt"), "--calibration", str(calib), "-o", str(tmp_path / "o"))
-    assert_one_line_error(
-        proc, r"digits_cnn.pt: layer '0' \(conv2d\) expects an input of shape \[1, H, W\], gets \[10\]"
-    )
+    assert_one_line_error(proc, r"digits_cnn.pt: layer '0' \(conv2d\) expects an input of shape \[1, H, W\], gets \[10\]")
 
 
 def test_missing_model_file(tmp_path):

@@ -26,10 +26,7 @@ def test_opt_path_never_imports_torch():
     assert proc.returncode == 0
     assert "nmc modular optimizer driver" in proc.stdout
     probe = "import sys; from nmc.tools import nmc_opt; print('torch' in sys.modules)"
-    assert (
-        subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.strip()
-        == "False"
-    )
+    assert subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.strip() == "False"
 
 
 def test_built_network_round_trips_through_text(tmp_path):

@@ -17,9 +17,7 @@ TICKS = 25
 
 
 def dense_lif_subtract() -> nn.Module:
-    return nn.Sequential(
-        nn.Linear(20, 32), nmc_nn.LIF(beta=0.85), nn.Linear(32, 6), nmc_nn.LIF(beta=0.7, threshold=0.8)
-    )
+    return nn.Sequential(nn.Linear(20, 32), nmc_nn.LIF(beta=0.85), nn.Linear(32, 6), nmc_nn.LIF(beta=0.7, threshold=0.8))
 
 
 def dense_if_zero() -> nn.Module:
@@ -113,7 +111,5 @@ def test_mismatch_names_tick_sample_and_neuron():
     a = np.zeros((4, 2, 3), np.uint8)
     b = a.copy()
     b[2, 1, 0] = 1
-    with pytest.raises(
-        SpikeMismatch, match=r"layer 'fc' diverge at tick 2, sample 1, neuron \(0,\): expected 0, got 1"
-    ):
+    with pytest.raises(SpikeMismatch, match=r"layer 'fc' diverge at tick 2, sample 1, neuron \(0,\): expected 0, got 1"):
         assert_same_spikes(a, b, what="layer 'fc'")

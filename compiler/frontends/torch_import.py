@@ -165,9 +165,7 @@ def graph_from_module(model: nn.Module, input_shape: tuple[int, ...] | None) -> 
     try:
         fx_graph = _Tracer().trace(model)
     except Exception as e:
-        raise NmcError(
-            f"cannot trace {type(model).__name__} with torch.fx ({_one_line(e)}); try torch.export"
-        ) from None
+        raise NmcError(f"cannot trace {type(model).__name__} with torch.fx ({_one_line(e)}); try torch.export") from None
     modules = dict(model.named_modules())
     layers: list[Layer] = []
     index: dict[torch.fx.Node, int] = {}

@@ -1,6 +1,6 @@
 """`nmc-run FILE --input X.npy [-o Y.npy]`: run a compiled network on a batch of inputs.
 
-FILE is snn IR text (.mlir), run by the reference interpreter. The input is the
+FILE is IR text (.mlir) at the snn or core level, run by that level's reference interpreter. The input is the
 array the source model takes (batch first); the output holds the decoded values
 (batch first). With several network outputs, `-o` gets an .npz archive.
 """
@@ -17,7 +17,7 @@ def build_parser() -> argparse.ArgumentParser:
     from nmc.tools.nmc_compile import OneLineParser
 
     p = OneLineParser(prog="nmc-run", description=__doc__.splitlines()[0])
-    p.add_argument("file", help="compiled network (.mlir snn IR)")
+    p.add_argument("file", help="compiled network (.mlir IR at the snn or core level)")
     p.add_argument("--input", required=True, help="inputs [batch, *shape] (.npy)")
     p.add_argument("-o", "--output", help="where to write the decoded outputs (.npy)")
     p.add_argument("--labels", help="integer labels [batch] (.npy): print the argmax accuracy")
@@ -72,12 +72,16 @@ def read_module(path: Path):
 def run_cli(args: argparse.Namespace) -> None:
     import numpy as np
 
+    from nmc.dialects import core
     from nmc.driver import write_atomically
+    from nmc.runtime.core_interp import run_core
     from nmc.runtime.snn_interp import run_snn
 
     module = read_module(Path(args.file))
     x = _load_array(args.input, "inputs")
-    run = run_snn(module, x, dtype=np.float64 if args.float64 else np.float32)
+    dtype = np.float64 if args.float64 else np.float32
+    is_core = any(isinstance(op, core.NetworkOp) for op in module.walk())
+    run = run_core(module, x, dtype=dtype) if is_core else run_snn(module, x, dtype=dtype)
     if args.output:
         out = Path(args.output)
         if len(run.outputs) == 1:
