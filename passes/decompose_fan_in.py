@@ -71,33 +71,32 @@ def partial_sum_tree(g: Group, fan_in: int) -> list[Group]:
 
 
 def relay_approximation(g: Group, fan_in: int) -> list[Group]:
-    """Spiking relays per (neuron, chunk): a positive and a negative one, weighted ±threshold at the neuron."""
-    unit, n = _chunks(g.pre, g.post, fan_in, by_chunk_first=True)
+    """Spiking relays per (neuron, sign, run of `fan_in` synapses), weighed by ±threshold at the neuron.
+
+    A relay sees only excitatory or only inhibitory inputs (as magnitudes), so its membrane
+    tracks that part of the neuron's input and each of its spikes carries one threshold of it.
+    """
+    negative = (g.weight < 0).astype(np.int64)
+    key = g.post * 2 + negative
+    order = np.lexsort((g.pre, key))
+    first = np.searchsorted(key[order], key[order], side="left")
+    rank = np.empty_like(g.pre)
+    rank[order] = np.arange(g.pre.size) - first
+    _, unit = np.unique(np.stack([g.post, negative, rank // fan_in]), axis=1, return_inverse=True)
+    unit = unit.ravel()
+    n = int(unit.max(initial=-1)) + 1
     unit_post = np.zeros(n, np.int64)
     unit_post[unit] = g.post
+    unit_sign = np.ones(n, g.weight.dtype)
+    unit_sign[unit[negative == 1]] = -1
     theta = g.threshold[unit_post]
-    zeros = np.zeros(2 * n, g.weight.dtype)
+    zeros = np.zeros(n, g.weight.dtype)
     relays = Group(
-        f"{g.layer}/relay",
-        "spike",
-        g.inputs,
-        2 * n,
-        np.concatenate([g.pre, g.pre]),
-        np.concatenate([unit, unit + n]),
-        np.concatenate([g.weight, -g.weight]),
-        np.concatenate([theta, theta]),
-        zeros,
-        zeros,
-        reset="subtract",
-        compare="ge",
-        beta=None if g.integer else 1.0,
-        decay_shift=0 if g.integer else None,
+        f"{g.layer}/relay", "spike", g.inputs, n, g.pre, unit, np.abs(g.weight), theta, zeros, zeros,
+        reset="subtract", compare="ge", beta=None if g.integer else 1.0, decay_shift=0 if g.integer else None,
         attributes={"approximation": StringAttr("relay")},
     )
-    idx = np.arange(2 * n, dtype=np.int64)
-    neuron = replace(
-        g, inputs=[relays], pre=idx, post=np.concatenate([unit_post, unit_post]), weight=np.concatenate([theta, -theta])
-    )
+    neuron = replace(g, inputs=[relays], pre=np.arange(n, dtype=np.int64), post=unit_post, weight=theta * unit_sign)
     return [relays, neuron]
 
 
@@ -118,7 +117,9 @@ class DecomposeFanInPass(ModulePass):
                 raise NmcError(f"decompose-fan-in: max-fan-in must be at least 2, got {fan_in}")
             block = net.body.block
             changed = False
-            for group_op in [o for o in block.ops if isinstance(o, core.NeuronsOp)]:
+            work = [o for o in block.ops if isinstance(o, core.NeuronsOp)]
+            while work:
+                group_op = work.pop(0)
                 g = read_group(group_op)
                 widest = int(g.fan_in().max(initial=0))
                 if widest <= fan_in:
@@ -133,7 +134,11 @@ class DecomposeFanInPass(ModulePass):
                         "partial-sum units; allow the relay approximation with decompose-fan-in{approximate=true} "
                         "(nmc-compile --approximate-fan-in)"
                     )
-                replace_group(group_op, build_parts(parts))
+                if int(np.bincount(parts[-1].post, minlength=g.size).max(initial=0)) >= widest:
+                    raise NmcError(f"layer '{g.layer}': max-fan-in {fan_in} is too small for the relay approximation")
+                new_ops = build_parts(parts)
+                replace_group(group_op, new_ops)
+                work.insert(0, new_ops[-1])  # relays may leave the neuron itself too wide: another level
                 changed = True
             if changed:
                 rebalance(block)

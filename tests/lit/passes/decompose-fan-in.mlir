@@ -1,0 +1,41 @@
+// RUN: nmc-opt %s -p 'decompose-fan-in{max-fan-in=2}' | filecheck %s
+// RUN: nmc-opt %s -p 'decompose-fan-in{max-fan-in=8}' | filecheck %s --check-prefix=NOOP
+// RUN: not nmc-opt %s -p 'decompose-fan-in{max-fan-in=2 chip=truenorth4}' 2>&1 | filecheck %s --check-prefix=NOPSUM
+// RUN: nmc-opt %s -p 'decompose-fan-in{max-fan-in=3 chip=truenorth4 approximate=true}' | filecheck %s --check-prefix=RELAY
+
+// Two neurons read five inputs each. With a fan-in of 2 the first level sums the input
+// ranges {0,1}, {2,3}, {4} per neuron (3 units each), the second level pairs those sums,
+// (units 0,2 and unit 4 for the first neuron; 1,3 and 5 for the second), and each neuron
+// adds its two remaining sums with weight 1: two levels, latency + 2.
+
+core.network @n ticks = 3 dt = 1.000000e-03 chip = "tiny" {
+^bb0(%x: tensor<5xf32>):
+  %in = core.input rate %x scale = 1.000000e+00 seed = 0 : tensor<5xf32> -> !core.spikes<5>
+  %h = core.neurons "fc" spike(%in) delays = [0] pre = dense<[0, 1, 2, 3, 4, 0, 1, 2, 3, 4]> : tensor<10xi32> post = dense<[0, 0, 0, 0, 0, 1, 1, 1, 1, 1]> : tensor<10xi32> weight = dense<[1.0, 2.0, 3.0, 4.0, 5.0, -1.0, -2.0, -3.0, -4.0, -5.0]> : tensor<10xf64> threshold = dense<1.0> : tensor<2xf64> bias = dense<0.0> : tensor<2xf64> v_init = dense<0.0> : tensor<2xf64> beta = 1.0 reset = subtract compare = ge : (!core.spikes<5>) -> !core.spikes<2>
+  %o = core.decode count %h latency = 0 : !core.spikes<2> -> tensor<2xf32>
+  core.output %o : tensor<2xf32>
+}
+
+// CHECK:      [[IN:%.*]] = core.input rate
+// CHECK-NEXT: [[P1:%.*]] = core.neurons "fc/psum1" psum([[IN]]) delays = [0]
+// CHECK-SAME:   pre = dense<[0, 1, 0, 1, 2, 3, 2, 3, 4, 4]> : tensor<10xi32> post = dense<[0, 0, 1, 1, 2, 2, 3, 3, 4, 5]> : tensor<10xi32>
+// CHECK-SAME:   weight = dense<[1.000000e+00, 2.000000e+00, -1.000000e+00, -2.000000e+00, 3.000000e+00, 4.000000e+00, -3.000000e+00, -4.000000e+00, 5.000000e+00, -5.000000e+00]>
+// CHECK-SAME:   : (!core.spikes<5>) -> !core.graded<6>
+// CHECK-NEXT: [[P2:%.*]] = core.neurons "fc/psum2" psum([[P1]]) delays = [0] pre = dense<[0, 2, 4, 1, 3, 5]> : tensor<6xi32> post = dense<[0, 0, 1, 2, 2, 3]> : tensor<6xi32> weight = dense<1.000000e+00> : tensor<6xf64>
+// CHECK-SAME:   : (!core.graded<6>) -> !core.graded<4>
+// CHECK-NEXT: [[FC:%.*]] = core.neurons "fc" spike([[P2]]) delays = [0] pre = dense<[0, 1, 2, 3]> : tensor<4xi32> post = dense<[0, 0, 1, 1]> : tensor<4xi32> weight = dense<1.000000e+00> : tensor<4xf64>
+// CHECK-SAME:   threshold = dense<1.000000e+00> : tensor<2xf64>
+// CHECK-NEXT: core.decode count [[FC]] latency = 2
+
+// NOOP:     core.neurons "fc" spike(%in) delays = [0]
+// NOOP-NOT: psum
+
+// NOPSUM: nmc-opt: error: layer 'fc': fan-in 5 exceeds max_fan_in 2 and chip 'truenorth4' has no partial-sum units; allow the relay approximation with decompose-fan-in{approximate=true} (nmc-compile --approximate-fan-in)
+
+// With a fan-in of 3 and no partial sums, each neuron's excitatory and inhibitory inputs
+// go to spiking relays in runs of 3 (weights as magnitudes); the neuron weighs their spikes
+// by +threshold or -threshold.
+// RELAY:      [[R:%.*]] = core.neurons "fc/relay" spike(%in) delays = [0] pre = dense<[0, 1, 2, 3, 4, 0, 1, 2, 3, 4]> : tensor<10xi32> post = dense<[0, 0, 0, 1, 1, 2, 2, 2, 3, 3]>
+// RELAY-SAME:   weight = dense<[1.000000e+00, 2.000000e+00, 3.000000e+00, 4.000000e+00, 5.000000e+00, 1.000000e+00, 2.000000e+00, 3.000000e+00, 4.000000e+00, 5.000000e+00]>
+// RELAY-SAME:   reset = subtract compare = ge {approximation = "relay"} : (!core.spikes<5>) -> !core.spikes<4>
+// RELAY-NEXT: core.neurons "fc" spike([[R]]) delays = [0] pre = dense<[0, 1, 2, 3]> : tensor<4xi32> post = dense<[0, 0, 1, 1]> : tensor<4xi32> weight = dense<[1.000000e+00, 1.000000e+00, -1.000000e+00, -1.000000e+00]>

@@ -1,0 +1,35 @@
+// RUN: nmc-opt %s -p 'snn-to-core{chip=tiny}' | filecheck %s
+
+// A 2x2 convolution over a 3x3 image is unrolled into synapses: output (y, x) reads
+// inputs (y..y+1, x..x+1), i.e. flat indices {0,1,3,4}, {1,2,4,5}, {3,4,6,7}, {4,5,7,8}
+// with weights 1, 2, 3, 4. Average pooling folded into the dense layer after it gives
+// every spike of the pooled window the weight 2 / 4 = 0.5.
+
+snn.network @conv ticks = 5 dt = 1.000000e-03 {
+^bb0(%x: tensor<1x3x3xf32>):
+  %in = snn.encode_rate %x scale = 1.000000e+00 : tensor<1x3x3xf32> -> !snn.spikes<1x3x3>
+  %conv = snn.conv2d %in weights = dense<[[[[1.0, 2.0], [3.0, 4.0]]]]> : tensor<1x1x2x2xf32> bias = dense<0.5> : tensor<1xf32> stride = [1, 1] padding = [0, 0] : !snn.spikes<1x3x3> -> !snn.current<1x2x2>
+  %h = snn.if %conv threshold = 4.000000e+00 reset = zero compare = ge v_init = 0.000000e+00 : !snn.current<1x2x2> -> !snn.spikes<1x2x2>
+  %pool = snn.pool2d avg %h kernel = [2, 2] stride = [2, 2] : !snn.spikes<1x2x2> -> !snn.current<1x1x1>
+  %flat = snn.flatten %pool : !snn.current<1x1x1> -> !snn.current<1>
+  %fc = snn.dense %flat weights = dense<2.0> : tensor<1x1xf32> : !snn.current<1> -> !snn.current<1>
+  %out = snn.lif %fc beta = 5.000000e-01 threshold = 1.000000e+00 reset = subtract compare = gt v_init = 0.000000e+00 : !snn.current<1> -> !snn.spikes<1>
+  %count = snn.decode_count %out : !snn.spikes<1> -> tensor<1xf32>
+  %mem = snn.decode_membrane %fc beta = 1.000000e+00 : !snn.current<1> -> tensor<1xf32>
+  snn.output %count, %mem : tensor<1xf32>, tensor<1xf32>
+}
+
+// CHECK:      core.network @conv ticks = 5 dt = 1.000000e-03 chip = "tiny" {
+// CHECK-NEXT: ^bb0(%x: tensor<1x3x3xf32>):
+// CHECK-NEXT:   [[IN:%.*]] = core.input rate %x scale = 1.000000e+00 seed = 0 : tensor<1x3x3xf32> -> !core.spikes<9>
+// CHECK-NEXT:   [[H:%.*]] = core.neurons "h" spike([[IN]]) delays = [0]
+// CHECK-SAME:     pre = dense<[0, 1, 3, 4, 1, 2, 4, 5, 3, 4, 6, 7, 4, 5, 7, 8]> : tensor<16xi32>
+// CHECK-SAME:     post = dense<[0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3]> : tensor<16xi32>
+// CHECK-SAME:     weight = dense<[1.000000e+00, 2.000000e+00, 3.000000e+00, 4.000000e+00, 1.000000e+00, 2.000000e+00, 3.000000e+00, 4.000000e+00, 1.000000e+00, 2.000000e+00, 3.000000e+00, 4.000000e+00, 1.000000e+00, 2.000000e+00, 3.000000e+00, 4.000000e+00]> : tensor<16xf64>
+// CHECK-SAME:     threshold = dense<4.000000e+00> : tensor<4xf64> bias = dense<5.000000e-01> : tensor<4xf64> v_init = dense<0.000000e+00> : tensor<4xf64> beta = 1.000000e+00 reset = zero compare = ge : (!core.spikes<9>) -> !core.spikes<4>
+// CHECK-NEXT:   [[OUT:%.*]] = core.neurons "out" spike([[H]]) delays = [0] pre = dense<[0, 1, 2, 3]> : tensor<4xi32> post = dense<0> : tensor<4xi32> weight = dense<5.000000e-01> : tensor<4xf64>
+// CHECK-SAME:     beta = 5.000000e-01 reset = subtract compare = gt
+// CHECK-NEXT:   [[COUNT:%.*]] = core.decode count [[OUT]] latency = 1 : !core.spikes<1> -> tensor<1xf32>
+// CHECK-NEXT:   [[FC:%.*]] = core.neurons "fc" integrate([[H]]) delays = [0] pre = dense<[0, 1, 2, 3]> : tensor<4xi32> post = dense<0> : tensor<4xi32> weight = dense<5.000000e-01> : tensor<4xf64>
+// CHECK-NEXT:   [[MEM:%.*]] = core.decode membrane [[FC]] latency = 1 : !core.spikes<1> -> tensor<1xf32>
+// CHECK-NEXT:   core.output [[COUNT]], [[MEM]] : tensor<1xf32>, tensor<1xf32>
