@@ -1,0 +1,86 @@
+"""The chip description language: presets, values, and errors that point at file:line:column."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from nmc.chip import load_chip, parse_chip, preset_names
+from nmc.errors import NmcError
+
+from .conftest import EXAMPLES
+
+GOOD = """chip "mini" {
+  mesh 3 x 2
+  core {
+    neurons 64
+    axons 32
+    max_fan_in 32
+    weight_bits 4
+    reset zero, subtract
+    partial_sums false
+  }
+  timing { clock_mhz 50 cycles_per_tick 500 }  # 10 us per tick
+}
+"""
+
+
+def test_presets_parse_with_their_stated_limits():
+    assert {"tianjic256", "truenorth4", "tiny"} <= set(preset_names())
+    tianjic = load_chip("tianjic256")
+    assert (tianjic.core["axons"], tianjic.core["neurons"], tianjic.core["weight_bits"]) == (256, 256, 8)
+    assert tianjic.core["partial_sums"] is True
+    truenorth = load_chip("truenorth4")
+    assert truenorth.core["partial_sums"] is False
+    assert truenorth.weight_range == (-7, 7)
+
+
+def test_values_defaults_and_derived_quantities():
+    chip = parse_chip(GOOD, "mini.chip")
+    assert chip.mesh == (3, 2)
+    assert chip.cores == 6
+    assert chip.core["reset"] == ("zero", "subtract")
+    assert chip.core["membrane_bits"] == 24  # default
+    assert chip.weight_range == (-7, 7)
+    assert chip.tick_seconds == pytest.approx(1e-5)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('chip "x" {\n  mesh 2 x 2\n  core {\n    axons 0\n  }\n}', r"bad.chip:4:11: 'core.axons' = 0 is out of range \[1, 1048576\]"),
+        ('chip "x" {\n  mesh 2 x 2\n  core { axon 5 }\n}', r"bad.chip:3:10: unknown key 'core.axon' \(known: neurons, axons"),
+        ('chip "x" {\n  mesh 2 x 2\n  core { reset zero, sideways }\n}', r"bad.chip:3:22: 'core.reset': 'sideways' is not one of zero"),
+        ('chip "x" {\n  mesh 2 x 2\n  core { neurons 5', r"bad.chip:3:19: unexpected end of file"),
+        ('chip "x" {\n  mesh 2 x 2\n  core { neurons = 5 }\n}', r"bad.chip:3:18: syntax error near '='"),
+        ('chip "x" { core { } }', r"bad.chip:1:1: the chip needs a 'mesh W x H' line"),
+        ('chip "x" { mesh 2 x 2 core { weight_signed maybe } }', r"bad.chip:1:44: 'core.weight_signed' must be true or false"),
+        ('chip "x" { mesh 2 x 2 core { neurons 5.5 } }', r"bad.chip:1:38: 'core.neurons' must be an integer, got 5.5"),
+        ('chip "x" { mesh 2 x 2 core { max_fan_in 500 } }', r"bad.chip:1:30: core.max_fan_in 500 exceeds core.axons 256"),
+        ('chip "x" { mesh 2 x 2 cache { } }', r"bad.chip:1:23: unknown section 'cache'"),
+        ('chip "x" { mesh 2 x 2 core { neurons 3 neurons 4 } }', r"bad.chip:1:40: 'core.neurons' given twice"),
+    ],
+)
+def test_malformed_chip_files_name_line_and_column(text, message):
+    with pytest.raises(NmcError, match=message):
+        parse_chip(text, "bad.chip")
+
+
+def test_unknown_preset_lists_the_presets():
+    with pytest.raises(NmcError, match=r"unknown chip 'loihi9' \(presets: .*tianjic256"):
+        load_chip("loihi9")
+
+
+def test_nmc_compile_reports_a_bad_chip_file_in_one_line(tmp_path):
+    chip = tmp_path / "broken.chip"
+    chip.write_text('chip "b" {\n  mesh 2 x 2\n  core {\n    weight_bits 99\n  }\n}\n')
+    proc = subprocess.run(
+        [sys.executable, "-m", "nmc.tools.nmc_compile", str(EXAMPLES / "digits_mlp.pt"), "--chip", str(chip),
+         "--input-shape", "1,8,8", "-o", str(tmp_path / "out")],
+        capture_output=True, text=True, check=False,
+    )
+    assert proc.returncode == 1
+    assert proc.stderr.strip() == f"nmc-compile: error: {chip}:4:17: 'core.weight_bits' = 99 is out of range [1, 32]"
+    assert not (tmp_path / "out").exists()

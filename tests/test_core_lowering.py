@@ -1,0 +1,160 @@
+"""Differential tests of the core level: snn interpreter vs core interpreter, before vs after each pass."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+from xdsl.context import Context
+
+from nmc import nn as nmc_nn
+from nmc.chip import load_chip
+from nmc.driver import ImportOptions, import_model
+from nmc.passes.check_constraints import violations
+from nmc.passes.decompose_fan_in import DecomposeFanInPass
+from nmc.passes.decompose_fan_out import DecomposeFanOutPass, fan_out
+from nmc.passes.reduce_precision import ReducePrecisionPass
+from nmc.passes.snn_to_core import SnnToCorePass
+from nmc.pipeline import spike_agreement
+from nmc.runtime.compare import assert_same_spikes
+from nmc.runtime.core_interp import run_core
+from nmc.runtime.snn_interp import run_snn
+
+from .conftest import EXAMPLES
+from .test_torch_equivalence import MODELS, randomized
+
+CTX = Context()
+
+
+def assert_same_traces(before, after) -> None:
+    assert after.traces, "no spiking group to compare"
+    for name, spikes in after.traces.items():
+        if name in before.traces:
+            assert_same_spikes(before.traces[name].reshape(spikes.shape), spikes, what=f"layer '{name}'")
+    for a, b in zip(before.outputs, after.outputs, strict=True):
+        assert np.array_equal(a, b)
+
+
+@pytest.mark.parametrize("encoding", ["direct", "rate", "poisson"])
+@pytest.mark.parametrize("name", list(MODELS))
+def test_snn_to_core_reproduces_the_snn_spikes(name, encoding):
+    factory, shape = MODELS[name]
+    module = import_model(randomized(factory, 3), ImportOptions(ticks=20, input_shape=shape, encoding=encoding))
+    x = np.random.default_rng(5).random((8, *shape)) * 1.5
+    before = run_snn(module, x, dtype=np.float64, record=True)
+    SnnToCorePass(chip="tianjic256").apply(CTX, module)
+    module.verify()
+    after = run_core(module, x, dtype=np.float64, record=True)
+    assert sum(int(t.sum()) for t in after.traces.values()) > 0
+    assert_same_traces(before, after)
+
+
+def mnist_sized(encoding: str = "rate") -> tuple:
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(784, 300), nmc_nn.IF(threshold=1.0), nn.Linear(300, 10), nmc_nn.LIF(beta=0.9))
+    module = import_model(model, ImportOptions(ticks=16, input_shape=(784,), encoding=encoding))
+    SnnToCorePass(chip="tianjic256").apply(CTX, module)
+    return module, np.random.default_rng(0).random((16, 784))
+
+
+def test_784_inputs_on_a_256_axon_partial_sum_chip_keep_every_spike():
+    module, x = mnist_sized()
+    before = run_core(module, x, dtype=np.float64, record=True)
+    DecomposeFanInPass().apply(CTX, module)
+    module.verify()
+    groups = [op for op in module.walk() if op.name == "core.neurons"]
+    assert [op.layer.data for op in groups] == ["layer1/psum1", "layer1", "layer3/psum1", "layer3"]
+    assert max(int(np.bincount(_post(g)).max()) for g in groups) <= 256
+    after = run_core(module, x, dtype=np.float64, record=True)
+    assert_same_traces(before, after)
+    assert [d.latency.value.data for d in module.walk() if d.name == "core.decode"] == [3]
+
+
+def _post(op) -> np.ndarray:
+    from nmc.ir_arrays import to_numpy
+
+    return to_numpy(op.post)
+
+
+def test_integer_partial_sum_trees_are_exact():
+    """Quantize, then decompose: the integer sums of the tree equal the undivided integer sum."""
+    module, x = mnist_sized("direct")
+    ReducePrecisionPass().apply(CTX, module)
+    before = run_core(module, x, record=True)
+    DecomposeFanInPass(max_fan_in=16).apply(CTX, module)
+    module.verify()
+    after = run_core(module, x, record=True)
+    assert_same_traces(before, after)
+
+
+def test_fan_out_relays_keep_every_spike():
+    module, x = mnist_sized()
+    before = run_core(module, x, dtype=np.float64, record=True)
+    DecomposeFanOutPass(max_fan_out=8).apply(CTX, module)
+    module.verify()
+    sources = [op for op in module.walk() if op.name in ("core.neurons", "core.input")]
+    assert max(int(fan_out(op.output).max()) for op in sources) <= 8
+    after = run_core(module, x, dtype=np.float64, record=True)
+    assert_same_traces(before, after)
+
+
+def test_int8_precision_keeps_digits_decisions_and_accuracy(digits_test, digits_calib):
+    x, y = digits_test
+    module = import_model(EXAMPLES / "digits_mlp.pt", ImportOptions(ticks=64, calibration=digits_calib))
+    SnnToCorePass(chip="tianjic256").apply(CTX, module)
+    DecomposeFanInPass().apply(CTX, module)
+    float_core = module.clone()
+    ReducePrecisionPass().apply(CTX, module)
+    agreement = spike_agreement(float_core, module, x[:200])
+    assert agreement["decision_agreement"] >= 0.97
+    assert agreement["spike_agreement"] >= 0.9
+    float_acc = (run_core(float_core, x).outputs[0].argmax(1) == y).mean()
+    int_acc = (run_core(module, x).outputs[0].argmax(1) == y).mean()
+    assert int_acc >= float_acc - 0.01
+    assert not violations(module)
+
+
+def test_relay_approximation_is_measured_not_exact(digits_test, digits_calib):
+    x, y = digits_test
+    module = import_model(EXAMPLES / "digits_mlp.pt", ImportOptions(ticks=64, calibration=digits_calib, encoding="rate"))
+    SnnToCorePass(chip="tiny").apply(CTX, module)
+    exact = module.clone()
+    DecomposeFanInPass(chip="truenorth4", max_fan_in=16, approximate=True).apply(CTX, module)
+    module.verify()
+    agreement = spike_agreement(exact, module, x[:100])
+    assert 0.5 < agreement["decision_agreement"] <= 1.0
+    assert any(op.attributes.get("approximation") for op in module.walk() if op.name == "core.neurons")
+
+
+def test_a_model_that_cannot_fit_lists_every_violation(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, "-m", "nmc.tools.nmc_compile", str(EXAMPLES / "digits_mlp.pt"), "--input-shape", "1,8,8",
+         "--chip", "tiny", "--disable", "reduce-precision", "--disable", "decompose-fan-in", "-o", str(tmp_path / "o")],
+        capture_output=True, text=True, check=False,
+    )
+    assert proc.returncode == 1
+    assert "Traceback" not in proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert lines[0] == "nmc-compile: error: the network does not fit chip 'tiny': 7 violation(s)"
+    assert "  layer 'layer2': fan-in <= 16 (core.max_fan_in), got 64 on 128 of 128 neurons (fix: decompose-fan-in)" in lines
+    assert "  layer 'layer2': 8-bit integer weights, got float weights (fix: reduce-precision)" in lines
+    assert "  layer 'layer4': fan-in <= 16 (core.max_fan_in), got 128 on 10 of 10 neurons (fix: decompose-fan-in)" in lines
+    assert any(line.startswith("  layer 'digits_mlp': 256 neurons (4x4 cores of 16), got ") for line in lines)
+    assert not (tmp_path / "o").exists()
+
+
+def test_nmc_opt_pipeline_yields_ir_that_fits_the_chip(tmp_path):
+    module = import_model(EXAMPLES / "digits_cnn.pt", ImportOptions(ticks=8, input_shape=(1, 8, 8),
+                                                                    calibration=np.load(EXAMPLES / "digits_calib.npy")))
+    path = tmp_path / "cnn.mlir"
+    path.write_text(str(module))
+    pipeline = "snn-to-core{chip=tianjic256},decompose-fan-in,reduce-precision,check-constraints"
+    proc = subprocess.run(["nmc-opt", str(path), "-p", pipeline], capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert 'chip = "tianjic256"' in proc.stdout
+    assert "core.neurons \"layer5/psum1\" psum" in proc.stdout
+    assert load_chip("tianjic256").core["max_fan_in"] == 256
