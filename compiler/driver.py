@@ -115,6 +115,7 @@ def write_atomically(path: Path, write: Callable[[Any], None], mode: str = "w") 
     try:
         with os.fdopen(fd, mode) as f:
             write(f)
+        os.chmod(tmp, 0o644)  # mkstemp creates 0600; artefacts are ordinary files
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -134,3 +134,74 @@ def lower_to_core(
     if found:
         raise NmcError(report(found, chip.name))
     return result
+
+
+def profile_rates(module: ModuleOp, stimulus: np.ndarray) -> None:
+    """Annotate every group with `spike_rate` (spikes per tick per neuron) from a core-interpreter run."""
+    from xdsl.dialects.builtin import Float64Type
+
+    from nmc.dialects import core
+    from nmc.ir_arrays import from_numpy
+    from nmc.runtime.core_interp import run_core
+
+    run = run_core(module, stimulus, record=True)
+    for op in module.walk():
+        if isinstance(op, core.NeuronsOp):
+            trace = run.traces.get(op.layer.data)
+            rate = trace.reshape(-1, op.size).mean(axis=0) if trace is not None else np.ones(op.size)
+            op.attributes["spike_rate"] = from_numpy(np.round(rate, 6), Float64Type())
+
+
+def lower_to_map(
+    module: ModuleOp,
+    chip: Chip,
+    *,
+    stimulus: np.ndarray | None = None,
+    partition: str = "auto",
+    placement: str = "anneal",
+    seed: int = 0,
+    progress: Progress | None = None,
+) -> dict[str, Any]:
+    """partition-cores, place-cores, route (rate-weighted when a stimulus is given); returns mapping figures."""
+    from nmc.dialects import map as map_d
+    from nmc.ir_arrays import to_numpy
+    from nmc.mapping import assignment, core_loads, net_view
+    from nmc.passes.partition_cores import PartitionCoresPass
+    from nmc.passes.place_cores import PlaceCoresPass
+    from nmc.passes.route import RoutePass
+
+    say = progress or (lambda _msg: None)
+    ctx = Context()
+    if stimulus is not None:
+        say("profiling spike rates")
+        profile_rates(module, stimulus)
+    say("partition-cores")
+    PartitionCoresPass(strategy=partition, seed=seed).apply(ctx, module)
+    say("place-cores")
+    PlaceCoresPass(strategy=placement, seed=seed).apply(ctx, module)
+    say("route")
+    RoutePass().apply(ctx, module)
+    module.verify()
+    (net,) = [op for op in module.walk() if op.name == "core.network"]
+    view = net_view(net)
+    cores, _ = assignment(net, view)
+    n_cores = int(cores.max(initial=-1)) + 1
+    neurons, axons, synapses = core_loads(view, cores, n_cores)
+    routes = next(op for op in net.body.block.ops if isinstance(op, map_d.RoutesOp))
+    c = chip.core
+    return {
+        "cores_used": n_cores,
+        "mesh": list(chip.mesh),
+        "utilisation": {
+            "neurons": round(float(neurons.mean() / c["neurons"]), 4),
+            "axons": round(float(axons.mean() / c["axons"]), 4),
+            "synapses": round(float(synapses.mean() / c["synapse_memory"]), 4),
+        },
+        "traffic_per_tick": routes.traffic.value.data,
+        "traffic_unit": "packets per tick (rate-weighted)" if stimulus is not None else "packets per spike-tick",
+        "average_hops": routes.hops.value.data,
+        "peak_link_load": routes.peak_link.value.data,
+        "routing_entries_max": int(to_numpy(routes.entries).max(initial=0)),
+        "partition": partition,
+        "placement": placement,
+    }

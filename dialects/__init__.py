@@ -16,4 +16,9 @@ def get_all_dialects() -> dict[str, Callable[[], Dialect]]:
 
         return CORE
 
-    return {"snn": get_snn, "core": get_core}
+    def get_map() -> Dialect:
+        from nmc.dialects.map import MAP
+
+        return MAP
+
+    return {"snn": get_snn, "core": get_core, "map": get_map}

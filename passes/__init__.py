@@ -31,10 +31,28 @@ def get_all_passes() -> dict[str, Callable[[], type[ModulePass]]]:
 
         return CheckConstraintsPass
 
+    def partition_cores() -> type[ModulePass]:
+        from nmc.passes.partition_cores import PartitionCoresPass
+
+        return PartitionCoresPass
+
+    def place_cores() -> type[ModulePass]:
+        from nmc.passes.place_cores import PlaceCoresPass
+
+        return PlaceCoresPass
+
+    def route() -> type[ModulePass]:
+        from nmc.passes.route import RoutePass
+
+        return RoutePass
+
     return {
         "snn-to-core": snn_to_core,
         "decompose-fan-in": decompose_fan_in,
         "decompose-fan-out": decompose_fan_out,
         "reduce-precision": reduce_precision,
         "check-constraints": check_constraints,
+        "partition-cores": partition_cores,
+        "place-cores": place_cores,
+        "route": route,
     }

@@ -21,6 +21,7 @@ from nmc.core_ir import read_group
 from nmc.dialects import core
 from nmc.errors import NmcError
 from nmc.ir_arrays import to_numpy
+from nmc.runtime.encoders import Encoder
 
 
 @dataclass
@@ -39,32 +40,6 @@ def find_core_network(module: ModuleOp | core.NetworkOp) -> core.NetworkOp:
     if len(nets) != 1:
         raise NmcError(f"expected exactly one core.network in the module, found {len(nets)}")
     return nets[0]
-
-
-class _Encoder:
-    def __init__(self, op: core.InputOp, x: np.ndarray, dtype: Any):
-        self.kind = op.encoding.data
-        self.scale = op.scale.value.data
-        self.levels = None if op.levels is None else op.levels.value.data
-        self.x = x.reshape(x.shape[0], -1)
-        self.rng = np.random.default_rng(op.seed.value.data)
-        self.u = np.zeros_like(self.x, dtype=dtype)
-        self.dtype = dtype
-
-    def step(self) -> np.ndarray:
-        if self.kind == core.Encoding.DIRECT:
-            if self.levels is not None:
-                return np.clip(np.rint(self.x.astype(np.float64) * self.scale * self.levels), -self.levels, self.levels).astype(
-                    np.int64
-                )
-            return (self.x * self.dtype.type(self.scale)).astype(self.dtype)
-        if self.kind == core.Encoding.RATE:
-            self.u = self.u + self.x * self.dtype.type(self.scale)
-            s = (self.u >= 1).astype(self.dtype)
-            self.u = self.u - s
-            return s
-        p = np.clip(self.x.astype(np.float64) * self.scale, 0.0, 1.0)
-        return (self.rng.random(p.shape) < p).astype(self.dtype)
 
 
 class _GroupState:
@@ -137,12 +112,14 @@ def run_core(
         args[arg] = x
     batch = arrays[0].shape[0]
     ticks = net.ticks.value.data
-    encoders: dict[SSAValue, _Encoder] = {}
+    encoders: dict[SSAValue, Encoder] = {}
     groups: list[tuple[core.NeuronsOp, _GroupState]] = []
     decoders: list[core.DecodeOp] = []
     for op in block.ops:
         if isinstance(op, core.InputOp):
-            encoders[op.output] = _Encoder(op, args[op.input], np.dtype(dtype))
+            levels = None if op.levels is None else op.levels.value.data
+            encoders[op.output] = Encoder(op.encoding.data.value, args[op.input], op.scale.value.data,
+                                          op.seed.value.data, levels, np.dtype(dtype))
         elif isinstance(op, core.NeuronsOp):
             groups.append((op, _GroupState(op, chip, batch, dtype)))
         elif isinstance(op, core.DecodeOp):

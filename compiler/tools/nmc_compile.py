@@ -8,7 +8,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-TARGETS = ("mlir",)
+TARGETS = ("chip", "mlir")
+LEVELS = ("snn", "core", "map")
 
 
 def _shape(text: str) -> tuple[int, ...]:
@@ -48,8 +49,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("model", help="torch.save(model) pickle (.pt) or torch.export archive (.pt2)")
     p.add_argument("--chip", default=None, help="chip preset name or .chip file (default: tianjic256)")
-    p.add_argument("--target", choices=TARGETS, default="mlir", help="what to write (default: mlir, IR of the lowest level)")
-    p.add_argument("--level", choices=("snn", "core"), default="core", help="lowest level to lower to (default: core)")
+    p.add_argument(
+        "--target",
+        choices=TARGETS,
+        default="chip",
+        help="chip: the configuration binary OUTDIR/<model>.nmc (default); mlir: IR of the lowest level",
+    )
+    p.add_argument("--level", choices=LEVELS, default="map", help="lowest level to lower to for --target mlir (default: map)")
+    p.add_argument("--partition", choices=("auto", "metis", "sequential"), default="auto", help="partition-cores strategy")
+    p.add_argument("--placement", choices=("anneal", "sequential"), default="anneal", help="place-cores strategy")
+    p.add_argument("--seed", type=int, default=0, help="seed of partitioning and placement (default 0)")
+    p.add_argument("--plot", action="store_true", help="write a spike raster and a placement heat map (PNG)")
     p.add_argument("--dump-ir", action="store_true", help="also write every level's IR as <model>.<level>.mlir")
     p.add_argument("--approximate-fan-in", action="store_true", help="on chips without partial sums, allow relay neurons")
     p.add_argument("--weight-bits", type=_positive_int, help="override the chip's weight width")
@@ -105,9 +115,11 @@ def compile_cli(args: argparse.Namespace) -> None:
 
     chip_ref = args.chip or DEFAULT_CHIP
     chip = load_chip(chip_ref)
+    level = "map" if args.target == "chip" else args.level
     progress = _progress()
     progress("import")
     module = import_model(model_path, opts)
+    snn_module = module.clone()
     report: dict = {
         "model": stem,
         "chip": chip.to_json(),
@@ -116,7 +128,8 @@ def compile_cli(args: argparse.Namespace) -> None:
         "snn": network_stats(module),
     }
     levels = {"snn": print_ir(module)}
-    if args.level == "core":
+    stimulus = calibration[:100] if calibration is not None else None
+    if level in ("core", "map"):
         from nmc.pipeline import lower_to_core
 
         result = lower_to_core(
@@ -126,24 +139,75 @@ def compile_cli(args: argparse.Namespace) -> None:
             approximate_fan_in=args.approximate_fan_in,
             weight_bits=args.weight_bits,
             disable=tuple(args.disable),
-            stimulus=calibration[:100] if calibration is not None else None,
+            stimulus=stimulus,
             progress=progress,
         )
         levels = result.levels
         report.update(result.report)
-    progress("")
-    report["notes"] = opts.notes
-    lowest = list(levels)[-1]
-    written = {f"{stem}.{lowest}.mlir": levels[lowest]}
+    if level == "map":
+        from nmc.pipeline import lower_to_map
+
+        report["mapping"] = lower_to_map(
+            module, chip, stimulus=stimulus, partition=args.partition, placement=args.placement, seed=args.seed, progress=progress
+        )
+        levels["map"] = print_ir(module)
+    files: dict[str, str | bytes] = {}
+    if args.target == "chip":
+        files.update(_chip_outputs(module, snn_module, chip, report, stem, stimulus, args.plot, outdir, progress))
+    else:
+        files[f"{stem}.{level}.mlir"] = levels[level]
     if args.dump_ir:
-        written.update({f"{stem}.{level}.mlir": text for level, text in levels.items()})
-    for name, text in written.items():
-        write_atomically(outdir / name, lambda f, t=text: f.write(t))
-    report["ir"] = sorted(written)
+        files.update({f"{stem}.{name}.mlir": text for name, text in levels.items()})
+    progress("writing")
+    report["notes"] = opts.notes
+    report["files"] = sorted([*files, "report.json"])
+    for name, content in files.items():
+        write_atomically(outdir / name, lambda f, c=content: f.write(c), mode="wb" if isinstance(content, bytes) else "w")
     write_atomically(outdir / "report.json", lambda f: json.dump(report, f, indent=2, sort_keys=True))
+    progress("")
     for note in opts.notes:
         print(f"note: {note}", file=sys.stderr)
-    print(_summary(report, outdir / f"{stem}.{lowest}.mlir"))
+    main_file = f"{stem}.nmc" if args.target == "chip" else f"{stem}.{level}.mlir"
+    print(_summary(report, outdir / main_file))
+
+
+def _chip_outputs(module, snn_module, chip, report: dict, stem: str, stimulus, plot: bool, outdir: Path, progress) -> dict:
+    """The binary, its measured costs (simulated on the calibration data), and plots."""
+    import numpy as np
+
+    from nmc.costs import dynamic_report, neurobench_static, spike_raster_and_heatmap
+    from nmc.runtime.simulator import Chip as Simulator
+    from nmc.targets.chip_binary import build_image, decode, encode
+
+    progress("writing the chip binary")
+    image = build_image(module)
+    data = encode(image)
+    report["binary"] = {"file": f"{stem}.nmc", "bytes": len(data)}
+    report["neurobench"] = neurobench_static(snn_module, image, chip)
+    files: dict = {f"{stem}.nmc": data}
+    if stimulus is not None:
+        progress("simulating the binary on calibration data")
+        sim = Simulator(decode(data))
+        run = sim.run(stimulus, record=True)
+        dense = report["snn"]["synapses"] * report["ticks"]
+        report["chip_run"] = dynamic_report(run, len(stimulus), image, chip, report["mapping"], dense)
+        if plot:
+            from nmc.mapping import assignment, net_view, traffic_pairs
+            from nmc.passes.partition_cores import group_rates
+
+            (net,) = [op for op in module.walk() if op.name == "core.network"]
+            view = net_view(net)
+            cores, _ = assignment(net, view)
+            src, _, w = traffic_pairs(view, cores, group_rates(view))
+            per_core = np.bincount(src, weights=w, minlength=int(cores.max()) + 1)
+            import tempfile
+
+            with tempfile.TemporaryDirectory() as tmp:
+                for path in spike_raster_and_heatmap(run, image, per_core, str(Path(tmp) / stem)):
+                    files[Path(path).name] = Path(path).read_bytes()
+    elif plot:
+        report["notes_plot"] = "--plot needs --calibration data to simulate"
+    return files
 
 
 def _progress():
@@ -166,6 +230,7 @@ def _summary(report: dict, path: Path) -> str:
         f"{report['ticks']} ticks ({report['encoding']} input)",
     ]
     core = report.get("core")
+    mapping = report.get("mapping")
     if core:
         lines.append(
             f"  core: {len(core['groups'])} groups, {core['neurons']} neurons, {core['synapses']} synapses, "
@@ -175,6 +240,23 @@ def _summary(report: dict, path: Path) -> str:
         errs = [g["weight_error"] for g in core["groups"] if g["weight_error"] is not None]
         if errs:
             lines.append(f"  quantization: weight error {max(errs):.2%} (worst layer)")
+    if mapping:
+        u = mapping["utilisation"]
+        lines.append(
+            f"  map:  {mapping['cores_used']} cores of {mapping['mesh'][0]}x{mapping['mesh'][1]} "
+            f"(utilisation: neurons {u['neurons']:.0%}, axons {u['axons']:.0%}, synapses {u['synapses']:.0%}), "
+            f"traffic {mapping['traffic_per_tick']:g} {mapping['traffic_unit']}, {mapping['average_hops']:.2f} hops on "
+            f"average, peak link {mapping['peak_link_load']:g}"
+        )
+    run = report.get("chip_run")
+    if run:
+        lines.append(
+            f"  chip: {run['inference_ticks']} ticks = {run['inference_seconds'] * 1e3:.3f} ms per inference, "
+            f"{run['energy_per_inference_uj']:.3f} uJ, {run['area_mm2']} mm2, activation sparsity "
+            f"{run['activation_sparsity']:.2%}, {run['effective_synops_per_sample']:g} synaptic ops per sample"
+        )
+    if "binary" in report:
+        lines.append(f"  binary: {report['binary']['bytes']} bytes")
     q = report.get("quantization")
     if q:
         lines.append(

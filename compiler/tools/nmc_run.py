@@ -1,6 +1,7 @@
 """`nmc-run FILE --input X.npy [-o Y.npy]`: run a compiled network on a batch of inputs.
 
-FILE is IR text (.mlir) at the snn or core level, run by that level's reference interpreter. The input is the
+FILE is a chip binary (.nmc), run by the clock-driven chip simulator, which reads only the
+binary; or IR text (.mlir) at the snn or core level, run by that level's reference interpreter. The input is the
 array the source model takes (batch first); the output holds the decoded values
 (batch first). With several network outputs, `-o` gets an .npz archive.
 """
@@ -17,7 +18,7 @@ def build_parser() -> argparse.ArgumentParser:
     from nmc.tools.nmc_compile import OneLineParser
 
     p = OneLineParser(prog="nmc-run", description=__doc__.splitlines()[0])
-    p.add_argument("file", help="compiled network (.mlir IR at the snn or core level)")
+    p.add_argument("file", help="chip binary (.nmc, run by the chip simulator) or IR text (.mlir, snn/core level)")
     p.add_argument("--input", required=True, help="inputs [batch, *shape] (.npy)")
     p.add_argument("-o", "--output", help="where to write the decoded outputs (.npy)")
     p.add_argument("--labels", help="integer labels [batch] (.npy): print the argmax accuracy")
@@ -44,6 +45,23 @@ def _load_array(path: str, what: str):
         raise NmcError(f"{path}: no such file") from None
     except (ValueError, OSError) as e:
         raise NmcError(f"{path}: not a .npy array of {what} ({e})") from None
+
+
+def _missing(path: Path):
+    from nmc.errors import NmcError
+
+    raise NmcError(f"{path}: no such file")
+
+
+def _run_binary(path: Path, x):
+    from nmc.errors import NmcError
+    from nmc.runtime.simulator import Chip
+    from nmc.targets.chip_binary import BinaryError
+
+    try:
+        return Chip.load(path).run(x)
+    except BinaryError as e:
+        raise NmcError(f"{path}: {e}") from None
 
 
 def read_module(path: Path):
@@ -77,11 +95,23 @@ def run_cli(args: argparse.Namespace) -> None:
     from nmc.runtime.core_interp import run_core
     from nmc.runtime.snn_interp import run_snn
 
-    module = read_module(Path(args.file))
+    from nmc.targets.chip_binary import MAGIC
+
+    path = Path(args.file)
     x = _load_array(args.input, "inputs")
-    dtype = np.float64 if args.float64 else np.float32
-    is_core = any(isinstance(op, core.NetworkOp) for op in module.walk())
-    run = run_core(module, x, dtype=dtype) if is_core else run_snn(module, x, dtype=dtype)
+    if not isinstance(x, np.ndarray) or x.ndim < 2:
+        from nmc.errors import NmcError
+
+        raise NmcError(f"{args.input}: expected an array [batch, *input_shape]")
+    with open(path, "rb") if path.exists() else _missing(path) as f:
+        head = f.read(len(MAGIC))
+    if head == MAGIC or path.suffix == ".nmc":
+        run = _run_binary(path, x)
+    else:
+        module = read_module(path)
+        dtype = np.float64 if args.float64 else np.float32
+        is_core = any(isinstance(op, core.NetworkOp) for op in module.walk())
+        run = run_core(module, x, dtype=dtype) if is_core else run_snn(module, x, dtype=dtype)
     if args.output:
         out = Path(args.output)
         if len(run.outputs) == 1:

@@ -1,0 +1,99 @@
+"""The chip report: latency, energy, area and NeuroBench metrics (FACTS.md §5) of a compiled network."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from nmc.chip import Chip
+
+
+def neurobench_static(snn_module: Any, image: Any, chip: Chip) -> dict[str, Any]:
+    """Footprint and connection sparsity, from the snn IR (model view) and the binary (chip view)."""
+    from nmc.dialects import snn
+    from nmc.ir_arrays import to_numpy
+
+    weights = [to_numpy(op.weights) for op in snn_module.walk() if isinstance(op, snn.DenseOp | snn.Conv2dOp)]
+    biases = [to_numpy(op.bias) for op in snn_module.walk() if isinstance(op, snn.DenseOp | snn.Conv2dOp) and op.bias is not None]
+    n_w = sum(w.size for w in weights)
+    zeros = sum(int((w == 0).sum()) for w in weights)
+    c = chip.core
+    n_syn = int(image.arrays["SYN "]["weight"].size)
+    n_neurons = int(image.arrays["NRN "]["core"].size)
+    n_axons = int(image.arrays["AXON"]["kind"].size)
+    chip_bits = n_syn * c["weight_bits"] + n_neurons * (c["threshold_bits"] + c["leak_bits"] + c["membrane_bits"]) + n_axons * 16
+    return {
+        "footprint_bytes": 4 * (n_w + sum(b.size for b in biases)),
+        "chip_memory_bits": int(chip_bits),
+        "connection_sparsity": round(zeros / n_w, 6) if n_w else 0.0,
+    }
+
+
+def dynamic_report(run: Any, samples: int, image: Any, chip: Chip, mapping: dict[str, Any], dense_synops: int) -> dict[str, Any]:
+    """Energy, latency and activity per inference from a simulator run on `samples` inputs."""
+    ticks = image.meta["ticks"]
+    latency = max((o["latency"] for o in image.meta["outputs"]), default=0)
+    seconds = (ticks + latency) * chip.tick_seconds
+    cost = chip.cost
+    events = run.synaptic_events / samples
+    updates = run.neuron_updates / samples
+    packets = run.packets / samples
+    hops = mapping.get("average_hops", 0.0)
+    dynamic_pj = (
+        events * cost["energy_synop_pj"] + updates * cost["energy_neuron_update_pj"] + packets * hops * cost["energy_hop_pj"]
+    )
+    static_pj = cost["static_power_mw_per_core"] * 1e-3 * mapping["cores_used"] * seconds * 1e12
+    spiking = image.arrays["NRN "]["mode"] == 0
+    activity = float(run.spikes[:, :, spiking].mean()) if run.spikes is not None and spiking.any() else 0.0
+    return {
+        "latency_ticks": int(latency),
+        "inference_ticks": int(ticks + latency),
+        "inference_seconds": seconds,
+        "energy_per_inference_uj": round((dynamic_pj + static_pj) * 1e-6, 6),
+        "energy_breakdown_uj": {
+            "synaptic": round(events * cost["energy_synop_pj"] * 1e-6, 6),
+            "neuron": round(updates * cost["energy_neuron_update_pj"] * 1e-6, 6),
+            "routing": round(packets * hops * cost["energy_hop_pj"] * 1e-6, 6),
+            "static": round(static_pj * 1e-6, 6),
+        },
+        "area_mm2": round(mapping["cores_used"] * cost["area_mm2_per_core"], 4),
+        "activation_sparsity": round(1.0 - activity, 6),
+        "dense_synops_per_sample": int(dense_synops),
+        "effective_synops_per_sample": round(events, 2),
+        "measured_on_samples": samples,
+    }
+
+
+def spike_raster_and_heatmap(run: Any, image: Any, mapping_traffic: np.ndarray, path_prefix: str) -> list[str]:
+    """PNG plots: a spike raster of sample 0 and a placement heat map of traffic per core."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    files = []
+    if run.spikes is not None:
+        t, n = np.nonzero(run.spikes[:, 0, :])
+        fig, ax = plt.subplots(figsize=(8, 4))
+        ax.scatter(t, n, s=1, c="k")
+        ax.set_xlabel("chip tick")
+        ax.set_ylabel("neuron (core-major)")
+        ax.set_title(f"spikes of {image.meta['name']} (sample 0)")
+        fig.tight_layout()
+        fig.savefig(f"{path_prefix}.raster.png", dpi=100, metadata={"Software": None})
+        plt.close(fig)
+        files.append(f"{path_prefix}.raster.png")
+    w, h = image.meta["mesh"]
+    grid = np.zeros((h, w))
+    x, y = image.arrays["CORE"]["x"], image.arrays["CORE"]["y"]
+    grid[y, x] = mapping_traffic
+    fig, ax = plt.subplots(figsize=(5, 5))
+    im = ax.imshow(grid, cmap="viridis", origin="lower")
+    fig.colorbar(im, ax=ax, label="outgoing packets per tick")
+    ax.set_title("placement: traffic per core")
+    fig.tight_layout()
+    fig.savefig(f"{path_prefix}.placement.png", dpi=100, metadata={"Software": None})
+    plt.close(fig)
+    files.append(f"{path_prefix}.placement.png")
+    return files

@@ -1,0 +1,171 @@
+"""The mapping model shared by the mapping passes, the `map` verifiers, the binary writer and reports.
+
+Sources: every host input and every group of a core network, in block order, each a
+range of the global source index space. Neurons: every group neuron, numbered
+globally in block order. An axon of a core is one distinct (source index, delay)
+pair that some synapse of a neuron on that core reads.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from xdsl.ir import SSAValue
+
+from nmc.chip import Chip, load_chip
+from nmc.dialects import core
+from nmc.ir_arrays import to_numpy
+
+
+@dataclass
+class NetView:
+    """Arrays describing a core network's connectivity, independent of any mapping."""
+
+    groups: list[core.NeuronsOp]
+    sources: list[SSAValue]
+    source_offset: dict[SSAValue, int]
+    neuron_offset: dict[core.NeuronsOp, int]
+    n_neurons: int
+    n_sources: int
+    # one entry per synapse, over all groups
+    syn_post: np.ndarray  # global neuron index
+    syn_key: np.ndarray  # global source index * 256 + delay
+    syn_src: np.ndarray  # global source index
+    syn_weight: np.ndarray
+    neuron_source: np.ndarray  # global source index of each neuron's own output (its group's range)
+
+
+def net_view(net: core.NetworkOp) -> NetView:
+    from nmc.core_ir import read_group
+
+    groups = [op for op in net.body.block.ops if isinstance(op, core.NeuronsOp)]
+    sources = [op.output for op in net.body.block.ops if isinstance(op, core.InputOp | core.NeuronsOp)]
+    source_offset, total = {}, 0
+    for v in sources:
+        source_offset[v] = total
+        total += core.size_of(v.type)
+    neuron_offset, n = {}, 0
+    for g in groups:
+        neuron_offset[g] = n
+        n += g.size
+    posts, keys, srcs, weights = [], [], [], []
+    for op in groups:
+        g = read_group(op)
+        offsets = g.offsets()
+        operand = np.searchsorted(offsets, g.pre, side="right") - 1
+        base = np.array([source_offset[v] - offsets[k] for k, v in enumerate(g.inputs)], np.int64)
+        delay = np.array(list(op.delays.get_values()), np.int64)
+        src = g.pre + base[operand]
+        posts.append(g.post + neuron_offset[op])
+        srcs.append(src)
+        keys.append(src * 256 + delay[operand])
+        weights.append(g.weight)
+    neuron_source = np.concatenate([np.arange(g.size) + source_offset[g.output] for g in groups]) if groups else np.zeros(0)
+    cat = lambda xs, dt: np.concatenate(xs).astype(dt) if xs else np.zeros(0, dt)  # noqa: E731
+    return NetView(
+        groups,
+        sources,
+        source_offset,
+        neuron_offset,
+        n,
+        total,
+        cat(posts, np.int64),
+        cat(keys, np.int64),
+        cat(srcs, np.int64),
+        cat(weights, np.float64),
+        neuron_source.astype(np.int64),
+    )
+
+
+def assignment(net: core.NetworkOp, view: NetView) -> tuple[np.ndarray, np.ndarray] | None:
+    """Global (core, slot) arrays from the network's `map.assign` ops, or None if unmapped."""
+    from nmc.dialects import map as map_d
+
+    cores = np.full(view.n_neurons, -1, np.int64)
+    slots = np.full(view.n_neurons, -1, np.int64)
+    found = False
+    for op in net.body.block.ops:
+        if isinstance(op, map_d.AssignOp) and isinstance(op.group.owner, core.NeuronsOp):
+            off = view.neuron_offset[op.group.owner]
+            n = op.group.owner.size
+            cores[off : off + n] = to_numpy(op.core)
+            slots[off : off + n] = to_numpy(op.slot)
+            found = True
+    return (cores, slots) if found else None
+
+
+def core_loads(view: NetView, cores: np.ndarray, n_cores: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Neurons, distinct axons and synapses per core."""
+    neurons = np.bincount(cores, minlength=n_cores)
+    syn_core = cores[view.syn_post]
+    synapses = np.bincount(syn_core, minlength=n_cores)
+    pairs = np.unique(np.stack([syn_core, view.syn_key]), axis=1) if syn_core.size else np.zeros((2, 0), np.int64)
+    axons = np.bincount(pairs[0], minlength=n_cores)
+    return neurons, axons, synapses
+
+
+def check_mapping(net: core.NetworkOp, chip: Chip | None = None) -> list[str]:
+    """Every way the mapping breaks the chip: capacities per core, slots, coordinates."""
+    from nmc.dialects import map as map_d
+
+    chip = chip or load_chip(net.chip.data)
+    view = net_view(net)
+    assigned = assignment(net, view)
+    if assigned is None:
+        return ["no map.assign ops: run partition-cores"]
+    cores, slots = assigned
+    problems = []
+    if (cores < 0).any():
+        problems.append(f"{int((cores < 0).sum())} neurons have no core")
+        return problems
+    mesh = next((op for op in net.body.block.ops if isinstance(op, map_d.MeshOp)), None)
+    n_cores = int(cores.max(initial=-1)) + 1
+    c = chip.core
+    if (slots < 0).any() or (slots >= c["neurons"]).any():
+        problems.append(f"slot {int(slots.max())} outside the {c['neurons']} neurons of a core")
+    if np.unique(cores * c["neurons"] + slots).size != cores.size:
+        problems.append("two neurons share a (core, slot)")
+    neurons, axons, synapses = core_loads(view, cores, n_cores)
+    for what, load, limit in (
+        ("neurons", neurons, c["neurons"]),
+        ("axons", axons, c["axons"]),
+        ("synapses", synapses, c["synapse_memory"]),
+    ):
+        over = np.nonzero(load > limit)[0]
+        if over.size:
+            problems.append(f"core {int(over[0])} holds {int(load[over[0]])} {what}, limit {limit} ({over.size} cores over)")
+    if mesh is not None:
+        x, y = to_numpy(mesh.x).astype(np.int64), to_numpy(mesh.y).astype(np.int64)
+        if x.size != n_cores:
+            problems.append(f"{x.size} core coordinates for {n_cores} cores")
+        elif ((x < 0) | (x >= chip.mesh[0]) | (y < 0) | (y >= chip.mesh[1])).any():
+            bad = int(np.nonzero((x < 0) | (x >= chip.mesh[0]) | (y < 0) | (y >= chip.mesh[1]))[0][0])
+            problems.append(f"core {bad} at ({int(x[bad])}, {int(y[bad])}) is outside the {chip.mesh[0]}x{chip.mesh[1]} mesh")
+        elif np.unique(x * chip.mesh[1] + y).size != x.size:
+            problems.append("two cores share a mesh position")
+    return problems
+
+
+def destinations(view: NetView, cores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct (source index, destination core) pairs: where each source's packets must go."""
+    if view.syn_src.size == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    pairs = np.unique(np.stack([view.syn_src, cores[view.syn_post]]), axis=1)
+    return pairs[0], pairs[1]
+
+
+def source_cores(view: NetView, cores: np.ndarray) -> np.ndarray:
+    """Core of each source index; -1 for host inputs."""
+    out = np.full(view.n_sources, -1, np.int64)
+    out[view.neuron_source] = cores
+    return out
+
+
+def traffic_pairs(view: NetView, cores: np.ndarray, rates: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(source core, destination core, packets per tick) over remote pairs; one packet per spike per remote core."""
+    src, dst = destinations(view, cores)
+    home = source_cores(view, cores)[src]
+    remote = (home >= 0) & (home != dst)
+    weight = np.ones(src.size) if rates is None else rates[src]
+    return home[remote], dst[remote], weight[remote]

@@ -1,0 +1,204 @@
+"""partition-cores: assign every neuron to a core, honouring every hard limit.
+
+Limits per core (from the chip): neurons, distinct input axons, synapse memory.
+Every strategy ends in the same greedy filler, which opens a new core whenever
+the next neuron would break a limit, so a partition never violates one.
+
+* `sequential`: neurons in program order (the baseline).
+* `metis`: pymetis splits the neuron graph (each source neuron linked to
+  its targets, weighted by spike rate when the groups carry a `spike_rate`
+  profile) into parts of about one core; METIS overfills parts, so each part is
+  then re-packed by the filler (the repair step), part after part.
+
+* `auto` (default): the candidate with the least traffic among sequential and two METIS
+  splits (about 90 % of a core per part, and as many parts as sequential needs cores).
+
+The objective is inter-core spike traffic: each spike counts once per distinct
+remote core that holds one of its targets.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from xdsl.context import Context
+from xdsl.dialects.builtin import IntegerType, ModuleOp
+from xdsl.passes import ModulePass
+
+from nmc.chip import Chip, load_chip
+from nmc.core_ir import networks
+from nmc.dialects import map as map_d
+from nmc.errors import NmcError
+from nmc.ir_arrays import from_numpy, to_numpy
+from nmc.mapping import NetView, net_view
+
+
+def neuron_keys(view: NetView) -> tuple[np.ndarray, np.ndarray]:
+    """CSR (indptr, keys) of the distinct axon keys each neuron reads."""
+    if view.syn_post.size == 0:
+        return np.zeros(view.n_neurons + 1, np.int64), np.zeros(0, np.int64)
+    pairs = np.unique(np.stack([view.syn_post, view.syn_key]), axis=1)
+    indptr = np.zeros(view.n_neurons + 1, np.int64)
+    np.add.at(indptr, pairs[0] + 1, 1)
+    return np.cumsum(indptr), pairs[1]
+
+
+def fill(order: np.ndarray, breaks: np.ndarray, view: NetView, chip: Chip) -> np.ndarray:
+    """Greedy packing of neurons in `order` into cores; a new core also starts at every `breaks` position."""
+    c = chip.core
+    n_max, a_max, s_max = c["neurons"], c["axons"], c["synapse_memory"]
+    indptr, keys = neuron_keys(view)
+    syn = np.bincount(view.syn_post, minlength=view.n_neurons)
+    cores = np.empty(view.n_neurons, np.int64)
+    current: set[int] = set()
+    count = synapses = 0
+    core_id = -1
+    is_break = np.zeros(order.size + 1, bool)
+    is_break[breaks] = True
+    key_list = keys.tolist()
+    for pos, neuron in enumerate(order.tolist()):
+        mine = key_list[indptr[neuron] : indptr[neuron + 1]]
+        if len(mine) > a_max or syn[neuron] > s_max:
+            raise NmcError(
+                f"a neuron reads {len(mine)} axons / {int(syn[neuron])} synapses, more than one core holds "
+                f"({a_max} / {s_max}): run decompose-fan-in first"
+            )
+        new = [k for k in mine if k not in current]
+        if core_id < 0 or is_break[pos] or count == n_max or len(current) + len(new) > a_max or synapses + syn[neuron] > s_max:
+            core_id += 1
+            current, count, synapses = set(), 0, 0
+            new = mine
+        current.update(new)
+        count += 1
+        synapses += int(syn[neuron])
+        cores[neuron] = core_id
+    return cores
+
+
+def metis_parts(view: NetView, chip: Chip, rates: np.ndarray | None, seed: int, parts: int | None = None) -> np.ndarray:
+    """pymetis part of every neuron on the source-target graph (by default parts of about 90 % of a core)."""
+    import pymetis
+
+    n = view.n_neurons
+    parts = parts or -(-n // max(1, int(chip.core["neurons"] * 0.9)))
+    if parts <= 1 or view.syn_post.size == 0:
+        return np.zeros(n, np.int64)
+    owner = np.full(view.n_sources, -1, np.int64)
+    owner[view.neuron_source] = np.arange(n)
+    src_neuron = owner[view.syn_src]
+    weight = np.ones(view.syn_src.size) if rates is None else rates[view.syn_src]
+    # internal edges: source neuron -> target; host inputs: chain the targets of each input
+    a, b, w = [src_neuron[src_neuron >= 0]], [view.syn_post[src_neuron >= 0]], [weight[src_neuron >= 0]]
+    host = src_neuron < 0
+    if host.any():
+        order = np.lexsort((view.syn_post[host], view.syn_src[host]))
+        s, t, ww = view.syn_src[host][order], view.syn_post[host][order], weight[host][order]
+        same = s[1:] == s[:-1]
+        a.append(t[:-1][same])
+        b.append(t[1:][same])
+        w.append(ww[1:][same])
+    u, v, wt = np.concatenate(a), np.concatenate(b), np.concatenate(w)
+    keep = u != v
+    u, v, wt = u[keep], v[keep], wt[keep]
+    from scipy import sparse
+
+    m = sparse.coo_matrix((wt, (u, v)), shape=(n, n)).tocsr()
+    m = (m + m.T).tocsr()
+    m.sum_duplicates()
+    scaled = np.maximum(1, np.rint(m.data * 100 / max(m.data.max(initial=1), 1e-12))).astype(np.int64)
+    opts = pymetis.Options(seed=seed)
+    _, membership = pymetis.part_graph(parts, xadj=m.indptr, adjncy=m.indices, eweights=scaled, options=opts)
+    return np.asarray(membership, np.int64)
+
+
+def _repaired(parts: np.ndarray, view: NetView, chip: Chip) -> np.ndarray:
+    order = np.lexsort((np.arange(view.n_neurons), parts))
+    breaks = np.nonzero(np.diff(parts[order]))[0] + 1
+    return fill(order, breaks, view, chip)
+
+
+def partition(view: NetView, chip: Chip, strategy: str, rates: np.ndarray | None = None, seed: int = 0) -> np.ndarray:
+    """Core of every neuron. `auto` keeps the best of sequential and METIS candidates (least traffic, then cores)."""
+    from nmc.mapping import traffic_pairs
+
+    if strategy == "sequential":
+        return fill(np.arange(view.n_neurons), np.zeros(0, np.int64), view, chip)
+    if strategy == "metis":
+        return _repaired(metis_parts(view, chip, rates, seed), view, chip)
+    if strategy == "auto":
+        sequential = fill(np.arange(view.n_neurons), np.zeros(0, np.int64), view, chip)
+        n_seq = int(sequential.max(initial=-1)) + 1
+        candidates = [sequential, _repaired(metis_parts(view, chip, rates, seed), view, chip)]
+        if n_seq > 1:
+            candidates.append(_repaired(metis_parts(view, chip, rates, seed, parts=n_seq), view, chip))
+
+        def score(cores: np.ndarray) -> tuple[float, int]:
+            return float(traffic_pairs(view, cores, rates)[2].sum()), int(cores.max(initial=-1)) + 1
+
+        return min(candidates, key=score)
+    raise NmcError(f"partition-cores: unknown strategy '{strategy}' (expected auto, metis or sequential)")
+
+
+def group_rates(view: NetView) -> np.ndarray | None:
+    """Spike rate per source from `spike_rate` attributes of the groups (a profiling run), if all have one."""
+    rates = np.ones(view.n_sources)
+    found = False
+    for g in view.groups:
+        attr = g.attributes.get("spike_rate")
+        if attr is not None:
+            off = view.source_offset[g.output]
+            rates[off : off + g.size] = to_numpy(attr)
+            found = True
+    return rates if found else None
+
+
+@dataclass(frozen=True)
+class PartitionCoresPass(ModulePass):
+    """Assign neurons to cores (`strategy` = metis | sequential), adding one map.assign per group."""
+
+    name = "partition-cores"
+    strategy: str = "auto"
+    seed: int = 0
+    chip: str | None = None
+
+    def apply(self, ctx: Context, op: ModuleOp) -> None:
+        for net in networks(op):
+            chip = load_chip(self.chip or net.chip.data)
+            block = net.body.block
+            for old in [o for o in block.ops if isinstance(o, map_d.AssignOp | map_d.MeshOp | map_d.RoutesOp)]:
+                old.detach()
+                old.erase()
+            view = net_view(net)
+            for g in view.groups:
+                if not g.quantized:
+                    raise NmcError(f"layer '{g.layer.data}': partition-cores needs integer groups: run reduce-precision first")
+            cores = partition(view, chip, self.strategy, group_rates(view), self.seed)
+            cores = _renumber(cores)
+            slots = _slots(cores)
+            i32 = IntegerType(32)
+            anchor = block.last_op
+            for g in view.groups:
+                off = view.neuron_offset[g]
+                assign = map_d.AssignOp.build(
+                    operands=[g.output],
+                    properties={"core": from_numpy(cores[off : off + g.size], i32), "slot": from_numpy(slots[off : off + g.size], i32)},
+                )
+                block.insert_op_before(assign, anchor)
+
+
+def _renumber(cores: np.ndarray) -> np.ndarray:
+    """Core ids in order of first appearance (deterministic, dense)."""
+    values, first = np.unique(cores, return_index=True)
+    remap = np.empty(int(cores.max(initial=0)) + 1, np.int64)
+    remap[values[np.argsort(first)]] = np.arange(values.size)
+    return remap[cores]
+
+
+def _slots(cores: np.ndarray) -> np.ndarray:
+    order = np.argsort(cores, kind="stable")
+    first = np.searchsorted(cores[order], cores[order], side="left")
+    slots = np.empty_like(cores)
+    slots[order] = np.arange(cores.size) - first
+    return slots
+

@@ -1,0 +1,136 @@
+"""place-cores: put the partition's cores on the W x H mesh, minimising Σ traffic × hops.
+
+Traffic between two cores counts one packet per spike per distinct remote
+destination core (rate-weighted when groups carry a `spike_rate` profile); hops
+are Manhattan distances (XY routing). `sequential` lays cores along a
+serpentine in index order (the baseline). `anneal` (default) starts from that
+serpentine and improves it by seeded simulated annealing over swaps of two
+positions (occupied or free): deterministic for a given seed.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from xdsl.context import Context
+from xdsl.dialects.builtin import IntegerType, ModuleOp, StringAttr
+from xdsl.passes import ModulePass
+
+from nmc.chip import load_chip
+from nmc.core_ir import networks
+from nmc.dialects import map as map_d
+from nmc.errors import NmcError
+from nmc.ir_arrays import from_numpy
+from nmc.mapping import assignment, net_view, traffic_pairs
+
+
+def serpentine(width: int, height: int) -> np.ndarray:
+    """Mesh positions (x, y) in boustrophedon order, so consecutive cores are neighbours."""
+    pos = []
+    for y in range(height):
+        xs = range(width) if y % 2 == 0 else range(width - 1, -1, -1)
+        pos.extend((x, y) for x in xs)
+    return np.array(pos, np.int64)
+
+
+def placement_cost(sym, x: np.ndarray, y: np.ndarray) -> float:
+    coo = sym.tocoo()
+    return float((coo.data * (np.abs(x[coo.row] - x[coo.col]) + np.abs(y[coo.row] - y[coo.col]))).sum()) / 2
+
+
+def anneal(sym, slots_xy: np.ndarray, n_cores: int, iterations: int, seed: int) -> np.ndarray:
+    """Assign cores to mesh slots (row index into slots_xy) by simulated annealing over swaps."""
+    rng = np.random.default_rng(seed)
+    n_slots = slots_xy.shape[0]
+    where = np.arange(n_cores)  # slot of each core
+    occupant = np.full(n_slots, -1, np.int64)
+    occupant[:n_cores] = np.arange(n_cores)
+    indptr, indices, data = sym.indptr, sym.indices, sym.data
+    sx, sy = slots_xy[:, 0], slots_xy[:, 1]
+
+    def pull(core: int, slot: int, other: int) -> float:
+        nb, w = indices[indptr[core] : indptr[core + 1]], data[indptr[core] : indptr[core + 1]]
+        keep = nb != other
+        nb, w = nb[keep], w[keep]
+        s = where[nb]
+        return float((w * (np.abs(sx[s] - sx[slot]) + np.abs(sy[s] - sy[slot]))).sum())
+
+    if n_cores < 2 or sym.nnz == 0:
+        return where
+    temperature = float(data.mean()) * 2
+    cooling = (1e-3) ** (1 / max(iterations, 1))
+    for _ in range(iterations):
+        a = int(rng.integers(n_cores))
+        slot_b = int(rng.integers(n_slots))
+        slot_a = int(where[a])
+        if slot_b == slot_a:
+            continue
+        b = int(occupant[slot_b])
+        delta = pull(a, slot_b, b) - pull(a, slot_a, b)
+        if b >= 0:
+            delta += pull(b, slot_a, a) - pull(b, slot_b, a)
+        if delta <= 0 or rng.random() < math.exp(-delta / max(temperature, 1e-12)):
+            where[a], occupant[slot_b], occupant[slot_a] = slot_b, a, b
+            if b >= 0:
+                where[b] = slot_a
+        temperature *= cooling
+    return where
+
+
+def traffic_matrix(net, n_cores: int):
+    from scipy import sparse
+
+    from nmc.passes.partition_cores import group_rates
+
+    view = net_view(net)
+    cores, _ = assignment(net, view)
+    src, dst, w = traffic_pairs(view, cores, group_rates(view))
+    t = sparse.coo_matrix((w, (src, dst)), shape=(n_cores, n_cores)).tocsr()
+    return (t + t.T).tocsr()
+
+
+@dataclass(frozen=True)
+class PlaceCoresPass(ModulePass):
+    """Place cores on the mesh (`strategy` = anneal | sequential), adding a map.mesh op."""
+
+    name = "place-cores"
+    strategy: str = "anneal"
+    seed: int = 0
+    iterations: int = 20000
+    chip: str | None = None
+
+    def apply(self, ctx: Context, op: ModuleOp) -> None:
+        for net in networks(op):
+            chip = load_chip(self.chip or net.chip.data)
+            view = net_view(net)
+            assigned = assignment(net, view)
+            if assigned is None:
+                raise NmcError("place-cores: the network has no map.assign ops: run partition-cores first")
+            n_cores = int(assigned[0].max(initial=-1)) + 1
+            w, h = chip.mesh
+            if n_cores > w * h:
+                raise NmcError(
+                    f"the network needs {n_cores} cores, chip '{chip.name}' has {w * h} ({w}x{h} mesh): "
+                    "use a chip with a larger mesh"
+                )
+            slots_xy = serpentine(w, h)
+            if self.strategy == "sequential":
+                where = np.arange(n_cores)
+            elif self.strategy == "anneal":
+                where = anneal(traffic_matrix(net, n_cores), slots_xy, n_cores, self.iterations, self.seed)
+            else:
+                raise NmcError(f"place-cores: unknown strategy '{self.strategy}' (expected anneal or sequential)")
+            block = net.body.block
+            for old in [o for o in block.ops if isinstance(o, map_d.MeshOp | map_d.RoutesOp)]:
+                old.detach()
+                old.erase()
+            i32 = IntegerType(32)
+            mesh = map_d.MeshOp.build(properties={
+                "x": from_numpy(slots_xy[where, 0], i32), "y": from_numpy(slots_xy[where, 1], i32),
+                "strategy": StringAttr(self.strategy),
+            })
+            block.insert_op_before(mesh, block.last_op)
+
+

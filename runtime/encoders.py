@@ -1,0 +1,29 @@
+"""Host-side input encoders, shared by the core interpreter and the chip simulator (no IR needed)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+class Encoder:
+    """Turns a batch `x` into one tick of input per `step()` call: graded values or spikes."""
+
+    def __init__(self, kind: str, x: np.ndarray, scale: float, seed: int, levels: int | None, dtype: np.dtype):
+        self.kind, self.scale, self.levels, self.dtype = kind, scale, levels, np.dtype(dtype)
+        self.x = x.reshape(x.shape[0], -1)
+        self.rng = np.random.default_rng(seed)
+        self.u = np.zeros(self.x.shape, self.dtype)
+
+    def step(self) -> np.ndarray:
+        if self.kind == "direct":
+            if self.levels is not None:
+                q = np.rint(self.x.astype(np.float64) * self.scale * self.levels)
+                return np.clip(q, -self.levels, self.levels).astype(np.int64)
+            return (self.x * self.dtype.type(self.scale)).astype(self.dtype)
+        if self.kind == "rate":
+            self.u = self.u + self.x.astype(self.dtype) * self.dtype.type(self.scale)
+            s = (self.u >= 1).astype(self.dtype)
+            self.u = self.u - s
+            return s
+        p = np.clip(self.x.astype(np.float64) * self.scale, 0.0, 1.0)
+        return (self.rng.random(p.shape) < p).astype(self.dtype)
