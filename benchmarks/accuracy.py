@@ -24,20 +24,20 @@ from xdsl.context import Context
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "examples"))
 
-from _report import machine, write_section  # noqa: E402
-from train_digits import cnn as digits_cnn  # noqa: E402
-from train_digits import digits_split, train_ann  # noqa: E402
-from train_digits import mlp as digits_mlp  # noqa: E402
+from _report import machine, write_section
+from train_digits import cnn as digits_cnn
+from train_digits import digits_split, train_ann
+from train_digits import mlp as digits_mlp
 
-from nmc.chip import load_chip  # noqa: E402
-from nmc.driver import ImportOptions, import_model  # noqa: E402
-from nmc.passes.check_constraints import violations  # noqa: E402
-from nmc.passes.decompose_fan_in import DecomposeFanInPass  # noqa: E402
-from nmc.passes.decompose_fan_out import DecomposeFanOutPass  # noqa: E402
-from nmc.passes.reduce_precision import ReducePrecisionPass  # noqa: E402
-from nmc.passes.snn_to_core import SnnToCorePass  # noqa: E402
-from nmc.runtime.core_interp import run_core  # noqa: E402
-from nmc.runtime.snn_interp import run_snn  # noqa: E402
+from nmc.chip import load_chip
+from nmc.driver import ImportOptions, import_model
+from nmc.passes.check_constraints import violations
+from nmc.passes.decompose_fan_in import DecomposeFanInPass
+from nmc.passes.decompose_fan_out import DecomposeFanOutPass
+from nmc.passes.reduce_precision import ReducePrecisionPass
+from nmc.passes.snn_to_core import SnnToCorePass
+from nmc.runtime.core_interp import run_core
+from nmc.runtime.snn_interp import run_snn
 
 CHIP = "tianjic256"
 
@@ -57,9 +57,14 @@ def mnist_mlp() -> nn.Module:
 
 def mnist_cnn() -> nn.Module:
     return nn.Sequential(
-        nn.Conv2d(1, 8, 3, padding=1), nn.ReLU(), nn.AvgPool2d(2),
-        nn.Conv2d(8, 16, 3, padding=1), nn.ReLU(), nn.AvgPool2d(2),
-        nn.Flatten(), nn.Linear(16 * 7 * 7, 10),
+        nn.Conv2d(1, 8, 3, padding=1),
+        nn.ReLU(),
+        nn.AvgPool2d(2),
+        nn.Conv2d(8, 16, 3, padding=1),
+        nn.ReLU(),
+        nn.AvgPool2d(2),
+        nn.Flatten(),
+        nn.Linear(16 * 7 * 7, 10),
     )
 
 
@@ -110,11 +115,13 @@ def main() -> None:
     if not args.quick:
         xtr, xte, ytr, yte = mnist5k()
         torch.manual_seed(0)
-        rows.append(("MNIST-5k", evaluate("MLP 784-256-10", train_ann(mnist_mlp(), xtr, ytr, epochs=30), xtr, xte, yte,
-                                          args.ticks)))
+        rows.append(
+            ("MNIST-5k", evaluate("MLP 784-256-10", train_ann(mnist_mlp(), xtr, ytr, epochs=30), xtr, xte, yte, args.ticks))
+        )
         torch.manual_seed(0)
-        rows.append(("MNIST-5k", evaluate("CNN c8-p-c16-p-fc", train_ann(mnist_cnn(), xtr, ytr, epochs=30), xtr, xte, yte,
-                                          args.ticks)))
+        rows.append(
+            ("MNIST-5k", evaluate("CNN c8-p-c16-p-fc", train_ann(mnist_cnn(), xtr, ytr, epochs=30), xtr, xte, yte, args.ticks))
+        )
     lines = [
         "## Accuracy: float ANN → SNN → chip (benchmarks/accuracy.py)",
         "",

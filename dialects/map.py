@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 
-from xdsl.dialects.builtin import I64, DenseIntOrFPElementsAttr, FloatAttr, Float64Type, IntegerAttr, StringAttr
+from xdsl.dialects.builtin import I64, DenseIntOrFPElementsAttr, Float64Type, FloatAttr, IntegerAttr, StringAttr
 from xdsl.ir import Dialect
 from xdsl.irdl import IRDLOperation, irdl_op_definition, operand_def, prop_def
 from xdsl.utils.exceptions import VerifyException

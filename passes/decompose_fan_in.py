@@ -92,8 +92,20 @@ def relay_approximation(g: Group, fan_in: int) -> list[Group]:
     theta = g.threshold[unit_post]
     zeros = np.zeros(n, g.weight.dtype)
     relays = Group(
-        f"{g.layer}/relay", "spike", g.inputs, n, g.pre, unit, np.abs(g.weight), theta, zeros, zeros,
-        reset="subtract", compare="ge", beta=None if g.integer else 1.0, decay_shift=0 if g.integer else None,
+        f"{g.layer}/relay",
+        "spike",
+        g.inputs,
+        n,
+        g.pre,
+        unit,
+        np.abs(g.weight),
+        theta,
+        zeros,
+        zeros,
+        reset="subtract",
+        compare="ge",
+        beta=None if g.integer else 1.0,
+        decay_shift=0 if g.integer else None,
         attributes={"approximation": StringAttr("relay")},
     )
     neuron = replace(g, inputs=[relays], pre=np.arange(n, dtype=np.int64), post=unit_post, weight=theta * unit_sign)

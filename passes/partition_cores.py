@@ -108,8 +108,9 @@ def metis_parts(view: NetView, chip: Chip, rates: np.ndarray | None, seed: int, 
     m.sum_duplicates()
     scaled = np.maximum(1, np.rint(m.data * 100 / max(m.data.max(initial=1), 1e-12))).astype(np.int64)
     opts = pymetis.Options(seed=seed)
-    _, membership = pymetis.part_graph(parts, xadj=m.indptr, adjncy=m.indices, eweights=scaled, options=opts)
-    return np.asarray(membership, np.int64)
+    adjacency = pymetis.CSRAdjacency(adj_starts=m.indptr, adjacent=m.indices)
+    result = pymetis.part_graph(parts, adjacency, eweights=scaled, options=opts)
+    return np.asarray(result.vertex_part, np.int64)
 
 
 def _repaired(parts: np.ndarray, view: NetView, chip: Chip) -> np.ndarray:
@@ -182,7 +183,10 @@ class PartitionCoresPass(ModulePass):
                 off = view.neuron_offset[g]
                 assign = map_d.AssignOp.build(
                     operands=[g.output],
-                    properties={"core": from_numpy(cores[off : off + g.size], i32), "slot": from_numpy(slots[off : off + g.size], i32)},
+                    properties={
+                        "core": from_numpy(cores[off : off + g.size], i32),
+                        "slot": from_numpy(slots[off : off + g.size], i32),
+                    },
                 )
                 block.insert_op_before(assign, anchor)
 
@@ -201,4 +205,3 @@ def _slots(cores: np.ndarray) -> np.ndarray:
     slots = np.empty_like(cores)
     slots[order] = np.arange(cores.size) - first
     return slots
-

@@ -127,10 +127,11 @@ class PlaceCoresPass(ModulePass):
                 old.detach()
                 old.erase()
             i32 = IntegerType(32)
-            mesh = map_d.MeshOp.build(properties={
-                "x": from_numpy(slots_xy[where, 0], i32), "y": from_numpy(slots_xy[where, 1], i32),
-                "strategy": StringAttr(self.strategy),
-            })
+            mesh = map_d.MeshOp.build(
+                properties={
+                    "x": from_numpy(slots_xy[where, 0], i32),
+                    "y": from_numpy(slots_xy[where, 1], i32),
+                    "strategy": StringAttr(self.strategy),
+                }
+            )
             block.insert_op_before(mesh, block.last_op)
-
-

@@ -62,14 +62,14 @@ def route_stats(net, chip: Chip, rates: np.ndarray | None = None) -> RouteStats:
     home = source_cores(view, cores)[src]
     remote = (home >= 0) & (home != dst)
     src, dst, home = src[remote], dst[remote], home[remote]
-    entries = np.bincount(home[np.unique(src, return_index=True)[1]] if src.size else np.zeros(0, np.int64),
-                          minlength=x.size)
+    entries = np.bincount(home[np.unique(src, return_index=True)[1]] if src.size else np.zeros(0, np.int64), minlength=x.size)
     w = np.ones(src.size) if rates is None else rates[src]
     hops = np.abs(x[home] - x[dst]) + np.abs(y[home] - y[dst])
     loads = link_loads(x[home], y[home], x[dst], y[dst], w, *chip.mesh)
     total = float(w.sum())
-    return RouteStats(entries, total, float((w * hops).sum() / total) if total else 0.0, float(loads.max(initial=0)),
-                      int((loads > 0).sum()))
+    return RouteStats(
+        entries, total, float((w * hops).sum() / total) if total else 0.0, float(loads.max(initial=0)), int((loads > 0).sum())
+    )
 
 
 @dataclass(frozen=True)
@@ -97,11 +97,13 @@ class RoutePass(ModulePass):
             for old in [o for o in net.body.block.ops if isinstance(o, map_d.RoutesOp)]:
                 old.detach()
                 old.erase()
-            routes = map_d.RoutesOp.build(properties={
-                "entries": from_numpy(stats.entries, IntegerType(32)),
-                "traffic": FloatAttr(round(stats.traffic, 6), Float64Type()),
-                "hops": FloatAttr(round(stats.hops, 6), Float64Type()),
-                "peak_link": FloatAttr(round(stats.peak_link, 6), Float64Type()),
-                "links": IntegerAttr(stats.links, i64),
-            })
+            routes = map_d.RoutesOp.build(
+                properties={
+                    "entries": from_numpy(stats.entries, IntegerType(32)),
+                    "traffic": FloatAttr(round(stats.traffic, 6), Float64Type()),
+                    "hops": FloatAttr(round(stats.hops, 6), Float64Type()),
+                    "peak_link": FloatAttr(round(stats.peak_link, 6), Float64Type()),
+                    "links": IntegerAttr(stats.links, i64),
+                }
+            )
             net.body.block.insert_op_before(routes, net.body.block.last_op)

@@ -118,8 +118,9 @@ def run_core(
     for op in block.ops:
         if isinstance(op, core.InputOp):
             levels = None if op.levels is None else op.levels.value.data
-            encoders[op.output] = Encoder(op.encoding.data.value, args[op.input], op.scale.value.data,
-                                          op.seed.value.data, levels, np.dtype(dtype))
+            encoders[op.output] = Encoder(
+                op.encoding.data.value, args[op.input], op.scale.value.data, op.seed.value.data, levels, np.dtype(dtype)
+            )
         elif isinstance(op, core.NeuronsOp):
             groups.append((op, _GroupState(op, chip, batch, dtype)))
         elif isinstance(op, core.DecodeOp):

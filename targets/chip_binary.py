@@ -62,8 +62,7 @@ def _pack_arrays(arrays: dict[str, np.ndarray]) -> bytes:
 def encode(image: ChipImage) -> bytes:
     meta = json.dumps(image.meta, sort_keys=True, separators=(",", ":")).encode()
     sections = {"META": {"json": np.frombuffer(meta, np.uint8)}, **image.arrays}
-    body = [MAGIC, struct.pack("<HH", VERSION, 0), image.chip_digest.ljust(32, b"\0")[:32],
-            struct.pack("<I", len(sections))]
+    body = [MAGIC, struct.pack("<HH", VERSION, 0), image.chip_digest.ljust(32, b"\0")[:32], struct.pack("<I", len(sections))]
     for tag in SECTIONS:
         payload = _pack_arrays(sections[tag])
         body.append(tag.encode() + struct.pack("<Q", len(payload)) + payload)
@@ -174,8 +173,17 @@ def validate(image: ChipImage) -> None:
             if name not in image.arrays.get(tag, {}):
                 raise BinaryError(f"section {tag.strip()} lacks the array '{name}'")
     m = image.meta
-    for key in ("name", "ticks", "mesh", "neurons_per_core", "axons_per_core", "membrane_bits", "partial_sum_bits",
-                "inputs", "outputs"):
+    for key in (
+        "name",
+        "ticks",
+        "mesh",
+        "neurons_per_core",
+        "axons_per_core",
+        "membrane_bits",
+        "partial_sum_bits",
+        "inputs",
+        "outputs",
+    ):
         if key not in m:
             raise BinaryError(f"META lacks '{key}'")
     x, y = image.a("CORE", "x"), image.a("CORE", "y")
@@ -274,11 +282,16 @@ def build_image(module: Any) -> ChipImage:
         params["start"].append(np.full(n, core.depth(op.output)))
     cat = {k: np.concatenate(v)[order] for k, v in params.items()}
     nrn = {
-        "core": cores[order].astype(np.int32), "slot": slots[order].astype(np.int32),
-        "mode": cat["mode"].astype(np.uint8), "threshold": cat["threshold"].astype(np.int64),
-        "bias": cat["bias"].astype(np.int64), "v_init": cat["v_init"].astype(np.int64),
-        "shift": cat["shift"].astype(np.uint8), "reset": cat["reset"].astype(np.uint8),
-        "compare": cat["compare"].astype(np.uint8), "start": cat["start"].astype(np.int32),
+        "core": cores[order].astype(np.int32),
+        "slot": slots[order].astype(np.int32),
+        "mode": cat["mode"].astype(np.uint8),
+        "threshold": cat["threshold"].astype(np.int64),
+        "bias": cat["bias"].astype(np.int64),
+        "v_init": cat["v_init"].astype(np.int64),
+        "shift": cat["shift"].astype(np.uint8),
+        "reset": cat["reset"].astype(np.uint8),
+        "compare": cat["compare"].astype(np.uint8),
+        "start": cat["start"].astype(np.int32),
     }
     k = int(cores.max(initial=-1)) + 1
     # axons: distinct (core, source, delay) in sorted order
@@ -292,16 +305,23 @@ def build_image(module: Any) -> ChipImage:
     host_offset, owner = _source_maps(view, bid)
     is_host = owner[src] < 0
     ax_src = np.where(is_host, host_offset[src], bid[np.maximum(owner[src], 0)])
-    axon = {"offsets": ax_offsets.astype(np.int64), "kind": (~is_host).astype(np.uint8),
-            "src": ax_src.astype(np.int64), "delay": delay.astype(np.uint8)}
+    axon = {
+        "offsets": ax_offsets.astype(np.int64),
+        "kind": (~is_host).astype(np.uint8),
+        "src": ax_src.astype(np.int64),
+        "delay": delay.astype(np.uint8),
+    }
     # synapses ordered by (core, axon, slot)
     s_axon = ax_local[inverse]
     s_slot = slots[view.syn_post]
     s_order = np.lexsort((s_slot, s_axon, syn_core))
     weights = view.syn_weight[s_order]
-    syn = {"offsets": np.concatenate([[0], np.cumsum(np.bincount(syn_core, minlength=k))]).astype(np.int64),
-           "axon": s_axon[s_order].astype(np.int32), "slot": s_slot[s_order].astype(np.int32),
-           "weight": weights.astype(np.int32)}
+    syn = {
+        "offsets": np.concatenate([[0], np.cumsum(np.bincount(syn_core, minlength=k))]).astype(np.int64),
+        "axon": s_axon[s_order].astype(np.int32),
+        "slot": s_slot[s_order].astype(np.int32),
+        "weight": weights.astype(np.int32),
+    }
     # routing: one multicast entry per neuron with remote destinations
     d_src, d_core = destinations(view, cores)
     home = source_cores(view, cores)[d_src]
@@ -321,9 +341,16 @@ def build_image(module: Any) -> ChipImage:
     inputs, outputs, out_arrays = [], [], {}
     for op in net.body.block.ops:
         if isinstance(op, core.InputOp):
-            inputs.append({"arg": op.input.index, "shape": list(op.input.type.get_shape()),
-                           "encoding": op.encoding.data.value, "scale": op.scale.value.data, "seed": op.seed.value.data,
-                           "levels": None if op.levels is None else op.levels.value.data})
+            inputs.append(
+                {
+                    "arg": op.input.index,
+                    "shape": list(op.input.type.get_shape()),
+                    "encoding": op.encoding.data.value,
+                    "scale": op.scale.value.data,
+                    "seed": op.seed.value.data,
+                    "levels": None if op.levels is None else op.levels.value.data,
+                }
+            )
     for i, v in enumerate(net.body.block.last_op.operands):
         d = v.owner
         src_op = d.input.owner
@@ -334,13 +361,27 @@ def build_image(module: Any) -> ChipImage:
         out_arrays[f"neurons{i}"] = ids.astype(np.int64)
         out_arrays[f"scale{i}"] = (to_numpy(d.scale) if d.scale is not None else np.ones(ids.size)).astype(np.float64)
     meta = {
-        "name": net.sym_name.data, "ticks": net.ticks.value.data, "dt": net.dt.value.data, "chip": chip.name,
-        "mesh": list(chip.mesh), "neurons_per_core": chip.core["neurons"], "axons_per_core": chip.core["axons"],
-        "membrane_bits": chip.core["membrane_bits"], "partial_sum_bits": chip.core["partial_sum_bits"],
-        "n_inputs": len(net.body.block.args), "inputs": inputs, "outputs": outputs,
+        "name": net.sym_name.data,
+        "ticks": net.ticks.value.data,
+        "dt": net.dt.value.data,
+        "chip": chip.name,
+        "mesh": list(chip.mesh),
+        "neurons_per_core": chip.core["neurons"],
+        "axons_per_core": chip.core["axons"],
+        "membrane_bits": chip.core["membrane_bits"],
+        "partial_sum_bits": chip.core["partial_sum_bits"],
+        "n_inputs": len(net.body.block.args),
+        "inputs": inputs,
+        "outputs": outputs,
     }
-    arrays = {"CORE": {"x": to_numpy(mesh.x).astype(np.int32), "y": to_numpy(mesh.y).astype(np.int32)},
-              "NRN ": nrn, "AXON": axon, "SYN ": syn, "ROUT": rout, "OUT ": out_arrays}
+    arrays = {
+        "CORE": {"x": to_numpy(mesh.x).astype(np.int32), "y": to_numpy(mesh.y).astype(np.int32)},
+        "NRN ": nrn,
+        "AXON": axon,
+        "SYN ": syn,
+        "ROUT": rout,
+        "OUT ": out_arrays,
+    }
     return ChipImage(meta, arrays, bytes.fromhex(chip.digest))
 
 
@@ -369,33 +410,40 @@ def dump(image: ChipImage, out: IO[str]) -> None:
     m = image.meta
     x, y = image.a("CORE", "x"), image.a("CORE", "y")
     nrn, ax, syn, rt = image.arrays["NRN "], image.arrays["AXON"], image.arrays["SYN "], image.arrays["ROUT"]
-    out.write(f"network {m['name']} ticks {m['ticks']} chip {m['chip']} mesh {m['mesh'][0]}x{m['mesh'][1]} "
-              f"cores {x.size} neurons {nrn['core'].size} axons {ax['kind'].size} synapses {syn['axon'].size}\n")
+    out.write(
+        f"network {m['name']} ticks {m['ticks']} chip {m['chip']} mesh {m['mesh'][0]}x{m['mesh'][1]} "
+        f"cores {x.size} neurons {nrn['core'].size} axons {ax['kind'].size} synapses {syn['axon'].size}\n"
+    )
     for i, inp in enumerate(m["inputs"]):
-        out.write(f"input {i}: {inp['encoding']} shape {inp['shape']} scale {inp['scale']:g} seed {inp['seed']}"
-                  f"{'' if inp['levels'] is None else ' levels ' + str(inp['levels'])}\n")
+        out.write(
+            f"input {i}: {inp['encoding']} shape {inp['shape']} scale {inp['scale']:g} seed {inp['seed']}"
+            f"{'' if inp['levels'] is None else ' levels ' + str(inp['levels'])}\n"
+        )
     for c in range(x.size):
         sel = np.nonzero(nrn["core"] == c)[0]
         a0, a1 = ax["offsets"][c], ax["offsets"][c + 1]
         s0, s1 = syn["offsets"][c], syn["offsets"][c + 1]
         r0, r1 = rt["offsets"][c], rt["offsets"][c + 1]
-        out.write(f"core {c} at ({x[c]}, {y[c]}): {sel.size} neurons, {a1 - a0} axons, {s1 - s0} synapses, "
-                  f"{r1 - r0} routes\n")
+        out.write(f"core {c} at ({x[c]}, {y[c]}): {sel.size} neurons, {a1 - a0} axons, {s1 - s0} synapses, {r1 - r0} routes\n")
         for a in range(a0, a1):
             what = "input" if ax["kind"][a] == 0 else "neuron"
             out.write(f"  axon {a - a0} <- {what} {ax['src'][a]} delay {ax['delay'][a]}\n")
         for n in sel:
-            out.write(f"  neuron {nrn['slot'][n]}: {MODES[nrn['mode'][n]]} threshold {nrn['threshold'][n]} "
-                      f"bias {nrn['bias'][n]} v_init {nrn['v_init'][n]} shift {nrn['shift'][n]} "
-                      f"reset {RESETS[nrn['reset'][n]]} compare {COMPARES[nrn['compare'][n]]} start {nrn['start'][n]}\n")
+            out.write(
+                f"  neuron {nrn['slot'][n]}: {MODES[nrn['mode'][n]]} threshold {nrn['threshold'][n]} "
+                f"bias {nrn['bias'][n]} v_init {nrn['v_init'][n]} shift {nrn['shift'][n]} "
+                f"reset {RESETS[nrn['reset'][n]]} compare {COMPARES[nrn['compare'][n]]} start {nrn['start'][n]}\n"
+            )
         for s in range(s0, s1):
             out.write(f"  synapse axon {syn['axon'][s]} -> neuron {syn['slot'][s]} weight {syn['weight'][s]}\n")
         for r in range(r0, r1):
             dests = rt["dest"][rt["dest_offsets"][r] : rt["dest_offsets"][r + 1]]
             out.write(f"  route neuron {rt['slot'][r]} -> cores {', '.join(str(d) for d in dests)}\n")
     for i, o in enumerate(m["outputs"]):
-        out.write(f"output {i}: {o['kind']} latency {o['latency']} shape {o['shape']} neurons "
-                  f"{', '.join(str(v) for v in image.arrays['OUT '][f'neurons{i}'][:16])}\n")
+        out.write(
+            f"output {i}: {o['kind']} latency {o['latency']} shape {o['shape']} neurons "
+            f"{', '.join(str(v) for v in image.arrays['OUT '][f'neurons{i}'][:16])}\n"
+        )
 
 
 def write_binary(image: ChipImage, path: Path) -> bytes:

@@ -50,9 +50,15 @@ def test_values_defaults_and_derived_quantities():
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ('chip "x" {\n  mesh 2 x 2\n  core {\n    axons 0\n  }\n}', r"bad.chip:4:11: 'core.axons' = 0 is out of range \[1, 1048576\]"),
+        (
+            'chip "x" {\n  mesh 2 x 2\n  core {\n    axons 0\n  }\n}',
+            r"bad.chip:4:11: 'core.axons' = 0 is out of range \[1, 1048576\]",
+        ),
         ('chip "x" {\n  mesh 2 x 2\n  core { axon 5 }\n}', r"bad.chip:3:10: unknown key 'core.axon' \(known: neurons, axons"),
-        ('chip "x" {\n  mesh 2 x 2\n  core { reset zero, sideways }\n}', r"bad.chip:3:22: 'core.reset': 'sideways' is not one of zero"),
+        (
+            'chip "x" {\n  mesh 2 x 2\n  core { reset zero, sideways }\n}',
+            r"bad.chip:3:22: 'core.reset': 'sideways' is not one of zero",
+        ),
         ('chip "x" {\n  mesh 2 x 2\n  core { neurons 5', r"bad.chip:3:19: unexpected end of file"),
         ('chip "x" {\n  mesh 2 x 2\n  core { neurons = 5 }\n}', r"bad.chip:3:18: syntax error near '='"),
         ('chip "x" { core { } }', r"bad.chip:1:1: the chip needs a 'mesh W x H' line"),
@@ -77,9 +83,21 @@ def test_nmc_compile_reports_a_bad_chip_file_in_one_line(tmp_path):
     chip = tmp_path / "broken.chip"
     chip.write_text('chip "b" {\n  mesh 2 x 2\n  core {\n    weight_bits 99\n  }\n}\n')
     proc = subprocess.run(
-        [sys.executable, "-m", "nmc.tools.nmc_compile", str(EXAMPLES / "digits_mlp.pt"), "--chip", str(chip),
-         "--input-shape", "1,8,8", "-o", str(tmp_path / "out")],
-        capture_output=True, text=True, check=False,
+        [
+            sys.executable,
+            "-m",
+            "nmc.tools.nmc_compile",
+            str(EXAMPLES / "digits_mlp.pt"),
+            "--chip",
+            str(chip),
+            "--input-shape",
+            "1,8,8",
+            "-o",
+            str(tmp_path / "out"),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert proc.returncode == 1
     assert proc.stderr.strip() == f"nmc-compile: error: {chip}:4:17: 'core.weight_bits' = 99 is out of range [1, 32]"

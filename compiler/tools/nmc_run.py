@@ -94,7 +94,6 @@ def run_cli(args: argparse.Namespace) -> None:
     from nmc.driver import write_atomically
     from nmc.runtime.core_interp import run_core
     from nmc.runtime.snn_interp import run_snn
-
     from nmc.targets.chip_binary import MAGIC
 
     path = Path(args.file)
