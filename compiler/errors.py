@@ -14,7 +14,7 @@ class NmcError(Exception):
 @contextmanager
 def report_user_errors(tool: str) -> Iterator[None]:
     """Turn user errors into `tool: error: message` on stderr and exit status 1."""
-    from xdsl.utils.exceptions import DiagnosticException, ParseError, VerifyException
+    from xdsl.utils.exceptions import ArgSpecParseError, DiagnosticException, ParseError, VerifyException
 
     try:
         yield
@@ -23,6 +23,14 @@ def report_user_errors(tool: str) -> Iterator[None]:
     except ParseError as e:
         lines = [ln for ln in str(e).splitlines() if ln.strip()]
         _die(tool, f"{lines[0]}: {lines[-1].strip()}" if len(lines) > 1 else str(e))
+    except ArgSpecParseError as e:
+        lines = [ln.strip() for ln in str(e).splitlines() if ln.strip()]
+        _die(
+            tool,
+            f"bad pass pipeline: {lines[-1].lower()} at '{lines[2][int(lines[1].rsplit(':', 1)[-1]) - 1 :]}'"
+            if len(lines) >= 4
+            else " ".join(lines),
+        )
     except (VerifyException, DiagnosticException) as e:
         _die(tool, _first_meaningful_line(str(e)))
     except ValueError as e:  # xDSL reports bad pass pipelines and options as ValueError

@@ -1,4 +1,4 @@
-"""place-cores: put the partition's cores on the W x H mesh, minimising Σ traffic × hops.
+"""place-cores: put the partition's cores on the W x H mesh, minimising Σ traffic * hops.
 
 Traffic between two cores counts one packet per spike per distinct remote
 destination core (rate-weighted when groups carry a `spike_rate` profile); hops

@@ -220,7 +220,7 @@ def validate(image: ChipImage) -> None:
     _csr("ROUT", rt["offsets"], k, rt["slot"].size)
     _csr("ROUT.dest", rt["dest_offsets"], rt["slot"].size, rt["dest"].size)
     _in_range("ROUT.dest", rt["dest"], k)
-    for i, out in enumerate(m["outputs"]):
+    for i, _out in enumerate(m["outputs"]):
         ids = image.arrays["OUT "].get(f"neurons{i}")
         if ids is None:
             raise BinaryError(f"OUT lacks neurons{i}")

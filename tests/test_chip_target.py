@@ -53,7 +53,7 @@ def digits() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def mapped(model, chip_name: str, encoding: str = "direct", ticks: int = 24, approximate: bool = False, **kw):
-    x, _, calib = digits()
+    _x, _, calib = digits()
     module = import_model(model, ImportOptions(ticks=ticks, calibration=calib, encoding=encoding, input_shape=(1, 8, 8)))
     chip = load_chip(chip_name)
     lower_to_core(module, chip, chip_name, approximate_fan_in=approximate)
@@ -116,7 +116,9 @@ def test_partitions_never_break_a_core_limit(strategy):
     view = net_view(net)
     cores, _ = assignment(net, view)
     neurons, axons, synapses = core_loads(view, cores, int(cores.max()) + 1)
-    assert neurons.max() <= 32 and axons.max() <= 32 and synapses.max() <= 1024
+    assert neurons.max() <= 32
+    assert axons.max() <= 32
+    assert synapses.max() <= 1024
 
 
 def test_metis_alone_overfills_a_core_which_the_repair_step_fixes():

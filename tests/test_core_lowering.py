@@ -119,7 +119,7 @@ def test_int8_precision_keeps_digits_decisions_and_accuracy(digits_test, digits_
 
 
 def test_relay_approximation_is_measured_not_exact(digits_test, digits_calib):
-    x, y = digits_test
+    x, _y = digits_test
     module = import_model(EXAMPLES / "digits_mlp.pt", ImportOptions(ticks=64, calibration=digits_calib, encoding="rate"))
     SnnToCorePass(chip="tiny").apply(CTX, module)
     exact = module.clone()
