@@ -174,8 +174,8 @@ class PartitionCoresPass(ModulePass):
             for g in view.groups:
                 if not g.quantized:
                     raise NmcError(f"layer '{g.layer.data}': partition-cores needs integer groups: run reduce-precision first")
+            # core ids follow the filler's order, so neighbouring parts get neighbouring ids (and serpentine places)
             cores = partition(view, chip, self.strategy, group_rates(view), self.seed)
-            cores = _renumber(cores)
             slots = _slots(cores)
             i32 = IntegerType(32)
             anchor = block.last_op
@@ -189,14 +189,6 @@ class PartitionCoresPass(ModulePass):
                     },
                 )
                 block.insert_op_before(assign, anchor)
-
-
-def _renumber(cores: np.ndarray) -> np.ndarray:
-    """Core ids in order of first appearance (deterministic, dense)."""
-    values, first = np.unique(cores, return_index=True)
-    remap = np.empty(int(cores.max(initial=0)) + 1, np.int64)
-    remap[values[np.argsort(first)]] = np.arange(values.size)
-    return remap[cores]
 
 
 def _slots(cores: np.ndarray) -> np.ndarray:

@@ -5,7 +5,8 @@ destination core (rate-weighted when groups carry a `spike_rate` profile); hops
 are Manhattan distances (XY routing). `sequential` lays cores along a
 serpentine in index order (the baseline). `anneal` (default) starts from that
 serpentine and improves it by seeded simulated annealing over swaps of two
-positions (occupied or free): deterministic for a given seed.
+positions (occupied or free), keeping the best placement seen, so it never
+ends worse than its start: deterministic for a given seed.
 """
 
 from __future__ import annotations
@@ -59,8 +60,10 @@ def anneal(sym, slots_xy: np.ndarray, n_cores: int, iterations: int, seed: int) 
 
     if n_cores < 2 or sym.nnz == 0:
         return where
-    temperature = float(data.mean()) * 2
+    temperature = float(data.mean()) * 0.5
     cooling = (1e-3) ** (1 / max(iterations, 1))
+    cost = best_cost = 0.0  # relative to the start
+    best = where.copy()
     for _ in range(iterations):
         a = int(rng.integers(n_cores))
         slot_b = int(rng.integers(n_slots))
@@ -75,8 +78,11 @@ def anneal(sym, slots_xy: np.ndarray, n_cores: int, iterations: int, seed: int) 
             where[a], occupant[slot_b], occupant[slot_a] = slot_b, a, b
             if b >= 0:
                 where[b] = slot_a
+            cost += delta
+            if cost < best_cost - 1e-9:
+                best_cost, best = cost, where.copy()
         temperature *= cooling
-    return where
+    return best
 
 
 def traffic_matrix(net, n_cores: int):
