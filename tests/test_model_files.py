@@ -97,7 +97,7 @@ def test_compile_is_deterministic(tmp_path):
     args = [str(EXAMPLES / "digits_cnn.pt"), "--calibration", str(EXAMPLES / "digits_calib.npy")]
     assert run_cli(*args, "-o", str(tmp_path / "a")).returncode == 0
     assert run_cli(*args, "-o", str(tmp_path / "b")).returncode == 0
-    for name in ("digits_cnn.core.mlir", "report.json"):
+    for name in ("digits_cnn.nmc", "report.json"):
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
 
 
