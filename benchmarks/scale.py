@@ -39,9 +39,13 @@ def synthetic(n_total: int, layers: int, fan_in: int, seed: int = 0) -> ModuleOp
     n = n_total // layers
     block = Block(arg_types=[TensorType(f32, [n])])
     inp = core.InputOp.build(
-        operands=[block.args[0]], result_types=[core.SpikesType(n)],
-        properties={"encoding": core.EncodingAttr(core.Encoding.RATE), "scale": FloatAttr(1.0, Float64Type()),
-                    "seed": IntegerAttr(0, i64)},
+        operands=[block.args[0]],
+        result_types=[core.SpikesType(n)],
+        properties={
+            "encoding": core.EncodingAttr(core.Encoding.RATE),
+            "scale": FloatAttr(1.0, Float64Type()),
+            "seed": IntegerAttr(0, i64),
+        },
     )
     block.add_op(inp)
     prev = inp.output
@@ -51,19 +55,41 @@ def synthetic(n_total: int, layers: int, fan_in: int, seed: int = 0) -> ModuleOp
         pre = (post + np.tile(np.arange(fan_in) - half, n)) % n
         weight = rng.integers(-40, 80, pre.size)
         ones = np.ones(n, np.int64)
-        g = Group(f"layer{layer}", "spike", [prev], n, pre, post, weight, ones * 200, ones * 0, ones * 0,
-                  reset="subtract", compare="ge", decay_shift=0)
+        g = Group(
+            f"layer{layer}",
+            "spike",
+            [prev],
+            n,
+            pre,
+            post,
+            weight,
+            ones * 200,
+            ones * 0,
+            ones * 0,
+            reset="subtract",
+            compare="ge",
+            decay_shift=0,
+        )
         op = build_neurons(g)
         block.add_op(op)
         prev = op.output
-    dec = core.DecodeOp.build(operands=[prev], result_types=[TensorType(f32, [n])],
-                              properties={"kind": core.DecodingAttr(core.Decoding.COUNT), "latency": IntegerAttr(0, i64)})
+    dec = core.DecodeOp.build(
+        operands=[prev],
+        result_types=[TensorType(f32, [n])],
+        properties={"kind": core.DecodingAttr(core.Decoding.COUNT), "latency": IntegerAttr(0, i64)},
+    )
     block.add_op(dec)
     block.add_op(core.OutputOp.build(operands=[[dec.output]]))
     rebalance(block)
-    net = core.NetworkOp.build(properties={"sym_name": StringAttr("synthetic"), "ticks": IntegerAttr(8, i64),
-                                           "dt": FloatAttr(1e-3, Float64Type()), "chip": StringAttr(CHIP)},
-                               regions=[Region(block)])
+    net = core.NetworkOp.build(
+        properties={
+            "sym_name": StringAttr("synthetic"),
+            "ticks": IntegerAttr(8, i64),
+            "dt": FloatAttr(1e-3, Float64Type()),
+            "chip": StringAttr(CHIP),
+        },
+        regions=[Region(block)],
+    )
     return ModuleOp([net])
 
 
@@ -119,8 +145,10 @@ def run_size(n_total: int, fan_in: int, layers: int) -> dict:
     mesh = next(op for op in net.body.block.ops if isinstance(op, map_d.MeshOp))
     row["nmc_traffic"] = float(traffic_pairs(view, cores)[2].sum())
     row["nmc_traffic_hops"] = placement_cost(sym, to_numpy(mesh.x).astype(int), to_numpy(mesh.y).astype(int))
-    for name, cand in (("sequential", partition(view, chip, "sequential")),
-                       ("metis", _repaired(metis_parts(view, chip, None, 0), view, chip))):
+    for name, cand in (
+        ("sequential", partition(view, chip, "sequential")),
+        ("metis", _repaired(metis_parts(view, chip, None, 0), view, chip)),
+    ):
         src, dst, w = traffic_pairs(view, cand)
         k = int(cand.max()) + 1
         from scipy import sparse
@@ -181,8 +209,11 @@ def main() -> None:
             f"{r['sequential_traffic_hops']:.0f} | {r['metis_traffic_hops']:.0f} | {r['nmc_traffic_hops']:.0f} | {gain:+.1%} |"
         )
     top = rows[-1]
-    lines += ["", f"Target: 1M neurons end to end in under 60 s on 2 cores with zero violations — largest run: "
-              f"{top['neurons']:,} neurons in {top['t_total']:.1f} s, {top['violations']} violations."]
+    lines += [
+        "",
+        f"Target: 1M neurons end to end in under 60 s on 2 cores with zero violations — largest run: "
+        f"{top['neurons']:,} neurons in {top['t_total']:.1f} s, {top['violations']} violations.",
+    ]
     write_section("scale", "\n".join(lines))
 
 

@@ -242,3 +242,17 @@ def test_a_model_too_big_for_the_mesh_names_need_and_capacity(tmp_path):
     assert "the network does not fit chip 'tiny'" in proc.stderr
     assert "256 neurons (4x4 cores of 16), got " in proc.stderr
     assert not out.exists()
+
+
+def test_python_api_compiles_runs_and_saves(tmp_path):
+    import nmc
+
+    x, _, calib = digits()
+    compiled = nmc.compile(small_snn(), name="small", chip="mini", input_shape=(1, 8, 8), timesteps=16, calibration=calib)
+    y = compiled.run(x[:20])
+    assert y.shape == (20, 10)
+    assert compiled.report["mapping"]["cores_used"] >= 2
+    compiled.save(tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report.json", "small.nmc"]
+    again = nmc.load(tmp_path / "small.nmc").run(x[:20]).outputs[0]
+    assert np.array_equal(again, y)

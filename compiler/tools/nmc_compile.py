@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -93,121 +92,42 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 
 def compile_cli(args: argparse.Namespace) -> None:
-    from nmc.driver import ImportOptions, import_model, load_calibration, print_ir, write_atomically
+    from nmc.api import compile as compile_model
 
     model_path = Path(args.model)
-    stem = model_path.stem
-    outdir = Path(args.outdir) if args.outdir else Path(f"{stem}_nmc")
-    calibration = load_calibration(args.calibration) if args.calibration else None
-    opts = ImportOptions(
-        ticks=args.timesteps,
+    outdir = Path(args.outdir) if args.outdir else Path(f"{model_path.stem}_nmc")
+    progress = _progress()
+    compiled = compile_model(
+        model_path,
+        chip=args.chip,
+        target=args.target,
+        level=args.level,
+        timesteps=args.timesteps,
+        calibration=args.calibration,
+        percentile=args.percentile,
+        input_shape=args.input_shape,
         encoding=args.encoding,
         input_scale=args.input_scale,
         decoding=args.decoding,
-        calibration=calibration,
-        percentile=args.percentile,
-        input_shape=args.input_shape,
         dt=args.dt,
-        name=stem,
+        approximate_fan_in=args.approximate_fan_in,
+        weight_bits=args.weight_bits,
+        disable=tuple(args.disable),
+        partition=args.partition,
+        placement=args.placement,
+        seed=args.seed,
+        dump_ir=args.dump_ir,
+        plot=args.plot,
+        progress=progress,
     )
-    from nmc.chip import DEFAULT_CHIP, load_chip
-    from nmc.stats import network_stats
-
-    chip_ref = args.chip or DEFAULT_CHIP
-    chip = load_chip(chip_ref)
-    level = "map" if args.target == "chip" else args.level
-    progress = _progress()
-    progress("import")
-    module = import_model(model_path, opts)
-    snn_module = module.clone()
-    report: dict = {
-        "model": stem,
-        "chip": chip.to_json(),
-        "ticks": opts.ticks,
-        "encoding": opts.encoding,
-        "snn": network_stats(module),
-    }
-    levels = {"snn": print_ir(module)}
-    stimulus = calibration[:100] if calibration is not None else None
-    if level in ("core", "map"):
-        from nmc.pipeline import lower_to_core
-
-        result = lower_to_core(
-            module,
-            chip,
-            chip_ref,
-            approximate_fan_in=args.approximate_fan_in,
-            weight_bits=args.weight_bits,
-            disable=tuple(args.disable),
-            stimulus=stimulus,
-            progress=progress,
-        )
-        levels = result.levels
-        report.update(result.report)
-    if level == "map":
-        from nmc.pipeline import lower_to_map
-
-        report["mapping"] = lower_to_map(
-            module, chip, stimulus=stimulus, partition=args.partition, placement=args.placement, seed=args.seed, progress=progress
-        )
-        levels["map"] = print_ir(module)
-    files: dict[str, str | bytes] = {}
-    if args.target == "chip":
-        files.update(_chip_outputs(module, snn_module, chip, report, stem, stimulus, args.plot, outdir, progress))
-    else:
-        files[f"{stem}.{level}.mlir"] = levels[level]
-    if args.dump_ir:
-        files.update({f"{stem}.{name}.mlir": text for name, text in levels.items()})
     progress("writing")
-    report["notes"] = opts.notes
-    report["files"] = sorted([*files, "report.json"])
-    for name, content in files.items():
-        write_atomically(outdir / name, lambda f, c=content: f.write(c), mode="wb" if isinstance(content, bytes) else "w")
-    write_atomically(outdir / "report.json", lambda f: json.dump(report, f, indent=2, sort_keys=True))
+    compiled.save(outdir)
     progress("")
-    for note in opts.notes:
+    for note in compiled.notes:
         print(f"note: {note}", file=sys.stderr)
-    main_file = f"{stem}.nmc" if args.target == "chip" else f"{stem}.{level}.mlir"
-    print(_summary(report, outdir / main_file))
-
-
-def _chip_outputs(module, snn_module, chip, report: dict, stem: str, stimulus, plot: bool, outdir: Path, progress) -> dict:
-    """The binary, its measured costs (simulated on the calibration data), and plots."""
-    import numpy as np
-
-    from nmc.costs import dynamic_report, neurobench_static, spike_raster_and_heatmap
-    from nmc.runtime.simulator import Chip as Simulator
-    from nmc.targets.chip_binary import build_image, decode, encode
-
-    progress("writing the chip binary")
-    image = build_image(module)
-    data = encode(image)
-    report["binary"] = {"file": f"{stem}.nmc", "bytes": len(data)}
-    report["neurobench"] = neurobench_static(snn_module, image, chip)
-    files: dict = {f"{stem}.nmc": data}
-    if stimulus is not None:
-        progress("simulating the binary on calibration data")
-        sim = Simulator(decode(data))
-        run = sim.run(stimulus, record=True)
-        dense = report["snn"]["synapses"] * report["ticks"]
-        report["chip_run"] = dynamic_report(run, len(stimulus), image, chip, report["mapping"], dense)
-        if plot:
-            from nmc.mapping import assignment, net_view, traffic_pairs
-            from nmc.passes.partition_cores import group_rates
-
-            (net,) = [op for op in module.walk() if op.name == "core.network"]
-            view = net_view(net)
-            cores, _ = assignment(net, view)
-            src, _, w = traffic_pairs(view, cores, group_rates(view))
-            per_core = np.bincount(src, weights=w, minlength=int(cores.max()) + 1)
-            import tempfile
-
-            with tempfile.TemporaryDirectory() as tmp:
-                for path in spike_raster_and_heatmap(run, image, per_core, str(Path(tmp) / stem)):
-                    files[Path(path).name] = Path(path).read_bytes()
-    elif plot:
-        report["notes_plot"] = "--plot needs --calibration data to simulate"
-    return files
+    level = "map" if args.target == "chip" else args.level
+    main_file = f"{compiled.name}.nmc" if args.target == "chip" else f"{compiled.name}.{level}.mlir"
+    print(_summary(compiled.report, outdir / main_file))
 
 
 def _progress():

@@ -1,0 +1,201 @@
+"""The Python API: `nmc.compile(model, ...)` does what `nmc-compile` does, in memory.
+
+import nmc
+compiled = nmc.compile(model, calibration=x_calib, chip="tianjic256")
+y = compiled.run(x)            # the chip simulator on the binary
+compiled.save("out/")          # the binary, report.json and any IR/plots
+chip = nmc.load("out/model.nmc"); y = chip.run(x).outputs[0]
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from nmc.driver import DEFAULT_PERCENTILE, DEFAULT_TICKS
+
+
+@dataclass
+class Compiled:
+    name: str
+    files: dict[str, str | bytes]
+    report: dict[str, Any]
+    module: Any = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def binary(self) -> bytes | None:
+        data = self.files.get(f"{self.name}.nmc")
+        return data if isinstance(data, bytes) else None
+
+    def run(self, x: np.ndarray) -> np.ndarray | list[np.ndarray]:
+        """Decoded outputs (batch first) of the chip simulator on the binary (or the IR interpreter)."""
+        if self.binary is not None:
+            from nmc.runtime.simulator import Chip
+            from nmc.targets.chip_binary import decode
+
+            outs = Chip(decode(self.binary)).run(x).outputs
+        else:
+            from nmc.dialects import core
+            from nmc.runtime.core_interp import run_core
+            from nmc.runtime.snn_interp import run_snn
+
+            is_core = any(isinstance(op, core.NetworkOp) for op in self.module.walk())
+            outs = (run_core if is_core else run_snn)(self.module, x).outputs
+        return outs[0] if len(outs) == 1 else outs
+
+    def save(self, outdir: str | Path) -> Path:
+        """Write every artefact and report.json atomically into `outdir`."""
+        from nmc.driver import write_atomically
+
+        outdir = Path(outdir)
+        for name, content in self.files.items():
+            write_atomically(outdir / name, lambda f, c=content: f.write(c), mode="wb" if isinstance(content, bytes) else "w")
+        write_atomically(outdir / "report.json", lambda f: json.dump(self.report, f, indent=2, sort_keys=True))
+        return outdir
+
+
+def compile(
+    model: Any,
+    *,
+    name: str | None = None,
+    chip: str | None = None,
+    target: str = "chip",
+    level: str = "map",
+    timesteps: int = DEFAULT_TICKS,
+    calibration: np.ndarray | str | Path | None = None,
+    percentile: float = DEFAULT_PERCENTILE,
+    input_shape: tuple[int, ...] | None = None,
+    encoding: str = "direct",
+    input_scale: float | None = None,
+    decoding: str | None = None,
+    dt: float = 1e-3,
+    approximate_fan_in: bool = False,
+    weight_bits: int | None = None,
+    disable: tuple[str, ...] = (),
+    partition: str = "auto",
+    placement: str = "anneal",
+    seed: int = 0,
+    dump_ir: bool = False,
+    plot: bool = False,
+    progress: Callable[[str], None] | None = None,
+) -> Compiled:
+    """Compile a torch model (module, ExportedProgram, or file path) for a chip."""
+    from nmc.chip import DEFAULT_CHIP, load_chip
+    from nmc.driver import ImportOptions, import_model, load_calibration, print_ir
+    from nmc.errors import NmcError
+    from nmc.stats import network_stats
+
+    if target not in ("chip", "mlir"):
+        raise NmcError(f"unknown target '{target}' (expected chip or mlir)")
+    stem = name or (Path(model).stem if isinstance(model, str | Path) else "model")
+    if isinstance(calibration, str | Path):
+        calibration = load_calibration(calibration)
+    opts = ImportOptions(
+        ticks=timesteps,
+        encoding=encoding,
+        input_scale=input_scale,
+        decoding=decoding,
+        calibration=calibration,
+        percentile=percentile,
+        input_shape=input_shape,
+        dt=dt,
+        name=stem,
+    )
+    say = progress or (lambda _step: None)
+    chip_ref = chip or DEFAULT_CHIP
+    the_chip = load_chip(chip_ref)
+    level = "map" if target == "chip" else level
+    say("import")
+    module = import_model(model, opts)
+    snn_module = module.clone()
+    report: dict = {
+        "model": stem,
+        "chip": the_chip.to_json(),
+        "ticks": opts.ticks,
+        "encoding": opts.encoding,
+        "snn": network_stats(module),
+    }
+    levels = {"snn": print_ir(module)}
+    stimulus = calibration[:100] if calibration is not None else None
+    if level in ("core", "map"):
+        from nmc.pipeline import lower_to_core
+
+        result = lower_to_core(
+            module,
+            the_chip,
+            chip_ref,
+            approximate_fan_in=approximate_fan_in,
+            weight_bits=weight_bits,
+            disable=tuple(disable),
+            stimulus=stimulus,
+            progress=say,
+        )
+        levels = result.levels
+        report.update(result.report)
+    if level == "map":
+        from nmc.pipeline import lower_to_map
+
+        report["mapping"] = lower_to_map(
+            module, the_chip, stimulus=stimulus, partition=partition, placement=placement, seed=seed, progress=say
+        )
+        levels["map"] = print_ir(module)
+    files: dict[str, str | bytes] = {}
+    if target == "chip":
+        files.update(_chip_outputs(module, snn_module, the_chip, report, stem, stimulus, plot, say))
+    else:
+        files[f"{stem}.{level}.mlir"] = levels[level]
+    if dump_ir:
+        files.update({f"{stem}.{lvl}.mlir": text for lvl, text in levels.items()})
+    report["notes"] = opts.notes
+    report["files"] = sorted([*files, "report.json"])
+    return Compiled(stem, files, report, module, opts.notes)
+
+
+def _chip_outputs(module, snn_module, chip, report: dict, stem: str, stimulus, plot: bool, progress) -> dict:
+    """The binary, its measured costs (simulated on the calibration data), and plots."""
+    from nmc.costs import dynamic_report, neurobench_static, spike_raster_and_heatmap
+    from nmc.runtime.simulator import Chip as Simulator
+    from nmc.targets.chip_binary import build_image, decode, encode
+
+    progress("writing the chip binary")
+    image = build_image(module)
+    data = encode(image)
+    report["binary"] = {"file": f"{stem}.nmc", "bytes": len(data)}
+    report["neurobench"] = neurobench_static(snn_module, image, chip)
+    files: dict = {f"{stem}.nmc": data}
+    if stimulus is None:
+        if plot:
+            report["notes_plot"] = "--plot needs --calibration data to simulate"
+        return files
+    progress("simulating the binary on calibration data")
+    run = Simulator(decode(data)).run(stimulus, record=True)
+    dense = report["snn"]["synapses"] * report["ticks"]
+    report["chip_run"] = dynamic_report(run, len(stimulus), image, chip, report["mapping"], dense)
+    if plot:
+        import tempfile
+
+        from nmc.mapping import assignment, net_view, traffic_pairs
+        from nmc.passes.partition_cores import group_rates
+
+        (net,) = [op for op in module.walk() if op.name == "core.network"]
+        view = net_view(net)
+        cores, _ = assignment(net, view)
+        src, _, w = traffic_pairs(view, cores, group_rates(view))
+        per_core = np.bincount(src, weights=w, minlength=int(cores.max()) + 1)
+        with tempfile.TemporaryDirectory() as tmp:
+            for path in spike_raster_and_heatmap(run, image, per_core, str(Path(tmp) / stem)):
+                files[Path(path).name] = Path(path).read_bytes()
+    return files
+
+
+def load(path: str | Path) -> Any:
+    """A chip binary, ready to `.run(x)` on the simulator."""
+    from nmc.runtime.simulator import Chip
+
+    return Chip.load(path)
