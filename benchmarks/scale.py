@@ -25,11 +25,11 @@ from xdsl.ir import Block, Region
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _report import machine, write_section  # noqa: E402
+from _report import machine, write_section
 
-from nmc.chip import load_chip  # noqa: E402
-from nmc.core_ir import Group, build_neurons, rebalance  # noqa: E402
-from nmc.dialects import core  # noqa: E402
+from nmc.chip import load_chip
+from nmc.core_ir import Group, build_neurons, rebalance
+from nmc.dialects import core
 
 CHIP = str(Path(__file__).resolve().parent / "tianjic-96x96.chip")
 
