@@ -45,34 +45,49 @@ def neuron_keys(view: NetView) -> tuple[np.ndarray, np.ndarray]:
 
 
 def fill(order: np.ndarray, breaks: np.ndarray, view: NetView, chip: Chip) -> np.ndarray:
-    """Greedy packing of neurons in `order` into cores; a new core also starts at every `breaks` position."""
+    """Greedy packing of neurons in `order` into cores; a new core also starts at every `breaks` position.
+
+    Every limit grows with the prefix of neurons a core takes, so the greedy core is the longest
+    prefix that fits; it is found by a binary search over prefix lengths (numpy, not one step per neuron).
+    """
     c = chip.core
     n_max, a_max, s_max = c["neurons"], c["axons"], c["synapse_memory"]
     indptr, keys = neuron_keys(view)
-    syn = np.bincount(view.syn_post, minlength=view.n_neurons)
+    n = order.size
+    lens = (indptr[order + 1] - indptr[order]).astype(np.int64)
+    ocum = np.concatenate([[0], np.cumsum(lens)])
+    gather = np.repeat(indptr[order] - ocum[:-1], lens) + np.arange(ocum[-1])
+    okeys = keys[gather]
+    syn = np.bincount(view.syn_post, minlength=view.n_neurons)[order]
+    scum = np.concatenate([[0], np.cumsum(syn)])
+    worst = int(np.argmax(np.maximum(lens - a_max, syn - s_max))) if n else 0
+    if n and (lens[worst] > a_max or syn[worst] > s_max):
+        raise NmcError(
+            f"a neuron reads {int(lens[worst])} axons / {int(syn[worst])} synapses, more than one core holds "
+            f"({a_max} / {s_max}): run decompose-fan-in first"
+        )
+    stops = np.append(np.unique(breaks[(breaks > 0) & (breaks < n)]), n)
     cores = np.empty(view.n_neurons, np.int64)
-    current: set[int] = set()
-    count = synapses = 0
-    core_id = -1
-    is_break = np.zeros(order.size + 1, bool)
-    is_break[breaks] = True
-    key_list = keys.tolist()
-    for pos, neuron in enumerate(order.tolist()):
-        mine = key_list[indptr[neuron] : indptr[neuron + 1]]
-        if len(mine) > a_max or syn[neuron] > s_max:
-            raise NmcError(
-                f"a neuron reads {len(mine)} axons / {int(syn[neuron])} synapses, more than one core holds "
-                f"({a_max} / {s_max}): run decompose-fan-in first"
-            )
-        new = [k for k in mine if k not in current]
-        if core_id < 0 or is_break[pos] or count == n_max or len(current) + len(new) > a_max or synapses + syn[neuron] > s_max:
-            core_id += 1
-            current, count, synapses = set(), 0, 0
-            new = mine
-        current.update(new)
-        count += 1
-        synapses += int(syn[neuron])
-        cores[neuron] = core_id
+
+    def fits(pos: int, m: int) -> bool:
+        if scum[pos + m] - scum[pos] > s_max:
+            return False
+        return np.unique(okeys[ocum[pos] : ocum[pos + m]]).size <= a_max
+
+    pos, core_id = 0, 0
+    while pos < n:
+        limit = min(n_max, int(stops[np.searchsorted(stops, pos, side="right")]) - pos)
+        if fits(pos, limit):
+            m = limit
+        else:
+            lo, hi = 1, limit - 1  # lo always fits (checked above), limit does not
+            while lo < hi:
+                mid = (lo + hi + 1) // 2
+                lo, hi = (mid, hi) if fits(pos, mid) else (lo, mid - 1)
+            m = lo
+        cores[order[pos : pos + m]] = core_id
+        pos += m
+        core_id += 1
     return cores
 
 

@@ -256,3 +256,23 @@ def test_python_api_compiles_runs_and_saves(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["report.json", "small.nmc"]
     again = nmc.load(tmp_path / "small.nmc").run(x[:20]).outputs[0]
     assert np.array_equal(again, y)
+
+
+def test_sequential_fill_takes_the_longest_prefix_that_fits():
+    """Each core is full: moving the next core's first neuron into it would break a limit."""
+    from nmc.passes.partition_cores import partition
+
+    module = import_model(small_snn(), ImportOptions(ticks=8, input_shape=(1, 8, 8)))
+    chip = load_chip("mini")
+    lower_to_core(module, chip, "mini")
+    net = next(op for op in module.walk() if op.name == "core.network")
+    view = net_view(net)
+    cores = partition(view, chip, "sequential")
+    assert (np.diff(cores) >= 0).all()
+    for k in range(int(cores.max())):
+        first_next = int(np.nonzero(cores == k + 1)[0][0])
+        grown = cores.copy()
+        grown[first_next] = k
+        neurons, axons, synapses = core_loads(view, grown, int(cores.max()) + 1)
+        c = chip.core
+        assert neurons[k] > c["neurons"] or axons[k] > c["axons"] or synapses[k] > c["synapse_memory"]
