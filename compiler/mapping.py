@@ -18,6 +18,17 @@ from nmc.dialects import core
 from nmc.ir_arrays import to_numpy
 
 
+def unique_pairs(a: np.ndarray, b: np.ndarray, return_inverse: bool = False):
+    """Sorted distinct (a, b) pairs of non-negative ints as two arrays (1-D sort: much faster than axis=1)."""
+    span = int(b.max(initial=0)) + 1
+    packed = a.astype(np.int64) * span + b
+    if return_inverse:
+        values, inverse = np.unique(packed, return_inverse=True)
+        return values // span, values % span, inverse.ravel()
+    values = np.unique(packed)
+    return values // span, values % span
+
+
 @dataclass
 class NetView:
     """Arrays describing a core network's connectivity, independent of any mapping."""
@@ -100,8 +111,8 @@ def core_loads(view: NetView, cores: np.ndarray, n_cores: int) -> tuple[np.ndarr
     neurons = np.bincount(cores, minlength=n_cores)
     syn_core = cores[view.syn_post]
     synapses = np.bincount(syn_core, minlength=n_cores)
-    pairs = np.unique(np.stack([syn_core, view.syn_key]), axis=1) if syn_core.size else np.zeros((2, 0), np.int64)
-    axons = np.bincount(pairs[0], minlength=n_cores)
+    axon_core, _ = unique_pairs(syn_core, view.syn_key)
+    axons = np.bincount(axon_core, minlength=n_cores)
     return neurons, axons, synapses
 
 
@@ -151,8 +162,7 @@ def destinations(view: NetView, cores: np.ndarray) -> tuple[np.ndarray, np.ndarr
     """Distinct (source index, destination core) pairs: where each source's packets must go."""
     if view.syn_src.size == 0:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    pairs = np.unique(np.stack([view.syn_src, cores[view.syn_post]]), axis=1)
-    return pairs[0], pairs[1]
+    return unique_pairs(view.syn_src, cores[view.syn_post])
 
 
 def source_cores(view: NetView, cores: np.ndarray) -> np.ndarray:

@@ -31,17 +31,16 @@ from nmc.core_ir import networks
 from nmc.dialects import map as map_d
 from nmc.errors import NmcError
 from nmc.ir_arrays import from_numpy, to_numpy
-from nmc.mapping import NetView, net_view
+from nmc.mapping import NetView, net_view, unique_pairs
 
 
 def neuron_keys(view: NetView) -> tuple[np.ndarray, np.ndarray]:
     """CSR (indptr, keys) of the distinct axon keys each neuron reads."""
     if view.syn_post.size == 0:
         return np.zeros(view.n_neurons + 1, np.int64), np.zeros(0, np.int64)
-    pairs = np.unique(np.stack([view.syn_post, view.syn_key]), axis=1)
-    indptr = np.zeros(view.n_neurons + 1, np.int64)
-    np.add.at(indptr, pairs[0] + 1, 1)
-    return np.cumsum(indptr), pairs[1]
+    post, key = unique_pairs(view.syn_post, view.syn_key)
+    indptr = np.concatenate([[0], np.cumsum(np.bincount(post, minlength=view.n_neurons))])
+    return indptr, key
 
 
 def fill(order: np.ndarray, breaks: np.ndarray, view: NetView, chip: Chip) -> np.ndarray:

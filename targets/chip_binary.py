@@ -249,7 +249,7 @@ def build_image(module: Any) -> ChipImage:
     from nmc.dialects import map as map_d
     from nmc.errors import NmcError
     from nmc.ir_arrays import to_numpy
-    from nmc.mapping import assignment, destinations, net_view, source_cores
+    from nmc.mapping import assignment, destinations, net_view, source_cores, unique_pairs
 
     (net,) = networks(module)
     chip = load_chip(net.chip.data)
@@ -296,9 +296,7 @@ def build_image(module: Any) -> ChipImage:
     k = int(cores.max(initial=-1)) + 1
     # axons: distinct (core, source, delay) in sorted order
     syn_core = cores[view.syn_post]
-    pairs, inverse = np.unique(np.stack([syn_core, view.syn_key]), axis=1, return_inverse=True)
-    inverse = inverse.ravel()
-    ax_core, ax_key = pairs[0], pairs[1]
+    ax_core, ax_key, inverse = unique_pairs(syn_core, view.syn_key, return_inverse=True)
     ax_offsets = np.concatenate([[0], np.cumsum(np.bincount(ax_core, minlength=k))])
     ax_local = np.arange(ax_core.size) - ax_offsets[ax_core]
     src, delay = ax_key // 256, ax_key % 256
