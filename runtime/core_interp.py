@@ -24,6 +24,9 @@ from nmc.ir_arrays import to_numpy
 from nmc.runtime.encoders import Encoder
 
 
+CHUNK = 128
+
+
 @dataclass
 class CoreRun:
     outputs: list[np.ndarray]
@@ -96,8 +99,20 @@ def run_core(
     record: bool = False,
     chip: Chip | None = None,
 ) -> CoreRun:
-    """Run a core network on a batch for `ticks` + its latency chip ticks."""
+    """Run a core network on a batch for `ticks` + its latency chip ticks.
+
+    Large batches run in chunks of `CHUNK` samples (smaller arrays, much faster) unless an input is
+    Poisson-coded: its random stream depends on the whole batch's shape, so it runs in one piece.
+    """
     net = find_core_network(module)
+    arrays = [inputs] if isinstance(inputs, np.ndarray) else list(inputs)
+    poisson = any(isinstance(op, core.InputOp) and op.encoding.data == core.Encoding.POISSON for op in net.body.block.ops)
+    if arrays and len(arrays[0]) > CHUNK and not poisson:
+        parts = [run_core(net, [a[i : i + CHUNK] for a in arrays], dtype=dtype, record=record, chip=chip)
+                 for i in range(0, len(arrays[0]), CHUNK)]
+        outputs = [np.concatenate(o) for o in zip(*(p.outputs for p in parts), strict=True)]
+        traces = {k: np.concatenate([p.traces[k] for p in parts], axis=1) for k in parts[0].traces}
+        return CoreRun(outputs, traces, parts[0].chip_ticks, sum(p.synaptic_events for p in parts))
     chip = chip or load_chip(net.chip.data)
     block = net.body.block
     arrays = [inputs] if isinstance(inputs, np.ndarray) else list(inputs)
