@@ -11,7 +11,8 @@ the next neuron would break a limit, so a partition never violates one.
   then re-packed by the filler (the repair step), part after part.
 
 * `auto` (default): the candidate with the least traffic among sequential and two METIS
-  splits (about 90 % of a core per part, and as many parts as sequential needs cores).
+  splits (about 90 % of a core per part, and as many parts as sequential needs cores; the
+  second only up to 200k neurons).
 
 The objective is inter-core spike traffic: each spike counts once per distinct
 remote core that holds one of its targets.
@@ -127,6 +128,10 @@ def metis_parts(view: NetView, chip: Chip, rates: np.ndarray | None, seed: int, 
     return np.asarray(result.vertex_part, np.int64)
 
 
+# Above this size `auto` runs METIS once (each run costs ~30 s per million neurons on 2 cores).
+AUTO_SECOND_METIS_MAX = 200_000
+
+
 def _repaired(parts: np.ndarray, view: NetView, chip: Chip) -> np.ndarray:
     order = np.lexsort((np.arange(view.n_neurons), parts))
     breaks = np.nonzero(np.diff(parts[order]))[0] + 1
@@ -145,7 +150,7 @@ def partition(view: NetView, chip: Chip, strategy: str, rates: np.ndarray | None
         sequential = fill(np.arange(view.n_neurons), np.zeros(0, np.int64), view, chip)
         n_seq = int(sequential.max(initial=-1)) + 1
         candidates = [sequential, _repaired(metis_parts(view, chip, rates, seed), view, chip)]
-        if n_seq > 1:
+        if 1 < n_seq and view.n_neurons <= AUTO_SECOND_METIS_MAX:
             candidates.append(_repaired(metis_parts(view, chip, rates, seed, parts=n_seq), view, chip))
 
         def score(cores: np.ndarray) -> tuple[float, int]:
