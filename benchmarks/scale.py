@@ -199,14 +199,15 @@ def main() -> None:
         "Mapping quality (inter-core packets per spike-tick, and traffic × hops; sequential and METIS are laid on the "
         "serpentine, nmc = auto partition + annealed placement):",
         "",
-        "| neurons | sequential traffic | METIS traffic | nmc traffic | sequential t×h | METIS t×h | nmc t×h | nmc vs sequential t×h |",
-        "|---|---|---|---|---|---|---|---|",
+        "| neurons | sequential traffic | METIS traffic | nmc traffic | sequential t×h | METIS t×h | nmc t×h | t×h saved vs sequential | cores (seq / METIS / nmc) |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         gain = 1 - r["nmc_traffic_hops"] / r["sequential_traffic_hops"] if r["sequential_traffic_hops"] else 0.0
         lines.append(
             f"| {r['neurons']:,} | {r['sequential_traffic']:.0f} | {r['metis_traffic']:.0f} | {r['nmc_traffic']:.0f} | "
-            f"{r['sequential_traffic_hops']:.0f} | {r['metis_traffic_hops']:.0f} | {r['nmc_traffic_hops']:.0f} | {gain:+.1%} |"
+            f"{r['sequential_traffic_hops']:.0f} | {r['metis_traffic_hops']:.0f} | {r['nmc_traffic_hops']:.0f} | {gain:.1%} | "
+            f"{r['sequential_cores']} / {r['metis_cores']} / {r['cores']} |"
         )
     top = rows[-1]
     lines += [
