@@ -276,3 +276,16 @@ def test_sequential_fill_takes_the_longest_prefix_that_fits():
         neurons, axons, synapses = core_loads(view, grown, int(cores.max()) + 1)
         c = chip.core
         assert neurons[k] > c["neurons"] or axons[k] > c["axons"] or synapses[k] > c["synapse_memory"]
+
+
+def test_plot_writes_a_raster_and_a_placement_heat_map():
+    import nmc
+
+    _, _, calib = digits()
+    compiled = nmc.compile(small_snn(), name="p", chip="mini", input_shape=(1, 8, 8), timesteps=8, calibration=calib, plot=True)
+    assert sorted(compiled.files) == ["p.nmc", "p.placement.png", "p.raster.png"]
+    assert all(compiled.files[f][:8] == b"\x89PNG\r\n\x1a\n" for f in ("p.placement.png", "p.raster.png"))
+    run = compiled.report["chip_run"]
+    assert run["energy_per_inference_uj"] > 0
+    assert 0 < run["activation_sparsity"] < 1
+    assert compiled.report["neurobench"]["connection_sparsity"] >= 0

@@ -176,3 +176,17 @@ def test_nmc_opt_pipeline_yields_ir_that_fits_the_chip(tmp_path):
     assert 'chip = "tianjic256"' in proc.stdout
     assert 'core.neurons "layer5/psum1" psum' in proc.stdout
     assert load_chip("tianjic256").core["max_fan_in"] == 256
+
+
+def test_effective_synaptic_operations_follow_the_neurobench_example():
+    """FACTS.md §5: W = [[1.3,0,-3.2],[0,1.2,-5.1],[-1.1,2.7,0]], x = [0,1.3,-1]: 4 effective, 9 dense."""
+    from nmc.builder import NetworkBuilder
+    from nmc.stats import network_stats
+
+    w = np.array([[1.3, 0, -3.2], [0, 1.2, -5.1], [-1.1, 2.7, 0]], np.float32)
+    b = NetworkBuilder("nb", [(3,)], ticks=1)
+    module = b.finish([b.decode(b.neuron(b.dense(b.encode(b.inputs[0]), w), threshold=100.0), "count")])
+    assert network_stats(module)["synapses"] == 9
+    SnnToCorePass(chip="tiny").apply(CTX, module)
+    run = run_core(module, np.array([[0.0, 1.3, -1.0]]), dtype=np.float64)
+    assert run.synaptic_events == 4
