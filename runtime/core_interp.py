@@ -23,7 +23,6 @@ from nmc.errors import NmcError
 from nmc.ir_arrays import to_numpy
 from nmc.runtime.encoders import Encoder
 
-
 CHUNK = 128
 
 
