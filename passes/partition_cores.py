@@ -10,7 +10,7 @@ the next neuron would break a limit, so a partition never violates one.
   profile) into parts of about one core; METIS overfills parts, so each part is
   then re-packed by the filler (the repair step), part after part.
 
-* `auto` (default): the candidate with the least traffic among sequential and two METIS
+* `auto` (default): among the candidates that fit the mesh, the one with the least traffic, out of sequential and two METIS
   splits (about 90 % of a core per part, and as many parts as sequential needs cores; the
   second only up to 200k neurons).
 
@@ -153,10 +153,11 @@ def partition(view: NetView, chip: Chip, strategy: str, rates: np.ndarray | None
         if 1 < n_seq and view.n_neurons <= AUTO_SECOND_METIS_MAX:
             candidates.append(_repaired(metis_parts(view, chip, rates, seed, parts=n_seq), view, chip))
 
-        def score(cores: np.ndarray) -> tuple[float, int]:
-            return float(traffic_pairs(view, cores, rates)[2].sum()), int(cores.max(initial=-1)) + 1
+        def score(cores: np.ndarray) -> tuple[bool, float, int]:
+            used = int(cores.max(initial=-1)) + 1
+            return used > chip.cores, float(traffic_pairs(view, cores, rates)[2].sum()), used
 
-        return min(candidates, key=score)
+        return min(candidates, key=score)  # candidates that fit the mesh first
     raise NmcError(f"partition-cores: unknown strategy '{strategy}' (expected auto, metis or sequential)")
 
 
