@@ -83,6 +83,10 @@ def compile(
     seed: int = 0,
     dump_ir: bool = False,
     plot: bool = False,
+    synth: bool = False,
+    tb_samples: int = 1,
+    verilog_max_synapses: int | None = None,
+    verilog_max_neurons: int | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> Compiled:
     """Compile a torch model (module, ExportedProgram, or file path) for a chip."""
@@ -91,8 +95,14 @@ def compile(
     from nmc.errors import NmcError
     from nmc.stats import network_stats
 
-    if target not in ("chip", "mlir"):
-        raise NmcError(f"unknown target '{target}' (expected chip or mlir)")
+    if target not in ("chip", "mlir", "verilog"):
+        raise NmcError(f"unknown target '{target}' (expected chip, mlir or verilog)")
+    if synth and target != "verilog":
+        raise NmcError("--synth synthesizes Verilog: use it with --target verilog")
+    if synth:
+        from nmc.targets.synth import yosys_available
+
+        yosys_available()
     stem = name or (Path(model).stem if isinstance(model, str | Path) else "model")
     if isinstance(calibration, str | Path):
         calibration = load_calibration(calibration)
@@ -110,7 +120,7 @@ def compile(
     say = progress or (lambda _step: None)
     chip_ref = chip or DEFAULT_CHIP
     the_chip = load_chip(chip_ref)
-    level = "map" if target == "chip" else level
+    level = "map" if target in ("chip", "verilog") else level
     say("import")
     module = import_model(model, opts)
     snn_module = module.clone()
@@ -148,6 +158,10 @@ def compile(
     files: dict[str, str | bytes] = {}
     if target == "chip":
         files.update(_chip_outputs(module, snn_module, the_chip, report, stem, stimulus, plot, say))
+    elif target == "verilog":
+        limits = {"max_synapses": verilog_max_synapses, "max_neurons": verilog_max_neurons}
+        tb_input = calibration[:tb_samples] if calibration is not None else None
+        files.update(_verilog_outputs(module, report, tb_input, tb_samples, synth, limits, say))
     else:
         files[f"{stem}.{level}.mlir"] = levels[level]
     if dump_ir:
@@ -191,6 +205,44 @@ def _chip_outputs(module, snn_module, chip, report: dict, stem: str, stimulus, p
         with tempfile.TemporaryDirectory() as tmp:
             for path in spike_raster_and_heatmap(run, image, per_core, str(Path(tmp) / stem)):
                 files[Path(path).name] = Path(path).read_bytes()
+    return files
+
+
+def _verilog_outputs(module, report: dict, stimulus, samples: int, synth: bool, limits: dict, progress) -> dict:
+    """RTL, synapse memories, a testbench on `stimulus` (or seeded uniform inputs), and optionally synthesis."""
+    from nmc.targets.chip_binary import build_image, decode, encode
+    from nmc.targets.verilog import verilog_files
+
+    progress("emitting Verilog")
+    image = decode(encode(build_image(module)))
+    if stimulus is None:
+        rng = np.random.default_rng(0)
+        stimulus = [rng.random((samples, *spec["shape"])).astype(np.float32) for spec in image.meta["inputs"]]
+        report["notes_testbench"] = f"no --calibration data: the testbench drives {samples} seeded uniform [0, 1) input(s)"
+    files, design = verilog_files(image, stimulus, **{k: v for k, v in limits.items() if v is not None})
+    top = design.top
+    report["verilog"] = {
+        "top": top,
+        "rtl_lines": sum(files[f].count("\n") for f in files if f.endswith(".v") and not f.startswith("tb_")),
+        "synapse_memory_words": int(image.a("SYN ", "weight").size),
+        "neuron_instances": int(image.a("NRN ", "core").size),
+        "cores": int(image.a("CORE", "x").size),
+        "clock_cycles_per_tick": design.cycles_per_tick,
+        "clock_cycles_per_inference": design.cycles_per_tick * design.total_ticks,
+        "widths": {"axon_value": design.xw, "weight": design.ww, "accumulator": design.iw, "membrane": design.vw},
+        "testbench": f"tb_{top}.v",
+        "testbench_ticks": design.total_ticks,
+        "run": f"iverilog -g2012 -o tb_{top} *.v && vvp tb_{top}",
+    }
+    if synth:
+        from nmc.targets.synth import synthesize
+        from nmc.targets.verilog import PRIMITIVES
+
+        progress("synthesizing with yosys")
+        rtl = [PRIMITIVES, f"{top}.v"]
+        synth_files, numbers = synthesize({k: v for k, v in files.items() if not k.startswith("tb_")}, top, rtl)
+        files.update(synth_files)
+        report["synthesis"] = numbers
     return files
 
 

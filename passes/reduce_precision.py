@@ -89,6 +89,7 @@ class _Quantizer:
             scale[o] = self._inherited_scale(o, g, scale) if g.mode == "psum" else self._own_scale(g, peak[o])
         for o in ops:
             new = build_neurons(replace(self._quantize(o, groups[o], scale[o]), inputs=list(o.inputs)))
+            new.delays = o.delays  # quantization keeps the structure, so the balancing delays stay
             for use in list(o.output.uses):
                 user = use.operation
                 if isinstance(user, core.DecodeOp) and user.kind.data == core.Decoding.MEMBRANE:

@@ -24,6 +24,7 @@ from nmc.targets.chip_binary import COMPARES, MODES, RESETS, BinaryError, ChipIm
 class SimRun:
     outputs: list[np.ndarray]
     spikes: np.ndarray | None = None  # [chip ticks, batch, neurons] when recorded
+    trace: dict[str, np.ndarray] | None = None  # host inputs, every neuron's output, final membranes (trace=True)
     ticks: int = 0
     synaptic_events: int = 0
     neuron_updates: int = 0
@@ -94,8 +95,12 @@ class Chip:
     def neuron_id_of(self, core: np.ndarray, slot: np.ndarray) -> np.ndarray:
         return self.neuron_id[core] + slot
 
-    def run(self, inputs: np.ndarray | Sequence[np.ndarray], *, record: bool = False) -> SimRun:
-        """Run a batch (one array [batch, *shape] per network input) for ticks + latency chip ticks."""
+    def run(self, inputs: np.ndarray | Sequence[np.ndarray], *, record: bool = False, trace: bool = False) -> SimRun:
+        """Run a batch (one array [batch, *shape] per network input) for ticks + latency chip ticks.
+
+        `trace` also keeps, per chip tick, the host input values and every neuron's output
+        (spike or partial sum) and the final membranes: the stimulus and expectation of RTL testbenches.
+        """
         m = self.meta
         arrays = [inputs] if isinstance(inputs, np.ndarray) else list(inputs)
         if len(arrays) != m["n_inputs"]:
@@ -119,6 +124,7 @@ class Chip:
         zero = self.reset == RESETS.index("zero")
         decode = _Decoders(self, batch)
         recorded = []
+        traced_host, traced_out = [], []
         events = updates = packets = 0
         host_axons = np.nonzero(self.axon_host)[0]
         nrn_axons = np.nonzero(~self.axon_host)[0]
@@ -153,7 +159,13 @@ class Chip:
             decode.step(tick, out, v)
             if record:
                 recorded.append(fired.astype(np.uint8))
-        return SimRun(decode.results(v), np.stack(recorded) if record else None, total, events, updates, packets)
+            if trace:
+                traced_host.append(in_hist[slot].copy())
+                traced_out.append(out.copy())
+        run = SimRun(decode.results(v), np.stack(recorded) if record else None, total, events, updates, packets)
+        if trace:
+            run.trace = {"host": np.stack(traced_host), "out": np.stack(traced_out), "v": v.copy()}
+        return run
 
 
 class _Decoders:

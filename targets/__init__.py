@@ -21,5 +21,21 @@ class ChipDumpTarget(Target):
         dump(decode(encode(build_image(module))), output)
 
 
+@dataclass(frozen=True)
+class VerilogTarget(Target):
+    """The structural Verilog of a mapped network (core modules and top level): `nmc-opt -t verilog`.
+
+    The primitives (nmc_primitives.v), synapse memories and testbench come with `nmc-compile --target verilog`.
+    """
+
+    name = "verilog"
+
+    def emit(self, ctx: Context, module: ModuleOp, output: IO[str]) -> None:
+        from nmc.targets.chip_binary import build_image, decode, encode
+        from nmc.targets.verilog import rtl_text
+
+        output.write(rtl_text(decode(encode(build_image(module)))))
+
+
 def get_all_targets() -> dict[str, Callable[[], type[Target]]]:
-    return {"chip-dump": lambda: ChipDumpTarget}
+    return {"chip-dump": lambda: ChipDumpTarget, "verilog": lambda: VerilogTarget}

@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-TARGETS = ("chip", "mlir")
+TARGETS = ("chip", "mlir", "verilog")
 LEVELS = ("snn", "core", "map")
 
 
@@ -52,8 +52,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--target",
         choices=TARGETS,
         default="chip",
-        help="chip: the configuration binary OUTDIR/<model>.nmc (default); mlir: IR of the lowest level",
+        help="chip: the configuration binary OUTDIR/<model>.nmc (default); mlir: IR of the lowest level; "
+        "verilog: structural RTL with a testbench (docs/verilog.md)",
     )
+    p.add_argument("--synth", action="store_true", help="with --target verilog: synthesize with yosys (OUTDIR/synth/)")
+    p.add_argument(
+        "--tb-samples", type=_positive_int, default=1, help="with --target verilog: calibration samples the testbench runs"
+    )
+    p.add_argument("--verilog-max-synapses", type=_positive_int, help="largest network --target verilog emits (synapses)")
+    p.add_argument("--verilog-max-neurons", type=_positive_int, help="largest network --target verilog emits (neurons)")
     p.add_argument("--level", choices=LEVELS, default="map", help="lowest level to lower to for --target mlir (default: map)")
     p.add_argument("--partition", choices=("auto", "metis", "sequential"), default="auto", help="partition-cores strategy")
     p.add_argument("--placement", choices=("anneal", "sequential"), default="anneal", help="place-cores strategy")
@@ -118,6 +125,10 @@ def compile_cli(args: argparse.Namespace) -> None:
         seed=args.seed,
         dump_ir=args.dump_ir,
         plot=args.plot,
+        synth=args.synth,
+        tb_samples=args.tb_samples,
+        verilog_max_synapses=args.verilog_max_synapses,
+        verilog_max_neurons=args.verilog_max_neurons,
         progress=progress,
     )
     progress("writing")
@@ -125,8 +136,12 @@ def compile_cli(args: argparse.Namespace) -> None:
     progress("")
     for note in compiled.notes:
         print(f"note: {note}", file=sys.stderr)
-    level = "map" if args.target == "chip" else args.level
-    main_file = f"{compiled.name}.nmc" if args.target == "chip" else f"{compiled.name}.{level}.mlir"
+    if args.target == "chip":
+        main_file = f"{compiled.name}.nmc"
+    elif args.target == "verilog":
+        main_file = f"{compiled.report['verilog']['top']}.v"
+    else:
+        main_file = f"{compiled.name}.{args.level}.mlir"
     print(_summary(compiled.report, outdir / main_file))
 
 
@@ -174,6 +189,22 @@ def _summary(report: dict, path: Path) -> str:
             f"  chip: {run['inference_ticks']} ticks = {run['inference_seconds'] * 1e3:.3f} ms per inference, "
             f"{run['energy_per_inference_uj']:.3f} uJ, {run['area_mm2']} mm2, activation sparsity "
             f"{run['activation_sparsity']:.2%}, {run['effective_synops_per_sample']:g} synaptic ops per sample"
+        )
+    v = report.get("verilog")
+    if v:
+        lines.append(
+            f"  verilog: {v['rtl_lines']} lines, {v['neuron_instances']} neuron instances, {v['synapse_memory_words']} "
+            f"synapse words in {v['cores']} cores, {v['clock_cycles_per_tick']} clock cycles per tick; "
+            f"testbench: {v['run']}"
+        )
+    syn = report.get("synthesis")
+    if syn:
+        area = (
+            f", OSU 0.18 um: {syn['osu018_cells']} cells, {syn['osu018_area_um2'] / 1e6:.3f} mm2" if "osu018_cells" in syn else ""
+        )
+        lines.append(
+            f"  synthesis (yosys, {syn['seconds']:.0f} s): {syn['generic_cells']} generic cells, "
+            f"{syn['transistors']} transistors (stat -tech cmos){area}"
         )
     if "binary" in report:
         lines.append(f"  binary: {report['binary']['bytes']} bytes")
