@@ -128,7 +128,7 @@ def metis_parts(view: NetView, chip: Chip, rates: np.ndarray | None, seed: int, 
     return np.asarray(result.vertex_part, np.int64)
 
 
-# Above this size `auto` runs METIS once (each run costs ~30 s per million neurons on 2 cores).
+# Above this size `auto` runs METIS once (each run costs ~11 s per million neurons on 2 cores).
 AUTO_SECOND_METIS_MAX = 200_000
 
 
