@@ -187,7 +187,7 @@ module nmc_neuron #(
 endmodule
 
 // A route between two cores: HOPS router stages, each a register that moves its bundle one hop
-// per deliver cycle (XY routing on the mesh).
+// per deliver cycle (XY routing on the mesh): a delay line clocked by `hop` instead of the tick.
 module nmc_link #(
     parameter integer W = 1,
     parameter integer HOPS = 1
@@ -198,17 +198,7 @@ module nmc_link #(
     input  wire [W-1:0] in,
     output wire [W-1:0] out
 );
-    reg [W-1:0] stage [0:HOPS-1];
-    integer i;
-    always @(posedge clk) begin
-        if (rst) begin
-            for (i = 0; i < HOPS; i = i + 1) stage[i] <= {W{1'b0}};
-        end else if (hop) begin
-            stage[0] <= in;
-            for (i = 1; i < HOPS; i = i + 1) stage[i] <= stage[i-1];
-        end
-    end
-    assign out = stage[HOPS-1];
+    nmc_delay #(.W(W), .D(HOPS)) stages (.clk(clk), .rst(rst), .shift(hop), .in(in), .out(out));
 endmodule
 
 // An axon delay line: D ticks of delay, shifted once per tick at the update cycle.
