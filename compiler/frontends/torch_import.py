@@ -62,10 +62,9 @@ def load_model(path: str | Path) -> nn.Module | torch.export.ExportedProgram:
     if not path.is_file():
         raise NmcError(f"{path}: no such file")
     if path.suffix == ".pt2":
-        try:
-            return torch.export.load(str(path))
-        except Exception as e:  # torch raises many kinds on a bad archive
-            raise NmcError(f"{path}: not a readable torch.export archive ({_one_line(e)})") from None
+        from nmc.frontends.safe_pt2 import load_exported
+
+        return load_exported(path)
     try:
         with torch.serialization.safe_globals([*ALLOWED_MODULES, *LOADABLE_UNSUPPORTED]):
             obj = torch.load(str(path), weights_only=True, map_location="cpu")
