@@ -118,9 +118,10 @@ def test_custom_and_opaque_objects_are_refused_before_loading(clean_archive, tmp
         assert not marker.exists()
 
 
-def test_symbolic_expression_with_code_is_refused(clean_archive, tmp_path):
+@pytest.mark.parametrize("template", ["__import__('os').system('touch {m}')", "open('{m}', 'w')"])
+def test_symbolic_expression_with_code_is_refused(clean_archive, tmp_path, template):
     marker = tmp_path / "pwned"
-    code = f"__import__('os').system('touch {marker}')"
+    code = template.format(m=marker)
 
     def edit(name, data):
         if name and name.endswith("models/model.json"):

@@ -30,8 +30,17 @@ from typing import Any
 
 from nmc.errors import NmcError
 
-# names, integers, arithmetic operators, parentheses, commas: all a symbolic size needs
-_SAFE_EXPR = re.compile(r"[A-Za-z_][A-Za-z0-9_]*|[0-9]+|\*\*|//|[-+*/%(),<>=!&|~ ]")
+# A symbolic size is arithmetic over size symbols: names, numbers, quoted symbol names,
+# operators, and calls of sympy's constructors / torch's sympy functions — nothing else
+# (no attribute access, no subscripts, no dunders, no other callables such as open or eval).
+_TOKEN = re.compile(r"(?P<call>[A-Za-z_][A-Za-z0-9_]*)\s*\(|(?P<name>[A-Za-z_][A-Za-z0-9_]*)|'[A-Za-z_][A-Za-z0-9_]*'"
+                    r"|[0-9]+(?:\.[0-9]+)?|\*\*|//|[-+*/%(),<>=!&|~ ]")
+_CALLABLE = frozenset(
+    "Symbol Integer Rational Float Max Min Abs Add Mul Pow Mod floor ceiling sqrt Eq Ne Lt Le Gt Ge And Or Not Piecewise "
+    "FloorDiv ModularIndexing Where PythonMod CleanDiv CeilToInt FloorToInt CeilDiv LShift RShift PowByNatural FloatPow "
+    "FloatTrueDiv IntTrueDiv IsNonOverlappingAndDenseIndicator TruncToFloat TruncToInt RoundToInt RoundDecimal ToFloat "
+    "Identity OpaqueUnaryFn_sqrt BitwiseFn_bitwise_and BitwiseFn_bitwise_or".split()
+)
 _REFUSED_ENTRIES = ("custom_obj_", "opaque_obj_")
 _MAX_JSON_BYTES = 256 << 20
 
@@ -85,13 +94,24 @@ def _check_expressions(path: Path, name: str, data: bytes) -> None:
         node = stack.pop()
         if isinstance(node, dict):
             expr = node.get("expr_str")
-            if isinstance(expr, str) and ("".join(_SAFE_EXPR.findall(expr)) != expr or "__" in expr):
+            if isinstance(expr, str) and not _safe_expression(expr):
                 raise NmcError(
                     f"{path}: refused symbolic expression {expr[:60]!r} in '{name}': only arithmetic on size symbols is allowed"
                 )
             stack.extend(node.values())
         elif isinstance(node, list):
             stack.extend(node)
+
+
+def _safe_expression(expr: str) -> bool:
+    pos = 0
+    for m in _TOKEN.finditer(expr):
+        if m.start() != pos or "__" in m.group(0):
+            return False
+        if m.group("call") is not None and m.group("call") not in _CALLABLE:
+            return False
+        pos = m.end()
+    return pos == len(expr)
 
 
 @contextmanager
