@@ -29,7 +29,8 @@ from train_digits import cnn as digits_cnn
 from train_digits import digits_split, train_ann
 from train_digits import mlp as digits_mlp
 
-from nmc.chip import load_chip
+from nmc.chips import load_chip
+from nmc.chips.binary import decode, encode
 from nmc.driver import ImportOptions, import_model
 from nmc.passes.check_constraints import violations
 from nmc.passes.decompose_fan_in import DecomposeFanInPass
@@ -40,7 +41,7 @@ from nmc.pipeline import lower_to_map
 from nmc.runtime.core_interp import run_core
 from nmc.runtime.simulator import Chip as Simulator
 from nmc.runtime.snn_interp import run_snn
-from nmc.targets.chip_binary import build_image, decode, encode
+from nmc.targets.chip_binary import build_image
 
 # The tianjic256 core on a 96 x 96 mesh: the MNIST-5k CNN needs 423 of its cores (more than 16 x 16).
 CHIP = str(Path(__file__).resolve().parent / "tianjic-96x96.chip")

@@ -27,9 +27,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _report import machine, write_section
 
-from nmc.chip import load_chip
-from nmc.core_ir import Group, build_neurons, rebalance
+from nmc.chips import load_chip
 from nmc.dialects import core
+from nmc.dialects.core_ir import Group, build_neurons, rebalance
 
 CHIP = str(Path(__file__).resolve().parent / "tianjic-96x96.chip")
 
@@ -98,12 +98,13 @@ def rss_mb() -> float:
 
 
 def run_size(n_total: int, fan_in: int, layers: int) -> dict:
-    from nmc.mapping import assignment, check_mapping, net_view, traffic_pairs
+    from nmc.chips.binary import decode, encode
+    from nmc.dialects.map_layout import assignment, check_mapping, net_view, traffic_pairs
     from nmc.passes.partition_cores import PartitionCoresPass, _repaired, metis_parts, partition
     from nmc.passes.place_cores import PlaceCoresPass, placement_cost, serpentine, traffic_matrix
     from nmc.passes.route import RoutePass
     from nmc.runtime.simulator import Chip as Simulator
-    from nmc.targets.chip_binary import build_image, decode, encode
+    from nmc.targets.chip_binary import build_image
 
     ctx = Context()
     chip = load_chip(CHIP)
@@ -140,7 +141,7 @@ def run_size(n_total: int, fan_in: int, layers: int) -> dict:
     n_cores = row["cores"]
     sym = traffic_matrix(net, n_cores)
     from nmc.dialects import map as map_d
-    from nmc.ir_arrays import to_numpy
+    from nmc.dialects.ir_arrays import to_numpy
 
     mesh = next(op for op in net.body.block.ops if isinstance(op, map_d.MeshOp))
     row["nmc_traffic"] = float(traffic_pairs(view, cores)[2].sum())

@@ -1,21 +1,19 @@
 """nmc: an open compiler for neuromorphic chips, built on xDSL.
 
-`nmc.compile(model, ...)` compiles a torch model (see nmc.api); `nmc.load(path)` loads a chip
-binary for the simulator. Both import their heavy dependencies only when called.
+`nmc.compile(model, ...)` compiles a torch model (see nmc.api; every option is a field of
+nmc.options.CompileOptions); `nmc.load(path)` loads a chip binary for the simulator.
+Both are resolved on first use, so `import nmc` (and nmc-opt) stays light.
 """
 
 from typing import Any
 
 __version__ = "0.1.0"
+__all__ = ["compile", "load"]
 
 
-def compile(model: Any, **options: Any) -> Any:
-    from nmc.api import compile as _compile
+def __getattr__(name: str) -> Any:
+    if name in ("compile", "load"):
+        from nmc import api
 
-    return _compile(model, **options)
-
-
-def load(path: Any) -> Any:
-    from nmc.api import load as _load
-
-    return _load(path)
+        return getattr(api, name)
+    raise AttributeError(f"module 'nmc' has no attribute {name!r}")

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from nmc.driver import DEFAULT_PERCENTILE, DEFAULT_TICKS
+from nmc.options import CompileOptions, option_names, options_doc
 
 
 @dataclass
@@ -36,8 +36,8 @@ class Compiled:
     def run(self, x: np.ndarray) -> np.ndarray | list[np.ndarray]:
         """Decoded outputs (batch first) of the chip simulator on the binary (or the IR interpreter)."""
         if self.binary is not None:
+            from nmc.chips.binary import decode
             from nmc.runtime.simulator import Chip
-            from nmc.targets.chip_binary import decode
 
             outs = Chip(decode(self.binary)).run(x).outputs
         else:
@@ -62,39 +62,25 @@ class Compiled:
 
 def compile(
     model: Any,
+    options: CompileOptions | None = None,
+    /,
     *,
     name: str | None = None,
-    chip: str | None = None,
-    target: str = "chip",
-    level: str = "map",
-    timesteps: int = DEFAULT_TICKS,
-    calibration: np.ndarray | str | Path | None = None,
-    percentile: float = DEFAULT_PERCENTILE,
-    input_shape: tuple[int, ...] | None = None,
-    encoding: str = "direct",
-    input_scale: float | None = None,
-    decoding: str | None = None,
-    dt: float = 1e-3,
-    approximate_fan_in: bool = False,
-    weight_bits: int | None = None,
-    disable: tuple[str, ...] = (),
-    partition: str = "auto",
-    placement: str = "anneal",
-    seed: int = 0,
-    dump_ir: bool = False,
-    plot: bool = False,
-    synth: bool = False,
-    tb_samples: int = 1,
-    verilog_max_synapses: int | None = None,
-    verilog_max_neurons: int | None = None,
     progress: Callable[[str], None] | None = None,
+    **overrides: Any,
 ) -> Compiled:
-    """Compile a torch model (module, ExportedProgram, or file path) for a chip."""
-    from nmc.chip import DEFAULT_CHIP, load_chip
+    """Compile a torch model (module, ExportedProgram, or file path) for a chip.
+
+    Options are the fields of `nmc.options.CompileOptions` (the flags of `nmc-compile`),
+    given as an object, as keywords, or both (keywords win). The options:
+    """
+    from nmc.chips import DEFAULT_CHIP, Chip, load_chip
     from nmc.driver import ImportOptions, import_model, load_calibration, print_ir
     from nmc.errors import NmcError
     from nmc.stats import network_stats
 
+    o = (options or CompileOptions()).replace(**overrides)
+    target, level, synth, calibration = o.target, o.level, o.synth, o.calibration
     if target not in ("chip", "mlir", "verilog"):
         raise NmcError(f"unknown target '{target}' (expected chip, mlir or verilog)")
     if synth and target != "verilog":
@@ -104,25 +90,34 @@ def compile(
 
         yosys_available()
     stem = name or (Path(model).stem if isinstance(model, str | Path) else "model")
+    calibration_file = None
     if isinstance(calibration, str | Path):
+        calibration_file = str(Path(calibration).resolve())
         calibration = load_calibration(calibration)
     opts = ImportOptions(
-        ticks=timesteps,
-        encoding=encoding,
-        input_scale=input_scale,
-        decoding=decoding,
+        ticks=o.timesteps,
+        encoding=o.encoding,
+        input_scale=o.input_scale,
+        decoding=o.decoding,
         calibration=calibration,
-        percentile=percentile,
-        input_shape=input_shape,
-        dt=dt,
+        percentile=o.percentile,
+        input_shape=o.input_shape,
+        dt=o.dt,
         name=stem,
     )
     say = progress or (lambda _step: None)
-    chip_ref = chip or DEFAULT_CHIP
-    the_chip = load_chip(chip_ref)
+    # A chip given by name or file is loaded here, once, and named in snn-to-core's options;
+    # a Chip object built in memory rides in the module's `nmc.chip` attribute instead.
+    chip_ref = None if isinstance(o.chip, Chip) else (o.chip or DEFAULT_CHIP)
+    the_chip = o.chip if isinstance(o.chip, Chip) else load_chip(chip_ref)
     level = "map" if target in ("chip", "verilog") else level
     say("import")
     module = import_model(model, opts)
+    if chip_ref is None:
+        from nmc.dialects.core import ChipAttr
+        from nmc.passes.snn_to_core import CHIP_ATTRIBUTE
+
+        module.attributes[CHIP_ATTRIBUTE] = ChipAttr(the_chip)
     snn_module = module.clone()
     report: dict = {
         "model": stem,
@@ -132,6 +127,7 @@ def compile(
         "snn": network_stats(module),
     }
     levels = {"snn": print_ir(module)}
+    passes: list = []
     stimulus = calibration[:100] if calibration is not None else None
     if level in ("core", "map"):
         from nmc.pipeline import lower_to_core
@@ -140,31 +136,44 @@ def compile(
             module,
             the_chip,
             chip_ref,
-            approximate_fan_in=approximate_fan_in,
-            weight_bits=weight_bits,
-            disable=tuple(disable),
+            approximate_fan_in=o.approximate_fan_in,
+            weight_bits=o.weight_bits,
+            disable=tuple(o.disable),
             stimulus=stimulus,
             progress=say,
         )
         levels = result.levels
         report.update(result.report)
+        passes.extend(result.passes)
     if level == "map":
         from nmc.pipeline import lower_to_map
 
         report["mapping"] = lower_to_map(
-            module, the_chip, stimulus=stimulus, partition=partition, placement=placement, seed=seed, progress=say
+            module,
+            the_chip,
+            stimulus=stimulus,
+            stimulus_file=calibration_file,
+            partition=o.partition,
+            placement=o.placement,
+            seed=o.seed,
+            progress=say,
+            passes_out=passes,
         )
         levels["map"] = print_ir(module)
+    if passes:
+        from nmc.pipeline import pipeline_text
+
+        report["pipeline"] = pipeline_text(passes)
     files: dict[str, str | bytes] = {}
     if target == "chip":
-        files.update(_chip_outputs(module, snn_module, the_chip, report, stem, stimulus, plot, say))
+        files.update(_chip_outputs(module, snn_module, the_chip, report, stem, stimulus, o.plot, say))
     elif target == "verilog":
-        limits = {"max_synapses": verilog_max_synapses, "max_neurons": verilog_max_neurons}
-        tb_input = calibration[:tb_samples] if calibration is not None else None
-        files.update(_verilog_outputs(module, report, tb_input, tb_samples, synth, limits, say))
+        limits = {"max_synapses": o.verilog_max_synapses, "max_neurons": o.verilog_max_neurons}
+        tb_input = calibration[: o.tb_samples] if calibration is not None else None
+        files.update(_verilog_outputs(module, report, tb_input, o.tb_samples, synth, limits, say))
     else:
         files[f"{stem}.{level}.mlir"] = levels[level]
-    if dump_ir:
+    if o.dump_ir:
         files.update({f"{stem}.{lvl}.mlir": text for lvl, text in levels.items()})
     report["notes"] = opts.notes
     report["files"] = sorted([*files, "report.json"])
@@ -173,9 +182,10 @@ def compile(
 
 def _chip_outputs(module, snn_module, chip, report: dict, stem: str, stimulus, plot: bool, progress) -> dict:
     """The binary, its measured costs (simulated on the calibration data), and plots."""
+    from nmc.chips.binary import decode, encode
     from nmc.costs import dynamic_report, neurobench_static, spike_raster_and_heatmap
     from nmc.runtime.simulator import Chip as Simulator
-    from nmc.targets.chip_binary import build_image, decode, encode
+    from nmc.targets.chip_binary import build_image
 
     progress("writing the chip binary")
     image = build_image(module)
@@ -194,8 +204,7 @@ def _chip_outputs(module, snn_module, chip, report: dict, stem: str, stimulus, p
     if plot:
         import tempfile
 
-        from nmc.mapping import assignment, net_view, traffic_pairs
-        from nmc.passes.partition_cores import group_rates
+        from nmc.dialects.map_layout import assignment, group_rates, net_view, traffic_pairs
 
         (net,) = [op for op in module.walk() if op.name == "core.network"]
         view = net_view(net)
@@ -210,8 +219,9 @@ def _chip_outputs(module, snn_module, chip, report: dict, stem: str, stimulus, p
 
 def _verilog_outputs(module, report: dict, stimulus, samples: int, synth: bool, limits: dict, progress) -> dict:
     """RTL, synapse memories, a testbench on `stimulus` (or seeded uniform inputs), and optionally synthesis."""
-    from nmc.targets.chip_binary import build_image, decode, encode
-    from nmc.targets.verilog import verilog_files
+    from nmc.chips.binary import decode, encode
+    from nmc.targets.chip_binary import build_image
+    from nmc.targets.verilog import check_size, verilog_files
 
     progress("emitting Verilog")
     image = decode(encode(build_image(module)))
@@ -219,7 +229,11 @@ def _verilog_outputs(module, report: dict, stimulus, samples: int, synth: bool, 
         rng = np.random.default_rng(0)
         stimulus = [rng.random((samples, *spec["shape"])).astype(np.float32) for spec in image.meta["inputs"]]
         report["notes_testbench"] = f"no --calibration data: the testbench drives {samples} seeded uniform [0, 1) input(s)"
-    files, design = verilog_files(image, stimulus, **{k: v for k, v in limits.items() if v is not None})
+    from nmc.runtime.simulator import Chip as Simulator
+
+    check_size(image, **{k: v for k, v in limits.items() if v is not None})  # before simulating a design too large
+    trace = Simulator(image).run(stimulus, trace=True).trace
+    files, design = verilog_files(image, trace, **{k: v for k, v in limits.items() if v is not None})
     top = design.top
     report["verilog"] = {
         "top": top,
@@ -251,3 +265,23 @@ def load(path: str | Path) -> Any:
     from nmc.runtime.simulator import Chip
 
     return Chip.load(path)
+
+
+def _document_compile() -> None:
+    """Give `nmc.compile` a signature and docstring listing every option (help(nmc.compile))."""
+    import dataclasses
+    import inspect
+
+    sig = inspect.signature(compile)
+    params = [p for p in sig.parameters.values() if p.kind != inspect.Parameter.VAR_KEYWORD]
+    params += [
+        inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=f.default)
+        for f in dataclasses.fields(CompileOptions)
+        if f.name not in ("name",)
+    ]
+    compile.__signature__ = sig.replace(parameters=params)  # type: ignore[attr-defined]
+    compile.__doc__ = (compile.__doc__ or "") + "\n" + options_doc() + "\n"
+    assert "name" not in option_names()
+
+
+_document_compile()

@@ -6,7 +6,6 @@ arrays; the builder owns every detail of the IR (types, properties, names).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -25,22 +24,12 @@ from xdsl.ir import Block, Region, SSAValue
 from xdsl.rewriter import InsertPoint
 
 from nmc.dialects import snn
-from nmc.ir_arrays import from_numpy
+from nmc.dialects.ir_arrays import from_numpy, ir_name
+from nmc.options import DECODINGS, ENCODINGS
 
 if TYPE_CHECKING:
     import numpy as np
 
-ENCODINGS = ("direct", "rate", "poisson")
-DECODINGS = ("count", "membrane", "first-spike")
-
-
-def ir_name(name: str) -> str:
-    """A readable SSA name for a source layer path ('features.0' stays, '3' becomes 'layer3')."""
-    name = re.sub(r"[^\w$.-]", "_", name) or "v"
-    if name[0].isdigit():
-        name = "layer" + name
-    # xDSL strips a trailing `_<digits>` from name hints; keep the digits visible.
-    return re.sub(r"_(\d+)$", r".\1", name)
 
 
 class NetworkBuilder:

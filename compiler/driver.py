@@ -22,9 +22,7 @@ from nmc.layers import (
     lower_to_snn,
     weight_bound_scales,
 )
-
-DEFAULT_TICKS = 64
-DEFAULT_PERCENTILE = 99.9
+from nmc.options import DEFAULT_PERCENTILE, DEFAULT_TICKS
 
 
 @dataclass

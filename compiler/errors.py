@@ -6,9 +6,9 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from nmc.chips.errors import NmcError
 
-class NmcError(Exception):
-    """An error in the user's input (model, chip file, IR, options), with a one-line message."""
+__all__ = ["NmcError", "report_user_errors"]
 
 
 @contextmanager

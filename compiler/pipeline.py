@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 from xdsl.context import Context
 from xdsl.dialects.builtin import ModuleOp
+from xdsl.passes import ModulePass
 
-from nmc.chip import Chip
+from nmc.chips import Chip
 from nmc.errors import NmcError
 
 Progress = Callable[[str], None]
@@ -22,6 +23,7 @@ class LoweringResult:
     module: ModuleOp
     levels: dict[str, str] = field(default_factory=dict)  # level name -> IR text, in order
     report: dict[str, Any] = field(default_factory=dict)
+    passes: list[ModulePass] = field(default_factory=list)
 
 
 def _text(module: ModuleOp) -> str:
@@ -31,8 +33,8 @@ def _text(module: ModuleOp) -> str:
 
 
 def core_summary(module: ModuleOp) -> dict[str, Any]:
-    from nmc.core_ir import read_group
     from nmc.dialects import core
+    from nmc.dialects.core_ir import read_group
 
     groups = []
     for op in module.walk():
@@ -82,10 +84,68 @@ def spike_agreement(before: ModuleOp, after: ModuleOp, x: np.ndarray) -> dict[st
     return {"spike_agreement": same / total if total else 1.0, "decision_agreement": decisions, "samples": len(x)}
 
 
+def available_passes() -> dict[str, Callable[[], type[ModulePass]]]:
+    """nmc's passes plus the compiler-level `profile-rates` (it runs the core interpreter)."""
+    from nmc.passes import get_all_passes
+    from nmc.profile_rates import ProfileRatesPass
+
+    return {**get_all_passes(), "profile-rates": lambda: ProfileRatesPass}
+
+
+def pipeline_text(passes: Sequence[ModulePass]) -> str:
+    """The `-p` string of `passes`, which `nmc-opt -p` parses back into the same passes."""
+    return ",".join(str(p.pipeline_pass_spec()) for p in passes)
+
+
+def run_passes(module: ModuleOp, passes: Sequence[ModulePass], progress: Progress | None = None) -> None:
+    """Apply `passes` with xDSL's PassPipeline (parsed back from their text, as nmc-opt would), verifying after each."""
+    from xdsl.passes import PassPipeline
+
+    say = progress or (lambda _msg: None)
+
+    def between(_prev: ModulePass | None, op: ModuleOp, nxt: ModulePass | None) -> None:
+        if _prev is not None:
+            op.verify()
+        if nxt is not None:
+            say(nxt.name)
+
+    if passes:
+        PassPipeline.parse_spec(available_passes(), pipeline_text(passes), between).apply(Context(), module)
+
+
+def core_passes(
+    chip_ref: str | None,
+    chip: Chip,
+    *,
+    approximate_fan_in: bool = False,
+    weight_bits: int | None = None,
+    disable: tuple[str, ...] = (),
+) -> tuple[list[ModulePass], list[ModulePass]]:
+    """The structural passes and the precision passes of snn -> core (split where quantization is measured)."""
+    from nmc.passes.decompose_fan_in import DecomposeFanInPass
+    from nmc.passes.decompose_fan_out import DecomposeFanOutPass
+    from nmc.passes.reduce_precision import ReducePrecisionPass
+    from nmc.passes.snn_to_core import SnnToCorePass
+
+    unknown = set(disable) - set(OPTIONAL_PASSES)
+    if unknown:
+        raise NmcError(f"cannot disable {', '.join(sorted(unknown))}: optional passes are {', '.join(OPTIONAL_PASSES)}")
+    structural: list[ModulePass] = [SnnToCorePass(chip=chip_ref)]
+    # Without partial sums the fan-in pass would refuse; leave it to check-constraints to list with the rest.
+    if "decompose-fan-in" not in disable and (chip.core["partial_sums"] or approximate_fan_in):
+        structural.append(DecomposeFanInPass(approximate=approximate_fan_in))
+    if "decompose-fan-out" not in disable:
+        structural.append(DecomposeFanOutPass())
+    precision: list[ModulePass] = []
+    if "reduce-precision" not in disable:
+        precision.append(ReducePrecisionPass(weight_bits=weight_bits))
+    return structural, precision
+
+
 def lower_to_core(
     module: ModuleOp,
     chip: Chip,
-    chip_ref: str,
+    chip_ref: str | None,
     *,
     approximate_fan_in: bool = False,
     weight_bits: int | None = None,
@@ -93,63 +153,32 @@ def lower_to_core(
     stimulus: np.ndarray | None = None,
     progress: Progress | None = None,
 ) -> LoweringResult:
-    """snn-to-core, decompose-fan-in, decompose-fan-out, reduce-precision, check-constraints."""
+    """snn-to-core, decompose-fan-in, decompose-fan-out, reduce-precision, then the chip's limits.
+
+    `chip_ref` (a preset name or chip file) goes into snn-to-core's options; None means the
+    chip is carried by the module's `nmc.chip` attribute (a chip built in memory).
+    """
     from nmc.passes.check_constraints import report, violations
-    from nmc.passes.decompose_fan_in import DecomposeFanInPass
-    from nmc.passes.decompose_fan_out import DecomposeFanOutPass
-    from nmc.passes.reduce_precision import ReducePrecisionPass
-    from nmc.passes.snn_to_core import SnnToCorePass
 
     say = progress or (lambda _msg: None)
-    ctx = Context()
     result = LoweringResult(module)
     result.levels["snn"] = _text(module)
-    unknown = set(disable) - set(OPTIONAL_PASSES)
-    if unknown:
-        raise NmcError(f"cannot disable {', '.join(sorted(unknown))}: optional passes are {', '.join(OPTIONAL_PASSES)}")
-    say("snn-to-core")
-    SnnToCorePass(chip=chip_ref).apply(ctx, module)
-    module.verify()
-    # Without partial sums the fan-in pass would refuse; leave it to check-constraints to list with the rest.
-    if "decompose-fan-in" not in disable and (chip.core["partial_sums"] or approximate_fan_in):
-        say("decompose-fan-in")
-        DecomposeFanInPass(approximate=approximate_fan_in).apply(ctx, module)
-        module.verify()
-    if "decompose-fan-out" not in disable:
-        say("decompose-fan-out")
-        DecomposeFanOutPass().apply(ctx, module)
-        module.verify()
-    structural = module.clone() if stimulus is not None and "reduce-precision" not in disable else None
-    if "reduce-precision" not in disable:
-        say("reduce-precision")
-        ReducePrecisionPass(weight_bits=weight_bits).apply(ctx, module)
-        module.verify()
+    structural, precision = core_passes(
+        chip_ref, chip, approximate_fan_in=approximate_fan_in, weight_bits=weight_bits, disable=disable
+    )
+    run_passes(module, structural, say)
+    reference = module.clone() if stimulus is not None and precision else None
+    run_passes(module, precision, say)
+    result.passes = [*structural, *precision]
     result.levels["core"] = _text(module)
-    summary = core_summary(module)
-    result.report["core"] = summary
-    if structural is not None and stimulus is not None:
+    result.report["core"] = core_summary(module)
+    if reference is not None and stimulus is not None:
         say("measuring quantization")
-        result.report["quantization"] = spike_agreement(structural, module, stimulus)
+        result.report["quantization"] = spike_agreement(reference, module, stimulus)
     found = violations(module, chip)
     if found:
         raise NmcError(report(found, chip.name))
     return result
-
-
-def profile_rates(module: ModuleOp, stimulus: np.ndarray) -> None:
-    """Annotate every group with `spike_rate` (spikes per tick per neuron) from a core-interpreter run."""
-    from xdsl.dialects.builtin import Float64Type
-
-    from nmc.dialects import core
-    from nmc.ir_arrays import from_numpy
-    from nmc.runtime.core_interp import run_core
-
-    run = run_core(module, stimulus, record=True)
-    for op in module.walk():
-        if isinstance(op, core.NeuronsOp):
-            trace = run.traces.get(op.layer.data)
-            rate = trace.reshape(-1, op.size).mean(axis=0) if trace is not None else np.ones(op.size)
-            op.attributes["spike_rate"] = from_numpy(np.round(rate, 6), Float64Type())
 
 
 def lower_to_map(
@@ -157,31 +186,42 @@ def lower_to_map(
     chip: Chip,
     *,
     stimulus: np.ndarray | None = None,
+    stimulus_file: str | None = None,
     partition: str = "auto",
     placement: str = "anneal",
     seed: int = 0,
     progress: Progress | None = None,
+    passes_out: list[ModulePass] | None = None,
 ) -> dict[str, Any]:
-    """partition-cores, place-cores, route (rate-weighted when a stimulus is given); returns mapping figures."""
+    """profile-rates, partition-cores, place-cores, route (rate-weighted when a stimulus is given).
+
+    Returns the mapping figures; appends the passes it ran to `passes_out`. The profile
+    runs on the array `stimulus` (the first PROFILE_SAMPLES of it); `stimulus_file` names
+    where that array came from, so the recorded pass can replay it.
+    """
     from nmc.dialects import map as map_d
-    from nmc.ir_arrays import to_numpy
-    from nmc.mapping import assignment, core_loads, net_view
+    from nmc.dialects.ir_arrays import to_numpy
+    from nmc.dialects.map_layout import assignment, core_loads, net_view
     from nmc.passes.partition_cores import PartitionCoresPass
     from nmc.passes.place_cores import PlaceCoresPass
     from nmc.passes.route import RoutePass
+    from nmc.profile_rates import PROFILE_SAMPLES, ProfileRatesPass, profile_rates
 
     say = progress or (lambda _msg: None)
-    ctx = Context()
+    passes: list[ModulePass] = []
     if stimulus is not None:
-        say("profiling spike rates")
-        profile_rates(module, stimulus)
-    say("partition-cores")
-    PartitionCoresPass(strategy=partition, seed=seed).apply(ctx, module)
-    say("place-cores")
-    PlaceCoresPass(strategy=placement, seed=seed).apply(ctx, module)
-    say("route")
-    RoutePass().apply(ctx, module)
-    module.verify()
+        say("profile-rates")
+        profile_rates(module, stimulus[:PROFILE_SAMPLES])
+        passes.append(ProfileRatesPass(input=stimulus_file or "<in-memory array>", samples=PROFILE_SAMPLES))
+    mapping: list[ModulePass] = [
+        PartitionCoresPass(strategy=partition, seed=seed),
+        PlaceCoresPass(strategy=placement, seed=seed),
+        RoutePass(),
+    ]
+    run_passes(module, mapping, say)
+    passes.extend(mapping)
+    if passes_out is not None:
+        passes_out.extend(passes)
     (net,) = [op for op in module.walk() if op.name == "core.network"]
     view = net_view(net)
     cores, _ = assignment(net, view)

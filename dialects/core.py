@@ -34,8 +34,9 @@ from xdsl.dialects.builtin import (
     i64,
 )
 from xdsl.dialects.utils import EnumAttribute
-from xdsl.ir import Attribute, Dialect, ParametrizedAttribute, SpacedOpaqueSyntaxAttribute, SSAValue, TypeAttribute
+from xdsl.ir import Attribute, Data, Dialect, ParametrizedAttribute, SpacedOpaqueSyntaxAttribute, SSAValue, TypeAttribute
 from xdsl.irdl import (
+    AnyAttr,
     IRDLOperation,
     irdl_attr_definition,
     irdl_op_definition,
@@ -53,6 +54,8 @@ from xdsl.traits import HasParent, IsolatedFromAbove, IsTerminator, SymbolOpInte
 from xdsl.utils.exceptions import VerifyException
 from xdsl.utils.str_enum import StrEnum
 
+from nmc.chips import Chip, parse_chip
+from nmc.chips.errors import NmcError
 from nmc.dialects.snn import CompareAttr, ResetModeAttr
 
 
@@ -132,6 +135,60 @@ class EncodingAttr(EnumAttribute[Encoding], SpacedOpaqueSyntaxAttribute):
     name = "core.encoding"
 
 
+@irdl_attr_definition
+class ChipAttr(Data[Chip]):
+    """The chip a network is compiled for, carried in the IR so no pass reads a file.
+
+    Printed as `#core.chip<"name", "sha256", "canonical description">`; the parser
+    re-parses the description and checks the hash. `#core.chip<"tiny">` (a preset
+    name alone) is accepted as input, for hand-written IR.
+    """
+
+    name = "core.chip"
+
+    @classmethod
+    def parse_parameter(cls, parser: AttrParser) -> Chip:
+        from nmc.chips import load_preset
+
+        with parser.in_angle_brackets():
+            pos = parser.pos
+            name = parser.parse_str_literal("chip name")
+            if parser.parse_optional_punctuation(",") is None:
+                try:
+                    return load_preset(name)
+                except NmcError as e:
+                    parser.raise_error(f"#core.chip: {e}", pos, parser.pos)
+            digest = parser.parse_str_literal("chip digest")
+            parser.parse_punctuation(",")
+            text = parser.parse_str_literal("chip description")
+        try:
+            chip = parse_chip(text, f"#core.chip<{name}>")
+        except NmcError as e:
+            parser.raise_error(f"#core.chip: {e}", pos, parser.pos)
+        if chip.digest != digest or chip.name != name:
+            got = f"'{chip.name}' hashes to {chip.digest[:12]}"
+            parser.raise_error(f"#core.chip: the description of {got}, the IR says '{name}' {digest[:12]}", pos, parser.pos)
+        return chip
+
+    def print_parameter(self, printer: Printer) -> None:
+        with printer.in_angle_brackets():
+            printer.print_string_literal(self.data.name)
+            printer.print_string(", ")
+            printer.print_string_literal(self.data.digest)
+            printer.print_string(", ")
+            printer.print_string_literal(self.data.canonical_text())
+
+
+def chip_of(op: IRDLOperation) -> Chip:
+    """The chip of the core.network enclosing (or being) `op`."""
+    net = op if isinstance(op, NetworkOp) else op.parent_op()
+    while net is not None and not isinstance(net, NetworkOp):
+        net = net.parent_op()
+    if net is None:
+        raise NmcError(f"{op.name} is not inside a core.network, so it has no chip")
+    return net.chip.data
+
+
 def size_of(t: Attribute) -> int:
     return cast(_Flat, t).n
 
@@ -146,18 +203,22 @@ def is_integer(attr: DenseIntOrFPElementsAttr) -> bool:
 
 @irdl_op_definition
 class NetworkOp(IRDLOperation):
-    """A network of core groups run for `ticks` input ticks on the chip named by `chip`."""
+    """A network of core groups run for `ticks` input ticks on the chip `chip` (held in the IR)."""
 
     name = "core.network"
     sym_name = prop_def(SymbolNameConstraint())
     ticks = prop_def(IntegerAttr[I64])
     dt = prop_def(FloatAttr[Float64Type])
-    chip = prop_def(StringAttr)
+    # Any attribute in the constraint, so the format prints `#core.chip<...>` in full (a unique
+    # base would print the bare parameters); verify_ checks the kind.
+    chip = prop_def(AnyAttr())
     body = region_def("single_block")
     traits = traits_def(IsolatedFromAbove(), SymbolOpInterface())
     assembly_format = "$sym_name `ticks` `=` $ticks `dt` `=` $dt `chip` `=` $chip attr-dict-with-keyword $body"
 
     def verify_(self) -> None:
+        if not isinstance(self.chip, ChipAttr):
+            raise VerifyException(f"core.network: 'chip' must be a #core.chip attribute, got {self.chip}")
         if self.ticks.value.data < 1:
             raise VerifyException(f"core.network: 'ticks' must be at least 1, got {self.ticks.value.data}")
         if not isinstance(self.body.block.last_op, OutputOp):
@@ -273,7 +334,7 @@ class NeuronsOp(IRDLOperation):
         self._verify_indices(where, n)
 
     def _verify_indices(self, where: str, n: int) -> None:
-        from nmc.ir_arrays import to_numpy
+        from nmc.dialects.ir_arrays import to_numpy
 
         pre, post = to_numpy(self.pre), to_numpy(self.post)
         if pre.size == 0:
@@ -359,5 +420,5 @@ def misaligned_inputs(op: NeuronsOp) -> list[int]:
 CORE = Dialect(
     "core",
     [NetworkOp, InputOp, NeuronsOp, DecodeOp, OutputOp],
-    [SpikesType, GradedType, ModeAttr, DecodingAttr, EncodingAttr],
+    [SpikesType, GradedType, ModeAttr, DecodingAttr, EncodingAttr, ChipAttr],
 )

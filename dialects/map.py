@@ -61,7 +61,7 @@ class MeshOp(IRDLOperation):
     assembly_format = "`x` `=` $x `y` `=` $y `strategy` `=` $strategy attr-dict"
 
     def verify_(self) -> None:
-        from nmc.mapping import check_mapping
+        from nmc.dialects.map_layout import check_mapping
 
         net = self.parent_op()
         if not isinstance(net, core.NetworkOp):

@@ -13,10 +13,10 @@ from xdsl.context import Context
 from xdsl.dialects.builtin import ModuleOp
 from xdsl.passes import ModulePass
 
-from nmc.chip import Chip, load_chip
-from nmc.core_ir import networks, read_group
+from nmc.chips import Chip
+from nmc.chips.errors import NmcError
 from nmc.dialects import core
-from nmc.errors import NmcError
+from nmc.dialects.core_ir import networks, read_group
 
 
 @dataclass(frozen=True)
@@ -31,7 +31,7 @@ class Violation:
 
 
 def _group_violations(op: core.NeuronsOp, chip: Chip, out: list[Violation]) -> None:
-    from nmc.passes.decompose_fan_out import fan_out
+    from nmc.dialects.core_ir import fan_out
 
     c = chip.core
     g = read_group(op)
@@ -137,7 +137,7 @@ def _group_violations(op: core.NeuronsOp, chip: Chip, out: list[Violation]) -> N
 def violations(module: ModuleOp, chip: Chip | None = None) -> list[Violation]:
     out: list[Violation] = []
     for net in networks(module):
-        ch = chip or load_chip(net.chip.data)
+        ch = chip or net.chip.data
         total = 0
         for op in net.body.block.ops:
             if isinstance(op, core.NeuronsOp):
@@ -187,11 +187,8 @@ class CheckConstraintsPass(ModulePass):
     """Fail with the full list of chip-limit violations, if there is any."""
 
     name = "check-constraints"
-    chip: str | None = None
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
-        chip = load_chip(self.chip) if self.chip else None
-        found = violations(op, chip)
+        found = violations(op)
         if found:
-            name = chip.name if chip else ", ".join(sorted({n.chip.data for n in networks(op)}))
-            raise NmcError(report(found, name))
+            raise NmcError(report(found, ", ".join(sorted({n.chip.data.name for n in networks(op)}))))

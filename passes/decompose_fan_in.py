@@ -22,10 +22,9 @@ from xdsl.context import Context
 from xdsl.dialects.builtin import ModuleOp, StringAttr
 from xdsl.passes import ModulePass
 
-from nmc.chip import load_chip
-from nmc.core_ir import Group, build_neurons, networks, psum_group, read_group, rebalance, replace_group
+from nmc.chips.errors import NmcError
 from nmc.dialects import core
-from nmc.errors import NmcError
+from nmc.dialects.core_ir import Group, build_neurons, networks, psum_group, read_group, rebalance, replace_group
 
 
 def _chunks(pre: np.ndarray, post: np.ndarray, fan_in: int, by_chunk_first: bool) -> tuple[np.ndarray, int]:
@@ -119,11 +118,10 @@ class DecomposeFanInPass(ModulePass):
     name = "decompose-fan-in"
     max_fan_in: int | None = None
     approximate: bool = False
-    chip: str | None = None
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         for net in networks(op):
-            chip = load_chip(self.chip or net.chip.data)
+            chip = net.chip.data
             fan_in = self.max_fan_in or chip.core["max_fan_in"]
             if fan_in < 2:
                 raise NmcError(f"decompose-fan-in: max-fan-in must be at least 2, got {fan_in}")

@@ -18,24 +18,9 @@ from xdsl.dialects.builtin import ModuleOp
 from xdsl.ir import Block, SSAValue
 from xdsl.passes import ModulePass
 
-from nmc.chip import load_chip
-from nmc.core_ir import build_neurons, networks, read_group, rebalance, relay_group, replace_group
+from nmc.chips.errors import NmcError
 from nmc.dialects import core
-from nmc.errors import NmcError
-
-
-def fan_out(value: SSAValue) -> np.ndarray:
-    """Outgoing synapses of each neuron of `value`, over all groups that read it."""
-    n = core.size_of(value.type)
-    total = np.zeros(n, np.int64)
-    for use in value.uses:
-        user = use.operation
-        if isinstance(user, core.NeuronsOp):
-            g = read_group(user)
-            off = g.offsets()[use.index]
-            sel = (g.pre >= off) & (g.pre < off + n)
-            total += np.bincount(g.pre[sel] - off, minlength=n)
-    return total
+from nmc.dialects.core_ir import build_neurons, fan_out, networks, read_group, rebalance, relay_group, replace_group
 
 
 def _source_name(value: SSAValue) -> str:
@@ -95,11 +80,10 @@ class DecomposeFanOutPass(ModulePass):
 
     name = "decompose-fan-out"
     max_fan_out: int | None = None
-    chip: str | None = None
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         for net in networks(op):
-            chip = load_chip(self.chip or net.chip.data)
+            chip = net.chip.data
             limit = self.max_fan_out or chip.core["max_fan_out"]
             if limit < 2:
                 raise NmcError(f"decompose-fan-out: max-fan-out must be at least 2, got {limit}")

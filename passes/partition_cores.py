@@ -27,12 +27,12 @@ from xdsl.context import Context
 from xdsl.dialects.builtin import IntegerType, ModuleOp
 from xdsl.passes import ModulePass
 
-from nmc.chip import Chip, load_chip
-from nmc.core_ir import networks
+from nmc.chips import Chip
+from nmc.chips.errors import NmcError
 from nmc.dialects import map as map_d
-from nmc.errors import NmcError
-from nmc.ir_arrays import from_numpy, to_numpy
-from nmc.mapping import NetView, net_view, unique_pairs
+from nmc.dialects.core_ir import networks
+from nmc.dialects.ir_arrays import from_numpy
+from nmc.dialects.map_layout import NetView, group_rates, net_view, unique_pairs
 
 
 def neuron_keys(view: NetView) -> tuple[np.ndarray, np.ndarray]:
@@ -140,7 +140,7 @@ def _repaired(parts: np.ndarray, view: NetView, chip: Chip) -> np.ndarray:
 
 def partition(view: NetView, chip: Chip, strategy: str, rates: np.ndarray | None = None, seed: int = 0) -> np.ndarray:
     """Core of every neuron. `auto` keeps the best of sequential and METIS candidates (least traffic, then cores)."""
-    from nmc.mapping import traffic_pairs
+    from nmc.dialects.map_layout import traffic_pairs
 
     if strategy == "sequential":
         return fill(np.arange(view.n_neurons), np.zeros(0, np.int64), view, chip)
@@ -161,19 +161,6 @@ def partition(view: NetView, chip: Chip, strategy: str, rates: np.ndarray | None
     raise NmcError(f"partition-cores: unknown strategy '{strategy}' (expected auto, metis or sequential)")
 
 
-def group_rates(view: NetView) -> np.ndarray | None:
-    """Spike rate per source from `spike_rate` attributes of the groups (a profiling run), if all have one."""
-    rates = np.ones(view.n_sources)
-    found = False
-    for g in view.groups:
-        attr = g.attributes.get("spike_rate")
-        if attr is not None:
-            off = view.source_offset[g.output]
-            rates[off : off + g.size] = to_numpy(attr)
-            found = True
-    return rates if found else None
-
-
 @dataclass(frozen=True)
 class PartitionCoresPass(ModulePass):
     """Assign neurons to cores (`strategy` = metis | sequential), adding one map.assign per group."""
@@ -181,11 +168,10 @@ class PartitionCoresPass(ModulePass):
     name = "partition-cores"
     strategy: str = "auto"
     seed: int = 0
-    chip: str | None = None
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         for net in networks(op):
-            chip = load_chip(self.chip or net.chip.data)
+            chip = net.chip.data
             block = net.body.block
             for old in [o for o in block.ops if isinstance(o, map_d.AssignOp | map_d.MeshOp | map_d.RoutesOp)]:
                 old.detach()

@@ -19,12 +19,11 @@ from xdsl.context import Context
 from xdsl.dialects.builtin import IntegerType, ModuleOp, StringAttr
 from xdsl.passes import ModulePass
 
-from nmc.chip import load_chip
-from nmc.core_ir import networks
+from nmc.chips.errors import NmcError
 from nmc.dialects import map as map_d
-from nmc.errors import NmcError
-from nmc.ir_arrays import from_numpy
-from nmc.mapping import assignment, net_view, traffic_pairs
+from nmc.dialects.core_ir import networks
+from nmc.dialects.ir_arrays import from_numpy
+from nmc.dialects.map_layout import assignment, net_view, traffic_pairs
 
 
 def serpentine(width: int, height: int) -> np.ndarray:
@@ -88,7 +87,7 @@ def anneal(sym, slots_xy: np.ndarray, n_cores: int, iterations: int, seed: int) 
 def traffic_matrix(net, n_cores: int):
     from scipy import sparse
 
-    from nmc.passes.partition_cores import group_rates
+    from nmc.dialects.map_layout import group_rates
 
     view = net_view(net)
     cores, _ = assignment(net, view)
@@ -105,11 +104,10 @@ class PlaceCoresPass(ModulePass):
     strategy: str = "anneal"
     seed: int = 0
     iterations: int = 20000
-    chip: str | None = None
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         for net in networks(op):
-            chip = load_chip(self.chip or net.chip.data)
+            chip = net.chip.data
             view = net_view(net)
             assigned = assignment(net, view)
             if assigned is None:

@@ -22,11 +22,11 @@ from xdsl.context import Context
 from xdsl.dialects.builtin import Float64Type, FloatAttr, IntegerAttr, ModuleOp, i64
 from xdsl.passes import ModulePass
 
-from nmc.chip import Chip, load_chip
-from nmc.core_ir import Group, build_neurons, networks, read_group, replace_group
+from nmc.chips import Chip
+from nmc.chips.errors import NmcError
 from nmc.dialects import core
-from nmc.errors import NmcError
-from nmc.ir_arrays import from_numpy
+from nmc.dialects.core_ir import Group, build_neurons, networks, read_group, replace_group
+from nmc.dialects.ir_arrays import from_numpy
 
 
 def decay_shift(beta: float, max_shift: int) -> int:
@@ -48,11 +48,10 @@ class ReducePrecisionPass(ModulePass):
     leak_bits: int | None = None
     input_bits: int | None = None
     clip: str = "mse"
-    chip: str | None = None
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         for net in networks(op):
-            chip = load_chip(self.chip or net.chip.data)
+            chip = net.chip.data
             _Quantizer(self, chip).run(net)
 
 

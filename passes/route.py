@@ -18,12 +18,12 @@ from xdsl.context import Context
 from xdsl.dialects.builtin import Float64Type, FloatAttr, IntegerAttr, IntegerType, ModuleOp, i64
 from xdsl.passes import ModulePass
 
-from nmc.chip import Chip, load_chip
-from nmc.core_ir import networks
+from nmc.chips import Chip
+from nmc.chips.errors import NmcError
 from nmc.dialects import map as map_d
-from nmc.errors import NmcError
-from nmc.ir_arrays import from_numpy, to_numpy
-from nmc.mapping import assignment, destinations, net_view, source_cores
+from nmc.dialects.core_ir import networks
+from nmc.dialects.ir_arrays import from_numpy, to_numpy
+from nmc.dialects.map_layout import assignment, destinations, net_view, source_cores
 
 
 @dataclass
@@ -77,13 +77,12 @@ class RoutePass(ModulePass):
     """Compute routes and tables; fail if a core needs more routing-table entries than the chip has."""
 
     name = "route"
-    chip: str | None = None
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
-        from nmc.passes.partition_cores import group_rates
+        from nmc.dialects.map_layout import group_rates
 
         for net in networks(op):
-            chip = load_chip(self.chip or net.chip.data)
+            chip = net.chip.data
             if not any(isinstance(o, map_d.MeshOp) for o in net.body.block.ops):
                 raise NmcError("route: the network has no map.mesh op: run place-cores first")
             stats = route_stats(net, chip, group_rates(net_view(net)))

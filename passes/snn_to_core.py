@@ -15,16 +15,15 @@ from dataclasses import dataclass
 
 import numpy as np
 from xdsl.context import Context
-from xdsl.dialects.builtin import IntegerAttr, ModuleOp, StringAttr, TensorType, i64
+from xdsl.dialects.builtin import IntegerAttr, ModuleOp, TensorType, i64
 from xdsl.ir import Block, Region, SSAValue
 from xdsl.passes import ModulePass
 
-from nmc.builder import ir_name
-from nmc.chip import DEFAULT_CHIP, load_chip
-from nmc.core_ir import Group, build_neurons, rebalance
+from nmc.chips import DEFAULT_CHIP, Chip, load_chip
+from nmc.chips.errors import NmcError
 from nmc.dialects import core, snn
-from nmc.errors import NmcError
-from nmc.ir_arrays import to_numpy
+from nmc.dialects.core_ir import Group, build_neurons, rebalance
+from nmc.dialects.ir_arrays import ir_name, to_numpy
 
 
 @dataclass
@@ -74,13 +73,13 @@ def pool_matrix(in_shape, kernel, stride, average: bool):
 
 
 class _Lowering:
-    def __init__(self, net: snn.NetworkOp, chip_name: str):
+    def __init__(self, net: snn.NetworkOp, chip: Chip):
         self.net = net
         self.block = Block(arg_types=[a.type for a in net.body.block.args])
         for old, new in zip(net.body.block.args, self.block.args, strict=True):
             new.name_hint = old.name_hint
         self.args = dict(zip(net.body.block.args, self.block.args, strict=True))
-        self.chip_name = chip_name
+        self.chip = chip
         self.values: dict[SSAValue, SSAValue | Affine] = {}
         self.count = 0
 
@@ -130,7 +129,7 @@ class _Lowering:
                 "sym_name": self.net.sym_name,
                 "ticks": self.net.ticks,
                 "dt": self.net.dt,
-                "chip": StringAttr(self.chip_name),
+                "chip": core.ChipAttr(self.chip),
             },
             regions=[Region(self.block)],
         )
@@ -228,17 +227,31 @@ class _Lowering:
         self.values[op.output] = new.output
 
 
+CHIP_ATTRIBUTE = "nmc.chip"  # module attribute holding the target chip at the snn level
+
+
 @dataclass(frozen=True)
 class SnnToCorePass(ModulePass):
-    """Lower every snn.network to a core.network for `chip` (a preset name or a chip file)."""
+    """Lower every snn.network to a core.network for a chip, which from here on travels in the IR.
+
+    The chip is `chip` (a preset name or a chip file: the one place a pass reads a file),
+    else the module's `nmc.chip` attribute (`#core.chip<...>`, set by `nmc.compile` for
+    chips built in memory), else the default preset.
+    """
 
     name = "snn-to-core"
-    chip: str = DEFAULT_CHIP
+    chip: str | None = None
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
-        load_chip(self.chip)  # fail early on a bad chip
+        carried = op.attributes.get(CHIP_ATTRIBUTE)
+        if self.chip is not None:
+            chip = load_chip(self.chip)
+        elif isinstance(carried, core.ChipAttr):
+            chip = carried.data
+        else:
+            chip = load_chip(DEFAULT_CHIP)
         for net in [o for o in op.walk() if isinstance(o, snn.NetworkOp)]:
-            new = _Lowering(net, self.chip).run()
+            new = _Lowering(net, chip).run()
             parent = net.parent_block()
             assert parent is not None
             parent.insert_op_before(new, net)

@@ -16,11 +16,11 @@ import numpy as np
 from xdsl.dialects.builtin import ModuleOp
 from xdsl.ir import SSAValue
 
-from nmc.chip import Chip, load_chip
-from nmc.core_ir import read_group
+from nmc.chips import Chip
+from nmc.chips.errors import NmcError
 from nmc.dialects import core
-from nmc.errors import NmcError
-from nmc.ir_arrays import to_numpy
+from nmc.dialects.core_ir import read_group
+from nmc.dialects.ir_arrays import to_numpy
 from nmc.runtime.encoders import Encoder
 
 CHUNK = 128
@@ -112,7 +112,7 @@ def run_core(
         outputs = [np.concatenate(o) for o in zip(*(p.outputs for p in parts), strict=True)]
         traces = {k: np.concatenate([p.traces[k] for p in parts], axis=1) for k in parts[0].traces}
         return CoreRun(outputs, traces, parts[0].chip_ticks, sum(p.synaptic_events for p in parts))
-    chip = chip or load_chip(net.chip.data)
+    chip = chip or net.chip.data
     block = net.body.block
     arrays = [inputs] if isinstance(inputs, np.ndarray) else list(inputs)
     if len(arrays) != len(block.args):

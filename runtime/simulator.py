@@ -16,8 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
+from nmc.chips.binary import BinaryError, ChipImage, read_binary
+from nmc.chips.formats import COMPARES, MODES, RESETS
 from nmc.runtime.encoders import Encoder
-from nmc.targets.chip_binary import COMPARES, MODES, RESETS, BinaryError, ChipImage, read_binary
 
 
 @dataclass

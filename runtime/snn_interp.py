@@ -15,9 +15,9 @@ import numpy as np
 from xdsl.dialects.builtin import ModuleOp
 from xdsl.ir import Operation, SSAValue
 
+from nmc.chips.errors import NmcError
 from nmc.dialects import snn
-from nmc.errors import NmcError
-from nmc.ir_arrays import to_numpy
+from nmc.dialects.ir_arrays import to_numpy
 
 
 @dataclass

@@ -16,7 +16,8 @@ class ChipDumpTarget(Target):
     name = "chip-dump"
 
     def emit(self, ctx: Context, module: ModuleOp, output: IO[str]) -> None:
-        from nmc.targets.chip_binary import build_image, decode, dump, encode
+        from nmc.chips.binary import decode, dump, encode
+        from nmc.targets.chip_binary import build_image
 
         dump(decode(encode(build_image(module))), output)
 
@@ -31,7 +32,8 @@ class VerilogTarget(Target):
     name = "verilog"
 
     def emit(self, ctx: Context, module: ModuleOp, output: IO[str]) -> None:
-        from nmc.targets.chip_binary import build_image, decode, encode
+        from nmc.chips.binary import decode, encode
+        from nmc.targets.chip_binary import build_image
         from nmc.targets.verilog import rtl_text
 
         output.write(rtl_text(decode(encode(build_image(module)))))

@@ -13,7 +13,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from nmc.errors import NmcError
+from nmc.chips.errors import NmcError
 
 LIBERTY = Path("/usr/share/qflow/tech/osu018/osu018_stdcells.lib")  # Debian package qflow-tech-osu018
 

@@ -15,8 +15,8 @@ from importlib import resources
 
 import numpy as np
 
-from nmc.errors import NmcError
-from nmc.targets.chip_binary import ChipImage
+from nmc.chips.binary import ChipImage
+from nmc.chips.errors import NmcError
 
 PRIMITIVES = "nmc_primitives.v"
 MAX_SYNAPSES = 200_000
@@ -458,20 +458,22 @@ def _hex_rows(values: np.ndarray, width: int) -> str:
 
 def verilog_files(
     image: ChipImage,
-    stimulus: np.ndarray | list[np.ndarray] | None,
+    trace: dict[str, np.ndarray] | None,
     *,
     max_synapses: int = MAX_SYNAPSES,
     max_neurons: int = MAX_NEURONS,
 ) -> tuple[dict[str, str], Design]:
-    """Every file of `--target verilog`: primitives, RTL, synapse memories, and (given a stimulus) the testbench."""
-    from nmc.runtime.simulator import Chip
+    """Every file of `--target verilog`: primitives, RTL, synapse memories, and (given a trace) the testbench.
 
+    `trace` is the simulator's record of a run (`Chip(image).run(x, trace=True).trace`): the
+    testbench replays its host inputs and expects its outputs. The caller runs the simulator,
+    so that targets never depend on the runtime.
+    """
     check_size(image, max_synapses, max_neurons)
     design = plan(image)
     files = {PRIMITIVES: primitives_source(), **emit_rtl(image, design)}
-    if stimulus is not None:
-        run = Chip(image).run(stimulus, trace=True)
-        files.update(emit_testbench(design, run.trace))
+    if trace is not None:
+        files.update(emit_testbench(design, trace))
     return files, design
 
 

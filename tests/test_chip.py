@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from nmc.chip import load_chip, parse_chip, preset_names
+from nmc.chips import load_chip, parse_chip, preset_names
 from nmc.errors import NmcError
 
 from .conftest import EXAMPLES

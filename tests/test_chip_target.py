@@ -13,9 +13,10 @@ from torch import nn
 from xdsl.context import Context
 
 from nmc import nn as nmc_nn
-from nmc.chip import load_chip
+from nmc.chips import load_chip
+from nmc.chips.binary import BinaryError, decode, encode
+from nmc.dialects.map_layout import assignment, check_mapping, core_loads, net_view
 from nmc.driver import ImportOptions, import_model
-from nmc.mapping import assignment, check_mapping, core_loads, net_view
 from nmc.passes.partition_cores import PartitionCoresPass, metis_parts
 from nmc.passes.place_cores import PlaceCoresPass, placement_cost, traffic_matrix
 from nmc.passes.route import RoutePass
@@ -23,7 +24,7 @@ from nmc.pipeline import lower_to_core, lower_to_map
 from nmc.runtime.compare import assert_same_spikes
 from nmc.runtime.core_interp import run_core
 from nmc.runtime.simulator import Chip
-from nmc.targets.chip_binary import BinaryError, build_image, decode, encode
+from nmc.targets.chip_binary import build_image
 
 from .conftest import EXAMPLES
 
@@ -142,7 +143,7 @@ def test_annealing_never_loses_to_the_serpentine_start():
 
     def cost() -> float:
         from nmc.dialects import map as map_d
-        from nmc.ir_arrays import to_numpy
+        from nmc.dialects.ir_arrays import to_numpy
 
         mesh = next(op for op in net.body.block.ops if isinstance(op, map_d.MeshOp))
         return placement_cost(sym, to_numpy(mesh.x).astype(int), to_numpy(mesh.y).astype(int))
@@ -225,7 +226,7 @@ def test_index_out_of_range_is_caught_even_with_a_valid_crc(binary):
     image = decode(binary.read_bytes())
     image.arrays["SYN "]["slot"] = image.arrays["SYN "]["slot"].copy()
     image.arrays["SYN "]["slot"][0] = 999
-    from nmc.targets.chip_binary import validate
+    from nmc.chips.binary import validate
 
     with pytest.raises(BinaryError, match=r"SYN.slot: index 999 out of range \[0, 256\)"):
         validate(decode(encode(image)))

@@ -12,11 +12,12 @@ from torch import nn
 from xdsl.context import Context
 
 from nmc import nn as nmc_nn
-from nmc.chip import load_chip
+from nmc.chips import load_chip
+from nmc.dialects.core_ir import fan_out
 from nmc.driver import ImportOptions, import_model
 from nmc.passes.check_constraints import violations
 from nmc.passes.decompose_fan_in import DecomposeFanInPass
-from nmc.passes.decompose_fan_out import DecomposeFanOutPass, fan_out
+from nmc.passes.decompose_fan_out import DecomposeFanOutPass
 from nmc.passes.reduce_precision import ReducePrecisionPass
 from nmc.passes.snn_to_core import SnnToCorePass
 from nmc.pipeline import spike_agreement
@@ -75,7 +76,7 @@ def test_784_inputs_on_a_256_axon_partial_sum_chip_keep_every_spike():
 
 
 def _post(op) -> np.ndarray:
-    from nmc.ir_arrays import to_numpy
+    from nmc.dialects.ir_arrays import to_numpy
 
     return to_numpy(op.post)
 

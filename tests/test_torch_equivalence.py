@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from nmc import nn as nmc_nn
-from nmc.builder import ir_name
+from nmc.dialects.ir_arrays import ir_name
 from nmc.driver import ImportOptions, import_model
 from nmc.runtime.compare import SpikeMismatch, assert_same_spikes
 from nmc.runtime.snn_interp import run_snn

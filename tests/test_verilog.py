@@ -15,10 +15,11 @@ import torch
 from torch import nn
 
 from nmc import nn as nmc_nn
-from nmc.chip import load_chip
+from nmc.chips import load_chip
+from nmc.chips.binary import ChipImage, decode, encode
 from nmc.driver import ImportOptions, import_model
 from nmc.pipeline import lower_to_core, lower_to_map
-from nmc.targets.chip_binary import ChipImage, build_image, decode, encode
+from nmc.targets.chip_binary import build_image
 from nmc.targets.verilog import PRIMITIVES, check_size, verilog_files
 
 from .conftest import EXAMPLES, ROOT
@@ -68,6 +69,13 @@ def lowered(model, chip: str | Path, x: np.ndarray, approximate: bool = False, t
     lower_to_core(module, the_chip, str(chip), approximate_fan_in=approximate)
     lower_to_map(module, the_chip, stimulus=x[:10])
     return decode(encode(build_image(module)))
+
+
+def traced(image: ChipImage, x) -> dict:
+    """The simulator's record of a run: the testbench's stimulus and expectation."""
+    from nmc.runtime.simulator import Chip
+
+    return Chip(image).run(x, trace=True).trace
 
 
 def write(files: dict[str, str], folder: Path) -> None:
@@ -132,7 +140,7 @@ def test_icarus_reproduces_the_simulator(case, tmp_path):
     need("iverilog")
     make, stimulus = cases()[case]
     image = make()
-    files, design = verilog_files(image, stimulus)
+    files, design = verilog_files(image, traced(image, stimulus))
     assert image.a("CORE", "x").size > 1
     expected = files[f"tb_{design.top}_expect.hex"] + files.get(f"tb_{design.top}_membranes.hex", "")
     assert set(expected) - set("0\n"), "outputs all zero on this stimulus: a weak test"
@@ -152,7 +160,7 @@ def test_a_wrong_synapse_weight_is_caught_with_tick_and_neuron(tmp_path):
     need("iverilog")
     x = digits_x()
     image = lowered(seeded(dense_snn), "mini", x)
-    files, design = verilog_files(image, x[:1])
+    files, design = verilog_files(image, traced(image, x[:1]))
     # flip the weight of every synapse of the output layer's core: the RTL no longer matches
     out_core = int(image.a("NRN ", "core")[design.outputs[0]])
     memfile = f"{design.top}_core{out_core}_syn.hex"
@@ -266,6 +274,7 @@ def test_too_large_for_verilog_leaves_no_output(tmp_path):
 
 def test_same_network_gives_identical_rtl():
     x = digits_x()
-    a, _ = verilog_files(lowered(seeded(dense_snn), "mini", x), x[:1])
-    b, _ = verilog_files(lowered(seeded(dense_snn), "mini", x), x[:1])
+    ia, ib = lowered(seeded(dense_snn), "mini", x), lowered(seeded(dense_snn), "mini", x)
+    a, _ = verilog_files(ia, traced(ia, x[:1]))
+    b, _ = verilog_files(ib, traced(ib, x[:1]))
     assert a == b

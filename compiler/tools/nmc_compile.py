@@ -7,85 +7,17 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-TARGETS = ("chip", "mlir", "verilog")
-LEVELS = ("snn", "core", "map")
-
-
-def _shape(text: str) -> tuple[int, ...]:
-    try:
-        dims = tuple(int(d) for d in text.replace("x", ",").split(",") if d.strip())
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a shape like 1,28,28, got {text!r}") from None
-    if not dims or any(d <= 0 for d in dims):
-        raise argparse.ArgumentTypeError(f"expected positive dimensions, got {text!r}")
-    return dims
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
-
-
-class OneLineParser(argparse.ArgumentParser):
-    """argparse that reports a bad command line in one line (no usage dump)."""
-
-    def error(self, message: str) -> None:  # type: ignore[override]
-        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
-
 
 def build_parser() -> argparse.ArgumentParser:
-    from nmc.builder import DECODINGS, ENCODINGS
-    from nmc.driver import DEFAULT_PERCENTILE, DEFAULT_TICKS
+    from nmc.options import add_arguments
+    from nmc.tools._cli import OneLineParser
 
     p = OneLineParser(
         prog="nmc-compile",
         description="Compile a trained PyTorch model (an ANN to convert, or an SNN of nmc.nn neurons).",
     )
     p.add_argument("model", help="torch.save(model) pickle (.pt) or torch.export archive (.pt2)")
-    p.add_argument("--chip", default=None, help="chip preset name or .chip file (default: tianjic256)")
-    p.add_argument(
-        "--target",
-        choices=TARGETS,
-        default="chip",
-        help="chip: the configuration binary OUTDIR/<model>.nmc (default); mlir: IR of the lowest level; "
-        "verilog: structural RTL with a testbench (docs/verilog.md)",
-    )
-    p.add_argument("--synth", action="store_true", help="with --target verilog: synthesize with yosys (OUTDIR/synth/)")
-    p.add_argument(
-        "--tb-samples", type=_positive_int, default=1, help="with --target verilog: calibration samples the testbench runs"
-    )
-    p.add_argument("--verilog-max-synapses", type=_positive_int, help="largest network --target verilog emits (synapses)")
-    p.add_argument("--verilog-max-neurons", type=_positive_int, help="largest network --target verilog emits (neurons)")
-    p.add_argument("--level", choices=LEVELS, default="map", help="lowest level to lower to for --target mlir (default: map)")
-    p.add_argument("--partition", choices=("auto", "metis", "sequential"), default="auto", help="partition-cores strategy")
-    p.add_argument("--placement", choices=("anneal", "sequential"), default="anneal", help="place-cores strategy")
-    p.add_argument("--seed", type=int, default=0, help="seed of partitioning and placement (default 0)")
-    p.add_argument("--plot", action="store_true", help="write a spike raster and a placement heat map (PNG)")
-    p.add_argument("--dump-ir", action="store_true", help="also write every level's IR as <model>.<level>.mlir")
-    p.add_argument("--approximate-fan-in", action="store_true", help="on chips without partial sums, allow relay neurons")
-    p.add_argument("--weight-bits", type=_positive_int, help="override the chip's weight width")
-    p.add_argument(
-        "--disable",
-        action="append",
-        default=[],
-        metavar="PASS",
-        help="skip an optional pass (decompose-fan-in, decompose-fan-out, reduce-precision); the violations are listed",
-    )
-    p.add_argument(
-        "--timesteps", type=_positive_int, default=DEFAULT_TICKS, help=f"ticks per inference (default {DEFAULT_TICKS})"
-    )
-    p.add_argument("--calibration", help="calibration inputs [N, *input_shape] (.npy) for ANN threshold balancing")
-    p.add_argument("--percentile", type=float, default=DEFAULT_PERCENTILE, help="activation percentile for thresholds")
-    p.add_argument("--input-shape", type=_shape, help="shape of one input sample, e.g. 1,8,8")
-    p.add_argument("--encoding", choices=ENCODINGS, default="direct", help="input encoder (default: direct current)")
-    p.add_argument("--input-scale", type=float, help="encoder gain (default 1, or 1/max(calibration) for spike codes)")
-    p.add_argument("--decoding", choices=DECODINGS, help="output decoder (default: count for spikes, membrane for currents)")
-    p.add_argument("--dt", type=float, default=1e-3, help="seconds per tick (default 1e-3)")
+    add_arguments(p)
     p.add_argument("-o", "--outdir", help="output folder (default: <model>_nmc)")
     return p
 
@@ -100,37 +32,13 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 def compile_cli(args: argparse.Namespace) -> None:
     from nmc.api import compile as compile_model
+    from nmc.options import from_args
 
     model_path = Path(args.model)
     outdir = Path(args.outdir) if args.outdir else Path(f"{model_path.stem}_nmc")
     progress = _progress()
-    compiled = compile_model(
-        model_path,
-        chip=args.chip,
-        target=args.target,
-        level=args.level,
-        timesteps=args.timesteps,
-        calibration=args.calibration,
-        percentile=args.percentile,
-        input_shape=args.input_shape,
-        encoding=args.encoding,
-        input_scale=args.input_scale,
-        decoding=args.decoding,
-        dt=args.dt,
-        approximate_fan_in=args.approximate_fan_in,
-        weight_bits=args.weight_bits,
-        disable=tuple(args.disable),
-        partition=args.partition,
-        placement=args.placement,
-        seed=args.seed,
-        dump_ir=args.dump_ir,
-        plot=args.plot,
-        synth=args.synth,
-        tb_samples=args.tb_samples,
-        verilog_max_synapses=args.verilog_max_synapses,
-        verilog_max_neurons=args.verilog_max_neurons,
-        progress=progress,
-    )
+    options = from_args(args)
+    compiled = compile_model(model_path, options, progress=progress)
     progress("writing")
     compiled.save(outdir)
     progress("")

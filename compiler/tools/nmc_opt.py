@@ -8,7 +8,6 @@ from collections.abc import Sequence
 from xdsl.xdsl_opt_main import xDSLOptMain
 
 from nmc.dialects import get_all_dialects
-from nmc.passes import get_all_passes
 from nmc.targets import get_all_targets
 
 
@@ -23,7 +22,9 @@ class NmcOptMain(xDSLOptMain):
 
     def register_all_passes(self) -> None:
         super().register_all_passes()
-        for name, factory in get_all_passes().items():
+        from nmc.pipeline import available_passes
+
+        for name, factory in available_passes().items():
             self.register_pass(name, factory)
 
     def register_all_targets(self) -> None:

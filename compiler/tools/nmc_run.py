@@ -15,7 +15,7 @@ from pathlib import Path
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from nmc.tools.nmc_compile import OneLineParser
+    from nmc.tools._cli import OneLineParser
 
     p = OneLineParser(prog="nmc-run", description=__doc__.splitlines()[0])
     p.add_argument("file", help="chip binary (.nmc, run by the chip simulator) or IR text (.mlir, snn/core level)")
@@ -54,9 +54,9 @@ def _missing(path: Path):
 
 
 def _run_binary(path: Path, x):
+    from nmc.chips.binary import BinaryError
     from nmc.errors import NmcError
     from nmc.runtime.simulator import Chip
-    from nmc.targets.chip_binary import BinaryError
 
     try:
         return Chip.load(path).run(x)
@@ -90,11 +90,11 @@ def read_module(path: Path):
 def run_cli(args: argparse.Namespace) -> None:
     import numpy as np
 
+    from nmc.chips.binary import MAGIC
     from nmc.dialects import core
     from nmc.driver import write_atomically
     from nmc.runtime.core_interp import run_core
     from nmc.runtime.snn_interp import run_snn
-    from nmc.targets.chip_binary import MAGIC
 
     path = Path(args.file)
     x = _load_array(args.input, "inputs")

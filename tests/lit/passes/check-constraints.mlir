@@ -3,7 +3,7 @@
 // Every violation is listed, each with its layer, limit, value and fix. The chip "tiny"
 // has 16 axons per core and 8-bit weights.
 
-core.network @n ticks = 3 dt = 1.000000e-03 chip = "tiny" {
+core.network @n ticks = 3 dt = 1.000000e-03 chip = #core.chip<"tiny"> {
 ^bb0(%x: tensor<20xf32>):
   %in = core.input rate %x scale = 1.000000e+00 seed = 0 : tensor<20xf32> -> !core.spikes<20>
   %h = core.neurons "fc1" spike(%in) delays = [0] pre = dense<[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19]> : tensor<20xi32> post = dense<0> : tensor<20xi32> weight = dense<0.5> : tensor<20xf64> threshold = dense<1.0> : tensor<1xf64> bias = dense<0.0> : tensor<1xf64> v_init = dense<0.0> : tensor<1xf64> beta = 1.0 reset = subtract compare = ge : (!core.spikes<20>) -> !core.spikes<1>

@@ -1,14 +1,14 @@
 // RUN: nmc-opt %s -p 'decompose-fan-in{max-fan-in=2}' | filecheck %s
 // RUN: nmc-opt %s -p 'decompose-fan-in{max-fan-in=8}' | filecheck %s --check-prefix=NOOP
-// RUN: not nmc-opt %s -p 'decompose-fan-in{max-fan-in=2 chip=truenorth4}' 2>&1 | filecheck %s --check-prefix=NOPSUM
-// RUN: nmc-opt %s -p 'decompose-fan-in{max-fan-in=3 chip=truenorth4 approximate=true}' | filecheck %s --check-prefix=RELAY
+// RUN: sed 's/core.chip<"tiny">/core.chip<"truenorth4">/' %s | not nmc-opt -p 'decompose-fan-in{max-fan-in=2}' 2>&1 | filecheck %s --check-prefix=NOPSUM
+// RUN: sed 's/core.chip<"tiny">/core.chip<"truenorth4">/' %s | nmc-opt -p 'decompose-fan-in{max-fan-in=3 approximate=true}' | filecheck %s --check-prefix=RELAY
 
 // Two neurons read five inputs each. With a fan-in of 2 the first level sums the input
 // ranges {0,1}, {2,3}, {4} per neuron (3 units each), the second level pairs those sums,
 // (units 0,2 and unit 4 for the first neuron; 1,3 and 5 for the second), and each neuron
 // adds its two remaining sums with weight 1: two levels, latency + 2.
 
-core.network @n ticks = 3 dt = 1.000000e-03 chip = "tiny" {
+core.network @n ticks = 3 dt = 1.000000e-03 chip = #core.chip<"tiny"> {
 ^bb0(%x: tensor<5xf32>):
   %in = core.input rate %x scale = 1.000000e+00 seed = 0 : tensor<5xf32> -> !core.spikes<5>
   %h = core.neurons "fc" spike(%in) delays = [0] pre = dense<[0, 1, 2, 3, 4, 0, 1, 2, 3, 4]> : tensor<10xi32> post = dense<[0, 0, 0, 0, 0, 1, 1, 1, 1, 1]> : tensor<10xi32> weight = dense<[1.0, 2.0, 3.0, 4.0, 5.0, -1.0, -2.0, -3.0, -4.0, -5.0]> : tensor<10xf64> threshold = dense<1.0> : tensor<2xf64> bias = dense<0.0> : tensor<2xf64> v_init = dense<0.0> : tensor<2xf64> beta = 1.0 reset = subtract compare = ge : (!core.spikes<5>) -> !core.spikes<2>

@@ -5,7 +5,7 @@
 // ceil(3 / 2) = 2 spiking relays (weight 1, threshold 1, reset to zero); the synapses of
 // each input neuron go to relay 0, relay 1, relay 0 in turn, and the group reads both.
 
-core.network @n ticks = 3 dt = 1.000000e-03 chip = "tiny" {
+core.network @n ticks = 3 dt = 1.000000e-03 chip = #core.chip<"tiny"> {
 ^bb0(%x: tensor<2xf32>):
   %in = core.input rate %x scale = 1.000000e+00 seed = 0 : tensor<2xf32> -> !core.spikes<2>
   %h = core.neurons "fc" spike(%in) delays = [0] pre = dense<[0, 1, 0, 1, 0, 1]> : tensor<6xi32> post = dense<[0, 0, 1, 1, 2, 2]> : tensor<6xi32> weight = dense<[1.0, 2.0, 3.0, 4.0, 5.0, 6.0]> : tensor<6xf64> threshold = dense<1.0> : tensor<3xf64> bias = dense<0.0> : tensor<3xf64> v_init = dense<0.0> : tensor<3xf64> beta = 1.0 reset = subtract compare = ge : (!core.spikes<2>) -> !core.spikes<3>

@@ -1,6 +1,6 @@
 // RUN: nmc-opt %S/Inputs/two-groups.mlir -p 'partition-cores{strategy=sequential},place-cores{strategy=sequential}' | filecheck %s
 // RUN: nmc-opt %S/Inputs/two-groups.mlir -p 'partition-cores{strategy=sequential},place-cores{seed=3}' | filecheck %s --check-prefix=ANNEAL
-// RUN: not nmc-opt %S/Inputs/two-groups.mlir -p 'partition-cores{strategy=sequential},place-cores{chip="%S/Inputs/mesh2x1.chip"}' 2>&1 | filecheck %s --check-prefix=SMALL
+// RUN: not nmc-opt %S/Inputs/two-groups-mesh2x1.mlir -p 'partition-cores{strategy=sequential},place-cores' 2>&1 | filecheck %s --check-prefix=SMALL
 
 // Sequential placement lays cores 0, 1, 2 along the serpentine: (0,0), (1,0), (2,0).
 // CHECK: map.mesh x = dense<[0, 1, 2]> : tensor<3xi32> y = dense<0> : tensor<3xi32> strategy = "sequential"

@@ -11,7 +11,7 @@
 // With 4-bit weights the scale is 7 * 127 / 0.5 = 1778: weights 7 and round(-3.5) = -4,
 // threshold 1779.
 
-core.network @n ticks = 3 dt = 1.000000e-03 chip = "tiny" {
+core.network @n ticks = 3 dt = 1.000000e-03 chip = #core.chip<"tiny"> {
 ^bb0(%x: tensor<2xf32>):
   %in = core.input direct %x scale = 1.000000e+00 seed = 0 : tensor<2xf32> -> !core.graded<2>
   %h = core.neurons "fc" spike(%in) delays = [0] pre = dense<[0, 1]> : tensor<2xi32> post = dense<[0, 0]> : tensor<2xi32> weight = dense<[0.5, -0.25]> : tensor<2xf64> threshold = dense<1.0> : tensor<1xf64> bias = dense<0.1> : tensor<1xf64> v_init = dense<0.0> : tensor<1xf64> beta = 0.875 reset = subtract compare = gt : (!core.graded<2>) -> !core.spikes<1>

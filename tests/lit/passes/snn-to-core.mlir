@@ -19,7 +19,7 @@ snn.network @conv ticks = 5 dt = 1.000000e-03 {
   snn.output %count, %mem : tensor<1xf32>, tensor<1xf32>
 }
 
-// CHECK:      core.network @conv ticks = 5 dt = 1.000000e-03 chip = "tiny" {
+// CHECK:      core.network @conv ticks = 5 dt = 1.000000e-03 chip = #core.chip<"tiny", "{{[0-9a-f]+}}", {{.*}}> {
 // CHECK-NEXT: ^bb0(%x: tensor<1x3x3xf32>):
 // CHECK-NEXT:   [[IN:%.*]] = core.input rate %x scale = 1.000000e+00 seed = 0 : tensor<1x3x3xf32> -> !core.spikes<9>
 // CHECK-NEXT:   [[H:%.*]] = core.neurons "h" spike([[IN]]) delays = [0]

@@ -1,7 +1,7 @@
 // RUN: NMC_VERIFY_DIAG
 
 // One case per verifier message of the core dialect.
-core.network @n ticks = 0 dt = 1.0e-03 chip = "tiny" {
+core.network @n ticks = 0 dt = 1.0e-03 chip = #core.chip<"tiny"> {
 ^bb0(%x: tensor<2xf32>):
   %in = core.input rate %x scale = 1.0 seed = 0 : tensor<2xf32> -> !core.spikes<2>
   core.output
@@ -10,7 +10,7 @@ core.network @n ticks = 0 dt = 1.0e-03 chip = "tiny" {
 
 // -----
 
-core.network @n ticks = 2 dt = 1.0e-03 chip = "tiny" {
+core.network @n ticks = 2 dt = 1.0e-03 chip = #core.chip<"tiny"> {
 ^bb0(%x: tensor<2xf32>):
   %in = core.input rate %x scale = 1.0 seed = 0 : tensor<2xf32> -> !core.spikes<2>
   %g = core.input rate %x scale = 1.0 seed = 0 : tensor<2xf32> -> !core.spikes<3>
@@ -20,7 +20,7 @@ core.network @n ticks = 2 dt = 1.0e-03 chip = "tiny" {
 
 // -----
 
-core.network @n ticks = 2 dt = 1.0e-03 chip = "tiny" {
+core.network @n ticks = 2 dt = 1.0e-03 chip = #core.chip<"tiny"> {
 ^bb0(%x: tensor<2xf32>):
   %in = core.input rate %x scale = 1.0 seed = 0 : tensor<2xf32> -> !core.spikes<2>
   %g = core.input direct %x scale = 1.0 seed = 0 : tensor<2xf32> -> !core.spikes<2>
@@ -30,7 +30,7 @@ core.network @n ticks = 2 dt = 1.0e-03 chip = "tiny" {
 
 // -----
 
-core.network @n ticks = 2 dt = 1.0e-03 chip = "tiny" {
+core.network @n ticks = 2 dt = 1.0e-03 chip = #core.chip<"tiny"> {
 ^bb0(%x: tensor<2xf32>):
   %in = core.input rate %x scale = 1.0 seed = 0 : tensor<2xf32> -> !core.spikes<2>
   %g = core.input rate %x scale = 1.0 seed = 0 levels = 3 : tensor<2xf32> -> !core.spikes<2>
@@ -40,7 +40,7 @@ core.network @n ticks = 2 dt = 1.0e-03 chip = "tiny" {
 
 // -----
 
-core.network @n ticks = 2 dt = 1.0e-03 chip = "tiny" {
+core.network @n ticks = 2 dt = 1.0e-03 chip = #core.chip<"tiny"> {
 ^bb0(%x: tensor<2xf32>):
   %in = core.input rate %x scale = 1.0 seed = 0 : tensor<2xf32> -> !core.spikes<2>
   %h = core.neurons "h" spike(%in) delays = [0] pre = dense<[0, 1]> : tensor<2xi32> post = dense<[0]> : tensor<1xi32> weight = dense<[1.0, 2.0]> : tensor<2xf64> threshold = dense<1.0> : tensor<1xf64> bias = dense<0.0> : tensor<1xf64> v_init = dense<0.0> : tensor<1xf64> beta = 1.0 reset = subtract compare = ge : (!core.spikes<2>) -> !core.spikes<1>
@@ -50,7 +50,7 @@ core.network @n ticks = 2 dt = 1.0e-03 chip = "tiny" {
 
 // -----
 
-core.network @n ticks = 2 dt = 1.0e-03 chip = "tiny" {
+core.network @n ticks = 2 dt = 1.0e-03 chip = #core.chip<"tiny"> {
 ^bb0(%x: tensor<2xf32>):
   %in = core.input rate %x scale = 1.0 seed = 0 : tensor<2xf32> -> !core.spikes<2>
   %h = core.neurons "h" spike(%in) delays = [0] pre = dense<[0, 1]> : tensor<2xi32> post = dense<[0, 0]> : tensor<2xi32> weight = dense<[1.0, 2.0]> : tensor<2xf64> threshold = dense<1.0> : tensor<2xf64> bias = dense<0.0> : tensor<1xf64> v_init = dense<0.0> : tensor<1xf64> beta = 1.0 reset = subtract compare = ge : (!core.spikes<2>) -> !core.spikes<1>
@@ -60,7 +60,7 @@ core.network @n ticks = 2 dt = 1.0e-03 chip = "tiny" {
 
 // -----
 
-core.network @n ticks = 2 dt = 1.0e-03 chip = "tiny" {
+core.network @n ticks = 2 dt = 1.0e-03 chip = #core.chip<"tiny"> {
 ^bb0(%x: tensor<2xf32>):
   %in = core.input rate %x scale = 1.0 seed = 0 : tensor<2xf32> -> !core.spikes<2>
   %h = core.neurons "h" spike(%in) delays = [0, 0] pre = dense<[0, 1]> : tensor<2xi32> post = dense<[0, 0]> : tensor<2xi32> weight = dense<[1.0, 2.0]> : tensor<2xf64> threshold = dense<1.0> : tensor<1xf64> bias = dense<0.0> : tensor<1xf64> v_init = dense<0.0> : tensor<1xf64> beta = 1.0 reset = subtract compare = ge : (!core.spikes<2>) -> !core.spikes<1>
@@ -70,7 +70,7 @@ core.network @n ticks = 2 dt = 1.0e-03 chip = "tiny" {
 
 // -----
 
-core.network @n ticks = 2 dt = 1.0e-03 chip = "tiny" {
+core.network @n ticks = 2 dt = 1.0e-03 chip = #core.chip<"tiny"> {
 ^bb0(%x: tensor<2xf32>):
   %in = core.input rate %x scale = 1.0 seed = 0 : tensor<2xf32> -> !core.spikes<2>
   %h = core.neurons "h" spike(%in) delays = [0] pre = dense<[0, 1]> : tensor<2xi32> post = dense<[0, 0]> : tensor<2xi32> weight = dense<[1.0, 2.0]> : tensor<2xf64> threshold = dense<1> : tensor<1xi32> bias = dense<0.0> : tensor<1xf64> v_init = dense<0.0> : tensor<1xf64> beta = 1.0 reset = subtract compare = ge : (!core.spikes<2>) -> !core.spikes<1>
@@ -80,7 +80,7 @@ core.network @n ticks = 2 dt = 1.0e-03 chip = "tiny" {
 
 // -----
 
-core.network @n ticks = 2 dt = 1.0e-03 chip = "tiny" {
+core.network @n ticks = 2 dt = 1.0e-03 chip = #core.chip<"tiny"> {
 ^bb0(%x: tensor<2xf32>):
   %in = core.input rate %x scale = 1.0 seed = 0 : tensor<2xf32> -> !core.spikes<2>
   %h = core.neurons "h" spike(%in) delays = [0] pre = dense<[0, 1]> : tensor<2xi32> post = dense<[0, 0]> : tensor<2xi32> weight = dense<[1, 2]> : tensor<2xi8> threshold = dense<1> : tensor<1xi32> bias = dense<0> : tensor<1xi32> v_init = dense<0> : tensor<1xi32> beta = 1.0 reset = subtract compare = ge : (!core.spikes<2>) -> !core.spikes<1>
@@ -90,7 +90,7 @@ core.network @n ticks = 2 dt = 1.0e-03 chip = "tiny" {
 
 // -----
 
-core.network @n ticks = 2 dt = 1.0e-03 chip = "tiny" {
+core.network @n ticks = 2 dt = 1.0e-03 chip = #core.chip<"tiny"> {
 ^bb0(%x: tensor<2xf32>):
   %in = core.input rate %x scale = 1.0 seed = 0 : tensor<2xf32> -> !core.spikes<2>
   %h = core.neurons "h" spike(%in) delays = [0] pre = dense<[0, 1]> : tensor<2xi32> post = dense<[0, 0]> : tensor<2xi32> weight = dense<[1.0, 2.0]> : tensor<2xf64> threshold = dense<1.0> : tensor<1xf64> bias = dense<0.0> : tensor<1xf64> v_init = dense<0.0> : tensor<1xf64> decay_shift = 1 reset = subtract compare = ge : (!core.spikes<2>) -> !core.spikes<1>
@@ -100,7 +100,7 @@ core.network @n ticks = 2 dt = 1.0e-03 chip = "tiny" {
 
 // -----
 
-core.network @n ticks = 2 dt = 1.0e-03 chip = "tiny" {
+core.network @n ticks = 2 dt = 1.0e-03 chip = #core.chip<"tiny"> {
 ^bb0(%x: tensor<2xf32>):
   %in = core.input rate %x scale = 1.0 seed = 0 : tensor<2xf32> -> !core.spikes<2>
   %h = core.neurons "h" spike(%in) delays = [0] pre = dense<[0, 1]> : tensor<2xi32> post = dense<[0, 0]> : tensor<2xi32> weight = dense<[1.0, 2.0]> : tensor<2xf64> threshold = dense<1.0> : tensor<1xf64> bias = dense<0.0> : tensor<1xf64> v_init = dense<0.0> : tensor<1xf64> beta = 1.5 reset = subtract compare = ge : (!core.spikes<2>) -> !core.spikes<1>
@@ -110,7 +110,7 @@ core.network @n ticks = 2 dt = 1.0e-03 chip = "tiny" {
 
 // -----
 
-core.network @n ticks = 2 dt = 1.0e-03 chip = "tiny" {
+core.network @n ticks = 2 dt = 1.0e-03 chip = #core.chip<"tiny"> {
 ^bb0(%x: tensor<2xf32>):
   %in = core.input rate %x scale = 1.0 seed = 0 : tensor<2xf32> -> !core.spikes<2>
   %h = core.neurons "h" psum(%in) delays = [0] pre = dense<[0, 1]> : tensor<2xi32> post = dense<[0, 0]> : tensor<2xi32> weight = dense<[1.0, 2.0]> : tensor<2xf64> threshold = dense<1.0> : tensor<1xf64> bias = dense<0.0> : tensor<1xf64> v_init = dense<0.0> : tensor<1xf64> beta = 1.0 reset = subtract compare = ge : (!core.spikes<2>) -> !core.spikes<1>
@@ -120,7 +120,7 @@ core.network @n ticks = 2 dt = 1.0e-03 chip = "tiny" {
 
 // -----
 
-core.network @n ticks = 2 dt = 1.0e-03 chip = "tiny" {
+core.network @n ticks = 2 dt = 1.0e-03 chip = #core.chip<"tiny"> {
 ^bb0(%x: tensor<2xf32>):
   %in = core.input rate %x scale = 1.0 seed = 0 : tensor<2xf32> -> !core.spikes<2>
   %h = core.neurons "h" spike(%in) delays = [0] pre = dense<[0, 5]> : tensor<2xi32> post = dense<[0, 0]> : tensor<2xi32> weight = dense<[1.0, 2.0]> : tensor<2xf64> threshold = dense<1.0> : tensor<1xf64> bias = dense<0.0> : tensor<1xf64> v_init = dense<0.0> : tensor<1xf64> beta = 1.0 reset = subtract compare = ge : (!core.spikes<2>) -> !core.spikes<1>
@@ -130,7 +130,7 @@ core.network @n ticks = 2 dt = 1.0e-03 chip = "tiny" {
 
 // -----
 
-core.network @n ticks = 2 dt = 1.0e-03 chip = "tiny" {
+core.network @n ticks = 2 dt = 1.0e-03 chip = #core.chip<"tiny"> {
 ^bb0(%x: tensor<2xf32>):
   %in = core.input rate %x scale = 1.0 seed = 0 : tensor<2xf32> -> !core.spikes<2>
   %h = core.neurons "h" spike(%in) delays = [0] pre = dense<[0, 1]> : tensor<2xi32> post = dense<[0, 1]> : tensor<2xi32> weight = dense<[1.0, 2.0]> : tensor<2xf64> threshold = dense<1.0> : tensor<1xf64> bias = dense<0.0> : tensor<1xf64> v_init = dense<0.0> : tensor<1xf64> beta = 1.0 reset = subtract compare = ge : (!core.spikes<2>) -> !core.spikes<1>
@@ -140,7 +140,7 @@ core.network @n ticks = 2 dt = 1.0e-03 chip = "tiny" {
 
 // -----
 
-core.network @n ticks = 2 dt = 1.0e-03 chip = "tiny" {
+core.network @n ticks = 2 dt = 1.0e-03 chip = #core.chip<"tiny"> {
 ^bb0(%x: tensor<2xf32>):
   %in = core.input rate %x scale = 1.0 seed = 0 : tensor<2xf32> -> !core.spikes<2>
   %h = core.neurons "h" spike(%in) delays = [0] pre = dense<[1, 0]> : tensor<2xi32> post = dense<[0, 0]> : tensor<2xi32> weight = dense<[1.0, 2.0]> : tensor<2xf64> threshold = dense<1.0> : tensor<1xf64> bias = dense<0.0> : tensor<1xf64> v_init = dense<0.0> : tensor<1xf64> beta = 1.0 reset = subtract compare = ge : (!core.spikes<2>) -> !core.spikes<1>
@@ -150,7 +150,7 @@ core.network @n ticks = 2 dt = 1.0e-03 chip = "tiny" {
 
 // -----
 
-core.network @n ticks = 2 dt = 1.0e-03 chip = "tiny" {
+core.network @n ticks = 2 dt = 1.0e-03 chip = #core.chip<"tiny"> {
 ^bb0(%x: tensor<2xf32>):
   %in = core.input rate %x scale = 1.0 seed = 0 : tensor<2xf32> -> !core.spikes<2>
   %h = core.neurons "h" spike(%in) delays = [0] pre = dense<[0, 1]> : tensor<2xi32> post = dense<[0, 0]> : tensor<2xi32> weight = dense<[1.0, 2.0]> : tensor<2xf64> threshold = dense<1.0> : tensor<1xf64> bias = dense<0.0> : tensor<1xf64> v_init = dense<0.0> : tensor<1xf64> beta = 1.0 reset = subtract compare = ge : (!core.spikes<2>) -> !core.spikes<1>
@@ -161,7 +161,7 @@ core.network @n ticks = 2 dt = 1.0e-03 chip = "tiny" {
 
 // -----
 
-core.network @n ticks = 2 dt = 1.0e-03 chip = "tiny" {
+core.network @n ticks = 2 dt = 1.0e-03 chip = #core.chip<"tiny"> {
 ^bb0(%x: tensor<2xf32>):
   %in = core.input rate %x scale = 1.0 seed = 0 : tensor<2xf32> -> !core.spikes<2>
   %h = core.neurons "h" spike(%in) delays = [0] pre = dense<[0, 1]> : tensor<2xi32> post = dense<[0, 0]> : tensor<2xi32> weight = dense<[1.0, 2.0]> : tensor<2xf64> threshold = dense<1.0> : tensor<1xf64> bias = dense<0.0> : tensor<1xf64> v_init = dense<0.0> : tensor<1xf64> beta = 1.0 reset = subtract compare = ge : (!core.spikes<2>) -> !core.spikes<1>
@@ -172,7 +172,7 @@ core.network @n ticks = 2 dt = 1.0e-03 chip = "tiny" {
 
 // -----
 
-core.network @n ticks = 2 dt = 1.0e-03 chip = "tiny" {
+core.network @n ticks = 2 dt = 1.0e-03 chip = #core.chip<"tiny"> {
 ^bb0(%x: tensor<2xf32>):
   %in = core.input rate %x scale = 1.0 seed = 0 : tensor<2xf32> -> !core.spikes<2>
   %h = core.neurons "h" spike(%in) delays = [0] pre = dense<[0, 1]> : tensor<2xi32> post = dense<[0, 0]> : tensor<2xi32> weight = dense<[1.0, 2.0]> : tensor<2xf64> threshold = dense<1.0> : tensor<1xf64> bias = dense<0.0> : tensor<1xf64> v_init = dense<0.0> : tensor<1xf64> beta = 1.0 reset = subtract compare = ge : (!core.spikes<2>) -> !core.spikes<1>
@@ -183,7 +183,7 @@ core.network @n ticks = 2 dt = 1.0e-03 chip = "tiny" {
 
 // -----
 
-core.network @n ticks = 2 dt = 1.0e-03 chip = "tiny" {
+core.network @n ticks = 2 dt = 1.0e-03 chip = #core.chip<"tiny"> {
 ^bb0(%x: tensor<2xf32>):
   %in = core.input rate %x scale = 1.0 seed = 0 : tensor<2xf32> -> !core.spikes<2>
   %h = core.neurons "h" spike(%in) delays = [0] pre = dense<[0, 1]> : tensor<2xi32> post = dense<[0, 0]> : tensor<2xi32> weight = dense<[1.0, 2.0]> : tensor<2xf64> threshold = dense<1.0> : tensor<1xf64> bias = dense<0.0> : tensor<1xf64> v_init = dense<0.0> : tensor<1xf64> beta = 1.0 reset = subtract compare = ge : (!core.spikes<2>) -> !core.spikes<1>
@@ -194,7 +194,7 @@ core.network @n ticks = 2 dt = 1.0e-03 chip = "tiny" {
 
 // -----
 
-core.network @n ticks = 2 dt = 1.0e-03 chip = "tiny" {
+core.network @n ticks = 2 dt = 1.0e-03 chip = #core.chip<"tiny"> {
 ^bb0(%x: tensor<2xf32>):
   %in = core.input rate %x scale = 1.0 seed = 0 : tensor<2xf32> -> !core.spikes<2>
   %h = core.neurons "h" integrate(%in) delays = [0] pre = dense<[0, 1]> : tensor<2xi32> post = dense<[0, 0]> : tensor<2xi32> weight = dense<[1.0, 2.0]> : tensor<2xf64> threshold = dense<1.0> : tensor<1xf64> bias = dense<0.0> : tensor<1xf64> v_init = dense<0.0> : tensor<1xf64> beta = 1.0 reset = subtract compare = ge : (!core.spikes<2>) -> !core.spikes<1>

@@ -1,7 +1,7 @@
 // RUN: NMC_ROUNDTRIP
 // RUN: NMC_GENERIC_ROUNDTRIP
 
-core.network @net ticks = 4 dt = 1.000000e-03 chip = "tiny" {
+core.network @net ticks = 4 dt = 1.000000e-03 chip = #core.chip<"tiny"> {
 ^bb0(%x: tensor<1x2x2xf32>, %y: tensor<2xf32>):
   %in = core.input rate %x scale = 1.000000e+00 seed = 0 : tensor<1x2x2xf32> -> !core.spikes<4>
   %cur = core.input direct %y scale = 5.000000e-01 seed = 0 levels = 127 : tensor<2xf32> -> !core.graded<2>
@@ -14,7 +14,7 @@ core.network @net ticks = 4 dt = 1.000000e-03 chip = "tiny" {
   core.output %count, %first, %mem : tensor<1xf32>, tensor<1x2x2xf32>, tensor<1xf32>
 }
 
-// CHECK:      core.network @net ticks = 4 dt = 1.000000e-03 chip = "tiny" {
+// CHECK:      core.network @net ticks = 4 dt = 1.000000e-03 chip = #core.chip<"tiny", "{{[0-9a-f]+}}", "chip \22tiny\22 {\0A  mesh 4 x 4\0A  core {{.*}}"> {
 // CHECK-NEXT: ^bb0(%x: tensor<1x2x2xf32>, %y: tensor<2xf32>):
 // CHECK-NEXT:   [[IN:%.*]] = core.input rate %x scale = 1.000000e+00 seed = 0 : tensor<1x2x2xf32> -> !core.spikes<4>
 // CHECK-NEXT:   [[CUR:%.*]] = core.input direct %y scale = 5.000000e-01 seed = 0 levels = 127 : tensor<2xf32> -> !core.graded<2>
@@ -26,7 +26,7 @@ core.network @net ticks = 4 dt = 1.000000e-03 chip = "tiny" {
 // CHECK-NEXT:   [[MEM:%.*]] = core.decode membrane [[F]] latency = 2 scale = dense<5.000000e-01> : tensor<1xf64> : !core.spikes<1> -> tensor<1xf32>
 // CHECK-NEXT:   core.output [[COUNT]], [[FIRST]], [[MEM]] : tensor<1xf32>, tensor<1x2x2xf32>, tensor<1xf32>
 
-// CHECK-GENERIC: "core.network"() <{sym_name = "net", ticks = 4 : i64, dt = 1.000000e-03 : f64, chip = "tiny"}>
+// CHECK-GENERIC: "core.network"() <{sym_name = "net", ticks = 4 : i64, dt = 1.000000e-03 : f64, chip = #core.chip<"tiny", "{{[0-9a-f]{64}}}", {{.*}}>}>
 // CHECK-GENERIC: "core.input"(%x) <{encoding = #core<encoding rate>, scale = 1.000000e+00 : f64, seed = 0 : i64}>
 // CHECK-GENERIC: "core.neurons"({{.*}}) <{layer = "h/psum1", mode = #core<mode psum>, delays = array<i64: 0>,
 // CHECK-GENERIC: "core.decode"({{.*}}) <{kind = #core<decoding membrane>, latency = 2 : i64, scale = dense<5.000000e-01> : tensor<1xf64>}>

@@ -24,7 +24,7 @@ from xdsl.dialects.builtin import (
 from xdsl.ir import Block, SSAValue
 
 from nmc.dialects import core, snn
-from nmc.ir_arrays import from_numpy, to_numpy
+from nmc.dialects.ir_arrays import from_numpy, to_numpy
 
 
 @dataclass
@@ -125,7 +125,7 @@ def build_neurons(g: Group) -> core.NeuronsOp:
     result = core.GradedType(g.size) if g.mode == "psum" else core.SpikesType(g.size)
     op = core.NeuronsOp.build(operands=[list(g.inputs)], result_types=[result], properties=props)
     op.attributes.update(g.attributes)
-    from nmc.builder import ir_name
+    from nmc.dialects.ir_arrays import ir_name
 
     op.output.name_hint = ir_name(g.layer)
     return op
@@ -210,3 +210,17 @@ def rebalance(block: Block) -> None:
 
 def with_inputs(g: Group, inputs: list[SSAValue], pre: np.ndarray) -> Group:
     return replace(g, inputs=inputs, pre=pre)
+
+
+def fan_out(value: SSAValue) -> np.ndarray:
+    """Outgoing synapses of each neuron of `value`, over all groups that read it."""
+    n = core.size_of(value.type)
+    total = np.zeros(n, np.int64)
+    for use in value.uses:
+        user = use.operation
+        if isinstance(user, core.NeuronsOp):
+            g = read_group(user)
+            off = g.offsets()[use.index]
+            sel = (g.pre >= off) & (g.pre < off + n)
+            total += np.bincount(g.pre[sel] - off, minlength=n)
+    return total

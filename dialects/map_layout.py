@@ -13,9 +13,9 @@ from dataclasses import dataclass
 import numpy as np
 from xdsl.ir import SSAValue
 
-from nmc.chip import Chip, load_chip
+from nmc.chips import Chip
 from nmc.dialects import core
-from nmc.ir_arrays import to_numpy
+from nmc.dialects.ir_arrays import to_numpy
 
 
 def unique_pairs(a: np.ndarray, b: np.ndarray, return_inverse: bool = False):
@@ -50,7 +50,7 @@ class NetView:
 
 
 def net_view(net: core.NetworkOp) -> NetView:
-    from nmc.core_ir import read_group
+    from nmc.dialects.core_ir import read_group
 
     groups = [op for op in net.body.block.ops if isinstance(op, core.NeuronsOp)]
     sources = [op.output for op in net.body.block.ops if isinstance(op, core.InputOp | core.NeuronsOp)]
@@ -122,7 +122,7 @@ def check_mapping(net: core.NetworkOp, chip: Chip | None = None) -> list[str]:
     """Every way the mapping breaks the chip: capacities per core, slots, coordinates."""
     from nmc.dialects import map as map_d
 
-    chip = chip or load_chip(net.chip.data)
+    chip = chip or net.chip.data
     view = net_view(net)
     assigned = assignment(net, view)
     if assigned is None:
@@ -181,3 +181,16 @@ def traffic_pairs(view: NetView, cores: np.ndarray, rates: np.ndarray | None = N
     remote = (home >= 0) & (home != dst)
     weight = np.ones(src.size) if rates is None else rates[src]
     return home[remote], dst[remote], weight[remote]
+
+
+def group_rates(view: NetView) -> np.ndarray | None:
+    """Spike rate per source from `spike_rate` attributes of the groups (a profiling run), if all have one."""
+    rates = np.ones(view.n_sources)
+    found = False
+    for g in view.groups:
+        attr = g.attributes.get("spike_rate")
+        if attr is not None:
+            off = view.source_offset[g.output]
+            rates[off : off + g.size] = to_numpy(attr)
+            found = True
+    return rates if found else None

@@ -1,7 +1,8 @@
-"""Zero-copy conversion between numpy arrays and xDSL dense element attributes."""
+"""Zero-copy conversion between numpy arrays and xDSL dense element attributes; readable SSA names."""
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 from xdsl.dialects.builtin import (
@@ -52,3 +53,12 @@ def from_numpy(
         dtype = np.dtype("<f4")
     data = np.ascontiguousarray(array, dtype=dtype)
     return DenseIntOrFPElementsAttr(TensorType(et, data.shape), BytesAttr(data.tobytes()))
+
+
+def ir_name(name: str) -> str:
+    """A readable SSA name for a source layer path ('features.0' stays, '3' becomes 'layer3')."""
+    name = re.sub(r"[^\w$.-]", "_", name) or "v"
+    if name[0].isdigit():
+        name = "layer" + name
+    # xDSL strips a trailing `_<digits>` from name hints; keep the digits visible.
+    return re.sub(r"_(\d+)$", r".\1", name)

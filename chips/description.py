@@ -12,9 +12,10 @@ chip "tianjic-like" {
 ```
 
 Parsed with lark; every value is checked against `SCHEMA`, and any error names
-file:line:column. The parsed `Chip` is handed to every pass, the binary
-writer, the simulator and the Verilog generator. docs/chip-description.md
-documents each key.
+file:line:column. The parsed `Chip` is parsed once, then travels inside the IR
+(`#core.chip<...>`, printed in its canonical text with its hash): passes, verifiers,
+the binary writer and the interpreters read it from there, never from a file.
+docs/chip-description.md documents each key.
 """
 
 from __future__ import annotations
@@ -22,10 +23,12 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from functools import cache
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from nmc.errors import NmcError
+from nmc.chips.errors import NmcError
+from nmc.chips.formats import COMPARES, LEAKS, RESETS, signed_range, weight_range
 
 GRAMMAR = r"""
 start: "chip" STRING "{" item* "}"
@@ -43,10 +46,6 @@ COMMENT: /#[^\n]*/
 %ignore WS
 %ignore COMMENT
 """
-
-RESETS = ("zero", "subtract", "none")
-COMPARES = ("ge", "gt")
-LEAKS = ("linear", "shift")
 
 
 @dataclass(frozen=True)
@@ -111,7 +110,7 @@ class Chip:
     router: dict[str, Any] = field(hash=False)
     timing: dict[str, Any] = field(hash=False)
     cost: dict[str, Any] = field(hash=False)
-    source: str = ""
+    source: str = field(default="", compare=False)
     digest: str = ""
 
     @property
@@ -120,14 +119,20 @@ class Chip:
 
     @property
     def weight_range(self) -> tuple[int, int]:
-        bits = self.core["weight_bits"]
-        if self.core["weight_signed"]:
-            return -(1 << (bits - 1)) + 1, (1 << (bits - 1)) - 1
-        return 0, (1 << bits) - 1
+        return weight_range(self.core["weight_bits"], self.core["weight_signed"])
 
-    @staticmethod
-    def signed_range(bits: int) -> tuple[int, int]:
-        return -(1 << (bits - 1)), (1 << (bits - 1)) - 1
+    signed_range = staticmethod(signed_range)
+
+    def canonical_text(self) -> str:
+        """The description in a normal form (every key, schema order): what the IR prints and the hash covers."""
+        lines = [f"chip {_quote(self.name)} {{", f"  mesh {self.mesh[0]} x {self.mesh[1]}"]
+        for section, keys in SCHEMA.items():
+            values = getattr(self, section)
+            lines.append(f"  {section} {{")
+            lines.extend(f"    {k} {_format(values[k])}" for k in keys)
+            lines.append("  }")
+        lines.append("}")
+        return "\n".join(lines) + "\n"
 
     @property
     def tick_seconds(self) -> float:
@@ -143,6 +148,20 @@ class Chip:
             "cost": self.cost,
             "digest": self.digest,
         }
+
+
+def _quote(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _format(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, tuple):
+        return ", ".join(value)
+    if isinstance(value, float):
+        return repr(value)
+    return str(value)
 
 
 def _jsonable(d: dict[str, Any]) -> dict[str, Any]:
@@ -204,8 +223,19 @@ def parse_chip(text: str, filename: str = "<chip>") -> Chip:
     if core["max_fan_in"] > core["axons"]:
         tok = where.get("core.max_fan_in") or where.get("core.axons") or name_tok
         raise err(tok, f"core.max_fan_in {core['max_fan_in']} exceeds core.axons {core['axons']}")
-    digest = hashlib.sha256(text.encode()).hexdigest()
-    return Chip(str(name_tok)[1:-1], mesh, core, full["router"], full["timing"], full["cost"], filename, digest)
+    chip = Chip(_unquote(str(name_tok)), mesh, core, full["router"], full["timing"], full["cost"], filename)
+    return replace_digest(chip)
+
+
+def replace_digest(chip: Chip) -> Chip:
+    """The chip with its digest: sha256 of the canonical text (comments and layout of the file don't matter)."""
+    from dataclasses import replace
+
+    return replace(chip, digest=hashlib.sha256(chip.canonical_text().encode()).hexdigest())
+
+
+def _unquote(token: str) -> str:
+    return token[1:-1].replace('\\"', '"').replace("\\\\", "\\")
 
 
 def _value(section: str, key_tok: Any, entry: Any, err: Any) -> Any:
@@ -243,21 +273,28 @@ def _value(section: str, key_tok: Any, entry: Any, err: Any) -> Any:
 
 
 DEFAULT_CHIP = "tianjic256"
-CHIPS_DIR = Path(__file__).resolve().parent.parent / "chips"
 
 
 def preset_names() -> list[str]:
-    return sorted(p.stem for p in CHIPS_DIR.glob("*.chip"))
+    """The presets shipped as package data of nmc.chips (they survive a plain `pip install .`)."""
+    return sorted(p.name[: -len(".chip")] for p in resources.files("nmc.chips").iterdir() if p.name.endswith(".chip"))
+
+
+@cache
+def load_preset(name: str, hint: str = "") -> Chip:
+    """A preset shipped with nmc, by name; never a file of the user's."""
+    preset = resources.files("nmc.chips").joinpath(f"{name}.chip") if name.isidentifier() else None
+    if preset is None or not preset.is_file():
+        raise NmcError(f"unknown chip '{name}' (presets: {', '.join(preset_names())}{hint})")
+    return parse_chip(preset.read_text(), f"{name}.chip")
 
 
 @cache
 def load_chip(name_or_path: str) -> Chip:
-    """A preset by name (chips/NAME.chip) or a chip file by path."""
+    """A preset by name (`tianjic256`) or a chip file by path. Only the compiler's front door calls this."""
     path = Path(name_or_path)
     if not path.suffix and not path.exists():
-        path = CHIPS_DIR / f"{name_or_path}.chip"
-        if not path.exists():
-            raise NmcError(f"unknown chip '{name_or_path}' (presets: {', '.join(preset_names())}; or give a file path)")
+        return load_preset(name_or_path, "; or give a file path")
     try:
         text = path.read_text()
     except FileNotFoundError:

@@ -1,0 +1,139 @@
+"""`CompileOptions`: every option of `nmc-compile` and `nmc.compile`, declared once.
+
+The argparse parser of `nmc-compile` is generated from these fields (flag, help, choices,
+type), `nmc.compile(model, **options)` takes the same names, and its signature and
+docstring are generated from them too, so the CLI and the API cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+DEFAULT_TICKS = 64
+DEFAULT_PERCENTILE = 99.9
+TARGETS = ("chip", "mlir", "verilog")
+LEVELS = ("snn", "core", "map")
+ENCODINGS = ("direct", "rate", "poisson")
+DECODINGS = ("count", "membrane", "first-spike")
+
+
+def _opt(default: Any, help: str, *, choices: tuple[str, ...] | None = None, kind: str = "", metavar: str | None = None) -> Any:
+    return field(default=default, metadata={"help": help, "choices": choices, "kind": kind, "metavar": metavar})
+
+
+@dataclass(frozen=True)
+class CompileOptions:
+    """Options of a compilation (see `nmc-compile --help`); every field has a default."""
+
+    chip: Any = _opt(None, "chip preset name or .chip file (default: tianjic256); the API also takes a parsed Chip")
+    target: str = _opt(
+        "chip",
+        "chip: the configuration binary OUTDIR/<model>.nmc; mlir: IR of the lowest level; verilog: structural RTL "
+        "with a testbench (docs/verilog.md)",
+        choices=TARGETS,
+    )
+    level: str = _opt("map", "lowest level to lower to for --target mlir", choices=LEVELS)
+    timesteps: int = _opt(DEFAULT_TICKS, "ticks per inference", kind="positive")
+    calibration: Any = _opt(None, "calibration inputs [N, *input_shape] (.npy; the API also takes an array)", metavar="X.npy")
+    percentile: float = _opt(DEFAULT_PERCENTILE, "activation percentile for ANN threshold balancing", kind="float")
+    input_shape: tuple[int, ...] | None = _opt(None, "shape of one input sample, e.g. 1,8,8", kind="shape")
+    encoding: str = _opt("direct", "input encoder (direct current, rate or Poisson spikes)", choices=ENCODINGS)
+    input_scale: float | None = _opt(None, "encoder gain (default 1, or 1/max(calibration) for spike codes)", kind="float")
+    decoding: str | None = _opt(None, "output decoder (default: count for spikes, membrane for currents)", choices=DECODINGS)
+    dt: float = _opt(1e-3, "seconds per tick", kind="float")
+    approximate_fan_in: bool = _opt(False, "on chips without partial sums, allow relay neurons", kind="flag")
+    weight_bits: int | None = _opt(None, "override the chip's weight width", kind="positive")
+    disable: tuple[str, ...] = _opt(
+        (),
+        "skip an optional pass (decompose-fan-in, decompose-fan-out, reduce-precision); the violations are listed",
+        kind="append",
+        metavar="PASS",
+    )
+    partition: str = _opt("auto", "partition-cores strategy", choices=("auto", "metis", "sequential"))
+    placement: str = _opt("anneal", "place-cores strategy", choices=("anneal", "sequential"))
+    seed: int = _opt(0, "seed of partitioning and placement", kind="int")
+    dump_ir: bool = _opt(False, "also write every level's IR as <model>.<level>.mlir", kind="flag")
+    plot: bool = _opt(False, "write a spike raster and a placement heat map (PNG)", kind="flag")
+    synth: bool = _opt(False, "with --target verilog: synthesize with yosys (OUTDIR/synth/)", kind="flag")
+    tb_samples: int = _opt(1, "with --target verilog: calibration samples the testbench runs", kind="positive")
+    verilog_max_synapses: int | None = _opt(None, "largest network --target verilog emits (synapses)", kind="positive")
+    verilog_max_neurons: int | None = _opt(None, "largest network --target verilog emits (neurons)", kind="positive")
+
+    def replace(self, **changes: Any) -> CompileOptions:
+        unknown = set(changes) - {f.name for f in dataclasses.fields(self)}
+        if unknown:
+            from nmc.errors import NmcError
+
+            raise NmcError(f"unknown option(s) {', '.join(sorted(unknown))} (known: {', '.join(option_names())})")
+        return dataclasses.replace(self, **changes)
+
+
+def option_names() -> list[str]:
+    return [f.name for f in dataclasses.fields(CompileOptions)]
+
+
+def options_doc() -> str:
+    """One line per option: name, default, help (for nmc.compile's docstring)."""
+    lines = []
+    for f in dataclasses.fields(CompileOptions):
+        choices = f.metadata["choices"]
+        extra = f" (one of {', '.join(choices)})" if choices else ""
+        lines.append(f"    {f.name} = {f.default!r}: {f.metadata['help']}{extra}")
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- argparse
+
+
+def _shape(text: str) -> tuple[int, ...]:
+    try:
+        dims = tuple(int(d) for d in text.replace("x", ",").split(",") if d.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a shape like 1,28,28, got {text!r}") from None
+    if not dims or any(d <= 0 for d in dims):
+        raise argparse.ArgumentTypeError(f"expected positive dimensions, got {text!r}")
+    return dims
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+_TYPES = {"positive": _positive_int, "int": int, "float": float, "shape": _shape}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """One `--flag` per option, with its help, default and choices."""
+    for f in dataclasses.fields(CompileOptions):
+        meta = f.metadata
+        flag = "--" + f.name.replace("_", "-")
+        help_text = meta["help"] + ("" if f.default in (None, False, ()) else f" (default: {f.default})")
+        kind = meta["kind"]
+        if kind == "flag":
+            parser.add_argument(flag, action="store_true", help=help_text)
+        elif kind == "append":
+            parser.add_argument(flag, action="append", default=[], metavar=meta["metavar"], help=help_text)
+        else:
+            parser.add_argument(
+                flag,
+                type=_TYPES.get(kind, str),
+                choices=meta["choices"],
+                default=f.default,
+                metavar=meta["metavar"],
+                help=help_text,
+            )
+
+
+def from_args(args: argparse.Namespace) -> CompileOptions:
+    values = {f.name: getattr(args, f.name) for f in dataclasses.fields(CompileOptions)}
+    values["disable"] = tuple(values["disable"])
+    return CompileOptions(**values)
