@@ -127,5 +127,5 @@ def print_ir(module: ModuleOp) -> str:
 
     buf = StringIO()
     Printer(stream=buf).print_op(module)
-    buf.write("\n")
+    buf.write("\n\n")  # what nmc-opt (xDSL's mlir target) writes, so dumps and replays compare byte for byte
     return buf.getvalue()

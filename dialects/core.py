@@ -34,7 +34,17 @@ from xdsl.dialects.builtin import (
     i64,
 )
 from xdsl.dialects.utils import EnumAttribute
-from xdsl.ir import Attribute, Data, Dialect, ParametrizedAttribute, SpacedOpaqueSyntaxAttribute, SSAValue, TypeAttribute
+from xdsl.ir import (
+    Attribute,
+    Block,
+    Data,
+    Dialect,
+    Operation,
+    ParametrizedAttribute,
+    SpacedOpaqueSyntaxAttribute,
+    SSAValue,
+    TypeAttribute,
+)
 from xdsl.irdl import (
     AnyAttr,
     IRDLOperation,
@@ -223,6 +233,7 @@ class NetworkOp(IRDLOperation):
             raise VerifyException(f"core.network: 'ticks' must be at least 1, got {self.ticks.value.data}")
         if not isinstance(self.body.block.last_op, OutputOp):
             raise VerifyException("core.network: body must end with core.output")
+        _verify_timing(self)
 
 
 @irdl_op_definition
@@ -329,8 +340,6 @@ class NeuronsOp(IRDLOperation):
         psum = self.mode.data == Mode.PSUM
         if psum != isinstance(self.output.type, GradedType):
             raise VerifyException(f"{where}: a {self.mode.data} group must produce {'graded' if psum else 'spikes'} values")
-        if ticks := misaligned_inputs(self):
-            raise VerifyException(f"{where}: inputs arrive at different ticks {ticks}; balance them with 'delays'")
         self._verify_indices(where, n)
 
     def _verify_indices(self, where: str, n: int) -> None:
@@ -378,9 +387,6 @@ class DecodeOp(IRDLOperation):
             raise VerifyException("core.decode: 'membrane' decoding reads exactly the integrate-mode groups")
         if self.scale is not None and _len(self.scale) != n:
             raise VerifyException(f"core.decode: 'scale' has {_len(self.scale)} entries for {n} neurons")
-        expected = arrival(self.input) - (0 if isinstance(src, InputOp) else 1)
-        if self.latency.value.data != expected:
-            raise VerifyException(f"core.decode: 'latency' is {self.latency.value.data}, the group lags by {expected}")
 
 
 @irdl_op_definition
@@ -393,28 +399,59 @@ class OutputOp(IRDLOperation):
     assembly_format = "($outputs^ `:` type($outputs))? attr-dict"
 
 
+def arrivals(block: Block) -> dict[SSAValue, int]:
+    """The tick offset at which a consumer sees each value of a network body, in one pass.
+
+    Host inputs arrive at 0; a group's output one tick after its latest (delayed) input.
+    Block order is the only order: an operand defined later in the block (a cycle, or a
+    use before its definition) is a verification error, never a recursion.
+    """
+    ticks: dict[SSAValue, int] = {}
+    for op in block.ops:
+        if isinstance(op, InputOp):
+            ticks[op.output] = 0
+        elif isinstance(op, NeuronsOp):
+            latest = 0
+            for i, (v, d) in enumerate(zip(op.inputs, op.delays.get_values(), strict=False)):
+                if v not in ticks:
+                    raise VerifyException(
+                        f"core.neurons '{op.layer.data}': operand #{i} is used before it is defined "
+                        "(groups must be listed in dataflow order; a cycle has no such order)"
+                    )
+                latest = max(latest, ticks[v] + d)
+            ticks[op.output] = latest + 1
+    return ticks
+
+
 def depth(value: SSAValue) -> int:
     """Ticks by which `value` lags the source model's tick (0 for host inputs)."""
-    owner = value.owner
-    if isinstance(owner, NeuronsOp):
-        return _group_depth(owner)
-    return 0
+    block = value.owner.parent_block() if isinstance(value.owner, Operation) else None
+    if not isinstance(value.owner, NeuronsOp) or block is None:
+        return 0
+    return arrivals(block)[value] - 1
 
 
-def arrival(value: SSAValue) -> int:
-    """The tick offset at which a consumer sees `value` (one hop after a group's output)."""
-    return depth(value) + (1 if isinstance(value.owner, NeuronsOp) else 0)
-
-
-def _group_depth(op: NeuronsOp) -> int:
-    ticks = [arrival(v) + d for v, d in zip(op.inputs, op.delays.get_values(), strict=True)]
-    return max(ticks, default=0)
-
-
-def misaligned_inputs(op: NeuronsOp) -> list[int]:
-    """Arrival tick of each operand (after its delay) when they differ, else []."""
-    ticks = [arrival(v) + d for v, d in zip(op.inputs, op.delays.get_values(), strict=True)]
-    return ticks if len(set(ticks)) > 1 else []
+def _verify_timing(net: NetworkOp) -> None:
+    """Every group's inputs arrive together; every decoder's latency is its source's lag."""
+    block = net.body.block
+    ticks = arrivals(block)
+    for op in block.ops:
+        if isinstance(op, NeuronsOp):
+            seen = [ticks[v] + d for v, d in zip(op.inputs, op.delays.get_values(), strict=False)]
+            if len(set(seen)) > 1:
+                raise VerifyException(
+                    f"core.neurons '{op.layer.data}': inputs arrive at different ticks {seen}; balance them with 'delays'"
+                )
+            for v in op.inputs:
+                if isinstance(v.owner, NeuronsOp) and v.owner.mode.data == Mode.INTEGRATE:
+                    raise VerifyException(
+                        f"core.neurons '{op.layer.data}': reads integrate-mode group '{v.owner.layer.data}', which "
+                        "never fires (its membrane is read only by a 'membrane' decoder); use a spike or psum group"
+                    )
+        elif isinstance(op, DecodeOp) and op.input in ticks:
+            expected = ticks[op.input] - (0 if isinstance(op.input.owner, InputOp) else 1)
+            if op.latency.value.data != expected:
+                raise VerifyException(f"core.decode: 'latency' is {op.latency.value.data}, the group lags by {expected}")
 
 
 CORE = Dialect(

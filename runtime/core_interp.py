@@ -145,7 +145,8 @@ def run_core(
     history: dict[SSAValue, list[np.ndarray | None]] = {v: [None] * ring for v in [*encoders, *(o.output for o, _ in groups)]}
     zero = {v: np.zeros((batch, core.size_of(v.type)), dtype=np.dtype(dtype)) for v in history}
 
-    depth = {op.output: _depth(op) for op, _ in groups}
+    arrival = core.arrivals(block)
+    depth = {op.output: arrival[op.output] - 1 for op, _ in groups}
 
     def read(v: SSAValue, tick: int) -> np.ndarray:
         if tick < 0:
@@ -194,8 +195,6 @@ def run_core(
     return CoreRun([by_value[v] for v in out_op.outputs], {k: np.stack(v) for k, v in traces.items() if v}, total, events)
 
 
-def _depth(op: core.NeuronsOp) -> int:
-    return core.depth(op.output)
 
 
 def _decode_step(d: core.DecodeOp, x: np.ndarray, tick: int, ticks: int, acc: np.ndarray | None) -> np.ndarray:

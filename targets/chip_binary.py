@@ -42,6 +42,7 @@ def build_image(module: Any) -> ChipImage:
 
     from nmc.dialects.core_ir import read_group
 
+    arrival = core.arrivals(net.body.block)
     params = {k: [] for k in ("mode", "threshold", "bias", "v_init", "shift", "reset", "compare", "start")}
     for op in view.groups:
         gr = read_group(op)
@@ -53,7 +54,7 @@ def build_image(module: Any) -> ChipImage:
         params["shift"].append(np.full(n, gr.decay_shift or 0))
         params["reset"].append(np.full(n, RESETS.index(gr.reset)))
         params["compare"].append(np.full(n, COMPARES.index(gr.compare)))
-        params["start"].append(np.full(n, core.depth(op.output)))
+        params["start"].append(np.full(n, arrival[op.output] - 1))
     cat = {k: np.concatenate(v)[order] for k, v in params.items()}
     nrn = {
         "core": cores[order].astype(np.int32),
