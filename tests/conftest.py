@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -17,3 +18,37 @@ def digits_test() -> tuple[np.ndarray, np.ndarray]:
 @pytest.fixture(scope="session")
 def digits_calib() -> np.ndarray:
     return np.load(EXAMPLES / "digits_calib.npy")
+
+
+@dataclass
+class ToolRun:
+    """What a tool's in-process run printed and returned (the fields of subprocess.CompletedProcess)."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def run_tool(tool: str, *args: str, cwd: Path | None = None) -> ToolRun:
+    """Run `nmc-compile`/`nmc-run`/`nmc-opt` by calling its `main(argv)` in this process (fast);
+    tests/test_smoke.py starts each tool once as a real process."""
+    import contextlib
+    import importlib
+    import io
+    import os
+
+    main = importlib.import_module(f"nmc.tools.{tool.replace('-', '_')}").main
+    out, err = io.StringIO(), io.StringIO()
+    old = Path.cwd()
+    code = 0
+    try:
+        if cwd is not None:
+            os.chdir(cwd)
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                main(list(args))
+            except SystemExit as e:
+                code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+    finally:
+        os.chdir(old)
+    return ToolRun(code, out.getvalue(), err.getvalue())

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import pytest
 
 from nmc.chips import load_chip, parse_chip, preset_names
 from nmc.errors import NmcError
 
-from .conftest import EXAMPLES
+from .conftest import EXAMPLES, run_tool
 
 GOOD = """chip "mini" {
   mesh 3 x 2
@@ -82,22 +79,15 @@ def test_unknown_preset_lists_the_presets():
 def test_nmc_compile_reports_a_bad_chip_file_in_one_line(tmp_path):
     chip = tmp_path / "broken.chip"
     chip.write_text('chip "b" {\n  mesh 2 x 2\n  core {\n    weight_bits 99\n  }\n}\n')
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "nmc.tools.nmc_compile",
-            str(EXAMPLES / "digits_mlp.pt"),
-            "--chip",
-            str(chip),
-            "--input-shape",
-            "1,8,8",
-            "-o",
-            str(tmp_path / "out"),
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
+    proc = run_tool(
+        "nmc-compile",
+        str(EXAMPLES / "digits_mlp.pt"),
+        "--chip",
+        str(chip),
+        "--input-shape",
+        "1,8,8",
+        "-o",
+        str(tmp_path / "out"),
     )
     assert proc.returncode == 1
     assert proc.stderr.strip() == f"nmc-compile: error: {chip}:4:17: 'core.weight_bits' = 99 is out of range [1, 32]"

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from functools import cache
 
 import numpy as np
@@ -26,7 +24,7 @@ from nmc.runtime.core_interp import run_core
 from nmc.runtime.simulator import Chip
 from nmc.targets.chip_binary import build_image
 
-from .conftest import EXAMPLES
+from .conftest import EXAMPLES, ToolRun, run_tool
 
 CTX = Context()
 
@@ -155,12 +153,12 @@ def test_annealing_never_loses_to_the_serpentine_start():
     assert cost() <= before
 
 
-def compile_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "nmc.tools.nmc_compile", *args], capture_output=True, text=True, check=False)
+def compile_cli(*args: str) -> ToolRun:
+    return run_tool("nmc-compile", *args)
 
 
-def run_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "nmc.tools.nmc_run", *args], capture_output=True, text=True, check=False)
+def run_cli(*args: str) -> ToolRun:
+    return run_tool("nmc-run", *args)
 
 
 @pytest.fixture(scope="module")

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import numpy as np
 import pytest
 import torch
@@ -25,7 +22,7 @@ from nmc.runtime.compare import assert_same_spikes
 from nmc.runtime.core_interp import run_core
 from nmc.runtime.snn_interp import run_snn
 
-from .conftest import EXAMPLES
+from .conftest import EXAMPLES, run_tool
 from .test_torch_equivalence import MODELS, randomized
 
 CTX = Context()
@@ -132,26 +129,19 @@ def test_relay_approximation_is_measured_not_exact(digits_test, digits_calib):
 
 
 def test_a_model_that_cannot_fit_lists_every_violation(tmp_path):
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "nmc.tools.nmc_compile",
-            str(EXAMPLES / "digits_mlp.pt"),
-            "--input-shape",
-            "1,8,8",
-            "--chip",
-            "tiny",
-            "--disable",
-            "reduce-precision",
-            "--disable",
-            "decompose-fan-in",
-            "-o",
-            str(tmp_path / "o"),
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
+    proc = run_tool(
+        "nmc-compile",
+        str(EXAMPLES / "digits_mlp.pt"),
+        "--input-shape",
+        "1,8,8",
+        "--chip",
+        "tiny",
+        "--disable",
+        "reduce-precision",
+        "--disable",
+        "decompose-fan-in",
+        "-o",
+        str(tmp_path / "o"),
     )
     assert proc.returncode == 1
     assert "Traceback" not in proc.stderr
@@ -172,7 +162,7 @@ def test_nmc_opt_pipeline_yields_ir_that_fits_the_chip(tmp_path):
     path = tmp_path / "cnn.mlir"
     path.write_text(str(module))
     pipeline = "snn-to-core{chip=tianjic256},decompose-fan-in,reduce-precision,check-constraints"
-    proc = subprocess.run(["nmc-opt", str(path), "-p", pipeline], capture_output=True, text=True, check=False)
+    proc = run_tool("nmc-opt", str(path), "-p", pipeline)
     assert proc.returncode == 0, proc.stderr
     assert 'chip = #core.chip<"tianjic256", ' in proc.stdout
     assert 'core.neurons "layer5/psum1" psum' in proc.stdout

@@ -24,7 +24,13 @@ LAYERS = {
     "targets": {"chips", "dialects", "passes", "targets"},
     "runtime": {"chips", "dialects", "runtime"},
 }
-PACKAGE_OF = {"nmc.chips": "chips", "nmc.dialects": "dialects", "nmc.passes": "passes", "nmc.targets": "targets", "nmc.runtime": "runtime"}
+PACKAGE_OF = {
+    "nmc.chips": "chips",
+    "nmc.dialects": "dialects",
+    "nmc.passes": "passes",
+    "nmc.targets": "targets",
+    "nmc.runtime": "runtime",
+}
 
 
 def layer_of(module: str) -> str:
@@ -56,7 +62,9 @@ def test_imports_go_one_way(folder):
 def test_a_planted_upward_import_is_caught(tmp_path):
     (tmp_path / "planted.py").write_text("def f():\n    from nmc.runtime.simulator import Chip\n    import nmc.api\n")
     found = upward_imports(tmp_path, LAYERS["targets"])
-    assert len(found) == 2 and "nmc.runtime.simulator" in found[0] and "nmc.api" in found[1]
+    assert len(found) == 2
+    assert "nmc.runtime.simulator" in found[0]
+    assert "nmc.api" in found[1]
 
 
 def parse(text: str) -> ModuleOp:
@@ -71,23 +79,31 @@ def parse(text: str) -> ModuleOp:
     return Parser(ctx, text).parse_module()
 
 
+GROUP = (
+    'core.neurons "{name}" {mode} ({ins}) delays = [{delays}] pre = dense<[{pre}]> : tensor<{k}xi64>'
+    " post = dense<0> : tensor<{k}xi64> weight = dense<1> : tensor<{k}xi32> threshold = dense<1> : tensor<1xi32>"
+    " bias = dense<0> : tensor<1xi32> v_init = dense<0> : tensor<1xi32> reset = subtract compare = ge"
+    " : ({types}) -> !core.spikes<1>"
+)
+
+
 def chain_ir(groups: int, mode_of_first: str = "spike") -> str:
-    """A residual chain: every group reads the previous one and the one before it (with a delay)."""
+    """A residual chain: every group reads the previous one and (one tick delayed) the one before it."""
     lines = ['core.network @chain ticks = 2 dt = 1.0e-03 chip = #core.chip<"tiny"> {', "^bb0(%x: tensor<1xf32>):"]
     lines.append("  %in = core.input rate %x scale = 1.0 seed = 0 : tensor<1xf32> -> !core.spikes<1>")
-    prev, prev2 = "%in", None
     for i in range(groups):
-        mode = mode_of_first if i == 0 else "spike"
-        ins, delays, pre, post, w = (prev, "0", "0", "0", "1") if prev2 is None else (f"{prev}, {prev2}", "0, 1", "0, 1", "0, 0", "1, 1")
-        t = "!core.spikes<1>" if prev2 is None else "!core.spikes<1>, !core.spikes<1>"
-        lines.append(
-            f'  %g{i} = core.neurons "g{i}" {mode} ({ins}) delays = [{delays}] pre = dense<[{pre}]> : tensor<{len(pre.split(","))}xi64>'
-            f' post = dense<[{post}]> : tensor<{len(post.split(","))}xi64> weight = dense<[{w}]> : tensor<{len(w.split(","))}xi32>'
-            " threshold = dense<1> : tensor<1xi32> bias = dense<0> : tensor<1xi32> v_init = dense<0> : tensor<1xi32>"
-            f" reset = subtract compare = ge : ({t}) -> !core.spikes<1>"
-        )
-        prev, prev2 = f"%g{i}", (prev if prev != "%in" else None)
-    lines.append(f"  %y = core.decode count {prev} latency = {groups - 1} : !core.spikes<1> -> tensor<1xf32>")
+        ins = ["%in"] if i == 0 else [f"%g{i - 1}"] if i == 1 else [f"%g{i - 1}", f"%g{i - 2}"]
+        fields = {
+            "name": f"g{i}",
+            "mode": mode_of_first if i == 0 else "spike",
+            "ins": ", ".join(ins),
+            "delays": ", ".join(str(d) for d in range(len(ins))),
+            "pre": ", ".join(str(d) for d in range(len(ins))),
+            "k": len(ins),
+            "types": ", ".join(["!core.spikes<1>"] * len(ins)),
+        }
+        lines.append(f"  %g{i} = " + GROUP.format(**fields))
+    lines.append(f"  %y = core.decode count %g{groups - 1} latency = {groups - 1} : !core.spikes<1> -> tensor<1xf32>")
     lines += ["  core.output %y : tensor<1xf32>", "}"]
     return "\n".join(lines)
 
@@ -137,7 +153,8 @@ def test_a_chip_built_in_memory_compiles_without_any_file(digits_calib):
     chip = dataclasses.replace(load_chip("mini"), name="custom-mesh", mesh=(6, 6))
     compiled = nmc.compile(EXAMPLES / "digits_mlp.pt", chip=chip, calibration=digits_calib[:20], timesteps=8)
     assert compiled.report["chip"]["name"] == "custom-mesh"
-    assert "snn-to-core," in compiled.report["pipeline"] and "chip=" not in compiled.report["pipeline"]
+    assert "snn-to-core," in compiled.report["pipeline"]
+    assert "chip=" not in compiled.report["pipeline"]
     assert compiled.run(digits_calib[:4]).shape == (4, 10)
 
 
@@ -145,12 +162,23 @@ def test_printed_pipeline_replays_byte_identically(tmp_path, capsys):
     from nmc.tools import nmc_compile, nmc_opt
 
     out = tmp_path / "out"
-    nmc_compile.main([str(EXAMPLES / "digits_mlp.pt"), "--calibration", str(EXAMPLES / "digits_calib.npy"),
-                      "--timesteps", "8", "--dump-ir", "-o", str(out)])
+    nmc_compile.main(
+        [
+            str(EXAMPLES / "digits_mlp.pt"),
+            "--calibration",
+            str(EXAMPLES / "digits_calib.npy"),
+            "--timesteps",
+            "8",
+            "--dump-ir",
+            "-o",
+            str(out),
+        ]
+    )
     import json
 
     pipeline = json.loads((out / "report.json").read_text())["pipeline"]
-    assert pipeline.startswith("snn-to-core{chip=\"tianjic256\"},") and "profile-rates{" in pipeline
+    assert pipeline.startswith('snn-to-core{chip="tianjic256"},')
+    assert "profile-rates{" in pipeline
     capsys.readouterr()
     replay = tmp_path / "replay.mlir"
     nmc_opt.main([str(out / "digits_mlp.snn.mlir"), "-p", pipeline, "-o", str(replay)])
@@ -166,7 +194,8 @@ def test_help_of_compile_lists_every_option():
 
     params = inspect.signature(nmc.compile).parameters
     for name in option_names():
-        assert name in params and f"    {name} = " in doc
+        assert name in params
+        assert f"    {name} = " in doc
 
 
 def test_unknown_option_is_one_clear_error():

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -14,7 +12,7 @@ from torch import nn
 from nmc.errors import NmcError
 from nmc.frontends.torch_import import load_model
 
-from .conftest import EXAMPLES
+from .conftest import EXAMPLES, ToolRun, run_tool
 
 
 class Payload:
@@ -51,13 +49,11 @@ def test_unknown_module_class_is_refused(tmp_path):
         load_model(path)
 
 
-def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "nmc.tools.nmc_compile", *args], capture_output=True, text=True, cwd=cwd, check=False
-    )
+def run_cli(*args: str, cwd: Path | None = None) -> ToolRun:
+    return run_tool("nmc-compile", *args, cwd=cwd)
 
 
-def assert_one_line_error(proc: subprocess.CompletedProcess, pattern: str) -> None:
+def assert_one_line_error(proc: ToolRun, pattern: str) -> None:
     import re
 
     assert proc.returncode != 0
@@ -87,7 +83,7 @@ def test_compile_writes_snn_ir_that_nmc_opt_reads(tmp_path):
     text = ir.read_text()
     assert "snn.network @digits_mlp ticks = 32" in text
     assert text.count("snn.if ") == 1
-    opt = subprocess.run(["nmc-opt", str(ir)], capture_output=True, text=True, check=False)
+    opt = run_tool("nmc-opt", str(ir))
     assert opt.returncode == 0
     assert "snn.dense" in opt.stdout
     assert '"neurons": 128' in (out / "report.json").read_text()

@@ -12,6 +12,8 @@ import numpy as np
 from nmc.builder import NetworkBuilder
 from nmc.tools.nmc_opt import NmcOptMain
 
+from .conftest import run_tool
+
 
 def run_opt(*args: str) -> str:
     out = StringIO()
@@ -55,7 +57,7 @@ def test_invalid_ir_gives_the_verifier_message_on_one_line(tmp_path):
         "  %s = snn.lif %i beta = 2.0 threshold = 1.0 reset = zero compare = ge v_init = 0.0 "
         ": !snn.current<2> -> !snn.spikes<2>\n  snn.output\n}\n"
     )
-    proc = subprocess.run(["nmc-opt", str(bad)], capture_output=True, text=True, check=False)
+    proc = run_tool("nmc-opt", str(bad))
     assert proc.returncode == 1
     assert proc.stderr.strip() == "nmc-opt: error: snn.lif: 'beta' must be in [0, 1], got 2.0"
 
@@ -63,7 +65,7 @@ def test_invalid_ir_gives_the_verifier_message_on_one_line(tmp_path):
 def test_syntax_error_names_file_line_and_column(tmp_path):
     bad = tmp_path / "syntax.mlir"
     bad.write_text("snn.network @n ticks = 2 dt = 1.0e-03 {\n^bb0(%x: tensor<2xf32>):\n  snn.output %x,\n}\n")
-    proc = subprocess.run(["nmc-opt", str(bad)], capture_output=True, text=True, check=False)
+    proc = run_tool("nmc-opt", str(bad))
     assert proc.returncode == 1
     assert "Traceback" not in proc.stderr
     assert proc.stderr.startswith(f"nmc-opt: error: {bad}:4:1: ")

@@ -6,7 +6,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +21,7 @@ from nmc.pipeline import lower_to_core, lower_to_map
 from nmc.targets.chip_binary import build_image
 from nmc.targets.verilog import PRIMITIVES, check_size, verilog_files
 
-from .conftest import EXAMPLES, ROOT
+from .conftest import EXAMPLES, ROOT, ToolRun, run_tool
 
 NO_PARTIAL_SUMS = ROOT / "tests" / "chips" / "nops.chip"
 
@@ -223,8 +222,8 @@ def test_a_network_too_large_is_refused_with_its_size_and_the_limit():
         check_size(image, max_synapses=1000)
 
 
-def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "nmc.tools.nmc_compile", *args], cwd=cwd, capture_output=True, text=True)
+def run_cli(*args: str, cwd: Path) -> ToolRun:
+    return run_tool("nmc-compile", *args, cwd=cwd)
 
 
 def test_nmc_compile_target_verilog_on_the_bundled_example(tmp_path):
