@@ -1,11 +1,18 @@
 """The clock-driven chip simulator: runs a chip binary (and nothing else) tick by tick.
 
-Semantics: docs/chip-model.md. Neurons are indexed by (core, slot); each tick,
-spikes and partial sums of the previous tick travel through the routing tables
-to the axons of their destination cores, every core's crossbar integrates its
-axons, and every neuron leaks, saturates, fires and resets. Vectorized across
-all cores and a batch of inputs with numpy; the array code uses only gathers,
-one sparse matmul and elementwise ops, so that a torch backend could run it.
+Semantics: docs/chip-model.md. Neurons are indexed by (core, slot); each tick, spikes and
+partial sums of the previous tick travel through the routing tables to the axons of their
+destination cores, every core's crossbar integrates its axons, and every neuron leaks,
+saturates, fires and resets. Bit-exact with the core interpreter, and fast:
+
+* exact narrow arithmetic: every value is an integer, so float32 (float64) reproduces int64
+  exactly while every operand and partial sum stays below 2**24 (2**53). `_value_bound` proves
+  that bound from the binary (weights, widths) and the input, and picks the narrowest type;
+* dense per-core crossbar blocks, batched through BLAS (a core is a dense A x N array);
+  cores whose block is mostly empty go to one sparse matrix;
+* event-driven ticks: when few axons carry a value, only their synapses are touched;
+* partial-sum units take a cheap path (clip and forward), only firing neurons hold state;
+* the same loop runs on numpy or torch (CPU, CUDA): runtime/sim_backend.py.
 """
 
 from __future__ import annotations
@@ -17,36 +24,41 @@ from pathlib import Path
 import numpy as np
 
 from nmc.chips.binary import BinaryError, ChipImage, read_binary
-from nmc.chips.formats import COMPARES, MODES, RESETS
+from nmc.chips.formats import COMPARES, MODES, signed_range
 from nmc.runtime.encoders import Encoder
+
+DENSE_BLOCK_MIN = 0.05  # a core's crossbar goes dense when this fraction of its A x N block holds synapses
+EVENT_DENSITY = 0.02  # below this fraction of nonzero axon values, a tick propagates events only
 
 
 @dataclass
 class SimRun:
+    """Decoded outputs and what the run cost (counts over the whole batch)."""
+
     outputs: list[np.ndarray]
     spikes: np.ndarray | None = None  # [chip ticks, batch, neurons] when recorded
     trace: dict[str, np.ndarray] | None = None  # host inputs, every neuron's output, final membranes (trace=True)
-    ticks: int = 0
-    synaptic_events: int = 0
-    neuron_updates: int = 0
-    packets: int = 0
-    stats: dict = field(default_factory=dict)
+    ticks: int = 0  # chip ticks run (input ticks + latency)
+    synaptic_events: int = 0  # synapses whose axon carried a nonzero value, summed over ticks and samples
+    neuron_updates: int = 0  # active neuron (and partial-sum unit) updates
+    packets: int = 0  # nonzero outputs delivered to a remote core (one per destination core of a multicast)
+    stats: dict = field(default_factory=dict)  # backend, dtype, ticks taken event-driven
 
 
 class Chip:
     """A loaded binary, ready to run batches: `Chip.load(path).run(x)`."""
 
     def __init__(self, image: ChipImage):
-        from scipy import sparse
-
         self.image = image
-        m = image.meta
-        nrn = image.arrays["NRN "]
-        ax = image.arrays["AXON"]
-        syn = image.arrays["SYN "]
-        self.meta = m
-        self.n = nrn["core"].size
+        m = self.meta = image.meta
+        nrn, ax, syn = image.arrays["NRN "], image.arrays["AXON"], image.arrays["SYN "]
+        self.n = n = nrn["core"].size
         self.ticks = int(m["ticks"])
+        n_cores = image.a("CORE", "x").size
+        core_base = np.concatenate([[0], np.cumsum(np.bincount(nrn["core"], minlength=n_cores))])
+        if not (nrn["slot"] == np.arange(n) - core_base[nrn["core"]]).all():
+            raise BinaryError("NRN: neurons must be listed by core, slots 0..n-1")
+        self.neuron_id = core_base
         self.mode = nrn["mode"].astype(np.int64)
         self.threshold = nrn["threshold"].astype(np.int64)
         self.bias = nrn["bias"].astype(np.int64)
@@ -55,145 +67,112 @@ class Chip:
         self.reset = nrn["reset"].astype(np.int64)
         self.greater = nrn["compare"] == COMPARES.index("gt")
         self.start = nrn["start"].astype(np.int64)
-        core_base = np.concatenate([[0], np.cumsum(np.bincount(nrn["core"], minlength=image.a("CORE", "x").size))])
-        if not (nrn["slot"] == np.arange(self.n) - core_base[nrn["core"]]).all():
-            raise BinaryError("NRN: neurons must be listed by core, slots 0..n-1")
-        self.neuron_id = core_base  # first neuron id of each core
-        n_axons = ax["kind"].size
-        axon_core = np.repeat(np.arange(core_base.size - 1), np.diff(ax["offsets"]))
+        self.n_axons = ax["kind"].size
+        self.axon_core = np.repeat(np.arange(n_cores), np.diff(ax["offsets"]))
         self.axon_host = ax["kind"] == 0
         self.axon_src = ax["src"].astype(np.int64)
         self.axon_delay = ax["delay"].astype(np.int64)
-        self._check_routes(axon_core, nrn)
-        syn_core = np.repeat(np.arange(core_base.size - 1), np.diff(syn["offsets"]))
-        rows = core_base[syn_core] + syn["slot"]
-        cols = ax["offsets"][syn_core] + syn["axon"]
-        self.crossbar = sparse.csr_matrix((syn["weight"].astype(np.int64), (rows, cols)), shape=(self.n, n_axons))
-        self.fan_out = np.asarray((self.crossbar != 0).sum(axis=0)).ravel().astype(np.int64)
-        self.mem_lo, self.mem_hi = -(1 << (m["membrane_bits"] - 1)), (1 << (m["membrane_bits"] - 1)) - 1
-        self.ps_lo, self.ps_hi = -(1 << (m["partial_sum_bits"] - 1)), (1 << (m["partial_sum_bits"] - 1)) - 1
+        self.remote = self._check_routes(nrn)
+        syn_core = np.repeat(np.arange(n_cores), np.diff(syn["offsets"]))
+        self.syn_row = core_base[syn_core] + syn["slot"]
+        self.syn_col = ax["offsets"][syn_core] + syn["axon"]
+        self.syn_weight = syn["weight"].astype(np.int64)
+        self.fan_out = np.bincount(self.syn_col[self.syn_weight != 0], minlength=self.n_axons).astype(np.float64)
+        self.mem_lo, self.mem_hi = signed_range(m["membrane_bits"])
+        self.ps_lo, self.ps_hi = signed_range(m["partial_sum_bits"])
         self.latency = max((o["latency"] for o in m["outputs"]), default=0)
         self.ring = int(self.axon_delay.max(initial=0)) + 2
+        self.psum = np.nonzero(self.mode == MODES.index("psum"))[0]
+        self.stateful = np.nonzero(self.mode != MODES.index("psum"))[0]  # spike and integrate neurons keep V
+        self.host_width = sum(int(np.prod(s["shape"])) for s in m["inputs"])
 
     @classmethod
     def load(cls, path: str | Path) -> Chip:
         return cls(read_binary(path))
 
-    def _check_routes(self, axon_core: np.ndarray, nrn: dict) -> None:
-        """Every neuron axon must be reached by its source's multicast route (or sit on the same core)."""
+    def _check_routes(self, nrn: dict) -> np.ndarray:
+        """Every neuron axon must be reached by its source's multicast route; returns remote destinations per neuron."""
         rt = self.image.arrays["ROUT"]
         entry_core = np.repeat(np.arange(rt["offsets"].size - 1), np.diff(rt["offsets"]))
-        entry_neuron = self.neuron_id_of(entry_core, rt["slot"])
-        dest_entry = np.repeat(np.arange(rt["slot"].size), np.diff(rt["dest_offsets"]))
+        entry_neuron = self.neuron_id[entry_core] + rt["slot"]
+        dests = np.diff(rt["dest_offsets"])
+        remote = np.zeros(self.n, np.float64)
+        np.add.at(remote, entry_neuron, dests)
+        dest_entry = np.repeat(np.arange(rt["slot"].size), dests)
         reach = set(zip(entry_neuron[dest_entry].tolist(), rt["dest"].tolist(), strict=True))
-        src = self.axon_src[~self.axon_host]
-        dst = axon_core[~self.axon_host]
-        remote = nrn["core"][src] != dst
-        for s, d in zip(src[remote].tolist(), dst[remote].tolist(), strict=True):
+        src, dst = self.axon_src[~self.axon_host], self.axon_core[~self.axon_host]
+        far = nrn["core"][src] != dst
+        for s, d in zip(src[far].tolist(), dst[far].tolist(), strict=True):
             if (s, d) not in reach:
                 raise BinaryError(f"neuron {s} feeds an axon of core {d}, but no routing-table entry sends its spikes there")
+        return remote
 
     def neuron_id_of(self, core: np.ndarray, slot: np.ndarray) -> np.ndarray:
         return self.neuron_id[core] + slot
 
-    def run(self, inputs: np.ndarray | Sequence[np.ndarray], *, record: bool = False, trace: bool = False) -> SimRun:
+    # ------------------------------------------------------------------ exactness
+
+    def _value_bound(self, host_bound: float) -> float:
+        """The largest magnitude any quantity of a tick reaches: axon values, partial sums, membranes.
+
+        A spike is 1; a partial sum is at most its unit's own input bound (and the partial-sum
+        width): propagated through the partial-sum trees until it no longer shrinks.
+        """
+        out = np.ones(self.n)
+        out[self.psum] = -self.ps_lo
+        src = np.where(self.axon_host, 0, self.axon_src)
+        weight = np.abs(self.syn_weight).astype(np.float64)
+        for _ in range(64):
+            axon_bound = np.where(self.axon_host, host_bound, out[src])
+            current = np.bincount(self.syn_row, weight * axon_bound[self.syn_col], minlength=self.n) + np.abs(self.bias)
+            shrunk = out.copy()
+            shrunk[self.psum] = np.minimum(-self.ps_lo, current[self.psum])
+            if np.array_equal(shrunk, out):
+                break
+            out = shrunk
+        membrane = max(-self.mem_lo, float(np.abs(self.threshold).max(initial=0)), float(np.abs(self.v_init).max(initial=0)))
+        return float(current.max(initial=0)) + membrane + float(axon_bound.max(initial=0))
+
+    @staticmethod
+    def exact_dtype(bound: float) -> np.dtype:
+        """float32 while every integer stays below 2**24 (its mantissa), float64 below 2**53, else int64."""
+        if bound < 2**24:
+            return np.dtype(np.float32)
+        return np.dtype(np.float64) if bound < 2**53 else np.dtype(np.int64)
+
+    # ------------------------------------------------------------------ running
+
+    def run(
+        self,
+        inputs: np.ndarray | Sequence[np.ndarray],
+        *,
+        record: bool = False,
+        trace: bool = False,
+        device: str = "numpy",
+    ) -> SimRun:
         """Run a batch (one array [batch, *shape] per network input) for ticks + latency chip ticks.
 
+        `device`: "numpy" (default), or "cpu"/"cuda" for the torch backend: identical results.
         `trace` also keeps, per chip tick, the host input values and every neuron's output
         (spike or partial sum) and the final membranes: the stimulus and expectation of RTL testbenches.
         """
+        from nmc.runtime.sim_loop import run_loop
+
         m = self.meta
         arrays = [inputs] if isinstance(inputs, np.ndarray) else list(inputs)
         if len(arrays) != m["n_inputs"]:
             raise BinaryError(f"the network takes {m['n_inputs']} input(s), got {len(arrays)}")
         batch = arrays[0].shape[0]
         encoders = []
+        host_bound = 1.0
         for spec in m["inputs"]:
             x = np.asarray(arrays[spec["arg"]], dtype=np.float32)
             if list(x.shape[1:]) != spec["shape"]:
                 raise BinaryError(f"input #{spec['arg']} has shape {list(x.shape[1:])} per sample, expected {spec['shape']}")
+            if spec["encoding"] == "direct":
+                levels = spec["levels"]
+                peak = levels if levels is not None else float(np.abs(x).max(initial=0)) * abs(spec["scale"]) + 1
+                host_bound = max(host_bound, float(peak))
             encoders.append(Encoder(spec["encoding"], x, spec["scale"], spec["seed"], spec["levels"], np.float32))
-        total = self.ticks + self.latency
-        v = np.broadcast_to(self.v_init, (batch, self.n)).copy()
-        out_hist = np.zeros((self.ring, batch, self.n), np.int64)
-        host_width = sum(int(np.prod(s["shape"])) for s in m["inputs"])
-        in_hist = np.zeros((self.ring, batch, host_width), np.int64)
-        spike_mode = self.mode == MODES.index("spike")
-        psum_mode = self.mode == MODES.index("psum")
-        integrate_mode = self.mode == MODES.index("integrate")
-        subtract = self.reset == RESETS.index("subtract")
-        zero = self.reset == RESETS.index("zero")
-        decode = _Decoders(self, batch)
-        recorded = []
-        traced_host, traced_out = [], []
-        events = updates = packets = 0
-        host_axons = np.nonzero(self.axon_host)[0]
-        nrn_axons = np.nonzero(~self.axon_host)[0]
-        for tick in range(total):
-            slot = tick % self.ring
-            if tick < self.ticks:
-                in_hist[slot] = np.concatenate([e.step().astype(np.int64) for e in encoders], axis=1) if encoders else 0
-            else:
-                in_hist[slot] = 0
-            axons = np.zeros((batch, self.axon_src.size), np.int64)
-            t_host = tick - self.axon_delay[host_axons]
-            ok = t_host >= 0
-            if ok.any():
-                axons[:, host_axons[ok]] = in_hist[t_host[ok] % self.ring, :, self.axon_src[host_axons[ok]]].T
-            t_nrn = tick - 1 - self.axon_delay[nrn_axons]
-            ok = t_nrn >= 0
-            if ok.any():
-                axons[:, nrn_axons[ok]] = out_hist[t_nrn[ok] % self.ring, :, self.axon_src[nrn_axons[ok]]].T
-            current = (self.crossbar @ axons.T).T + self.bias
-            active = self.start <= tick
-            decayed = np.where(self.shift > 0, v - (v >> self.shift), v)
-            v_new = np.clip(decayed + current, self.mem_lo, self.mem_hi)
-            fired = np.where(self.greater, v_new > self.threshold, v_new >= self.threshold) & spike_mode & active
-            v_new = np.where(fired & subtract, v_new - self.threshold, v_new)
-            v_new = np.where(fired & zero, 0, v_new)
-            v = np.where(active & (spike_mode | integrate_mode), v_new, v)
-            out = np.where(psum_mode & active, np.clip(current, self.ps_lo, self.ps_hi), fired.astype(np.int64))
-            out_hist[slot] = out
-            events += int(((axons != 0) @ self.fan_out).sum())
-            updates += int(active.sum()) * batch
-            packets += int(np.count_nonzero(out))
-            decode.step(tick, out, v)
-            if record:
-                recorded.append(fired.astype(np.uint8))
-            if trace:
-                traced_host.append(in_hist[slot].copy())
-                traced_out.append(out.copy())
-        run = SimRun(decode.results(v), np.stack(recorded) if record else None, total, events, updates, packets)
-        if trace:
-            run.trace = {"host": np.stack(traced_host), "out": np.stack(traced_out), "v": v.copy()}
-        return run
-
-
-class _Decoders:
-    def __init__(self, chip: Chip, batch: int):
-        self.chip, self.batch = chip, batch
-        self.specs = chip.meta["outputs"]
-        self.ids = [chip.image.arrays["OUT "][f"neurons{i}"].astype(np.int64) for i in range(len(self.specs))]
-        self.acc = []
-        for spec, ids in zip(self.specs, self.ids, strict=True):
-            init = float(chip.ticks) if spec["kind"] == "first_spike" else 0.0
-            self.acc.append(np.full((batch, ids.size), init))
-
-    def step(self, tick: int, out: np.ndarray, v: np.ndarray) -> None:
-        ticks = self.chip.ticks
-        for spec, ids, acc in zip(self.specs, self.ids, self.acc, strict=True):
-            t = tick - spec["latency"]
-            if not 0 <= t < ticks:
-                continue
-            if spec["kind"] == "count":
-                acc += out[:, ids]
-            elif spec["kind"] == "first_spike":
-                acc[:] = np.where((acc == ticks) & (out[:, ids] > 0), float(t), acc)
-
-    def results(self, v: np.ndarray) -> list[np.ndarray]:
-        outs = []
-        for i, (spec, ids, acc) in enumerate(zip(self.specs, self.ids, self.acc, strict=True)):
-            if spec["kind"] == "membrane":
-                acc = v[:, ids].astype(np.float64) * self.chip.image.arrays["OUT "][f"scale{i}"]
-            outs.append(acc.reshape((self.batch, *spec["shape"])).astype(np.float32))
-        return outs
+        dtype = self.exact_dtype(self._value_bound(host_bound))
+        return run_loop(self, encoders, batch, dtype, device, record=record, trace=trace)

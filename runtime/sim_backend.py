@@ -1,0 +1,128 @@
+"""Array backends of the chip simulator: numpy (CPU) and torch (CPU or CUDA), the same arithmetic.
+
+The simulator's tick loop is written once against the few operations below; each backend
+maps them onto its library. Every quantity the loop handles is an integer; the backends
+compute in float32 or float64 only where `Chip` has proved the values exact in that type
+(docs/chip-model.md, "Exactness of the simulator"), else in int64.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+
+class NumpyBackend:
+    """numpy arrays; crossbar products by BLAS on dense per-core blocks, scipy.sparse for events."""
+
+    name = "numpy"
+
+    def __init__(self, dtype: np.dtype):
+        self.dtype = np.dtype(dtype)
+        self.is_float = self.dtype.kind == "f"
+
+    def asarray(self, a: np.ndarray, dtype: Any = None) -> np.ndarray:
+        return np.ascontiguousarray(a, dtype=self.dtype if dtype is None else dtype)
+
+    def zeros(self, shape: tuple[int, ...], dtype: Any = None) -> np.ndarray:
+        return np.zeros(shape, self.dtype if dtype is None else dtype)
+
+    def to_numpy(self, a: Any) -> np.ndarray:
+        return np.asarray(a)
+
+    where = staticmethod(np.where)
+    clip = staticmethod(np.clip)
+
+    def floor_shift(self, v: Any, inv: Any, shift: Any) -> Any:
+        """v >> shift (arithmetic): floor(v / 2**shift), exact for the integers held in v."""
+        return np.floor(v * inv) if self.is_float else v >> shift
+
+    def count(self, mask: Any) -> int:
+        return int(np.count_nonzero(mask))
+
+    def dot_counts(self, mask: Any, weights: Any) -> float:
+        """Σ_b Σ_i mask[b, i] * weights[i]."""
+        return float(mask.sum(axis=0, dtype=np.float64) @ weights)
+
+    def sparse_matrix(self, rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, shape: tuple[int, int]) -> Any:
+        from scipy import sparse
+
+        return sparse.csr_matrix((vals.astype(self.dtype), (rows, cols)), shape=shape)
+
+    def spmm_right(self, x: Any, m: Any) -> Any:
+        """x (batch, k) @ m.T for a sparse m (n, k): the sparse cores' crossbar."""
+        return np.asarray((m @ x.T).T)
+
+    def events(self, x: Any, mt: Any) -> Any:
+        """x (batch, k) @ mt (k, n) touching only the nonzero entries of x (event-driven)."""
+        from scipy import sparse
+
+        return (sparse.csr_matrix(x) @ mt).toarray()
+
+
+class TorchBackend:
+    """torch tensors on `device`; the same operations, dense per-core blocks by torch.matmul."""
+
+    def __init__(self, dtype: np.dtype, device: str):
+        import torch
+
+        self.torch = torch
+        self.device = torch.device(device)
+        self.name = f"torch-{self.device.type}"
+        self.np_dtype = np.dtype(dtype)
+        self.dtype = {np.float32: torch.float32, np.float64: torch.float64, np.int64: torch.int64}[self.np_dtype.type]
+        self.is_float = self.np_dtype.kind == "f"
+        if self.device.type == "cuda" and not self.is_float:
+            raise ValueError("the CUDA backend needs a network whose values are exact in float64; run it with device='cpu'")
+        # TF32 would round operands wider than 11 bits (partial sums): keep full float32 products.
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
+
+    def asarray(self, a: np.ndarray, dtype: Any = None) -> Any:
+        t = self.torch.as_tensor(np.ascontiguousarray(a))
+        return t.to(device=self.device, dtype=self.dtype if dtype is None else self._dtype(dtype))
+
+    def _dtype(self, dtype: Any) -> Any:
+        return {np.dtype(np.int64): self.torch.int64, np.dtype(np.float64): self.torch.float64,
+                np.dtype(np.bool_): self.torch.bool, np.dtype(np.float32): self.torch.float32}[np.dtype(dtype)]  # fmt: skip
+
+    def zeros(self, shape: tuple[int, ...], dtype: Any = None) -> Any:
+        return self.torch.zeros(shape, dtype=self.dtype if dtype is None else self._dtype(dtype), device=self.device)
+
+    def to_numpy(self, a: Any) -> np.ndarray:
+        return a.detach().cpu().numpy() if isinstance(a, self.torch.Tensor) else np.asarray(a)
+
+    def where(self, cond: Any, a: Any, b: Any) -> Any:
+        t = self.torch
+        a = a if isinstance(a, t.Tensor) else t.tensor(a, dtype=self.dtype, device=self.device)
+        b = b if isinstance(b, t.Tensor) else t.tensor(b, dtype=self.dtype, device=self.device)
+        return t.where(cond, a, b)
+
+    def clip(self, a: Any, lo: Any, hi: Any) -> Any:
+        return self.torch.clamp(a, lo, hi)
+
+    def floor_shift(self, v: Any, inv: Any, shift: Any) -> Any:
+        return self.torch.floor(v * inv) if self.is_float else v >> shift
+
+    def count(self, mask: Any) -> int:
+        return int(self.torch.count_nonzero(mask))
+
+    def dot_counts(self, mask: Any, weights: Any) -> float:
+        return float(mask.sum(dim=0, dtype=self.torch.float64) @ weights.to(self.torch.float64))
+
+    def sparse_matrix(self, rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, shape: tuple[int, int]) -> Any:
+        from scipy import sparse
+
+        m = sparse.csr_matrix((vals, (rows, cols)), shape=shape)
+        t = self.torch
+        return t.sparse_csr_tensor(
+            t.as_tensor(m.indptr, dtype=t.int64), t.as_tensor(m.indices, dtype=t.int64),
+            t.as_tensor(m.data).to(self.dtype), size=shape, device=self.device,
+        )  # fmt: skip
+
+    def spmm_right(self, x: Any, m: Any) -> Any:
+        return (m @ x.T).T
+
+    def events(self, x: Any, mt: Any) -> Any:
+        raise NotImplementedError  # the torch backend always takes the dense-block path

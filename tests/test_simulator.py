@@ -1,0 +1,129 @@
+"""The fast simulator: every arithmetic path gives the same bits, and its counters match a hand count."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from nmc.chips import load_chip
+from nmc.chips.binary import decode, encode
+from nmc.dialects.core import ChipAttr, NetworkOp
+from nmc.runtime import simulator
+from nmc.runtime.simulator import Chip
+from nmc.targets.chip_binary import build_image
+
+from .conftest import EXAMPLES
+from .test_chip_target import CASES, digits, mapped
+from .test_layering import parse
+
+HAND = """core.network @hand ticks = 3 dt = 1.0e-03 chip = #core.chip<"tiny"> {
+^bb0(%x: tensor<2xf32>):
+  %in = core.input rate %x scale = 1.0 seed = 0 : tensor<2xf32> -> !core.spikes<2>
+  %a = core.neurons "a" spike(%in) delays = [0] pre = dense<[0, 1, 1]> : tensor<3xi32> post = dense<[0, 0, 1]> : tensor<3xi32> weight = dense<1> : tensor<3xi8> threshold = dense<[100, 1]> : tensor<2xi32> bias = dense<0> : tensor<2xi32> v_init = dense<0> : tensor<2xi32> decay_shift = 0 reset = subtract compare = ge : (!core.spikes<2>) -> !core.spikes<2>
+  %b = core.neurons "b" spike(%a) delays = [0] pre = dense<[1]> : tensor<1xi32> post = dense<[0]> : tensor<1xi32> weight = dense<1> : tensor<1xi8> threshold = dense<2> : tensor<1xi32> bias = dense<0> : tensor<1xi32> v_init = dense<0> : tensor<1xi32> decay_shift = 0 reset = subtract compare = ge : (!core.spikes<2>) -> !core.spikes<1>
+  %y = core.decode count %b latency = 1 : !core.spikes<1> -> tensor<1xf32>
+  core.output %y : tensor<1xf32>
+}"""  # noqa: E501
+
+
+def hand_network():
+    """Inputs spike every tick; a.1 fires every tick and feeds b on another core (2 neurons per core)."""
+    from nmc.pipeline import lower_to_map
+
+    module = parse(HAND)
+    net = next(op for op in module.walk() if isinstance(op, NetworkOp))
+    tiny = load_chip("tiny")
+    net.chip = ChipAttr(dataclasses.replace(tiny, core={**tiny.core, "neurons": 2}))
+    module.verify()
+    mapping = lower_to_map(module, net.chip.data, partition="sequential", placement="sequential")
+    return decode(encode(build_image(module))), mapping
+
+
+def test_counters_match_a_hand_count():
+    image, mapping = hand_network()
+    run = Chip(image).run(np.ones((2, 2), np.float32))
+    # 4 chip ticks (3 input ticks + b's latency 1). Synaptic events per sample: input 0 (1 synapse) and
+    # input 1 (2 synapses) spike at ticks 0-2: 9; a.1 fires at ticks 0-2, its axon on b's core is read
+    # at ticks 1-3: 3. Updates: a's 2 neurons x 4 ticks + b from tick 1: 3. Packets: a.1's 3 spikes
+    # to core 1 (b's spike at tick 2 goes to the host decoder only).
+    assert run.ticks == 4
+    assert (run.synaptic_events, run.neuron_updates, run.packets) == (2 * 12, 2 * 11, 2 * 3)
+    assert run.outputs[0].tolist() == [[1.0], [1.0]]  # b: 1, 2 (fires), 1 over ticks 1-3
+    from nmc.costs import dynamic_report
+
+    chip = load_chip("tiny")
+    report = dynamic_report(run, 2, image, chip, mapping, dense_synops=3 * 3 + 2 * 3)
+    assert report["effective_synops_per_sample"] == 12
+    hops = mapping["average_hops"]
+    assert report["energy_breakdown_uj"]["routing"] == round(3 * hops * chip.cost["energy_hop_pj"] * 1e-6, 6)
+    assert report["energy_breakdown_uj"]["synaptic"] == round(12 * chip.cost["energy_synop_pj"] * 1e-6, 6)
+
+
+@pytest.fixture(scope="module")
+def cnn_image():
+    factory, chip_name, encoding, approximate = CASES["cnn-tianjic-poisson"]
+    return decode(encode(build_image(mapped(factory(), chip_name, encoding, approximate=approximate))))
+
+
+def runs_equal(a, b) -> None:
+    for x, y in zip(a.outputs, b.outputs, strict=True):
+        assert np.array_equal(x, y)
+    assert np.array_equal(a.spikes, b.spikes)
+    assert (a.synaptic_events, a.neuron_updates, a.packets) == (b.synaptic_events, b.neuron_updates, b.packets)
+
+
+def test_float32_is_chosen_and_equals_int64(cnn_image, monkeypatch):
+    x = digits()[0][:16]
+    fast = Chip(cnn_image).run(x, record=True)
+    assert fast.stats["dtype"] == "float32"
+    monkeypatch.setattr(Chip, "exact_dtype", staticmethod(lambda _bound: np.dtype(np.int64)))
+    runs_equal(fast, Chip(cnn_image).run(x, record=True))
+
+
+def test_event_driven_and_dense_ticks_agree(cnn_image, monkeypatch):
+    x = digits()[0][:16]
+    monkeypatch.setattr(simulator, "EVENT_DENSITY", 0.0)
+    dense = Chip(cnn_image).run(x, record=True)
+    assert dense.stats["event_ticks"] == 0
+    monkeypatch.setattr(simulator, "EVENT_DENSITY", 2.0)
+    events = Chip(cnn_image).run(x, record=True)
+    assert events.stats["event_ticks"] == events.ticks
+    runs_equal(dense, events)
+
+
+def test_sparse_cores_and_dense_blocks_agree(cnn_image, monkeypatch):
+    x = digits()[0][:8]
+    monkeypatch.setattr(simulator, "EVENT_DENSITY", 0.0)
+    blocks = Chip(cnn_image).run(x, record=True)
+    monkeypatch.setattr(simulator, "DENSE_BLOCK_MIN", 2.0)  # no core is dense enough: all sparse
+    runs_equal(blocks, Chip(cnn_image).run(x, record=True))
+
+
+def test_torch_backend_equals_numpy(cnn_image):
+    pytest.importorskip("torch")
+    x = digits()[0][:16]
+    a = Chip(cnn_image).run(x, record=True, trace=True)
+    b = Chip(cnn_image).run(x, record=True, trace=True, device="cpu")
+    assert b.stats["backend"] == "torch-cpu"
+    runs_equal(a, b)
+    for key in ("host", "out", "v"):
+        assert np.array_equal(a.trace[key], b.trace[key])
+
+
+def test_wide_values_fall_back_to_wider_types():
+    assert Chip.exact_dtype(2**24 - 1) == np.float32
+    assert Chip.exact_dtype(2**24) == np.float64
+    assert Chip.exact_dtype(2**53) == np.int64
+
+
+def test_bundled_mlp_runs_on_both_backends_with_equal_accuracy():
+    import nmc
+
+    compiled = nmc.compile(EXAMPLES / "digits_mlp.pt", calibration=np.load(EXAMPLES / "digits_calib.npy")[:50], timesteps=16)
+    x, y = np.load(EXAMPLES / "digits_test.npy")[:64], np.load(EXAMPLES / "digits_test_labels.npy")[:64]
+    chip = Chip(decode(compiled.binary))
+    a, b = chip.run(x), chip.run(x, device="cpu")
+    assert np.array_equal(a.outputs[0], b.outputs[0])
+    assert (a.outputs[0].argmax(1) == y).mean() > 0.9
