@@ -86,7 +86,7 @@ def synthetic(n_total: int, layers: int, fan_in: int, seed: int = 0) -> ModuleOp
             "sym_name": StringAttr("synthetic"),
             "ticks": IntegerAttr(8, i64),
             "dt": FloatAttr(1e-3, Float64Type()),
-            "chip": StringAttr(CHIP),
+            "chip": core.ChipAttr(load_chip(CHIP)),
         },
         regions=[Region(block)],
     )

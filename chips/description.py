@@ -111,7 +111,11 @@ class Chip:
     timing: dict[str, Any] = field(hash=False)
     cost: dict[str, Any] = field(hash=False)
     source: str = field(default="", compare=False)
-    digest: str = ""
+    digest: str = field(default="", init=False)  # sha256 of canonical_text(), set on construction
+
+    def __post_init__(self) -> None:
+        # A chip built or changed in memory (dataclasses.replace) gets the hash of what it now says.
+        object.__setattr__(self, "digest", hashlib.sha256(self.canonical_text().encode()).hexdigest())
 
     @property
     def cores(self) -> int:
@@ -224,14 +228,7 @@ def parse_chip(text: str, filename: str = "<chip>") -> Chip:
         tok = where.get("core.max_fan_in") or where.get("core.axons") or name_tok
         raise err(tok, f"core.max_fan_in {core['max_fan_in']} exceeds core.axons {core['axons']}")
     chip = Chip(_unquote(str(name_tok)), mesh, core, full["router"], full["timing"], full["cost"], filename)
-    return replace_digest(chip)
-
-
-def replace_digest(chip: Chip) -> Chip:
-    """The chip with its digest: sha256 of the canonical text (comments and layout of the file don't matter)."""
-    from dataclasses import replace
-
-    return replace(chip, digest=hashlib.sha256(chip.canonical_text().encode()).hexdigest())
+    return chip
 
 
 def _unquote(token: str) -> str:

@@ -156,6 +156,8 @@ def test_a_chip_built_in_memory_compiles_without_any_file(digits_calib):
     assert "snn-to-core," in compiled.report["pipeline"]
     assert "chip=" not in compiled.report["pipeline"]
     assert compiled.run(digits_calib[:4]).shape == (4, 10)
+    reparsed = parse(str(compiled.module))  # the in-memory chip prints with the hash of what it says
+    assert next(op for op in reparsed.walk() if op.name == "core.network").chip.data == chip
 
 
 def test_printed_pipeline_replays_byte_identically(tmp_path, capsys):
