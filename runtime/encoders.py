@@ -13,6 +13,7 @@ class Encoder:
         self.x = x.reshape(x.shape[0], -1)
         self.rng = np.random.default_rng(seed)
         self.u = np.zeros(self.x.shape, self.dtype)
+        self.gain = self.x.astype(self.dtype) * self.dtype.type(scale)  # the rate code's per-tick increment
 
     def step(self) -> np.ndarray:
         if self.kind == "direct":
@@ -20,10 +21,10 @@ class Encoder:
                 q = np.rint(self.x.astype(np.float64) * self.scale * self.levels)
                 return np.clip(q, -self.levels, self.levels).astype(np.int64)
             return (self.x * self.dtype.type(self.scale)).astype(self.dtype)
-        if self.kind == "rate":
-            self.u = self.u + self.x.astype(self.dtype) * self.dtype.type(self.scale)
+        if self.kind == "rate":  # in place; the same roundings as u = u + x * scale; s = u >= 1; u = u - s
+            self.u += self.gain
             s = (self.u >= 1).astype(self.dtype)
-            self.u = self.u - s
+            self.u -= s
             return s
         p = np.clip(self.x.astype(np.float64) * self.scale, 0.0, 1.0)
         return (self.rng.random(p.shape) < p).astype(self.dtype)

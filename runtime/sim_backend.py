@@ -38,27 +38,42 @@ class NumpyBackend:
         """v >> shift (arithmetic): floor(v / 2**shift), exact for the integers held in v."""
         return np.floor(v * inv) if self.is_float else v >> shift
 
-    def count(self, mask: Any) -> int:
-        return int(np.count_nonzero(mask))
+    def count_rows(self, a: Any) -> np.ndarray:
+        """Nonzero entries per row (per neuron or axon, over the batch), on the host."""
+        return np.count_nonzero(a, axis=1)
 
-    def dot_counts(self, mask: Any, weights: Any) -> float:
-        """Σ_b Σ_i mask[b, i] * weights[i]."""
-        return float(mask.sum(axis=0, dtype=np.float64) @ weights)
+    def index(self, idx: np.ndarray) -> Any:
+        return idx
+
+    def row_sums(self, a: Any) -> np.ndarray:
+        return a @ np.ones(a.shape[1], a.dtype)
+
+    def copy(self, a: Any) -> Any:
+        return a.copy()
+
+    def add_clip(self, v: Any, cur: Any, lo: int, hi: int) -> Any:
+        """clip(v + cur, lo, hi), in place."""
+        np.add(v, cur, out=v)
+        return np.clip(v, lo, hi, out=v)
+
+    def sub_where(self, v: Any, thr: Any, mask: Any) -> Any:
+        """v - thr where mask, in place (a product and a subtraction: faster than a masked ufunc)."""
+        return np.subtract(v, np.multiply(mask, thr, dtype=v.dtype), out=v)
 
     def sparse_matrix(self, rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, shape: tuple[int, int]) -> Any:
         from scipy import sparse
 
         return sparse.csr_matrix((vals.astype(self.dtype), (rows, cols)), shape=shape)
 
-    def spmm_right(self, x: Any, m: Any) -> Any:
-        """x (batch, k) @ m.T for a sparse m (n, k): the sparse cores' crossbar."""
-        return np.asarray((m @ x.T).T)
+    def spmm(self, m: Any, x: Any) -> Any:
+        """m (n, k) sparse @ x (k, batch): the synapses outside dense blocks."""
+        return np.asarray(m @ x)
 
-    def events(self, x: Any, mt: Any) -> Any:
-        """x (batch, k) @ mt (k, n) touching only the nonzero entries of x (event-driven)."""
+    def events(self, m: Any, x: Any) -> Any:
+        """m (n, k) @ x (k, batch) touching only the nonzero entries of x (event-driven)."""
         from scipy import sparse
 
-        return (sparse.csr_matrix(x) @ mt).toarray()
+        return (m @ sparse.csr_matrix(x)).toarray()
 
 
 class TorchBackend:
@@ -105,11 +120,23 @@ class TorchBackend:
     def floor_shift(self, v: Any, inv: Any, shift: Any) -> Any:
         return self.torch.floor(v * inv) if self.is_float else v >> shift
 
-    def count(self, mask: Any) -> int:
-        return int(self.torch.count_nonzero(mask))
+    def count_rows(self, a: Any) -> np.ndarray:
+        return self.torch.count_nonzero(a, dim=1).cpu().numpy()
 
-    def dot_counts(self, mask: Any, weights: Any) -> float:
-        return float(mask.sum(dim=0, dtype=self.torch.float64) @ weights.to(self.torch.float64))
+    def index(self, idx: np.ndarray) -> Any:
+        return self.torch.as_tensor(idx, device=self.device)
+
+    def row_sums(self, a: Any) -> np.ndarray:
+        return a.sum(dim=1).cpu().numpy()
+
+    def copy(self, a: Any) -> Any:
+        return a.clone()
+
+    def add_clip(self, v: Any, cur: Any, lo: int, hi: int) -> Any:
+        return v.add_(cur).clamp_(lo, hi)
+
+    def sub_where(self, v: Any, thr: Any, mask: Any) -> Any:
+        return v.sub_(mask * thr)
 
     def sparse_matrix(self, rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, shape: tuple[int, int]) -> Any:
         from scipy import sparse
@@ -121,8 +148,8 @@ class TorchBackend:
             t.as_tensor(m.data).to(self.dtype), size=shape, device=self.device,
         )  # fmt: skip
 
-    def spmm_right(self, x: Any, m: Any) -> Any:
-        return (m @ x.T).T
+    def spmm(self, m: Any, x: Any) -> Any:
+        return m @ x
 
-    def events(self, x: Any, mt: Any) -> Any:
+    def events(self, m: Any, x: Any) -> Any:
         raise NotImplementedError  # the torch backend always takes the dense-block path

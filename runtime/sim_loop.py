@@ -9,6 +9,7 @@ Outputs, records and traces are mapped back to the binary's numbering.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -21,22 +22,93 @@ if TYPE_CHECKING:
     from nmc.runtime.simulator import Chip, SimRun
 
 
+MAX_BLOCKS_PER_CORE = 8  # more distinct input ranges than this (a conv core): one block per core and neuron kind
+
+
+@dataclass
+class Block:
+    """Neurons [r0, r1) (internal ids) read axons [c0, c1) through the dense weights `w` (r1 - r0, c1 - c0)."""
+
+    r0: int
+    r1: int
+    c0: int
+    c1: int
+    w: Any
+    direct: tuple[bool, int, int] | None = None  # (from host, delay, first source): axons read sources s0.. in order
+
+
 @dataclass
 class Tables:
     """Everything a run needs, in internal numbering, as backend arrays."""
 
     order: np.ndarray  # internal neuron -> binary neuron
     n_state: int  # neurons [0, n_state) keep a membrane; the rest are partial-sum units
-    dense: Any  # (cores, A, N) weights of dense cores, or None
-    dense_rows: np.ndarray  # (cores * N,) internal neuron of each dense output slot (n = padding)
-    n_dense_axons: int  # cores * A
-    dense_shape: tuple[int, int, int]
-    sparse: Any  # sparse (n, n_axon_slots) matrix of the sparse cores, or None
-    events: Any  # sparse (n_axon_slots, n) matrix of every synapse (numpy backend), or None
-    gathers: list[tuple[bool, int, Any, Any]]  # (from host, delay, axon slots, source index)
-    fan_out: Any  # synapses per axon slot
-    remote: Any  # remote destination cores per internal neuron
+    blocks: list[Block]  # dense crossbar blocks, one GEMM each
+    sparse: Any  # sparse (n, axons + 1) matrix of the synapses outside dense blocks, or None
+    events: Any  # sparse (n, axons + 1) matrix of every synapse (numpy backend), or None
+    gathers: list[tuple[bool, int, Any, Any, np.ndarray, np.ndarray]]  # (from host, delay, axons, sources) x2: device, numpy
+    partial: list[tuple[bool, int, Any, Any]]  # the gathers restricted to axons that non-direct blocks or sparse synapses read
+    fan_out: np.ndarray  # synapses per axon
+    remote: np.ndarray  # remote destination cores per internal neuron
     params: dict[str, Any]
+    flags: dict[str, bool]  # which neuron features occur at all (fast paths skip the others)
+
+
+def _runs(keys: np.ndarray) -> list[tuple[int, int]]:
+    """[start, end) of the runs of equal consecutive rows of `keys` (n, k)."""
+    if keys.shape[0] == 0:
+        return []
+    change = np.nonzero((keys[1:] != keys[:-1]).any(axis=1))[0] + 1
+    bounds = [0, *change.tolist(), keys.shape[0]]
+    return list(itertools.pairwise(bounds))
+
+
+def _blocks(chip: Chip, internal: np.ndarray, dense_min: float) -> tuple[list[tuple[int, int, int, int]], np.ndarray]:
+    """Dense blocks (r0, r1, c0, c1) in internal rows / axon columns, and which synapses they hold.
+
+    Within a core, consecutive neurons of one kind that read the same axon range share a block
+    (an MLP layer on a core is one block, so no zero is multiplied); a core with too many
+    distinct ranges gets one block per kind; a block sparser than `dense_min` stays sparse.
+    """
+    rows, cols = chip.syn_row, chip.syn_col
+    cmin = np.full(chip.n, -1)
+    cmax = np.full(chip.n, -1)
+    if rows.size:  # synapses are sorted by (core, axon, slot), not by row: reduce per row explicitly
+        cmin = np.full(chip.n, np.iinfo(np.int64).max)
+        np.minimum.at(cmin, rows, cols)
+        np.maximum.at(cmax, rows, cols)
+        cmin[cmax < 0] = -1
+    stateful = np.zeros(chip.n, np.int64)
+    stateful[chip.psum] = 1
+    nnz = np.bincount(rows, minlength=chip.n)
+    blocks, covered = [], np.zeros(rows.size, bool)
+    starts = chip.neuron_id
+    for c in range(starts.size - 1):
+        lo, hi = int(starts[c]), int(starts[c + 1])
+        keys = np.stack([stateful[lo:hi], cmin[lo:hi], cmax[lo:hi]], axis=1)
+        groups = [np.arange(lo + a, lo + b) for a, b in _runs(keys)]
+        if len(groups) > MAX_BLOCKS_PER_CORE:  # one block per neuron kind (contiguous in internal order)
+            groups = [lo + np.nonzero(stateful[lo:hi] == kind)[0] for kind in (0, 1)]
+        for ids in groups:
+            used = cmax[ids] >= 0 if ids.size else np.zeros(0, bool)
+            if not used.any():
+                continue
+            c0, c1 = int(cmin[ids][used].min()), int(cmax[ids].max()) + 1
+            held = int(nnz[ids].sum())
+            if held >= dense_min * ids.size * (c1 - c0):
+                r = internal[ids]
+                blocks.append((int(r.min()), int(r.max()) + 1, c0, c1))
+    if blocks:
+        lo_row = np.array([b[0] for b in blocks])
+        order = np.argsort(lo_row)
+        starts_sorted = lo_row[order]
+        ir = internal[rows]
+        k = np.searchsorted(starts_sorted, ir, side="right") - 1
+        blk = np.array(blocks)[order]
+        own = blk[np.maximum(k, 0)]  # the block whose row range starts at or before each synapse's row
+        covered = (k >= 0) & (ir < own[:, 1]) & (cols >= own[:, 2]) & (cols < own[:, 3])
+        blocks = [tuple(int(v) for v in row) for row in blk]
+    return blocks, covered
 
 
 def build_tables(chip: Chip, backend: Any, dense_min: float, event_driven: bool) -> Tables:
@@ -44,69 +116,67 @@ def build_tables(chip: Chip, backend: Any, dense_min: float, event_driven: bool)
     order = np.concatenate([chip.stateful, chip.psum])
     internal = np.empty(n, np.int64)
     internal[order] = np.arange(n)
-    n_cores = chip.neuron_id.size - 1
-    ax_off = np.concatenate([[0], np.cumsum(np.bincount(chip.axon_core, minlength=n_cores))])
-    syn_core = chip.axon_core[chip.syn_col] if chip.syn_col.size else np.zeros(0, np.int64)
-    nnz = np.bincount(syn_core, minlength=n_cores)
-    size_n, size_a = np.diff(chip.neuron_id), np.diff(ax_off)
-    is_dense = nnz >= dense_min * np.maximum(size_n * size_a, 1)
-    is_dense &= nnz > 0
-    dense_cores = np.nonzero(is_dense)[0]
-    a_max = int(size_a[dense_cores].max(initial=0))
-    n_max = int(size_n[dense_cores].max(initial=0))
-    # axon slots: dense cores first (padded rows of a_max), then sparse-core axons, then the zero slot
-    slot = np.empty(chip.n_axons, np.int64)
-    dense_index = np.full(n_cores, -1)
-    dense_index[dense_cores] = np.arange(dense_cores.size)
-    on_dense = is_dense[chip.axon_core]
-    local_axon = np.arange(chip.n_axons) - ax_off[chip.axon_core]
-    slot[on_dense] = dense_index[chip.axon_core[on_dense]] * a_max + local_axon[on_dense]
-    n_dense_axons = dense_cores.size * a_max
-    slot[~on_dense] = n_dense_axons + np.arange(int((~on_dense).sum()))
-    n_slots = n_dense_axons + int((~on_dense).sum()) + 1
-    s_dense = is_dense[syn_core]
-    dense = None
-    dense_rows = np.full(dense_cores.size * n_max, n, np.int64)
-    if dense_cores.size:
-        w3 = np.zeros((dense_cores.size, a_max, n_max))
-        k = dense_index[syn_core[s_dense]]
-        local_n = chip.syn_row[s_dense] - chip.neuron_id[syn_core[s_dense]]
-        w3[k, local_axon[chip.syn_col[s_dense]], local_n] = chip.syn_weight[s_dense]
-        dense = backend.asarray(w3)
-        for j, c in enumerate(dense_cores):
-            ids = np.arange(chip.neuron_id[c], chip.neuron_id[c + 1])
-            dense_rows[j * n_max : j * n_max + ids.size] = internal[ids]
-    rows, cols, weights = internal[chip.syn_row], slot[chip.syn_col], chip.syn_weight
-    sparse = None
-    if (~s_dense).any():
-        sparse = backend.sparse_matrix(rows[~s_dense], cols[~s_dense], weights[~s_dense], (n, n_slots))
-    events = backend.sparse_matrix(cols, rows, weights, (n_slots, n)) if event_driven else None
-    fan_out = np.zeros(n_slots)
-    fan_out[slot] = chip.fan_out
+    n_cols = chip.n_axons + 1  # the last axon column is always zero
+    spans, in_block = _blocks(chip, internal, dense_min)
+    rows, cols, weights = internal[chip.syn_row], chip.syn_col, chip.syn_weight
+    blocks = []
+    for r0, r1, c0, c1 in spans:
+        sel = in_block & (rows >= r0) & (rows < r1)
+        w = np.zeros((r1 - r0, c1 - c0))
+        w[rows[sel] - r0, cols[sel] - c0] = weights[sel]
+        blocks.append(Block(r0, r1, c0, c1, backend.asarray(w), _direct(chip, internal, c0, c1)))
+    out = ~in_block
+    sparse = backend.sparse_matrix(rows[out], cols[out], weights[out], (n, n_cols)) if out.any() else None
+    events = backend.sparse_matrix(rows, cols, weights, (n, n_cols)) if event_driven else None
+    fan_out = np.zeros(n_cols)
+    fan_out[: chip.n_axons] = chip.fan_out
     gathers = []
     for host in (True, False):
         for d in np.unique(chip.axon_delay[chip.axon_host == host]).tolist():
             sel = (chip.axon_host == host) & (chip.axon_delay == d)
             src = chip.axon_src[sel] if host else internal[chip.axon_src[sel]]
-            gathers.append((host, int(d), backend.asarray(slot[sel], np.int64), backend.asarray(src, np.int64)))
+            axons = np.nonzero(sel)[0]
+            gathers.append((host, int(d), backend.asarray(axons, np.int64), backend.asarray(src, np.int64), axons, src))
+    needed = np.zeros(n_cols, bool)
+    needed[cols[out]] = True
+    for blk in blocks:
+        needed[blk.c0 : blk.c1] |= blk.direct is None
+    partial = []
+    for from_host, d, _ax, _src, axons, src in gathers:
+        keep = needed[axons]
+        if keep.any():
+            partial.append((from_host, d, backend.asarray(axons[keep], np.int64), backend.asarray(src[keep], np.int64)))
     p = order
-    shift = chip.shift[p]
-    params = {
-        "threshold": chip.threshold[p], "bias": chip.bias[p], "v_init": chip.v_init[p],
-        "inv": 2.0 ** -shift.astype(np.float64), "shift": shift, "decays": shift > 0,
-        "greater": chip.greater[p], "subtract": chip.reset[p] == RESETS.index("subtract"),
-        "zero": chip.reset[p] == RESETS.index("zero"), "fires": chip.mode[p] == MODES.index("spike"),
-        "start": chip.start[p],
+    k = chip.stateful.size
+    shift = chip.shift[p][:k]
+    raw = {
+        "threshold": chip.threshold[p][:k], "v_init": chip.v_init[p][:k], "inv": 2.0 ** -shift.astype(np.float64),
+        "shift": shift, "decays": shift > 0, "greater": chip.greater[p][:k],
+        "subtract": chip.reset[p][:k] == RESETS.index("subtract"), "zero": chip.reset[p][:k] == RESETS.index("zero"),
+        "fires": chip.mode[p][:k] == MODES.index("spike"), "start_state": chip.start[p][:k],
+        "start_psum": chip.start[p][k:], "bias": chip.bias[p],
     }  # fmt: skip
-    k_state = chip.stateful.size
-    on = {}
-    for key, val in params.items():
-        v = val[:k_state] if key not in ("bias", "start") else val
-        on[key] = backend.asarray(v, np.bool_ if v.dtype == np.bool_ else (np.int64 if key == "shift" else None))
-    on["start_state"] = on["start"][:k_state]
-    on["start_psum"] = on["start"][k_state:]
-    return Tables(order, k_state, dense, dense_rows, n_dense_axons, (dense_cores.size, a_max, n_max), sparse, events,
-                  gathers, backend.asarray(fan_out, np.float64), backend.asarray(chip.remote[order], np.float64), on)  # fmt: skip
+    params = {}
+    for key, val in raw.items():  # column vectors: state is laid out (neurons, batch)
+        dtype = np.bool_ if val.dtype == np.bool_ else (np.int64 if key == "shift" else None)
+        params[key] = backend.asarray(val[:, None], dtype)
+    flags = {
+        "decay": bool(raw["decays"].any()), "all_gt": bool(raw["greater"].all()), "any_gt": bool(raw["greater"].any()),
+        "zero": bool(raw["zero"].any()), "subtract": bool(raw["subtract"].any()), "all_fire": bool(raw["fires"].all()),
+        "bias": bool(raw["bias"].any()), "all_subtract_firing": bool(raw["subtract"][raw["fires"]].all()),
+    }  # fmt: skip
+    return Tables(order, k, blocks, sparse, events, gathers, partial, fan_out, chip.remote[order], params, flags)
+
+
+def _direct(chip: Chip, internal: np.ndarray, c0: int, c1: int) -> tuple[bool, int, int] | None:
+    """A block whose axons read consecutive sources (one kind, one delay) multiplies a slice of the history."""
+    host, delay = chip.axon_host[c0:c1], chip.axon_delay[c0:c1]
+    if not ((host == host[0]).all() and (delay == delay[0]).all()):
+        return None
+    src = chip.axon_src[c0:c1] if host[0] else internal[chip.axon_src[c0:c1]]
+    if (np.diff(src) != 1).any():
+        return None
+    return bool(host[0]), int(delay[0]), int(src[0])
 
 
 def make_backend(dtype: np.dtype, device: str) -> Any:
@@ -128,73 +198,109 @@ def run_loop(
         cache[key] = build_tables(chip, bk, DENSE_BLOCK_MIN if bk.name == "numpy" else 0.0, bk.name == "numpy")
     t: Tables = cache[key]
     n, k = chip.n, t.n_state
-    prm = t.params
+    prm, flags = t.params, t.flags
     total = chip.ticks + chip.latency
     ring = chip.ring
-    v = bk.zeros((batch, k)) + prm["v_init"]
-    out_hist = bk.zeros((ring, batch, n + 1))  # last column: the padding target of dense outputs
-    in_hist = bk.zeros((ring, batch, max(chip.host_width, 1)))
+    # state is (neurons, batch): a block's axons are contiguous rows, gathers copy whole rows
+    v = bk.zeros((k, batch)) + prm["v_init"]
+    out_hist = bk.zeros((ring, n, batch))
+    in_hist = bk.zeros((ring, max(chip.host_width, 1), batch))
+    out_counts = np.zeros((ring, n))  # nonzero outputs per neuron and tick: events, packets, silent axons
+    in_counts = np.zeros((ring, max(chip.host_width, 1)))
     decode = _Decoders(chip, t, bk, batch)
     recorded, traced_host, traced_out = [], [], []
     events = packets = 0.0
-    updates = 0
-    event_ticks = 0
+    updates = event_ticks = 0
     max_start = int(chip.start.max(initial=0))
-    c, a_max, _n_max = t.dense_shape
-    n_slots = int(t.fan_out.shape[0])
+    n_cols = t.fan_out.size
     lo, hi = chip.mem_lo, chip.mem_hi
+    thr = prm["threshold"]
+    spikes_only = all(e.kind != "direct" for e in encoders)
     for tick in range(total):
         r = tick % ring
+        starting = tick < max_start  # some neurons have not started yet: mask them
         if tick < chip.ticks and encoders:
-            step = np.concatenate([np.trunc(e.step().astype(np.float64)) for e in encoders], axis=1)
-            in_hist[r] = bk.asarray(step)
+            steps = [e.step() for e in encoders]  # (inputs, batch): the encoders run transposed
+            host = np.concatenate(steps if spikes_only else [np.trunc(s.astype(np.float64)) for s in steps], axis=0)
+            in_counts[r] = host @ np.ones(batch, host.dtype) if spikes_only else np.count_nonzero(host, axis=1)
+            in_hist[r] = bk.asarray(host)
         else:
             in_hist[r] = 0
-        x = bk.zeros((batch, n_slots))
-        for host, d, slots, src in t.gathers:
-            back = tick - d if host else tick - 1 - d
+            in_counts[r] = 0
+        # axons: the host input of this tick and neuron outputs of earlier ticks (one hop + delay);
+        # per-axon counts of nonzero values come from the per-source counts, without touching x
+        axon_counts = np.zeros(n_cols)
+        for from_host, d, _axons, _src, axons_np, src_np in t.gathers:
+            back = tick - d if from_host else tick - 1 - d
             if back >= 0:
-                x[:, slots] = (in_hist if host else out_hist)[back % ring][:, src]
-        active_count = bk.count(x)
-        if t.events is not None and active_count < EVENT_DENSITY * x.shape[0] * x.shape[1]:
-            cur = bk.asarray(bk.events(x, t.events))
+                axon_counts[axons_np] = (in_counts if from_host else out_counts)[back % ring][src_np]
+        events += float(axon_counts @ t.fan_out)
+        event_tick = t.events is not None and axon_counts.sum() < EVENT_DENSITY * batch * n_cols
+        x = bk.zeros((n_cols, batch))
+        for from_host, d, axons, src, *_ in t.gathers if event_tick else t.partial:
+            back = tick - d if from_host else tick - 1 - d
+            if back >= 0:
+                x[axons] = (in_hist if from_host else out_hist)[back % ring][src]
+        # crossbars: events only when few axons carry a value, else one GEMM per dense block over its live axons
+        if event_tick:
+            cur = bk.events(t.events, x)
             event_ticks += 1
         else:
-            cur = bk.zeros((batch, n + 1))
-            if t.dense is not None:
-                res = _dense_input(x, t, batch, c, a_max) @ t.dense  # (cores, batch, N): one GEMM per core
-                cur[:, t.dense_rows] = _flat(res)
+            cur = bk.zeros((n, batch))
+            for blk in t.blocks:
+                live = axon_counts[blk.c0 : blk.c1] > 0
+                n_live = int(live.sum())
+                if n_live == 0:
+                    continue  # every axon of the block is silent in every sample: the product is 0
+                if blk.direct is not None:
+                    from_host, d, s0 = blk.direct
+                    back = tick - d if from_host else tick - 1 - d
+                    xb = (in_hist if from_host else out_hist)[back % ring][s0 : s0 + blk.c1 - blk.c0]
+                else:
+                    xb = x[blk.c0 : blk.c1]
+                if n_live < COMPACT * (blk.c1 - blk.c0):  # mostly silent: multiply only the live axons
+                    idx = bk.index(np.nonzero(live)[0])
+                    cur[blk.r0 : blk.r1] = blk.w[:, idx] @ xb[idx]
+                else:
+                    cur[blk.r0 : blk.r1] = blk.w @ xb
             if t.sparse is not None:
-                cur[:, :n] += bk.spmm_right(x, t.sparse)
-            cur = cur[:, :n]
-        cur = cur + prm["bias"]
-        if active_count:
-            events += bk.dot_counts(x != 0, t.fan_out)
-        # partial-sum units: forward the clipped sum, keep no state
-        out = bk.zeros((batch, n + 1))
-        ps = bk.clip(cur[:, k:], chip.ps_lo, chip.ps_hi)
-        out[:, k:n] = ps if tick >= max_start else bk.where(prm["start_psum"] <= tick, ps, 0)
-        # stateful neurons: decay, integrate, saturate, fire, reset
-        decayed = v - bk.where(prm["decays"], bk.floor_shift(v, prm["inv"], prm["shift"]), 0)
-        v_new = bk.clip(decayed + cur[:, :k], lo, hi)
-        thr = prm["threshold"]
-        fired = bk.where(prm["greater"], v_new > thr, v_new >= thr) & prm["fires"]
-        if tick < max_start:
+                cur += bk.spmm(t.sparse, x)
+        if flags["bias"]:
+            cur += prm["bias"]
+        out = out_hist[r]  # every row is written below
+        if k < n:  # partial-sum units: forward the clipped sum, keep no state
+            ps = bk.clip(cur[k:], chip.ps_lo, chip.ps_hi)
+            out[k:] = bk.where(prm["start_psum"] <= tick, ps, 0) if starting else ps
+            out_counts[r, k:] = bk.count_rows(out[k:])
+        # stateful neurons: decay, integrate, saturate, fire, reset (docs/chip-model.md)
+        v_old = bk.copy(v) if starting else None  # v is updated in place below
+        if flags["decay"]:
+            v = v - bk.where(prm["decays"], bk.floor_shift(v, prm["inv"], prm["shift"]), 0)
+        v = bk.add_clip(v, cur[:k], lo, hi)
+        if flags["any_gt"] and not flags["all_gt"]:
+            fired = bk.where(prm["greater"], v > thr, v >= thr)
+        else:
+            fired = v > thr if flags["all_gt"] else v >= thr
+        if not flags["all_fire"]:
+            fired = fired & prm["fires"]
+        if starting:
             fired = fired & (prm["start_state"] <= tick)
-        v_new = bk.where(fired & prm["subtract"], v_new - thr, v_new)
-        v_new = bk.where(fired & prm["zero"], 0, v_new)
-        v = v_new if tick >= max_start else bk.where(prm["start_state"] <= tick, v_new, v)
-        out[:, :k] = fired
-        out_hist[r] = out
-        nonzero = out[:, :n] != 0
-        packets += bk.dot_counts(nonzero, t.remote)
-        updates += batch * (n if tick >= max_start else int((chip.start <= tick).sum()))
-        decode.step(tick, out, v)
+        if flags["subtract"]:  # (integrate-only neurons never fire, so their reset mode does not matter)
+            v = bk.sub_where(v, thr, fired if flags["all_subtract_firing"] else fired & prm["subtract"])
+        if flags["zero"]:
+            v = bk.where(fired & prm["zero"], 0, v)
+        if starting:
+            v = bk.where(prm["start_state"] <= tick, v, v_old)
+        out[:k] = fired
+        out_counts[r, :k] = bk.row_sums(out[:k])  # spikes are 0/1: counts by a matrix-vector product
+        packets += float(out_counts[r] @ t.remote)
+        updates += batch * (int((chip.start <= tick).sum()) if starting else n)
+        decode.step(tick, out)
         if record:
-            recorded.append(bk.to_numpy(fired))
+            recorded.append(bk.to_numpy(fired).T)
         if trace:
-            traced_host.append(bk.to_numpy(in_hist[r])[:, : chip.host_width].astype(np.int64))
-            traced_out.append(bk.to_numpy(out[:, :n]).astype(np.int64))
+            traced_host.append(bk.to_numpy(in_hist[r]).T[:, : chip.host_width].astype(np.int64))
+            traced_out.append(bk.to_numpy(out).T.astype(np.int64))
     run = SimRun(
         outputs=decode.results(v),
         ticks=total,
@@ -210,21 +316,12 @@ def run_loop(
         run.spikes = spikes
     if trace:
         v_full = np.broadcast_to(chip.v_init, (batch, n)).copy()
-        v_full[:, t.order[:k]] = bk.to_numpy(v).astype(np.int64)
+        v_full[:, t.order[:k]] = bk.to_numpy(v).T.astype(np.int64)
         run.trace = {"host": np.stack(traced_host), "out": np.stack(traced_out)[:, :, back], "v": v_full}
     return run
 
 
-def _dense_input(x: Any, t: Tables, batch: int, c: int, a_max: int) -> Any:
-    """(cores, batch, A) view-or-copy of the dense cores' axon slots."""
-    x3 = x[:, : t.n_dense_axons].reshape(batch, c, a_max)
-    return x3.transpose(1, 0, 2) if isinstance(x3, np.ndarray) else x3.permute(1, 0, 2)
-
-
-def _flat(res: Any) -> Any:
-    """(cores, batch, N) -> (batch, cores * N)."""
-    swapped = res.transpose(1, 0, 2) if isinstance(res, np.ndarray) else res.permute(1, 0, 2)
-    return swapped.reshape(res.shape[1], -1)
+COMPACT = 0.5  # below this fraction of live axons a block gathers them (measured: above it the copy costs more)
 
 
 class _Decoders:
@@ -240,13 +337,13 @@ class _Decoders:
             self.acc.append(np.full((batch, ids.size), init))
         self.dev_ids = [bk.asarray(ids, np.int64) for ids in self.ids]
 
-    def step(self, tick: int, out: Any, v: Any) -> None:
+    def step(self, tick: int, out: Any) -> None:
         ticks = self.chip.ticks
         for spec, ids, acc in zip(self.specs, self.dev_ids, self.acc, strict=True):
             t = tick - spec["latency"]
             if not 0 <= t < ticks or spec["kind"] == "membrane":
                 continue
-            got = self.bk.to_numpy(out[:, ids]).astype(np.float64)
+            got = self.bk.to_numpy(out[ids]).T.astype(np.float64)
             if spec["kind"] == "count":
                 acc += got
             elif spec["kind"] == "first_spike":
@@ -254,7 +351,7 @@ class _Decoders:
 
     def results(self, v: Any) -> list[np.ndarray]:
         outs = []
-        v_np = self.bk.to_numpy(v).astype(np.float64)
+        v_np = self.bk.to_numpy(v).T.astype(np.float64)
         for i, (spec, ids, acc) in enumerate(zip(self.specs, self.ids, self.acc, strict=True)):
             if spec["kind"] == "membrane":
                 acc = v_np[:, ids] * self.chip.image.arrays["OUT "][f"scale{i}"]

@@ -28,7 +28,7 @@ from nmc.chips.formats import COMPARES, MODES, signed_range
 from nmc.runtime.encoders import Encoder
 
 DENSE_BLOCK_MIN = 0.05  # a core's crossbar goes dense when this fraction of its A x N block holds synapses
-EVENT_DENSITY = 0.02  # below this fraction of nonzero axon values, a tick propagates events only
+EVENT_DENSITY = 0.005  # below this fraction of nonzero axon values, a tick propagates events only
 
 
 @dataclass
@@ -43,6 +43,17 @@ class SimRun:
     neuron_updates: int = 0  # active neuron (and partial-sum unit) updates
     packets: int = 0  # nonzero outputs delivered to a remote core (one per destination core of a multicast)
     stats: dict = field(default_factory=dict)  # backend, dtype, ticks taken event-driven
+
+
+class _Transposed:
+    """An encoder whose `step()` gives (inputs, batch)."""
+
+    def __init__(self, encoder: Encoder, batch_major: bool):
+        self.encoder, self.batch_major, self.kind = encoder, batch_major, encoder.kind
+
+    def step(self) -> np.ndarray:
+        s = self.encoder.step()
+        return np.ascontiguousarray(s.T) if self.batch_major else s
 
 
 class Chip:
@@ -173,6 +184,10 @@ class Chip:
                 levels = spec["levels"]
                 peak = levels if levels is not None else float(np.abs(x).max(initial=0)) * abs(spec["scale"]) + 1
                 host_bound = max(host_bound, float(peak))
-            encoders.append(Encoder(spec["encoding"], x, spec["scale"], spec["seed"], spec["levels"], np.float32))
+            # the loop keeps (inputs, batch); Poisson draws keep the batch-major order the core interpreter uses
+            flat = x.reshape(batch, -1)
+            src = flat if spec["encoding"] == "poisson" else np.ascontiguousarray(flat.T)
+            encoders.append(_Transposed(Encoder(spec["encoding"], src, spec["scale"], spec["seed"], spec["levels"], np.float32),
+                                        spec["encoding"] == "poisson"))  # fmt: skip
         dtype = self.exact_dtype(self._value_bound(host_bound))
         return run_loop(self, encoders, batch, dtype, device, record=record, trace=trace)

@@ -1,0 +1,341 @@
+"""Simulator benchmark: nmc's chip simulator next to the obvious code and the peers, on the same integer network.
+
+Workloads (single thread; every competitor's outputs are checked equal to the simulator's):
+  A  MLP 784-512-512-10 converted from a ReLU ANN, int8 weights, rate input, 64 ticks, batch 256;
+  B  two layers of N/2 integrate-and-fire neurons, each reading 100 neurons of the previous layer in a
+     local window, int weights, rate input at 30 %, sparse activity; N = 10k and 100k, batch 32;
+  C  the bundled digits CNN (conv 8x3x3, pool, conv, fc), int8, rate input, 64 ticks, batch 256.
+The chip for A and C is tianjic256 with 1024-wide cores ("wide1024"), so every layer is one group and the
+plain loop runs the very same integer matrices; A is also run on tianjic256 itself (fan-in 256: partial-sum
+trees), checked against nmc's core interpreter. Competitors receive the encoder's spike trains precomputed
+(their encoding time is not counted); the simulator encodes inside its run.
+
+    python benchmarks/sim.py [--repeats 3] [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _report import machine, write_section
+from sim_peers import brian2_if, snntorch_if
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+@dataclasses.dataclass
+class Layer:
+    """One integer IF layer as the obvious code sees it: V += W s + b; fire at V >= theta; V -= theta."""
+
+    weight: object  # dense (out, in) float32 array or scipy csr
+    bias: np.ndarray
+    threshold: np.ndarray
+    fires: bool  # False: integrate only (membrane read out)
+
+
+def wide_chip():
+    from nmc.chips import load_chip
+
+    base = load_chip("tianjic256")
+    core = {**base.core, "neurons": 1024, "axons": 1024, "max_fan_in": 1024, "synapse_memory": 1 << 22}
+    router = {**base.router, "table_entries": 4096}
+    return dataclasses.replace(base, name="wide1024", mesh=(8, 8), core=core, router=router)
+
+
+def layers_of(module, dense: bool) -> list[Layer]:
+    """The integer groups of a mapped chain network, as matrices (each reads only the previous one)."""
+    from scipy import sparse
+
+    from nmc.dialects import core
+    from nmc.dialects.core_ir import read_group
+
+    out, prev = [], None
+    for op in module.walk():
+        if not isinstance(op, core.NeuronsOp):
+            continue
+        g = read_group(op)
+        if len(g.inputs) != 1 or (prev is not None and g.inputs[0] is not prev) or (g.mode == "spike" and (g.reset, g.compare) != ("subtract", "ge")):
+            raise SystemExit(f"group '{g.layer}' is not a plain IF layer of a chain; the benchmark needs one")
+        if (g.decay_shift or 0) or g.v_init.any():
+            raise SystemExit(f"group '{g.layer}' leaks or starts charged")
+        w = sparse.csr_matrix((g.weight.astype(np.float32), (g.post, g.pre)), shape=(g.size, g.offsets()[-1]))
+        out.append(Layer(w.toarray() if dense else w, g.bias.astype(np.float32), g.threshold.astype(np.float32),
+                         g.mode == "spike"))  # fmt: skip
+        prev = op.output
+    return out
+
+
+def encoded(module, x: np.ndarray) -> np.ndarray:
+    """The spike trains the chip's rate encoder sends: [ticks, batch, inputs]."""
+    from nmc.dialects import core
+    from nmc.runtime.encoders import Encoder
+
+    net = next(op for op in module.walk() if isinstance(op, core.NetworkOp))
+    inp = next(op for op in net.body.block.ops if isinstance(op, core.InputOp))
+    enc = Encoder(inp.encoding.data.value, x, inp.scale.value.data, inp.seed.value.data, None, np.float32)
+    return np.stack([enc.step() for _ in range(net.ticks.value.data)])
+
+
+def numpy_loop(layers: list[Layer], spikes: np.ndarray) -> np.ndarray:
+    """The obvious code: one matrix product per layer and tick, numpy (BLAS or scipy.sparse)."""
+    batch = spikes.shape[1]
+    v = [np.zeros((batch, ly.bias.size), np.float32) for ly in layers]
+    count = np.zeros((batch, layers[-1].bias.size), np.float32)
+    for s in spikes:
+        for i, ly in enumerate(layers):
+            v[i] += np.asarray(ly.weight @ s.T).T + ly.bias
+            if ly.fires:
+                s = (v[i] >= ly.threshold).astype(np.float32)
+                v[i] -= s * ly.threshold
+        count += s if layers[-1].fires else 0
+    return count if layers[-1].fires else v[-1]
+
+
+def torch_loop(layers: list[Layer], spikes: np.ndarray, sparse_weights: bool = False) -> np.ndarray:
+    """The same loop in torch (dense, or torch.sparse CSR weights)."""
+    import torch
+
+    ws = []
+    for ly in layers:
+        w = ly.weight if isinstance(ly.weight, np.ndarray) else ly.weight.toarray()
+        t = torch.from_numpy(np.ascontiguousarray(w))
+        ws.append(t.to_sparse_csr() if sparse_weights else t)
+    bs = [torch.from_numpy(ly.bias) for ly in layers]
+    ths = [torch.from_numpy(ly.threshold) for ly in layers]
+    sp = torch.from_numpy(spikes)
+    batch = spikes.shape[1]
+    v = [torch.zeros(batch, b.numel()) for b in bs]
+    count = torch.zeros(batch, bs[-1].numel())
+    with torch.no_grad():
+        for s in sp:
+            for i, ly in enumerate(layers):
+                v[i] += (ws[i] @ s.T).T + bs[i]
+                if ly.fires:
+                    s = (v[i] >= ths[i]).float()
+                    v[i] -= s * ths[i]
+            if layers[-1].fires:
+                count += s
+    return (count if layers[-1].fires else v[-1]).numpy()
+
+
+def raw_output(run, module) -> np.ndarray:
+    """The simulator's decoded output, flattened per sample."""
+    return run.outputs[0].reshape(run.outputs[0].shape[0], -1)
+
+
+def decoded(module, y: np.ndarray) -> np.ndarray:
+    """A plain loop's counts or membranes decoded as the chip's decoder does (membranes times its scale)."""
+    from nmc.dialects import core
+    from nmc.dialects.ir_arrays import to_numpy
+
+    dec = next(op for op in module.walk() if isinstance(op, core.DecodeOp))
+    y = np.asarray(y, np.float64).reshape(y.shape[0], -1)
+    return (y * to_numpy(dec.scale) if dec.kind.data == core.Decoding.MEMBRANE else y).astype(np.float32)
+
+
+def timed(fn: Callable[[], object], repeats: int) -> tuple[float, object]:
+    times, out = [], None
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        out = fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times), out
+
+
+def compile_model(model, x_calib, chip, ticks=64, shape=None):
+    import nmc
+
+    return nmc.compile(model, chip=chip, calibration=x_calib, encoding="rate", timesteps=ticks, input_shape=shape)
+
+
+def mlp_model(seed: int = 0):
+    import torch
+    from torch import nn
+
+    torch.manual_seed(seed)
+    return nn.Sequential(nn.Linear(784, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 10)).eval()
+
+
+def band_network(n_total: int, fan_in: int = 100, seed: int = 0):
+    """Workload B as core IR on a large tianjic-style mesh: two layers, local windows, int weights."""
+    import sys as _sys
+
+    from nmc.chips import load_chip
+    from nmc.dialects import core
+
+    _sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from scale import synthetic
+
+    module = synthetic(n_total, 2, fan_in, seed)
+    net = next(op for op in module.walk() if isinstance(op, core.NetworkOp))
+    chip = load_chip(str(Path(__file__).resolve().parent / "tianjic-96x96.chip"))
+    net.chip = core.ChipAttr(chip)
+    return module, chip
+
+
+def row(name: str, seconds: float, samples: int, events: float, ref_seconds: float, equal: str) -> str:
+    return (f"| {name} | {samples / seconds:,.1f} | {events / seconds:,.3g} | {ref_seconds / seconds:.2f}x | {equal} |")  # fmt: skip
+
+
+def bench(name: str, entries: list[tuple[str, Callable[[], np.ndarray]]], reference: np.ndarray, samples: int,
+          events: float, repeats: int, module=None) -> list[str]:  # fmt: skip
+    """Time every entry, check its output against `reference`, and express it as a ratio to nmc (first entry)."""
+    lines = [f"**{name}**", "", "| implementation | samples/s | synaptic events/s | speed vs nmc | output |", "|---|---:|---:|---:|---|"]
+    base = None
+    for label, fn in entries:
+        try:
+            seconds, out = timed(fn, repeats)
+        except ImportError as e:
+            lines.append(f"| {label} | - | - | - | not installed ({e.name}) |")
+            continue
+        got = out if label.startswith("nmc") or module is None else decoded(module, np.asarray(out))
+        same = np.array_equal(np.asarray(got).reshape(reference.shape[0], -1), reference.reshape(reference.shape[0], -1))
+        base = base or seconds
+        lines.append(row(label, seconds, samples, events, base, "identical" if same else "**DIFFERENT**"))
+        print(lines[-1], flush=True)
+        if not same:
+            raise SystemExit(f"{label}: outputs differ from the simulator's")
+    return [*lines, ""]
+
+
+def workload_a(repeats: int, batch: int, quick: bool) -> list[str]:
+    from nmc.chips.binary import decode
+    from nmc.runtime.core_interp import run_core
+    from nmc.runtime.simulator import Chip
+
+    rng = np.random.default_rng(0)
+    calib = rng.random((256, 784), dtype=np.float32)
+    x = rng.random((batch, 784), dtype=np.float32)
+    model = mlp_model()
+    wide = compile_model(model, calib, wide_chip())
+    sim = Chip(decode(wide.binary))
+    run = sim.run(x)
+    ref = raw_output(run, wide.module)
+    spikes = encoded(wide.module, x)
+    dense, sparse = layers_of(wide.module, True), layers_of(wide.module, False)
+    events = run.synaptic_events
+    peers_n = 16 if quick else 32
+    entries = [
+        ("nmc simulator (numpy)", lambda: raw_output(sim.run(x), wide.module)),
+        ("nmc simulator (torch CPU)", lambda: raw_output(sim.run(x, device="cpu"), wide.module)),
+        ("numpy IF loop (BLAS)", lambda: numpy_loop(dense, spikes)),
+        ("torch IF loop", lambda: torch_loop(dense, spikes)),
+        ("torch.sparse IF loop", lambda: torch_loop(sparse, spikes, sparse_weights=True)),
+        ("scipy.sparse IF loop", lambda: numpy_loop(sparse, spikes)),
+        (f"snnTorch Leaky (beta=1), batch {batch}", lambda: snntorch_if(dense, spikes)),
+    ]
+    lines = bench(f"A: MLP 784-512-512-10, int8, rate input, 64 ticks, batch {batch} (chip wide1024: "
+                  f"{sim.n} neurons, {sim.syn_weight.size:,} synapses)", entries, ref, batch, events, repeats, wide.module)  # fmt: skip
+    b2 = [(f"Brian2 (cython), {peers_n} samples one by one", lambda: brian2_if(dense, spikes[:, :peers_n]))]
+    sub = raw_output(sim.run(x[:peers_n]), wide.module)
+    lines += bench(f"A, first {peers_n} samples: Brian2 runs one network per sample", [
+        ("nmc simulator (numpy)", lambda: raw_output(sim.run(x[:peers_n]), wide.module)), *b2],
+        sub, peers_n, Chip(decode(wide.binary)).run(x[:peers_n]).synaptic_events, max(1, repeats - 2), wide.module)  # fmt: skip
+    tj = compile_model(model, calib, "tianjic256")
+    tsim = Chip(decode(tj.binary))
+    seconds, trun = timed(lambda: tsim.run(x), repeats)
+    check = run_core(tj.module, x[:16]).outputs[0]
+    same = np.array_equal(tsim.run(x[:16]).outputs[0], check)
+    lines += [f"Same MLP on tianjic256 (fan-in 256: {tsim.n} neurons incl. {tsim.psum.size} partial-sum units, "
+              f"{tsim.syn_weight.size:,} synapses): {batch / seconds:,.1f} samples/s, {trun.synaptic_events / seconds:,.3g} "
+              f"events/s; equal to the core interpreter on 16 samples: {same}.", ""]  # fmt: skip
+    return lines
+
+
+def workload_b(n_total: int, repeats: int, batch: int) -> list[str]:
+    from nmc.chips.binary import decode, encode
+    from nmc.pipeline import lower_to_map
+    from nmc.runtime.simulator import Chip
+    from nmc.targets.chip_binary import build_image
+
+    module, chip = band_network(n_total)
+    lower_to_map(module, chip, partition="sequential", placement="sequential")
+    sim = Chip(decode(encode(build_image(module))))
+    rng = np.random.default_rng(1)
+    x = (rng.random((batch, n_total // 2)) * 0.6).astype(np.float32)
+    run = sim.run(x, record=True)
+    activity = float(run.spikes.mean())
+    ref = raw_output(run, module)
+    spikes = encoded(module, x)
+    sparse = layers_of(module, False)
+    entries = [
+        ("nmc simulator (numpy)", lambda: raw_output(sim.run(x), module)),
+        ("scipy.sparse IF loop", lambda: numpy_loop(sparse, spikes)),
+        ("torch.sparse IF loop", lambda: torch_loop(sparse, spikes, sparse_weights=True)),
+    ]
+    if n_total <= 20_000:
+        dense = layers_of(module, True)
+        entries += [("numpy IF loop (BLAS, dense)", lambda: numpy_loop(dense, spikes)),
+                    ("torch IF loop (dense)", lambda: torch_loop(dense, spikes))]  # fmt: skip
+    title = (f"B: {n_total:,} neurons, fan-in 100, batch {batch}, {sim.ticks} ticks, spike activity {activity:.1%} per tick "
+             f"({run.stats['event_ticks']} of {run.ticks} ticks event-driven)")  # fmt: skip
+    return bench(title, entries, ref, batch, run.synaptic_events, repeats, module)
+
+
+def workload_c(repeats: int, batch: int) -> list[str]:
+    from nmc.chips.binary import decode
+    from nmc.runtime.simulator import Chip
+
+    calib = np.load(EXAMPLES / "digits_calib.npy")
+    x = np.concatenate([np.load(EXAMPLES / "digits_test.npy")] * 4)[:batch]
+    compiled = compile_model(EXAMPLES / "digits_cnn.pt", calib, wide_chip(), shape=(1, 8, 8))
+    sim = Chip(decode(compiled.binary))
+    run = sim.run(x)
+    ref = raw_output(run, compiled.module)
+    spikes = encoded(compiled.module, x)
+    spikes = spikes.reshape(spikes.shape[0], spikes.shape[1], -1)
+    dense, sparse = layers_of(compiled.module, True), layers_of(compiled.module, False)
+    entries = [
+        ("nmc simulator (numpy)", lambda: raw_output(sim.run(x), compiled.module)),
+        ("numpy IF loop (BLAS, unrolled conv)", lambda: numpy_loop(dense, spikes)),
+        ("scipy.sparse IF loop", lambda: numpy_loop(sparse, spikes)),
+        ("torch IF loop (unrolled conv)", lambda: torch_loop(dense, spikes)),
+        ("torch.sparse IF loop", lambda: torch_loop(sparse, spikes, sparse_weights=True)),
+    ]
+    return bench(f"C: digits CNN, int8, rate input, 64 ticks, batch {batch} ({sim.n} neurons, {sim.syn_weight.size:,} synapses)",
+                 entries, ref, batch, run.synaptic_events, repeats, compiled.module)  # fmt: skip
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--quick", action="store_true", help="smaller batches, B at 10k only (a smoke run; numbers not written)")
+    args = ap.parse_args()
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    torch.set_num_threads(1)
+    os.environ["OMP_NUM_THREADS"] = "1"
+    with threadpool_limits(1):
+        t0 = time.time()
+        lines = workload_a(args.repeats, 64 if args.quick else 256, args.quick)
+        for n in (10_000,) if args.quick else (10_000, 100_000):
+            lines += workload_b(n, args.repeats, 8 if args.quick else 32)
+        lines += workload_c(args.repeats, 64 if args.quick else 256)
+    body = "\n".join([
+        "## Simulator speed (`benchmarks/sim.py`)", "",
+        f"Single thread (BLAS and torch limited to 1 thread), {machine()}, medians of {args.repeats} runs, "
+        f"{time.time() - t0:.0f} s in all. \"speed vs nmc\" is the row's speed over the simulator's (numpy backend): "
+        "above 1x the competitor is faster. Every output was checked equal to the simulator's (counts, or membranes). "
+        "Synaptic events = synapses whose axon carried a nonzero value (the simulator's counter, the same for every row).",
+        "", *lines,
+        "GPU: no CUDA device was available to this run; the torch backend's CUDA path (`device=\"cuda\"`) is untested "
+        "on hardware here.",
+    ])  # fmt: skip
+    print(body)
+    if not args.quick:
+        write_section("sim", body)
+
+
+if __name__ == "__main__":
+    main()
