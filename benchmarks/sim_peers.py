@@ -47,8 +47,9 @@ def snntorch_if(layers: list, spikes: np.ndarray) -> np.ndarray:
     return (count if layers[-1].fires else mems[-1] - 0.5).numpy()
 
 
-def brian2_if(layers: list, spikes: np.ndarray) -> np.ndarray:
-    """Brian2 (cython target), one run per sample of a network built once (store/restore).
+class Brian2IF:
+    """Brian2 (cython target): the network is built and compiled once (not timed), then run one sample
+    at a time with store/restore (Brian2 simulates one network; a batch would be copies of it).
 
     Brian2's schedule per step is start -> thresholds -> synapses -> resets: a spike reaches the
     next layer's threshold one step later, so layer l lags the plain loop by l steps (as the chip
@@ -56,39 +57,47 @@ def brian2_if(layers: list, spikes: np.ndarray) -> np.ndarray:
     integrate-only last layer is read one step early (plus its last bias), so every sample matches
     the loop exactly.
     """
-    import brian2 as b2
 
-    b2.prefs.codegen.target = "cython"
-    b2.start_scope()
-    b2.defaultclock.dt = 1 * b2.ms
-    ticks, batch, n_in = spikes.shape
-    gen = b2.SpikeGeneratorGroup(n_in, [0], [0] * b2.ms)
-    prev, objects = gen, [gen]
-    for depth, ly in enumerate(layers, start=1):
-        n = ly.bias.size
-        eqs = "v : 1\nb : 1\ntheta : 1"
-        group = (b2.NeuronGroup(n, eqs, threshold="v >= theta", reset="v -= theta", method="exact")
-                 if ly.fires else b2.NeuronGroup(n, eqs, method="exact"))  # fmt: skip
-        group.b = ly.bias.astype(np.float64)
-        group.theta = ly.threshold.astype(np.float64)
-        objects.append(group.run_regularly(f"v += b * int(t >= {depth} * ms)", when="start"))
-        w = np.asarray(ly.weight.toarray() if hasattr(ly.weight, "toarray") else ly.weight)
-        post, pre = np.nonzero(w)
-        syn = b2.Synapses(prev, group, "w : 1", on_pre="v_post += w")
-        syn.connect(i=pre, j=post)
-        syn.w = w[post, pre].astype(np.float64)
-        objects += [group, syn]
-        prev = group
-    last, fires = prev, layers[-1].fires
-    monitor = b2.SpikeMonitor(last) if fires else None
-    net = b2.Network(*objects, *([monitor] if monitor else []))
-    net.store()
-    steps = ticks + len(layers) - (0 if fires else 1)
-    out = np.zeros((batch, layers[-1].bias.size))
-    for k in range(batch):
-        net.restore()
-        t_idx, n_idx = np.nonzero(spikes[:, k, :])
-        gen.set_spikes(n_idx, t_idx * b2.ms)
-        net.run(steps * b2.ms)
-        out[k] = np.asarray(monitor.count) if fires else np.asarray(last.v) + layers[-1].bias
-    return out
+    def __init__(self, layers: list, n_in: int):
+        import brian2 as b2
+
+        b2.prefs.codegen.target = "cython"
+        b2.start_scope()
+        b2.defaultclock.dt = 1 * b2.ms
+        self.b2, self.layers = b2, layers
+        self.gen = b2.SpikeGeneratorGroup(n_in, [0], [0] * b2.ms)
+        prev, objects = self.gen, [self.gen]
+        for depth, ly in enumerate(layers, start=1):
+            n = ly.bias.size
+            eqs = "v : 1\nb : 1\ntheta : 1"
+            group = (b2.NeuronGroup(n, eqs, threshold="v >= theta", reset="v -= theta", method="exact")
+                     if ly.fires else b2.NeuronGroup(n, eqs, method="exact"))  # fmt: skip
+            group.b = ly.bias.astype(np.float64)
+            group.theta = ly.threshold.astype(np.float64)
+            objects.append(group.run_regularly(f"v += b * int(t >= {depth} * ms)", when="start"))
+            w = np.asarray(ly.weight.toarray() if hasattr(ly.weight, "toarray") else ly.weight)
+            post, pre = np.nonzero(w)
+            syn = b2.Synapses(prev, group, "w : 1", on_pre="v_post += w")
+            syn.connect(i=pre, j=post)
+            syn.w = w[post, pre].astype(np.float64)
+            objects += [group, syn]
+            prev = group
+        self.last, self.fires = prev, layers[-1].fires
+        self.monitor = b2.SpikeMonitor(prev) if self.fires else None
+        self.net = b2.Network(*objects, *([self.monitor] if self.monitor else []))
+        self.net.store()
+        self.net.run(1 * b2.ms)  # compile every code object now
+        self.net.restore()
+
+    def __call__(self, spikes: np.ndarray) -> np.ndarray:
+        b2 = self.b2
+        ticks, batch, _ = spikes.shape
+        steps = ticks + len(self.layers) - (0 if self.fires else 1)
+        out = np.zeros((batch, self.layers[-1].bias.size))
+        for k in range(batch):
+            self.net.restore()
+            t_idx, n_idx = np.nonzero(spikes[:, k, :])
+            self.gen.set_spikes(n_idx, t_idx * b2.ms)
+            self.net.run(steps * b2.ms)
+            out[k] = np.asarray(self.monitor.count) if self.fires else np.asarray(self.last.v) + self.layers[-1].bias
+        return out

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from nmc.runtime.simulator import Chip, SimRun
 
 
-MAX_BLOCKS_PER_CORE = 8  # more distinct input ranges than this (a conv core): one block per core and neuron kind
+CALL_CELLS = 16384  # one GEMM call's overhead, in multiply-adds of one sample (sets how far blocks merge)
 
 
 @dataclass
@@ -66,9 +66,11 @@ def _runs(keys: np.ndarray) -> list[tuple[int, int]]:
 def _blocks(chip: Chip, internal: np.ndarray, dense_min: float) -> tuple[list[tuple[int, int, int, int]], np.ndarray]:
     """Dense blocks (r0, r1, c0, c1) in internal rows / axon columns, and which synapses they hold.
 
-    Within a core, consecutive neurons of one kind that read the same axon range share a block
-    (an MLP layer on a core is one block, so no zero is multiplied); a core with too many
-    distinct ranges gets one block per kind; a block sparser than `dense_min` stays sparse.
+    Within a core, consecutive neurons of one kind that read the same axon range form a run
+    (an MLP layer on a core is one run: no zero is multiplied). Neighbouring runs merge while
+    the merged block costs no more than the two apart, counting each GEMM call as CALL_CELLS
+    multiply-adds (a conv layer's sliding windows merge into one block per layer, layers stay
+    apart). A block sparser than `dense_min` stays in the sparse matrix.
     """
     rows, cols = chip.syn_row, chip.syn_col
     cmin = np.full(chip.n, -1)
@@ -78,25 +80,35 @@ def _blocks(chip: Chip, internal: np.ndarray, dense_min: float) -> tuple[list[tu
         np.minimum.at(cmin, rows, cols)
         np.maximum.at(cmax, rows, cols)
         cmin[cmax < 0] = -1
-    stateful = np.zeros(chip.n, np.int64)
-    stateful[chip.psum] = 1
+    kind = np.zeros(chip.n, np.int64)
+    kind[chip.psum] = 1
     nnz = np.bincount(rows, minlength=chip.n)
     blocks, covered = [], np.zeros(rows.size, bool)
     starts = chip.neuron_id
     for c in range(starts.size - 1):
         lo, hi = int(starts[c]), int(starts[c + 1])
-        keys = np.stack([stateful[lo:hi], cmin[lo:hi], cmax[lo:hi]], axis=1)
-        groups = [np.arange(lo + a, lo + b) for a, b in _runs(keys)]
-        if len(groups) > MAX_BLOCKS_PER_CORE:  # one block per neuron kind (contiguous in internal order)
-            groups = [lo + np.nonzero(stateful[lo:hi] == kind)[0] for kind in (0, 1)]
-        for ids in groups:
-            used = cmax[ids] >= 0 if ids.size else np.zeros(0, bool)
-            if not used.any():
+        merged: list[list[int]] = []  # [first neuron, end neuron, c0, c1, kind]
+        for a, b in _runs(np.stack([kind[lo:hi], cmin[lo:hi], cmax[lo:hi]], axis=1)):
+            k0, c0, c1 = int(kind[lo + a]), int(cmin[lo + a]), int(cmax[lo + a]) + 1
+            if merged and merged[-1][4] == k0:
+                last = merged[-1]
+                if c0 < 0:  # neurons without synapses ride along (their rows stay 0)
+                    last[1] = lo + b
+                    continue
+                if last[2] < 0:
+                    last[1:4] = [lo + b, c0, c1]
+                    continue
+                m0, m1 = min(last[2], c0), max(last[3], c1)
+                apart = (last[1] - last[0]) * (last[3] - last[2]) + (b - a) * (c1 - c0) + CALL_CELLS
+                if (lo + b - last[0]) * (m1 - m0) <= apart:
+                    last[1:4] = [lo + b, m0, m1]
+                    continue
+            merged.append([lo + a, lo + b, c0, c1, k0])
+        for first, end, c0, c1, _k in merged:
+            if c0 < 0:
                 continue
-            c0, c1 = int(cmin[ids][used].min()), int(cmax[ids].max()) + 1
-            held = int(nnz[ids].sum())
-            if held >= dense_min * ids.size * (c1 - c0):
-                r = internal[ids]
+            if nnz[first:end].sum() >= dense_min * (end - first) * (c1 - c0):
+                r = internal[first:end]
                 blocks.append((int(r.min()), int(r.max()) + 1, c0, c1))
     if blocks:
         lo_row = np.array([b[0] for b in blocks])
