@@ -27,6 +27,8 @@ class Compiled:
     report: dict[str, Any]
     module: Any = None
     notes: list[str] = field(default_factory=list)
+    # wall time of each step; not in report.json, which must be byte-identical for the same input
+    seconds: dict[str, float] = field(default_factory=dict)
 
     @property
     def binary(self) -> bytes | None:
@@ -105,7 +107,8 @@ def compile(
         dt=o.dt,
         name=stem,
     )
-    say = progress or (lambda _step: None)
+    steps = _StepClock(progress)
+    say = steps.say
     # A chip given by name or file is loaded here, once, and named in snn-to-core's options;
     # a Chip object built in memory rides in the module's `nmc.chip` attribute instead.
     chip_ref = None if isinstance(o.chip, Chip) else (o.chip or DEFAULT_CHIP)
@@ -139,7 +142,7 @@ def compile(
             approximate_fan_in=o.approximate_fan_in,
             weight_bits=o.weight_bits,
             disable=tuple(o.disable),
-            stimulus=stimulus,
+            stimulus=stimulus if o.check else None,
             progress=say,
         )
         levels = result.levels
@@ -166,7 +169,7 @@ def compile(
         report["pipeline"] = pipeline_text(passes)
     files: dict[str, str | bytes] = {}
     if target == "chip":
-        files.update(_chip_outputs(module, snn_module, the_chip, report, stem, stimulus, o.plot, say))
+        files.update(_chip_outputs(module, snn_module, the_chip, report, stem, stimulus if o.check else None, o.plot, say))
     elif target == "verilog":
         limits = {"max_synapses": o.verilog_max_synapses, "max_neurons": o.verilog_max_neurons}
         tb_input = calibration[: o.tb_samples] if calibration is not None else None
@@ -175,9 +178,33 @@ def compile(
         files[f"{stem}.{level}.mlir"] = levels[level]
     if o.dump_ir:
         files.update({f"{stem}.{lvl}.mlir": text for lvl, text in levels.items()})
+    if not o.check:
+        opts.notes.append("--no-check: quantization agreement and the simulated chip run were skipped")
     report["notes"] = opts.notes
     report["files"] = sorted([*files, "report.json"])
-    return Compiled(stem, files, report, module, opts.notes)
+    return Compiled(stem, files, report, module, opts.notes, steps.finish())
+
+
+class _StepClock:
+    """Forwards step names to the progress display and times each step."""
+
+    def __init__(self, progress: Callable[[str], None] | None):
+        import time
+
+        self.clock, self.progress = time.perf_counter, progress or (lambda _step: None)
+        self.seconds: dict[str, float] = {}
+        self.current, self.started = "", self.clock()
+
+    def say(self, step: str) -> None:
+        now = self.clock()
+        if self.current:
+            self.seconds[self.current] = round(self.seconds.get(self.current, 0.0) + now - self.started, 3)
+        self.current, self.started = step, now
+        self.progress(step)
+
+    def finish(self) -> dict[str, float]:
+        self.say("")
+        return self.seconds
 
 
 def _chip_outputs(module, snn_module, chip, report: dict, stem: str, stimulus, plot: bool, progress) -> dict:

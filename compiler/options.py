@@ -52,6 +52,11 @@ class CompileOptions:
         kind="append",
         metavar="PASS",
     )
+    check: bool = _opt(
+        True,
+        "measure on the calibration data: decision agreement of the quantized network and the chip run (energy, activity)",
+        kind="check",
+    )
     partition: str = _opt("auto", "partition-cores strategy", choices=("auto", "metis", "sequential"))
     placement: str = _opt("anneal", "place-cores strategy", choices=("anneal", "sequential"))
     seed: int = _opt(0, "seed of partitioning and placement", kind="int")
@@ -116,10 +121,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     for f in dataclasses.fields(CompileOptions):
         meta = f.metadata
         flag = "--" + f.name.replace("_", "-")
-        help_text = meta["help"] + ("" if f.default in (None, False, ()) else f" (default: {f.default})")
+        help_text = meta["help"] + ("" if f.default in (None, False, True, ()) else f" (default: {f.default})")
         kind = meta["kind"]
         if kind == "flag":
             parser.add_argument(flag, action="store_true", help=help_text)
+        elif kind == "check":  # on by default: the flag turns it off
+            no_flag = "--no-" + f.name.replace("_", "-")
+            parser.add_argument(no_flag, dest=f.name, action="store_false", help="do not " + meta["help"])
         elif kind == "append":
             parser.add_argument(flag, action="append", default=[], metavar=meta["metavar"], help=help_text)
         else:

@@ -144,3 +144,22 @@ def test_calibration_of_the_wrong_shape_is_named(tmp_path):
 
 def test_missing_model_file(tmp_path):
     assert_one_line_error(run_cli(str(tmp_path / "nope.pt")), r"nope.pt: no such file")
+
+
+def test_no_check_skips_the_measurements_and_says_so(tmp_path):
+    import json
+
+    args = [str(EXAMPLES / "digits_mlp.pt"), "--calibration", str(EXAMPLES / "digits_calib.npy"), "--timesteps", "8"]
+    checked = run_cli(*args, "-o", str(tmp_path / "a"))
+    fast = run_cli(*args, "--no-check", "-o", str(tmp_path / "b"))
+    assert checked.returncode == 0 and fast.returncode == 0, fast.stderr
+    a = json.loads((tmp_path / "a" / "report.json").read_text())
+    b = json.loads((tmp_path / "b" / "report.json").read_text())
+    assert "quantization" in a
+    assert "chip_run" in a
+    assert "quantization" not in b
+    assert "chip_run" not in b
+    assert b["mapping"] == a["mapping"]  # the mapping still uses the profiled rates
+    assert (tmp_path / "a" / "digits_mlp.nmc").read_bytes() == (tmp_path / "b" / "digits_mlp.nmc").read_bytes()
+    assert "--no-check: quantization agreement and the simulated chip run were skipped" in fast.stderr
+    assert "seconds: import" in checked.stdout

@@ -51,6 +51,7 @@ def compile_cli(args: argparse.Namespace) -> None:
     else:
         main_file = f"{compiled.name}.{args.level}.mlir"
     print(_summary(compiled.report, outdir / main_file))
+    print("  seconds: " + ", ".join(f"{step} {sec:.2f}" for step, sec in compiled.seconds.items()))
 
 
 def _progress():
