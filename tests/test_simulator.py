@@ -127,3 +127,36 @@ def test_bundled_mlp_runs_on_both_backends_with_equal_accuracy():
     a, b = chip.run(x), chip.run(x, device="cpu")
     assert np.array_equal(a.outputs[0], b.outputs[0])
     assert (a.outputs[0].argmax(1) == y).mean() > 0.9
+
+
+def test_nmc_run_device_cpu_equals_numpy(tmp_path, cnn_image):
+    from nmc.chips.binary import encode as encode_binary
+
+    from .conftest import run_tool
+
+    binary = tmp_path / "cnn.nmc"
+    binary.write_bytes(encode_binary(cnn_image))
+    x = tmp_path / "x.npy"
+    np.save(x, digits()[0][:8])
+    outs = {}
+    for device in ("numpy", "cpu"):
+        proc = run_tool("nmc-run", str(binary), "--input", str(x), "--device", device, "-o", str(tmp_path / f"{device}.npy"))
+        assert proc.returncode == 0, proc.stderr
+        outs[device] = np.load(tmp_path / f"{device}.npy")
+    assert np.array_equal(outs["numpy"], outs["cpu"])
+
+
+def test_nmc_run_device_cuda_without_a_gpu_is_one_line(tmp_path, cnn_image):
+    torch = pytest.importorskip("torch")
+    if torch.cuda.is_available():
+        pytest.skip("a CUDA device is present")
+    from nmc.chips.binary import encode as encode_binary
+
+    from .conftest import run_tool
+
+    binary = tmp_path / "cnn.nmc"
+    binary.write_bytes(encode_binary(cnn_image))
+    np.save(tmp_path / "x.npy", digits()[0][:2])
+    proc = run_tool("nmc-run", str(binary), "--input", str(tmp_path / "x.npy"), "--device", "cuda")
+    assert proc.returncode == 1
+    assert proc.stderr.strip() == "nmc-run: error: --device cuda: torch sees no CUDA device here; use --device cpu or numpy"

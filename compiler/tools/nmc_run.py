@@ -23,6 +23,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", help="where to write the decoded outputs (.npy)")
     p.add_argument("--labels", help="integer labels [batch] (.npy): print the argmax accuracy")
     p.add_argument("--float64", action="store_true", help="interpret in double precision")
+    p.add_argument(
+        "--device",
+        default="numpy",
+        choices=("numpy", "cpu", "cuda"),
+        help="chip simulator backend: numpy (default), or torch on cpu / cuda (identical results)",
+    )
     return p
 
 
@@ -53,13 +59,18 @@ def _missing(path: Path):
     raise NmcError(f"{path}: no such file")
 
 
-def _run_binary(path: Path, x):
+def _run_binary(path: Path, x, device: str):
     from nmc.chips.binary import BinaryError
     from nmc.errors import NmcError
     from nmc.runtime.simulator import Chip
 
+    if device == "cuda":
+        import torch
+
+        if not torch.cuda.is_available():
+            raise NmcError("--device cuda: torch sees no CUDA device here; use --device cpu or numpy")
     try:
-        return Chip.load(path).run(x)
+        return Chip.load(path).run(x, device=device)
     except BinaryError as e:
         raise NmcError(f"{path}: {e}") from None
 
@@ -105,7 +116,7 @@ def run_cli(args: argparse.Namespace) -> None:
     with open(path, "rb") if path.exists() else _missing(path) as f:
         head = f.read(len(MAGIC))
     if head == MAGIC or path.suffix == ".nmc":
-        run = _run_binary(path, x)
+        run = _run_binary(path, x, args.device)
     else:
         module = read_module(path)
         dtype = np.float64 if args.float64 else np.float32
