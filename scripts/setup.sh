@@ -1,13 +1,26 @@
 #!/usr/bin/env bash
 # Install nmc and everything its tests need on a fresh machine (idempotent).
+# Python packages go into the project's virtual environment .venv (Debian's own python3 refuses
+# system-wide pip installs, PEP 668); activate it with `. .venv/bin/activate`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"
+apt_packages=()
 # Verilog tools for --target verilog and its tests: Icarus, Verilator, Yosys, the OSU 0.18 um liberty.
 if ! { command -v iverilog && command -v verilator && command -v yosys && [ -f /usr/share/qflow/tech/osu018/osu018_stdcells.lib ]; } >/dev/null 2>&1; then
-    sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"
-    $sudo apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends iverilog verilator yosys qflow-tech-osu018 >/dev/null
+    apt_packages+=(iverilog verilator yosys qflow-tech-osu018)
 fi
-# torch is pinned to the CPU build; installing it first keeps pip from pulling CUDA wheels.
-python3 -m pip install --quiet --disable-pip-version-check "torch==2.13.0"
-python3 -m pip install --quiet --disable-pip-version-check -e ".[test]"
+if [ ! -x .venv/bin/python ] && ! python3 -c "import ensurepip, venv" >/dev/null 2>&1; then
+    apt_packages+=(python3-venv)  # Debian ships venv/ensurepip separately
+fi
+if [ "${#apt_packages[@]}" -gt 0 ]; then
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${apt_packages[@]}" >/dev/null
+fi
+[ -x .venv/bin/python ] || python3 -m venv .venv
+pip=(.venv/bin/python -m pip install --quiet --disable-pip-version-check)
+# torch is pinned (2.13.0, the CPU build where the machine offers it) and installed first, so that
+# nothing else pulls a newer torch with several GB of CUDA wheels.
+"${pip[@]}" "torch==2.13.0"
+"${pip[@]}" -c scripts/constraints.txt -e ".[test]"
+echo "nmc is installed in .venv: run '. .venv/bin/activate' to put nmc-compile, nmc-run and nmc-opt on PATH"

@@ -2,6 +2,8 @@
 # Run every test: the lit/FileCheck suite, then pytest.
 set -uo pipefail
 cd "$(dirname "$0")/.."
+# the project's virtual environment (scripts/setup.sh) when there is one
+if [ -x .venv/bin/python ] && [ -z "${VIRTUAL_ENV:-}" ]; then . .venv/bin/activate; fi
 export NMC_REQUIRE_EDA=1  # the Verilog tests fail, not skip, when setup.sh could not install the EDA tools
 lit_out=$(lit -sv tests/lit 2>&1); lit_rc=$?
 echo "$lit_out" | tail -n 30
