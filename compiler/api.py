@@ -18,13 +18,14 @@ from typing import Any
 import numpy as np
 
 from nmc.options import CompileOptions, option_names, options_doc
+from nmc.report import Report
 
 
 @dataclass
 class Compiled:
     name: str
     files: dict[str, str | bytes]
-    report: dict[str, Any]
+    report: Report  # report.json, typed sections (nmc.report)
     module: Any = None
     notes: list[str] = field(default_factory=list)
     # wall time of each step; not in report.json, which must be byte-identical for the same input
@@ -122,7 +123,7 @@ def compile(
 
         module.attributes[CHIP_ATTRIBUTE] = ChipAttr(the_chip)
     snn_module = module.clone()
-    report: dict = {
+    report: Report = {
         "model": stem,
         "chip": the_chip.to_json(),
         "ticks": opts.ticks,

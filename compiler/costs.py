@@ -7,9 +7,10 @@ from typing import Any
 import numpy as np
 
 from nmc.chips import Chip
+from nmc.report import ChipRunSection, MappingSection, NeuroBenchSection
 
 
-def neurobench_static(snn_module: Any, image: Any, chip: Chip) -> dict[str, Any]:
+def neurobench_static(snn_module: Any, image: Any, chip: Chip) -> NeuroBenchSection:
     """Footprint and connection sparsity, from the snn IR (model view) and the binary (chip view)."""
     from nmc.dialects import snn
     from nmc.dialects.ir_arrays import to_numpy
@@ -30,7 +31,7 @@ def neurobench_static(snn_module: Any, image: Any, chip: Chip) -> dict[str, Any]
     }
 
 
-def dynamic_report(run: Any, samples: int, image: Any, chip: Chip, mapping: dict[str, Any], dense_synops: int) -> dict[str, Any]:
+def dynamic_report(run: Any, samples: int, image: Any, chip: Chip, mapping: MappingSection, dense_synops: int) -> ChipRunSection:
     """Energy, latency and activity per inference from a simulator run on `samples` inputs."""
     ticks = image.meta["ticks"]
     latency = max((o["latency"] for o in image.meta["outputs"]), default=0)

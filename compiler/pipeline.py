@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 from xdsl.context import Context
@@ -13,6 +12,7 @@ from xdsl.passes import ModulePass
 
 from nmc.chips import Chip
 from nmc.errors import NmcError
+from nmc.report import CoreSection, MappingSection, QuantizationSection, Report
 
 Progress = Callable[[str], None]
 OPTIONAL_PASSES = ("decompose-fan-in", "decompose-fan-out", "reduce-precision")
@@ -22,7 +22,7 @@ OPTIONAL_PASSES = ("decompose-fan-in", "decompose-fan-out", "reduce-precision")
 class LoweringResult:
     module: ModuleOp
     levels: dict[str, str] = field(default_factory=dict)  # level name -> IR text, in order
-    report: dict[str, Any] = field(default_factory=dict)
+    report: Report = field(default_factory=lambda: Report())
     passes: list[ModulePass] = field(default_factory=list)
 
 
@@ -32,7 +32,7 @@ def _text(module: ModuleOp) -> str:
     return print_ir(module)
 
 
-def core_summary(module: ModuleOp) -> dict[str, Any]:
+def core_summary(module: ModuleOp) -> CoreSection:
     from nmc.dialects import core
     from nmc.dialects.core_ir import read_group
 
@@ -62,7 +62,7 @@ def core_summary(module: ModuleOp) -> dict[str, Any]:
     }
 
 
-def spike_agreement(before: ModuleOp, after: ModuleOp, x: np.ndarray) -> dict[str, float]:
+def spike_agreement(before: ModuleOp, after: ModuleOp, x: np.ndarray) -> QuantizationSection:
     """How far `after` (e.g. quantized) reproduces `before` on inputs `x`: spikes and output decisions."""
     from nmc.runtime.core_interp import run_core
 
@@ -192,7 +192,7 @@ def lower_to_map(
     seed: int = 0,
     progress: Progress | None = None,
     passes_out: list[ModulePass] | None = None,
-) -> dict[str, Any]:
+) -> MappingSection:
     """profile-rates, partition-cores, place-cores, route (rate-weighted when a stimulus is given).
 
     Returns the mapping figures; appends the passes it ran to `passes_out`. The profile

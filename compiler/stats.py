@@ -7,6 +7,7 @@ import math
 from xdsl.dialects.builtin import ModuleOp
 
 from nmc.dialects import snn
+from nmc.report import SnnSection
 
 
 def synapse_count(op: snn.DenseOp | snn.Conv2dOp) -> int:
@@ -18,7 +19,7 @@ def synapse_count(op: snn.DenseOp | snn.Conv2dOp) -> int:
     return out[0] * out[1] * out[2] * w[1] * w[2] * w[3]
 
 
-def network_stats(module: ModuleOp) -> dict[str, int]:
+def network_stats(module: ModuleOp) -> SnnSection:
     populations = neurons = synapses = 0
     for op in module.walk():
         if isinstance(op, snn.NEURON_OPS):

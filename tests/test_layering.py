@@ -218,3 +218,21 @@ def test_verify_reads_no_file_for_map_level_ir(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     parse(text).verify()
     assert np.isfinite(len(text))
+
+
+def test_report_json_follows_its_declared_sections(digits_calib):
+    """Every key of report.json is declared in nmc.report, and every declared field of a section is written."""
+    import typing
+
+    import nmc
+    from nmc import report as schema
+
+    compiled = nmc.compile(EXAMPLES / "digits_mlp.pt", calibration=digits_calib[:20], timesteps=8)
+    declared = typing.get_type_hints(schema.Report)
+    assert set(compiled.report) <= set(declared)
+    for key, value in compiled.report.items():
+        kind = declared[key]
+        if typing.is_typeddict(kind):
+            assert set(value) == set(typing.get_type_hints(kind)), key
+    for row in compiled.report["core"]["groups"]:
+        assert set(row) == set(typing.get_type_hints(schema.GroupRow))

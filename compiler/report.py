@@ -1,0 +1,121 @@
+"""The compilation report (report.json) as typed sections: one declaration of every key.
+
+Each step that measures something returns its own section type; `nmc.api` assembles them into a
+`Report`. The JSON written is exactly these dictionaries (sorted keys), so report.json stays
+byte-identical for the same input. docs/ and the CLI summary read the same names.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypedDict
+
+
+class SnnSection(TypedDict):
+    """Size of the model at the snn level."""
+
+    populations: int
+    neurons: int
+    synapses: int
+
+
+class GroupRow(TypedDict):
+    layer: str
+    mode: str  # spike | psum | integrate
+    neurons: int
+    synapses: int
+    max_fan_in: int
+    weight_error: float | None  # relative weight error of reduce-precision (None: float group)
+
+
+class CoreSection(TypedDict):
+    """The chip-constrained network (after reduce-precision)."""
+
+    groups: list[GroupRow]
+    neurons: int
+    synapses: int
+    partial_sum_groups: int
+    relay_groups: int
+    latency_ticks: int
+
+
+class QuantizationSection(TypedDict):
+    """Agreement of the quantized network with the unquantized one on calibration samples."""
+
+    spike_agreement: float
+    decision_agreement: float
+    samples: int
+
+
+class Utilisation(TypedDict):
+    neurons: float
+    axons: float
+    synapses: float
+
+
+class MappingSection(TypedDict):
+    cores_used: int
+    mesh: list[int]
+    utilisation: Utilisation
+    traffic_per_tick: float
+    traffic_unit: str
+    average_hops: float
+    peak_link_load: float
+    routing_entries_max: int
+    partition: str
+    placement: str
+
+
+class BinarySection(TypedDict):
+    file: str
+    bytes: int
+
+
+class NeuroBenchSection(TypedDict):
+    footprint_bytes: int
+    chip_memory_bits: int
+    connection_sparsity: float
+
+
+class EnergyBreakdown(TypedDict):
+    synaptic: float
+    neuron: float
+    routing: float
+    static: float
+
+
+class ChipRunSection(TypedDict):
+    """The chip simulator on the calibration samples: latency, energy, activity."""
+
+    latency_ticks: int
+    inference_ticks: int
+    inference_seconds: float
+    energy_per_inference_uj: float
+    energy_breakdown_uj: EnergyBreakdown
+    area_mm2: float
+    activation_sparsity: float
+    dense_synops_per_sample: int
+    effective_synops_per_sample: float
+    measured_on_samples: int
+
+
+class Report(TypedDict, total=False):
+    """report.json. Always present: model, chip, ticks, encoding, snn, notes, files."""
+
+    model: str
+    chip: dict[str, Any]  # Chip.to_json(): the parsed description and its hash
+    ticks: int
+    encoding: str
+    snn: SnnSection
+    core: CoreSection
+    quantization: QuantizationSection
+    mapping: MappingSection
+    pipeline: str  # the pass pipeline, replayable with nmc-opt -p
+    binary: BinarySection
+    neurobench: NeuroBenchSection
+    chip_run: ChipRunSection
+    verilog: dict[str, Any]  # see docs/verilog.md
+    synthesis: dict[str, Any]  # yosys numbers, see docs/verilog.md
+    notes: list[str]
+    notes_plot: str
+    notes_testbench: str
+    files: list[str]
