@@ -178,14 +178,10 @@ def relay_group(layer: str, source: SSAValue, integer: bool, graded: bool) -> Gr
 
 
 def replace_group(old: core.NeuronsOp, new_ops: Sequence[core.NeuronsOp]) -> None:
-    """Put `new_ops` before `old`, route its uses to the last of them, and erase it."""
-    block = old.parent_block()
-    assert block is not None
-    for op in new_ops:
-        block.insert_op_before(op, old)
-    old.output.replace_all_uses_with(new_ops[-1].output)
-    old.detach()
-    old.erase()
+    """Put `new_ops` before `old`, route its uses to the last of them, and erase it (xDSL's Rewriter)."""
+    from xdsl.rewriter import Rewriter
+
+    Rewriter.replace_op(old, list(new_ops), [new_ops[-1].output])
 
 
 def networks(module: Any) -> list[core.NetworkOp]:
