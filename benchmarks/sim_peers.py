@@ -86,7 +86,7 @@ class Brian2IF:
         self.monitor = b2.SpikeMonitor(prev) if self.fires else None
         self.net = b2.Network(*objects, *([self.monitor] if self.monitor else []))
         self.net.store()
-        self.net.run(1 * b2.ms)  # compile every code object now
+        self.net.run(1 * b2.ms, namespace={})  # compile every code object now
         self.net.restore()
 
     def __call__(self, spikes: np.ndarray) -> np.ndarray:
@@ -98,6 +98,6 @@ class Brian2IF:
             self.net.restore()
             t_idx, n_idx = np.nonzero(spikes[:, k, :])
             self.gen.set_spikes(n_idx, t_idx * b2.ms)
-            self.net.run(steps * b2.ms)
+            self.net.run(steps * b2.ms, namespace={})
             out[k] = np.asarray(self.monitor.count) if self.fires else np.asarray(self.last.v) + self.layers[-1].bias
         return out

@@ -36,6 +36,10 @@ class Block:
     w: Any
     direct: tuple[bool, int, int] | None = None  # (from host, delay, first source): axons read sources s0.. in order
 
+    @property
+    def cells(self) -> int:
+        return (self.r1 - self.r0) * (self.c1 - self.c0)
+
 
 @dataclass
 class Tables:
@@ -45,6 +49,7 @@ class Tables:
     n_state: int  # neurons [0, n_state) keep a membrane; the rest are partial-sum units
     blocks: list[Block]  # dense crossbar blocks, one GEMM each
     sparse: Any  # sparse (n, axons + 1) matrix of the synapses outside dense blocks, or None
+    sparse_nnz: int
     events: Any  # sparse (n, axons + 1) matrix of every synapse (numpy backend), or None
     gathers: list[tuple[bool, int, Any, Any, np.ndarray, np.ndarray]]  # (from host, delay, axons, sources) x2: device, numpy
     partial: list[tuple[bool, int, Any, Any]]  # the gathers restricted to axons that non-direct blocks or sparse synapses read
@@ -177,7 +182,7 @@ def build_tables(chip: Chip, backend: Any, dense_min: float, event_driven: bool)
         "zero": bool(raw["zero"].any()), "subtract": bool(raw["subtract"].any()), "all_fire": bool(raw["fires"].all()),
         "bias": bool(raw["bias"].any()), "all_subtract_firing": bool(raw["subtract"][raw["fires"]].all()),
     }  # fmt: skip
-    return Tables(order, k, blocks, sparse, events, gathers, partial, fan_out, chip.remote[order], params, flags)
+    return Tables(order, k, blocks, sparse, int(out.sum()), events, gathers, partial, fan_out, chip.remote[order], params, flags)
 
 
 def _direct(chip: Chip, internal: np.ndarray, c0: int, c1: int) -> tuple[bool, int, int] | None:
@@ -200,7 +205,7 @@ def make_backend(dtype: np.dtype, device: str) -> Any:
 def run_loop(
     chip: Chip, encoders: list[Encoder], batch: int, dtype: np.dtype, device: str, *, record: bool, trace: bool
 ) -> SimRun:
-    from nmc.runtime.simulator import DENSE_BLOCK_MIN, EVENT_DENSITY, SimRun
+    from nmc.runtime.simulator import DENSE_BLOCK_MIN, EVENT_COST, SimRun
 
     bk = make_backend(dtype, device)
     key = (bk.name, str(dtype))
@@ -246,10 +251,15 @@ def run_loop(
             back = tick - d if from_host else tick - 1 - d
             if back >= 0:
                 axon_counts[axons_np] = (in_counts if from_host else out_counts)[back % ring][src_np]
-        events += float(axon_counts @ t.fan_out)
-        event_tick = t.events is not None and axon_counts.sum() < EVENT_DENSITY * batch * n_cols
-        x = bk.zeros((n_cols, batch))
-        for from_host, d, axons, src, *_ in t.gathers if event_tick else t.partial:
+        events_now = float(axon_counts @ t.fan_out)
+        events += events_now
+        event_tick = False
+        if t.events is not None:  # events when touching the active synapses one by one is cheaper than the GEMMs
+            live_cells = sum(b.cells for b in t.blocks if axon_counts[b.c0 : b.c1].any()) * batch + t.sparse_nnz * batch
+            event_tick = EVENT_COST * events_now < live_cells
+        gathers = t.gathers if event_tick else t.partial
+        x = bk.zeros((n_cols, batch)) if gathers or t.sparse is not None else None  # direct blocks need no x
+        for from_host, d, axons, src, *_ in gathers:
             back = tick - d if from_host else tick - 1 - d
             if back >= 0:
                 x[axons] = (in_hist if from_host else out_hist)[back % ring][src]

@@ -28,7 +28,9 @@ from nmc.chips.formats import COMPARES, MODES, signed_range
 from nmc.runtime.encoders import Encoder
 
 DENSE_BLOCK_MIN = 0.05  # a core's crossbar goes dense when this fraction of its A x N block holds synapses
-EVENT_DENSITY = 0.005  # below this fraction of nonzero axon values, a tick propagates events only
+# A tick propagates events (only the synapses of axons that carry a value) when that costs less than
+# the GEMMs of the blocks with live axons; one event costs about this many GEMM multiply-adds.
+EVENT_COST = 30.0
 
 
 @dataclass
