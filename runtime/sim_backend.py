@@ -51,6 +51,9 @@ class NumpyBackend:
     def copy(self, a: Any) -> Any:
         return a.copy()
 
+    def pad_row(self, a: Any) -> Any:
+        return np.concatenate([a, np.zeros((1, a.shape[1]), a.dtype)])
+
     def add_clip(self, v: Any, cur: Any, lo: int, hi: int) -> Any:
         """clip(v + cur, lo, hi), in place."""
         np.add(v, cur, out=v)
@@ -131,6 +134,9 @@ class TorchBackend:
 
     def copy(self, a: Any) -> Any:
         return a.clone()
+
+    def pad_row(self, a: Any) -> Any:
+        return self.torch.cat([a, self.torch.zeros((1, a.shape[1]), dtype=a.dtype, device=a.device)])
 
     def add_clip(self, v: Any, cur: Any, lo: int, hi: int) -> Any:
         return v.add_(cur).clamp_(lo, hi)

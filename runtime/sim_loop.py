@@ -22,6 +22,8 @@ if TYPE_CHECKING:
     from nmc.runtime.simulator import Chip, SimRun
 
 
+STACK_ABOVE = 64  # with more blocks than this, the small ones are stacked into batched GEMMs
+STACK_CELLS = 1 << 17  # a block below this many weights is small
 CALL_CELLS = 16384  # one GEMM call's overhead, in multiply-adds of one sample (sets how far blocks merge)
 
 
@@ -42,12 +44,23 @@ class Block:
 
 
 @dataclass
+class Stack:
+    """Equal-shaped small blocks run as one batched GEMM: w (blocks, R, C), x gathered by `cols`."""
+
+    w: Any
+    rows: Any  # (blocks * R,) internal neuron of each output row (n: padding)
+    cols: Any  # (blocks, C) axon of each input column (the zero axon: padding)
+    cols_np: np.ndarray
+
+
+@dataclass
 class Tables:
     """Everything a run needs, in internal numbering, as backend arrays."""
 
     order: np.ndarray  # internal neuron -> binary neuron
     n_state: int  # neurons [0, n_state) keep a membrane; the rest are partial-sum units
     blocks: list[Block]  # dense crossbar blocks, one GEMM each
+    stacks: list[Stack]  # many small blocks, one batched GEMM per stack
     sparse: Any  # sparse (n, axons + 1) matrix of the synapses outside dense blocks, or None
     sparse_nnz: int
     events: Any  # sparse (n, axons + 1) matrix of every synapse (numpy backend), or None
@@ -69,7 +82,7 @@ def _runs(keys: np.ndarray) -> list[tuple[int, int]]:
 
 
 def _blocks(chip: Chip, internal: np.ndarray, dense_min: float) -> tuple[list[tuple[int, int, int, int]], np.ndarray]:
-    """Dense blocks (r0, r1, c0, c1) in internal rows / axon columns, and which synapses they hold.
+    """Dense blocks (r0, r1, c0, c1) in internal rows / axon columns, and the block of each synapse (-1: none).
 
     Within a core, consecutive neurons of one kind that read the same axon range form a run
     (an MLP layer on a core is one run: no zero is multiplied). Neighbouring runs merge while
@@ -88,7 +101,7 @@ def _blocks(chip: Chip, internal: np.ndarray, dense_min: float) -> tuple[list[tu
     kind = np.zeros(chip.n, np.int64)
     kind[chip.psum] = 1
     nnz = np.bincount(rows, minlength=chip.n)
-    blocks, covered = [], np.zeros(rows.size, bool)
+    blocks, covered = [], np.full(rows.size, -1)
     starts = chip.neuron_id
     for c in range(starts.size - 1):
         lo, hi = int(starts[c]), int(starts[c + 1])
@@ -123,7 +136,8 @@ def _blocks(chip: Chip, internal: np.ndarray, dense_min: float) -> tuple[list[tu
         k = np.searchsorted(starts_sorted, ir, side="right") - 1
         blk = np.array(blocks)[order]
         own = blk[np.maximum(k, 0)]  # the block whose row range starts at or before each synapse's row
-        covered = (k >= 0) & (ir < own[:, 1]) & (cols >= own[:, 2]) & (cols < own[:, 3])
+        inside = (k >= 0) & (ir < own[:, 1]) & (cols >= own[:, 2]) & (cols < own[:, 3])
+        covered = np.where(inside, k, -1)
         blocks = [tuple(int(v) for v in row) for row in blk]
     return blocks, covered
 
@@ -134,14 +148,18 @@ def build_tables(chip: Chip, backend: Any, dense_min: float, event_driven: bool)
     internal = np.empty(n, np.int64)
     internal[order] = np.arange(n)
     n_cols = chip.n_axons + 1  # the last axon column is always zero
-    spans, in_block = _blocks(chip, internal, dense_min)
+    spans, block_of = _blocks(chip, internal, dense_min)
     rows, cols, weights = internal[chip.syn_row], chip.syn_col, chip.syn_weight
-    blocks = []
-    for r0, r1, c0, c1 in spans:
-        sel = in_block & (rows >= r0) & (rows < r1)
+    by_block = np.argsort(block_of, kind="stable")
+    bounds = np.searchsorted(block_of[by_block], np.arange(len(spans) + 1))
+    dense_w = []
+    for b, (r0, r1, c0, c1) in enumerate(spans):
+        sel = by_block[bounds[b] : bounds[b + 1]]
         w = np.zeros((r1 - r0, c1 - c0))
         w[rows[sel] - r0, cols[sel] - c0] = weights[sel]
-        blocks.append(Block(r0, r1, c0, c1, backend.asarray(w), _direct(chip, internal, c0, c1)))
+        dense_w.append(w)
+    blocks, stacks = _arrange(chip, internal, spans, dense_w, backend, n, n_cols)
+    in_block = block_of >= 0
     out = ~in_block
     sparse = backend.sparse_matrix(rows[out], cols[out], weights[out], (n, n_cols)) if out.any() else None
     events = backend.sparse_matrix(rows, cols, weights, (n, n_cols)) if event_driven else None
@@ -158,6 +176,8 @@ def build_tables(chip: Chip, backend: Any, dense_min: float, event_driven: bool)
     needed[cols[out]] = True
     for blk in blocks:
         needed[blk.c0 : blk.c1] |= blk.direct is None
+    for st in stacks:
+        needed[st.cols_np.ravel()] = True
     partial = []
     for from_host, d, _ax, _src, axons, src in gathers:
         keep = needed[axons]
@@ -182,7 +202,37 @@ def build_tables(chip: Chip, backend: Any, dense_min: float, event_driven: bool)
         "zero": bool(raw["zero"].any()), "subtract": bool(raw["subtract"].any()), "all_fire": bool(raw["fires"].all()),
         "bias": bool(raw["bias"].any()), "all_subtract_firing": bool(raw["subtract"][raw["fires"]].all()),
     }  # fmt: skip
-    return Tables(order, k, blocks, sparse, int(out.sum()), events, gathers, partial, fan_out, chip.remote[order], params, flags)
+    return Tables(order, k, blocks, stacks, sparse, int(out.sum()), events, gathers, partial, fan_out, chip.remote[order], params,
+                  flags)  # fmt: skip
+
+
+def _arrange(
+    chip: Chip, internal: np.ndarray, spans: list, dense_w: list, backend: Any, n: int, n_cols: int
+) -> tuple[list[Block], list[Stack]]:
+    """Large blocks run as one GEMM each; many small ones as batched GEMMs over stacks of equal (padded) shape."""
+    blocks, small = [], []
+    many = len(spans) > STACK_ABOVE
+    for (r0, r1, c0, c1), w in zip(spans, dense_w, strict=True):
+        if many and w.size < STACK_CELLS:
+            small.append((r0, r1, c0, c1, w))
+        else:
+            blocks.append(Block(r0, r1, c0, c1, backend.asarray(w), _direct(chip, internal, c0, c1)))
+    buckets: dict[tuple[int, int], list] = {}
+    for item in small:  # pad each dimension up to a multiple of 32 so that similar blocks share a stack
+        r, c = item[1] - item[0], item[3] - item[2]
+        buckets.setdefault((-(-r // 32) * 32, -(-c // 32) * 32), []).append(item)
+    stacks = []
+    for (rp, cp), items in sorted(buckets.items()):
+        w3 = np.zeros((len(items), rp, cp))
+        row_idx = np.full((len(items), rp), n, np.int64)  # padding rows land in a spare row of `cur`
+        col_idx = np.full((len(items), cp), n_cols - 1, np.int64)  # padding columns read the zero axon
+        for j, (r0, r1, c0, c1, w) in enumerate(items):
+            w3[j, : r1 - r0, : c1 - c0] = w
+            row_idx[j, : r1 - r0] = np.arange(r0, r1)
+            col_idx[j, : c1 - c0] = np.arange(c0, c1)
+        stacks.append(Stack(backend.asarray(w3), backend.asarray(row_idx.ravel(), np.int64),
+                            backend.asarray(col_idx, np.int64), col_idx))  # fmt: skip
+    return blocks, stacks
 
 
 def _direct(chip: Chip, internal: np.ndarray, c0: int, c1: int) -> tuple[bool, int, int] | None:
@@ -255,10 +305,11 @@ def run_loop(
         events += events_now
         event_tick = False
         if t.events is not None:  # events when touching the active synapses one by one is cheaper than the GEMMs
-            live_cells = sum(b.cells for b in t.blocks if axon_counts[b.c0 : b.c1].any()) * batch + t.sparse_nnz * batch
+            live_cells = (sum(b.cells for b in t.blocks if axon_counts[b.c0 : b.c1].any()) + t.sparse_nnz
+                          + sum(st.w.shape[0] * st.w.shape[1] * st.w.shape[2] for st in t.stacks)) * batch  # fmt: skip
             event_tick = EVENT_COST * events_now < live_cells
         gathers = t.gathers if event_tick else t.partial
-        x = bk.zeros((n_cols, batch)) if gathers or t.sparse is not None else None  # direct blocks need no x
+        x = bk.zeros((n_cols, batch)) if gathers or t.sparse is not None or t.stacks else None  # direct blocks need no x
         for from_host, d, axons, src, *_ in gathers:
             back = tick - d if from_host else tick - 1 - d
             if back >= 0:
@@ -285,6 +336,12 @@ def run_loop(
                     cur[blk.r0 : blk.r1] = blk.w[:, idx] @ xb[idx]
                 else:
                     cur[blk.r0 : blk.r1] = blk.w @ xb
+            if t.stacks:
+                cur = bk.pad_row(cur)  # a spare row receives the stacks' padding rows
+                for st in t.stacks:
+                    res = st.w @ x[st.cols]  # (blocks, R, batch)
+                    cur[st.rows] = res.reshape(-1, batch)
+                cur = cur[:n]
             if t.sparse is not None:
                 cur += bk.spmm(t.sparse, x)
         if flags["bias"]:
