@@ -102,13 +102,13 @@ def test_sparse_cores_and_dense_blocks_agree(cnn_image, monkeypatch):
 
 
 def test_stacked_small_blocks_agree(cnn_image, monkeypatch):
-    from nmc.runtime import sim_loop
+    from nmc.runtime import sim_tables
 
     x = digits()[0][:8]
     monkeypatch.setattr(simulator, "EVENT_COST", float("inf"))
     whole = Chip(cnn_image).run(x, record=True)
-    monkeypatch.setattr(sim_loop, "STACK_ABOVE", 0)  # every block is stacked into batched GEMMs
-    monkeypatch.setattr(sim_loop, "STACK_CELLS", 1 << 40)
+    monkeypatch.setattr(sim_tables, "STACK_ABOVE", 0)  # every block is stacked into batched GEMMs
+    monkeypatch.setattr(sim_tables, "STACK_CELLS", 1 << 40)
     chip = Chip(cnn_image)
     stacked = chip.run(x, record=True, trace=True)
     assert chip._tables[("numpy", "float32")].stacks

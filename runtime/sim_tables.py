@@ -1,0 +1,243 @@
+"""The simulator's precomputed tables: crossbar blocks, stacks, gathers, neuron parameters.
+
+Internal layout: neurons are renumbered so that the stateful ones (spike, integrate) come
+first and partial-sum units last, so each kind is a contiguous slice. Axons keep the binary's
+numbering (grouped by core), plus one last axon that is always zero. Within a core, consecutive
+neurons that read the same axon range form a dense block; blocks merge while cheaper than apart.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from nmc.chips.formats import MODES, RESETS
+
+if TYPE_CHECKING:
+    from nmc.runtime.simulator import Chip
+
+STACK_ABOVE = 2048  # with more blocks than this, the small ones are stacked into batched GEMMs (per-call overhead)
+STACK_CELLS = 1 << 15  # a block below this many weights is small (measured: larger ones run faster one by one)
+CALL_CELLS = 16384  # one GEMM call's overhead, in multiply-adds of one sample (sets how far blocks merge)
+
+
+@dataclass
+class Block:
+    """Neurons [r0, r1) (internal ids) read axons [c0, c1) through the dense weights `w` (r1 - r0, c1 - c0)."""
+
+    r0: int
+    r1: int
+    c0: int
+    c1: int
+    w: Any
+    direct: tuple[bool, int, int] | None = None  # (from host, delay, first source): axons read sources s0.. in order
+
+    @property
+    def cells(self) -> int:
+        return (self.r1 - self.r0) * (self.c1 - self.c0)
+
+
+@dataclass
+class Stack:
+    """Equal-shaped small blocks run as one batched GEMM: w (blocks, R, C), x gathered by `cols`."""
+
+    w: Any
+    rows: Any  # (blocks * R,) internal neuron of each output row (n: padding)
+    cols: Any  # (blocks, C) axon of each input column (the zero axon: padding)
+    cols_np: np.ndarray
+
+
+@dataclass
+class Tables:
+    """Everything a run needs, in internal numbering, as backend arrays."""
+
+    order: np.ndarray  # internal neuron -> binary neuron
+    n_state: int  # neurons [0, n_state) keep a membrane; the rest are partial-sum units
+    blocks: list[Block]  # dense crossbar blocks, one GEMM each
+    stacks: list[Stack]  # many small blocks, one batched GEMM per stack
+    sparse: Any  # sparse (n, axons + 1) matrix of the synapses outside dense blocks, or None
+    sparse_nnz: int
+    events: Any  # sparse (n, axons + 1) matrix of every synapse (numpy backend), or None
+    gathers: list[tuple[bool, int, Any, Any, np.ndarray, np.ndarray]]  # (from host, delay, axons, sources) x2: device, numpy
+    partial: list[tuple[bool, int, Any, Any]]  # the gathers restricted to axons that non-direct blocks or sparse synapses read
+    fan_out: np.ndarray  # synapses per axon
+    remote: np.ndarray  # remote destination cores per internal neuron
+    params: dict[str, Any]
+    flags: dict[str, bool]  # which neuron features occur at all (fast paths skip the others)
+
+
+def _runs(keys: np.ndarray) -> list[tuple[int, int]]:
+    """[start, end) of the runs of equal consecutive rows of `keys` (n, k)."""
+    if keys.shape[0] == 0:
+        return []
+    change = np.nonzero((keys[1:] != keys[:-1]).any(axis=1))[0] + 1
+    bounds = [0, *change.tolist(), keys.shape[0]]
+    return list(itertools.pairwise(bounds))
+
+
+def _blocks(chip: Chip, internal: np.ndarray, dense_min: float) -> tuple[list[tuple[int, int, int, int]], np.ndarray]:
+    """Dense blocks (r0, r1, c0, c1) in internal rows / axon columns, and the block of each synapse (-1: none).
+
+    Within a core, consecutive neurons of one kind that read the same axon range form a run
+    (an MLP layer on a core is one run: no zero is multiplied). Neighbouring runs merge while
+    the merged block costs no more than the two apart, counting each GEMM call as CALL_CELLS
+    multiply-adds (a conv layer's sliding windows merge into one block per layer, layers stay
+    apart). A block sparser than `dense_min` stays in the sparse matrix.
+    """
+    rows, cols = chip.syn_row, chip.syn_col
+    cmin = np.full(chip.n, -1)
+    cmax = np.full(chip.n, -1)
+    if rows.size:  # synapses are sorted by (core, axon, slot), not by row: reduce per row explicitly
+        cmin = np.full(chip.n, np.iinfo(np.int64).max)
+        np.minimum.at(cmin, rows, cols)
+        np.maximum.at(cmax, rows, cols)
+        cmin[cmax < 0] = -1
+    kind = np.zeros(chip.n, np.int64)
+    kind[chip.psum] = 1
+    nnz = np.bincount(rows, minlength=chip.n)
+    blocks, covered = [], np.full(rows.size, -1)
+    starts = chip.neuron_id
+    for c in range(starts.size - 1):
+        lo, hi = int(starts[c]), int(starts[c + 1])
+        merged: list[list[int]] = []  # [first neuron, end neuron, c0, c1, kind]
+        for a, b in _runs(np.stack([kind[lo:hi], cmin[lo:hi], cmax[lo:hi]], axis=1)):
+            k0, c0, c1 = int(kind[lo + a]), int(cmin[lo + a]), int(cmax[lo + a]) + 1
+            if merged and merged[-1][4] == k0:
+                last = merged[-1]
+                if c0 < 0:  # neurons without synapses ride along (their rows stay 0)
+                    last[1] = lo + b
+                    continue
+                if last[2] < 0:
+                    last[1:4] = [lo + b, c0, c1]
+                    continue
+                m0, m1 = min(last[2], c0), max(last[3], c1)
+                apart = (last[1] - last[0]) * (last[3] - last[2]) + (b - a) * (c1 - c0) + CALL_CELLS
+                if (lo + b - last[0]) * (m1 - m0) <= apart:
+                    last[1:4] = [lo + b, m0, m1]
+                    continue
+            merged.append([lo + a, lo + b, c0, c1, k0])
+        for first, end, c0, c1, _k in merged:
+            if c0 < 0:
+                continue
+            if nnz[first:end].sum() >= dense_min * (end - first) * (c1 - c0):
+                r = internal[first:end]
+                blocks.append((int(r.min()), int(r.max()) + 1, c0, c1))
+    if blocks:
+        lo_row = np.array([b[0] for b in blocks])
+        order = np.argsort(lo_row)
+        starts_sorted = lo_row[order]
+        ir = internal[rows]
+        k = np.searchsorted(starts_sorted, ir, side="right") - 1
+        blk = np.array(blocks)[order]
+        own = blk[np.maximum(k, 0)]  # the block whose row range starts at or before each synapse's row
+        inside = (k >= 0) & (ir < own[:, 1]) & (cols >= own[:, 2]) & (cols < own[:, 3])
+        covered = np.where(inside, k, -1)
+        blocks = [tuple(int(v) for v in row) for row in blk]
+    return blocks, covered
+
+
+def build_tables(chip: Chip, backend: Any, dense_min: float, event_driven: bool) -> Tables:
+    n = chip.n
+    order = np.concatenate([chip.stateful, chip.psum])
+    internal = np.empty(n, np.int64)
+    internal[order] = np.arange(n)
+    n_cols = chip.n_axons + 1  # the last axon column is always zero
+    spans, block_of = _blocks(chip, internal, dense_min)
+    rows, cols, weights = internal[chip.syn_row], chip.syn_col, chip.syn_weight
+    by_block = np.argsort(block_of, kind="stable")
+    bounds = np.searchsorted(block_of[by_block], np.arange(len(spans) + 1))
+    dense_w = []
+    for b, (r0, r1, c0, c1) in enumerate(spans):
+        sel = by_block[bounds[b] : bounds[b + 1]]
+        w = np.zeros((r1 - r0, c1 - c0))
+        w[rows[sel] - r0, cols[sel] - c0] = weights[sel]
+        dense_w.append(w)
+    blocks, stacks = _arrange(chip, internal, spans, dense_w, backend, n, n_cols)
+    in_block = block_of >= 0
+    out = ~in_block
+    sparse = backend.sparse_matrix(rows[out], cols[out], weights[out], (n, n_cols)) if out.any() else None
+    events = backend.sparse_matrix(rows, cols, weights, (n, n_cols)) if event_driven else None
+    fan_out = np.zeros(n_cols)
+    fan_out[: chip.n_axons] = chip.fan_out
+    gathers = []
+    for host in (True, False):
+        for d in np.unique(chip.axon_delay[chip.axon_host == host]).tolist():
+            sel = (chip.axon_host == host) & (chip.axon_delay == d)
+            src = chip.axon_src[sel] if host else internal[chip.axon_src[sel]]
+            axons = np.nonzero(sel)[0]
+            gathers.append((host, int(d), backend.asarray(axons, np.int64), backend.asarray(src, np.int64), axons, src))
+    needed = np.zeros(n_cols, bool)
+    needed[cols[out]] = True
+    for blk in blocks:
+        needed[blk.c0 : blk.c1] |= blk.direct is None
+    for st in stacks:
+        needed[st.cols_np.ravel()] = True
+    partial = []
+    for from_host, d, _ax, _src, axons, src in gathers:
+        keep = needed[axons]
+        if keep.any():
+            partial.append((from_host, d, backend.asarray(axons[keep], np.int64), backend.asarray(src[keep], np.int64)))
+    p = order
+    k = chip.stateful.size
+    shift = chip.shift[p][:k]
+    raw = {
+        "threshold": chip.threshold[p][:k], "v_init": chip.v_init[p][:k], "inv": 2.0 ** -shift.astype(np.float64),
+        "shift": shift, "decays": shift > 0, "greater": chip.greater[p][:k],
+        "subtract": chip.reset[p][:k] == RESETS.index("subtract"), "zero": chip.reset[p][:k] == RESETS.index("zero"),
+        "fires": chip.mode[p][:k] == MODES.index("spike"), "start_state": chip.start[p][:k],
+        "start_psum": chip.start[p][k:], "bias": chip.bias[p],
+    }  # fmt: skip
+    params = {}
+    for key, val in raw.items():  # column vectors: state is laid out (neurons, batch)
+        dtype = np.bool_ if val.dtype == np.bool_ else (np.int64 if key == "shift" else None)
+        params[key] = backend.asarray(val[:, None], dtype)
+    flags = {
+        "decay": bool(raw["decays"].any()), "all_gt": bool(raw["greater"].all()), "any_gt": bool(raw["greater"].any()),
+        "zero": bool(raw["zero"].any()), "subtract": bool(raw["subtract"].any()), "all_fire": bool(raw["fires"].all()),
+        "bias": bool(raw["bias"].any()), "all_subtract_firing": bool(raw["subtract"][raw["fires"]].all()),
+    }  # fmt: skip
+    return Tables(order, k, blocks, stacks, sparse, int(out.sum()), events, gathers, partial, fan_out, chip.remote[order], params,
+                  flags)  # fmt: skip
+
+
+def _arrange(
+    chip: Chip, internal: np.ndarray, spans: list, dense_w: list, backend: Any, n: int, n_cols: int
+) -> tuple[list[Block], list[Stack]]:
+    """Large blocks run as one GEMM each; many small ones as batched GEMMs over stacks of equal (padded) shape."""
+    blocks, small = [], []
+    many = len(spans) > STACK_ABOVE
+    for (r0, r1, c0, c1), w in zip(spans, dense_w, strict=True):
+        if many and w.size < STACK_CELLS:
+            small.append((r0, r1, c0, c1, w))
+        else:
+            blocks.append(Block(r0, r1, c0, c1, backend.asarray(w), _direct(chip, internal, c0, c1)))
+    buckets: dict[tuple[int, int], list] = {}
+    for item in small:  # pad each dimension up to a multiple of 32 so that similar blocks share a stack
+        r, c = item[1] - item[0], item[3] - item[2]
+        buckets.setdefault((-(-r // 32) * 32, -(-c // 32) * 32), []).append(item)
+    stacks = []
+    for (rp, cp), items in sorted(buckets.items()):
+        w3 = np.zeros((len(items), rp, cp))
+        row_idx = np.full((len(items), rp), n, np.int64)  # padding rows land in a spare row of `cur`
+        col_idx = np.full((len(items), cp), n_cols - 1, np.int64)  # padding columns read the zero axon
+        for j, (r0, r1, c0, c1, w) in enumerate(items):
+            w3[j, : r1 - r0, : c1 - c0] = w
+            row_idx[j, : r1 - r0] = np.arange(r0, r1)
+            col_idx[j, : c1 - c0] = np.arange(c0, c1)
+        stacks.append(Stack(backend.asarray(w3), backend.asarray(row_idx.ravel(), np.int64),
+                            backend.asarray(col_idx, np.int64), col_idx))  # fmt: skip
+    return blocks, stacks
+
+
+def _direct(chip: Chip, internal: np.ndarray, c0: int, c1: int) -> tuple[bool, int, int] | None:
+    """A block whose axons read consecutive sources (one kind, one delay) multiplies a slice of the history."""
+    host, delay = chip.axon_host[c0:c1], chip.axon_delay[c0:c1]
+    if not ((host == host[0]).all() and (delay == delay[0]).all()):
+        return None
+    src = chip.axon_src[c0:c1] if host[0] else internal[chip.axon_src[c0:c1]]
+    if (np.diff(src) != 1).any():
+        return None
+    return bool(host[0]), int(delay[0]), int(src[0])
