@@ -17,6 +17,7 @@ from typing import IO, Any
 
 import numpy as np
 
+from nmc.chips.binary_schema import check_arrays, check_meta
 from nmc.chips.formats import COMPARES, MODES, RESETS
 
 MAGIC = b"NMCBIN\x00\x01"
@@ -122,8 +123,8 @@ def decode(data: bytes) -> ChipImage:
         raise BinaryError(f"{r.end - r.pos} unexpected bytes after the last section")
     try:
         meta = json.loads(arrays.pop("META")["json"].tobytes())
-    except (KeyError, ValueError) as e:
-        raise BinaryError(f"unreadable META section ({e})") from None
+    except (KeyError, ValueError, RecursionError) as e:
+        raise BinaryError(f"unreadable META section ({type(e).__name__}: {str(e)[:100]})") from None
     return ChipImage(meta, arrays, digest)
 
 
@@ -172,19 +173,8 @@ def validate(image: ChipImage) -> None:
             if name not in image.arrays.get(tag, {}):
                 raise BinaryError(f"section {tag.strip()} lacks the array '{name}'")
     m = image.meta
-    for key in (
-        "name",
-        "ticks",
-        "mesh",
-        "neurons_per_core",
-        "axons_per_core",
-        "membrane_bits",
-        "partial_sum_bits",
-        "inputs",
-        "outputs",
-    ):
-        if key not in m:
-            raise BinaryError(f"META lacks '{key}'")
+    check_meta(m)
+    check_arrays(image.arrays, m)
     x, y = image.a("CORE", "x"), image.a("CORE", "y")
     k = x.size
     w, h = m["mesh"]
@@ -214,16 +204,26 @@ def validate(image: ChipImage) -> None:
     per_core_axons = np.repeat(np.diff(ax["offsets"]), np.diff(syn["offsets"]))
     if (syn["axon"] < 0).any() or (syn["axon"] >= per_core_axons).any():
         raise BinaryError("SYN.axon: a synapse names an axon its core does not have")
-    _in_range("SYN.slot", syn["slot"], m["neurons_per_core"])
+    # a slot must name a neuron of the synapse's own core (else it would land on another core's neuron)
+    core_size = np.bincount(nrn["core"], minlength=k)
+    _below("SYN.slot", syn["slot"], np.repeat(core_size, np.diff(syn["offsets"])))
     rt = image.arrays["ROUT"]
     _csr("ROUT", rt["offsets"], k, rt["slot"].size)
     _csr("ROUT.dest", rt["dest_offsets"], rt["slot"].size, rt["dest"].size)
     _in_range("ROUT.dest", rt["dest"], k)
+    _below("ROUT.slot", rt["slot"], np.repeat(core_size, np.diff(rt["offsets"])))
     for i, _out in enumerate(m["outputs"]):
         ids = image.arrays["OUT "].get(f"neurons{i}")
         if ids is None:
             raise BinaryError(f"OUT lacks neurons{i}")
         _in_range(f"OUT.neurons{i}", ids, g)
+
+
+def _below(what: str, arr: np.ndarray, limits: np.ndarray) -> None:
+    bad = np.nonzero((arr < 0) | (arr >= limits))[0]
+    if bad.size:
+        i = int(bad[0])
+        raise BinaryError(f"{what}: entry {i} names neuron {int(arr[i])} of a core with {int(limits[i])} neurons")
 
 
 def _in_range(what: str, arr: np.ndarray, limit: int) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from functools import cache
 
 import numpy as np
@@ -226,65 +227,101 @@ def test_index_out_of_range_is_caught_even_with_a_valid_crc(binary):
     image.arrays["SYN "]["slot"][0] = 999
     from nmc.chips.binary import validate
 
-    with pytest.raises(BinaryError, match=r"SYN.slot: index 999 out of range \[0, 256\)"):
+    with pytest.raises(BinaryError, match=r"SYN.slot: entry 0 names neuron 999 of a core with 138 neurons"):
         validate(decode(encode(image)))
 
 
-def test_a_model_too_big_for_the_mesh_names_need_and_capacity(tmp_path):
-    model = tmp_path / "wide.pt"
-    torch.manual_seed(0)
-    torch.save(nn.Sequential(nn.Linear(64, 600), nn.ReLU(), nn.Linear(600, 10)), model)
-    out = tmp_path / "out"
-    proc = compile_cli(str(model), "--chip", "tiny", "-o", str(out))
+def _recoded(binary, edit) -> bytes:
+    """The binary after `edit(image)`, re-encoded with a valid CRC."""
+    image = decode(binary.read_bytes())
+    image.arrays = {tag: {k: v.copy() for k, v in arrays.items()} for tag, arrays in image.arrays.items()}
+    edit(image)
+    return encode(image)
+
+
+def _two_core_image():
+    """A mapped network on two cores (the slot of a synapse can point past its own core's neurons)."""
+    module = mapped(small_snn(), "mini", "direct")
+    return decode(encode(build_image(module)))
+
+
+def test_a_slot_past_its_own_cores_neurons_is_refused():
+    from nmc.chips.binary import validate
+
+    image = _two_core_image()
+    syn, nrn = image.arrays["SYN "], image.arrays["NRN "]
+    sizes = np.bincount(nrn["core"])
+    per_syn = np.repeat(np.arange(sizes.size), np.diff(syn["offsets"]))
+    entry = int(np.nonzero(sizes[per_syn] < image.meta["neurons_per_core"])[0][0])  # a synapse of a core with room
+    core = int(per_syn[entry])
+    syn["slot"] = syn["slot"].copy()
+    syn["slot"][entry] = sizes[core]  # inside the core's capacity (the old check passed it), past its neurons
+    with pytest.raises(BinaryError, match=rf"SYN.slot: entry {entry} names neuron {sizes[core]} of a core with {sizes[core]}"):
+        validate(decode(encode(image)))
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda im: im.meta.update(ticks=10**9), r"META.ticks must be an integer in \[1, 1048576\], got 1000000000"),
+        (lambda im: im.meta.update(ticks=0), r"META.ticks must be an integer in \[1, 1048576\], got 0"),
+        (lambda im: im.meta.update(outputs=[]), r"META.outputs is empty"),
+        (lambda im: im.meta["inputs"][0].update(encoding="morse"), r"META.inputs\[0\].encoding must be one of direct, rate"),
+        (lambda im: im.meta["outputs"][0].update(kind="vote"), r"META.outputs\[0\].kind must be one of count"),
+        (lambda im: im.meta.update(membrane_bits=1), r"META.membrane_bits must be an integer in \[2, 48\], got 1"),
+        (lambda im: im.arrays["OUT "].update(scale0=np.full_like(im.arrays["OUT "]["scale0"], np.nan)), r"OUT.scale0 must be"),
+        (lambda im: im.arrays["SYN "].update(slot=im.arrays["SYN "]["slot"].astype(np.float32)), r"SYN.slot must be a 1-D int"),
+        (lambda im: im.meta["inputs"][0].update(scale=float("inf")), r"META.inputs\[0\].scale must be a finite number"),
+    ],
+)
+def test_structurally_wrong_binaries_with_valid_crc_are_refused(binary, edit, message):
+    from nmc.chips.binary import validate
+
+    with pytest.raises(BinaryError, match=message):
+        validate(decode(_recoded(binary, edit)))
+
+
+def test_deeply_nested_metadata_is_a_clean_error(binary):
+    import struct
+    import zlib
+
+    from nmc.chips import binary as binary_format
+
+    raw = binary.read_bytes()
+    deep = ("[" * 100_000 + "]" * 100_000).encode()
+    meta = binary_format._pack_arrays({"json": np.frombuffer(deep, np.uint8)})
+    start, end = raw.index(b"META") + 4, raw.index(b"CORE")
+    blob = raw[:start] + struct.pack("<Q", len(meta)) + meta + raw[end:-4]
+    blob += struct.pack("<I", zlib.crc32(blob))
+    with pytest.raises(BinaryError, match=r"unreadable META section \(RecursionError"):
+        decode(blob)
+
+
+@pytest.mark.parametrize(
+    ("array", "message"),
+    [
+        (np.zeros((0, 1, 8, 8), np.float32), r"x.npy: the batch is empty \(0 samples\)"),
+        (np.zeros((2, 1, 8, 8), np.complex64), r"x.npy: inputs must be real numbers, got dtype complex64"),
+        (np.zeros(2, dtype=[("a", "f4")]), r"x.npy: inputs must be real numbers, got dtype"),
+        (np.where(np.arange(128).reshape(2, 1, 8, 8) == 70, np.nan, 0.5), r"x.npy: sample 1 holds NaN or infinite"),
+        (np.zeros(5, np.float32), r"x.npy: expected an array \[batch, \*input_shape\], got shape \[5\]"),
+    ],
+)
+def test_nmc_run_refuses_bad_inputs_in_one_line(binary, tmp_path, array, message):
+    np.save(tmp_path / "x.npy", array)
+    proc = run_cli(str(binary), "--input", str(tmp_path / "x.npy"))
     assert proc.returncode == 1
-    assert "Traceback" not in proc.stderr
-    assert "the network does not fit chip 'tiny'" in proc.stderr
-    assert "256 neurons (4x4 cores of 16), got " in proc.stderr
-    assert not out.exists()
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert re.search(message, lines[0]), lines[0]
 
 
-def test_python_api_compiles_runs_and_saves(tmp_path):
-    import nmc
-
-    x, _, calib = digits()
-    compiled = nmc.compile(small_snn(), name="small", chip="mini", input_shape=(1, 8, 8), timesteps=16, calibration=calib)
-    y = compiled.run(x[:20])
-    assert y.shape == (20, 10)
-    assert compiled.report["mapping"]["cores_used"] >= 2
-    compiled.save(tmp_path)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["report.json", "small.nmc"]
-    again = nmc.load(tmp_path / "small.nmc").run(x[:20]).outputs[0]
-    assert np.array_equal(again, y)
-
-
-def test_sequential_fill_takes_the_longest_prefix_that_fits():
-    """Each core is full: moving the next core's first neuron into it would break a limit."""
-    from nmc.passes.partition_cores import partition
-
-    module = import_model(small_snn(), ImportOptions(ticks=8, input_shape=(1, 8, 8)))
-    chip = load_chip("mini")
-    lower_to_core(module, chip, "mini")
-    net = next(op for op in module.walk() if op.name == "core.network")
-    view = net_view(net)
-    cores = partition(view, chip, "sequential")
-    assert (np.diff(cores) >= 0).all()
-    for k in range(int(cores.max())):
-        first_next = int(np.nonzero(cores == k + 1)[0][0])
-        grown = cores.copy()
-        grown[first_next] = k
-        neurons, axons, synapses = core_loads(view, grown, int(cores.max()) + 1)
-        c = chip.core
-        assert neurons[k] > c["neurons"] or axons[k] > c["axons"] or synapses[k] > c["synapse_memory"]
-
-
-def test_plot_writes_a_raster_and_a_placement_heat_map():
-    import nmc
-
-    _, _, calib = digits()
-    compiled = nmc.compile(small_snn(), name="p", chip="mini", input_shape=(1, 8, 8), timesteps=8, calibration=calib, plot=True)
-    assert sorted(compiled.files) == ["p.nmc", "p.placement.png", "p.raster.png"]
-    assert all(compiled.files[f][:8] == b"\x89PNG\r\n\x1a\n" for f in ("p.placement.png", "p.raster.png"))
-    run = compiled.report["chip_run"]
-    assert run["energy_per_inference_uj"] > 0
-    assert 0 < run["activation_sparsity"] < 1
-    assert compiled.report["neurobench"]["connection_sparsity"] >= 0
+def test_nmc_run_wrong_labels_and_output_folder_are_one_line(binary, tmp_path):
+    x = tmp_path / "x.npy"
+    np.save(x, np.load(EXAMPLES / "digits_test.npy")[:4])
+    np.save(tmp_path / "y.npy", np.zeros(7, np.int64))
+    proc = run_cli(str(binary), "--input", str(x), "--labels", str(tmp_path / "y.npy"))
+    assert proc.stderr.strip().endswith("y.npy: expected 4 integer labels (one per input sample), got int64 [7]")
+    proc = run_cli(str(binary), "--input", str(x), "-o", str(tmp_path))
+    assert proc.returncode == 1
+    assert proc.stderr.strip() == f"nmc-run: error: -o {tmp_path}: is a folder; give a file name such as {tmp_path / 'y.npy'}"

@@ -98,21 +98,38 @@ def read_module(path: Path):
     return module
 
 
+def _check_inputs(x, name: str) -> None:
+    """Inputs the simulator can take: a non-empty real array [batch, *shape] with finite values."""
+    import numpy as np
+
+    from nmc.errors import NmcError
+
+    if x.dtype.kind not in "biuf":
+        raise NmcError(f"{name}: inputs must be real numbers, got dtype {x.dtype}")
+    if x.ndim < 2:
+        raise NmcError(f"{name}: expected an array [batch, *input_shape], got shape {list(x.shape)}")
+    if x.shape[0] == 0:
+        raise NmcError(f"{name}: the batch is empty (0 samples)")
+    bad = np.nonzero(~np.isfinite(x.reshape(len(x), -1)).all(axis=1))[0]
+    if bad.size:
+        raise NmcError(f"{name}: sample {int(bad[0])} holds NaN or infinite values ({bad.size} such samples)")
+
+
 def run_cli(args: argparse.Namespace) -> None:
     import numpy as np
 
     from nmc.chips.binary import MAGIC
     from nmc.dialects import core
     from nmc.driver import write_atomically
+    from nmc.errors import NmcError
     from nmc.runtime.core_interp import run_core
     from nmc.runtime.snn_interp import run_snn
 
     path = Path(args.file)
+    if args.output and Path(args.output).is_dir():
+        raise NmcError(f"-o {args.output}: is a folder; give a file name such as {Path(args.output) / 'y.npy'}")
     x = _load_array(args.input, "inputs")
-    if not isinstance(x, np.ndarray) or x.ndim < 2:
-        from nmc.errors import NmcError
-
-        raise NmcError(f"{args.input}: expected an array [batch, *input_shape]")
+    _check_inputs(x, args.input)
     with open(path, "rb") if path.exists() else _missing(path) as f:
         head = f.read(len(MAGIC))
     if head == MAGIC or path.suffix == ".nmc":
@@ -131,6 +148,9 @@ def run_cli(args: argparse.Namespace) -> None:
         print(f"wrote {out} ({', '.join(str(list(o.shape)) for o in run.outputs)})")
     if args.labels:
         labels = _load_array(args.labels, "labels")
+        if labels.shape != (len(x),) or labels.dtype.kind not in "iu":
+            got = f"{labels.dtype} {list(labels.shape)}"
+            raise NmcError(f"{args.labels}: expected {len(x)} integer labels (one per input sample), got {got}")
         acc = float((run.outputs[0].reshape(len(x), -1).argmax(1) == labels).mean())
         print(f"accuracy {acc:.4f} on {len(labels)} samples")
 
