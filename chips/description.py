@@ -21,6 +21,7 @@ docs/chip-description.md documents each key.
 from __future__ import annotations
 
 import hashlib
+import math
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
@@ -227,8 +228,30 @@ def parse_chip(text: str, filename: str = "<chip>") -> Chip:
     if core["max_fan_in"] > core["axons"]:
         tok = where.get("core.max_fan_in") or where.get("core.axons") or name_tok
         raise err(tok, f"core.max_fan_in {core['max_fan_in']} exceeds core.axons {core['axons']}")
+    _check_widths(core, lambda key, message: err(where.get(f"core.{key}") or name_tok, message))
     chip = Chip(_unquote(str(name_tok)), mesh, core, full["router"], full["timing"], full["cost"], filename)
     return chip
+
+
+def _check_widths(core: dict[str, Any], at: Any) -> None:
+    """Every width must hold what it is for; `at(key, message)` is the error at that key's file:line:col."""
+
+    def fail(key: str, message: str) -> None:
+        raise at(key, message)
+
+    mb = core["membrane_bits"]
+    if core["threshold_bits"] > mb - 1:
+        fail("threshold_bits", f"core.threshold_bits {core['threshold_bits']} does not fit the membrane: thresholds up to "
+             f"2^{core['threshold_bits']}-1 need membrane_bits >= {core['threshold_bits'] + 1}, got {mb}")  # fmt: skip
+    if core["leak_bits"] > mb:
+        fail("leak_bits", f"core.leak_bits {core['leak_bits']} exceeds core.membrane_bits {mb}")
+    if core["weight_signed"] and core["weight_bits"] < 2:
+        fail("weight_bits", "core.weight_bits must be >= 2 for signed weights (1 bit holds only 0)")
+    magnitude = core["weight_bits"] - (1 if core["weight_signed"] else 0)
+    need = magnitude + math.ceil(math.log2(max(core["max_fan_in"], 1))) + 1
+    if core["partial_sums"] and core["partial_sum_bits"] < need:
+        fail("partial_sum_bits", f"core.partial_sum_bits {core['partial_sum_bits']} cannot hold a full fan-in sum: "
+             f"{core['max_fan_in']} weights of {core['weight_bits']} bits need {need} bits")  # fmt: skip
 
 
 def _unquote(token: str) -> str:
@@ -243,9 +266,11 @@ def _value(section: str, key_tok: Any, entry: Any, err: Any) -> Any:
     toks = [v.children[0] for v in entry.children[1:]]
     if spec.kind == "choices":
         words = tuple(str(t) for t in toks)
-        for t, w in zip(toks, words, strict=True):
+        for i, (t, w) in enumerate(zip(toks, words, strict=True)):
             if w not in spec.choices:
                 raise err(t, f"'{section}.{key}': '{w}' is not one of {', '.join(spec.choices)}")
+            if w in words[:i]:
+                raise err(t, f"'{section}.{key}' lists '{w}' twice")
         return words
     if len(toks) != 1:
         raise err(toks[1], f"'{section}.{key}' takes one value")
@@ -263,6 +288,8 @@ def _value(section: str, key_tok: Any, entry: Any, err: Any) -> Any:
         number: int | float = int(text) if spec.kind == "int" else float(text)
     except ValueError:
         raise err(tok, f"'{section}.{key}' must be {'an integer' if spec.kind == 'int' else 'a number'}, got {text}") from None
+    if not math.isfinite(number):
+        raise err(tok, f"'{section}.{key}' must be a finite number, got {text}")
     if (spec.low is not None and number < spec.low) or (spec.high is not None and number > spec.high):
         fmt = (lambda v: str(int(v))) if spec.kind == "int" else (lambda v: f"{v:g}")
         raise err(tok, f"'{section}.{key}' = {text} is out of range [{fmt(spec.low)}, {fmt(spec.high)}]")

@@ -92,3 +92,30 @@ def test_nmc_compile_reports_a_bad_chip_file_in_one_line(tmp_path):
     assert proc.returncode == 1
     assert proc.stderr.strip() == f"nmc-compile: error: {chip}:4:17: 'core.weight_bits' = 99 is out of range [1, 32]"
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        ("membrane_bits 2", r"core.threshold_bits 16 does not fit the membrane: .* need membrane_bits >= 17, got 2"),
+        ("threshold_bits 30", r"core.threshold_bits 30 does not fit the membrane"),
+        ("leak_bits 30", r"core.leak_bits 30 exceeds core.membrane_bits 24"),
+        ("weight_bits 1", r"core.weight_bits must be >= 2 for signed weights"),
+        ("partial_sum_bits 2", r"core.partial_sum_bits 2 cannot hold a full fan-in sum: 256 weights of 8 bits need 16 bits"),
+        ("reset zero, zero", r"'core.reset' lists 'zero' twice"),
+    ],
+)
+def test_nonsense_widths_and_duplicates_are_refused_at_their_line(entry, message):
+    text = f'chip "c" {{\n  mesh 2 x 2\n  core {{\n    threshold_bits 16\n    {entry}\n  }}\n}}\n'
+    if entry.startswith("threshold_bits"):
+        text = text.replace("    threshold_bits 16\n", "")
+    with pytest.raises(NmcError, match=message) as info:
+        parse_chip(text, "c.chip")
+    assert str(info.value).startswith("c.chip:")
+
+
+@pytest.mark.parametrize("value", ["nan", "inf"])
+def test_non_finite_costs_are_refused(value):
+    text = f'chip "c" {{\n  mesh 2 x 2\n  timing {{\n    clock_mhz {value}\n  }}\n}}\n'
+    with pytest.raises(NmcError, match=rf"c.chip:4:15: 'timing.clock_mhz' must be a finite number, got {value}"):
+        parse_chip(text, "c.chip")
