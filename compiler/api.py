@@ -53,14 +53,46 @@ class Compiled:
         return outs[0] if len(outs) == 1 else outs
 
     def save(self, outdir: str | Path) -> Path:
-        """Write every artefact and report.json atomically into `outdir`."""
-        from nmc.driver import write_atomically
+        """Write every artefact and report.json into `outdir`, all or nothing.
 
-        outdir = Path(outdir)
-        for name, content in self.files.items():
-            write_atomically(outdir / name, lambda f, c=content: f.write(c), mode="wb" if isinstance(content, bytes) else "w")
-        write_atomically(outdir / "report.json", lambda f: json.dump(self.report, f, indent=2, sort_keys=True))
+        Everything is first written to a hidden folder beside `outdir` (same filesystem), then
+        moved in file by file with atomic renames; an error or Ctrl-C before that leaves `outdir`
+        as it was. Files an earlier run wrote (its report.json lists them) and this one does not
+        are removed; other files in `outdir` are never touched.
+        """
+        import os
+        import shutil
+        import tempfile
+
+        from nmc.driver import check_output_dir
+
+        outdir = check_output_dir(Path(outdir))
+        outdir.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(dir=outdir.parent, prefix=f".{outdir.name}."))
+        try:
+            for name, content in self.files.items():
+                (staging / name).write_bytes(content if isinstance(content, bytes) else content.encode())
+            (staging / "report.json").write_text(json.dumps(self.report, indent=2, sort_keys=True))
+            for path in staging.iterdir():
+                os.chmod(path, 0o644)
+            previous = _previous_files(outdir)
+            outdir.mkdir(exist_ok=True)
+            for path in sorted(staging.iterdir()):
+                os.replace(path, outdir / path.name)
+            for stale in previous - {*self.files, "report.json"}:
+                (outdir / stale).unlink(missing_ok=True)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
         return outdir
+
+
+def _previous_files(outdir: Path) -> set[str]:
+    """The files an earlier nmc-compile wrote into `outdir` (from its report.json), if any."""
+    try:
+        names = json.loads((outdir / "report.json").read_text()).get("files", [])
+    except (OSError, ValueError, AttributeError):
+        return set()
+    return {n for n in names if isinstance(n, str) and "/" not in n and n not in ("", ".", "..")}
 
 
 def compile(

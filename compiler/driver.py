@@ -120,6 +120,22 @@ def write_atomically(path: Path, write: Callable[[Any], None], mode: str = "w") 
         raise
 
 
+def check_output_dir(outdir: Path) -> Path:
+    """An output folder nmc can write: not a file, below no file, in a writable place (checked before any work)."""
+    if outdir.exists() and not outdir.is_dir():
+        raise NmcError(f"-o {outdir}: is a file, not a folder; give a folder name")
+    probe = outdir
+    while not probe.exists():
+        if probe.parent == probe:
+            break
+        probe = probe.parent
+    if probe.exists() and not probe.is_dir():
+        raise NmcError(f"-o {outdir}: {probe} is a file, so no folder can be made under it")
+    if probe.exists() and not os.access(probe, os.W_OK | os.X_OK):
+        raise NmcError(f"-o {outdir}: {probe} is not writable")
+    return outdir
+
+
 def print_ir(module: ModuleOp) -> str:
     from io import StringIO
 

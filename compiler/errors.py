@@ -35,10 +35,24 @@ def report_user_errors(tool: str) -> Iterator[None]:
         _die(tool, _first_meaningful_line(str(e)))
     except ValueError as e:  # xDSL reports bad pass pipelines and options as ValueError
         _die(tool, _first_meaningful_line(str(e)))
+    except BrokenPipeError:  # `nmc-compile ... | head`: the reader left; end quietly
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(141)
     except FileNotFoundError as e:
         _die(tool, f"{e.filename}: no such file")
+    except IsADirectoryError as e:
+        _die(tool, f"{e.filename}: is a folder, a file was expected")
+    except PermissionError as e:
+        _die(tool, f"{e.filename}: permission denied")
+    except OSError as e:  # a full disk, a read-only filesystem, ...
+        where = f"{e.filename}: " if e.filename else ""
+        _die(tool, f"{where}{e.strerror or e}")
+    except MemoryError:
+        _die(tool, "out of memory (the model or input is too large for this machine)")
     except KeyboardInterrupt:
-        _die(tool, "interrupted")
+        _die(tool, "interrupted", status=130)
 
 
 def _first_meaningful_line(text: str) -> str:
@@ -49,6 +63,6 @@ def _first_meaningful_line(text: str) -> str:
     return " ".join(lines[:3]) if lines else "unknown error"
 
 
-def _die(tool: str, message: str) -> None:
+def _die(tool: str, message: str, status: int = 1) -> None:
     print(f"{tool}: error: {message}", file=sys.stderr)
-    sys.exit(1)
+    sys.exit(status)

@@ -164,3 +164,55 @@ def test_no_check_skips_the_measurements_and_says_so(tmp_path):
     assert (tmp_path / "a" / "digits_mlp.nmc").read_bytes() == (tmp_path / "b" / "digits_mlp.nmc").read_bytes()
     assert "--no-check: quantization agreement and the simulated chip run were skipped" in fast.stderr
     assert "seconds: import" in checked.stdout
+
+
+def test_output_folder_problems_are_one_line_before_any_work(tmp_path):
+    a_file = tmp_path / "taken"
+    a_file.write_text("not a folder")
+    model = str(EXAMPLES / "digits_mlp.pt")
+    assert_one_line_error(run_cli(model, "-o", str(a_file)), rf"-o {a_file}: is a file, not a folder")
+    assert_one_line_error(run_cli(model, "-o", str(a_file / "sub")), rf"-o {a_file / 'sub'}: {a_file} is a file")
+
+
+def test_ctrl_c_leaves_no_output_and_exits_130(tmp_path, monkeypatch):
+    import nmc.pipeline
+
+    def interrupted(*_args, **_kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(nmc.pipeline, "run_passes", interrupted)
+    out = tmp_path / "out"
+    proc = run_cli(str(EXAMPLES / "digits_mlp.pt"), "--calibration", str(EXAMPLES / "digits_calib.npy"), "-o", str(out))
+    assert proc.returncode == 130
+    assert proc.stderr.strip() == "nmc-compile: error: interrupted"
+    assert not out.exists()
+    assert list(tmp_path.iterdir()) == []  # no staging folder left behind
+
+
+def test_save_is_all_or_nothing_and_drops_files_of_an_earlier_run(tmp_path, monkeypatch):
+    import nmc
+
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "mine.txt").write_text("the user's own file")
+    calib = EXAMPLES / "digits_calib.npy"
+    nmc.compile(EXAMPLES / "digits_mlp.pt", calibration=calib, timesteps=8, dump_ir=True).save(out)
+    assert (out / "digits_mlp.snn.mlir").exists()
+    nmc.compile(EXAMPLES / "digits_mlp.pt", calibration=calib, timesteps=8).save(out)
+    assert not (out / "digits_mlp.snn.mlir").exists()  # written by the earlier run only: removed
+    assert (out / "mine.txt").read_text() == "the user's own file"
+    before = sorted((p.name, p.read_bytes()) for p in out.iterdir())
+    compiled = nmc.compile(EXAMPLES / "digits_mlp.pt", calibration=calib, timesteps=4)
+    import os
+
+    real_replace = os.replace
+
+    def fail_once(src, dst):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "replace", fail_once)
+    with pytest.raises(OSError, match="No space left"):
+        compiled.save(out)
+    monkeypatch.setattr(os, "replace", real_replace)
+    assert sorted((p.name, p.read_bytes()) for p in out.iterdir()) == before
+    assert [p.name for p in tmp_path.iterdir()] == ["out"]

@@ -35,7 +35,9 @@ def compile_cli(args: argparse.Namespace) -> None:
     from nmc.options import from_args
 
     model_path = Path(args.model)
-    outdir = Path(args.outdir) if args.outdir else Path(f"{model_path.stem}_nmc")
+    from nmc.driver import check_output_dir
+
+    outdir = check_output_dir(Path(args.outdir) if args.outdir else Path(f"{model_path.stem}_nmc"))
     progress = _progress()
     options = from_args(args)
     compiled = compile_model(model_path, options, progress=progress)
