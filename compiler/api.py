@@ -180,6 +180,7 @@ def compile(
         )
         levels = result.levels
         report.update(result.report)
+        _check_agreement(report, o.allow_accuracy_loss)
         passes.extend(result.passes)
     if level == "map":
         from nmc.pipeline import lower_to_map
@@ -216,6 +217,22 @@ def compile(
     report["notes"] = opts.notes
     report["files"] = sorted([*files, "report.json"])
     return Compiled(stem, files, report, module, opts.notes, steps.finish())
+
+
+def _check_agreement(report: Report, allowed: bool) -> None:
+    """Refuse a quantized network that no longer decides like the model (unless the user accepts it)."""
+    from nmc.errors import NmcError
+    from nmc.options import MIN_DECISION_AGREEMENT
+
+    q = report.get("quantization")
+    if q is None or allowed or q["decision_agreement"] >= MIN_DECISION_AGREEMENT:
+        return
+    raise NmcError(
+        f"the quantized network agrees with the unquantized one on {q['decision_agreement']:.1%} of "
+        f"{q['samples']} calibration decisions (spikes {q['spike_agreement']:.1%}), below {MIN_DECISION_AGREEMENT:.0%}: "
+        "widen the chip's bits (core.weight_bits, threshold_bits), train with fewer bits in mind, or accept it with "
+        "--allow-accuracy-loss"
+    )
 
 
 class _StepClock:

@@ -78,7 +78,17 @@ def import_model(model: Any, opts: ImportOptions) -> ModuleOp:
     """A torch model (module, ExportedProgram or file path) as snn IR; ANNs are converted."""
     if opts.ticks < 1:
         raise NmcError(f"--timesteps must be at least 1, got {opts.ticks}")
-    graph = fold_batchnorm(_graph(model, opts))
+    try:
+        return _convert(_graph(model, opts), opts)
+    except NmcError:
+        raise
+    except (AttributeError, IndexError, KeyError, TypeError, ValueError) as e:
+        # parameters of the wrong shape or kind (a 1-D Linear weight, a damaged conv): no traceback
+        raise NmcError(f"{opts.name}: a layer's parameters do not fit its kind ({type(e).__name__}: {str(e)[:160]})") from None
+
+
+def _convert(graph: LayerGraph, opts: ImportOptions) -> ModuleOp:
+    graph = fold_batchnorm(graph)
     scale = opts.input_scale
     if scale is None:
         scale = 1.0

@@ -18,6 +18,7 @@ TARGETS = ("chip", "mlir", "verilog")
 LEVELS = ("snn", "core", "map")
 ENCODINGS = ("direct", "rate", "poisson")
 DECODINGS = ("count", "membrane", "first-spike")
+MIN_DECISION_AGREEMENT = 0.9
 
 
 def _opt(default: Any, help: str, *, choices: tuple[str, ...] | None = None, kind: str = "", metavar: str | None = None) -> Any:
@@ -56,6 +57,12 @@ class CompileOptions:
         True,
         "measure on the calibration data: decision agreement of the quantized network and the chip run (energy, activity)",
         kind="check",
+    )
+    allow_accuracy_loss: bool = _opt(
+        False,
+        f"keep a compilation whose quantized network agrees with the unquantized one on fewer than "
+        f"{MIN_DECISION_AGREEMENT:.0%} of the calibration decisions (refused otherwise)",
+        kind="flag",
     )
     partition: str = _opt("auto", "partition-cores strategy", choices=("auto", "metis", "sequential"))
     placement: str = _opt("anneal", "place-cores strategy", choices=("anneal", "sequential"))

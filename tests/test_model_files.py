@@ -216,3 +216,35 @@ def test_save_is_all_or_nothing_and_drops_files_of_an_earlier_run(tmp_path, monk
     monkeypatch.setattr(os, "replace", real_replace)
     assert sorted((p.name, p.read_bytes()) for p in out.iterdir()) == before
     assert [p.name for p in tmp_path.iterdir()] == ["out"]
+
+
+def test_a_compile_that_loses_the_decisions_is_refused_unless_allowed(tmp_path):
+    model = str(EXAMPLES / "digits_cnn.pt")
+    args = [model, "--calibration", str(EXAMPLES / "digits_calib.npy"), "--timesteps", "16", "--weight-bits", "2"]
+    proc = run_cli(*args, "-o", str(tmp_path / "a"))
+    assert_one_line_error(proc, r"the quantized network agrees with the unquantized one on \d+\.\d% of 100 calibration "
+                                r"decisions .* below 90%: .* --allow-accuracy-loss")  # fmt: skip
+    assert not (tmp_path / "a").exists()
+    kept = run_cli(*args, "--allow-accuracy-loss", "-o", str(tmp_path / "b"))
+    assert kept.returncode == 0, kept.stderr
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
+def test_non_finite_weights_are_refused_naming_the_layer(bad):
+    from nmc.frontends.torch_import import layer_graph
+
+    model = nn.Sequential(nn.Linear(4, 3), nn.ReLU(), nn.Linear(3, 2))
+    with torch.no_grad():
+        model[2].weight[1, 0] = bad
+    with pytest.raises(NmcError, match=r"layer '2' \(linear\): 'weight' holds NaN or infinite values"):
+        layer_graph(model)
+
+
+def test_damaged_module_state_is_one_clear_error(tmp_path):
+    model = nn.Sequential(nn.Linear(4, 3), nn.ReLU(), nn.Linear(3, 2))
+    model[0].weight = nn.Parameter(torch.zeros(3))  # a 1-D Linear weight
+    path = tmp_path / "damaged.pt"
+    torch.save(model, path)
+    proc = run_cli(str(path), "-o", str(tmp_path / "out"))
+    assert_one_line_error(proc, r"damaged: a layer's parameters do not fit its kind")
+    assert not (tmp_path / "out").exists()

@@ -315,9 +315,21 @@ def graph_from_exported(ep: torch.export.ExportedProgram, input_shape: tuple[int
 
 
 def layer_graph(model: Any, input_shape: tuple[int, ...] | None = None) -> LayerGraph:
-    """The layer graph of an nn.Module or ExportedProgram."""
-    if isinstance(model, torch.export.ExportedProgram):
-        return graph_from_exported(model, input_shape)
-    if isinstance(model, nn.Module):
-        return graph_from_module(model, input_shape)
-    raise NmcError(f"expected a torch model, got {type(model).__name__}")
+    """The layer graph of an nn.Module or ExportedProgram, with every parameter finite."""
+    if not isinstance(model, torch.export.ExportedProgram | nn.Module):
+        raise NmcError(f"expected a torch model, got {type(model).__name__}")
+    try:
+        if isinstance(model, torch.export.ExportedProgram):
+            graph = graph_from_exported(model, input_shape)
+        else:
+            graph = graph_from_module(model, input_shape)
+    except NmcError:
+        raise
+    except (AttributeError, IndexError, KeyError, TypeError, ValueError, RuntimeError) as e:
+        # a damaged module (a submodule that is not one, a 1-D Linear weight, padding=None, ...)
+        raise NmcError(f"{type(model).__name__}: a layer's state is not what its class expects ({_one_line(e)})") from None
+    for layer in graph.layers:
+        for key, value in layer.params.items():
+            if isinstance(value, np.ndarray) and value.dtype.kind == "f" and not np.isfinite(value).all():
+                raise NmcError(f"layer '{layer.name}' ({layer.kind}): '{key}' holds NaN or infinite values")
+    return graph
