@@ -9,6 +9,7 @@ the image of a mapped network.
 from __future__ import annotations
 
 import json
+import math
 import struct
 import zlib
 from dataclasses import dataclass, field
@@ -137,8 +138,10 @@ def _read_arrays(r: _Reader, tag: str) -> dict[str, np.ndarray]:
         code, ndim = r.unpack("<BB", f"{tag}.{name} header")
         if code not in DTYPES:
             raise BinaryError(f"{tag}.{name}: unknown element type code {code}")
+        if ndim > 8:
+            raise BinaryError(f"{tag}.{name}: {ndim} dimensions (at most 8)")
         shape = r.unpack(f"<{ndim}Q", f"{tag}.{name} shape")
-        size = int(np.prod(shape)) * np.dtype(DTYPES[code]).itemsize
+        size = math.prod(shape) * np.dtype(DTYPES[code]).itemsize  # Python ints: no overflow on a forged shape
         out[name] = np.frombuffer(r.take(size, f"{tag}.{name} data"), DTYPES[code]).reshape(shape)
     if r.pos != r.end:
         raise BinaryError(f"section {tag}: {r.end - r.pos} bytes left over")

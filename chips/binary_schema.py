@@ -23,6 +23,8 @@ INTEGER_ARRAYS = {
     "ROUT": ("offsets", "slot", "dest_offsets", "dest"),
 }
 
+SAME_LENGTH = {"CORE": ("x", "y"), "AXON": ("kind", "src", "delay"), "SYN ": ("axon", "slot", "weight")}
+
 
 def _int(meta: dict, key: str, low: int, high: int, where: str = "META") -> int:
     value = meta.get(key)
@@ -97,6 +99,10 @@ def check_arrays(arrays: dict[str, dict[str, np.ndarray]], meta: dict) -> None:
             arr = arrays[tag][name]
             if arr.ndim != 1 or arr.dtype.kind not in "iu":
                 raise _error(f"{tag.strip()}.{name} must be a 1-D integer array, got {arr.ndim}-D {arr.dtype}")
+    for tag, names in SAME_LENGTH.items():
+        lengths = {name: arrays[tag][name].size for name in names}
+        if len(set(lengths.values())) > 1:
+            raise _error(f"{tag.strip()}: arrays {', '.join(names)} must have one entry each per element, got {lengths}")
     out = arrays["OUT "]
     for i, spec in enumerate(meta["outputs"]):
         ids, scale = out.get(f"neurons{i}"), out.get(f"scale{i}")

@@ -1,0 +1,157 @@
+"""Seeded mutators for the input boundaries (used by tests/test_fuzz.py and scripts/fuzz.py).
+
+Each `*_cases(seed, n)` yields (description, input) pairs; each `check_*` returns "ok" for a
+valid input, "refused" for a clean one-line refusal, and raises for anything else (a crash).
+"""
+
+from __future__ import annotations
+
+import copy
+import random
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+WILD_VALUES = [0, -1, 1, 2**31, -(2**31), 2**63 - 1, 2**64, 10**9, 1.5, float("nan"), float("inf"), "x", "", None, True,
+               [], [0], [1, 2, 3], {}, {"a": 1}, [[[[]]]], -(10**12)]  # fmt: skip
+
+
+def _wild(rng: random.Random) -> object:
+    return copy.deepcopy(rng.choice(WILD_VALUES))
+
+
+# --------------------------------------------------------------------------- chip binaries
+
+
+def _mutate_meta(meta: dict, rng: random.Random) -> str:
+    node, path = meta, "META"
+    while isinstance(node, dict | list) and node and rng.random() < 0.6:
+        key = rng.choice(list(node)) if isinstance(node, dict) else rng.randrange(len(node))
+        if not isinstance(node[key], dict | list):
+            break
+        node, path = node[key], f"{path}.{key}"
+    if isinstance(node, dict) and node:
+        key = rng.choice(list(node))
+        if rng.random() < 0.2:
+            del node[key]
+            return f"{path}.{key} deleted"
+        node[key] = _wild(rng)
+        return f"{path}.{key} = {node[key]!r}"
+    if isinstance(node, list) and node:
+        i = rng.randrange(len(node))
+        node[i] = _wild(rng)
+        return f"{path}[{i}] = {node[i]!r}"
+    return "no change"
+
+
+def _mutate_arrays(arrays: dict, rng: random.Random) -> str:
+    tag = rng.choice(list(arrays))
+    if not arrays[tag]:
+        return "no change"
+    name = rng.choice(list(arrays[tag]))
+    arr = arrays[tag][name]
+    choice = rng.randrange(5)
+    if choice == 0 and arr.size:
+        arr = arr.copy()
+        i = rng.randrange(arr.size)
+        info = np.iinfo(arr.dtype) if arr.dtype.kind in "iu" else None
+        values = [-1, 0, 1, 7, 255, 1 << 20] + ([info.min, info.max] if info else [np.nan, 1e30])
+        value = rng.choice([v for v in values if info is None or info.min <= v <= info.max])
+        arr.flat[i] = value
+        what = f"{tag}.{name}[{i}] = {value}"
+    elif choice == 1:
+        arr = arr[: rng.randrange(arr.size + 1)] if arr.ndim == 1 else arr
+        what = f"{tag}.{name} cut to {arr.shape}"
+    elif choice == 2:
+        arr = arr.astype(rng.choice([np.float32, np.int8, np.uint8, np.int64]))
+        what = f"{tag}.{name} as {arr.dtype}"
+    elif choice == 3:
+        del arrays[tag][name]
+        return f"{tag}.{name} deleted"
+    else:
+        arr = np.concatenate([arr, arr]) if arr.ndim == 1 else arr
+        what = f"{tag}.{name} doubled"
+    arrays[tag][name] = arr
+    return what
+
+
+def binary_cases(seed: int, n: int, source: bytes) -> Iterator[tuple[str, bytes]]:
+    """Mutated binaries with a recomputed CRC: metadata, arrays, or raw bytes."""
+    import struct
+    import zlib
+
+    from nmc.chips.binary import decode, encode
+
+    rng = random.Random(seed)
+    base = decode(source)
+    for _ in range(n):
+        image = copy.deepcopy(base)
+        kind = rng.randrange(3)
+        if kind == 0:
+            what = _mutate_meta(image.meta, rng)
+            yield what, encode(image)
+        elif kind == 1:
+            what = _mutate_arrays(image.arrays, rng)
+            yield what, encode(image)
+        else:
+            data = bytearray(source[:-4])
+            for _ in range(rng.randrange(1, 4)):
+                i = rng.randrange(len(data))
+                data[i] = rng.randrange(256)
+            data += struct.pack("<I", zlib.crc32(bytes(data)))
+            yield f"bytes flipped (CRC recomputed) near {i}", bytes(data)
+
+
+def check_binary(data: bytes, run: bool) -> str:
+    from nmc.chips.binary import BinaryError, decode, validate
+    from nmc.runtime.simulator import Chip
+
+    try:
+        image = decode(data)
+        validate(image)
+        if run:
+            chip = Chip(image)
+            x = [np.full((1, *spec["shape"]), 0.5, np.float32) for spec in image.meta["inputs"]]
+            chip.run(x if len(x) != 1 else x[0])
+    except BinaryError:
+        return "refused"
+    return "ok"
+
+
+# --------------------------------------------------------------------------- chip descriptions
+
+
+def chip_cases(seed: int, n: int) -> Iterator[tuple[str, str]]:
+    rng = random.Random(seed)
+    texts = [p.read_text() for p in sorted((ROOT / "chips").glob("*.chip"))]
+    tokens = ["{", "}", ",", "x", "mesh", "core", "chip", '"', "#", "\n", "-1", "0", "1e9", "nan", "inf", "true", "zero",
+              "weight_bits", "99999999999999999999", "1.5", "axons", "reset", "ge"]  # fmt: skip
+    for _ in range(n):
+        text = rng.choice(texts)
+        for _ in range(rng.randrange(1, 4)):
+            i = rng.randrange(len(text) + 1)
+            op = rng.randrange(3)
+            if op == 0:
+                text = text[:i] + rng.choice(tokens) + text[i:]
+            elif op == 1:
+                text = text[:i] + text[i + rng.randrange(1, 12) :]
+            else:
+                j = rng.randrange(len(text) + 1)
+                text = text[:i] + text[j : j + rng.randrange(1, 30)] + text[i:]
+        yield "mutated preset", text
+
+
+def check_chip(text: str) -> str:
+    from nmc.chips import parse_chip
+    from nmc.errors import NmcError
+
+    try:
+        chip = parse_chip(text, "fuzz.chip")
+    except NmcError as e:
+        if "\n" in str(e) or not str(e).startswith("fuzz.chip:"):
+            raise AssertionError(f"not a one-line, located error: {e!r}") from None
+        return "refused"
+    chip.canonical_text()
+    return "ok"

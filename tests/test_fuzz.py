@@ -1,0 +1,42 @@
+"""Fuzzing the input boundaries on every run (seeded, 2,000 cases each): a clean refusal or a valid
+result, never a traceback. scripts/fuzz.py runs the same mutators at 10,000+ cases."""
+
+from __future__ import annotations
+
+import pytest
+
+from .fuzzing import binary_cases, check_binary, check_chip, chip_cases
+
+CASES = 2000
+
+
+@pytest.fixture(scope="module")
+def source_binary(tmp_path_factory) -> bytes:
+    import nmc
+
+    from .conftest import EXAMPLES
+
+    compiled = nmc.compile(EXAMPLES / "digits_mlp.pt", calibration=EXAMPLES / "digits_calib.npy", timesteps=4, check=False)
+    return compiled.binary
+
+
+def test_mutated_binaries_never_crash_the_reader_or_the_simulator(source_binary):
+    outcomes = {"ok": 0, "refused": 0}
+    for i, (what, data) in enumerate(binary_cases(seed=1, n=CASES, source=source_binary)):
+        try:
+            outcomes[check_binary(data, run=i % 10 == 0)] += 1  # the simulator runs one case in ten
+        except Exception as e:
+            pytest.fail(f"case {i} ({what}): {type(e).__name__}: {e}")
+    assert outcomes["refused"] > CASES // 4  # the mutators do reach the checks
+    assert outcomes["ok"] > 0
+
+
+def test_mutated_chip_descriptions_never_crash_the_parser():
+    outcomes = {"ok": 0, "refused": 0}
+    for i, (_what, text) in enumerate(chip_cases(seed=2, n=CASES)):
+        try:
+            outcomes[check_chip(text)] += 1
+        except Exception as e:
+            pytest.fail(f"case {i}: {type(e).__name__}: {e}\n{text}")
+    assert outcomes["refused"] > CASES // 4
+    assert outcomes["ok"] > 0
