@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import struct
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -49,6 +50,8 @@ def report_user_errors(tool: str) -> Iterator[None]:
     except OSError as e:  # a full disk, a read-only filesystem, ...
         where = f"{e.filename}: " if e.filename else ""
         _die(tool, f"{where}{e.strerror or e}")
+    except (OverflowError, struct.error) as e:  # xDSL packing a literal into its element type
+        _die(tool, f"a number does not fit its type ({e}): check the IR's dense<...> values and arrays")
     except MemoryError:
         _die(tool, "out of memory (the model or input is too large for this machine)")
     except KeyboardInterrupt:

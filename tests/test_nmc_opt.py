@@ -69,3 +69,21 @@ def test_syntax_error_names_file_line_and_column(tmp_path):
     assert proc.returncode == 1
     assert "Traceback" not in proc.stderr
     assert proc.stderr.startswith(f"nmc-opt: error: {bad}:4:1: ")
+
+
+def test_numbers_too_large_for_their_type_are_one_line(tmp_path):
+    from .conftest import ROOT
+
+    src = (ROOT / "tests" / "lit" / "passes" / "Inputs" / "two-groups.mlir").read_text()
+    cases = {
+        "delays": src.replace("delays = [0]", "delays = [18446744073709551616]", 1),
+        "f32": src.replace("threshold = dense<1> : tensor<20xi32>", "threshold = dense<1.0e39> : tensor<20xf32>", 1),
+    }
+    for name, text in cases.items():
+        path = tmp_path / f"{name}.mlir"
+        path.write_text(text)
+        proc = run_tool("nmc-opt", str(path))
+        assert proc.returncode == 1, name
+        lines = proc.stderr.strip().splitlines()
+        assert len(lines) == 1, proc.stderr
+        assert lines[0].startswith("nmc-opt: error: a number does not fit its type"), lines[0]
