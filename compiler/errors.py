@@ -52,10 +52,26 @@ def report_user_errors(tool: str) -> Iterator[None]:
         _die(tool, f"{where}{e.strerror or e}")
     except (OverflowError, struct.error) as e:  # xDSL packing a literal into its element type
         _die(tool, f"a number does not fit its type ({e}): check the IR's dense<...> values and arrays")
+    except NotImplementedError as e:  # e.g. an integer width xDSL cannot print
+        _die(tool, f"not supported: {e}")
     except MemoryError:
         _die(tool, "out of memory (the model or input is too large for this machine)")
     except KeyboardInterrupt:
         _die(tool, "interrupted", status=130)
+    except AssertionError as e:
+        # xDSL 0.74's parser asserts on some malformed literals (e.g. `(1, 2, 3)` in a dense<...>);
+        # only those become a one-line syntax error, an assertion anywhere else stays a bug report
+        if not _raised_in_xdsl_parser(e):
+            raise
+        _die(tool, f"syntax error: {str(e).splitlines()[0][:200]}")
+
+
+def _raised_in_xdsl_parser(e: BaseException) -> bool:
+    tb = e.__traceback__
+    last = None
+    while tb is not None:
+        last, tb = tb.tb_frame.f_code.co_filename, tb.tb_next
+    return last is not None and ("/xdsl/parser/" in last.replace("\\", "/") or last.endswith("mlir_lexer.py"))
 
 
 def _first_meaningful_line(text: str) -> str:

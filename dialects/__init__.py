@@ -5,7 +5,24 @@ from collections.abc import Callable
 from xdsl.ir import Dialect
 
 
+def _linear_string_lexing() -> None:
+    """Make xDSL 0.74's string-literal regex linear.
+
+    Its pattern `"(?:[^"\\\n\v\f]+|\\(...))*"` nests `+` inside `*`: on a string that is not closed
+    before the end of its line it backtracks exponentially (one deleted quote in a 300-character
+    line hung nmc-opt for minutes; found by fuzzing). Matching one character per repetition accepts
+    exactly the same strings with no ambiguity, so no backtracking blow-up.
+    """
+    import re
+
+    from xdsl.utils.mlir_lexer import MLIRLexer
+
+    MLIRLexer._unescaped_characters_regex = re.compile(r'"(?:[^"\\\n\v\f]|\\(?:["nt\\]|[0-9A-Fa-f]{2}))*"')
+
+
 def get_all_dialects() -> dict[str, Callable[[], Dialect]]:
+    _linear_string_lexing()
+
     def get_snn() -> Dialect:
         from nmc.dialects.snn import SNN
 

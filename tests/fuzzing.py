@@ -155,3 +155,56 @@ def check_chip(text: str) -> str:
         return "refused"
     chip.canonical_text()
     return "ok"
+
+
+# --------------------------------------------------------------------------- IR text
+
+
+IR_TOKENS = ["%a", "%0", "}", "{", "(", ")", ":", "<", ">", "[", "]", "=", "-1", "0", "99999999999999", "1.0e39", "i0",
+             "f32", "core.neurons", "snn.dense", '"x"', ",", "\n", "^bb0", '"']  # fmt: skip
+
+
+def ir_cases(seed: int, n: int) -> Iterator[tuple[str, str]]:
+    """Every lit test file and input, with text inserted, deleted or copied."""
+    rng = random.Random(seed)
+    texts = [p.read_text() for p in sorted((ROOT / "tests" / "lit").rglob("*.mlir"))]
+    for _ in range(n):
+        text = rng.choice(texts)
+        for _ in range(rng.randrange(1, 4)):
+            i, op = rng.randrange(len(text) + 1), rng.randrange(3)
+            if op == 0:
+                text = text[:i] + rng.choice(IR_TOKENS) + text[i:]
+            elif op == 1:
+                text = text[:i] + text[i + rng.randrange(1, 10) :]
+            else:
+                j = rng.randrange(len(text) + 1)
+                text = text[:i] + text[j : j + rng.randrange(1, 40)] + text[i:]
+        yield "mutated lit file", text
+
+
+def check_ir(text: str) -> str:
+    """Parse and verify as nmc-opt does, under its error reporting: a one-line exit is a refusal."""
+    import contextlib
+    import io
+
+    from xdsl.context import Context
+    from xdsl.dialects.builtin import Builtin
+    from xdsl.parser import Parser
+
+    from nmc.dialects import get_all_dialects
+    from nmc.errors import report_user_errors
+
+    ctx = Context()
+    ctx.load_dialect(Builtin)
+    for name, factory in get_all_dialects().items():
+        ctx.register_dialect(name, factory)
+    err = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(err), report_user_errors("nmc-opt"):
+            Parser(ctx, text, "fuzz.mlir").parse_module().verify()
+    except SystemExit as e:
+        lines = err.getvalue().strip().splitlines()
+        if e.code in (0, None) or len(lines) != 1:
+            raise AssertionError(f"exit {e.code} with {len(lines)} lines: {err.getvalue()[:300]}") from None
+        return "refused"
+    return "ok"

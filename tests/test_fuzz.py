@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from .fuzzing import binary_cases, check_binary, check_chip, chip_cases
+from .fuzzing import binary_cases, check_binary, check_chip, check_ir, chip_cases, ir_cases
 
 CASES = 2000
 
@@ -38,5 +38,16 @@ def test_mutated_chip_descriptions_never_crash_the_parser():
             outcomes[check_chip(text)] += 1
         except Exception as e:
             pytest.fail(f"case {i}: {type(e).__name__}: {e}\n{text}")
+    assert outcomes["refused"] > CASES // 4
+    assert outcomes["ok"] > 0
+
+
+def test_mutated_ir_never_crashes_the_parser_or_the_verifiers():
+    outcomes = {"ok": 0, "refused": 0}
+    for i, (_what, text) in enumerate(ir_cases(seed=3, n=CASES)):
+        try:
+            outcomes[check_ir(text)] += 1
+        except Exception as e:
+            pytest.fail(f"case {i}: {type(e).__name__}: {e}\n{text[:2000]}")
     assert outcomes["refused"] > CASES // 4
     assert outcomes["ok"] > 0
