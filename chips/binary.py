@@ -18,7 +18,7 @@ from typing import IO, Any
 
 import numpy as np
 
-from nmc.chips.binary_schema import check_arrays, check_meta
+from nmc.chips.binary_schema import INTEGER_ARRAYS, check_arrays, check_meta
 from nmc.chips.formats import COMPARES, MODES, RESETS
 
 MAGIC = b"NMCBIN\x00\x01"
@@ -159,14 +159,7 @@ def read_binary(path: str | Path) -> ChipImage:
     return image
 
 
-REQUIRED = {
-    "CORE": ("x", "y"),
-    "NRN ": ("core", "slot", "mode", "threshold", "bias", "v_init", "shift", "reset", "compare", "start"),
-    "AXON": ("offsets", "kind", "src", "delay"),
-    "SYN ": ("offsets", "axon", "slot", "weight"),
-    "ROUT": ("offsets", "slot", "dest_offsets", "dest"),
-    "OUT ": (),
-}
+REQUIRED = {**INTEGER_ARRAYS, "OUT ": ()}  # the arrays every section must hold (OUT's depend on META)
 
 
 def validate(image: ChipImage) -> None:

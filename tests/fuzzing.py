@@ -123,24 +123,27 @@ def check_binary(data: bytes, run: bool) -> str:
 # --------------------------------------------------------------------------- chip descriptions
 
 
+def _mutate_text(text: str, tokens: list[str], rng: random.Random) -> str:
+    """One to three edits: insert a token, delete a few characters, or copy a piece elsewhere."""
+    for _ in range(rng.randrange(1, 4)):
+        i, op = rng.randrange(len(text) + 1), rng.randrange(3)
+        if op == 0:
+            text = text[:i] + rng.choice(tokens) + text[i:]
+        elif op == 1:
+            text = text[:i] + text[i + rng.randrange(1, 12) :]
+        else:
+            j = rng.randrange(len(text) + 1)
+            text = text[:i] + text[j : j + rng.randrange(1, 40)] + text[i:]
+    return text
+
+
 def chip_cases(seed: int, n: int) -> Iterator[tuple[str, str]]:
     rng = random.Random(seed)
     texts = [p.read_text() for p in sorted((ROOT / "chips").glob("*.chip"))]
     tokens = ["{", "}", ",", "x", "mesh", "core", "chip", '"', "#", "\n", "-1", "0", "1e9", "nan", "inf", "true", "zero",
               "weight_bits", "99999999999999999999", "1.5", "axons", "reset", "ge"]  # fmt: skip
     for _ in range(n):
-        text = rng.choice(texts)
-        for _ in range(rng.randrange(1, 4)):
-            i = rng.randrange(len(text) + 1)
-            op = rng.randrange(3)
-            if op == 0:
-                text = text[:i] + rng.choice(tokens) + text[i:]
-            elif op == 1:
-                text = text[:i] + text[i + rng.randrange(1, 12) :]
-            else:
-                j = rng.randrange(len(text) + 1)
-                text = text[:i] + text[j : j + rng.randrange(1, 30)] + text[i:]
-        yield "mutated preset", text
+        yield "mutated preset", _mutate_text(rng.choice(texts), tokens, rng)
 
 
 def check_chip(text: str) -> str:
@@ -169,17 +172,7 @@ def ir_cases(seed: int, n: int) -> Iterator[tuple[str, str]]:
     rng = random.Random(seed)
     texts = [p.read_text() for p in sorted((ROOT / "tests" / "lit").rglob("*.mlir"))]
     for _ in range(n):
-        text = rng.choice(texts)
-        for _ in range(rng.randrange(1, 4)):
-            i, op = rng.randrange(len(text) + 1), rng.randrange(3)
-            if op == 0:
-                text = text[:i] + rng.choice(IR_TOKENS) + text[i:]
-            elif op == 1:
-                text = text[:i] + text[i + rng.randrange(1, 10) :]
-            else:
-                j = rng.randrange(len(text) + 1)
-                text = text[:i] + text[j : j + rng.randrange(1, 40)] + text[i:]
-        yield "mutated lit file", text
+        yield "mutated lit file", _mutate_text(rng.choice(texts), IR_TOKENS, rng)
 
 
 def check_ir(text: str) -> str:
