@@ -28,7 +28,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from nmc.chips.errors import NmcError
+from nmc.chips.errors import NmcError, read_text_file
 from nmc.chips.formats import COMPARES, LEAKS, RESETS, signed_range, weight_range
 
 GRAMMAR = r"""
@@ -319,10 +319,4 @@ def load_chip(name_or_path: str) -> Chip:
     path = Path(name_or_path)
     if not path.suffix and not path.exists():
         return load_preset(name_or_path, "; or give a file path")
-    try:
-        text = path.read_text()
-    except FileNotFoundError:
-        raise NmcError(f"{path}: no such chip file") from None
-    except UnicodeDecodeError:
-        raise NmcError(f"{path}: not a text chip description") from None
-    return parse_chip(text, str(path))
+    return parse_chip(read_text_file(path, "chip description"), str(path))

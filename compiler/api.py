@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from nmc.options import CompileOptions, option_names, options_doc
+from nmc.options import CompileOptions, options_doc
 from nmc.report import Report
 
 
@@ -354,11 +354,9 @@ def _document_compile() -> None:
     params += [
         inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=f.default)
         for f in dataclasses.fields(CompileOptions)
-        if f.name not in ("name",)
     ]
     compile.__signature__ = sig.replace(parameters=params)  # type: ignore[attr-defined]
     compile.__doc__ = (compile.__doc__ or "") + "\n" + options_doc() + "\n"
-    assert "name" not in option_names()
 
 
 _document_compile()

@@ -9,7 +9,7 @@ Added to a `core.network` by the mapping passes:
   core and the busiest link's load (packets per input sample).
 
 Axon tables and multicast routing tables are functions of these (docs/mapping.md);
-`nmc.mapping` computes them for the verifiers, the binary writer and the reports.
+`nmc.dialects.map_layout` computes them for the verifiers, the binary writer and the reports.
 `map.mesh`'s verifier checks every capacity and coordinate against the chip.
 """
 

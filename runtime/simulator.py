@@ -120,9 +120,6 @@ class Chip:
                 raise BinaryError(f"neuron {s} feeds an axon of core {d}, but no routing-table entry sends its spikes there")
         return remote
 
-    def neuron_id_of(self, core: np.ndarray, slot: np.ndarray) -> np.ndarray:
-        return self.neuron_id[core] + slot
-
     # ------------------------------------------------------------------ exactness
 
     def _value_bound(self, host_bound: float) -> float:

@@ -119,3 +119,11 @@ def test_non_finite_costs_are_refused(value):
     text = f'chip "c" {{\n  mesh 2 x 2\n  timing {{\n    clock_mhz {value}\n  }}\n}}\n'
     with pytest.raises(NmcError, match=rf"c.chip:4:15: 'timing.clock_mhz' must be a finite number, got {value}"):
         parse_chip(text, "c.chip")
+
+
+def test_chip_files_that_cannot_be_read_are_one_line(tmp_path):
+    with pytest.raises(NmcError, match=rf"^{tmp_path / 'gone.chip'}: no such chip description$"):
+        load_chip(str(tmp_path / "gone.chip"))
+    (tmp_path / "bin.chip").write_bytes(b"\xff\xfe\x00chip")
+    with pytest.raises(NmcError, match=r"bin.chip: not a text chip description$"):
+        load_chip(str(tmp_path / "bin.chip"))

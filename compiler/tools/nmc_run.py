@@ -80,20 +80,14 @@ def read_module(path: Path):
     from xdsl.dialects.builtin import Builtin
     from xdsl.parser import Parser
 
+    from nmc.chips.errors import read_text_file
     from nmc.dialects import get_all_dialects
-    from nmc.errors import NmcError
 
     ctx = Context()
     ctx.load_dialect(Builtin)
     for name, factory in get_all_dialects().items():
         ctx.register_dialect(name, factory)
-    try:
-        text = path.read_text()
-    except FileNotFoundError:
-        raise NmcError(f"{path}: no such file") from None
-    except UnicodeDecodeError:
-        raise NmcError(f"{path}: not a text IR file") from None
-    module = Parser(ctx, text, str(path)).parse_module()
+    module = Parser(ctx, read_text_file(path, "IR file"), str(path)).parse_module()
     module.verify()
     return module
 
