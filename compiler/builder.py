@@ -135,6 +135,13 @@ class NetworkBuilder:
             return x
         return self._add(snn.FlattenOp.build(operands=[x], result_types=[type(t)([t.size])]), name)
 
+    def reshape(self, x: SSAValue, shape: Sequence[int], name: str | None = None) -> SSAValue:
+        t = x.type
+        assert isinstance(t, snn.SpikesType | snn.CurrentType)
+        if tuple(t.dims) == tuple(shape):
+            return x
+        return self._add(snn.ReshapeOp.build(operands=[x], result_types=[type(t)(list(shape))]), name)
+
     def add(self, xs: Sequence[SSAValue], scales: Sequence[float] | None = None, name: str | None = None) -> SSAValue:
         scales = list(scales) if scales is not None else [1.0] * len(xs)
         shape = snn.shape_of(xs[0].type)

@@ -13,6 +13,7 @@ import numpy as np
 from xdsl.dialects.builtin import ModuleOp
 
 from nmc.errors import NmcError
+from nmc.layer_rewrites import prepare
 from nmc.layers import (
     LayerGraph,
     LoweringOptions,
@@ -63,7 +64,7 @@ def _graph(model: Any, opts: ImportOptions) -> LayerGraph:
     if shape is None and opts.calibration is not None:
         shape = tuple(opts.calibration.shape[1:])
     try:
-        graph = torch_import.layer_graph(model, shape)
+        graph = prepare(fold_batchnorm(torch_import.layer_graph(model, shape)))
         infer_shapes(graph)
     except NmcError as e:
         raise NmcError(f"{source}: {e}" if source else str(e)) from None

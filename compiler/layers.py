@@ -19,7 +19,9 @@ from xdsl.ir import SSAValue
 from nmc.builder import NetworkBuilder
 from nmc.errors import NmcError
 
-KINDS = ("input", "linear", "conv2d", "pool2d", "flatten", "add", "relu", "batchnorm", "identity", "neuron")
+# What `lower_to_snn` takes; front ends may also emit the kinds of `nmc.layer_rewrites.SOURCE_KINDS`,
+# which `layer_rewrites.prepare` turns into these.
+KINDS = ("input", "linear", "conv2d", "pool2d", "flatten", "reshape", "add", "relu", "batchnorm", "identity", "neuron")
 
 
 @dataclass
@@ -30,6 +32,7 @@ class Layer:
     kind: str
     inputs: list[int] = field(default_factory=list)
     params: dict[str, Any] = field(default_factory=dict)
+    origin: str = ""  # what the source model called it (e.g. "MaxPool2d", "aten.hardtanh"), for messages
 
 
 @dataclass
@@ -53,13 +56,13 @@ class LayerGraph:
 
 def fold_batchnorm(graph: LayerGraph) -> LayerGraph:
     """Fold every batch norm into the linear/conv layer that feeds it (its only user)."""
-    layers = [Layer(ly.name, ly.kind, list(ly.inputs), dict(ly.params)) for ly in graph.layers]
+    layers = [Layer(ly.name, ly.kind, list(ly.inputs), dict(ly.params), ly.origin) for ly in graph.layers]
     for ly in layers:
         if ly.kind != "batchnorm":
             continue
         (src,) = ly.inputs
         prod = layers[src]
-        if prod.kind not in ("linear", "conv2d") or len(graph.users(src)) != 1:
+        if prod.kind not in ("linear", "conv2d", "conv1d") or len(graph.users(src)) != 1:
             raise NmcError(
                 f"layer '{ly.name}' (BatchNorm): only a batch norm right after a Linear or Conv2d "
                 "(and its only user) can be folded; move it or fold it by hand"
@@ -80,39 +83,72 @@ def fold_batchnorm(graph: LayerGraph) -> LayerGraph:
 
 def infer_shapes(graph: LayerGraph) -> list[tuple[int, ...]]:
     """Per-sample output shape of every layer; a mismatch names the layer, what it expects and what it gets."""
-    from nmc.dialects.snn import conv_output_hw
-
     shapes: list[tuple[int, ...]] = []
     for ly in graph.layers:
-        ins = [shapes[j] for j in ly.inputs]
-        p = ly.params
-        where = f"layer '{ly.name}' ({ly.kind})"
-        if ly.kind == "input":
-            out = tuple(graph.input_shape)
-        elif ly.kind == "linear":
-            n_in = p["weight"].shape[1]
-            if ins[0] != (n_in,):
-                raise NmcError(f"{where} expects {n_in} input features, gets shape {list(ins[0])} (flatten first?)")
-            out = (p["weight"].shape[0],)
-        elif ly.kind in ("conv2d", "pool2d"):
-            kernel = p["weight"].shape[2:] if ly.kind == "conv2d" else tuple(p["kernel"])
-            if len(ins[0]) != 3 or (ly.kind == "conv2d" and ins[0][0] != p["weight"].shape[1]):
-                want = f"[{p['weight'].shape[1]}, H, W]" if ly.kind == "conv2d" else "[C, H, W]"
-                raise NmcError(f"{where} expects an input of shape {want}, gets {list(ins[0])}")
-            hw = conv_output_hw(ins[0][1:], tuple(kernel), tuple(p["stride"]), tuple(p.get("padding", (0, 0))))
-            if min(hw) < 1:
-                raise NmcError(f"{where}: kernel {list(kernel)} does not fit the {ins[0][1]}x{ins[0][2]} input")
-            out = (p["weight"].shape[0] if ly.kind == "conv2d" else ins[0][0], *hw)
-        elif ly.kind == "flatten":
-            out = (int(np.prod(ins[0])),)
-        elif ly.kind == "add":
-            if len(set(ins)) != 1:
-                raise NmcError(f"{where} adds tensors of different shapes {[list(s) for s in ins]}")
-            out = ins[0]
-        else:
-            out = ins[0]
-        shapes.append(out)
+        shapes.append(layer_shape(ly, [shapes[j] for j in ly.inputs], graph.input_shape))
     return shapes
+
+
+def layer_shape(ly: Layer, ins: list[tuple[int, ...]], input_shape: tuple[int, ...]) -> tuple[int, ...]:
+    """The per-sample output shape of one layer, given its inputs' shapes."""
+    from nmc.dialects.snn import conv_output_hw
+
+    p = ly.params
+    where = f"layer '{ly.name}' ({ly.origin or ly.kind})"
+    if ly.kind == "input":
+        return tuple(input_shape)
+    if ly.kind == "linear":
+        n_in = p["weight"].shape[1]
+        if ins[0] != (n_in,):
+            raise NmcError(f"{where} expects {n_in} input features, gets shape {list(ins[0])} (flatten first?)")
+        return (p["weight"].shape[0],)
+    if ly.kind in ("conv2d", "pool2d", "maxpool", "conv1d", "pool1d"):
+        dims = 1 if ly.kind.endswith("1d") or len(p.get("kernel", (0, 0))) == 1 else 2
+        kernel = tuple(p["weight"].shape[2:]) if ly.kind.startswith("conv") else tuple(p["kernel"])
+        channels = p["weight"].shape[1] if ly.kind.startswith("conv") else None
+        if len(ins[0]) != dims + 1 or (channels is not None and ins[0][0] != channels):
+            spatial = "L" if dims == 1 else "H, W"
+            raise NmcError(f"{where} expects an input of shape [{channels or 'C'}, {spatial}], gets {list(ins[0])}")
+        pad = tuple(p.get("padding", (0,) * dims))
+        if dims == 1:
+            hw = conv_output_hw((1, ins[0][1]), (1, *kernel), (1, *p["stride"]), (0, *pad))[1:]
+        else:
+            hw = conv_output_hw(ins[0][1:], kernel, tuple(p["stride"]), pad)
+        if min(hw) < 1:
+            raise NmcError(f"{where}: kernel {list(kernel)} does not fit the {'x'.join(map(str, ins[0][1:]))} input")
+        return (p["weight"].shape[0] if ly.kind.startswith("conv") else ins[0][0], *hw)
+    if ly.kind == "adaptive_avgpool":
+        if len(ins[0]) != len(p["output"]) + 1:
+            raise NmcError(f"{where} expects a [C, {'H, W' if len(p['output']) == 2 else 'L'}] input, gets {list(ins[0])}")
+        return (ins[0][0], *(int(o) if o is not None else i for o, i in zip(p["output"], ins[0][1:], strict=True)))
+    if ly.kind == "mean":
+        rank = len(ins[0])
+        dims = sorted(d + rank + 1 if d < 0 else d for d in p["dims"])
+        if dims != list(range(rank + 1 - len(dims), rank + 1)) or len(dims) >= rank:
+            raise NmcError(
+                f"{where}: only a mean over trailing feature dimensions that keeps the channels is supported "
+                f"(e.g. x.mean((2, 3)) on [N, C, H, W]), got dims {list(p['dims'])} "
+                f"of a [N, {', '.join(map(str, ins[0]))}] tensor"
+            )
+        kept = ins[0][: rank - len(dims)]
+        return (*kept, *([1] * len(dims))) if p.get("keepdim") else kept
+    if ly.kind == "flatten":
+        return (int(np.prod(ins[0])),)
+    if ly.kind == "reshape":
+        return _resolve_reshape(where, ins[0], p["shape"])
+    if ly.kind == "add":
+        if len(set(ins)) != 1:
+            raise NmcError(f"{where} adds tensors of different shapes {[list(s) for s in ins]}")
+    return ins[0]
+
+
+def _resolve_reshape(where: str, shape: tuple[int, ...], target: Sequence[int]) -> tuple[int, ...]:
+    size = int(np.prod(shape))
+    known = int(np.prod([d for d in target if d != -1]))
+    out = [size // known if d == -1 and known and size % known == 0 else d for d in target]
+    if sum(d == -1 for d in target) > 1 or int(np.prod(out)) != size or min(out, default=1) < 1:
+        raise NmcError(f"{where}: cannot reshape {list(shape)} ({size} values per sample) to {list(target)}")
+    return tuple(int(d) for d in out)
 
 
 # --------------------------------------------------------------------------- float evaluation
@@ -149,10 +185,12 @@ def evaluate(graph: LayerGraph, x: np.ndarray, *, watch: str = "relu") -> tuple[
             y = win.mean(axis=(4, 5)) if p["mode"] == "avg" else win.sum(axis=(4, 5))
         elif ly.kind == "flatten":
             y = ins[0].reshape(ins[0].shape[0], -1)
+        elif ly.kind == "reshape":
+            y = ins[0].reshape(ins[0].shape[0], *p["shape"])
         elif ly.kind == "add":
             y = sum(ins[1:], ins[0])
         elif ly.kind == "relu":
-            y = np.maximum(ins[0], 0)
+            y = np.clip(ins[0], 0, p.get("cap"))
         elif ly.kind == "identity":
             y = ins[0]
         else:
@@ -178,7 +216,10 @@ def calibrate(graph: LayerGraph, data: np.ndarray, percentile: float, batch: int
     scales = {}
     for i, chunks in samples.items():
         lam = float(np.percentile(np.concatenate(chunks), percentile))
-        scales[i] = lam if lam > 0 else 1.0
+        # a clipped ReLU (ReLU6, Hardtanh(0, c)) never exceeds its cap, and an IF neuron never exceeds its
+        # threshold per tick: a threshold at the cap reproduces the clipping exactly
+        cap = graph.layers[i].params.get("cap")
+        scales[i] = min(lam, cap) if lam > 0 and cap is not None else lam if lam > 0 else 1.0
     return scales
 
 
@@ -203,7 +244,9 @@ def weight_bound_scales(graph: LayerGraph, input_max: float) -> dict[int, float]
         else:
             hi[i] = ins[0]
         if ly.kind == "relu":
-            scales[i] = max(float(np.max(ins[0])), 1e-6)
+            cap = p.get("cap")
+            scales[i] = max(min(float(np.max(ins[0])), cap if cap is not None else np.inf), 1e-6)
+            hi[i] = scales[i]
     return scales
 
 
@@ -256,6 +299,8 @@ def lower_to_snn(graph: LayerGraph, opts: LoweringOptions, relu_scales: dict[int
             vals[i] = b.pool2d(ins[0], p["mode"], p["kernel"], p["stride"], name=ly.name)
         elif ly.kind == "flatten":
             vals[i] = b.flatten(ins[0], name=ly.name)
+        elif ly.kind == "reshape":
+            vals[i] = b.reshape(ins[0], p["shape"], name=ly.name)
         elif ly.kind == "add":
             vals[i] = b.add(ins, s_in, name=ly.name)
             out_sigma = 1.0

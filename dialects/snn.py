@@ -390,6 +390,24 @@ class FlattenOp(IRDLOperation):
 
 
 @irdl_op_definition
+class ReshapeOp(IRDLOperation):
+    """Row-major reshape to any shape of the same size (e.g. [C, L] -> [C, 1, L] for 1-D layers)."""
+
+    name = "snn.reshape"
+    input = operand_def(Activation)
+    output = result_def(Activation)
+    assembly_format = "$input attr-dict `:` type($input) `->` type($output)"
+
+    def verify_(self) -> None:
+        if type(self.input.type) is not type(self.output.type):
+            raise VerifyException(f"{self.name}: result kind {self.output.type} differs from input kind")
+        n = cast(_ShapedActivation, self.input.type).size
+        m = cast(_ShapedActivation, self.output.type).size
+        if n != m:
+            raise VerifyException(f"{self.name}: result has {m} elements, the input {n}")
+
+
+@irdl_op_definition
 class AddOp(IRDLOperation):
     """Elementwise sum of activations (residual connections): `out = Σ scales[i] * in[i]`."""
 
@@ -522,6 +540,7 @@ SNN = Dialect(
         Conv2dOp,
         Pool2dOp,
         FlattenOp,
+        ReshapeOp,
         AddOp,
         *NEURON_OPS,
         *DECODER_OPS,

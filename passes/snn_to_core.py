@@ -2,7 +2,7 @@
 
 Every population becomes one `core.neurons` group whose synapse list is the
 composition of the linear projections between it and the spike sources it
-reads (conv unrolled, pooling and flatten folded, residual adds merged, bias as
+reads (conv unrolled, pooling, flatten and reshape folded, residual adds merged, bias as
 a per-neuron bias current). Encoders become host inputs, decoders host
 decoders; a membrane decoder of a current becomes an integrate-mode group.
 Exact: the core interpreter reproduces the snn interpreter's spikes, each group
@@ -175,7 +175,7 @@ class _Lowering:
                 op.kind.data == snn.PoolKind.AVG,
             )
             self.values[op.output] = self.affine(op.input).map(m)
-        elif isinstance(op, snn.FlattenOp):
+        elif isinstance(op, snn.FlattenOp | snn.ReshapeOp):
             self.values[op.output] = self.values[op.input]
         elif isinstance(op, snn.AddOp):
             parts = [self.affine(v) for v in op.inputs]

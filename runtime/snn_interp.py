@@ -185,6 +185,11 @@ def _flatten(op: snn.FlattenOp, dtype: np.dtype, ticks: int) -> Kernel:
     return lambda args, t: args[0].reshape(args[0].shape[0], -1)
 
 
+def _reshape(op: snn.ReshapeOp, dtype: np.dtype, ticks: int) -> Kernel:
+    shape = snn.shape_of(op.output.type)
+    return lambda args, t: args[0].reshape(args[0].shape[0], *shape)
+
+
 def _add(op: snn.AddOp, dtype: np.dtype, ticks: int) -> Kernel:
     scales = [dtype.type(s) for s in op.scales.get_values()]
 
@@ -264,6 +269,7 @@ _KERNELS: dict[type[Operation], Callable[[Any, np.dtype, int], Kernel]] = {
     snn.Conv2dOp: _conv2d,
     snn.Pool2dOp: _pool2d,
     snn.FlattenOp: _flatten,
+    snn.ReshapeOp: _reshape,
     snn.AddOp: _add,
     snn.IFOp: _neuron,
     snn.LIFOp: _neuron,

@@ -31,11 +31,13 @@ class ToolRun:
 
 def run_tool(tool: str, *args: str, cwd: Path | None = None) -> ToolRun:
     """Run `nmc-compile`/`nmc-run`/`nmc-opt` by calling its `main(argv)` in this process (fast);
-    tests/test_smoke.py starts each tool once as a real process."""
+    tests/test_smoke.py starts each tool once as a real process. Warnings that a terminal would
+    show (Python's default filters) are written to stderr as a real run would."""
     import contextlib
     import importlib
     import io
     import os
+    import warnings
 
     main = importlib.import_module(f"nmc.tools.{tool.replace('-', '_')}").main
     out, err = io.StringIO(), io.StringIO()
@@ -44,11 +46,17 @@ def run_tool(tool: str, *args: str, cwd: Path | None = None) -> ToolRun:
     try:
         if cwd is not None:
             os.chdir(cwd)
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), warnings.catch_warnings(record=True) as shown:
+            warnings.resetwarnings()
+            warnings.simplefilter("default")
+            for hidden in (DeprecationWarning, PendingDeprecationWarning, ImportWarning, ResourceWarning):
+                warnings.simplefilter("ignore", hidden)
             try:
                 main(list(args))
             except SystemExit as e:
                 code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
     finally:
         os.chdir(old)
+    for w in shown:
+        err.write(warnings.formatwarning(w.message, w.category, w.filename, w.lineno))
     return ToolRun(code, out.getvalue(), err.getvalue())

@@ -1,20 +1,19 @@
 """PyTorch front end: model files and modules to the neutral layer graph.
 
 Two entry roads:
-* an `nn.Module` (in memory, or a `torch.save(model)` pickle loaded with
-  `weights_only=True` and an allow-list of module classes), traced with torch.fx;
-* a `torch.export` archive (.pt2), whose aten graph is read node by node.
+* an `nn.Module` (in memory, or a `torch.save(model)` pickle read by `torch_load`),
+  traced with torch.fx (nmc.nn neurons are leaves);
+* a `torch.export` archive (.pt2), whose aten graph `torch_export` reads.
 
-Everything torch-specific stays here; `nmc.layers` takes it from there.
+Both map each layer through `torch_layers`, so a layer converts, or is refused
+with the same words, whichever road it came by. Everything torch-specific stays
+in this package; `nmc.layers` takes it from there.
 """
 
 from __future__ import annotations
 
 import operator
-import pickle
-import re
-import zipfile
-from pathlib import Path
+import warnings
 from typing import Any
 
 import numpy as np
@@ -25,73 +24,11 @@ from torch.nn import functional as F
 
 from nmc import nn as nmc_nn
 from nmc.errors import NmcError
+from nmc.frontends import torch_layers as tl
+from nmc.frontends.torch_load import TORCH_EXPORT_HINT, load_model, one_line
 from nmc.layers import Layer, LayerGraph
 
-# Module classes a pickled model may contain. Anything else is refused before it runs.
-ALLOWED_MODULES: tuple[type, ...] = (
-    nn.Sequential,
-    nn.Linear,
-    nn.Conv2d,
-    nn.AvgPool2d,
-    nn.Flatten,
-    nn.ReLU,
-    nn.BatchNorm1d,
-    nn.BatchNorm2d,
-    nn.Dropout,
-    nn.Identity,
-    nmc_nn.IF,
-    nmc_nn.LIF,
-)
-# Harmless torch layers nmc cannot compile: loading them lets the error name the layer.
-LOADABLE_UNSUPPORTED: tuple[type, ...] = (
-    nn.MaxPool2d,
-    nn.AdaptiveAvgPool2d,
-    nn.Sigmoid,
-    nn.Tanh,
-    nn.LeakyReLU,
-    nn.Softmax,
-)
-
-
-# --------------------------------------------------------------------------- loading
-
-
-def load_model(path: str | Path) -> nn.Module | torch.export.ExportedProgram:
-    """Load a model file without executing code it may carry."""
-    path = Path(path)
-    if not path.is_file():
-        raise NmcError(f"{path}: no such file")
-    if path.suffix == ".pt2":
-        from nmc.frontends.safe_pt2 import load_exported
-
-        return load_exported(path)
-    try:
-        with torch.serialization.safe_globals([*ALLOWED_MODULES, *LOADABLE_UNSUPPORTED]):
-            obj = torch.load(str(path), weights_only=True, map_location="cpu")
-    except pickle.UnpicklingError as e:
-        m = re.search(r"GLOBAL ([\w.]+)", str(e))
-        if m is None:
-            raise NmcError(f"{path}: not a readable torch file ({_one_line(e)})") from None
-        raise NmcError(
-            f"{path}: refused to load '{m.group(1)}': only models built from "
-            f"{', '.join(c.__name__ for c in ALLOWED_MODULES)} may be unpickled; "
-            "for other models save a torch.export archive (.pt2) or pass the module to nmc.compile()"
-        ) from None
-    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError) as e:
-        raise NmcError(f"{path}: not a readable torch file ({_one_line(e)})") from None
-    if isinstance(obj, dict):
-        raise NmcError(
-            f"{path}: holds a state_dict (weights only), not a model; save the whole model "
-            "with torch.save(model) or torch.export.save(...)"
-        )
-    if not isinstance(obj, nn.Module):
-        raise NmcError(f"{path}: holds a {type(obj).__name__}, not a torch model")
-    return obj
-
-
-def _one_line(e: BaseException) -> str:
-    text = str(e).strip().splitlines()
-    return text[0][:200] if text else type(e).__name__
+__all__ = ["graph_from_module", "layer_graph", "load_model"]
 
 
 # --------------------------------------------------------------------------- nn.Module via fx
@@ -102,76 +39,77 @@ class _Tracer(torch.fx.Tracer):
         return isinstance(m, nmc_nn.IF) or super().is_leaf_module(m, qualname)
 
 
-def _np(t: torch.Tensor | None) -> np.ndarray | None:
-    return None if t is None else t.detach().cpu().numpy().astype(np.float32)
-
-
-def _pair(v: Any) -> list[int]:
-    return [int(v), int(v)] if isinstance(v, int) else [int(x) for x in v]
+_DROPOUTS = (nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d, nn.AlphaDropout, nn.FeatureAlphaDropout, nn.Identity)
 
 
 def _module_layer(path: str, m: nn.Module) -> Layer:
     """The layer for one leaf module (inputs filled in by the caller)."""
     kind = type(m).__name__
     if isinstance(m, nn.Linear):
-        return Layer(path, "linear", params={"weight": _np(m.weight), "bias": _np(m.bias)})
-    if isinstance(m, nn.Conv2d):
-        if m.groups != 1 or _pair(m.dilation) != [1, 1] or m.padding_mode != "zeros" or isinstance(m.padding, str):
-            raise NmcError(f"layer '{path}' (Conv2d): only groups=1, dilation=1 and numeric zero padding are supported")
-        params = {"weight": _np(m.weight), "bias": _np(m.bias), "stride": _pair(m.stride), "padding": _pair(m.padding)}
-        return Layer(path, "conv2d", params=params)
-    if isinstance(m, nn.AvgPool2d):
-        return _avgpool(path, m.kernel_size, m.stride, m.padding, m.ceil_mode)
+        return Layer(path, "linear", params={"weight": tl.tensor(m.weight), "bias": tl.tensor(m.bias)}, origin=kind)
+    if isinstance(m, nn.Conv1d | nn.Conv2d):
+        return tl.conv(path, kind, m.weight, m.bias, m.stride, m.padding, m.dilation, m.groups, m.padding_mode)
+    if isinstance(m, nn.AvgPool1d | nn.AvgPool2d):
+        return tl.avg_pool(path, kind, 1 if isinstance(m, nn.AvgPool1d) else 2, m.kernel_size, m.stride, m.padding, m.ceil_mode)
+    if isinstance(m, nn.MaxPool1d | nn.MaxPool2d):
+        dims = 1 if isinstance(m, nn.MaxPool1d) else 2
+        return tl.max_pool(path, kind, dims, m.kernel_size, m.stride, m.padding, m.dilation, m.ceil_mode)
+    if isinstance(m, nn.AdaptiveAvgPool1d | nn.AdaptiveAvgPool2d):
+        return tl.adaptive_avg_pool(path, kind, 1 if isinstance(m, nn.AdaptiveAvgPool1d) else 2, m.output_size)
     if isinstance(m, nn.Flatten):
         if m.start_dim != 1 or m.end_dim != -1:
-            raise NmcError(f"layer '{path}' (Flatten): only start_dim=1, end_dim=-1 is supported")
-        return Layer(path, "flatten")
+            return tl.unsupported(
+                path, kind, f"start_dim={m.start_dim}, end_dim={m.end_dim}: only start_dim=1, end_dim=-1 keeps the batch"
+            )
+        return Layer(path, "flatten", origin=kind)
+    if isinstance(m, nn.Unflatten):
+        if m.dim not in (1, -1) and not isinstance(m.unflattened_size, tuple | list):
+            return tl.unsupported(path, kind, f"dim={m.dim}: only unflattening the features (dim=1) is supported")
+        return tl.reshape(path, kind, list(m.unflattened_size))
     if isinstance(m, nn.ReLU):
-        return Layer(path, "relu")
+        return Layer(path, "relu", origin=kind)
+    if isinstance(m, nn.Hardtanh):  # ReLU6 is a Hardtanh(0, 6)
+        return tl.clipped_relu(path, kind, m.min_val, m.max_val)
     if isinstance(m, nn.BatchNorm1d | nn.BatchNorm2d):
         if m.running_mean is None or m.running_var is None:
-            raise NmcError(f"layer '{path}' ({kind}): needs running statistics (track_running_stats=True)")
+            return tl.unsupported(path, kind, "needs running statistics (track_running_stats=True)")
         weight = m.weight if m.weight is not None else torch.ones_like(m.running_mean)
         bias = m.bias if m.bias is not None else torch.zeros_like(m.running_mean)
         params = {
-            "weight": _np(weight),
-            "bias": _np(bias),
-            "mean": _np(m.running_mean),
-            "var": _np(m.running_var),
+            "weight": tl.tensor(weight),
+            "bias": tl.tensor(bias),
+            "mean": tl.tensor(m.running_mean),
+            "var": tl.tensor(m.running_var),
             "eps": m.eps,
         }
-        return Layer(path, "batchnorm", params=params)
-    if isinstance(m, nn.Dropout | nn.Identity):
-        return Layer(path, "identity")
+        return Layer(path, "batchnorm", params=params, origin=kind)
+    if isinstance(m, _DROPOUTS):
+        return Layer(path, "identity", origin=kind)
     if isinstance(m, nmc_nn.IF):
         params = {"threshold": m.threshold, "reset": m.reset, "compare": m.compare, "v_init": m.v_init}
         if isinstance(m, nmc_nn.LIF):
             params["beta"] = m.beta
-        return Layer(path, "neuron", params=params)
-    hint = " (use AvgPool2d)" if isinstance(m, nn.MaxPool2d) else ""
-    raise NmcError(f"layer '{path}' ({kind}): unsupported layer type{hint}")
-
-
-def _avgpool(path: str, kernel: Any, stride: Any, padding: Any, ceil_mode: bool) -> Layer:
-    stride = kernel if stride in (None, []) else stride
-    if _pair(padding) != [0, 0] or ceil_mode:
-        raise NmcError(f"layer '{path}' (AvgPool2d): only padding=0 and ceil_mode=False are supported")
-    return Layer(path, "pool2d", params={"mode": "avg", "kernel": _pair(kernel), "stride": _pair(stride)})
+        return Layer(path, "neuron", params=params, origin=kind)
+    return tl.unsupported(path, kind)
 
 
 def graph_from_module(model: nn.Module, input_shape: tuple[int, ...] | None) -> LayerGraph:
     model = model.eval()
     try:
-        fx_graph = _Tracer().trace(model)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            fx_graph = _Tracer().trace(model)
     except Exception as e:
-        raise NmcError(f"cannot trace {type(model).__name__} with torch.fx ({_one_line(e)}); try torch.export") from None
+        raise NmcError(
+            f"cannot trace {type(model).__name__} with torch.fx ({one_line(e)}); export it with {TORCH_EXPORT_HINT}"
+        ) from None
     modules = dict(model.named_modules())
     layers: list[Layer] = []
     index: dict[torch.fx.Node, int] = {}
+    shape_nodes: set[torch.fx.Node] = set()  # x.size(0), x.shape[0]: integers, not tensors
     outputs: list[int] = []
     first_consumer: nn.Module | None = None
     for node in fx_graph.nodes:
-        ins = [index[a] for a in node.all_input_nodes if a in index]
         if node.op == "placeholder":
             if layers:
                 raise NmcError(f"{type(model).__name__}: only models with a single input are supported")
@@ -182,6 +120,9 @@ def graph_from_module(model: nn.Module, input_shape: tuple[int, ...] | None) -> 
                 first_consumer = m
             layer = _module_layer(str(node.target), m)
         elif node.op in ("call_function", "call_method"):
+            if _is_shape_query(node, shape_nodes):
+                shape_nodes.add(node)
+                continue
             layer = _function_layer(node)
         elif node.op == "output":
             outs = node.args[0] if isinstance(node.args[0], tuple | list) else (node.args[0],)
@@ -189,38 +130,83 @@ def graph_from_module(model: nn.Module, input_shape: tuple[int, ...] | None) -> 
             continue
         else:
             raise NmcError(f"node '{node.name}' ({node.op} {node.target}): not supported in a model graph")
-        layer.inputs = ins
+        layer.inputs = [index[a] for a in node.all_input_nodes if a in index]
         index[node] = len(layers)
         layers.append(layer)
     shape = input_shape or _infer_shape(first_consumer)
     return LayerGraph(layers, outputs, shape)
 
 
-def _function_layer(node: torch.fx.Node) -> Layer:
+def _is_shape_query(node: torch.fx.Node, shape_nodes: set[torch.fx.Node]) -> bool:
     t = node.target
-    name = node.name
+    if t in ("size", "dim") or (t is getattr and node.args[1:] == ("shape",)):
+        return True
+    return t is operator.getitem and isinstance(node.args[0], torch.fx.Node) and node.args[0] in shape_nodes
+
+
+def _arg(node: torch.fx.Node, i: int, name: str, default: Any = None) -> Any:
+    """Argument `i` (1 = the first after the tensor) of a call, given positionally or by name."""
+    return node.args[i] if len(node.args) > i else node.kwargs.get(name, default)
+
+
+def _function_layer(node: torch.fx.Node) -> Layer:
+    """A torch function or tensor method call in an fx graph."""
+    t, name = node.target, node.name
+    label = t if isinstance(t, str) else getattr(t, "__name__", str(t))
     if t in (operator.add, operator.iadd, torch.add, "add", "add_", "__add__"):
         if len(node.all_input_nodes) != 2 or node.kwargs:
-            raise NmcError(f"node '{name}' (add): only the sum of two tensors is supported")
-        return Layer(name, "add")
+            return tl.unsupported(name, "add", "only the sum of two tensors is supported")
+        return Layer(name, "add", origin="add")
     if t in (torch.relu, F.relu, "relu", "relu_"):
-        return Layer(name, "relu")
+        return Layer(name, "relu", origin=label)
+    if t in (F.relu6, "relu6"):
+        return tl.clipped_relu(name, label, 0.0, 6.0)
+    if t in (F.hardtanh, "hardtanh"):
+        return tl.clipped_relu(name, label, _arg(node, 1, "min_val", -1.0), _arg(node, 2, "max_val", 1.0))
+    if t in (torch.clamp, torch.clip, "clamp", "clip", torch.clamp_min, "clamp_min"):
+        high = None if "min" in str(t) else _arg(node, 2, "max")
+        return tl.clipped_relu(name, label, _arg(node, 1, "min"), high)
     if t in (torch.flatten, "flatten"):
-        start = node.args[1] if len(node.args) > 1 else node.kwargs.get("start_dim", 0)
-        if start != 1:
-            raise NmcError(f"node '{name}' (flatten): only flatten(x, 1) keeps the batch; use start_dim=1")
-        return Layer(name, "flatten")
+        if _arg(node, 1, "start_dim", 0) != 1 or _arg(node, 2, "end_dim", -1) != -1:
+            return tl.unsupported(name, "flatten", "only flatten(x, 1) keeps the batch: use start_dim=1")
+        return Layer(name, "flatten", origin=label)
     if t in ("view", "reshape"):
-        if len(node.args) == 3 and node.args[2] == -1:
-            return Layer(name, "flatten")
-        raise NmcError(f"node '{name}' ({t}): only x.{t}(x.size(0), -1) (a flatten) is supported")
-    if t is F.avg_pool2d:
-        a = list(node.args[1:]) + [None] * 4
-        return _avgpool(name, a[0], node.kwargs.get("stride", a[1]), node.kwargs.get("padding", a[2] or 0), False)
-    if t in (F.dropout, "contiguous", "clone"):
-        return Layer(name, "identity")
-    label = getattr(t, "__name__", str(t))
-    raise NmcError(f"node '{name}' ({label}): unsupported operation")
+        dims = list(node.args[1][0] if len(node.args) == 2 and isinstance(node.args[1], tuple | list) else node.args[1:])
+        if len(dims) < 2 or any(not isinstance(d, int) for d in dims[1:]):
+            return tl.unsupported(name, label, f"x.{t}(batch, ...) needs the per-sample sizes as integers")
+        return tl.reshape(name, label, dims[1:])
+    if t in ("unflatten",) and _arg(node, 1, "dim") in (1, -1):
+        return tl.reshape(name, label, list(_arg(node, 2, "sizes")))
+    if t in (F.avg_pool1d, F.avg_pool2d):
+        dims = 1 if t is F.avg_pool1d else 2
+        return tl.avg_pool(
+            name,
+            label,
+            dims,
+            _arg(node, 1, "kernel_size"),
+            _arg(node, 2, "stride"),
+            _arg(node, 3, "padding", 0),
+            _arg(node, 4, "ceil_mode", False),
+        )
+    if t in (F.max_pool1d, F.max_pool2d):
+        dims = 1 if t is F.max_pool1d else 2
+        return tl.max_pool(
+            name,
+            label,
+            dims,
+            _arg(node, 1, "kernel_size"),
+            _arg(node, 2, "stride"),
+            _arg(node, 3, "padding", 0),
+            _arg(node, 4, "dilation", 1),
+            _arg(node, 5, "ceil_mode", False),
+        )
+    if t in (F.adaptive_avg_pool1d, F.adaptive_avg_pool2d):
+        return tl.adaptive_avg_pool(name, label, 1 if t is F.adaptive_avg_pool1d else 2, _arg(node, 1, "output_size"))
+    if t in (torch.mean, "mean"):
+        return tl.mean(name, label, _arg(node, 1, "dim", []), _arg(node, 2, "keepdim", False))
+    if t in (F.dropout, F.dropout1d, F.dropout2d, F.alpha_dropout, "contiguous", "clone"):
+        return Layer(name, "identity", origin=label)
+    return tl.unsupported(name, str(label))
 
 
 def _infer_shape(first: nn.Module | None) -> tuple[int, ...]:
@@ -230,96 +216,18 @@ def _infer_shape(first: nn.Module | None) -> tuple[int, ...]:
     raise NmcError(f"cannot infer the input shape of a model starting with {kind}: give --input-shape (e.g. 1,8,8)")
 
 
-# --------------------------------------------------------------------------- torch.export archives
+def layer_graph(model: Any, input_shape: tuple[int, ...] | None = None, *, keep_unsupported: bool = False) -> LayerGraph:
+    """The layer graph of an nn.Module or ExportedProgram, with every parameter finite.
 
-
-def graph_from_exported(ep: torch.export.ExportedProgram, input_shape: tuple[int, ...] | None) -> LayerGraph:
-    gm = ep.module()
-    layers: list[Layer] = []
-    index: dict[torch.fx.Node, int] = {}
-    outputs: list[int] = []
-    shape: tuple[int, ...] | None = input_shape
-    aten = torch.ops.aten
-
-    def attr(n: Any) -> np.ndarray | None:
-        if n is None:
-            return None
-        if not isinstance(n, torch.fx.Node) or n.op != "get_attr":
-            raise NmcError(f"node '{getattr(n, 'name', n)}': expected a parameter")
-        obj: Any = gm
-        for part in str(n.target).split("."):
-            obj = getattr(obj, part)
-        return _np(obj)
-
-    for node in gm.graph.nodes:
-        if node.op == "get_attr" or (node.op == "call_module" and node.target == "_guards_fn"):
-            continue
-        if node.op == "placeholder":
-            if layers:
-                raise NmcError("only models with a single input are supported")
-            val = node.meta.get("val")
-            if shape is None and val is not None:
-                shape = tuple(int(d) for d in val.shape[1:])
-            layer = Layer(node.name, "input")
-        elif node.op == "output":
-            outs = node.args[0] if isinstance(node.args[0], tuple | list) else (node.args[0],)
-            outputs = [index[n] for n in outs]
-            continue
-        elif node.op == "call_function":
-            t, a = node.target, list(node.args)
-            src = node.meta.get("nn_module_stack")
-            name, mtype = next(reversed(src.values())) if src else (node.name, "")
-            mtype = str(mtype).rsplit(".", 1)[-1].strip("'>")
-            if t == aten.linear.default:
-                layer = Layer(name, "linear", params={"weight": attr(a[1]), "bias": attr(a[2] if len(a) > 2 else None)})
-            elif t == aten.conv2d.default:
-                a += [None] * (7 - len(a))
-                dil, groups = a[5] or [1, 1], a[6] or 1
-                if list(dil) != [1, 1] or groups != 1 or isinstance(a[4], str):
-                    raise NmcError(f"layer '{name}' (conv2d): only groups=1, dilation=1, numeric padding")
-                params = {
-                    "weight": attr(a[1]),
-                    "bias": attr(a[2]),
-                    "stride": _pair(a[3] or 1),
-                    "padding": _pair(a[4] or 0),
-                }
-                layer = Layer(name, "conv2d", params=params)
-            elif t in (aten.relu.default, aten.relu_.default):
-                layer = Layer(name, "relu")
-            elif t in (aten.add.Tensor, aten.add_.Tensor):
-                layer = Layer(name, "add")
-            elif t == aten.avg_pool2d.default:
-                a += [None] * (6 - len(a))
-                layer = _avgpool(name, a[1], a[2], a[3] or 0, bool(a[4]))
-            elif t in (aten.flatten.using_ints, aten.view.default, aten.reshape.default):
-                layer = Layer(name, "flatten")
-            elif t in (aten.batch_norm.default, aten._native_batch_norm_legit_no_training.default):
-                eps = a[7] if t == aten.batch_norm.default else a[6]
-                params = {"weight": attr(a[1]), "bias": attr(a[2]), "mean": attr(a[3]), "var": attr(a[4]), "eps": eps}
-                layer = Layer(name, "batchnorm", params=params)
-            elif t in (operator.getitem, aten.dropout.default, aten.clone.default, aten.alias.default):
-                layer = Layer(name, "identity")
-            else:
-                what = f"layer '{name}' ({mtype})" if mtype else f"node '{node.name}'"
-                raise NmcError(f"{what}: unsupported operation {t}")
-        else:
-            raise NmcError(f"node '{node.name}' ({node.op}): not supported in an exported graph")
-        layer.inputs = [index[n] for n in node.all_input_nodes if n in index]
-        if layer.kind == "batchnorm":
-            layer.inputs = layer.inputs[:1]
-        index[node] = len(layers)
-        layers.append(layer)
-    if shape is None:
-        raise NmcError("cannot infer the input shape of the exported program: give --input-shape")
-    return LayerGraph(layers, outputs, shape)
-
-
-def layer_graph(model: Any, input_shape: tuple[int, ...] | None = None) -> LayerGraph:
-    """The layer graph of an nn.Module or ExportedProgram, with every parameter finite."""
+    An unsupported layer raises its message, unless `keep_unsupported` (for `--explain`,
+    which lists every blocker).
+    """
     if not isinstance(model, torch.export.ExportedProgram | nn.Module):
         raise NmcError(f"expected a torch model, got {type(model).__name__}")
     try:
         if isinstance(model, torch.export.ExportedProgram):
+            from nmc.frontends.torch_export import graph_from_exported
+
             graph = graph_from_exported(model, input_shape)
         else:
             graph = graph_from_module(model, input_shape)
@@ -327,7 +235,10 @@ def layer_graph(model: Any, input_shape: tuple[int, ...] | None = None) -> Layer
         raise
     except (AttributeError, IndexError, KeyError, TypeError, ValueError, RuntimeError) as e:
         # a damaged module (a submodule that is not one, a 1-D Linear weight, padding=None, ...)
-        raise NmcError(f"{type(model).__name__}: a layer's state is not what its class expects ({_one_line(e)})") from None
+        raise NmcError(f"{type(model).__name__}: a layer's state is not what its class expects ({one_line(e)})") from None
+    blockers = [ly for ly in graph.layers if ly.kind == "unsupported"]
+    if blockers and not keep_unsupported:
+        raise NmcError(blockers[0].params["reason"])
     for layer in graph.layers:
         for key, value in layer.params.items():
             if isinstance(value, np.ndarray) and value.dtype.kind == "f" and not np.isfinite(value).all():

@@ -19,6 +19,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("model", help="torch.save(model) pickle (.pt) or torch.export archive (.pt2)")
     add_arguments(p)
     p.add_argument("-o", "--outdir", help="output folder (default: <model>_nmc)")
+    p.add_argument(
+        "--explain",
+        action="store_true",
+        help="list each layer, what it becomes on the chip and every blocker, without compiling (exit 1 if blocked)",
+    )
     return p
 
 
@@ -27,7 +32,25 @@ def main(argv: Sequence[str] | None = None) -> None:
 
     args = build_parser().parse_args(argv)
     with report_user_errors("nmc-compile"):
-        compile_cli(args)
+        if args.explain:
+            explain_cli(args)
+        else:
+            compile_cli(args)
+
+
+def explain_cli(args: argparse.Namespace) -> None:
+    from nmc.driver import load_calibration
+    from nmc.explain import explain
+    from nmc.options import from_args
+
+    options = from_args(args)
+    shape = options.input_shape
+    if shape is None and options.calibration is not None:
+        shape = tuple(load_calibration(options.calibration).shape[1:])
+    text, blockers = explain(Path(args.model), shape)
+    print(text)
+    if blockers:
+        sys.exit(1)
 
 
 def compile_cli(args: argparse.Namespace) -> None:

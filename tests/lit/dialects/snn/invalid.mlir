@@ -202,6 +202,17 @@ snn.network @n ticks = 4 dt = 1.0e-03 {
 // -----
 
 snn.network @n ticks = 4 dt = 1.0e-03 {
+^bb0(%x: tensor<1x4x4xf32>):
+  %i = snn.encode_rate %x scale = 1.0 : tensor<1x4x4xf32> -> !snn.spikes<1x4x4>
+  %r = snn.reshape %i : !snn.spikes<1x4x4> -> !snn.spikes<4x1x3>
+  snn.output
+
+}
+// CHECK: snn.reshape: result has 12 elements, the input 16
+
+// -----
+
+snn.network @n ticks = 4 dt = 1.0e-03 {
 ^bb0(%x: tensor<2xf32>):
   %i = snn.encode_direct %x scale = 1.0 : tensor<2xf32> -> !snn.current<2>
   %a = snn.add %i scales = [1.0] : !snn.current<2> -> !snn.current<2>

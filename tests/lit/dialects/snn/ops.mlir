@@ -12,6 +12,7 @@ snn.network @convnet ticks = 8 dt = 1.000000e-03 {
   %sum = snn.pool2d sum %lif kernel = [2, 2] stride = [2, 2] : !snn.spikes<2x4x4> -> !snn.current<2x2x2>
   %if = snn.if %pool threshold = 5.000000e-01 reset = zero compare = gt v_init = 2.500000e-01 : !snn.current<2x2x2> -> !snn.spikes<2x2x2>
   %flat = snn.flatten %if : !snn.spikes<2x2x2> -> !snn.spikes<8>
+  %re = snn.reshape %flat : !snn.spikes<8> -> !snn.spikes<2x1x4>
   %fc = snn.dense %flat weights = dense<1.000000e+00> : tensor<3x8xf32> : !snn.spikes<8> -> !snn.current<3>
   %res = snn.add %fc, %fc scales = [1.000000e+00, 5.000000e-01] : !snn.current<3>, !snn.current<3> -> !snn.current<3>
   %out = snn.if %res threshold = 2.000000e+00 reset = none compare = ge v_init = 0.000000e+00 : !snn.current<3> -> !snn.spikes<3>
@@ -30,6 +31,7 @@ snn.network @convnet ticks = 8 dt = 1.000000e-03 {
 // CHECK-NEXT:   {{%.*}} = snn.pool2d sum [[LIF]] kernel = [2, 2] stride = [2, 2] : !snn.spikes<2x4x4> -> !snn.current<2x2x2>
 // CHECK-NEXT:   [[IF:%.*]] = snn.if [[POOL]] threshold = 5.000000e-01 reset = zero compare = gt v_init = 2.500000e-01 : !snn.current<2x2x2> -> !snn.spikes<2x2x2>
 // CHECK-NEXT:   [[FLAT:%.*]] = snn.flatten [[IF]] : !snn.spikes<2x2x2> -> !snn.spikes<8>
+// CHECK-NEXT:   {{%.*}} = snn.reshape [[FLAT]] : !snn.spikes<8> -> !snn.spikes<2x1x4>
 // CHECK-NEXT:   [[FC:%.*]] = snn.dense [[FLAT]] weights = dense<1.000000e+00> : tensor<3x8xf32> : !snn.spikes<8> -> !snn.current<3>
 // CHECK-NEXT:   [[RES:%.*]] = snn.add [[FC]], [[FC]] scales = [1.000000e+00, 5.000000e-01] : !snn.current<3>, !snn.current<3> -> !snn.current<3>
 // CHECK-NEXT:   [[OUT:%.*]] = snn.if [[RES]] threshold = 2.000000e+00 reset = none compare = ge v_init = 0.000000e+00 : !snn.current<3> -> !snn.spikes<3>
@@ -47,6 +49,7 @@ snn.network @convnet ticks = 8 dt = 1.000000e-03 {
 // CHECK-GENERIC:      "snn.pool2d"({{%.*}}) <{kind = #snn<pool sum>,
 // CHECK-GENERIC:      "snn.if"({{%.*}}) <{threshold = 5.000000e-01 : f64, reset = #snn<reset zero>, compare = #snn<compare gt>, v_init = 2.500000e-01 : f64}>
 // CHECK-GENERIC:      "snn.flatten"({{%.*}}) : (!snn.spikes<2x2x2>) -> !snn.spikes<8>
+// CHECK-GENERIC:      "snn.reshape"({{%.*}}) : (!snn.spikes<8>) -> !snn.spikes<2x1x4>
 // CHECK-GENERIC:      "snn.dense"({{%.*}}) <{weights = dense<1.000000e+00> : tensor<3x8xf32>}>
 // CHECK-GENERIC:      "snn.add"({{%.*}}, {{%.*}}) <{scales = array<f64: 1.000000e+00, 5.000000e-01>}>
 // CHECK-GENERIC:      "snn.if"({{%.*}}) <{threshold = 2.000000e+00 : f64, reset = #snn<reset none>,

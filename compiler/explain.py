@@ -1,0 +1,114 @@
+"""`nmc-compile --explain MODEL`: each layer, what it becomes on the chip, and every blocker, without compiling.
+
+Reads the model like the compiler does (same loader, same layer constructors,
+same rewrites), so a model it calls compilable gets past the front end, and a
+blocker it lists is the message the compiler would stop at.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from nmc.errors import NmcError
+from nmc.layers import Layer, LayerGraph, layer_shape
+
+
+def _conversion(ly: Layer, graph: LayerGraph, index: int, spiking: bool) -> str:
+    p = ly.params
+    last_linear = ly.kind in ("linear", "conv2d", "conv1d") and all(
+        graph.layers[j].kind in ("identity", "flatten", "reshape") for j in _downstream(graph, index)
+    )
+    text = {
+        "input": "input encoder (--encoding direct|rate|poisson)",
+        "linear": "synapses (all to all)",
+        "conv2d": "synapses (convolution unrolled)",
+        "conv1d": "synapses (convolution over a [C, 1, L] view)",
+        "pool2d": "synapses (average pooling, weight 1/window)",
+        "pool1d": "synapses (average pooling over a [C, 1, L] view)",
+        "mean": "synapses (average pooling over the reduced dimensions)",
+        "flatten": "relabeling (free)",
+        "reshape": "relabeling (free)",
+        "add": "synapses merged into the next neurons (each operand scaled by its spike rate)",
+        "batchnorm": "folded into the layer before it",
+        "identity": "removed (a no-op at inference)",
+    }.get(ly.kind)
+    if text is not None:
+        return text + ("; decoded as the non-spiking readout (membrane)" if last_linear and not spiking else "")
+    if ly.kind == "relu":
+        cap = p.get("cap")
+        capped = f", threshold at most the cap {cap:g} (the clipping is exact)" if cap is not None else ""
+        return f"IF neurons, reset by subtraction, threshold = the activation scale (--percentile){capped}"
+    if ly.kind == "maxpool":
+        window = 1
+        for k in p["kernel"]:
+            window *= int(k)
+        return (
+            f"max tree: {max(0, (window - 1).bit_length())} levels of IF neurons, {window - 1} pairwise "
+            "max(u, v) = v + relu(u - v) (exact on the float network, converts like any ReLU)"
+        )
+    if ly.kind == "adaptive_avgpool":
+        return "synapses (average pooling with a fixed window = input / output size)"
+    if ly.kind == "neuron":
+        return f"{ly.origin or 'spiking'} population (one to one)"
+    return "?"
+
+
+def _downstream(graph: LayerGraph, index: int) -> list[int]:
+    seen, todo = set(), [index]
+    while todo:
+        for u in graph.users(todo.pop()):
+            if u not in seen:
+                seen.add(u)
+                todo.append(u)
+    return sorted(seen)
+
+
+def explain(model: Any, input_shape: tuple[int, ...] | None = None) -> tuple[str, int]:
+    """The explanation text and the number of blockers (0: the front end accepts the model)."""
+    from nmc.frontends import torch_import
+    from nmc.layer_rewrites import prepare
+    from nmc.layers import fold_batchnorm
+
+    source = str(model) if isinstance(model, str | Path) else type(model).__name__
+    if isinstance(model, str | Path):
+        try:
+            model = torch_import.load_model(model)
+        except NmcError as e:
+            return f"{e}\n1 blocker: the file itself (see above)", 1
+    graph = torch_import.layer_graph(model, input_shape, keep_unsupported=True)
+    rows = [("layer", "from", "shape", "on the chip")]
+    blockers: list[str] = []
+    shapes: list[tuple[int, ...] | None] = []
+    spiking = graph.is_spiking
+    for i, ly in enumerate(graph.layers):
+        ins = [shapes[j] for j in ly.inputs]
+        shape: tuple[int, ...] | None = None
+        if ly.kind == "unsupported":
+            blockers.append(ly.params["reason"])
+            shape = ins[0] if ins else None
+            what = "BLOCKER (see below)"
+        else:
+            what = _conversion(ly, graph, i, spiking)
+            if all(s is not None for s in ins):
+                try:
+                    shape = layer_shape(ly, ins, graph.input_shape)  # type: ignore[arg-type]
+                except NmcError as e:
+                    blockers.append(str(e))
+                    what = "BLOCKER (see below)"
+        shapes.append(shape)
+        rows.append((ly.name, ly.origin or ly.kind, "x".join(map(str, shape)) if shape else "?", what))
+    if not blockers:
+        try:
+            prepare(fold_batchnorm(graph))
+        except NmcError as e:
+            blockers.append(str(e))
+    widths = [max(len(r[k]) for r in rows) for k in range(3)]
+    lines = [f"{source}: {'spiking network' if spiking else 'ANN, converted to IF neurons'}"]
+    lines += ["  " + "  ".join(r[k].ljust(widths[k]) for k in range(3)) + "  " + r[3] for r in rows]
+    if blockers:
+        lines.append(f"{len(blockers)} blocker(s):")
+        lines += [f"  - {b}" for b in blockers]
+    else:
+        lines.append("no blockers: nmc-compile accepts this model")
+    return "\n".join(lines), len(blockers)

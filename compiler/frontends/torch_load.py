@@ -1,0 +1,198 @@
+"""Reading model files without running code they carry, and refusals that say what to do instead.
+
+A `torch.save(model)` pickle is loaded by torch's restricted unpickler with an
+allow-list of module classes; before anything is unpickled the file is sniffed
+(TorchScript archive, NIR/HDF5 file) and, when torch refuses a global, the
+pickle's globals are listed (by `pickletools`, which reads without executing) so
+that the refusal names the real reason: a snnTorch model, a layer nmc cannot
+convert, or a custom class. `.pt2` archives go through `safe_pt2`.
+"""
+
+from __future__ import annotations
+
+import pickle
+import pickletools
+import re
+import warnings
+import zipfile
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from nmc import nn as nmc_nn
+from nmc.errors import NmcError
+
+# Module classes a pickled model may contain: what nmc converts (see docs/frontend.md).
+ALLOWED_MODULES: tuple[type, ...] = (
+    nn.Sequential,
+    nn.Linear,
+    nn.Conv1d,
+    nn.Conv2d,
+    nn.AvgPool1d,
+    nn.AvgPool2d,
+    nn.MaxPool1d,
+    nn.MaxPool2d,
+    nn.AdaptiveAvgPool1d,
+    nn.AdaptiveAvgPool2d,
+    nn.Flatten,
+    nn.Unflatten,
+    nn.ReLU,
+    nn.ReLU6,
+    nn.Hardtanh,
+    nn.BatchNorm1d,
+    nn.BatchNorm2d,
+    nn.Dropout,
+    nn.Dropout1d,
+    nn.Dropout2d,
+    nn.AlphaDropout,
+    nn.Identity,
+    nmc_nn.IF,
+    nmc_nn.LIF,
+)
+
+# Why a layer has no spiking equivalent, and the one thing to do instead. Keys: torch class names;
+# aten ops and functions are looked up by their lower-case name (`reason_for`).
+_NEGATIVE = "passes negative values, which spike rates (never negative) cannot carry: replace it with ReLU and fine-tune"
+_CURVED = (
+    "is negative for some inputs and not monotone, so no IF neuron (rate 0 below threshold, linear above) "
+    "reproduces it: retrain with ReLU (or ReLU6)"
+)
+_BOUNDED = (
+    "is a smooth curve that is not zero at zero, which an IF neuron's rate does not follow: use ReLU6 or "
+    "Hardtanh(0, 1) (also bounded) and fine-tune"
+)
+_SOFTMAX = (
+    "does not change the predicted class and nmc decodes the last layer as logits: remove it from the model "
+    "(apply it to nmc's outputs if you need probabilities)"
+)
+REASONS: dict[str, str] = {
+    "GELU": _CURVED,
+    "SiLU": _CURVED,
+    "Mish": _CURVED,
+    "LeakyReLU": _NEGATIVE,
+    "ELU": _NEGATIVE,
+    "SELU": _NEGATIVE,
+    "CELU": _NEGATIVE,
+    "PReLU": _NEGATIVE,
+    "Sigmoid": _BOUNDED,
+    "Tanh": "is negative for negative inputs, which spike rates cannot carry: use Hardtanh(0, 1) or ReLU6 and fine-tune",
+    "Softmax": _SOFTMAX,
+    "LogSoftmax": _SOFTMAX,
+}
+_BY_LOWER = {k.lower(): k for k in REASONS} | {"leaky_relu": "LeakyReLU", "log_softmax": "LogSoftmax", "_softmax": "Softmax"}
+LOADABLE_UNSUPPORTED: tuple[type, ...] = tuple(getattr(nn, name) for name in REASONS)
+
+TORCH_EXPORT_HINT = "torch.export.save(torch.export.export(model.eval(), (example_input,)), 'model.pt2')"
+SNN_REBUILD_HINT = (
+    "rebuild it with nmc.nn.LIF(beta=..., threshold=...) (or nmc.nn.IF) in place of the snnTorch neurons, "
+    "copy the weights, and save it with torch.save(model)"
+)
+
+
+def reason_for(name: str) -> tuple[str, str] | None:
+    """(display name, reason) for an activation nmc cannot convert, by class, op or function name."""
+    key = _BY_LOWER.get(name.split(".")[-1].lower().rstrip("_"))
+    return (key, REASONS[key]) if key else None
+
+
+def load_model(path: str | Path) -> nn.Module | torch.export.ExportedProgram:
+    """Load a model file without executing code it may carry; torch's warnings stay quiet."""
+    path = Path(path)
+    if not path.is_file():
+        raise NmcError(f"{path}: no such file")
+    _refuse_foreign_formats(path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if path.suffix == ".pt2":
+            from nmc.frontends.safe_pt2 import load_exported
+
+            return load_exported(path)
+        return _load_pickle(path)
+
+
+def _refuse_foreign_formats(path: Path) -> None:
+    with path.open("rb") as f:
+        head = f.read(8)
+    if head.startswith(b"\x89HDF\r\n\x1a\n") or path.suffix == ".nir":
+        raise NmcError(f"{path}: a NIR graph; nmc does not read NIR yet: {SNN_REBUILD_HINT.replace('snnTorch', 'source')}")
+    if zipfile.is_zipfile(path):
+        try:
+            with zipfile.ZipFile(path) as z:
+                names = z.namelist()
+        except (zipfile.BadZipFile, OSError, ValueError):
+            return  # torch's reader reports the damage
+        if any(n.endswith("/constants.pkl") or "/code/__torch__/" in n for n in names):
+            raise NmcError(
+                f"{path}: a TorchScript archive; nmc does not load TorchScript (loading it runs the archive's code): "
+                f"export the model instead with {TORCH_EXPORT_HINT} and compile the .pt2"
+            )
+
+
+def _load_pickle(path: Path) -> nn.Module:
+    try:
+        with torch.serialization.safe_globals([*ALLOWED_MODULES, *LOADABLE_UNSUPPORTED]):
+            obj = torch.load(str(path), weights_only=True, map_location="cpu")
+    except pickle.UnpicklingError as e:
+        refused = re.search(r"GLOBAL ([\w.]+)", str(e))
+        if refused is None:
+            raise NmcError(f"{path}: not a readable torch file ({one_line(e)})") from None
+        raise NmcError(f"{path}: {_refusal(refused.group(1), pickle_globals(path))}") from None
+    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as e:
+        raise NmcError(f"{path}: not a readable torch file ({one_line(e)})") from None
+    if isinstance(obj, dict):
+        raise NmcError(
+            f"{path}: holds a state_dict (weights only), not a model; save the whole model "
+            f"with torch.save(model), or export it with {TORCH_EXPORT_HINT}"
+        )
+    if not isinstance(obj, nn.Module):
+        raise NmcError(f"{path}: holds a {type(obj).__name__}, not a torch model")
+    return obj
+
+
+def pickle_globals(path: Path) -> list[str]:
+    """Every global a torch pickle names ('module.Name'), read without unpickling."""
+    data = b""
+    if zipfile.is_zipfile(path):
+        with zipfile.ZipFile(path) as z:
+            pkl = [n for n in z.namelist() if n.endswith("data.pkl")]
+            data = z.read(pkl[0]) if pkl else b""
+    else:
+        data = path.read_bytes()
+    names: list[str] = []
+    strings: list[str] = []
+    try:
+        for op, arg, _ in pickletools.genops(data):
+            if op.name == "GLOBAL" and isinstance(arg, str):
+                names.append(arg.replace(" ", "."))
+            elif op.name == "STACK_GLOBAL" and len(strings) >= 2:
+                names.append(f"{strings[-2]}.{strings[-1]}")
+            elif isinstance(arg, str):
+                strings.append(arg)
+    except (ValueError, EOFError, pickle.UnpicklingError):
+        pass  # a truncated pickle: name what was read
+    return list(dict.fromkeys(names))
+
+
+def _refusal(refused: str, names: list[str]) -> str:
+    """The one-line reason a pickle is refused: `refused` is the global torch stopped at, `names` all it names."""
+    snn = [n for n in names if n.startswith("snntorch.")]
+    if snn:
+        return (
+            f"a pickled snnTorch model ({snn[0].rsplit('.', 1)[-1]}); nmc does not unpickle snnTorch classes "
+            f"(unpickling runs their code) and torch.export cannot capture spiking state: {SNN_REBUILD_HINT}"
+        )
+    unsupported = [r for n in names if n.startswith("torch.nn.modules.") and (r := reason_for(n))]
+    if unsupported:
+        (layer, why), *_ = unsupported
+        return f"uses {layer}, which nmc cannot convert: {layer} {why}"
+    return (
+        f"refused to load '{refused}': unpickling a custom class runs its code, so only models built from "
+        f"torch.nn layers that nmc converts are unpickled; export the model instead with {TORCH_EXPORT_HINT} "
+        "or pass the module to nmc.compile()"
+    )
+
+
+def one_line(e: BaseException) -> str:
+    text = str(e).strip().splitlines()
+    return text[0][:200] if text else type(e).__name__

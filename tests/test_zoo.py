@@ -1,0 +1,227 @@
+"""The models people bring (tests/model_zoo.py): each compiles within 2 points of float on the chip
+simulator, or is refused by one line whose advice, when followed, compiles."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+import nmc
+from nmc.errors import NmcError
+from nmc.layer_rewrites import prepare
+from nmc.layers import evaluate, fold_batchnorm
+
+from . import model_zoo as zoo
+from .conftest import run_tool
+
+MAX_LOSS = 0.02
+
+
+@pytest.fixture(scope="module")
+def trained() -> dict[str, nn.Module]:
+    """Each zoo architecture trained once (seeded; a few seconds in all)."""
+    models: dict[str, nn.Module] = {}
+    for entry in zoo.COMPILES.values():
+        key = entry.build.__name__
+        if key not in models:
+            models[key] = zoo.trained(entry)
+    return models
+
+
+def float_accuracy(model: nn.Module, x: np.ndarray, y: np.ndarray) -> float:
+    with torch.no_grad():
+        return float((model(torch.from_numpy(x)).argmax(1).numpy() == y).mean())
+
+
+@pytest.mark.parametrize("name", list(zoo.COMPILES))
+def test_zoo_model_compiles_within_two_points_of_float(name, trained, tmp_path):
+    entry = zoo.COMPILES[name]
+    model = trained[entry.build.__name__]
+    xtr, xte, _, yte = zoo.data(entry.view)
+    source = zoo.write(model, tmp_path / name, entry.save, entry.view)
+    compiled = nmc.compile(source, calibration=xtr[:300])
+    ann = float_accuracy(model, xte, yte)
+    chip = float((compiled.run(xte).argmax(1) == yte).mean())
+    assert ann > 0.9, f"{name}: the float model itself is weak ({ann:.3f})"
+    assert chip >= ann - MAX_LOSS, f"{name}: float {ann:.4f}, chip simulator {chip:.4f}"
+
+
+@pytest.mark.parametrize(
+    ("pool", "kernel", "stride", "padding"),
+    [(nn.MaxPool2d, 2, 2, 0), (nn.MaxPool2d, 3, 2, 1), (nn.MaxPool2d, 3, 1, 0), (nn.MaxPool1d, 3, 2, 1)],
+)
+def test_max_pool_rewrite_equals_torch_on_the_float_network(pool, kernel, stride, padding):
+    """The ReLU tree is the max itself (up to float rounding), for odd windows, overlap and padding."""
+    torch.manual_seed(0)
+    conv = nn.Conv2d(2, 3, 3, padding=1) if pool is nn.MaxPool2d else nn.Conv1d(2, 3, 3, padding=1)
+    model = nn.Sequential(conv, nn.ReLU(), pool(kernel, stride, padding), nn.Flatten()).eval()
+    shape = (2, 7, 7) if pool is nn.MaxPool2d else (2, 9)
+    x = torch.rand(16, *shape)
+    from nmc.frontends.torch_import import layer_graph
+
+    graph = prepare(fold_batchnorm(layer_graph(model, shape)))
+    (out,), _ = evaluate(graph, x.numpy())
+    with torch.no_grad():
+        np.testing.assert_allclose(out, model(x).numpy(), atol=1e-5)
+
+
+def _one_line(tool_run) -> str:
+    assert tool_run.returncode != 0
+    lines = [ln for ln in tool_run.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1, tool_run.stderr
+    assert "Traceback" not in tool_run.stderr
+    return lines[0]
+
+
+def _gelu_mlp() -> nn.Module:
+    return nn.Sequential(nn.Flatten(), nn.Linear(64, 32), nn.GELU(), nn.Linear(32, 10))
+
+
+@pytest.mark.parametrize("suffix", ["pt", "pt2"])
+@pytest.mark.parametrize(
+    ("act", "pattern"),
+    [
+        (nn.GELU, r"\(GELU\): GELU is negative for some inputs and not monotone.*retrain with ReLU"),
+        (nn.LeakyReLU, r"\(LeakyReLU\): LeakyReLU passes negative values, which spike rates .* replace it with ReLU"),
+        (lambda: nn.Hardtanh(-1, 1), r"\(Hardtanh\): lower bound -1 passes negative values.*Hardtanh\(0, c\)"),
+        (nn.Tanh, r"\(Tanh\): Tanh is negative for negative inputs.*use Hardtanh\(0, 1\) or ReLU6"),
+    ],
+)
+def test_activation_without_spiking_equivalent_is_refused_alike_from_pt_and_pt2(act, pattern, suffix, tmp_path):
+    model = nn.Sequential(nn.Flatten(), nn.Linear(64, 32), act(), nn.Linear(32, 10)).eval()
+    path = zoo.write(model, tmp_path / f"m.{suffix}", suffix, (1, 8, 8))
+    line = _one_line(run_tool("nmc-compile", str(path), "--input-shape", "1,8,8", "-o", str(tmp_path / "o")))
+    assert re.search(rf"m\.{suffix}: layer '2' {pattern}", line), line
+    assert not (tmp_path / "o").exists()
+
+
+def test_advice_for_gelu_works_when_followed(tmp_path):
+    """'retrain with ReLU': the same MLP with ReLU, trained the same way, compiles within 2 points."""
+    entry = zoo.Entry(lambda: nn.Sequential(nn.Flatten(), nn.Linear(64, 32), nn.ReLU(), nn.Linear(32, 10)), "pt")
+    model = zoo.trained(entry)
+    xtr, xte, _, yte = zoo.data(entry.view)
+    chip = nmc.compile(model, calibration=xtr[:300]).run(xte)
+    assert (chip.argmax(1) == yte).mean() >= float_accuracy(model, xte, yte) - MAX_LOSS
+
+
+def test_torchscript_is_refused_and_the_export_it_advises_compiles(tmp_path, trained):
+    model = trained["relu6_mlp"]
+    ts = zoo.write(model, tmp_path / "m.pt", "torchscript", (1, 8, 8))
+    line = _one_line(run_tool("nmc-compile", str(ts), "-o", str(tmp_path / "o")))
+    assert re.search(
+        r"m\.pt: a TorchScript archive; nmc does not load TorchScript .* torch\.export\.save\(torch\.export\.export", line
+    )
+    # following the advice literally
+    example_input = torch.zeros(1, 1, 8, 8)
+    torch.export.save(torch.export.export(model.eval(), (example_input,)), tmp_path / "model.pt2")
+    assert run_tool("nmc-compile", str(tmp_path / "model.pt2"), "-o", str(tmp_path / "o")).returncode == 0
+
+
+def test_custom_class_pickle_is_refused_and_the_export_it_advises_compiles(tmp_path, trained):
+    model = trained["Residual"]
+    torch.save(model, tmp_path / "res.pt")
+    line = _one_line(run_tool("nmc-compile", str(tmp_path / "res.pt"), "-o", str(tmp_path / "o")))
+    assert re.search(r"res\.pt: refused to load 'tests\.model_zoo\.Residual': unpickling a custom class runs its code", line)
+    assert "torch.export.save(torch.export.export(model.eval(), (example_input,)), 'model.pt2')" in line
+    example_input = torch.zeros(1, 1, 8, 8)
+    torch.export.save(torch.export.export(model.eval(), (example_input,)), tmp_path / "model.pt2")
+    assert run_tool("nmc-compile", str(tmp_path / "model.pt2"), "-o", str(tmp_path / "o")).returncode == 0
+
+
+def _snntorch_net(picklable: bool) -> nn.Module:
+    snn = pytest.importorskip("snntorch")
+    from snntorch import surrogate
+
+    kw = {"spike_grad": surrogate.ATan.apply} if picklable else {}  # snnTorch's default surrogate is a closure
+    beta = [torch.full((n,), 0.9) for n in (32, 10)]
+    return nn.Sequential(
+        nn.Linear(64, 32), snn.Leaky(beta=beta[0], threshold=torch.ones(32), init_hidden=True, **kw),
+        nn.Linear(32, 10), snn.Leaky(beta=beta[1], threshold=torch.ones(10), init_hidden=True, output=True, **kw),
+    )  # fmt: skip
+
+
+def test_snntorch_pickle_and_nir_file_are_refused_and_the_rebuild_they_advise_compiles(tmp_path):
+    torch.save(_snntorch_net(picklable=True), tmp_path / "snn.pt")
+    line = _one_line(run_tool("nmc-compile", str(tmp_path / "snn.pt"), "-o", str(tmp_path / "o")))
+    assert re.search(r"snn\.pt: a pickled snnTorch model \(Leaky\);.* rebuild it with nmc\.nn\.LIF", line), line
+    nir = pytest.importorskip("nir")
+    from snntorch.export_nir import export_to_nir
+
+    source = _snntorch_net(picklable=False)
+    nir.write(tmp_path / "snn.nir", export_to_nir(source, torch.zeros(64)))
+    line = _one_line(run_tool("nmc-compile", str(tmp_path / "snn.nir"), "-o", str(tmp_path / "o")))
+    assert re.search(r"snn\.nir: a NIR graph; nmc does not read NIR yet: rebuild it with nmc\.nn\.LIF", line), line
+    # the advice: nmc.nn.LIF in place of snnTorch's Leaky, the weights copied, torch.save
+    rebuilt = nn.Sequential(source[0], nmc.nn.LIF(beta=0.9), source[2], nmc.nn.LIF(beta=0.9))
+    torch.save(rebuilt, tmp_path / "rebuilt.pt")
+    assert run_tool("nmc-compile", str(tmp_path / "rebuilt.pt"), "-o", str(tmp_path / "o")).returncode == 0
+
+
+@pytest.mark.parametrize(
+    ("model", "shape", "pattern"),
+    [
+        (
+            lambda: nn.Sequential(nn.Conv2d(1, 4, 3), nmc.nn.IF(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(36, 10)),
+            "1,8,8",
+            r"layer '2' \(MaxPool2d\) in a spiking model: .* use AvgPool2d in the SNN",
+        ),
+        (
+            lambda: nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(3), nn.Flatten()),
+            "1,8,8",
+            r"layer '2' \(AdaptiveAvgPool2d\): output 3x3 from a 8x8 map gives windows of unequal size",
+        ),
+        (
+            lambda: nn.Sequential(nn.Flatten(), nn.Linear(64, 10), nn.Softmax(1)),
+            "1,8,8",
+            r"layer '2' \(Softmax\): Softmax does not change the predicted class .* remove it from the model",
+        ),
+        (
+            lambda: nn.Sequential(nn.Conv2d(1, 4, 3, groups=1, dilation=2), nn.ReLU()),
+            "1,8,8",
+            r"layer '0' \(Conv2d\): dilation=\[2, 2\] is not supported: use dilation=1",
+        ),
+    ],
+)
+def test_layers_nmc_cannot_express_are_refused_with_the_alternative(model, shape, pattern, tmp_path):
+    torch.save(model(), tmp_path / "m.pt")
+    line = _one_line(run_tool("nmc-compile", str(tmp_path / "m.pt"), "--input-shape", shape, "-o", str(tmp_path / "o")))
+    assert re.search(pattern, line), line
+
+
+def test_explain_lists_every_layer_and_every_blocker(tmp_path, capsys):
+    model = nn.Sequential(
+        nn.Conv2d(1, 6, 3, padding=1), nn.ReLU6(), nn.MaxPool2d(2), nn.Conv2d(6, 8, 3), nn.GELU(),
+        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, 10), nn.Softmax(1),
+    )  # fmt: skip
+    torch.save(model, tmp_path / "m.pt")
+    proc = run_tool("nmc-compile", "--explain", str(tmp_path / "m.pt"), "--input-shape", "1,8,8")
+    assert proc.returncode == 1
+    out = proc.stdout
+    assert re.search(r"\n  1 +ReLU6 +6x8x8 +IF neurons.*threshold at most the cap 6", out), out
+    assert re.search(r"\n  2 +MaxPool2d +6x4x4 +max tree: 2 levels of IF neurons, 3 pairwise max", out), out
+    assert re.search(r"\n  5 +AdaptiveAvgPool2d +8x1x1 ", out), out
+    assert "2 blocker(s):" in out
+    assert "  - layer '4' (GELU): GELU is negative" in out
+    assert "  - layer '8' (Softmax): Softmax does not change the predicted class" in out
+    assert not (tmp_path / "m_nmc").exists()
+
+
+def test_explain_of_a_compilable_model_says_so(trained, tmp_path):
+    torch.save(trained["lenet"], tmp_path / "lenet.pt")
+    proc = run_tool("nmc-compile", "--explain", str(tmp_path / "lenet.pt"), "--input-shape", "1,8,8")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.rstrip().endswith("no blockers: nmc-compile accepts this model")
+    assert re.search(r"\n  11 +Linear +10 +synapses \(all to all\); decoded as the non-spiking readout", proc.stdout)
+
+
+def test_reshape_with_unresolved_batch_is_refused_by_name():
+    class View(nn.Module):
+        def forward(self, x):
+            return x.view(2, 32)
+
+    with pytest.raises(NmcError, match=r"cannot reshape \[64\] \(64 values per sample\) to \[32\]"):
+        nmc.compile(View(), input_shape=(64,))
