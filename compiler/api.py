@@ -139,6 +139,7 @@ def compile(
         input_shape=o.input_shape,
         dt=o.dt,
         name=stem,
+        max_model_bytes=o.max_model_bytes,
     )
     steps = _StepClock(progress)
     say = steps.say

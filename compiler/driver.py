@@ -23,7 +23,7 @@ from nmc.layers import (
     lower_to_snn,
     weight_bound_scales,
 )
-from nmc.options import DEFAULT_PERCENTILE, DEFAULT_TICKS
+from nmc.options import DEFAULT_MAX_MODEL_BYTES, DEFAULT_PERCENTILE, DEFAULT_TICKS
 
 
 @dataclass
@@ -37,6 +37,7 @@ class ImportOptions:
     input_shape: tuple[int, ...] | None = None
     dt: float = 1e-3
     name: str = "net"
+    max_model_bytes: int = DEFAULT_MAX_MODEL_BYTES
     notes: list[str] = field(default_factory=list)
 
 
@@ -55,19 +56,20 @@ def load_calibration(path: str | Path) -> np.ndarray:
 
 def _graph(model: Any, opts: ImportOptions) -> LayerGraph:
     from nmc.frontends import torch_import
+    from nmc.limits import bounded_memory
 
-    source = None
-    if isinstance(model, str | Path):
-        source = str(model)
-        model = torch_import.load_model(model)
+    source = str(model) if isinstance(model, str | Path) else None
     shape = opts.input_shape
     if shape is None and opts.calibration is not None:
         shape = tuple(opts.calibration.shape[1:])
-    try:
-        graph = prepare(fold_batchnorm(torch_import.layer_graph(model, shape)))
-        infer_shapes(graph)
-    except NmcError as e:
-        raise NmcError(f"{source}: {e}" if source else str(e)) from None
+    with bounded_memory(source or type(model).__name__, opts.max_model_bytes):
+        if source is not None:
+            model = torch_import.load_model(model)
+        try:
+            graph = prepare(fold_batchnorm(torch_import.layer_graph(model, shape)))
+            infer_shapes(graph)
+        except NmcError as e:
+            raise NmcError(f"{source}: {e}" if source else str(e)) from None
     if opts.calibration is not None and tuple(opts.calibration.shape[1:]) != graph.input_shape:
         raise NmcError(
             f"calibration data has samples of shape {list(opts.calibration.shape[1:])}, the model takes {list(graph.input_shape)}"

@@ -19,6 +19,7 @@ LEVELS = ("snn", "core", "map")
 ENCODINGS = ("direct", "rate", "poisson")
 DECODINGS = ("count", "membrane", "first-spike")
 MIN_DECISION_AGREEMENT = 0.9
+DEFAULT_MAX_MODEL_BYTES = 4 << 30  # memory for reading a model or IR file (nmc.limits)
 
 
 def _opt(default: Any, help: str, *, choices: tuple[str, ...] | None = None, kind: str = "", metavar: str | None = None) -> Any:
@@ -52,6 +53,11 @@ class CompileOptions:
         "skip an optional pass (decompose-fan-in, decompose-fan-out, reduce-precision); the violations are listed",
         kind="append",
         metavar="PASS",
+    )
+    max_model_bytes: int = _opt(
+        DEFAULT_MAX_MODEL_BYTES,
+        "memory allowed for reading the model (bytes); a larger declared tensor is refused",
+        kind="positive",
     )
     check: bool = _opt(
         True,

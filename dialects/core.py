@@ -66,6 +66,7 @@ from xdsl.utils.str_enum import StrEnum
 
 from nmc.chips import Chip, parse_chip
 from nmc.chips.errors import NmcError
+from nmc.dialects.dataflow import check_dataflow_order
 from nmc.dialects.snn import CompareAttr, ResetModeAttr
 
 
@@ -233,6 +234,7 @@ class NetworkOp(IRDLOperation):
             raise VerifyException(f"core.network: 'ticks' must be at least 1, got {self.ticks.value.data}")
         if not isinstance(self.body.block.last_op, OutputOp):
             raise VerifyException("core.network: body must end with core.output")
+        check_dataflow_order(self.body.block)
         _verify_timing(self)
 
 

@@ -59,6 +59,8 @@ from xdsl.traits import HasParent, IsolatedFromAbove, IsTerminator, SymbolOpInte
 from xdsl.utils.exceptions import VerifyException
 from xdsl.utils.str_enum import StrEnum
 
+from nmc.dialects.dataflow import check_dataflow_order
+
 Shape = tuple[int, ...]
 
 
@@ -211,6 +213,7 @@ class NetworkOp(IRDLOperation):
                 raise VerifyException(f"snn.network: input #{arg.index} must be a tensor, got {arg.type}")
         if not isinstance(block.last_op, OutputOp):
             raise VerifyException("snn.network: body must end with snn.output")
+        check_dataflow_order(block)
 
 
 @irdl_op_definition

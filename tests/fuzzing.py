@@ -201,3 +201,93 @@ def check_ir(text: str) -> str:
             raise AssertionError(f"exit {e.code} with {len(lines)} lines: {err.getvalue()[:300]}") from None
         return "refused"
     return "ok"
+
+
+# --------------------------------------------------------------------------- model files
+
+
+def model_sources() -> list[Path]:
+    """The files the model fuzzer mutates: a .pt pickle of each example and a .pt2 export."""
+    return [ROOT / "examples" / name for name in ("digits_mlp.pt", "digits_cnn.pt", "digits_snn.pt", "digits_cnn.pt2")]
+
+
+def _rezip(source: bytes, edit) -> bytes:
+    """The zip archive with one member's bytes edited (the archive itself stays well formed)."""
+    import io
+    import zipfile
+
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(source)) as z, zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as w:
+        for info in z.infolist():
+            w.writestr(info.filename, edit(info.filename, z.read(info.filename)))
+    return out.getvalue()
+
+
+def model_cases(seed: int, n: int, sources: list[Path]) -> Iterator[tuple[str, str, bytes]]:
+    """(what, suffix, bytes): pickles and exports with their pickled data, JSON, tensors or raw bytes mutated."""
+    import json
+
+    rng = random.Random(seed)
+    files = [(p.suffix, p.read_bytes()) for p in sources]
+    for _ in range(n):
+        suffix, source = rng.choice(files)
+        kind = rng.randrange(4)
+        if kind == 0:  # raw bytes: the zip's own checks (or torch's) must refuse cleanly
+            data = bytearray(source)
+            for _ in range(rng.randrange(1, 6)):
+                data[rng.randrange(len(data))] = rng.randrange(256)
+            yield "raw bytes", suffix, bytes(data)
+        elif kind == 1:  # pickled data: opcodes and arguments flipped inside a valid archive
+            def flip(name: str, blob: bytes) -> bytes:
+                if not name.endswith(".pkl") or not blob:
+                    return blob
+                b = bytearray(blob)
+                for _ in range(rng.randrange(1, 4)):
+                    b[rng.randrange(len(b))] = rng.randrange(256)
+                return bytes(b)
+
+            yield "pickle bytes", suffix, _rezip(source, flip)
+        elif kind == 2:  # JSON of an export (schema, shapes, symbolic sizes)
+            def mutate_json(name: str, blob: bytes) -> bytes:
+                if not name.endswith(".json"):
+                    return blob
+                try:
+                    doc = json.loads(blob)
+                except ValueError:
+                    return blob
+                if isinstance(doc, dict):
+                    _mutate_meta(doc, rng)
+                return json.dumps(doc).encode()
+
+            yield "export json", suffix, _rezip(source, mutate_json)
+        else:  # tensor storages: truncated, extended, or NaN/inf written in
+            def mutate_tensor(name: str, blob: bytes) -> bytes:
+                if "/data/" not in name or not blob:
+                    return blob
+                choice = rng.randrange(3)
+                if choice == 0:
+                    return blob[: rng.randrange(len(blob))]
+                if choice == 1:
+                    return blob + blob
+                arr = bytearray(blob)
+                i = rng.randrange(max(1, len(arr) // 4)) * 4
+                arr[i : i + 4] = rng.choice([np.float32(np.nan), np.float32(np.inf), np.float32(1e30)]).tobytes()
+                return bytes(arr)
+
+            yield "tensor bytes", suffix, _rezip(source, mutate_tensor)
+
+
+def check_model(data: bytes, suffix: str, folder: Path, limit: int = 1 << 30) -> str:
+    """Load, import and shape-check a model file as nmc-compile does, under a memory bound."""
+    from nmc.driver import ImportOptions, _graph
+    from nmc.errors import NmcError
+
+    path = folder / f"fuzz{suffix}"
+    path.write_bytes(data)
+    try:
+        _graph(path, ImportOptions(input_shape=(1, 8, 8), max_model_bytes=limit))
+    except NmcError as e:
+        if "\n" in str(e) or not str(e).startswith(str(path)):
+            raise AssertionError(f"not a one-line error naming the file: {e!r}") from None
+        return "refused"
+    return "ok"

@@ -5,9 +5,20 @@ from __future__ import annotations
 
 import pytest
 
-from .fuzzing import binary_cases, check_binary, check_chip, check_ir, chip_cases, ir_cases
+from .fuzzing import (
+    binary_cases,
+    check_binary,
+    check_chip,
+    check_ir,
+    check_model,
+    chip_cases,
+    ir_cases,
+    model_cases,
+    model_sources,
+)
 
 CASES = 2000
+MODEL_CASES = 500  # a model file takes ~6 ms to load; benchmarks/fuzz.py runs 10,000
 
 
 @pytest.fixture(scope="module")
@@ -48,3 +59,16 @@ def test_mutated_chip_descriptions_never_crash_the_parser():
 
 def test_mutated_ir_never_crashes_the_parser_or_the_verifiers():
     _fuzz(ir_cases(seed=3, n=CASES), check_ir)
+
+
+def test_mutated_model_files_never_crash_the_loader(tmp_path):
+    """Pickles and exports with flipped pickle opcodes, edited export JSON, damaged tensors or raw bytes:
+    loaded, imported and shape-checked as nmc-compile does, under a 1 GB memory bound."""
+    outcomes = {"ok": 0, "refused": 0}
+    for i, (what, suffix, data) in enumerate(model_cases(seed=4, n=MODEL_CASES, sources=model_sources())):
+        try:
+            outcomes[check_model(data, suffix, tmp_path)] += 1
+        except Exception as e:
+            pytest.fail(f"case {i} ({what}, {suffix}): {type(e).__name__}: {e}")
+    assert outcomes["refused"] > MODEL_CASES // 4
+    assert outcomes["ok"] > 0

@@ -117,8 +117,17 @@ def test_a_deep_residual_chain_verifies_fast():
 
 def test_uses_before_definition_and_cycles_are_verifier_errors():
     text = chain_ir(3).replace("(%in) delays", "(%g2) delays")  # g0 reads g2: a cycle
-    with pytest.raises(VerifyException, match=r"'g0': operand #0 is used before it is defined"):
+    with pytest.raises(VerifyException, match=r"core.neurons: operand #0 \(%g2\) is used before it is defined"):
         parse(text).verify()
+    snn_cycle = """snn.network @n ticks = 4 dt = 1.0e-03 {
+^bb0(%x: tensor<4xf32>):
+  %f = snn.dense %s weights = dense<1.0> : tensor<4x4xf32> : !snn.spikes<4> -> !snn.current<4>
+  %s = snn.if %f threshold = 1.0 reset = zero compare = ge v_init = 0.0 : !snn.current<4> -> !snn.spikes<4>
+  %o = snn.decode_count %s : !snn.spikes<4> -> tensor<4xf32>
+  snn.output %o : tensor<4xf32>
+}"""
+    with pytest.raises(VerifyException, match=r"snn.dense: operand #0 \(%s\) is used before it is defined"):
+        parse(snn_cycle).verify()
 
 
 def test_integrate_mode_groups_feed_only_membrane_decoders():

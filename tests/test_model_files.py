@@ -189,6 +189,40 @@ def test_ctrl_c_leaves_no_output_and_exits_130(tmp_path, monkeypatch):
     assert list(tmp_path.iterdir()) == []  # no staging folder left behind
 
 
+def test_ctrl_c_at_15_random_points_of_a_compile_leaves_nothing(tmp_path):
+    """SIGINT's KeyboardInterrupt delivered to the main thread at random moments of a real compile."""
+    import _thread
+    import random
+    import threading
+    import time
+
+    args = [str(EXAMPLES / "digits_cnn.pt"), "--calibration", str(EXAMPLES / "digits_calib.npy")]
+    assert run_cli(*args, "-o", str(tmp_path / "whole")).returncode == 0  # imports warmed up
+    start = time.perf_counter()
+    assert run_cli(*args, "-o", str(tmp_path / "whole")).returncode == 0
+    duration = time.perf_counter() - start
+    rng = random.Random(15)
+    interrupted = 0
+    for i in range(15):
+        work = tmp_path / f"run{i}"
+        work.mkdir()
+        timer = threading.Timer(rng.uniform(0.0, 0.75 * duration), _thread.interrupt_main)
+        timer.start()
+        try:
+            proc = run_cli(*args, "-o", str(work / "out"))
+            timer.cancel()
+            timer.join()
+        except KeyboardInterrupt:  # fired after the compile had returned: not a point inside it
+            continue
+        if proc.returncode == 0:
+            continue
+        interrupted += 1
+        assert proc.returncode == 130, proc.stderr
+        assert proc.stderr.strip() == "nmc-compile: error: interrupted", proc.stderr
+        assert list(work.iterdir()) == [], f"point {i}: left {list(work.iterdir())}"
+    assert interrupted >= 12
+
+
 def test_save_is_all_or_nothing_and_drops_files_of_an_earlier_run(tmp_path, monkeypatch):
     import nmc
 
@@ -248,3 +282,48 @@ def test_damaged_module_state_is_one_clear_error(tmp_path):
     proc = run_cli(str(path), "-o", str(tmp_path / "out"))
     assert_one_line_error(proc, r"damaged: a layer's parameters do not fit its kind")
     assert not (tmp_path / "out").exists()
+
+
+class _ConstructsHugeLinear:
+    """Unpickles as nn.Linear(20000, 20000): a few hundred bytes that ask for 1.6 GB."""
+
+    def __reduce__(self):
+        return (nn.Linear, (20000, 20000))
+
+
+class _AsksForHugeBytes:
+    def __reduce__(self):
+        return (bytearray, (8 << 30,))
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda p: torch.save(_ConstructsHugeLinear(), p),
+        lambda p: torch.save({"model": _AsksForHugeBytes()}, p),
+        # a zero-stride view: one stored float standing for a 10^5 x 10^5 weight
+        lambda p: torch.save(nn.Sequential(nn.Flatten(), _zero_stride_linear()), p),
+    ],
+)
+def test_declared_tensors_beyond_max_model_bytes_are_refused_in_bounded_memory(make, tmp_path):
+    path = tmp_path / "bomb.pt"
+    make(path)
+    assert path.stat().st_size < 10_000
+    proc = run_cli(str(path), "--input-shape", "100000", "--max-model-bytes", "1000000000", "-o", str(tmp_path / "o"))
+    assert_one_line_error(proc, r"bomb\.pt: reading it needs more than --max-model-bytes=1000000000 bytes of memory")
+    assert not (tmp_path / "o").exists()
+
+
+def _zero_stride_linear() -> nn.Linear:
+    layer = nn.Linear(1, 1)
+    layer.weight = nn.Parameter(torch.zeros(1).expand(100_000, 100_000), requires_grad=False)
+    layer.in_features = layer.out_features = 100_000
+    layer.bias = None
+    return layer
+
+
+def test_ir_declaring_a_huge_tensor_is_refused_before_parsing(tmp_path):
+    text = (EXAMPLES.parent / "tests/lit/dialects/snn/ops.mlir").read_text()
+    (tmp_path / "big.mlir").write_text(text.replace("tensor<3x8xf32>", "tensor<100000x100000xf32>", 1))
+    proc = run_tool("nmc-opt", str(tmp_path / "big.mlir"))
+    assert_one_line_error(proc, r"big\.mlir:\d+: declares tensor<100000x100000xf32> \(10000000000 elements")

@@ -23,6 +23,7 @@ import os
 import pickle
 import re
 import zipfile
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -42,6 +43,8 @@ _CALLABLE = frozenset(
     "Identity OpaqueUnaryFn_sqrt BitwiseFn_bitwise_and BitwiseFn_bitwise_or".split()
 )
 _REFUSED_ENTRIES = ("custom_obj_", "opaque_obj_")
+# what Python's zipfile raises on a damaged archive (directory, names, versions, compressed data)
+ZIP_ERRORS = (zipfile.BadZipFile, ValueError, OSError, EOFError, zlib.error, NotImplementedError)
 _MAX_JSON_BYTES = 256 << 20
 
 
@@ -60,9 +63,11 @@ def load_exported(path: Path) -> Any:
             f"{path}: refused to load {what} from the archive's pickled data: a .pt2 may only hold tensors; "
             "re-export the model with torch.export.save"
         ) from None
-    except NmcError:
+    except (NmcError, MemoryError):
         raise
     except Exception as e:  # torch raises many kinds on a damaged archive
+        if "allocate" in str(e):  # torch's allocator refused: the caller's memory bound reports it
+            raise MemoryError from None
         raise NmcError(f"{path}: not a readable torch.export archive ({_one_line(e)})") from None
 
 
@@ -80,7 +85,7 @@ def _check_archive(path: Path) -> None:
                     if info.file_size > _MAX_JSON_BYTES:
                         raise NmcError(f"{path}: '{info.filename}' is {info.file_size} bytes (limit {_MAX_JSON_BYTES})")
                     _check_expressions(path, info.filename, z.read(info))
-    except zipfile.BadZipFile as e:
+    except ZIP_ERRORS as e:
         raise NmcError(f"{path}: not a readable torch.export archive ({_one_line(e)})") from None
 
 

@@ -234,6 +234,8 @@ def layer_graph(model: Any, input_shape: tuple[int, ...] | None = None, *, keep_
     except NmcError:
         raise
     except (AttributeError, IndexError, KeyError, TypeError, ValueError, RuntimeError) as e:
+        if "allocate" in str(e):  # torch's allocator refused: the caller's memory bound reports it
+            raise MemoryError from None
         # a damaged module (a submodule that is not one, a 1-D Linear weight, padding=None, ...)
         raise NmcError(f"{type(model).__name__}: a layer's state is not what its class expects ({one_line(e)})") from None
     blockers = [ly for ly in graph.layers if ly.kind == "unsupported"]

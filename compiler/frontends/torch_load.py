@@ -22,6 +22,7 @@ from torch import nn
 
 from nmc import nn as nmc_nn
 from nmc.errors import NmcError
+from nmc.frontends.safe_pt2 import ZIP_ERRORS
 
 # Module classes a pickled model may contain: what nmc converts (see docs/frontend.md).
 ALLOWED_MODULES: tuple[type, ...] = (
@@ -116,17 +117,24 @@ def _refuse_foreign_formats(path: Path) -> None:
         head = f.read(8)
     if head.startswith(b"\x89HDF\r\n\x1a\n") or path.suffix == ".nir":
         raise NmcError(f"{path}: a NIR graph; nmc does not read NIR yet: {SNN_REBUILD_HINT.replace('snnTorch', 'source')}")
-    if zipfile.is_zipfile(path):
+    if _is_zip(path):
         try:
             with zipfile.ZipFile(path) as z:
                 names = z.namelist()
-        except (zipfile.BadZipFile, OSError, ValueError):
+        except ZIP_ERRORS:
             return  # torch's reader reports the damage
         if any(n.endswith("/constants.pkl") or "/code/__torch__/" in n for n in names):
             raise NmcError(
                 f"{path}: a TorchScript archive; nmc does not load TorchScript (loading it runs the archive's code): "
                 f"export the model instead with {TORCH_EXPORT_HINT} and compile the .pt2"
             )
+
+
+def _is_zip(path: Path) -> bool:
+    try:
+        return zipfile.is_zipfile(path)
+    except ZIP_ERRORS:  # is_zipfile itself raises on some damaged end records
+        return False
 
 
 def _load_pickle(path: Path) -> nn.Module:
@@ -138,7 +146,11 @@ def _load_pickle(path: Path) -> nn.Module:
         if refused is None:
             raise NmcError(f"{path}: not a readable torch file ({one_line(e)})") from None
         raise NmcError(f"{path}: {_refusal(refused.group(1), pickle_globals(path))}") from None
-    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as e:
+    except MemoryError:
+        raise
+    except Exception as e:  # a damaged pickle makes torch's unpickler fail in many ways (KeyError, TypeError, ...)
+        if "allocate" in str(e):  # torch's allocator refused: the caller's memory bound reports it
+            raise MemoryError from None
         raise NmcError(f"{path}: not a readable torch file ({one_line(e)})") from None
     if isinstance(obj, dict):
         raise NmcError(
@@ -153,12 +165,15 @@ def _load_pickle(path: Path) -> nn.Module:
 def pickle_globals(path: Path) -> list[str]:
     """Every global a torch pickle names ('module.Name'), read without unpickling."""
     data = b""
-    if zipfile.is_zipfile(path):
-        with zipfile.ZipFile(path) as z:
-            pkl = [n for n in z.namelist() if n.endswith("data.pkl")]
-            data = z.read(pkl[0]) if pkl else b""
-    else:
-        data = path.read_bytes()
+    try:
+        if _is_zip(path):
+            with zipfile.ZipFile(path) as z:
+                pkl = [n for n in z.namelist() if n.endswith("data.pkl")]
+                data = z.read(pkl[0]) if pkl else b""
+        else:
+            data = path.read_bytes()
+    except ZIP_ERRORS:
+        return []  # a damaged archive: the refusal names the global torch stopped at
     names: list[str] = []
     strings: list[str] = []
     try:

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import argparse
+import io
 import sys
 from collections.abc import Sequence
+from typing import IO
 
+from xdsl.dialects.builtin import ModuleOp
 from xdsl.xdsl_opt_main import xDSLOptMain
 
 from nmc.dialects import get_all_dialects
@@ -13,6 +17,28 @@ from nmc.targets import get_all_targets
 
 class NmcOptMain(xDSLOptMain):
     version_format = "nmc-opt built on xdsl {xdsl_version}"
+
+    def register_all_arguments(self, arg_parser: argparse.ArgumentParser) -> None:
+        from nmc.options import DEFAULT_MAX_MODEL_BYTES
+
+        super().register_all_arguments(arg_parser)
+        arg_parser.add_argument(
+            "--max-model-bytes",
+            type=int,
+            default=DEFAULT_MAX_MODEL_BYTES,
+            help="memory allowed for reading the IR (bytes); a file declaring a larger tensor is refused",
+        )
+
+    def parse_chunk(self, chunk: IO[bytes], file_extension: str, start_offset: int = 0) -> ModuleOp | None:
+        """Check the declared tensor sizes before xDSL's parser expands them, then parse under the same bound."""
+        from nmc.limits import bounded_memory, check_declared_tensors
+
+        data = chunk.read()
+        where = self.args.input_file or "<stdin>"
+        limit = self.args.max_model_bytes
+        check_declared_tensors(data.decode("utf-8", errors="replace"), where, limit)
+        with bounded_memory(where, limit):
+            return super().parse_chunk(io.BytesIO(data), file_extension, start_offset)
 
     def register_all_dialects(self) -> None:
         super().register_all_dialects()

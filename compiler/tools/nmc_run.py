@@ -82,12 +82,16 @@ def read_module(path: Path):
 
     from nmc.chips.errors import read_text_file
     from nmc.dialects import get_all_dialects
+    from nmc.limits import DEFAULT_MAX_MODEL_BYTES, bounded_memory, check_declared_tensors
 
     ctx = Context()
     ctx.load_dialect(Builtin)
     for name, factory in get_all_dialects().items():
         ctx.register_dialect(name, factory)
-    module = Parser(ctx, read_text_file(path, "IR file"), str(path)).parse_module()
+    text = read_text_file(path, "IR file")
+    check_declared_tensors(text, str(path), DEFAULT_MAX_MODEL_BYTES)
+    with bounded_memory(str(path), DEFAULT_MAX_MODEL_BYTES):
+        module = Parser(ctx, text, str(path)).parse_module()
     module.verify()
     return module
 

@@ -202,3 +202,14 @@ core.network @n ticks = 2 dt = 1.0e-03 chip = #core.chip<"tiny"> {
   core.output
 }
 // CHECK: core.decode: 'scale' has 2 entries for 1 neurons
+
+// -----
+
+core.network @n ticks = 2 dt = 1.0e-03 chip = #core.chip<"tiny"> {
+^bb0(%x: tensor<2xf32>):
+  %o = core.decode count %h latency = 0 : !core.spikes<1> -> tensor<1xf32>
+  %in = core.input rate %x scale = 1.0 seed = 0 : tensor<2xf32> -> !core.spikes<2>
+  %h = core.neurons "h" spike(%in) delays = [0] pre = dense<[0, 1]> : tensor<2xi32> post = dense<[0, 0]> : tensor<2xi32> weight = dense<[1.0, 2.0]> : tensor<2xf64> threshold = dense<1.0> : tensor<1xf64> bias = dense<0.0> : tensor<1xf64> v_init = dense<0.0> : tensor<1xf64> beta = 1.0 reset = subtract compare = ge : (!core.spikes<2>) -> !core.spikes<1>
+  core.output %o : tensor<1xf32>
+}
+// CHECK: core.decode: operand #0 (%h) is used before it is defined (ops must be listed in dataflow order; a cycle has no such order)

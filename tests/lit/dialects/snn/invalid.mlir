@@ -297,3 +297,14 @@ snn.network @n ticks = 4 dt = 1.0e-03 {
 
 }
 // CHECK: snn.decode_membrane: 'beta' must be in [0, 1], got -0.5
+
+// -----
+
+snn.network @n ticks = 4 dt = 1.0e-03 {
+^bb0(%x: tensor<4xf32>):
+  %f = snn.dense %s weights = dense<1.0> : tensor<4x4xf32> : !snn.spikes<4> -> !snn.current<4>
+  %s = snn.if %f threshold = 1.0 reset = zero compare = ge v_init = 0.0 : !snn.current<4> -> !snn.spikes<4>
+  %o = snn.decode_count %s : !snn.spikes<4> -> tensor<4xf32>
+  snn.output %o : tensor<4xf32>
+}
+// CHECK: snn.dense: operand #0 (%s) is used before it is defined (ops must be listed in dataflow order; a cycle has no such order)
