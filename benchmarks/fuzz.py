@@ -80,7 +80,7 @@ def main() -> None:
         "## Fuzzing (`benchmarks/fuzz.py`)", "",
         f"Seed {args.seed}, {machine()}. Mutations: metadata values and keys, array elements, lengths and element types, "
         "raw bytes (CRC recomputed so the structure checks are reached); chip files and every lit test file with inserted, "
-        "deleted and copied text (IR: parsed and verified under nmc-opt's error reporting); the example models (.pt pickles "
+        "deleted and copied text (IR: parsed and verified as nmc-opt does, declared sizes checked, under a 1 GB memory bound); the example models (.pt pickles "
         "of an MLP, a CNN and an SNN, the CNN's .pt2 export) with flipped pickle opcodes inside a well-formed zip, edited "
         "export JSON, truncated/doubled/NaN tensor storages, or raw bytes, loaded and imported as nmc-compile does under a "
         "1 GB address-space bound. A crash is any exception other than the one-line refusal (a memory blow-up would be one). "

@@ -167,6 +167,9 @@ IR_TOKENS = ["%a", "%0", "}", "{", "(", ")", ":", "<", ">", "[", "]", "=", "-1",
              "f32", "core.neurons", "snn.dense", '"x"', ",", "\n", "^bb0", '"']  # fmt: skip
 
 
+IR_MEMORY = 1 << 30  # the fuzzer's --max-model-bytes
+
+
 def ir_cases(seed: int, n: int) -> Iterator[tuple[str, str]]:
     """Every lit test file and input, with text inserted, deleted or copied."""
     rng = random.Random(seed)
@@ -186,6 +189,7 @@ def check_ir(text: str) -> str:
 
     from nmc.dialects import get_all_dialects
     from nmc.errors import report_user_errors
+    from nmc.limits import bounded_memory, check_declared_tensors
 
     ctx = Context()
     ctx.load_dialect(Builtin)
@@ -194,7 +198,9 @@ def check_ir(text: str) -> str:
     err = io.StringIO()
     try:
         with contextlib.redirect_stderr(err), report_user_errors("nmc-opt"):
-            Parser(ctx, text, "fuzz.mlir").parse_module().verify()
+            check_declared_tensors(text, "fuzz.mlir", IR_MEMORY)  # as nmc-opt reads a file
+            with bounded_memory("fuzz.mlir", IR_MEMORY):
+                Parser(ctx, text, "fuzz.mlir").parse_module().verify()
     except SystemExit as e:
         lines = err.getvalue().strip().splitlines()
         if e.code in (0, None) or len(lines) != 1:
