@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 MAX_TICKS = 1 << 20
-ENCODINGS = ("direct", "rate", "poisson")
+ENCODINGS = ("direct", "rate", "poisson", "spikes")
 OUTPUT_KINDS = ("count", "first_spike", "membrane")
 INTEGER_ARRAYS = {
     "CORE": ("x", "y"),

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from nmc.options import CompileOptions, options_doc
+from nmc.options import TARGETS, CompileOptions, options_doc
 from nmc.report import Report
 
 
@@ -116,8 +116,8 @@ def compile(
 
     o = (options or CompileOptions()).replace(**overrides)
     target, level, synth, calibration = o.target, o.level, o.synth, o.calibration
-    if target not in ("chip", "mlir", "verilog"):
-        raise NmcError(f"unknown target '{target}' (expected chip, mlir or verilog)")
+    if target not in TARGETS:
+        raise NmcError(f"unknown target '{target}' (expected {', '.join(TARGETS)})")
     if synth and target != "verilog":
         raise NmcError("--synth synthesizes Verilog: use it with --target verilog")
     if synth:
@@ -137,7 +137,8 @@ def compile(
         calibration=calibration,
         percentile=o.percentile,
         input_shape=o.input_shape,
-        dt=o.dt,
+        dt=o.dt if o.dt is not None else 1e-3,
+        dt_given=o.dt,
         name=stem,
         max_model_bytes=o.max_model_bytes,
     )
@@ -147,7 +148,7 @@ def compile(
     # a Chip object built in memory rides in the module's `nmc.chip` attribute instead.
     chip_ref = None if isinstance(o.chip, Chip) else (o.chip or DEFAULT_CHIP)
     the_chip = o.chip if isinstance(o.chip, Chip) else load_chip(chip_ref)
-    level = "map" if target in ("chip", "verilog") else level
+    level = "map" if target in ("chip", "verilog") else "snn" if target == "nir" else level
     say("import")
     module = import_model(model, opts)
     if chip_ref is None:
@@ -209,6 +210,8 @@ def compile(
         limits = {"max_synapses": o.verilog_max_synapses, "max_neurons": o.verilog_max_neurons}
         tb_input = calibration[: o.tb_samples] if calibration is not None else None
         files.update(_verilog_outputs(module, report, tb_input, o.tb_samples, synth, limits, say))
+    elif target == "nir":
+        files[f"{stem}.nir"] = _nir_bytes(module)
     else:
         files[f"{stem}.{level}.mlir"] = levels[level]
     if o.dump_ir:
@@ -218,6 +221,20 @@ def compile(
     report["notes"] = opts.notes
     report["files"] = sorted([*files, "report.json"])
     return Compiled(stem, files, report, module, opts.notes, steps.finish())
+
+
+def _nir_bytes(module) -> bytes:
+    import tempfile
+
+    import nir
+
+    from nmc.targets.nir_export import nir_graph
+
+    graph = nir_graph(module)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "graph.nir"
+        nir.write(str(path), graph)
+        return path.read_bytes()
 
 
 def _check_agreement(report: Report, allowed: bool) -> None:

@@ -83,6 +83,8 @@ class NetworkBuilder:
         elif kind == "poisson":
             props["seed"] = IntegerAttr(seed, i64)
             op = snn.EncodePoissonOp.build(operands=[x], result_types=[snn.SpikesType(shape)], properties=props)
+        elif kind == "spikes":
+            op = snn.EncodeSpikesOp.build(operands=[x], result_types=[snn.SpikesType(shape)])
         else:
             raise ValueError(f"unknown encoding '{kind}' (expected one of {', '.join(ENCODINGS)})")
         return self._add(op, name or "input")

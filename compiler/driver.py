@@ -38,6 +38,7 @@ class ImportOptions:
     dt: float = 1e-3
     name: str = "net"
     max_model_bytes: int = DEFAULT_MAX_MODEL_BYTES
+    dt_given: float | None = None  # --dt as the user gave it (a NIR graph's own dt wins over the default)
     notes: list[str] = field(default_factory=list)
 
 
@@ -81,6 +82,8 @@ def import_model(model: Any, opts: ImportOptions) -> ModuleOp:
     """A torch model (module, ExportedProgram or file path) as snn IR; ANNs are converted."""
     if opts.ticks < 1:
         raise NmcError(f"--timesteps must be at least 1, got {opts.ticks}")
+    if is_nir(model):
+        return _import_nir(model, opts)
     try:
         return _convert(_graph(model, opts), opts)
     except NmcError:
@@ -88,6 +91,42 @@ def import_model(model: Any, opts: ImportOptions) -> ModuleOp:
     except (AttributeError, IndexError, KeyError, TypeError, ValueError) as e:
         # parameters of the wrong shape or kind (a 1-D Linear weight, a damaged conv): no traceback
         raise NmcError(f"{opts.name}: a layer's parameters do not fit its kind ({type(e).__name__}: {str(e)[:160]})") from None
+
+
+def is_nir(model: Any) -> bool:
+    """A NIR graph: an `nir.NIRGraph`, or a file named .nir or holding HDF5."""
+    if isinstance(model, str | Path):
+        path = Path(model)
+        if path.suffix == ".nir":
+            return True
+        try:
+            with path.open("rb") as f:
+                return f.read(8) == b"\x89HDF\r\n\x1a\n"
+        except OSError:
+            return False
+    return type(model).__name__ == "NIRGraph" and type(model).__module__.startswith("nir")
+
+
+def _import_nir(model: Any, opts: ImportOptions) -> ModuleOp:
+    from nmc.frontends.nir_import import import_nir
+    from nmc.limits import bounded_memory
+
+    source = str(model) if isinstance(model, str | Path) else "NIR graph"
+    ticks = opts.ticks
+    if opts.calibration is not None:
+        if opts.calibration.ndim < 3:
+            raise NmcError(
+                f"calibration data has shape {list(opts.calibration.shape)}; a NIR network takes spike trains "
+                "[samples, ticks, *input_shape]"
+            )
+        ticks = opts.calibration.shape[1]  # the network runs as long as its input
+    with bounded_memory(source, opts.max_model_bytes):
+        try:
+            module = import_nir(model, ticks=ticks, dt=opts.dt_given, name=opts.name, notes=opts.notes)
+        except NmcError as e:
+            raise NmcError(f"{source}: {e}" if source != "NIR graph" else str(e)) from None
+    opts.ticks, opts.encoding = ticks, "spikes"
+    return module
 
 
 def _convert(graph: LayerGraph, opts: ImportOptions) -> ModuleOp:

@@ -14,7 +14,7 @@ from typing import Any
 
 DEFAULT_TICKS = 64
 DEFAULT_PERCENTILE = 99.9
-TARGETS = ("chip", "mlir", "verilog")
+TARGETS = ("chip", "mlir", "verilog", "nir")
 LEVELS = ("snn", "core", "map")
 ENCODINGS = ("direct", "rate", "poisson")
 DECODINGS = ("count", "membrane", "first-spike")
@@ -34,7 +34,7 @@ class CompileOptions:
     target: str = _opt(
         "chip",
         "chip: the configuration binary OUTDIR/<model>.nmc; mlir: IR of the lowest level; verilog: structural RTL "
-        "with a testbench (docs/verilog.md)",
+        "with a testbench (docs/verilog.md); nir: the snn level as a NIR graph OUTDIR/<model>.nir (docs/nir.md)",
         choices=TARGETS,
     )
     level: str = _opt("map", "lowest level to lower to for --target mlir", choices=LEVELS)
@@ -45,7 +45,7 @@ class CompileOptions:
     encoding: str = _opt("direct", "input encoder (direct current, rate or Poisson spikes)", choices=ENCODINGS)
     input_scale: float | None = _opt(None, "encoder gain (default 1, or 1/max(calibration) for spike codes)", kind="float")
     decoding: str | None = _opt(None, "output decoder (default: count for spikes, membrane for currents)", choices=DECODINGS)
-    dt: float = _opt(1e-3, "seconds per tick", kind="float")
+    dt: float | None = _opt(None, "seconds per tick (default: a NIR graph's own, else 1e-3)", kind="float")
     approximate_fan_in: bool = _opt(False, "on chips without partial sums, allow relay neurons", kind="flag")
     weight_bits: int | None = _opt(None, "override the chip's weight width", kind="positive")
     disable: tuple[str, ...] = _opt(

@@ -139,6 +139,7 @@ class Encoding(StrEnum):
     DIRECT = "direct"
     RATE = "rate"
     POISSON = "poisson"
+    SPIKES = "spikes"  # the input is a spike train: its array has a time axis (snn.encode_spikes)
 
 
 @irdl_attr_definition
@@ -243,7 +244,8 @@ class InputOp(IRDLOperation):
     """A host-side encoder feeding the chip each tick (same code as the snn encoders).
 
     `direct` sends graded values `clip(round(scale * x * levels), -levels, levels)` when
-    `levels` is set (integer chips), else `scale * x`; `rate`/`poisson` send spikes.
+    `levels` is set (integer chips), else `scale * x`; `rate`/`poisson` send spikes; `spikes`
+    forwards a given spike train (`x` per tick, `x != 0`).
     """
 
     name = "core.input"

@@ -36,9 +36,11 @@ from xdsl.dialects.builtin import (
 from xdsl.dialects.utils import EnumAttribute
 from xdsl.ir import (
     Attribute,
+    Block,
     Dialect,
     ParametrizedAttribute,
     SpacedOpaqueSyntaxAttribute,
+    SSAValue,
     TypeAttribute,
 )
 from xdsl.irdl import (
@@ -278,6 +280,28 @@ class EncodePoissonOp(_EncoderOp):
         super().verify_()
         if self.seed.value.data < 0:
             raise _fail(self, "seed", f"must be non-negative, got {self.seed.value.data}")
+
+
+@irdl_op_definition
+class EncodeSpikesOp(IRDLOperation):
+    """Spike-train input (NIR graphs, event data): `%x` is given per tick.
+
+    The run's array for `%x` has a time axis, `[batch, ticks, *shape]`; at tick `t`
+    input neuron `i` spikes iff `x[t, i] != 0`. The run lasts as many ticks as the input.
+    """
+
+    name = "snn.encode_spikes"
+    input = operand_def(F32Tensor)
+    output = result_def(SpikesType)
+    assembly_format = "$input attr-dict `:` type($input) `->` type($output)"
+
+    def verify_(self) -> None:
+        _check_same_shape(self, self.input.type, self.output.type)
+
+
+def spike_coded(block: Block) -> set[SSAValue]:
+    """The network inputs given as spike trains (read by `snn.encode_spikes`): one more axis, time."""
+    return {op.input for op in block.ops if isinstance(op, EncodeSpikesOp)}
 
 
 # --------------------------------------------------------------------------- projections
@@ -530,7 +554,7 @@ class DecodeMembraneOp(_DecoderOp):
 
 
 NEURON_OPS = (IFOp, LIFOp)
-ENCODER_OPS = (EncodeDirectOp, EncodeRateOp, EncodePoissonOp)
+ENCODER_OPS = (EncodeDirectOp, EncodeRateOp, EncodePoissonOp, EncodeSpikesOp)
 DECODER_OPS = (DecodeCountOp, DecodeFirstSpikeOp, DecodeMembraneOp)
 
 SNN = Dialect(

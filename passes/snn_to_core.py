@@ -137,8 +137,9 @@ class _Lowering:
     def lower(self, op) -> None:
         from scipy import sparse
 
-        if isinstance(op, snn.EncodeDirectOp | snn.EncodeRateOp | snn.EncodePoissonOp):
-            kind = {snn.EncodeDirectOp: "direct", snn.EncodeRateOp: "rate", snn.EncodePoissonOp: "poisson"}[type(op)]
+        if isinstance(op, snn.ENCODER_OPS):
+            kind = {snn.EncodeDirectOp: "direct", snn.EncodeRateOp: "rate", snn.EncodePoissonOp: "poisson",
+                    snn.EncodeSpikesOp: "spikes"}[type(op)]  # fmt: skip
             n = int(np.prod(snn.shape_of(op.input.type)))
             out = core.GradedType(n) if kind == "direct" else core.SpikesType(n)
             seed = op.seed.value.data if isinstance(op, snn.EncodePoissonOp) else 0
@@ -148,7 +149,7 @@ class _Lowering:
                     result_types=[out],
                     properties={
                         "encoding": core.EncodingAttr(core.Encoding(kind)),
-                        "scale": op.scale,
+                        "scale": op.scale if not isinstance(op, snn.EncodeSpikesOp) else snn.f64(1.0),
                         "seed": IntegerAttr(seed, i64),
                     },
                 )

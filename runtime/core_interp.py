@@ -139,14 +139,18 @@ def run_core(
     if len(arrays) != len(block.args):
         raise NmcError(f"@{net.sym_name.data} takes {len(block.args)} input(s), got {len(arrays)}")
     args: dict[SSAValue, np.ndarray] = {}
+    ticks = net.ticks.value.data
+    trains = {op.input for op in block.ops if isinstance(op, core.InputOp) and op.encoding.data == core.Encoding.SPIKES}
     for arg, x in zip(block.args, arrays, strict=True):
         shape = tuple(arg.type.get_shape())
         x = np.asarray(x, dtype=dtype)
-        if x.shape[1:] != shape:
-            raise NmcError(f"input #{arg.index} has shape {list(x.shape[1:])} per sample, expected {list(shape)}")
+        if (x.shape[2:] if arg in trains else x.shape[1:]) != shape or x.ndim < 2:
+            want = f"[ticks, {', '.join(map(str, shape))}] (a spike train)" if arg in trains else str(list(shape))
+            raise NmcError(f"input #{arg.index} has shape {list(x.shape[1:])} per sample, expected {want}")
+        if arg in trains:
+            ticks = x.shape[1]  # a spike-train run lasts as long as its input
         args[arg] = x
     batch = arrays[0].shape[0]
-    ticks = net.ticks.value.data
     encoders: dict[SSAValue, Encoder] = {}
     groups: list[tuple[core.NeuronsOp, _GroupState]] = []
     decoders: list[core.DecodeOp] = []

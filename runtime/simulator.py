@@ -17,6 +17,8 @@ saturates, fires and resets. Bit-exact with the core interpreter, and fast:
 
 from __future__ import annotations
 
+import copy
+
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,6 +46,7 @@ class SimRun:
     synaptic_events: int = 0  # synapses whose axon carried a nonzero value, summed over ticks and samples
     neuron_updates: int = 0  # active neuron (and partial-sum unit) updates
     packets: int = 0  # nonzero outputs delivered to a remote core (one per destination core of a multicast)
+    output_spikes: list[np.ndarray | None] | None = None  # per output, its spike train [batch, ticks, *shape] (None: membrane)
     stats: dict = field(default_factory=dict)  # backend, dtype, ticks taken event-driven
 
 
@@ -175,8 +178,20 @@ class Chip:
         batch = arrays[0].shape[0]
         encoders = []
         host_bound = 1.0
+        chip = self
         for spec in m["inputs"]:
             x = np.asarray(arrays[spec["arg"]], dtype=np.float32)
+            if spec["encoding"] == "spikes":  # a spike train [batch, ticks, *shape]: the run lasts as long as it
+                if x.ndim < 2 or list(x.shape[2:]) != spec["shape"]:
+                    raise BinaryError(
+                        f"input #{spec['arg']} has shape {list(x.shape[1:])} per sample, expected [ticks, "
+                        f"{', '.join(map(str, spec['shape']))}] (a spike train)"
+                    )
+                if x.shape[1] != chip.ticks:
+                    chip = copy.copy(self)
+                    chip.ticks = x.shape[1]
+                encoders.append(_Transposed(Encoder("spikes", x, 1.0, 0, None, np.float32), True))
+                continue
             if list(x.shape[1:]) != spec["shape"]:
                 raise BinaryError(f"input #{spec['arg']} has shape {list(x.shape[1:])} per sample, expected {spec['shape']}")
             if spec["encoding"] == "direct":
@@ -189,4 +204,4 @@ class Chip:
             encoders.append(_Transposed(Encoder(spec["encoding"], src, spec["scale"], spec["seed"], spec["levels"], np.float32),
                                         spec["encoding"] == "poisson"))  # fmt: skip
         dtype = self.exact_dtype(self._value_bound(host_bound))
-        return run_loop(self, encoders, batch, dtype, device, record=record, trace=trace)
+        return run_loop(chip, encoders, batch, dtype, device, record=record, trace=trace)

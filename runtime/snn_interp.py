@@ -28,6 +28,19 @@ class SnnRun:
     traces: dict[str, np.ndarray] = field(default_factory=dict)
     """Spike trains `[ticks, batch, *shape]` of every neuron population and spike encoder, by name."""
 
+    def output_spikes(self, module: ModuleOp | snn.NetworkOp) -> list[np.ndarray | None]:
+        """Per network output, the spike train `[batch, ticks, *shape]` its decoder read (None: a membrane)."""
+        block = find_network(module).body.block
+        ops = [op for op in block.ops if not isinstance(op, snn.OutputOp)]
+        out = block.last_op
+        assert isinstance(out, snn.OutputOp)
+        trains: list[np.ndarray | None] = []
+        for v in out.outputs:
+            src = v.owner.operands[0] if isinstance(v.owner, snn.DecodeCountOp | snn.DecodeFirstSpikeOp) else None
+            name = value_name(src, ops.index(src.owner)) if src is not None and src.owner in ops else None
+            trains.append(np.moveaxis(self.traces[name], 0, 1) if name in self.traces else None)
+        return trains
+
 
 Kernel = Callable[[list[np.ndarray], int], np.ndarray]
 
@@ -64,13 +77,18 @@ def run_snn(
         raise NmcError(f"@{net.sym_name.data} takes {len(block.args)} input(s), got {len(arrays)}")
     batch = None
     env: dict[SSAValue, np.ndarray] = {}
+    trains = snn.spike_coded(block)
     for arg, x in zip(block.args, arrays, strict=True):
         shape = snn.shape_of(arg.type)
         x = np.asarray(x, dtype=dtype)
-        if x.shape[1:] != shape:
+        per_sample = x.shape[2:] if arg in trains else x.shape[1:]
+        if per_sample != shape or (arg in trains and x.ndim < 2):
+            want = f"[ticks, {', '.join(map(str, shape))}] (a spike train)" if arg in trains else str(list(shape))
             raise NmcError(
-                f"input #{arg.index} of @{net.sym_name.data} has shape {list(x.shape[1:])} per sample, expected {list(shape)}"
+                f"input #{arg.index} of @{net.sym_name.data} has shape {list(x.shape[1:])} per sample, expected {want}"
             )
+        if arg in trains:
+            ticks = x.shape[1] if ticks is None else ticks  # a spike-train run lasts as long as its input
         batch = x.shape[0] if batch is None else batch
         env[arg] = x
     n_ticks = ticks if ticks is not None else net.ticks.value.data
@@ -130,6 +148,14 @@ def _encode_poisson(op: snn.EncodePoissonOp, dtype: np.dtype, ticks: int) -> Ker
     def step(args: list[np.ndarray], t: int) -> np.ndarray:
         p = np.clip(args[0].astype(np.float64) * scale, 0.0, 1.0)
         return (rng.random(p.shape) < p).astype(dtype)
+
+    return step
+
+
+def _encode_spikes(op: snn.EncodeSpikesOp, dtype: np.dtype, ticks: int) -> Kernel:
+    def step(args: list[np.ndarray], t: int) -> np.ndarray:
+        x = args[0]
+        return (x[:, t] != 0).astype(dtype) if t < x.shape[1] else np.zeros((x.shape[0], *x.shape[2:]), dtype)
 
     return step
 
@@ -265,6 +291,7 @@ _KERNELS: dict[type[Operation], Callable[[Any, np.dtype, int], Kernel]] = {
     snn.EncodeDirectOp: _encode_direct,
     snn.EncodeRateOp: _encode_rate,
     snn.EncodePoissonOp: _encode_poisson,
+    snn.EncodeSpikesOp: _encode_spikes,
     snn.DenseOp: _dense,
     snn.Conv2dOp: _conv2d,
     snn.Pool2dOp: _pool2d,

@@ -85,9 +85,9 @@ _BY_LOWER = {k.lower(): k for k in REASONS} | {"leaky_relu": "LeakyReLU", "log_s
 LOADABLE_UNSUPPORTED: tuple[type, ...] = tuple(getattr(nn, name) for name in REASONS)
 
 TORCH_EXPORT_HINT = "torch.export.save(torch.export.export(model.eval(), (example_input,)), 'model.pt2')"
-SNN_REBUILD_HINT = (
-    "rebuild it with nmc.nn.LIF(beta=..., threshold=...) (or nmc.nn.IF) in place of the snnTorch neurons, "
-    "copy the weights, and save it with torch.save(model)"
+SNNTORCH_HINT = (
+    "export it to NIR instead, nir.write('model.nir', snntorch.export_nir.export_to_nir(model, sample_input)), "
+    "and compile the .nir"
 )
 
 
@@ -116,7 +116,7 @@ def _refuse_foreign_formats(path: Path) -> None:
     with path.open("rb") as f:
         head = f.read(8)
     if head.startswith(b"\x89HDF\r\n\x1a\n") or path.suffix == ".nir":
-        raise NmcError(f"{path}: a NIR graph; nmc does not read NIR yet: {SNN_REBUILD_HINT.replace('snnTorch', 'source')}")
+        raise NmcError(f"{path}: a NIR graph, not a torch model: compile it with nmc-compile or nmc.compile (NIR front end)")
     if _is_zip(path):
         try:
             with zipfile.ZipFile(path) as z:
@@ -195,7 +195,7 @@ def _refusal(refused: str, names: list[str]) -> str:
     if snn:
         return (
             f"a pickled snnTorch model ({snn[0].rsplit('.', 1)[-1]}); nmc does not unpickle snnTorch classes "
-            f"(unpickling runs their code) and torch.export cannot capture spiking state: {SNN_REBUILD_HINT}"
+            f"(unpickling runs their code) and torch.export cannot capture spiking state: {SNNTORCH_HINT}"
         )
     unsupported = [r for n in names if n.startswith("torch.nn.modules.") and (r := reason_for(n))]
     if unsupported:

@@ -16,7 +16,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="nmc-compile",
         description="Compile a trained PyTorch model (an ANN to convert, or an SNN of nmc.nn neurons).",
     )
-    p.add_argument("model", help="torch.save(model) pickle (.pt) or torch.export archive (.pt2)")
+    p.add_argument("model", help="torch.save(model) pickle (.pt), torch.export archive (.pt2) or NIR graph (.nir)")
     add_arguments(p)
     p.add_argument("-o", "--outdir", help="output folder (default: <model>_nmc)")
     p.add_argument(
@@ -30,8 +30,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> None:
     from nmc.errors import report_user_errors
 
-    args = build_parser().parse_args(argv)
-    with report_user_errors("nmc-compile"):
+    with report_user_errors("nmc-compile"):  # Ctrl-C during start-up too
+        args = build_parser().parse_args(argv)
         if args.explain:
             explain_cli(args)
         else:
@@ -73,6 +73,8 @@ def compile_cli(args: argparse.Namespace) -> None:
         main_file = f"{compiled.name}.nmc"
     elif args.target == "verilog":
         main_file = f"{compiled.report['verilog']['top']}.v"
+    elif args.target == "nir":
+        main_file = f"{compiled.name}.nir"
     else:
         main_file = f"{compiled.name}.{args.level}.mlir"
     print(_summary(compiled.report, outdir / main_file))

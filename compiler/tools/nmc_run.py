@@ -19,9 +19,21 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = OneLineParser(prog="nmc-run", description=__doc__.splitlines()[0])
     p.add_argument("file", help="chip binary (.nmc, run by the chip simulator) or IR text (.mlir, snn/core level)")
-    p.add_argument("--input", required=True, help="inputs [batch, *shape] (.npy)")
+    p.add_argument(
+        "--input",
+        required=True,
+        help="inputs [batch, *shape] (.npy); spike-train inputs (NIR graphs) [batch, ticks, *shape], and the run "
+        "lasts as many ticks as they have",
+    )
     p.add_argument("-o", "--output", help="where to write the decoded outputs (.npy)")
     p.add_argument("--labels", help="integer labels [batch] (.npy): print the argmax accuracy")
+    p.add_argument(
+        "--record",
+        choices=("counts", "spikes"),
+        default="counts",
+        help="what -o holds: the decoded outputs (default: spike counts, or membranes for current outputs), or the "
+        "output spike trains [samples, ticks, *output_shape] (chip binaries and snn IR)",
+    )
     p.add_argument("--float64", action="store_true", help="interpret in double precision")
     p.add_argument(
         "--device",
@@ -35,8 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> None:
     from nmc.errors import report_user_errors
 
-    args = build_parser().parse_args(argv)
-    with report_user_errors("nmc-run"):
+    with report_user_errors("nmc-run"):  # Ctrl-C during start-up too
+        args = build_parser().parse_args(argv)
         run_cli(args)
 
 
@@ -130,20 +142,27 @@ def run_cli(args: argparse.Namespace) -> None:
     _check_inputs(x, args.input)
     with open(path, "rb") if path.exists() else _missing(path) as f:
         head = f.read(len(MAGIC))
+    spikes = args.record == "spikes"
     if head == MAGIC or path.suffix == ".nmc":
         run = _run_binary(path, x, args.device)
+        results = run.output_spikes if spikes else run.outputs
     else:
         module = read_module(path)
         dtype = np.float64 if args.float64 else np.float32
         is_core = any(isinstance(op, core.NetworkOp) for op in module.walk())
-        run = run_core(module, x, dtype=dtype) if is_core else run_snn(module, x, dtype=dtype)
+        if is_core and spikes:
+            raise NmcError(f"{path}: --record spikes reads chip binaries and snn IR; run the .nmc of this network")
+        run = run_core(module, x, dtype=dtype) if is_core else run_snn(module, x, dtype=dtype, record=spikes)
+        results = run.output_spikes(module) if spikes else run.outputs
+    if spikes and any(r is None for r in results):
+        raise NmcError(f"{path}: --record spikes: an output is decoded from a membrane, not spikes; use --record counts")
     if args.output:
         out = Path(args.output)
-        if len(run.outputs) == 1:
-            write_atomically(out, lambda f: np.save(f, run.outputs[0]), mode="wb")
+        if len(results) == 1:
+            write_atomically(out, lambda f: np.save(f, results[0]), mode="wb")
         else:
-            write_atomically(out, lambda f: np.savez(f, *run.outputs), mode="wb")
-        print(f"wrote {out} ({', '.join(str(list(o.shape)) for o in run.outputs)})")
+            write_atomically(out, lambda f: np.savez(f, *results), mode="wb")
+        print(f"wrote {out} ({', '.join(str(list(o.shape)) for o in results)})")
     if args.labels:
         labels = _load_array(args.labels, "labels")
         if labels.shape != (len(x),) or labels.dtype.kind not in "iu":

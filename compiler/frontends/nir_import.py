@@ -1,0 +1,422 @@
+"""NIR front end: a NIR graph (snnTorch, Norse, Sinabs, ... exports) to snn IR, discretized explicitly.
+
+NIR nodes are continuous-time ODEs; the chip runs ticks of `dt` seconds. The rule per
+node (docs/nir.md) is forward Euler, the discretization snnTorch's and Norse's own NIR
+importers use: a LIF `tau dv/dt = (v_leak - v) + r I` becomes `v = beta v + g I + l`
+with `beta = 1 - dt/tau`, `g = r dt/tau`, `l = v_leak dt/tau`; the input gain `g` and
+the leak `l` are folded into the weights and bias of the projection feeding the
+population (exact for `g = 1`, snnTorch's convention `r = tau/dt`). Spikes fire when
+`v > v_threshold` and reset `v` to 0. `dt` is the graph's `metadata["dt"]`, else
+`--dt`, else inferred from `r = tau/dt` when every LIF agrees, else 1 ms; the report
+says which. The network input is a spike train (`snn.encode_spikes`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from xdsl.dialects.builtin import ModuleOp
+from xdsl.ir import SSAValue
+
+from nmc.builder import NetworkBuilder
+from nmc.errors import NmcError
+
+DEFAULT_DT = 1e-3
+_REFUSED = {
+    "CubaLIF": "needs a synaptic-current state per neuron, which the chip model's neurons do not have (they "
+    "integrate their input directly): retrain with LIF neurons",
+    "CubaLI": "needs a synaptic-current state per neuron, which the chip model's neurons do not have",
+    "Delay": "per-connection delays are not expressible at the snn level yet: remove the delay or retrain without it",
+}
+
+
+def read_graph(path: str | Path) -> Any:
+    """`nir.read` with one-line errors (not HDF5, missing fields, wrong shapes)."""
+    import nir
+
+    path = Path(path)
+    if not path.is_file():
+        raise NmcError(f"{path}: no such file")
+    with path.open("rb") as f:
+        if f.read(8) != b"\x89HDF\r\n\x1a\n":
+            raise NmcError(f"{path}: not a NIR file (NIR graphs are HDF5 files; write one with nir.write)")
+    try:
+        return nir.read(str(path))
+    except Exception as e:  # h5py and nir raise many kinds on a damaged or foreign file
+        text = str(e).strip().splitlines()
+        raise NmcError(f"{path}: not a readable NIR graph ({type(e).__name__}: {text[0][:160] if text else ''})") from None
+
+
+@dataclass
+class _Pending:
+    """A projection not yet built, so that the population it feeds can fold its input gain and leak in."""
+
+    build: Callable[[np.ndarray | None, np.ndarray | None], SSAValue]
+    rows: int  # output features (channels for a convolution)
+
+
+@dataclass
+class _Readout:
+    """A non-spiking integrator (NIR LI / I): only an output may read it, as a membrane decoder."""
+
+    current: SSAValue
+    beta: float
+
+
+@dataclass
+class _Import:
+    graph: Any
+    dt: float
+    notes: list[str]
+    values: dict[str, Any] = field(default_factory=dict)
+
+    def where(self, name: str) -> str:
+        return f"node '{name}' ({type(self.graph.nodes[name]).__name__})"
+
+
+def flatten_subgraphs(graph: Any, prefix: str = "") -> tuple[dict[str, Any], list[tuple[str, str]]]:
+    """Nodes and edges with every nested NIRGraph inlined (`outer.inner` names; its Input/Output pass through)."""
+    import nir
+
+    nodes: dict[str, Any] = {}
+    edges: list[tuple[str, str]] = []
+    entry: dict[str, str] = {}
+    exit_: dict[str, str] = {}
+    for name, node in graph.nodes.items():
+        full = prefix + name
+        if isinstance(node, nir.NIRGraph):
+            inner_nodes, inner_edges = flatten_subgraphs(node, full + ".")
+            nodes.update(inner_nodes)
+            edges += inner_edges
+            ins = [n for n in inner_nodes if isinstance(inner_nodes[n], nir.Input) and n.count(".") == full.count(".") + 1]
+            outs = [n for n in inner_nodes if isinstance(inner_nodes[n], nir.Output) and n.count(".") == full.count(".") + 1]
+            if len(ins) != 1 or len(outs) != 1:
+                raise NmcError(f"sub-graph '{full}': needs exactly one Input and one Output node, has {len(ins)} and {len(outs)}")
+            entry[full], exit_[full] = ins[0], outs[0]
+            for n in (ins[0], outs[0]):
+                nodes[n] = ("pass", inner_nodes[n])
+        else:
+            nodes[full] = node
+    for a, b in graph.edges:
+        src, dst = prefix + a, prefix + b
+        edges.append((exit_.get(src, src), entry.get(dst, dst)))
+    return nodes, edges
+
+
+def _order(nodes: dict[str, Any], edges: list[tuple[str, str]]) -> tuple[list[str], dict[str, list[str]]]:
+    """Nodes in dataflow order and the producers of each; a cycle is refused by name."""
+    preds: dict[str, list[str]] = {n: [] for n in nodes}
+    for a, b in dict.fromkeys(edges):  # exporters sometimes repeat an edge
+        for end in (a, b):
+            if end not in nodes:
+                raise NmcError(f"edge {a} -> {b}: no node named '{end}'")
+        preds[b].append(a)
+    done: list[str] = []
+    waiting = dict(preds)
+    while waiting:
+        ready = [n for n, ps in waiting.items() if all(p in done for p in ps)]
+        if not ready:
+            cycle = _a_cycle(waiting)
+            raise NmcError(
+                f"node '{cycle[0]}' ({_kind(nodes[cycle[0]])}): recurrent edges {' -> '.join([*cycle, cycle[0]])}; "
+                "the chip model runs feed-forward dataflow only (no back edges at the snn level yet): unroll the "
+                "recurrence or export a feed-forward network"
+            )
+        for n in ready:
+            done.append(n)
+            del waiting[n]
+    return done, preds
+
+
+def _a_cycle(waiting: dict[str, list[str]]) -> list[str]:
+    path, node = [], next(iter(waiting))
+    while node not in path:
+        path.append(node)
+        node = next(p for p in waiting[node] if p in waiting)
+    return path[path.index(node) :][::-1]
+
+
+def _kind(node: Any) -> str:
+    return f"{type(node[1]).__name__}" if isinstance(node, tuple) else type(node).__name__
+
+
+def _uniform(where: str, what: str, values: Any) -> float:
+    arr = np.asarray(values, dtype=np.float32).ravel()
+    if arr.size and not np.all(arr == arr[0]):
+        raise NmcError(
+            f"{where}: {what} differs between neurons ({arr.min():g} .. {arr.max():g}); the snn level keeps one "
+            f"{what} per population: split the population or use one value"
+        )
+    return float(arr[0]) if arr.size else 0.0
+
+
+def choose_dt(nodes: dict[str, Any], given: float | None, metadata: dict, notes: list[str]) -> float:
+    """The graph's own dt, else the user's, else r = tau/dt (snnTorch's convention), else 1 ms."""
+    import nir
+
+    if "dt" in (metadata or {}):
+        dt = float(np.asarray(metadata["dt"]).ravel()[0])
+        notes.append(f"NIR: dt = {dt:g} s from the graph's metadata")
+        return dt
+    if given is not None:
+        notes.append(f"NIR: dt = {given:g} s (--dt)")
+        return given
+    implied = {  # exporters use round numbers (snnTorch: 1e-4): 6 significant digits undo float32 rounding
+        float(f"{np.float32(t) / np.float32(r):.6g}")
+        for node in nodes.values()
+        if isinstance(node, nir.LIF)
+        for t, r in zip(np.ravel(node.tau), np.ravel(node.r), strict=False)
+    }
+    if len(implied) == 1:
+        dt = implied.pop()
+        notes.append(f"NIR: no dt in the graph; dt = {dt:g} s inferred from r = tau/dt of every LIF (snnTorch's convention)")
+        return dt
+    notes.append(f"NIR: no dt in the graph and none given; assumed dt = {DEFAULT_DT:g} s (give --dt to change it)")
+    return DEFAULT_DT
+
+
+def import_nir(source: Any, *, ticks: int, dt: float | None, name: str, notes: list[str]) -> ModuleOp:
+    """snn IR of a NIR graph (a path or an `nir.NIRGraph`); every unsupported node is one line."""
+    import nir
+
+    graph = read_graph(source) if isinstance(source, str | Path) else source
+    if not isinstance(graph, nir.NIRGraph):
+        raise NmcError(f"expected a NIR graph, got {type(graph).__name__}")
+    nodes, edges = flatten_subgraphs(graph)
+    order, preds = _order(nodes, edges)
+    inputs = [n for n in order if isinstance(nodes[n], nir.Input)]
+    if len(inputs) != 1:
+        raise NmcError(f"the graph has {len(inputs)} Input nodes; nmc compiles graphs with exactly one")
+    imp = _Import(graph, choose_dt(nodes, dt, graph.metadata, notes), notes)
+    users = {n: [b for a, b in dict.fromkeys(edges) if a == n] for n in nodes}
+    shape = _input_shape(nodes, inputs[0], users, notes)
+    b = NetworkBuilder(name, [shape], ticks=ticks, dt=imp.dt, input_names=[inputs[0]])
+    outputs: list[SSAValue] = []
+    for n in order:
+        node = nodes[n]
+        where = f"node '{n}' ({_kind(node)})"
+        ins = [imp.values[p] for p in preds[n]]
+        if n == inputs[0]:
+            imp.values[n] = b.encode(b.inputs[0], "spikes", name=n)
+        elif isinstance(node, tuple):  # a sub-graph's Input/Output: passes its value on
+            imp.values[n] = _sum(b, ins, where)
+        elif isinstance(node, nir.Output):
+            value = _sum(b, ins, where) if not (len(ins) == 1 and isinstance(ins[0], _Readout)) else ins[0]
+            outputs.append(_decode(b, value, n))
+        else:
+            imp.values[n] = _lower_node(b, imp, n, node, ins, where, users[n], nodes)
+    if not outputs:
+        raise NmcError("the graph has no Output node")
+    return b.finish(outputs)
+
+
+def _input_shape(nodes: dict[str, Any], name: str, users: dict[str, list[str]], notes: list[str]) -> tuple[int, ...]:
+    """The per-tick input shape; a leading batch axis some exporters write (snnTorch: [1, 64]) is dropped."""
+    import nir
+
+    raw = nodes[name].input_type.get("input")
+    shape = tuple(int(d) for d in np.ravel(raw)) if raw is not None else ()
+    first = nodes[users[name][0]] if users[name] else None
+    fan_in = None
+    if isinstance(first, nir.Affine | nir.Linear):
+        fan_in = (int(first.weight.shape[1]),)
+    elif isinstance(first, nir.Conv2d | nir.Conv1d):
+        fan_in = (int(first.weight.shape[1]), *(int(d) for d in np.ravel(first.input_shape)))
+    if len(shape) >= 2 and shape[0] == 1 and fan_in is not None and shape != fan_in and shape[1:] == fan_in:
+        notes.append(f"NIR: input type {list(shape)} read as {list(shape[1:])} (a batch axis in the exported type)")
+        shape = shape[1:]
+    if not shape or min(shape) < 1:
+        if fan_in is None:
+            raise NmcError(f"node '{name}' (Input): no input shape, and its consumer does not imply one")
+        notes.append(f"NIR: input type missing; {list(fan_in)} taken from the first layer")
+        shape = fan_in
+    return shape
+
+
+def _materialize(b: NetworkBuilder, ins: list, where: str, gain: np.ndarray | None = None, extra: np.ndarray | None = None):
+    """The summed input current of a node, with a population's input gain and leak folded into its projections."""
+    if gain is not None and np.all(gain == 1):
+        gain = None
+    if extra is not None and not np.any(extra):
+        extra = None
+    parts = []
+    for i, v in enumerate(ins):
+        if isinstance(v, _Pending):
+            try:
+                parts.append(v.build(gain, extra if i == 0 else None))
+            except NmcError as e:
+                raise NmcError(f"{where}: {e}") from None
+        elif isinstance(v, _Readout):
+            raise NmcError(f"{where}: reads a non-spiking integrator (LI/I), which only an Output can read on the chip")
+        elif gain is not None or extra is not None:
+            raise NmcError(
+                f"{where}: its input gain r*dt/tau or leak cannot be folded into a projection (it reads spikes directly); "
+                "put an Affine/Linear before it or use r = tau/dt and v_leak = 0"
+            )
+        else:
+            parts.append(v)
+    if not parts:
+        raise NmcError(f"{where}: has no input edge")
+    return parts[0] if len(parts) == 1 else b.add(parts, [1.0] * len(parts))
+
+
+def _sum(b: NetworkBuilder, ins: list, where: str) -> SSAValue:
+    return _materialize(b, ins, where)
+
+
+def _decode(b: NetworkBuilder, value: Any, name: str) -> SSAValue:
+    from nmc.dialects import snn
+
+    if isinstance(value, _Readout):
+        return b.decode(value.current, "membrane", beta=value.beta, name=name)
+    if isinstance(value, _Pending):
+        value = value.build(None, None)
+    kind = "count" if isinstance(value.type, snn.SpikesType) else "membrane"
+    return b.decode(value, kind, name=name)
+
+
+def _projection(b: NetworkBuilder, x: SSAValue, where: str, node: Any, name: str) -> _Pending:
+    """Affine, Linear, Conv1d or Conv2d as a projection its consumer may still scale."""
+    import nir
+
+    from nmc.dialects import snn
+
+    weight = np.asarray(node.weight, dtype=np.float32)
+    bias = np.asarray(node.bias, dtype=np.float32).ravel() if getattr(node, "bias", None) is not None else None
+    shape = snn.shape_of(x.type)
+    rows = int(weight.shape[0])
+
+    def scaled(gain, extra):
+        w = weight if gain is None else (weight * gain.reshape((-1,) + (1,) * (weight.ndim - 1))).astype(np.float32)
+        bb = bias if bias is not None else (np.zeros(rows, np.float32) if extra is not None else None)
+        if bb is not None and gain is not None:
+            bb = (bb * gain).astype(np.float32)
+        if extra is not None:
+            bb = (bb + extra).astype(np.float32)
+        return w, bb
+
+    if isinstance(node, nir.Affine | nir.Linear):
+        if len(shape) != 1:
+            if int(np.prod(shape)) != weight.shape[1]:
+                raise NmcError(f"{where}: weight {list(weight.shape)} does not fit its input of shape {list(shape)}")
+            x = b.flatten(x)
+        elif shape[0] != weight.shape[1]:
+            raise NmcError(f"{where}: weight {list(weight.shape)} does not fit its input of shape {list(shape)}")
+        return _Pending(lambda g, e: b.dense(x, *scaled(_rows(g, rows), _rows(e, rows)), name=name), rows)
+    dims = weight.ndim - 2
+    groups = int(np.ravel(node.groups)[0]) if node.groups is not None else 1
+    dilation = [int(d) for d in np.ravel(node.dilation)] if node.dilation is not None else [1]
+    if groups != 1 or any(d != 1 for d in dilation):
+        raise NmcError(f"{where}: groups={groups}, dilation={dilation}; the snn level has dense convolutions only (groups 1, dilation 1)")
+    if isinstance(node.padding, str):
+        raise NmcError(f"{where}: padding '{node.padding}'; give numeric padding")
+    stride = [int(s) for s in np.broadcast_to(np.ravel(node.stride), (dims,))]
+    padding = [int(p) for p in np.broadcast_to(np.ravel(node.padding), (dims,))]
+    if len(shape) != dims + 1 or shape[0] != weight.shape[1]:
+        raise NmcError(f"{where}: weight {list(weight.shape)} does not fit its input of shape {list(shape)}")
+
+    def build(g, e):
+        w, bb = scaled(_rows(g, rows), _rows(e, rows))
+        if dims == 2:
+            return b.conv2d(x, w, bb, stride, padding, name=name)
+        x2 = b.reshape(x, (shape[0], 1, shape[1]), name=f"{name}.as2d")
+        y = b.conv2d(x2, w[:, :, None, :], bb, [1, *stride], [0, *padding], name=name)
+        o, _, length = snn.shape_of(y.type)
+        return b.reshape(y, (o, length), name=f"{name}.as1d")
+
+    return _Pending(build, rows)
+
+
+def _rows(values: np.ndarray | None, rows: int) -> np.ndarray | None:
+    if values is None:
+        return None
+    a = np.asarray(values, dtype=np.float64).ravel()
+    if a.size == 1:
+        return np.full(rows, a[0])
+    per = a.reshape(rows, -1) if a.size % rows == 0 else None
+    if per is None or not np.all(per == per[:, :1]):
+        raise NmcError(f"the input gain r*dt/tau or the leak varies within a channel ({a.size} values for {rows} channels)")
+    return per[:, 0]
+
+
+def _neuron_params(imp: _Import, where: str, node: Any, leaky: bool) -> tuple[float, float, np.ndarray, np.ndarray]:
+    """(threshold, beta, input gain, leak per tick) of an IF/LIF node, by the forward-Euler rule."""
+    theta = _uniform(where, "v_threshold", node.v_threshold)
+    reset = getattr(node, "v_reset", None)
+    if reset is not None and np.any(np.asarray(reset) != 0):
+        raise NmcError(f"{where}: v_reset = {np.ravel(reset)[0]:g}; the chip's neurons reset to 0: use v_reset = 0")
+    r = np.asarray(node.r, dtype=np.float32)
+    if not leaky:  # dv/dt = r I
+        return theta, 1.0, _unit(r * np.float32(imp.dt)), np.zeros(1)
+    tau = np.asarray(node.tau, dtype=np.float32)
+    if np.any(tau <= 0) or not np.all(np.isfinite(tau)):
+        raise NmcError(f"{where}: tau must be positive and finite")
+    # as snnTorch's and Norse's importers compute it, in float32: beta = 1 - dt/tau
+    beta = _uniform(where, "tau", 1 - (imp.dt / tau))
+    if not 0 <= beta <= 1:
+        raise NmcError(f"{where}: dt = {imp.dt:g} s is longer than tau = {float(tau.min()):g} s (beta {beta:g} < 0): give a smaller --dt")
+    leak = np.asarray(node.v_leak, dtype=np.float64) * imp.dt / tau
+    return theta, beta, _unit(r * (imp.dt / tau)), leak
+
+
+def _unit(gain: np.ndarray) -> np.ndarray:
+    """A gain within float32 rounding of 1 is 1 (exporters write r = tau/dt), as snnTorch's importer treats it."""
+    return np.ones(1) if np.allclose(gain, 1.0, rtol=1e-6, atol=0) else gain.astype(np.float64)
+
+
+def _lower_node(b: NetworkBuilder, imp: _Import, name: str, node: Any, ins: list, where: str, users: list[str], nodes) -> Any:
+    import nir
+
+    kind = type(node).__name__
+    if kind in _REFUSED:
+        raise NmcError(f"{where}: {kind} {_REFUSED[kind]}")
+    if not ins:
+        raise NmcError(f"{where}: has no input edge")
+    if isinstance(node, nir.Affine | nir.Linear | nir.Conv1d | nir.Conv2d):
+        return _projection(b, _sum(b, ins, where), where, node, name)
+    if isinstance(node, nir.Scale):
+        if len(ins) != 1 or not isinstance(ins[0], _Pending):
+            raise NmcError(f"{where}: only a Scale right after an Affine/Linear/Conv is supported (it folds into the weights)")
+        p, scale = ins[0], np.asarray(node.scale, dtype=np.float64)
+
+        def build(g, e, p=p, scale=scale):
+            s = _rows(scale, p.rows)
+            return p.build(s if g is None else s * g, e)
+
+        return _Pending(build, p.rows)
+    if isinstance(node, nir.SumPool2d | nir.AvgPool2d):
+        if np.any(np.asarray(node.padding) != 0):
+            raise NmcError(f"{where}: padding {list(np.ravel(node.padding))}; only unpadded pooling is supported")
+        kernel = [int(k) for k in np.broadcast_to(np.ravel(node.kernel_size), (2,))]
+        stride = [int(k) for k in np.broadcast_to(np.ravel(node.stride), (2,))]
+        return b.pool2d(_sum(b, ins, where), "sum" if isinstance(node, nir.SumPool2d) else "avg", kernel, stride, name=name)
+    if isinstance(node, nir.Flatten):
+        from nir.ir.flatten import calc_flatten_output
+
+        from nmc.dialects import snn
+
+        x = _sum(b, ins, where)
+        out = tuple(int(d) for d in calc_flatten_output(list(snn.shape_of(x.type)), node.start_dim, node.end_dim))
+        return b.flatten(x, name=name) if len(out) == 1 else b.reshape(x, out, name=name)
+    if isinstance(node, nir.IF | nir.LIF):
+        theta, beta, gain, leak = _neuron_params(imp, where, node, leaky=isinstance(node, nir.LIF))
+        x = _materialize(b, ins, where, gain, leak)
+        return b.neuron(x, threshold=theta, beta=beta if isinstance(node, nir.LIF) else None, reset="zero", compare="gt", name=name)
+    if isinstance(node, nir.Threshold):  # stateless: a LIF that forgets everything each tick
+        theta = _uniform(where, "threshold", node.threshold)
+        return b.neuron(_sum(b, ins, where), threshold=theta, beta=0.0, reset="zero", compare="gt", name=name)
+    if isinstance(node, nir.LI | nir.I):
+        if any(not isinstance(nodes[u], nir.Output) for u in users):
+            raise NmcError(f"{where}: a non-spiking integrator feeding another layer has no chip equivalent (only outputs read membranes)")
+        if isinstance(node, nir.I):
+            return _Readout(_materialize(b, ins, where, _unit(np.asarray(node.r, np.float32) * np.float32(imp.dt))), 1.0)
+        tau = np.asarray(node.tau, dtype=np.float32)
+        beta = _uniform(where, "tau", 1 - (imp.dt / tau))
+        leak = np.asarray(node.v_leak, dtype=np.float64) * imp.dt / tau
+        gain = _unit(np.asarray(node.r, np.float32) * (imp.dt / tau))
+        return _Readout(_materialize(b, ins, where, gain, leak), beta)
+    raise NmcError(f"{where}: not a NIR node nmc compiles (docs/nir.md lists those it does)")
