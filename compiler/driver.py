@@ -124,7 +124,8 @@ def _import_nir(model: Any, opts: ImportOptions) -> ModuleOp:
         try:
             module = import_nir(model, ticks=ticks, dt=opts.dt_given, name=opts.name, notes=opts.notes)
         except NmcError as e:
-            raise NmcError(f"{source}: {e}" if source != "NIR graph" else str(e)) from None
+            prefixed = source == "NIR graph" or str(e).startswith(source)
+            raise NmcError(str(e) if prefixed else f"{source}: {e}") from None
     opts.ticks, opts.encoding = ticks, "spikes"
     return module
 

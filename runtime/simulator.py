@@ -18,7 +18,6 @@ saturates, fires and resets. Bit-exact with the core interpreter, and fast:
 from __future__ import annotations
 
 import copy
-
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path

@@ -221,7 +221,7 @@ def test_ctrl_c_at_15_random_points_of_a_compile_leaves_nothing(tmp_path, reques
         point, calls = rng.randrange(1, total), 0
         where: list[str] = []
 
-        def interrupt_at_point(_frame, event, _arg, point=point):
+        def interrupt_at_point(_frame, event, _arg, point=point, where=where):
             nonlocal calls
             calls += event == "call"
             if calls == point:

@@ -24,31 +24,14 @@ from xdsl.ir import SSAValue
 
 from nmc.builder import NetworkBuilder
 from nmc.errors import NmcError
+from nmc.frontends.nir_graph import choose_dt, flatten_subgraphs, node_kind, order_nodes, read_graph
 
-DEFAULT_DT = 1e-3
 _REFUSED = {
     "CubaLIF": "needs a synaptic-current state per neuron, which the chip model's neurons do not have (they "
     "integrate their input directly): retrain with LIF neurons",
     "CubaLI": "needs a synaptic-current state per neuron, which the chip model's neurons do not have",
     "Delay": "per-connection delays are not expressible at the snn level yet: remove the delay or retrain without it",
 }
-
-
-def read_graph(path: str | Path) -> Any:
-    """`nir.read` with one-line errors (not HDF5, missing fields, wrong shapes)."""
-    import nir
-
-    path = Path(path)
-    if not path.is_file():
-        raise NmcError(f"{path}: no such file")
-    with path.open("rb") as f:
-        if f.read(8) != b"\x89HDF\r\n\x1a\n":
-            raise NmcError(f"{path}: not a NIR file (NIR graphs are HDF5 files; write one with nir.write)")
-    try:
-        return nir.read(str(path))
-    except Exception as e:  # h5py and nir raise many kinds on a damaged or foreign file
-        text = str(e).strip().splitlines()
-        raise NmcError(f"{path}: not a readable NIR graph ({type(e).__name__}: {text[0][:160] if text else ''})") from None
 
 
 @dataclass
@@ -78,72 +61,6 @@ class _Import:
         return f"node '{name}' ({type(self.graph.nodes[name]).__name__})"
 
 
-def flatten_subgraphs(graph: Any, prefix: str = "") -> tuple[dict[str, Any], list[tuple[str, str]]]:
-    """Nodes and edges with every nested NIRGraph inlined (`outer.inner` names; its Input/Output pass through)."""
-    import nir
-
-    nodes: dict[str, Any] = {}
-    edges: list[tuple[str, str]] = []
-    entry: dict[str, str] = {}
-    exit_: dict[str, str] = {}
-    for name, node in graph.nodes.items():
-        full = prefix + name
-        if isinstance(node, nir.NIRGraph):
-            inner_nodes, inner_edges = flatten_subgraphs(node, full + ".")
-            nodes.update(inner_nodes)
-            edges += inner_edges
-            ins = [n for n in inner_nodes if isinstance(inner_nodes[n], nir.Input) and n.count(".") == full.count(".") + 1]
-            outs = [n for n in inner_nodes if isinstance(inner_nodes[n], nir.Output) and n.count(".") == full.count(".") + 1]
-            if len(ins) != 1 or len(outs) != 1:
-                raise NmcError(f"sub-graph '{full}': needs exactly one Input and one Output node, has {len(ins)} and {len(outs)}")
-            entry[full], exit_[full] = ins[0], outs[0]
-            for n in (ins[0], outs[0]):
-                nodes[n] = ("pass", inner_nodes[n])
-        else:
-            nodes[full] = node
-    for a, b in graph.edges:
-        src, dst = prefix + a, prefix + b
-        edges.append((exit_.get(src, src), entry.get(dst, dst)))
-    return nodes, edges
-
-
-def _order(nodes: dict[str, Any], edges: list[tuple[str, str]]) -> tuple[list[str], dict[str, list[str]]]:
-    """Nodes in dataflow order and the producers of each; a cycle is refused by name."""
-    preds: dict[str, list[str]] = {n: [] for n in nodes}
-    for a, b in dict.fromkeys(edges):  # exporters sometimes repeat an edge
-        for end in (a, b):
-            if end not in nodes:
-                raise NmcError(f"edge {a} -> {b}: no node named '{end}'")
-        preds[b].append(a)
-    done: list[str] = []
-    waiting = dict(preds)
-    while waiting:
-        ready = [n for n, ps in waiting.items() if all(p in done for p in ps)]
-        if not ready:
-            cycle = _a_cycle(waiting)
-            raise NmcError(
-                f"node '{cycle[0]}' ({_kind(nodes[cycle[0]])}): recurrent edges {' -> '.join([*cycle, cycle[0]])}; "
-                "the chip model runs feed-forward dataflow only (no back edges at the snn level yet): unroll the "
-                "recurrence or export a feed-forward network"
-            )
-        for n in ready:
-            done.append(n)
-            del waiting[n]
-    return done, preds
-
-
-def _a_cycle(waiting: dict[str, list[str]]) -> list[str]:
-    path, node = [], next(iter(waiting))
-    while node not in path:
-        path.append(node)
-        node = next(p for p in waiting[node] if p in waiting)
-    return path[path.index(node) :][::-1]
-
-
-def _kind(node: Any) -> str:
-    return f"{type(node[1]).__name__}" if isinstance(node, tuple) else type(node).__name__
-
-
 def _uniform(where: str, what: str, values: Any) -> float:
     arr = np.asarray(values, dtype=np.float32).ravel()
     if arr.size and not np.all(arr == arr[0]):
@@ -154,31 +71,6 @@ def _uniform(where: str, what: str, values: Any) -> float:
     return float(arr[0]) if arr.size else 0.0
 
 
-def choose_dt(nodes: dict[str, Any], given: float | None, metadata: dict, notes: list[str]) -> float:
-    """The graph's own dt, else the user's, else r = tau/dt (snnTorch's convention), else 1 ms."""
-    import nir
-
-    if "dt" in (metadata or {}):
-        dt = float(np.asarray(metadata["dt"]).ravel()[0])
-        notes.append(f"NIR: dt = {dt:g} s from the graph's metadata")
-        return dt
-    if given is not None:
-        notes.append(f"NIR: dt = {given:g} s (--dt)")
-        return given
-    implied = {  # exporters use round numbers (snnTorch: 1e-4): 6 significant digits undo float32 rounding
-        float(f"{np.float32(t) / np.float32(r):.6g}")
-        for node in nodes.values()
-        if isinstance(node, nir.LIF)
-        for t, r in zip(np.ravel(node.tau), np.ravel(node.r), strict=False)
-    }
-    if len(implied) == 1:
-        dt = implied.pop()
-        notes.append(f"NIR: no dt in the graph; dt = {dt:g} s inferred from r = tau/dt of every LIF (snnTorch's convention)")
-        return dt
-    notes.append(f"NIR: no dt in the graph and none given; assumed dt = {DEFAULT_DT:g} s (give --dt to change it)")
-    return DEFAULT_DT
-
-
 def import_nir(source: Any, *, ticks: int, dt: float | None, name: str, notes: list[str]) -> ModuleOp:
     """snn IR of a NIR graph (a path or an `nir.NIRGraph`); every unsupported node is one line."""
     import nir
@@ -187,7 +79,7 @@ def import_nir(source: Any, *, ticks: int, dt: float | None, name: str, notes: l
     if not isinstance(graph, nir.NIRGraph):
         raise NmcError(f"expected a NIR graph, got {type(graph).__name__}")
     nodes, edges = flatten_subgraphs(graph)
-    order, preds = _order(nodes, edges)
+    order, preds = order_nodes(nodes, edges)
     inputs = [n for n in order if isinstance(nodes[n], nir.Input)]
     if len(inputs) != 1:
         raise NmcError(f"the graph has {len(inputs)} Input nodes; nmc compiles graphs with exactly one")
@@ -198,12 +90,12 @@ def import_nir(source: Any, *, ticks: int, dt: float | None, name: str, notes: l
     outputs: list[SSAValue] = []
     for n in order:
         node = nodes[n]
-        where = f"node '{n}' ({_kind(node)})"
+        where = f"node '{n}' ({node_kind(node)})"
         ins = [imp.values[p] for p in preds[n]]
         if n == inputs[0]:
             imp.values[n] = b.encode(b.inputs[0], "spikes", name=n)
-        elif isinstance(node, tuple):  # a sub-graph's Input/Output: passes its value on
-            imp.values[n] = _sum(b, ins, where)
+        elif isinstance(node, tuple):  # a sub-graph's Input/Output: passes its value on (still foldable)
+            imp.values[n] = ins[0] if len(ins) == 1 else _sum(b, ins, where)
         elif isinstance(node, nir.Output):
             value = _sum(b, ins, where) if not (len(ins) == 1 and isinstance(ins[0], _Readout)) else ins[0]
             outputs.append(_decode(b, value, n))
@@ -311,7 +203,9 @@ def _projection(b: NetworkBuilder, x: SSAValue, where: str, node: Any, name: str
     groups = int(np.ravel(node.groups)[0]) if node.groups is not None else 1
     dilation = [int(d) for d in np.ravel(node.dilation)] if node.dilation is not None else [1]
     if groups != 1 or any(d != 1 for d in dilation):
-        raise NmcError(f"{where}: groups={groups}, dilation={dilation}; the snn level has dense convolutions only (groups 1, dilation 1)")
+        raise NmcError(
+            f"{where}: groups={groups}, dilation={dilation}; the snn level has dense convolutions only (groups 1, dilation 1)"
+        )
     if isinstance(node.padding, str):
         raise NmcError(f"{where}: padding '{node.padding}'; give numeric padding")
     stride = [int(s) for s in np.broadcast_to(np.ravel(node.stride), (dims,))]
@@ -358,7 +252,9 @@ def _neuron_params(imp: _Import, where: str, node: Any, leaky: bool) -> tuple[fl
     # as snnTorch's and Norse's importers compute it, in float32: beta = 1 - dt/tau
     beta = _uniform(where, "tau", 1 - (imp.dt / tau))
     if not 0 <= beta <= 1:
-        raise NmcError(f"{where}: dt = {imp.dt:g} s is longer than tau = {float(tau.min()):g} s (beta {beta:g} < 0): give a smaller --dt")
+        raise NmcError(
+            f"{where}: dt = {imp.dt:g} s is longer than tau = {float(tau.min()):g} s (beta {beta:g} < 0): give a smaller --dt"
+        )
     leak = np.asarray(node.v_leak, dtype=np.float64) * imp.dt / tau
     return theta, beta, _unit(r * (imp.dt / tau)), leak
 
@@ -405,13 +301,17 @@ def _lower_node(b: NetworkBuilder, imp: _Import, name: str, node: Any, ins: list
     if isinstance(node, nir.IF | nir.LIF):
         theta, beta, gain, leak = _neuron_params(imp, where, node, leaky=isinstance(node, nir.LIF))
         x = _materialize(b, ins, where, gain, leak)
-        return b.neuron(x, threshold=theta, beta=beta if isinstance(node, nir.LIF) else None, reset="zero", compare="gt", name=name)
+        return b.neuron(
+            x, threshold=theta, beta=beta if isinstance(node, nir.LIF) else None, reset="zero", compare="gt", name=name
+        )
     if isinstance(node, nir.Threshold):  # stateless: a LIF that forgets everything each tick
         theta = _uniform(where, "threshold", node.threshold)
         return b.neuron(_sum(b, ins, where), threshold=theta, beta=0.0, reset="zero", compare="gt", name=name)
     if isinstance(node, nir.LI | nir.I):
         if any(not isinstance(nodes[u], nir.Output) for u in users):
-            raise NmcError(f"{where}: a non-spiking integrator feeding another layer has no chip equivalent (only outputs read membranes)")
+            raise NmcError(
+                f"{where}: a non-spiking integrator feeding another layer has no chip equivalent (only outputs read membranes)"
+            )
         if isinstance(node, nir.I):
             return _Readout(_materialize(b, ins, where, _unit(np.asarray(node.r, np.float32) * np.float32(imp.dt))), 1.0)
         tau = np.asarray(node.tau, dtype=np.float32)

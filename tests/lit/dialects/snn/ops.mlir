@@ -79,3 +79,15 @@ snn.network @mlp ticks = 4 dt = 5.000000e-04 {
 // CHECK-NEXT:   {{%.*}} = snn.decode_membrane [[CUR]] beta = 5.000000e-01 : !snn.current<2> -> tensor<2xf32>
 
 // CHECK-GENERIC: "snn.encode_poisson"(%x) <{scale = 1.000000e+00 : f64, seed = 7 : i64}> : (tensor<2xf32>) -> !snn.spikes<2>
+
+snn.network @trains ticks = 16 dt = 1.000000e-04 {
+^bb0(%x: tensor<2x3xf32>):
+  %s = snn.encode_spikes %x : tensor<2x3xf32> -> !snn.spikes<2x3>
+  %c = snn.decode_count %s : !snn.spikes<2x3> -> tensor<2x3xf32>
+  snn.output %c : tensor<2x3xf32>
+}
+
+// CHECK:      snn.network @trains ticks = 16 dt = 1.000000e-04 {
+// CHECK-NEXT: ^bb0(%x: tensor<2x3xf32>):
+// CHECK-NEXT:   [[S:%.*]] = snn.encode_spikes %x : tensor<2x3xf32> -> !snn.spikes<2x3>
+// CHECK-GENERIC: "snn.encode_spikes"(%x) : (tensor<2x3xf32>) -> !snn.spikes<2x3>

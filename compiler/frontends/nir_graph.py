@@ -1,0 +1,126 @@
+"""NIR graphs as nmc reads them: the file, nested sub-graphs inlined, dataflow order, and dt.
+
+Kept apart from the node-by-node lowering (`nir_import`): this module knows NIR's
+structure, that one the chip's semantics.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from nmc.errors import NmcError
+
+DEFAULT_DT = 1e-3
+
+
+def read_graph(path: str | Path) -> Any:
+    """`nir.read` with one-line errors (not HDF5, missing fields, wrong shapes)."""
+    import nir
+
+    path = Path(path)
+    if not path.is_file():
+        raise NmcError(f"{path}: no such file")
+    with path.open("rb") as f:
+        if f.read(8) != b"\x89HDF\r\n\x1a\n":
+            raise NmcError(f"{path}: not a NIR file (NIR graphs are HDF5 files; write one with nir.write)")
+    try:
+        # nir's own type check rejects what popular exporters write (snnTorch's batched input types):
+        # shapes are checked node by node below, with the node named
+        return nir.read(str(path), type_check=False)
+    except Exception as e:  # h5py and nir raise many kinds on a damaged or foreign file
+        text = str(e).strip().splitlines()
+        raise NmcError(f"{path}: not a readable NIR graph ({type(e).__name__}: {text[0][:160] if text else ''})") from None
+
+
+def flatten_subgraphs(graph: Any, prefix: str = "") -> tuple[dict[str, Any], list[tuple[str, str]]]:
+    """Nodes and edges with every nested NIRGraph inlined (`outer.inner` names; its Input/Output pass through)."""
+    import nir
+
+    nodes: dict[str, Any] = {}
+    edges: list[tuple[str, str]] = []
+    entry: dict[str, str] = {}
+    exit_: dict[str, str] = {}
+    for name, node in graph.nodes.items():
+        full = prefix + name
+        if isinstance(node, nir.NIRGraph):
+            inner_nodes, inner_edges = flatten_subgraphs(node, full + ".")
+            nodes.update(inner_nodes)
+            edges += inner_edges
+            ins = [n for n in inner_nodes if isinstance(inner_nodes[n], nir.Input) and n.count(".") == full.count(".") + 1]
+            outs = [n for n in inner_nodes if isinstance(inner_nodes[n], nir.Output) and n.count(".") == full.count(".") + 1]
+            if len(ins) != 1 or len(outs) != 1:
+                raise NmcError(f"sub-graph '{full}': needs exactly one Input and one Output node, has {len(ins)} and {len(outs)}")
+            entry[full], exit_[full] = ins[0], outs[0]
+            for n in (ins[0], outs[0]):
+                nodes[n] = ("pass", inner_nodes[n])
+        else:
+            nodes[full] = node
+    for a, b in graph.edges:
+        src, dst = prefix + a, prefix + b
+        edges.append((exit_.get(src, src), entry.get(dst, dst)))
+    return nodes, edges
+
+
+def order_nodes(nodes: dict[str, Any], edges: list[tuple[str, str]]) -> tuple[list[str], dict[str, list[str]]]:
+    """Nodes in dataflow order and the producers of each; a cycle is refused by name."""
+    preds: dict[str, list[str]] = {n: [] for n in nodes}
+    for a, b in dict.fromkeys(edges):  # exporters sometimes repeat an edge
+        for end in (a, b):
+            if end not in nodes:
+                raise NmcError(f"edge {a} -> {b}: no node named '{end}'")
+        preds[b].append(a)
+    done: list[str] = []
+    waiting = dict(preds)
+    while waiting:
+        ready = [n for n, ps in waiting.items() if all(p in done for p in ps)]
+        if not ready:
+            cycle = _a_cycle(waiting)
+            raise NmcError(
+                f"node '{cycle[0]}' ({node_kind(nodes[cycle[0]])}): recurrent edges {' -> '.join([*cycle, cycle[0]])}; "
+                "the chip model runs feed-forward dataflow only (no back edges at the snn level yet): unroll the "
+                "recurrence or export a feed-forward network"
+            )
+        for n in ready:
+            done.append(n)
+            del waiting[n]
+    return done, preds
+
+
+def _a_cycle(waiting: dict[str, list[str]]) -> list[str]:
+    path, node = [], next(iter(waiting))
+    while node not in path:
+        path.append(node)
+        node = next(p for p in waiting[node] if p in waiting)
+    return path[path.index(node) :][::-1]
+
+
+def node_kind(node: Any) -> str:
+    return f"{type(node[1]).__name__}" if isinstance(node, tuple) else type(node).__name__
+
+
+def choose_dt(nodes: dict[str, Any], given: float | None, metadata: dict, notes: list[str]) -> float:
+    """The graph's own dt, else the user's, else r = tau/dt (snnTorch's convention), else 1 ms."""
+    import nir
+
+    if "dt" in (metadata or {}):
+        dt = float(np.asarray(metadata["dt"]).ravel()[0])
+        notes.append(f"NIR: dt = {dt:g} s from the graph's metadata")
+        return dt
+    if given is not None:
+        notes.append(f"NIR: dt = {given:g} s (--dt)")
+        return given
+    implied = {  # exporters use round numbers (snnTorch: 1e-4): 6 significant digits undo float32 rounding
+        float(f"{np.float32(t) / np.float32(r):.6g}")
+        for node in nodes.values()
+        if isinstance(node, nir.LIF)
+        for t, r in zip(np.ravel(node.tau), np.ravel(node.r), strict=False)
+    }
+    if len(implied) == 1:
+        dt = implied.pop()
+        notes.append(f"NIR: no dt in the graph; dt = {dt:g} s inferred from r = tau/dt of every LIF (snnTorch's convention)")
+        return dt
+    notes.append(f"NIR: no dt in the graph and none given; assumed dt = {DEFAULT_DT:g} s (give --dt to change it)")
+    return DEFAULT_DT

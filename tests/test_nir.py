@@ -1,0 +1,267 @@
+"""NIR in and out: snnTorch-trained networks compiled from NIR files, spike for spike against snnTorch's own
+run of the same file; nmc's NIR export loaded by snnTorch; every bad graph one line."""
+
+from __future__ import annotations
+
+import itertools
+import re
+
+import numpy as np
+import pytest
+
+import nmc
+from nmc.errors import NmcError
+from nmc.passes.snn_to_core import SnnToCorePass
+from nmc.runtime.core_interp import run_core
+from nmc.runtime.snn_interp import run_snn
+
+from .conftest import run_tool
+
+nir = pytest.importorskip("nir")
+pytest.importorskip("snntorch")
+
+from . import nir_models as models  # noqa: E402
+
+SAMPLES = 540  # the whole digits test split, compared spike for spike
+
+
+@pytest.fixture(scope="module")
+def mlp(tmp_path_factory):
+    path = models.mlp_nir(tmp_path_factory.mktemp("nir") / "mlp.nir")
+    x, y = models.spike_digits(1, test=True, flat=True)
+    return path, x[:SAMPLES], y[:SAMPLES], models.snntorch_counts(path, x[:SAMPLES])
+
+
+@pytest.fixture(scope="module")
+def conv(tmp_path_factory):
+    path = models.conv_nir(tmp_path_factory.mktemp("nir") / "conv.nir")
+    x, y = models.spike_digits(1, test=True, flat=False)
+    return path, x[:SAMPLES], y[:SAMPLES], models.snntorch_counts(path, x[:SAMPLES], per_sample=True)
+
+
+@pytest.mark.parametrize("which", ["mlp", "conv"])
+def test_snn_and_core_levels_spike_like_snntorch_and_the_int8_chip_decides_alike(which, request):
+    path, x, y, reference = request.getfixturevalue(which)
+    calib = models.spike_digits(0, test=False, flat=which == "mlp")[0][:200]
+    compiled = nmc.compile(path, calibration=calib)
+    assert "dt = 0.0001 s inferred from r = tau/dt" in " ".join(compiled.notes)
+    snn_module = nmc.compile(path, target="mlir", level="snn").module
+    np.testing.assert_array_equal(run_snn(snn_module, x).outputs[0], reference)  # identical spike counts
+    core_module = snn_module.clone()
+    SnnToCorePass().apply(None, core_module)  # float core level, before precision reduction
+    np.testing.assert_array_equal(run_core(core_module, x).outputs[0], reference)
+    chip = compiled.run(x)
+    # a decision agrees when the chip's class is one of snnTorch's top classes (spike counts tie often)
+    decisions = (reference[np.arange(len(x)), chip.argmax(1)] == reference.max(1)).mean()
+    assert decisions >= 0.99, f"{which}: int8 chip decides like snnTorch on {decisions:.2%} of samples"
+    assert (chip.argmax(1) == y).mean() >= (reference.argmax(1) == y).mean() - 0.01
+
+
+def test_nmc_compile_and_nmc_run_take_spike_trains(mlp, tmp_path):
+    path, x, _, reference = mlp
+    np.save(tmp_path / "x.npy", x)
+    out = tmp_path / "out"
+    proc = run_tool("nmc-compile", str(path), "--calibration", str(tmp_path / "x.npy"), "-o", str(out))
+    assert proc.returncode == 0, proc.stderr
+    assert "32 ticks (spikes input)" in proc.stdout
+    run = run_tool("nmc-run", str(out / "mlp.nmc"), "--input", str(tmp_path / "x.npy"), "-o", str(tmp_path / "y.npy"))
+    assert run.returncode == 0, run.stderr
+    counts = np.load(tmp_path / "y.npy")
+    assert (counts.argmax(1) == reference.argmax(1)).mean() >= 0.99
+    # the run lasts as long as the input: half the ticks, about half the spikes
+    np.save(tmp_path / "half.npy", x[:, :16])
+    assert (
+        run_tool("nmc-run", str(out / "mlp.nmc"), "--input", str(tmp_path / "half.npy"), "-o", str(tmp_path / "h.npy")).returncode
+        == 0
+    )
+    assert np.load(tmp_path / "h.npy").sum() < 0.7 * counts.sum()
+    rec = run_tool("nmc-run", str(out / "mlp.nmc"), "--input", str(tmp_path / "x.npy"), "--record", "spikes", "-o",
+                   str(tmp_path / "s.npy"))  # fmt: skip
+    assert rec.returncode == 0, rec.stderr
+    trains = np.load(tmp_path / "s.npy")
+    assert trains.shape == (SAMPLES, models.TICKS, 10)
+    np.testing.assert_array_equal(trains.sum(1), counts)
+
+
+def test_nir_export_loads_in_snntorch_with_identical_spikes(mlp, tmp_path):
+    path, x, _, reference = mlp
+    proc = run_tool("nmc-compile", str(path), "--target", "nir", "-o", str(tmp_path / "out"))
+    assert proc.returncode == 0, proc.stderr
+    exported = tmp_path / "out" / "mlp.nir"
+    np.testing.assert_array_equal(models.snntorch_counts(exported, x), reference)
+    assert exported.read_bytes() == nmc.compile(path, target="nir").files["mlp.nir"]  # deterministic
+
+
+def test_round_trip_keeps_every_parameter(mlp):
+    path = mlp[0]
+    original = nir.read(path)
+    back = _read_bytes(nmc.compile(path, target="nir").files["mlp.nir"])
+    affines = [n for n in original.nodes.values() if isinstance(n, nir.Affine)]
+    affines_back = [n for n in back.nodes.values() if isinstance(n, nir.Affine)]
+    for a, b in zip(affines, affines_back, strict=True):
+        np.testing.assert_array_equal(a.weight, b.weight)
+        np.testing.assert_array_equal(a.bias, b.bias)
+    lifs = [n for n in original.nodes.values() if isinstance(n, nir.LIF)]
+    lifs_back = [n for n in back.nodes.values() if isinstance(n, nir.LIF)]
+    assert len(lifs) == len(lifs_back) == 2
+    for a, b in zip(lifs, lifs_back, strict=True):
+        # the decay the importers compute, 1 - dt/tau in float32, is kept bit for bit
+        np.testing.assert_array_equal(1 - models.DT / a.tau.astype(np.float32), 1 - models.DT / b.tau.astype(np.float32))
+        np.testing.assert_allclose(b.r * models.DT / b.tau, 1.0, rtol=1e-6)
+        np.testing.assert_array_equal(a.v_threshold, b.v_threshold)
+        assert not np.any(b.v_reset)
+        assert not np.any(b.v_leak)
+    assert back.metadata["dt"] == pytest.approx(models.DT)
+
+
+def _read_bytes(data: bytes):
+    import tempfile
+    from pathlib import Path
+
+    with tempfile.TemporaryDirectory() as tmp:
+        p = Path(tmp) / "g.nir"
+        p.write_bytes(data)
+        return nir.read(p)
+
+
+# --------------------------------------------------------------------------- the discretization rule, by hand
+
+
+def _graph(nodes: dict, metadata: dict | None = None):
+    names = list(nodes)
+    return nir.NIRGraph(nodes=nodes, edges=list(itertools.pairwise(names)), metadata=metadata or {})
+
+
+def _lif(n: int, tau: float, r: float, v_leak: float = 0.0, theta: float = 1.0):
+    full = lambda v: np.full(n, v, np.float32)  # noqa: E731
+    return nir.LIF(tau=full(tau), r=full(r), v_leak=full(v_leak), v_threshold=full(theta), v_reset=full(0.0))
+
+
+def test_lif_threshold_scale_and_li_follow_forward_euler_against_a_numpy_loop():
+    """Affine -> Scale -> LIF (gain r dt/tau != 1, leak) -> Affine -> Threshold -> Affine -> LI -> Output, dt = 1 ms
+    from the metadata, against the rule written out in numpy (float64)."""
+    rng = np.random.default_rng(0)
+    w1, b1 = rng.normal(0, 1, (6, 5)).astype(np.float32), rng.normal(0, 0.2, 6).astype(np.float32)
+    s1 = rng.uniform(0.5, 1.5, 6).astype(np.float32)
+    w2, w3 = rng.normal(0, 1, (4, 6)).astype(np.float32), rng.normal(0, 1, (3, 4)).astype(np.float32)
+    dt, tau, r, leak = 1e-3, 4e-3, 2.0, 0.1
+    graph = _graph(
+        {
+            "in": nir.Input(input_type={"input": np.array([5])}),
+            "a1": nir.Affine(weight=w1, bias=b1),
+            "s1": nir.Scale(scale=s1),
+            "lif": _lif(6, tau, r, leak, theta=0.8),
+            "a2": nir.Linear(weight=w2),
+            "th": nir.Threshold(threshold=np.full(4, 0.3, np.float32)),
+            "a3": nir.Linear(weight=w3),
+            "li": nir.LI(tau=np.full(3, 2e-3, np.float32), r=np.full(3, 1.0, np.float32), v_leak=np.zeros(3, np.float32)),
+            "out": nir.Output(output_type={"output": np.array([3])}),
+        },
+        {"dt": dt},
+    )
+    x = (rng.random((7, 20, 5)) < 0.4).astype(np.float32)
+    module = nmc.compile(graph, target="mlir", level="snn").module
+    got = run_snn(module, x, dtype=np.float64).outputs[0]
+    # the rule: v = (1 - dt/tau) v + (r dt/tau)(s (W x + b)) + v_leak dt/tau; spike v > theta, reset to 0
+    beta, gain = 1 - np.float32(dt) / np.float32(tau), r * dt / tau
+    v = np.zeros((7, 6))
+    out = np.zeros((7, 3))
+    for t in range(20):
+        v = beta * v + gain * (s1 * (x[:, t] @ w1.T + b1)) + leak * dt / tau
+        s = v > 0.8
+        v[s] = 0
+        th = (s @ w2.T) > 0.3
+        out = (1 - np.float32(dt) / np.float32(2e-3)) * out + (dt / 2e-3) * (th @ w3.T)
+    np.testing.assert_allclose(got, out, rtol=1e-6, atol=1e-9)
+
+
+def test_sub_graphs_are_inlined_and_compile_like_the_flat_graph():
+    rng = np.random.default_rng(1)
+    w = rng.normal(0, 1, (4, 3)).astype(np.float32)
+    flat = _graph({"in": nir.Input(input_type={"input": np.array([3])}), "w": nir.Linear(weight=w),
+                   "lif": _lif(4, 8e-4, 8.0), "out": nir.Output(output_type={"output": np.array([4])})})  # fmt: skip
+    inner = _graph({"i": nir.Input(input_type={"input": np.array([4])}), "lif": _lif(4, 8e-4, 8.0),
+                    "o": nir.Output(output_type={"output": np.array([4])})})  # fmt: skip
+    nested = _graph({"in": nir.Input(input_type={"input": np.array([3])}), "w": nir.Linear(weight=w), "block": inner,
+                     "out": nir.Output(output_type={"output": np.array([4])})})  # fmt: skip
+    x = (rng.random((5, 12, 3)) < 0.5).astype(np.float32)
+    runs = [run_snn(nmc.compile(g, target="mlir", level="snn", dt=1e-4).module, x).outputs[0] for g in (flat, nested)]
+    np.testing.assert_array_equal(runs[0], runs[1])
+    assert runs[0].sum() > 0
+
+
+def test_dt_comes_from_the_metadata_then_the_option_then_r_over_tau():
+    g = _graph({"in": nir.Input(input_type={"input": np.array([2])}), "w": nir.Linear(weight=np.eye(2, dtype=np.float32)),
+                "lif": _lif(2, 5e-3, 5.0), "out": nir.Output(output_type={"output": np.array([2])})})  # fmt: skip
+    assert "dt = 0.001 s inferred from r = tau/dt" in " ".join(nmc.compile(g, target="mlir", level="snn").notes)
+    assert "dt = 0.0002 s (--dt)" in " ".join(nmc.compile(g, target="mlir", level="snn", dt=2e-4).notes)
+    g.metadata = {"dt": 5e-4}
+    compiled = nmc.compile(g, target="mlir", level="snn", dt=2e-4)
+    assert "dt = 0.0005 s from the graph's metadata" in " ".join(compiled.notes)
+    assert "dt = 5.000000e-04" in next(iter(compiled.files.values()))
+
+
+# --------------------------------------------------------------------------- refusals
+
+
+def _refused(tmp_path, graph_or_bytes, pattern: str) -> None:
+    path = tmp_path / "bad.nir"
+    if isinstance(graph_or_bytes, bytes):
+        path.write_bytes(graph_or_bytes)
+    else:
+        nir.write(path, graph_or_bytes)
+    proc = run_tool("nmc-compile", str(path), "-o", str(tmp_path / "out"))
+    assert proc.returncode == 1
+    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert re.search(pattern, lines[0]), lines[0]
+    assert not (tmp_path / "out").exists()
+
+
+def test_unsupported_node_malformed_file_wrong_shapes_and_cycles_are_one_line(tmp_path):
+    n = 3
+    cuba = nir.CubaLIF(tau_syn=np.full(n, 1e-3), tau_mem=np.full(n, 1e-3), r=np.ones(n), v_leak=np.zeros(n),
+                       v_threshold=np.ones(n), v_reset=np.zeros(n), w_in=np.ones(n))  # fmt: skip
+    io = {"in": nir.Input(input_type={"input": np.array([n])}), "out": nir.Output(output_type={"output": np.array([n])})}
+    g = nir.NIRGraph(nodes={**io, "w": nir.Linear(weight=np.eye(n, dtype=np.float32)), "c": cuba},
+                     edges=[("in", "w"), ("w", "c"), ("c", "out")])  # fmt: skip
+    _refused(tmp_path, g, r"bad\.nir: node 'c' \(CubaLIF\): CubaLIF needs a synaptic-current state per neuron")
+    _refused(tmp_path, b"not hdf5 at all", r"bad\.nir: not a NIR file \(NIR graphs are HDF5 files")
+    wrong = nir.NIRGraph(nodes={**io, "w": nir.Linear(weight=np.ones((n, n + 2), np.float32)), "l": _lif(n, 1e-3, 1.0)},
+                         edges=[("in", "w"), ("w", "l"), ("l", "out")], type_check=False)  # fmt: skip
+    _refused(tmp_path, wrong, r"bad\.nir: node 'w' \(Linear\): weight \[3, 5\] does not fit its input of shape \[3\]")
+    loop = nir.NIRGraph(nodes={**io, "w": nir.Linear(weight=np.eye(n, dtype=np.float32)), "l": _lif(n, 1e-3, 1.0),
+                               "rec": nir.Linear(weight=np.eye(n, dtype=np.float32))},
+                        edges=[("in", "w"), ("w", "l"), ("l", "rec"), ("rec", "l"), ("l", "out")])  # fmt: skip
+    _refused(tmp_path, loop, r"recurrent edges (l -> rec -> l|rec -> l -> rec); the chip model runs feed-forward dataflow only")
+
+
+def test_export_refuses_what_nir_cannot_say():
+    import torch
+    from xdsl.context import Context
+
+    from nmc.dialects import get_all_dialects
+    from nmc.targets.nir_export import nir_graph
+
+    model = torch.nn.Sequential(torch.nn.Linear(4, 3), nmc.nn.LIF(beta=0.9))
+    with pytest.raises(NmcError, match=r"snn.encode_direct %input: NIR graphs take spike trains; a 'direct' encoder"):
+        nmc.compile(model, target="nir", input_shape=(4,))
+    text = """snn.network @n ticks = 4 dt = 1.0e-03 {
+^bb0(%x: tensor<2xf32>):
+  %s = snn.encode_spikes %x : tensor<2xf32> -> !snn.spikes<2>
+  %i = snn.dense %s weights = dense<1.0> : tensor<2x2xf32> : !snn.spikes<2> -> !snn.current<2>
+  %l = snn.lif %i beta = 0.5 threshold = 1.0 reset = subtract compare = ge v_init = 0.0 : !snn.current<2> -> !snn.spikes<2>
+  %o = snn.decode_count %l : !snn.spikes<2> -> tensor<2xf32>
+  snn.output %o : tensor<2xf32>
+}"""
+    from xdsl.dialects.builtin import Builtin
+    from xdsl.parser import Parser
+
+    ctx = Context()
+    ctx.load_dialect(Builtin)
+    for name, factory in get_all_dialects().items():
+        ctx.register_dialect(name, factory)
+    module = Parser(ctx, text).parse_module()
+    with pytest.raises(NmcError, match=r"snn.lif %l: reset 'subtract', fire at 'ge'; NIR neurons fire at v > threshold"):
+        nir_graph(module)
