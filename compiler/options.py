@@ -135,6 +135,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         meta = f.metadata
         flag = "--" + f.name.replace("_", "-")
         help_text = meta["help"] + ("" if f.default in (None, False, True, ()) else f" (default: {f.default})")
+        help_text = help_text.replace("%", "%%")  # argparse %-formats help strings ("90 %" would crash --help)
         kind = meta["kind"]
         if kind == "flag":
             parser.add_argument(flag, action="store_true", help=help_text)

@@ -8,6 +8,8 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from .conftest import EXAMPLES
 
 
@@ -36,3 +38,34 @@ def test_a_bad_command_line_is_one_line_and_exit_2(tmp_path):
     assert proc.stderr.strip().splitlines() == [
         "nmc-compile: error: argument --timesteps: expected a positive integer, got 'zero' (see --help)"
     ]
+
+
+@pytest.mark.parametrize("tool", ["nmc-compile", "nmc-run", "nmc-opt"])
+def test_help_of_every_tool_prints(tool):
+    """argparse %-formats help strings: one stray "%" in an option's help made --help a traceback."""
+    from .conftest import run_tool
+
+    proc = run_tool(tool, "--help")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("usage:")
+    assert "Traceback" not in proc.stderr
+
+
+def test_save_then_load_round_trips_and_run_returns_the_same_type(tmp_path):
+    import numpy as np
+
+    import nmc
+    from nmc.errors import NmcError
+
+    from .conftest import EXAMPLES
+
+    compiled = nmc.compile(EXAMPLES / "digits_mlp.pt", calibration=EXAMPLES / "digits_calib.npy", timesteps=16, check=False)
+    x = np.load(EXAMPLES / "digits_test.npy")[:20]
+    compiled.save(tmp_path / "out")
+    for where in (tmp_path / "out", tmp_path / "out" / "digits_mlp.nmc"):
+        loaded = nmc.load(where)
+        np.testing.assert_array_equal(loaded.run(x), compiled.run(x))
+        assert loaded.simulate(x).synaptic_events > 0
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(NmcError, match=r"empty: holds 0 chip binaries \(\.nmc\); give the file"):
+        nmc.load(tmp_path / "empty")
