@@ -188,6 +188,30 @@ def networks(module: Any) -> list[core.NetworkOp]:
     return [op for op in module.walk() if isinstance(op, core.NetworkOp)]
 
 
+MAP_PIPELINE = "snn-to-core,decompose-fan-in,decompose-fan-out,reduce-precision,partition-cores,place-cores,route"
+
+
+def _pipeline_up_to(name: str) -> str:
+    steps = MAP_PIPELINE.split(",")
+    return ",".join(steps[: steps.index(name) + 1]) if name in steps else f"snn-to-core,{name}"
+
+
+def core_networks(module: Any, who: str, pipeline: str | None = None) -> list[core.NetworkOp]:
+    """The module's core.network ops; none is an error that says what to run first."""
+    from nmc.chips.errors import NmcError
+    from nmc.dialects import snn
+
+    found = networks(module)
+    if found:
+        return found
+    if any(isinstance(op, snn.NetworkOp) for op in module.walk()):
+        raise NmcError(
+            f"{who} works on core IR and this module is at the snn level: run snn-to-core first "
+            f"(nmc-opt FILE -p '{pipeline or _pipeline_up_to(who)}')"
+        )
+    raise NmcError(f"{who}: the module holds no core.network")
+
+
 def rebalance(block: Block) -> None:
     """Set operand delays so every group's inputs arrive together, and decoder latencies to match."""
     arrival: dict[SSAValue, int] = {}

@@ -16,7 +16,7 @@ from xdsl.passes import ModulePass
 from nmc.chips import Chip
 from nmc.chips.errors import NmcError
 from nmc.dialects import core
-from nmc.dialects.core_ir import networks, read_group
+from nmc.dialects.core_ir import core_networks, read_group
 
 
 @dataclass(frozen=True)
@@ -136,7 +136,7 @@ def _group_violations(op: core.NeuronsOp, chip: Chip, out: list[Violation]) -> N
 
 def violations(module: ModuleOp, chip: Chip | None = None) -> list[Violation]:
     out: list[Violation] = []
-    for net in networks(module):
+    for net in core_networks(module, "check-constraints"):
         ch = chip or net.chip.data
         total = 0
         for op in net.body.block.ops:
@@ -189,6 +189,7 @@ class CheckConstraintsPass(ModulePass):
     name = "check-constraints"
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
+        core_networks(op, "check-constraints")
         found = violations(op)
         if found:
-            raise NmcError(report(found, ", ".join(sorted({n.chip.data.name for n in networks(op)}))))
+            raise NmcError(report(found, ", ".join(sorted({n.chip.data.name for n in core_networks(op, "check-constraints")}))))

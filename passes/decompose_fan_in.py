@@ -24,7 +24,7 @@ from xdsl.passes import ModulePass
 
 from nmc.chips.errors import NmcError
 from nmc.dialects import core
-from nmc.dialects.core_ir import Group, build_neurons, networks, psum_group, read_group, rebalance, replace_group
+from nmc.dialects.core_ir import Group, build_neurons, core_networks, psum_group, read_group, rebalance, replace_group
 
 
 def _chunks(pre: np.ndarray, post: np.ndarray, fan_in: int, by_chunk_first: bool) -> tuple[np.ndarray, int]:
@@ -120,7 +120,7 @@ class DecomposeFanInPass(ModulePass):
     approximate: bool = False
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
-        for net in networks(op):
+        for net in core_networks(op, "decompose-fan-in"):
             chip = net.chip.data
             fan_in = self.max_fan_in or chip.core["max_fan_in"]
             if fan_in < 2:

@@ -20,7 +20,7 @@ from xdsl.passes import ModulePass
 
 from nmc.chips.errors import NmcError
 from nmc.dialects import core
-from nmc.dialects.core_ir import build_neurons, fan_out, networks, read_group, rebalance, relay_group, replace_group
+from nmc.dialects.core_ir import build_neurons, core_networks, fan_out, read_group, rebalance, relay_group, replace_group
 
 
 def _source_name(value: SSAValue) -> str:
@@ -82,7 +82,7 @@ class DecomposeFanOutPass(ModulePass):
     max_fan_out: int | None = None
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
-        for net in networks(op):
+        for net in core_networks(op, "decompose-fan-out"):
             chip = net.chip.data
             limit = self.max_fan_out or chip.core["max_fan_out"]
             if limit < 2:

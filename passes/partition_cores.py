@@ -30,7 +30,7 @@ from xdsl.passes import ModulePass
 from nmc.chips import Chip
 from nmc.chips.errors import NmcError
 from nmc.dialects import map as map_d
-from nmc.dialects.core_ir import networks
+from nmc.dialects.core_ir import core_networks
 from nmc.dialects.ir_arrays import from_numpy
 from nmc.dialects.map_layout import NetView, group_rates, net_view, unique_pairs
 
@@ -170,7 +170,7 @@ class PartitionCoresPass(ModulePass):
     seed: int = 0
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
-        for net in networks(op):
+        for net in core_networks(op, "partition-cores"):
             chip = net.chip.data
             block = net.body.block
             for old in [o for o in block.ops if isinstance(o, map_d.AssignOp | map_d.MeshOp | map_d.RoutesOp)]:

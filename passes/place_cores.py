@@ -21,7 +21,7 @@ from xdsl.passes import ModulePass
 
 from nmc.chips.errors import NmcError
 from nmc.dialects import map as map_d
-from nmc.dialects.core_ir import networks
+from nmc.dialects.core_ir import core_networks
 from nmc.dialects.ir_arrays import from_numpy
 from nmc.dialects.map_layout import assignment, net_view, traffic_pairs
 
@@ -106,7 +106,7 @@ class PlaceCoresPass(ModulePass):
     iterations: int = 20000
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
-        for net in networks(op):
+        for net in core_networks(op, "place-cores"):
             chip = net.chip.data
             view = net_view(net)
             assigned = assignment(net, view)

@@ -25,7 +25,7 @@ from xdsl.passes import ModulePass
 from nmc.chips import Chip
 from nmc.chips.errors import NmcError
 from nmc.dialects import core
-from nmc.dialects.core_ir import Group, build_neurons, networks, read_group, replace_group
+from nmc.dialects.core_ir import Group, build_neurons, core_networks, read_group, replace_group
 from nmc.dialects.ir_arrays import from_numpy
 
 
@@ -50,7 +50,7 @@ class ReducePrecisionPass(ModulePass):
     clip: str = "mse"
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
-        for net in networks(op):
+        for net in core_networks(op, "reduce-precision"):
             chip = net.chip.data
             _Quantizer(self, chip).run(net)
 

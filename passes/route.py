@@ -21,7 +21,7 @@ from xdsl.passes import ModulePass
 from nmc.chips import Chip
 from nmc.chips.errors import NmcError
 from nmc.dialects import map as map_d
-from nmc.dialects.core_ir import networks
+from nmc.dialects.core_ir import core_networks
 from nmc.dialects.ir_arrays import from_numpy, to_numpy
 from nmc.dialects.map_layout import assignment, destinations, net_view, source_cores
 
@@ -81,7 +81,7 @@ class RoutePass(ModulePass):
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         from nmc.dialects.map_layout import group_rates
 
-        for net in networks(op):
+        for net in core_networks(op, "route"):
             chip = net.chip.data
             if not any(isinstance(o, map_d.MeshOp) for o in net.body.block.ops):
                 raise NmcError("route: the network has no map.mesh op: run place-cores first")

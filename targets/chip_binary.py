@@ -21,11 +21,14 @@ def build_image(module: Any) -> ChipImage:
     from nmc.chips.errors import NmcError
     from nmc.dialects import core
     from nmc.dialects import map as map_d
-    from nmc.dialects.core_ir import networks
+    from nmc.dialects.core_ir import MAP_PIPELINE, core_networks
     from nmc.dialects.ir_arrays import to_numpy
     from nmc.dialects.map_layout import assignment, destinations, net_view, source_cores, unique_pairs
 
-    (net,) = networks(module)
+    found = core_networks(module, "the chip binary (chip-dump, verilog)", MAP_PIPELINE + "' -t 'chip-dump")
+    if len(found) != 1:
+        raise NmcError(f"the chip binary holds one network; the module has {len(found)}")
+    (net,) = found
     chip = net.chip.data
     view = net_view(net)
     assigned = assignment(net, view)

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from contextlib import redirect_stdout
 from io import StringIO
+from pathlib import Path
 
 import numpy as np
+import pytest
 
 from nmc.builder import NetworkBuilder
 from nmc.tools.nmc_opt import NmcOptMain
 
 from .conftest import run_tool
+
+LIT = Path(__file__).resolve().parent / "lit"
 
 
 def run_opt(*args: str) -> str:
@@ -87,3 +92,32 @@ def test_numbers_too_large_for_their_type_are_one_line(tmp_path):
         lines = proc.stderr.strip().splitlines()
         assert len(lines) == 1, proc.stderr
         assert lines[0].startswith("nmc-opt: error: a number does not fit its type"), lines[0]
+
+
+def test_help_lists_nmc_passes_and_targets_only_unless_all():
+    proc = run_tool("nmc-opt", "--help")
+    assert proc.returncode == 0
+    text = " ".join(proc.stdout.split()).replace("- ", "-")
+    assert "snn-to-core,decompose-fan-in,decompose-fan-out,reduce-precision,check-constraints,partition-cores" in text
+    assert "canonicalize" not in text
+    assert "Available targets are: mlir,chip-dump,verilog" in text
+    assert "canonicalize" in run_tool("nmc-opt", "--all", "--help").stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "pattern"),
+    [
+        (["-p", "route"], r"route works on core IR and this module is at the snn level: run snn-to-core first \(nmc-opt FILE "
+         r"-p 'snn-to-core,decompose-fan-in,decompose-fan-out,reduce-precision,partition-cores,place-cores,route'\)"),
+        (["-p", "reduce-precision"], r"reduce-precision works on core IR .* -p 'snn-to-core,decompose-fan-in,"
+         r"decompose-fan-out,reduce-precision'"),
+        (["-t", "chip-dump"], r"the chip binary \(chip-dump, verilog\) works on core IR and this module is at the snn level"),
+    ],
+)  # fmt: skip
+def test_passes_and_targets_on_the_wrong_level_say_what_to_run_first(args, pattern):
+    snn_ir = LIT / "dialects" / "snn" / "ops.mlir"
+    proc = run_tool("nmc-opt", str(snn_ir), "--split-input-file", *args)
+    assert proc.returncode == 1
+    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1, proc.stderr
+    assert re.search(pattern, lines[0]), lines[0]

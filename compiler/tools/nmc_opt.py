@@ -16,12 +16,20 @@ from nmc.targets import get_all_targets
 
 
 class NmcOptMain(xDSLOptMain):
+    """xdsl-opt showing nmc's passes and targets (xDSL's own with `--all`)."""
+
     version_format = "nmc-opt built on xdsl {xdsl_version}"
+
+    def __init__(self, description: str = "nmc modular optimizer driver", args: Sequence[str] | None = None):
+        argv = list(sys.argv[1:] if args is None else args)
+        self.show_all = "--all" in argv
+        super().__init__(description=description, args=[a for a in argv if a != "--all"])
 
     def register_all_arguments(self, arg_parser: argparse.ArgumentParser) -> None:
         from nmc.options import DEFAULT_MAX_MODEL_BYTES
 
         super().register_all_arguments(arg_parser)
+        arg_parser.add_argument("--all", action="store_true", help="also offer xDSL's own passes and targets")
         arg_parser.add_argument(
             "--max-model-bytes",
             type=int,
@@ -47,7 +55,8 @@ class NmcOptMain(xDSLOptMain):
                 self.ctx.register_dialect(name, factory)
 
     def register_all_passes(self) -> None:
-        super().register_all_passes()
+        if self.show_all:
+            super().register_all_passes()
         from nmc.pipeline import available_passes
 
         for name, factory in available_passes().items():
@@ -55,6 +64,8 @@ class NmcOptMain(xDSLOptMain):
 
     def register_all_targets(self) -> None:
         super().register_all_targets()
+        if not self.show_all:  # the IR printer stays (the default output); xDSL's code generators only with --all
+            self.available_targets = {k: v for k, v in self.available_targets.items() if k == "mlir"}
         for name, factory in get_all_targets().items():
             self.available_targets[name] = factory
 
