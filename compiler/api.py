@@ -118,8 +118,7 @@ def compile(
     target, level, synth, calibration = o.target, o.level, o.synth, o.calibration
     if target not in TARGETS:
         raise NmcError(f"unknown target '{target}' (expected {', '.join(TARGETS)})")
-    if synth and target != "verilog":
-        raise NmcError("--synth synthesizes Verilog: use it with --target verilog")
+    o.check_combination()
     if synth:
         from nmc.targets.synth import yosys_available
 

@@ -88,6 +88,23 @@ class CompileOptions:
             raise NmcError(f"unknown option(s) {', '.join(sorted(unknown))} (known: {', '.join(option_names())})")
         return dataclasses.replace(self, **changes)
 
+    def check_combination(self) -> None:
+        """Options that only act with another are refused without it, rather than silently ignored."""
+        from nmc.errors import NmcError
+
+        only = {
+            "synth": ("verilog", "synthesizes Verilog"),
+            "tb_samples": ("verilog", "sizes the Verilog testbench"),
+            "verilog_max_synapses": ("verilog", "limits the Verilog output"),
+            "verilog_max_neurons": ("verilog", "limits the Verilog output"),
+            "plot": ("chip", "plots the chip run"),
+        }
+        defaults = {f.name: f.default for f in dataclasses.fields(self)}
+        for name, (target, what) in only.items():
+            if getattr(self, name) != defaults[name] and self.target != target:
+                flag = "--" + name.replace("_", "-")
+                raise NmcError(f"{flag} {what}: use it with --target {target} (this run has --target {self.target})")
+
 
 def option_names() -> list[str]:
     return [f.name for f in dataclasses.fields(CompileOptions)]
@@ -135,6 +152,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         meta = f.metadata
         flag = "--" + f.name.replace("_", "-")
         help_text = meta["help"] + ("" if f.default in (None, False, True, ()) else f" (default: {f.default})")
+        if f.name == "chip":
+            from nmc.chips.description import preset_names
+
+            help_text += f"; presets: {', '.join(preset_names())}"
         help_text = help_text.replace("%", "%%")  # argparse %-formats help strings ("90 %" would crash --help)
         kind = meta["kind"]
         if kind == "flag":

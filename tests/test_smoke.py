@@ -69,3 +69,47 @@ def test_save_then_load_round_trips_and_run_returns_the_same_type(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(NmcError, match=r"empty: holds 0 chip binaries \(\.nmc\); give the file"):
         nmc.load(tmp_path / "empty")
+
+
+def test_nmc_run_without_output_says_what_came_out(tmp_path):
+    import nmc
+
+    from .conftest import run_tool
+
+    nmc.compile(EXAMPLES / "digits_mlp.pt", calibration=EXAMPLES / "digits_calib.npy", timesteps=16, check=False).save(tmp_path)
+    proc = run_tool("nmc-run", str(tmp_path / "digits_mlp.nmc"), "--input", str(EXAMPLES / "digits_test.npy"))
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("ran 540 samples (17 chip ticks, pipeline latency included)")
+    assert "output 0: [540, 10], final membrane potentials (for a converted ANN: about ticks x logits)" in proc.stdout
+    counts = [
+        int(part.split(":")[1])
+        for part in proc.stdout.split("predicted classes (argmax of output 0): ")[1].split("\n")[0].split()
+    ]
+    assert sum(counts) == 540
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--plot", "--target", "mlir"], "--plot plots the chip run: use it with --target chip (this run has --target mlir)"),
+        (["--tb-samples", "4"], "--tb-samples sizes the Verilog testbench: use it with --target verilog"),
+    ],
+)
+def test_options_that_would_be_ignored_are_refused(args, message, tmp_path):
+    from .conftest import run_tool
+
+    proc = run_tool("nmc-compile", str(EXAMPLES / "digits_mlp.pt"), *args, "-o", str(tmp_path / "o"))
+    assert proc.returncode == 1
+    assert message in proc.stderr
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("tool", ["nmc-compile", "nmc-run"])
+def test_version(tool):
+    from nmc import __version__
+
+    from .conftest import run_tool
+
+    proc = run_tool(tool, "--version")
+    assert proc.returncode == 0
+    assert proc.stdout.strip() == f"{tool} {__version__}"

@@ -82,9 +82,45 @@ def _run_binary(path: Path, x, device: str):
         if not torch.cuda.is_available():
             raise NmcError("--device cuda: torch sees no CUDA device here; use --device cpu or numpy")
     try:
-        return Chip.load(path).run(x, device=device)
+        chip = Chip.load(path)
+        return chip.run(x, device=device), [spec["kind"] for spec in chip.meta["outputs"]]
     except BinaryError as e:
         raise NmcError(f"{path}: {e}") from None
+
+
+def _decoder_kinds(module) -> list[str]:
+    from nmc.dialects import core, snn
+
+    kinds = {snn.DecodeCountOp: "count", snn.DecodeFirstSpikeOp: "first_spike", snn.DecodeMembraneOp: "membrane"}
+    out = []
+    for op in module.walk():
+        if isinstance(op, snn.OutputOp | core.OutputOp):
+            for v in op.operands:
+                owner = v.owner
+                out.append(owner.kind.data.value if isinstance(owner, core.DecodeOp) else kinds.get(type(owner), "value"))
+    return out
+
+
+MEANING = {
+    "count": "spike counts over the run",
+    "first_spike": "tick of the first spike (the run's length if none)",
+    "membrane": "final membrane potentials (for a converted ANN: about ticks x logits)",
+}
+
+
+def _summary(x, results: list, kinds: list[str], ticks: int, spikes: bool) -> str:
+    """What ran and what came out, when the outputs are not written anywhere."""
+    import numpy as np
+
+    lines = [f"ran {len(x)} samples ({ticks})"]
+    for i, (r, kind) in enumerate(zip(results, kinds, strict=False)):
+        what = "output spike trains [samples, ticks, ...]" if spikes else MEANING.get(kind, kind)
+        lines.append(f"  output {i}: {list(r.shape)}, {what}")
+    first = results[0].reshape(len(x), -1) if not spikes else results[0].reshape(len(x), results[0].shape[1], -1).sum(1)
+    classes = np.bincount(first.argmax(1), minlength=first.shape[1])
+    lines.append("  predicted classes (argmax of output 0): " + " ".join(f"{c}:{n}" for c, n in enumerate(classes)))
+    lines.append("  (-o FILE saves the outputs, --labels y.npy prints the accuracy)")
+    return "\n".join(lines)
 
 
 def read_module(path: Path):
@@ -144,7 +180,7 @@ def run_cli(args: argparse.Namespace) -> None:
         head = f.read(len(MAGIC))
     spikes = args.record == "spikes"
     if head == MAGIC or path.suffix == ".nmc":
-        run = _run_binary(path, x, args.device)
+        run, kinds = _run_binary(path, x, args.device)
         results = run.output_spikes if spikes else run.outputs
     else:
         module = read_module(path)
@@ -154,6 +190,7 @@ def run_cli(args: argparse.Namespace) -> None:
             raise NmcError(f"{path}: --record spikes reads chip binaries and snn IR; run the .nmc of this network")
         run = run_core(module, x, dtype=dtype) if is_core else run_snn(module, x, dtype=dtype, record=spikes)
         results = run.output_spikes(module) if spikes else run.outputs
+        kinds = _decoder_kinds(module)
     if spikes and any(r is None for r in results):
         raise NmcError(f"{path}: --record spikes: an output is decoded from a membrane, not spikes; use --record counts")
     if args.output:
@@ -163,6 +200,14 @@ def run_cli(args: argparse.Namespace) -> None:
         else:
             write_atomically(out, lambda f: np.savez(f, *results), mode="wb")
         print(f"wrote {out} ({', '.join(str(list(o.shape)) for o in results)})")
+    if not args.output and not args.labels:
+        chip_ticks = getattr(run, "ticks", 0)
+        ticks = (
+            f"{chip_ticks} chip ticks, pipeline latency included"
+            if isinstance(chip_ticks, int) and chip_ticks
+            else "IR interpreter"
+        )
+        print(_summary(x, results, kinds, ticks, spikes))
     if args.labels:
         labels = _load_array(args.labels, "labels")
         if labels.shape != (len(x),) or labels.dtype.kind not in "iu":
