@@ -112,7 +112,7 @@ def compile(
     from nmc.chips import DEFAULT_CHIP, Chip, load_chip
     from nmc.driver import ImportOptions, import_model, load_calibration, print_ir
     from nmc.errors import NmcError
-    from nmc.stats import network_stats
+    from nmc.stats import check_capacity, network_stats
 
     o = (options or CompileOptions()).replace(**overrides)
     target, level, synth, calibration = o.target, o.level, o.synth, o.calibration
@@ -163,6 +163,8 @@ def compile(
         "encoding": opts.encoding,
         "snn": network_stats(module),
     }
+    if level == "map" and not o.disable:  # before the expensive steps: a network that cannot fit is refused at once
+        check_capacity(report["snn"], the_chip)  # (with --disable the full violation list is what the user asked for)
     levels = {"snn": print_ir(module)}
     passes: list = []
     stimulus = calibration[:100] if calibration is not None else None

@@ -28,7 +28,7 @@ from nmc.options import DEFAULT_MAX_MODEL_BYTES, DEFAULT_PERCENTILE, DEFAULT_TIC
 
 @dataclass
 class ImportOptions:
-    ticks: int = DEFAULT_TICKS
+    ticks: int | None = None  # None: the model's own (an nmc.nn SNN's training ticks), else DEFAULT_TICKS
     encoding: str = "direct"
     input_scale: float | None = None
     decoding: str | None = None
@@ -66,6 +66,11 @@ def _graph(model: Any, opts: ImportOptions) -> LayerGraph:
     with bounded_memory(source or type(model).__name__, opts.max_model_bytes):
         if source is not None:
             model = torch_import.load_model(model)
+        if opts.ticks is None:
+            trained = getattr(model, "nmc_ticks", None)
+            if isinstance(trained, int) and trained > 0:
+                opts.notes.append(f"{trained} ticks, as the SNN was trained (nmc.nn.run); --timesteps overrides")
+            opts.ticks = trained if isinstance(trained, int) and trained > 0 else DEFAULT_TICKS
         try:
             graph = prepare(fold_batchnorm(torch_import.layer_graph(model, shape)))
             infer_shapes(graph)
@@ -80,7 +85,7 @@ def _graph(model: Any, opts: ImportOptions) -> LayerGraph:
 
 def import_model(model: Any, opts: ImportOptions) -> ModuleOp:
     """A torch model (module, ExportedProgram or file path) as snn IR; ANNs are converted."""
-    if opts.ticks < 1:
+    if opts.ticks is not None and opts.ticks < 1:
         raise NmcError(f"--timesteps must be at least 1, got {opts.ticks}")
     if is_nir(model):
         return _import_nir(model, opts)
@@ -112,7 +117,7 @@ def _import_nir(model: Any, opts: ImportOptions) -> ModuleOp:
     from nmc.limits import bounded_memory
 
     source = str(model) if isinstance(model, str | Path) else "NIR graph"
-    ticks = opts.ticks
+    ticks = opts.ticks or DEFAULT_TICKS
     if opts.calibration is not None:
         if opts.calibration.ndim < 3:
             raise NmcError(

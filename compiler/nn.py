@@ -161,9 +161,14 @@ def run(
 ) -> torch.Tensor | tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """Run `model` for `ticks` ticks on a batch `x` and stack its outputs `[ticks, batch, ...]`.
 
+    In training mode the model remembers `ticks` (`model.nmc_ticks`), and nmc-compile uses it
+    unless `--timesteps` says otherwise.
+
     With `record=True` also return every neuron module's spikes `[ticks, batch, ...]` by module path.
     """
     reset_states(model)
+    if model.training:  # remembered with the model (torch.save keeps it): nmc-compile runs it as long by default
+        model.nmc_ticks = int(ticks)
     traces: dict[str, list[torch.Tensor]] = {}
     hooks = []
     if record:

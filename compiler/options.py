@@ -38,7 +38,11 @@ class CompileOptions:
         choices=TARGETS,
     )
     level: str = _opt("map", "lowest level to lower to for --target mlir", choices=LEVELS)
-    timesteps: int = _opt(DEFAULT_TICKS, "ticks per inference", kind="positive")
+    timesteps: int | None = _opt(
+        None,
+        f"ticks per inference (default: the ticks an nmc.nn SNN was trained with, a NIR input's length, else {DEFAULT_TICKS})",
+        kind="positive",
+    )
     calibration: Any = _opt(None, "calibration inputs [N, *input_shape] (.npy; the API also takes an array)", metavar="X.npy")
     percentile: float = _opt(DEFAULT_PERCENTILE, "activation percentile for ANN threshold balancing", kind="float")
     input_shape: tuple[int, ...] | None = _opt(None, "shape of one input sample, e.g. 1,8,8", kind="shape")

@@ -28,3 +28,31 @@ def network_stats(module: ModuleOp) -> SnnSection:
         elif isinstance(op, snn.DenseOp | snn.Conv2dOp):
             synapses += synapse_count(op)
     return {"populations": populations, "neurons": neurons, "synapses": synapses}
+
+
+def cores_lower_bound(stats: SnnSection, chip) -> tuple[int, str]:
+    """Cores the network needs at least, before any decomposition (which only adds), and the binding limit."""
+    c = chip.core
+    by_neurons = math.ceil(stats["neurons"] / c["neurons"])
+    by_synapses = math.ceil(stats["synapses"] / c["synapse_memory"])
+    if by_synapses > by_neurons:
+        return by_synapses, f"{stats['synapses']:,} synapses / {c['synapse_memory']:,} per core"
+    return by_neurons, f"{stats['neurons']:,} neurons / {c['neurons']:,} per core"
+
+
+def check_capacity(stats: SnnSection, chip) -> None:
+    """Refuse at once a network that cannot fit the chip, naming the limit, the need and what would fit."""
+    from nmc.chips import load_chip
+    from nmc.chips.description import preset_names
+    from nmc.errors import NmcError
+
+    need, why = cores_lower_bound(stats, chip)
+    if need <= chip.cores:
+        return
+    fits = [name for name in preset_names() if cores_lower_bound(stats, load_chip(name))[0] <= load_chip(name).cores]
+    side = math.isqrt(need - 1) + 1
+    instead = f"a preset that has room: {', '.join(fits)}; or " if fits else ""
+    raise NmcError(
+        f"the network needs at least {need} cores ({why}), chip '{chip.name}' has {chip.cores} "
+        f"({chip.mesh[0]}x{chip.mesh[1]} mesh): use {instead}a copy of the chip file with 'mesh {side} x {side}' or larger"
+    )

@@ -350,3 +350,35 @@ def test_ir_declaring_a_huge_tensor_is_refused_before_parsing(tmp_path):
     (tmp_path / "big.mlir").write_text(text.replace("tensor<3x8xf32>", "tensor<100000x100000xf32>", 1))
     proc = run_tool("nmc-opt", str(tmp_path / "big.mlir"))
     assert_one_line_error(proc, r"big\.mlir:\d+: declares tensor<100000x100000xf32> \(10000000000 elements")
+
+
+def test_a_network_that_cannot_fit_is_refused_before_any_expensive_step(monkeypatch):
+    """The MNIST-size conv net used to run quantization checks and mapping for 37 s before 'needs 294 cores'."""
+    import nmc
+    import nmc.pipeline
+
+    def never(*_args, **_kwargs):
+        raise AssertionError("lowering started although the network cannot fit")
+
+    monkeypatch.setattr(nmc.pipeline, "lower_to_core", never)
+    model = nn.Sequential(nn.Conv2d(1, 32, 3, padding=1), nn.ReLU(), nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(),
+                          nn.Flatten(), nn.Linear(64 * 28 * 28, 10))  # fmt: skip
+    with pytest.raises(NmcError, match=(
+        r"the network needs at least 294 cores \(75,264 neurons / 256 per core\), chip 'tianjic256' has 256 \(16x16 mesh\): "
+        r"use .*a copy of the chip file with 'mesh 18 x 18' or larger"
+    )):  # fmt: skip
+        nmc.compile(model, input_shape=(1, 28, 28))
+
+
+def test_an_snn_compiles_at_the_ticks_it_was_trained_with(tmp_path):
+    import nmc
+    from nmc import nn as nmc_nn
+
+    model = nn.Sequential(nn.Linear(4, 3), nmc_nn.LIF(beta=0.9))
+    nmc_nn.run(model.train(), torch.rand(2, 4), 12)  # a training step at 12 ticks
+    torch.save(model.eval(), tmp_path / "snn.pt")
+    compiled = nmc.compile(tmp_path / "snn.pt", target="mlir", level="snn")
+    assert compiled.report["ticks"] == 12
+    assert "12 ticks, as the SNN was trained (nmc.nn.run); --timesteps overrides" in compiled.notes
+    assert nmc.compile(tmp_path / "snn.pt", target="mlir", level="snn", timesteps=20).report["ticks"] == 20
+    assert nmc.compile(nn.Sequential(nn.Linear(4, 3), nn.ReLU()), target="mlir", level="snn").report["ticks"] == 64
