@@ -219,6 +219,8 @@ def compile(
         files.update({f"{stem}.{lvl}.mlir": text for lvl, text in levels.items()})
     if not o.check:
         opts.notes.append("--no-check: quantization agreement and the simulated chip run were skipped")
+    if "notes_plot" in report:
+        opts.notes.append(report["notes_plot"])
     report["notes"] = opts.notes
     report["files"] = sorted([*files, "report.json"])
     return Compiled(stem, files, report, module, opts.notes, steps.finish())
@@ -304,12 +306,17 @@ def _chip_outputs(module, snn_module, chip, report: dict, stem: str, stimulus, p
 
         (net,) = [op for op in module.walk() if op.name == "core.network"]
         view = net_view(net)
-        cores, _ = assignment(net, view)
+        cores, slots = assignment(net, view)
         src, _, w = traffic_pairs(view, cores, group_rates(view))
         per_core = np.bincount(src, weights=w, minlength=int(cores.max()) + 1)
+        ir_index = np.lexsort((slots, cores))  # binary neurons are core-major; IR neurons layer by layer
+        layers = [(g.layer.data, g.size) for g in view.groups]
         with tempfile.TemporaryDirectory() as tmp:
-            for path in spike_raster_and_heatmap(run, image, per_core, str(Path(tmp) / stem)):
+            paths, notes = spike_raster_and_heatmap(run, image, per_core, str(Path(tmp) / stem), ir_index, layers)
+            for path in paths:
                 files[Path(path).name] = Path(path).read_bytes()
+        if notes:
+            report["notes_plot"] = "; ".join(notes)
     return files
 
 

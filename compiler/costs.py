@@ -66,35 +66,51 @@ def dynamic_report(run: Any, samples: int, image: Any, chip: Chip, mapping: Mapp
     }
 
 
-def spike_raster_and_heatmap(run: Any, image: Any, mapping_traffic: np.ndarray, path_prefix: str) -> list[str]:
-    """PNG plots: a spike raster of sample 0 and a placement heat map of traffic per core."""
+def spike_raster_and_heatmap(
+    run: Any, image: Any, traffic: np.ndarray, path_prefix: str, ir_index: np.ndarray, layers: list[tuple[str, int]]
+) -> tuple[list[str], list[str]]:
+    """PNG plots and notes: a spike raster of sample 0 with its layers marked, and (over one core) a heat map
+    of traffic per core. `ir_index[k]`: the IR (layer-major) index of binary neuron k; `layers`: (name, size)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    files = []
+    files, notes = [], []
     if run.spikes is not None:
-        t, n = np.nonzero(run.spikes[:, 0, :])
-        fig, ax = plt.subplots(figsize=(8, 4))
-        ax.scatter(t, n, s=1, c="k")
+        t, k = np.nonzero(run.spikes[:, 0, :])
+        fig, ax = plt.subplots(figsize=(9, 5))
+        ax.scatter(t, ir_index[k], s=1, c="k")
+        start = 0
+        for name, size in layers:
+            ax.axhline(start - 0.5, color="tab:red", lw=0.5)
+            ax.text(1.01, (start + size / 2) / max(1, sum(s for _, s in layers)), name, transform=ax.transAxes, fontsize=7,
+                    va="center")  # fmt: skip
+            start += size
+        ax.set_xlim(-0.5, run.spikes.shape[0] - 0.5)
+        ax.set_ylim(-0.5, max(start, 1) - 0.5)
         ax.set_xlabel("chip tick")
-        ax.set_ylabel("neuron (core-major)")
-        ax.set_title(f"spikes of {image.meta['name']} (sample 0)")
+        ax.set_ylabel("neuron (layer by layer)")
+        ax.set_title(f"spikes of {image.meta['name']}, sample 0")
         fig.tight_layout()
         fig.savefig(f"{path_prefix}.raster.png", dpi=100, metadata={"Software": None})
         plt.close(fig)
         files.append(f"{path_prefix}.raster.png")
-    w, h = image.meta["mesh"]
-    grid = np.zeros((h, w))
     x, y = image.arrays["CORE"]["x"], image.arrays["CORE"]["y"]
-    grid[y, x] = mapping_traffic
-    fig, ax = plt.subplots(figsize=(5, 5))
-    im = ax.imshow(grid, cmap="viridis", origin="lower")
+    if x.size <= 1:
+        notes.append("--plot: the network uses one core, so there is no placement map to draw")
+        return files, notes
+    w, h = image.meta["mesh"]
+    grid = np.full((h, w), np.nan)  # unused cores stay blank
+    grid[y, x] = traffic[: x.size]
+    fig, ax = plt.subplots(figsize=(6, 5))
+    im = ax.imshow(grid, cmap="viridis", origin="lower", vmin=0, vmax=max(float(np.nanmax(grid)), 1e-9))
     fig.colorbar(im, ax=ax, label="outgoing packets per tick")
-    ax.set_title("placement: traffic per core")
+    ax.set_xlabel("mesh x")
+    ax.set_ylabel("mesh y")
+    ax.set_title(f"placement: traffic of the {x.size} cores used (blank: unused)")
     fig.tight_layout()
     fig.savefig(f"{path_prefix}.placement.png", dpi=100, metadata={"Software": None})
     plt.close(fig)
     files.append(f"{path_prefix}.placement.png")
-    return files
+    return files, notes

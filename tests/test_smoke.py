@@ -113,3 +113,29 @@ def test_version(tool):
     proc = run_tool(tool, "--version")
     assert proc.returncode == 0
     assert proc.stdout.strip() == f"{tool} {__version__}"
+
+
+def test_progress_in_logs_is_a_timestamped_line_per_step_and_quiet_silences_it(tmp_path):
+    import re
+
+    from .conftest import run_tool
+
+    args = [str(EXAMPLES / "digits_mlp.pt"), "--calibration", str(EXAMPLES / "digits_calib.npy")]
+    proc = run_tool("nmc-compile", *args, "-o", str(tmp_path / "a"))  # stdout is not a terminal here
+    steps = [ln for ln in proc.stdout.splitlines() if re.fullmatch(r"\[\d\d:\d\d:\d\d\] [\w -]+: \d+\.\d\d s", ln)]
+    names = [s.split("] ")[1].split(":")[0] for s in steps]
+    assert names[:2] == ["import", "snn-to-core"]
+    assert {"route", "writing the chip binary", "simulating the binary on calibration data", "writing"} <= set(names)
+    quiet = run_tool("nmc-compile", *args, "-q", "-o", str(tmp_path / "b"))
+    assert quiet.stdout.startswith("wrote ")
+    assert quiet.stderr == ""
+
+
+def test_plot_of_a_one_core_network_is_a_raster_and_a_note_not_an_empty_map(tmp_path):
+    from .conftest import run_tool
+
+    args = [str(EXAMPLES / "digits_mlp.pt"), "--calibration", str(EXAMPLES / "digits_calib.npy"), "--plot", "-q"]
+    proc = run_tool("nmc-compile", *args, "-o", str(tmp_path / "o"))
+    assert proc.returncode == 0, proc.stderr
+    assert "note: --plot: the network uses one core, so there is no placement map to draw" in proc.stderr
+    assert sorted(p.name for p in (tmp_path / "o").iterdir()) == ["digits_mlp.nmc", "digits_mlp.raster.png", "report.json"]

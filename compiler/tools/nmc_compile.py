@@ -19,6 +19,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("model", help="torch.save(model) pickle (.pt), torch.export archive (.pt2) or NIR graph (.nir)")
     add_arguments(p)
     p.add_argument("-o", "--outdir", help="output folder (default: <model>_nmc)")
+    loud = p.add_mutually_exclusive_group()
+    loud.add_argument("-v", "--verbose", action="store_true", help="a timestamped line per step, also on a terminal")
+    loud.add_argument("-q", "--quiet", action="store_true", help="no progress output, only the summary and errors")
     p.add_argument(
         "--explain",
         action="store_true",
@@ -61,7 +64,7 @@ def compile_cli(args: argparse.Namespace) -> None:
     from nmc.driver import check_output_dir
 
     outdir = check_output_dir(Path(args.outdir) if args.outdir else Path(f"{model_path.stem}_nmc"))
-    progress = _progress()
+    progress = _progress("quiet" if args.quiet else "lines" if args.verbose else "auto")
     options = from_args(args)
     compiled = compile_model(model_path, options, progress=progress)
     progress("writing")
@@ -81,16 +84,32 @@ def compile_cli(args: argparse.Namespace) -> None:
     print("  seconds: " + ", ".join(f"{step} {sec:.2f}" for step, sec in compiled.seconds.items()))
 
 
-def _progress():
-    """A one-line progress display on a terminal; silent otherwise."""
-    if not sys.stderr.isatty():
+def _progress(mode: str = "auto"):
+    """Progress of the steps: a live line on a terminal; timestamped lines, one per finished step with its
+    seconds, in logs and notebooks (or with -v); nothing with -q."""
+    import time
+
+    if mode == "quiet":
         return lambda _step: None
+    if mode == "auto" and sys.stderr.isatty():
 
-    def show(step: str) -> None:
-        sys.stderr.write("\r\033[K" + (f"nmc-compile: {step}..." if step else ""))
-        sys.stderr.flush()
+        def show(step: str) -> None:
+            sys.stderr.write("\r\033[K" + (f"nmc-compile: {step}..." if step else ""))
+            sys.stderr.flush()
 
-    return show
+        return show
+    current: list = []  # (step, start)
+
+    def log(step: str) -> None:
+        now = time.perf_counter()
+        if current:
+            done, start = current.pop()
+            stamp = time.strftime("%H:%M:%S")
+            print(f"[{stamp}] {done}: {now - start:.2f} s", flush=True)
+        if step:
+            current.append((step, now))
+
+    return log
 
 
 def _summary(report: dict, path: Path) -> str:
