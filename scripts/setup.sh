@@ -21,6 +21,12 @@ fi
 pip=(.venv/bin/python -m pip install --quiet --disable-pip-version-check)
 # torch is pinned (2.13.0, the CPU build where the machine offers it) and installed first, so that
 # nothing else pulls a newer torch with several GB of CUDA wheels.
-"${pip[@]}" "torch==2.13.0"
+# On a machine that reaches download.pytorch.org, torch comes from its CPU-only index (PyPI's Linux wheels
+# pull ~3 GB of CUDA libraries); machines with their own package mirror use that.
+torch_index=()
+if .venv/bin/python -c "import urllib.request; urllib.request.urlopen('https://download.pytorch.org/whl/cpu/torch/', timeout=5)" 2>/dev/null; then
+    torch_index=(--index-url https://download.pytorch.org/whl/cpu)
+fi
+"${pip[@]}" "${torch_index[@]}" "torch==2.13.0"
 "${pip[@]}" -c scripts/constraints.txt -e ".[test]"
 echo "nmc is installed in .venv: run '. .venv/bin/activate' to put nmc-compile, nmc-run and nmc-opt on PATH"
