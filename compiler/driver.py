@@ -84,7 +84,21 @@ def _graph(model: Any, opts: ImportOptions) -> LayerGraph:
 
 
 def import_model(model: Any, opts: ImportOptions) -> ModuleOp:
-    """A torch model (module, ExportedProgram or file path) as snn IR; ANNs are converted."""
+    """A torch model (module, ExportedProgram or file path) or NIR graph as snn IR; ANNs are converted.
+
+    Every refusal of the model itself is a `ModelRejected` (exit status 2 in the tools).
+    """
+    from nmc.errors import ModelRejected
+
+    try:
+        return _import_model(model, opts)
+    except ModelRejected:
+        raise
+    except NmcError as e:
+        raise ModelRejected(str(e)) from None
+
+
+def _import_model(model: Any, opts: ImportOptions) -> ModuleOp:
     if opts.ticks is not None and opts.ticks < 1:
         raise NmcError(f"--timesteps must be at least 1, got {opts.ticks}")
     if is_nir(model):

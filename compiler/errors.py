@@ -9,18 +9,27 @@ from contextlib import contextmanager
 
 from nmc.chips.errors import NmcError
 
-__all__ = ["NmcError", "report_user_errors"]
+__all__ = ["ModelRejected", "NmcError", "report_user_errors"]
+
+
+class ModelRejected(NmcError):
+    """The input model (a torch file, a NIR graph) cannot be compiled as given: exit status 2.
+
+    The tools' exit statuses: 0 done, 1 failed (a bad chip file, IR or binary, a network that does
+    not fit, ...), 2 the model or the command line was rejected, 130 interrupted, 141 the output
+    pipe closed.
+    """
 
 
 @contextmanager
 def report_user_errors(tool: str) -> Iterator[None]:
-    """Turn user errors into `tool: error: message` on stderr and exit status 1."""
+    """Turn user errors into `tool: error: message` on stderr and exit status 1 (2: the input model rejected)."""
     from xdsl.utils.exceptions import ArgSpecParseError, DiagnosticException, ParseError, VerifyException
 
     try:
         yield
     except NmcError as e:
-        _die(tool, str(e))
+        _die(tool, str(e), status=2 if isinstance(e, ModelRejected) else 1)
     except ParseError as e:
         lines = [ln for ln in str(e).splitlines() if ln.strip()]
         _die(tool, f"{lines[0]}: {lines[-1].strip()}" if len(lines) > 1 else str(e))

@@ -211,7 +211,7 @@ def _refused(tmp_path, graph_or_bytes, pattern: str) -> None:
     else:
         nir.write(path, graph_or_bytes)
     proc = run_tool("nmc-compile", str(path), "-o", str(tmp_path / "out"))
-    assert proc.returncode == 1
+    assert proc.returncode == 2  # the model rejected
     lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
     assert len(lines) == 1, proc.stderr
     assert "Traceback" not in proc.stderr

@@ -25,7 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--explain",
         action="store_true",
-        help="list each layer, what it becomes on the chip and every blocker, without compiling (exit 1 if blocked)",
+        help="list each layer, what it becomes on the chip and every blocker, without compiling (exit 2 if blocked)",
     )
     return p
 
@@ -53,7 +53,7 @@ def explain_cli(args: argparse.Namespace) -> None:
     text, blockers = explain(Path(args.model), shape)
     print(text)
     if blockers:
-        sys.exit(1)
+        sys.exit(2)  # the model is rejected as it stands (as nmc-compile would reject it)
 
 
 def compile_cli(args: argparse.Namespace) -> None:
