@@ -25,9 +25,10 @@ class Violation:
     limit: str
     value: str
     fix: str
+    what: str = "layer"  # "network" for limits of the whole network (the mesh), "input" for host inputs
 
     def __str__(self) -> str:
-        return f"layer '{self.layer}': {self.limit}, got {self.value} (fix: {self.fix})"
+        return f"{self.what} '{self.layer}': {self.limit}, got {self.value} (fix: {self.fix})"
 
 
 def _group_violations(op: core.NeuronsOp, chip: Chip, out: list[Violation]) -> None:
@@ -150,6 +151,7 @@ def violations(module: ModuleOp, chip: Chip | None = None) -> list[Violation]:
                         "graded inputs (core.input_bits >= 2)",
                         f"core.input_bits={ch.core['input_bits']}",
                         "--encoding rate or poisson",
+                        what="input",
                     )
                 )
             elif isinstance(op, core.InputOp) and op.levels is not None:
@@ -161,6 +163,7 @@ def violations(module: ModuleOp, chip: Chip | None = None) -> list[Violation]:
                             f"input levels <= {top} (core.input_bits)",
                             str(op.levels.value.data),
                             "reduce-precision",
+                            what="input",
                         )
                     )
         capacity = ch.cores * ch.core["neurons"]
@@ -171,6 +174,7 @@ def violations(module: ModuleOp, chip: Chip | None = None) -> list[Violation]:
                     f"{capacity} neurons ({ch.mesh[0]}x{ch.mesh[1]} cores of {ch.core['neurons']})",
                     f"{total} neurons",
                     "a chip with a larger mesh",
+                    what="network",
                 )
             )
     return out

@@ -150,7 +150,7 @@ def test_a_model_that_cannot_fit_lists_every_violation(tmp_path):
     assert "  layer 'layer2': fan-in <= 16 (core.max_fan_in), got 64 on 128 of 128 neurons (fix: decompose-fan-in)" in lines
     assert "  layer 'layer2': 8-bit integer weights, got float weights (fix: reduce-precision)" in lines
     assert "  layer 'layer4': fan-in <= 16 (core.max_fan_in), got 128 on 10 of 10 neurons (fix: decompose-fan-in)" in lines
-    assert any(line.startswith("  layer 'digits_mlp': 256 neurons (4x4 cores of 16), got ") for line in lines)
+    assert any(line.startswith("  network 'digits_mlp': 256 neurons (4x4 cores of 16), got ") for line in lines)
     assert not (tmp_path / "o").exists()
 
 
