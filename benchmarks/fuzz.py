@@ -25,10 +25,12 @@ from tests.fuzzing import (
     check_chip,
     check_ir,
     check_model,
+    check_nir,
     chip_cases,
     ir_cases,
     model_cases,
     model_sources,
+    nir_cases,
 )
 
 
@@ -64,6 +66,9 @@ def main() -> None:
     source = nmc.compile(examples / "digits_mlp.pt", calibration=examples / "digits_calib.npy", timesteps=4, check=False).binary
     rows, all_crashes = [], {}
     scratch = Path(tempfile.mkdtemp(prefix="nmc-fuzz-"))
+    from tests import nir_models
+
+    nir_source = nir_models.mlp_nir(scratch / "mlp.nir")
     for name, cases, check in (
         ("chip binary (CRC recomputed), reader + simulator", binary_cases(args.seed, args.cases, source),
          lambda i, data: check_binary(data, run=i % 10 == 0)),
@@ -71,6 +76,8 @@ def main() -> None:
         ("IR parser + verifiers (mutated lit files)", ir_cases(args.seed, args.cases), lambda _i, text: check_ir(text)),
         ("model loader (.pt pickles, .pt2 exports), 1 GB memory bound", model_cases(args.seed, args.cases, model_sources()),
          lambda _i, suffix, data: check_model(data, suffix, scratch)),
+        ("NIR front end (an snnTorch-trained graph, mutated)", nir_cases(args.seed, args.cases, nir_source),
+         lambda _i, data: check_nir(data, scratch)),
     ):  # fmt: skip
         row, _counts, crashes = run(name, cases, check)
         rows.append(row)
@@ -83,7 +90,9 @@ def main() -> None:
         "deleted and copied text (IR: parsed and verified as nmc-opt does, declared sizes checked, under a 1 GB memory bound); the example models (.pt pickles "
         "of an MLP, a CNN and an SNN, the CNN's .pt2 export) with flipped pickle opcodes inside a well-formed zip, edited "
         "export JSON, truncated/doubled/NaN tensor storages, or raw bytes, loaded and imported as nmc-compile does under a "
-        "1 GB address-space bound. A crash is any exception other than the one-line refusal (a memory blow-up would be one). "
+        "1 GB address-space bound; a NIR file written by snnTorch's exporter with node fields replaced (wrong shapes, NaN, "
+        "empty, zero), edges deleted or added (cycles) or raw bytes flipped, imported as nmc-compile does (cases nir.write "
+        "cannot store are skipped, so fewer than the count are run). A crash is any exception other than the one-line refusal (a memory blow-up would be one). "
         "The pytest suite runs 2,000 cases of each (500 of the model loader).", "",
         "| target | cases | valid | refused (one line) | crashes | seconds | slowest case (s) |",
         "|---|---:|---:|---:|---:|---:|---:|", *rows, "",
@@ -92,7 +101,9 @@ def main() -> None:
         "string-literal regex, which backtracked exponentially on an unclosed quote (one deleted `\"` hung nmc-opt for "
         "minutes; nmc.dialects installs a linear equivalent), and xDSL parser assertions on malformed literals (now one-line "
         "syntax errors); in the model loader, torch's unpickler failing with KeyError/TypeError on damaged pickles and "
-        "zipfile's NotImplementedError/CRC errors on damaged archives (now one-line refusals).",
+        "zipfile's NotImplementedError/CRC errors on damaged archives (now one-line refusals); in the NIR front end, bias sizes, "
+        "summed edges of different shapes, NaN/empty parameters and non-positive thresholds reaching the IR verifier "
+        "(now refused by node).",
     ])  # fmt: skip
     write_section("fuzz", body)
     print(body)

@@ -297,3 +297,66 @@ def check_model(data: bytes, suffix: str, folder: Path, limit: int = 1 << 30) ->
             raise AssertionError(f"not a one-line error naming the file: {e!r}") from None
         return "refused"
     return "ok"
+
+
+# --------------------------------------------------------------------------- NIR graphs
+
+
+def nir_cases(seed: int, n: int, source: Path) -> Iterator[tuple[str, bytes]]:
+    """A NIR file with a node field, an edge or its raw bytes mutated (written back by nir.write when it can)."""
+    import tempfile
+
+    import nir
+
+    rng = random.Random(seed)
+    data = source.read_bytes()
+    wild = [np.array([]), np.array(np.nan, np.float32), np.full(3, -1.0, np.float32), np.zeros((2, 2, 2), np.float32),
+            np.array([1e30], np.float32), np.array(0), np.array([7, 7], np.int64)]  # fmt: skip
+    with tempfile.TemporaryDirectory() as tmp:
+        scratch = Path(tmp) / "g.nir"
+        for _ in range(n):
+            if rng.random() < 0.3:
+                b = bytearray(data)
+                for _ in range(rng.randrange(1, 6)):
+                    b[rng.randrange(len(b))] = rng.randrange(256)
+                yield "raw bytes", bytes(b)
+                continue
+            graph = nir.read(source, type_check=False)
+            names = list(graph.nodes)
+            kind = rng.randrange(3)
+            if kind == 0:
+                name = rng.choice(names)
+                node = graph.nodes[name]
+                fields = [k for k, v in vars(node).items() if isinstance(v, np.ndarray)]
+                if not fields:
+                    continue
+                field = rng.choice(fields)
+                setattr(node, field, copy.deepcopy(rng.choice(wild)))
+                what = f"{name}.{field}"
+            elif kind == 1 and graph.edges:
+                graph.edges = [e for e in graph.edges if e != rng.choice(graph.edges)]
+                what = "edge deleted"
+            else:
+                graph.edges = [*graph.edges, (rng.choice(names), rng.choice(names))]
+                what = f"edge added {graph.edges[-1]}"
+            try:
+                nir.write(scratch, graph)
+            except Exception:  # nir cannot store it: not a file anyone can hand us
+                continue
+            yield what, scratch.read_bytes()
+
+
+def check_nir(data: bytes, folder: Path) -> str:
+    """Import a NIR file as nmc-compile does (memory-bounded): a one-line refusal naming the file, or snn IR."""
+    from nmc.driver import ImportOptions, import_model
+    from nmc.errors import NmcError
+
+    path = folder / "fuzz.nir"
+    path.write_bytes(data)
+    try:
+        import_model(path, ImportOptions(max_model_bytes=1 << 30)).verify()
+    except NmcError as e:
+        if "\n" in str(e) or not str(e).startswith(str(path)):
+            raise AssertionError(f"not a one-line error naming the file: {e!r}") from None
+        return "refused"
+    return "ok"

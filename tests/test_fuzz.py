@@ -11,10 +11,12 @@ from .fuzzing import (
     check_chip,
     check_ir,
     check_model,
+    check_nir,
     chip_cases,
     ir_cases,
     model_cases,
     model_sources,
+    nir_cases,
 )
 
 CASES = 2000
@@ -70,5 +72,22 @@ def test_mutated_model_files_never_crash_the_loader(tmp_path):
             outcomes[check_model(data, suffix, tmp_path)] += 1
         except Exception as e:
             pytest.fail(f"case {i} ({what}, {suffix}): {type(e).__name__}: {e}")
+    assert outcomes["refused"] > MODEL_CASES // 4
+    assert outcomes["ok"] > 0
+
+
+def test_mutated_nir_graphs_never_crash_the_nir_front_end(tmp_path):
+    """A trained snnTorch NIR file with node fields replaced (wrong shapes, NaN, empty, zero), edges deleted or
+    added (cycles), or raw bytes flipped: a one-line refusal naming the file, or snn IR that verifies."""
+    pytest.importorskip("snntorch")
+    from . import nir_models
+
+    source = nir_models.mlp_nir(tmp_path / "mlp.nir")
+    outcomes = {"ok": 0, "refused": 0}
+    for i, (what, data) in enumerate(nir_cases(seed=5, n=MODEL_CASES, source=source)):
+        try:
+            outcomes[check_nir(data, tmp_path)] += 1
+        except Exception as e:
+            pytest.fail(f"case {i} ({what}): {type(e).__name__}: {e}")
     assert outcomes["refused"] > MODEL_CASES // 4
     assert outcomes["ok"] > 0

@@ -61,14 +61,18 @@ class _Import:
         return f"node '{name}' ({type(self.graph.nodes[name]).__name__})"
 
 
-def _uniform(where: str, what: str, values: Any) -> float:
+def _uniform(where: str, what: str, values: Any, positive: bool = False) -> float:
     arr = np.asarray(values, dtype=np.float32).ravel()
-    if arr.size and not np.all(arr == arr[0]):
+    if not arr.size or not np.isfinite(arr).all():
+        raise NmcError(f"{where}: {what} is {'empty' if not arr.size else 'NaN or infinite'}")
+    if positive and arr[0] <= 0:
+        raise NmcError(f"{where}: {what} is {arr[0]:g}; the chip's neurons need a positive threshold")
+    if not np.all(arr == arr[0]):
         raise NmcError(
             f"{where}: {what} differs between neurons ({arr.min():g} .. {arr.max():g}); the snn level keeps one "
             f"{what} per population: split the population or use one value"
         )
-    return float(arr[0]) if arr.size else 0.0
+    return float(arr[0])
 
 
 def import_nir(source: Any, *, ticks: int, dt: float | None, name: str, notes: list[str]) -> ModuleOp:
@@ -153,6 +157,11 @@ def _materialize(b: NetworkBuilder, ins: list, where: str, gain: np.ndarray | No
             parts.append(v)
     if not parts:
         raise NmcError(f"{where}: has no input edge")
+    from nmc.dialects import snn
+
+    shapes = {snn.shape_of(p.type) for p in parts}
+    if len(shapes) > 1:
+        raise NmcError(f"{where}: its input edges carry different shapes {sorted(list(s) for s in shapes)}, which NIR sums")
     return parts[0] if len(parts) == 1 else b.add(parts, [1.0] * len(parts))
 
 
@@ -180,7 +189,14 @@ def _projection(b: NetworkBuilder, x: SSAValue, where: str, node: Any, name: str
     weight = np.asarray(node.weight, dtype=np.float32)
     bias = np.asarray(node.bias, dtype=np.float32).ravel() if getattr(node, "bias", None) is not None else None
     shape = snn.shape_of(x.type)
+    if weight.ndim not in (2, 3, 4) or not weight.size:
+        raise NmcError(f"{where}: weight of shape {list(weight.shape)} is not a {type(node).__name__} weight")
     rows = int(weight.shape[0])
+    for what, arr in (("weight", weight), ("bias", bias)):
+        if arr is not None and not np.isfinite(arr).all():
+            raise NmcError(f"{where}: '{what}' holds NaN or infinite values")
+    if bias is not None and bias.size != rows:
+        raise NmcError(f"{where}: bias has {bias.size} values for {rows} outputs")
 
     def scaled(gain, extra):
         w = weight if gain is None else (weight * gain.reshape((-1,) + (1,) * (weight.ndim - 1))).astype(np.float32)
@@ -239,11 +255,15 @@ def _rows(values: np.ndarray | None, rows: int) -> np.ndarray | None:
 
 def _neuron_params(imp: _Import, where: str, node: Any, leaky: bool) -> tuple[float, float, np.ndarray, np.ndarray]:
     """(threshold, beta, input gain, leak per tick) of an IF/LIF node, by the forward-Euler rule."""
-    theta = _uniform(where, "v_threshold", node.v_threshold)
+    theta = _uniform(where, "v_threshold", node.v_threshold, positive=True)
     reset = getattr(node, "v_reset", None)
     if reset is not None and np.any(np.asarray(reset) != 0):
         raise NmcError(f"{where}: v_reset = {np.ravel(reset)[0]:g}; the chip's neurons reset to 0: use v_reset = 0")
     r = np.asarray(node.r, dtype=np.float32)
+    for what, arr in (("r", r), ("v_leak", getattr(node, "v_leak", np.zeros(1)))):
+        arr = np.asarray(arr, dtype=np.float64)
+        if not arr.size or not np.isfinite(arr).all():
+            raise NmcError(f"{where}: {what} is {'empty' if not arr.size else 'NaN or infinite'}")
     if not leaky:  # dv/dt = r I
         return theta, 1.0, _unit(r * np.float32(imp.dt)), np.zeros(1)
     tau = np.asarray(node.tau, dtype=np.float32)
@@ -305,7 +325,7 @@ def _lower_node(b: NetworkBuilder, imp: _Import, name: str, node: Any, ins: list
             x, threshold=theta, beta=beta if isinstance(node, nir.LIF) else None, reset="zero", compare="gt", name=name
         )
     if isinstance(node, nir.Threshold):  # stateless: a LIF that forgets everything each tick
-        theta = _uniform(where, "threshold", node.threshold)
+        theta = _uniform(where, "threshold", node.threshold, positive=True)
         return b.neuron(_sum(b, ins, where), threshold=theta, beta=0.0, reset="zero", compare="gt", name=name)
     if isinstance(node, nir.LI | nir.I):
         if any(not isinstance(nodes[u], nir.Output) for u in users):
