@@ -92,10 +92,22 @@ def _progress(mode: str = "auto"):
     if mode == "quiet":
         return lambda _step: None
     if mode == "auto" and sys.stderr.isatty():
+        from rich.console import Console
 
-        def show(step: str) -> None:
-            sys.stderr.write("\r\033[K" + (f"nmc-compile: {step}..." if step else ""))
-            sys.stderr.flush()
+        status = Console(stderr=True).status("nmc-compile")
+        clock: list = []
+
+        def show(step: str) -> None:  # a spinner with the step, and a line with its seconds when it ends
+            now = time.perf_counter()
+            if clock:
+                done, start = clock.pop()
+                status.console.print(f"  {done}: {now - start:.2f} s", highlight=False)
+            if step:
+                clock.append((step, now))
+                status.update(f"nmc-compile: {step}...")
+                status.start()
+            else:
+                status.stop()
 
         return show
     current: list = []  # (step, start)
