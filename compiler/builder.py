@@ -144,6 +144,10 @@ class NetworkBuilder:
             return x
         return self._add(snn.ReshapeOp.build(operands=[x], result_types=[type(t)(list(shape))]), name)
 
+    def delay(self, x: SSAValue, ticks: int, name: str | None = None) -> SSAValue:
+        op = snn.DelayOp.build(operands=[x], result_types=[x.type], properties={"ticks": IntegerAttr(ticks, i64)})
+        return self._add(op, name)
+
     def add(self, xs: Sequence[SSAValue], scales: Sequence[float] | None = None, name: str | None = None) -> SSAValue:
         scales = list(scales) if scales is not None else [1.0] * len(xs)
         shape = snn.shape_of(xs[0].type)

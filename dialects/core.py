@@ -280,6 +280,8 @@ class NeuronsOp(IRDLOperation):
     Per tick (docs/chip-model.md): `V = decay(V) + Σ w·x[pre] + bias`, saturate,
     then by `mode`: fire/reset (spike), forward the sum and keep no state (psum),
     or only keep V (integrate). `delays[i]` postpones operand i by that many ticks.
+    `lags[i]` (default 0) is the part of it that is the model's own (a NIR `Delay`, `snn.delay`):
+    operand i is read `lags[i]` model ticks late; the rest of `delays` only aligns the pipeline.
     """
 
     name = "core.neurons"
@@ -287,6 +289,7 @@ class NeuronsOp(IRDLOperation):
     layer = prop_def(StringAttr)
     mode = prop_def(ModeAttr)
     delays = prop_def(DenseArrayBase[I64])
+    lags = opt_prop_def(DenseArrayBase[I64])
     pre = prop_def(DenseIntOrFPElementsAttr)
     post = prop_def(DenseIntOrFPElementsAttr)
     weight = prop_def(DenseIntOrFPElementsAttr)
@@ -299,8 +302,8 @@ class NeuronsOp(IRDLOperation):
     compare = prop_def(CompareAttr)
     output = result_def(Signal)
     assembly_format = (
-        "$layer $mode `(` $inputs `)` `delays` `=` $delays `pre` `=` $pre `post` `=` $post `weight` `=` $weight"
-        " `threshold` `=` $threshold `bias` `=` $bias `v_init` `=` $v_init (`beta` `=` $beta^)?"
+        "$layer $mode `(` $inputs `)` `delays` `=` $delays (`lags` `=` $lags^)? `pre` `=` $pre `post` `=` $post"
+        " `weight` `=` $weight `threshold` `=` $threshold `bias` `=` $bias `v_init` `=` $v_init (`beta` `=` $beta^)?"
         " (`decay_shift` `=` $decay_shift^)? `reset` `=` $reset `compare` `=` $compare attr-dict"
         " `:` functional-type($inputs, $output)"
     )
@@ -308,6 +311,10 @@ class NeuronsOp(IRDLOperation):
     @property
     def size(self) -> int:
         return size_of(self.output.type)
+
+    @property
+    def lag_values(self) -> tuple[int, ...]:
+        return tuple(self.lags.get_values()) if self.lags is not None else (0,) * len(self.inputs)
 
     @property
     def fan_in_space(self) -> int:
@@ -327,6 +334,10 @@ class NeuronsOp(IRDLOperation):
                 raise VerifyException(f"{where}: '{prop}' has {_len(getattr(self, prop))} entries for {n} neurons")
         if len(self.delays.get_values()) != len(self.inputs) or min(self.delays.get_values(), default=0) < 0:
             raise VerifyException(f"{where}: 'delays' needs one value >= 0 per input, got {list(self.delays.get_values())}")
+        if self.lags is not None and (
+            len(self.lags.get_values()) != len(self.inputs) or min(self.lags.get_values(), default=0) < 0
+        ):
+            raise VerifyException(f"{where}: 'lags' needs one value >= 0 per input, got {list(self.lags.get_values())}")
         integer = self.quantized
         for prop in ("threshold", "bias", "v_init"):
             if is_integer(getattr(self, prop)) != integer:
@@ -416,13 +427,13 @@ def arrivals(block: Block) -> dict[SSAValue, int]:
             ticks[op.output] = 0
         elif isinstance(op, NeuronsOp):
             latest = 0
-            for i, (v, d) in enumerate(zip(op.inputs, op.delays.get_values(), strict=False)):
+            for i, (v, d, lag) in enumerate(zip(op.inputs, op.delays.get_values(), op.lag_values, strict=False)):
                 if v not in ticks:
                     raise VerifyException(
                         f"core.neurons '{op.layer.data}': operand #{i} is used before it is defined "
                         "(groups must be listed in dataflow order; a cycle has no such order)"
                     )
-                latest = max(latest, ticks[v] + d)
+                latest = max(latest, ticks[v] + d - lag)
             ticks[op.output] = latest + 1
     return ticks
 
@@ -441,7 +452,7 @@ def _verify_timing(net: NetworkOp) -> None:
     ticks = arrivals(block)
     for op in block.ops:
         if isinstance(op, NeuronsOp):
-            seen = [ticks[v] + d for v, d in zip(op.inputs, op.delays.get_values(), strict=False)]
+            seen = [ticks[v] + d - lag for v, d, lag in zip(op.inputs, op.delays.get_values(), op.lag_values, strict=False)]
             if len(set(seen)) > 1:
                 raise VerifyException(
                     f"core.neurons '{op.layer.data}': inputs arrive at different ticks {seen}; balance them with 'delays'"

@@ -46,6 +46,7 @@ class Group:
     beta: float | None = None
     decay_shift: int | None = None
     attributes: dict[str, Any] = field(default_factory=dict)
+    lags: list[int] | None = None  # per input, the model's own delay in ticks (None: all 0); see core.neurons
 
     @property
     def integer(self) -> bool:
@@ -79,6 +80,7 @@ def read_group(op: core.NeuronsOp) -> Group:
         beta=None if op.beta is None else op.beta.value.data,
         decay_shift=None if op.decay_shift is None else op.decay_shift.value.data,
         attributes=dict(op.attributes),
+        lags=list(op.lag_values) if op.lags is not None else None,
     )
 
 
@@ -122,6 +124,11 @@ def build_neurons(g: Group) -> core.NeuronsOp:
         props["beta"] = FloatAttr(g.beta, Float64Type())
     if g.decay_shift is not None:
         props["decay_shift"] = IntegerAttr(g.decay_shift, i64)
+    if g.lags is not None and any(g.lags):
+        if len(g.lags) != len(g.inputs):
+            raise ValueError(f"group '{g.layer}': {len(g.lags)} lags for {len(g.inputs)} inputs")
+        props["lags"] = DenseArrayBase.from_list(i64, list(g.lags))
+        props["delays"] = DenseArrayBase.from_list(i64, list(g.lags))  # until rebalance() aligns the pipeline
     result = core.GradedType(g.size) if g.mode == "psum" else core.SpikesType(g.size)
     op = core.NeuronsOp.build(operands=[list(g.inputs)], result_types=[result], properties=props)
     op.attributes.update(g.attributes)
@@ -219,8 +226,9 @@ def rebalance(block: Block) -> None:
         if isinstance(op, core.InputOp):
             arrival[op.output] = 0
         elif isinstance(op, core.NeuronsOp):
-            ticks = [arrival[v] for v in op.inputs]
-            depth = max(ticks, default=0)
+            # operand i is read lags[i] model ticks late: it must arrive at depth + lags[i]
+            ticks = [arrival[v] - lag for v, lag in zip(op.inputs, op.lag_values, strict=True)]
+            depth = max([*ticks, 0])  # never ahead of the model's tick (as core.arrivals counts it)
             op.delays = DenseArrayBase.from_list(i64, [depth - t for t in ticks])
             arrival[op.output] = depth + 1
         elif isinstance(op, core.DecodeOp):

@@ -435,6 +435,22 @@ class ReshapeOp(IRDLOperation):
 
 
 @irdl_op_definition
+class DelayOp(IRDLOperation):
+    """Spikes `ticks` ticks late: `out[t] = in[t - ticks]`, no spikes before (a NIR `Delay`)."""
+
+    name = "snn.delay"
+    input = operand_def(SpikesType)
+    ticks = prop_def(IntegerAttr[I64])
+    output = result_def(SpikesType)
+    assembly_format = "$input `ticks` `=` $ticks attr-dict `:` type($input) `->` type($output)"
+
+    def verify_(self) -> None:
+        _check_same_shape(self, self.input.type, self.output.type)
+        if self.ticks.value.data < 1:
+            raise _fail(self, "ticks", f"must be at least 1, got {self.ticks.value.data}")
+
+
+@irdl_op_definition
 class AddOp(IRDLOperation):
     """Elementwise sum of activations (residual connections): `out = Σ scales[i] * in[i]`."""
 
@@ -568,6 +584,7 @@ SNN = Dialect(
         Pool2dOp,
         FlattenOp,
         ReshapeOp,
+        DelayOp,
         AddOp,
         *NEURON_OPS,
         *DECODER_OPS,

@@ -52,20 +52,21 @@ def partial_sum_tree(g: Group, fan_in: int) -> list[Group]:
     """The partial-sum groups and the rewired neuron group, in dependency order."""
     out: list[Group] = []
     inputs, pre, weight = g.inputs, g.pre, g.weight
+    lags = g.lags  # the model's own delays stay on the reads of the original inputs (the first level)
     level = 0
     while True:
         unit, n_units = _chunks(pre, g.post, fan_in, by_chunk_first=level == 0)
         level += 1
         unit_post = np.zeros(n_units, np.int64)
         unit_post[unit] = g.post
-        psum = psum_group(f"{g.layer}/psum{level}", inputs, n_units, pre, unit, weight, g.integer)
+        psum = replace(psum_group(f"{g.layer}/psum{level}", inputs, n_units, pre, unit, weight, g.integer), lags=lags)
         out.append(psum)
-        inputs, pre = [psum], np.arange(n_units, dtype=np.int64)
+        inputs, pre, lags = [psum], np.arange(n_units, dtype=np.int64), None
         weight = np.ones(n_units, weight.dtype)
         g = replace(g, post=unit_post)
         if np.bincount(unit_post, minlength=g.size).max(initial=0) <= fan_in:
             break
-    out.append(replace(g, inputs=inputs, pre=pre, weight=weight))
+    out.append(replace(g, inputs=inputs, pre=pre, weight=weight, lags=None))
     return out
 
 
@@ -106,8 +107,9 @@ def relay_approximation(g: Group, fan_in: int) -> list[Group]:
         beta=None if g.integer else 1.0,
         decay_shift=0 if g.integer else None,
         attributes={"approximation": StringAttr("relay")},
+        lags=g.lags,
     )
-    neuron = replace(g, inputs=[relays], pre=np.arange(n, dtype=np.int64), post=unit_post, weight=theta * unit_sign)
+    neuron = replace(g, inputs=[relays], pre=np.arange(n, dtype=np.int64), post=unit_post, weight=theta * unit_sign, lags=None)
     return [relays, neuron]
 
 

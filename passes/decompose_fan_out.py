@@ -51,7 +51,8 @@ def _split(value: SSAValue, limit: int, chip_name: str, psums: bool, block: Bloc
     for user in users:
         g = read_group(user)
         offsets = g.offsets()
-        inputs, pre = [], g.pre.copy()
+        inputs, pre, lags = [], g.pre.copy(), []
+        old_lags = g.lags or [0] * len(g.inputs)
         new_offset = 0
         for k, v in enumerate(g.inputs):
             lo, hi = offsets[k], offsets[k + 1]
@@ -59,6 +60,7 @@ def _split(value: SSAValue, limit: int, chip_name: str, psums: bool, block: Bloc
             if v is not value:
                 pre[sel] = g.pre[sel] - lo + new_offset
                 inputs.append(v)
+                lags.append(old_lags[k])
                 new_offset += hi - lo
                 continue
             local = g.pre[sel] - lo
@@ -70,8 +72,9 @@ def _split(value: SSAValue, limit: int, chip_name: str, psums: bool, block: Bloc
             seen += np.bincount(local, minlength=n)
             pre[sel] = new_offset + (rank % copies) * n + local
             inputs.extend(r.output for r in relays)
+            lags.extend([old_lags[k]] * len(relays))  # a relay copy is read as late as the source was
             new_offset += copies * n
-        replace_group(user, [build_neurons(replace(g, inputs=inputs, pre=pre))])
+        replace_group(user, [build_neurons(replace(g, inputs=inputs, pre=pre, lags=lags if any(lags) else None))])
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ delayed by its recorded depth (one tick per hop).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 from xdsl.context import Context
@@ -24,6 +25,13 @@ from nmc.chips.errors import NmcError
 from nmc.dialects import core, snn
 from nmc.dialects.core_ir import Group, build_neurons, rebalance
 from nmc.dialects.ir_arrays import ir_name, to_numpy
+
+
+class Lagged(NamedTuple):
+    """Spikes of `source` read `lag` model ticks late (an snn.delay): a core.neurons operand with that lag."""
+
+    source: SSAValue
+    lag: int
 
 
 @dataclass
@@ -93,7 +101,7 @@ class _Lowering:
         x = self.values[v]
         if isinstance(x, Affine):
             return x
-        n = core.size_of(x.type)
+        n = core.size_of(x.source.type if isinstance(x, Lagged) else x.type)
         return Affine({x: sparse.identity(n, format="csr", dtype=np.float64)}, np.zeros(n))
 
     def name(self, v: SSAValue, kind: str) -> str:
@@ -103,8 +111,10 @@ class _Lowering:
     def group(self, current: Affine, layer: str, **kw) -> core.NeuronsOp:
         from scipy import sparse
 
-        sources = list(current.terms)
-        m = sparse.hstack([current.terms[s] for s in sources], format="csr") if sources else None
+        keys = list(current.terms)
+        sources = [k.source if isinstance(k, Lagged) else k for k in keys]
+        lags = [k.lag if isinstance(k, Lagged) else 0 for k in keys]
+        m = sparse.hstack([current.terms[k] for k in keys], format="csr") if keys else None
         n = current.const.shape[0]
         if m is None:
             pre = post = np.zeros(0, np.int64)
@@ -116,6 +126,7 @@ class _Lowering:
         threshold = np.full(n, kw.pop("threshold", 1.0))
         v_init = np.full(n, kw.pop("v_init", 0.0))
         g = Group(layer, kw.pop("mode"), sources, n, pre, post, weight, threshold, current.const.astype(np.float64), v_init, **kw)
+        g.lags = lags if any(lags) else None
         op = self.add(build_neurons(g))
         op.output.name_hint = ir_name(layer)
         return op
@@ -178,6 +189,10 @@ class _Lowering:
             self.values[op.output] = self.affine(op.input).map(m)
         elif isinstance(op, snn.FlattenOp | snn.ReshapeOp):
             self.values[op.output] = self.values[op.input]
+        elif isinstance(op, snn.DelayOp):
+            src = self.values[op.input]
+            base = src if isinstance(src, Lagged) else Lagged(src, 0)
+            self.values[op.output] = Lagged(base.source, base.lag + op.ticks.value.data)
         elif isinstance(op, snn.AddOp):
             parts = [self.affine(v) for v in op.inputs]
             terms: dict[SSAValue, object] = {}
@@ -202,6 +217,8 @@ class _Lowering:
             self.values[op.output] = g.output
         elif isinstance(op, snn.DecodeCountOp | snn.DecodeFirstSpikeOp):
             src = self.values[op.input]
+            if isinstance(src, Lagged):
+                raise NmcError(f"snn-to-core: '{op.name}' of a delayed spike train: decode the population before the delay")
             assert isinstance(src, SSAValue)
             kind = core.Decoding.COUNT if isinstance(op, snn.DecodeCountOp) else core.Decoding.FIRST_SPIKE
             self.decode(op, src, kind)

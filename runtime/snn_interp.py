@@ -216,6 +216,17 @@ def _reshape(op: snn.ReshapeOp, dtype: np.dtype, ticks: int) -> Kernel:
     return lambda args, t: args[0].reshape(args[0].shape[0], *shape)
 
 
+def _delay(op: snn.DelayOp, dtype: np.dtype, ticks: int) -> Kernel:
+    d = op.ticks.value.data
+    past: list[np.ndarray] = []
+
+    def step(args: list[np.ndarray], t: int) -> np.ndarray:
+        past.append(args[0])
+        return past.pop(0) if len(past) > d else np.zeros_like(args[0])
+
+    return step
+
+
 def _add(op: snn.AddOp, dtype: np.dtype, ticks: int) -> Kernel:
     scales = [dtype.type(s) for s in op.scales.get_values()]
 
@@ -297,6 +308,7 @@ _KERNELS: dict[type[Operation], Callable[[Any, np.dtype, int], Kernel]] = {
     snn.Pool2dOp: _pool2d,
     snn.FlattenOp: _flatten,
     snn.ReshapeOp: _reshape,
+    snn.DelayOp: _delay,
     snn.AddOp: _add,
     snn.IFOp: _neuron,
     snn.LIFOp: _neuron,

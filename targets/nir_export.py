@@ -87,6 +87,10 @@ class _Export:
         elif isinstance(op, snn.FlattenOp):
             node = nir.Flatten(input_type={"input": np.array(snn.shape_of(op.input.type))}, start_dim=0, end_dim=-1)
             self.node(op.output, "flatten", node, [op.input])
+        elif isinstance(op, snn.DelayOp):
+            shape = snn.shape_of(op.output.type)
+            node = nir.Delay(delay=np.full(shape, op.ticks.value.data * self.dt, np.float32))
+            self.node(op.output, "delay", node, [op.input])
         elif isinstance(op, snn.AddOp):
             self._add(op)
         elif isinstance(op, snn.IFOp | snn.LIFOp):

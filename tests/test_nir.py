@@ -265,3 +265,56 @@ def test_export_refuses_what_nir_cannot_say():
     module = Parser(ctx, text).parse_module()
     with pytest.raises(NmcError, match=r"snn.lif %l: reset 'subtract', fire at 'ge'; NIR neurons fire at v > threshold"):
         nir_graph(module)
+
+
+def test_delay_nodes_shift_spikes_and_stay_exact_down_to_the_chip():
+    """Input -> Affine -> LIF -> Delay(3 ticks) -> Affine -> LIF, plus the input Delay(2 ticks)ed into the
+    last layer: the rule by hand, then snn == float core == (quantized) core == chip simulator."""
+    from nmc.chips.binary import decode
+    from nmc.runtime.simulator import Chip
+
+    rng = np.random.default_rng(2)
+    dt = 1e-3
+    w1 = rng.uniform(0, 1, (5, 4)).astype(np.float32)
+    w2, w3 = rng.uniform(0, 1, (3, 5)).astype(np.float32), rng.uniform(0, 1, (3, 4)).astype(np.float32)
+    nodes = {
+        "in": nir.Input(input_type={"input": np.array([4])}),
+        "a1": nir.Linear(weight=w1),
+        "l1": _lif(5, 2e-3, 2.0, theta=1.0),
+        "d1": nir.Delay(delay=np.full(5, 3 * dt, np.float32)),
+        "a2": nir.Linear(weight=w2),
+        "d0": nir.Delay(delay=np.full(4, 2 * dt, np.float32)),
+        "a3": nir.Linear(weight=w3),
+        "l2": _lif(3, 2e-3, 2.0, theta=1.0),
+        "out": nir.Output(output_type={"output": np.array([3])}),
+    }
+    edges = [("in", "a1"), ("a1", "l1"), ("l1", "d1"), ("d1", "a2"), ("a2", "l2"), ("in", "d0"), ("d0", "a3"),
+             ("a3", "l2"), ("l2", "out")]  # fmt: skip
+    graph = nir.NIRGraph(nodes=nodes, edges=edges, metadata={"dt": dt})
+    x = (rng.random((40, 16, 4)) < 0.4).astype(np.float32)
+    snn_module = nmc.compile(graph, target="mlir", level="snn").module
+    got = run_snn(snn_module, x, dtype=np.float64).outputs[0]
+    beta = 1 - np.float32(dt) / np.float32(2e-3)
+    v1, v2, s1_hist, out = np.zeros((40, 5)), np.zeros((40, 3)), [], np.zeros((40, 3))
+    for t in range(16):
+        v1 = beta * v1 + x[:, t] @ w1.T
+        s1 = v1 > 1.0
+        v1[s1] = 0
+        s1_hist.append(s1)
+        late1 = s1_hist[t - 3] if t >= 3 else np.zeros_like(s1)
+        late0 = x[:, t - 2] if t >= 2 else np.zeros_like(x[:, 0])
+        v2 = beta * v2 + late1 @ w2.T + late0 @ w3.T
+        s2 = v2 > 1.0
+        v2[s2] = 0
+        out += s2
+    np.testing.assert_array_equal(got, out)
+    assert out.sum() > 0
+    core_module = snn_module.clone()
+    SnnToCorePass().apply(None, core_module)
+    np.testing.assert_array_equal(run_core(core_module, x).outputs[0], out)
+    compiled = nmc.compile(graph, calibration=x[:20])
+    chip = Chip(decode(compiled.binary)).run(x).outputs[0]
+    np.testing.assert_array_equal(chip, run_core(compiled.module, x).outputs[0])  # the spike-exact chain
+    exported = _read_bytes(nmc.compile(graph, target="nir").files["model.nir"])
+    delays = sorted(float(n.delay[0]) for n in exported.nodes.values() if isinstance(n, nir.Delay))
+    assert delays == pytest.approx([2 * dt, 3 * dt])

@@ -30,7 +30,6 @@ _REFUSED = {
     "CubaLIF": "needs a synaptic-current state per neuron, which the chip model's neurons do not have (they "
     "integrate their input directly): retrain with LIF neurons",
     "CubaLI": "needs a synaptic-current state per neuron, which the chip model's neurons do not have",
-    "Delay": "per-connection delays are not expressible at the snn level yet: remove the delay or retrain without it",
 }
 
 
@@ -324,6 +323,17 @@ def _lower_node(b: NetworkBuilder, imp: _Import, name: str, node: Any, ins: list
         return b.neuron(
             x, threshold=theta, beta=beta if isinstance(node, nir.LIF) else None, reset="zero", compare="gt", name=name
         )
+    if isinstance(node, nir.Delay):  # spikes `delay` seconds late: a whole number of ticks (axon delays on the chip)
+        from nmc.dialects import snn
+
+        x = _sum(b, ins, where)
+        if not isinstance(x.type, snn.SpikesType):
+            raise NmcError(f"{where}: delays spike trains only; this one reads a current (put it after a neuron)")
+        seconds = _uniform(where, "delay", node.delay)
+        ticks = round(seconds / imp.dt)
+        if ticks < 0 or abs(ticks * imp.dt - seconds) > 1e-6 * max(seconds, imp.dt):
+            raise NmcError(f"{where}: delay {seconds:g} s is not a whole number of ticks of dt = {imp.dt:g} s")
+        return x if ticks == 0 else b.delay(x, ticks, name=name)
     if isinstance(node, nir.Threshold):  # stateless: a LIF that forgets everything each tick
         theta = _uniform(where, "threshold", node.threshold, positive=True)
         return b.neuron(_sum(b, ins, where), threshold=theta, beta=0.0, reset="zero", compare="gt", name=name)

@@ -33,3 +33,26 @@ snn.network @conv ticks = 5 dt = 1.000000e-03 {
 // CHECK-NEXT:   [[FC:%.*]] = core.neurons "fc" integrate([[H]]) delays = [0] pre = dense<[0, 1, 2, 3]> : tensor<4xi32> post = dense<0> : tensor<4xi32> weight = dense<5.000000e-01> : tensor<4xf64>
 // CHECK-NEXT:   [[MEM:%.*]] = core.decode membrane [[FC]] latency = 1 : !core.spikes<1> -> tensor<1xf32>
 // CHECK-NEXT:   core.output [[COUNT]], [[MEM]] : tensor<1xf32>, tensor<1xf32>
+
+// A delay is the model's own: "o" reads h 3 and the input 1 model tick late (`lags`). h's spikes of
+// model tick t-3 leave its core at chip tick t-2 and the input of t-1 arrives at t-1, so axon delays
+// 2 and 1 bring both to chip tick t: "o" runs at depth 0, its decoder at latency 0.
+snn.network @delayed ticks = 8 dt = 1.000000e-03 {
+^bb0(%x: tensor<2xf32>):
+  %s = snn.encode_spikes %x : tensor<2xf32> -> !snn.spikes<2>
+  %i = snn.dense %s weights = dense<1.0> : tensor<2x2xf32> : !snn.spikes<2> -> !snn.current<2>
+  %h = snn.if %i threshold = 1.0 reset = zero compare = gt v_init = 0.0 : !snn.current<2> -> !snn.spikes<2>
+  %dh = snn.delay %h ticks = 3 : !snn.spikes<2> -> !snn.spikes<2>
+  %ds = snn.delay %s ticks = 1 : !snn.spikes<2> -> !snn.spikes<2>
+  %a = snn.dense %dh weights = dense<1.0> : tensor<1x2xf32> : !snn.spikes<2> -> !snn.current<1>
+  %b = snn.dense %ds weights = dense<1.0> : tensor<1x2xf32> : !snn.spikes<2> -> !snn.current<1>
+  %c = snn.add %a, %b scales = [1.0, 1.0] : !snn.current<1>, !snn.current<1> -> !snn.current<1>
+  %o = snn.if %c threshold = 1.0 reset = zero compare = gt v_init = 0.0 : !snn.current<1> -> !snn.spikes<1>
+  %n = snn.decode_count %o : !snn.spikes<1> -> tensor<1xf32>
+  snn.output %n : tensor<1xf32>
+}
+
+// CHECK:      core.network @delayed
+// CHECK:        [[DH:%.*]] = core.neurons "h" spike({{%.*}}) delays = [0] pre
+// CHECK-NEXT:   [[DO:%.*]] = core.neurons "o" spike([[DH]], {{%.*}}) delays = [2, 1] lags = [3, 1] pre
+// CHECK-NEXT:   {{%.*}} = core.decode count [[DO]] latency = 0

@@ -308,3 +308,13 @@ snn.network @n ticks = 4 dt = 1.0e-03 {
   snn.output %o : tensor<4xf32>
 }
 // CHECK: snn.dense: operand #0 (%s) is used before it is defined (ops must be listed in dataflow order; a cycle has no such order)
+
+// -----
+
+snn.network @n ticks = 4 dt = 1.0e-03 {
+^bb0(%x: tensor<2xf32>):
+  %s = snn.encode_spikes %x : tensor<2xf32> -> !snn.spikes<2>
+  %d = snn.delay %s ticks = 0 : !snn.spikes<2> -> !snn.spikes<2>
+  snn.output
+}
+// CHECK: snn.delay: 'ticks' must be at least 1, got 0

@@ -83,6 +83,7 @@ snn.network @mlp ticks = 4 dt = 5.000000e-04 {
 snn.network @trains ticks = 16 dt = 1.000000e-04 {
 ^bb0(%x: tensor<2x3xf32>):
   %s = snn.encode_spikes %x : tensor<2x3xf32> -> !snn.spikes<2x3>
+  %late = snn.delay %s ticks = 3 : !snn.spikes<2x3> -> !snn.spikes<2x3>
   %c = snn.decode_count %s : !snn.spikes<2x3> -> tensor<2x3xf32>
   snn.output %c : tensor<2x3xf32>
 }
@@ -90,4 +91,6 @@ snn.network @trains ticks = 16 dt = 1.000000e-04 {
 // CHECK:      snn.network @trains ticks = 16 dt = 1.000000e-04 {
 // CHECK-NEXT: ^bb0(%x: tensor<2x3xf32>):
 // CHECK-NEXT:   [[S:%.*]] = snn.encode_spikes %x : tensor<2x3xf32> -> !snn.spikes<2x3>
+// CHECK-NEXT:   {{%.*}} = snn.delay [[S]] ticks = 3 : !snn.spikes<2x3> -> !snn.spikes<2x3>
 // CHECK-GENERIC: "snn.encode_spikes"(%x) : (tensor<2x3xf32>) -> !snn.spikes<2x3>
+// CHECK-GENERIC: "snn.delay"({{%.*}}) <{ticks = 3 : i64}> : (!snn.spikes<2x3>) -> !snn.spikes<2x3>
