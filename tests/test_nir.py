@@ -318,3 +318,18 @@ def test_delay_nodes_shift_spikes_and_stay_exact_down_to_the_chip():
     exported = _read_bytes(nmc.compile(graph, target="nir").files["model.nir"])
     delays = sorted(float(n.delay[0]) for n in exported.nodes.values() if isinstance(n, nir.Delay))
     assert delays == pytest.approx([2 * dt, 3 * dt])
+
+
+def test_a_nir_file_that_hangs_the_hdf5_reader_ends_in_one_line(mlp, monkeypatch):
+    """A damaged HDF5 file found by the fuzzer sent HDF5's C code into an endless loop inside one read;
+    the read now runs in a child process with a time limit (here the read is made to hang)."""
+    import time
+
+    from nmc.frontends import nir_graph
+
+    monkeypatch.setattr(nir_graph, "READ_SECONDS", 1)
+    monkeypatch.setattr(nir_graph, "_read", lambda path: time.sleep(60))
+    start = time.perf_counter()
+    with pytest.raises(NmcError, match=r"mlp\.nir: reading the HDF5 file did not finish in 1 s: the file is damaged"):
+        nir_graph.read_graph(mlp[0])
+    assert time.perf_counter() - start < 10

@@ -17,8 +17,8 @@ DEFAULT_DT = 1e-3
 
 
 def read_graph(path: str | Path) -> Any:
-    """`nir.read` with one-line errors (not HDF5, missing fields, wrong shapes)."""
-    import nir
+    """`nir.read` with one-line errors (not HDF5, missing fields, wrong shapes) and a time limit."""
+    import nir  # noqa: F401  (imported before the fork, so the child starts reading at once)
 
     path = Path(path)
     if not path.is_file():
@@ -26,13 +26,66 @@ def read_graph(path: str | Path) -> Any:
     with path.open("rb") as f:
         if f.read(8) != b"\x89HDF\r\n\x1a\n":
             raise NmcError(f"{path}: not a NIR file (NIR graphs are HDF5 files; write one with nir.write)")
+    import multiprocessing
+
+    if "fork" not in multiprocessing.get_all_start_methods():  # no cheap child process: read here
+        status, payload = _read(str(path))
+    else:
+        status, payload = _read_in_child(path)
+    if status == "error":
+        raise NmcError(f"{path}: not a readable NIR graph ({payload})")
+    return payload
+
+
+READ_SECONDS = 30  # a damaged HDF5 file can send the HDF5 library into an endless loop inside one read
+
+
+def _read(path: str) -> tuple[str, Any]:
+    import nir
+
     try:
         # nir's own type check rejects what popular exporters write (snnTorch's batched input types):
-        # shapes are checked node by node below, with the node named
-        return nir.read(str(path), type_check=False)
+        # shapes are checked node by node by the importer, with the node named
+        return "ok", nir.read(path, type_check=False)
     except Exception as e:  # h5py and nir raise many kinds on a damaged or foreign file
         text = str(e).strip().splitlines()
-        raise NmcError(f"{path}: not a readable NIR graph ({type(e).__name__}: {text[0][:160] if text else ''})") from None
+        return "error", f"{type(e).__name__}: {text[0][:160] if text else ''}"
+
+
+def _read_in_child(path: Path) -> tuple[str, Any]:
+    """`_read` in a forked child, given READ_SECONDS: HDF5's C code cannot be interrupted in-process.
+
+    The parent receives the NIR node objects the child built (pickled by our own child, holding only
+    nir dataclasses and numpy arrays), never anything from the file's bytes directly.
+    """
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("fork")
+    receive, send = ctx.Pipe(duplex=False)
+    child = ctx.Process(target=_send_read, args=(str(path), send), daemon=True)
+    child.start()
+    send.close()
+    try:
+        if not receive.poll(READ_SECONDS):
+            raise NmcError(f"{path}: reading the HDF5 file did not finish in {READ_SECONDS} s: the file is damaged")
+        try:
+            return receive.recv()
+        except (EOFError, OSError):  # the child died (out of memory under --max-model-bytes, a crash in HDF5)
+            return "error", "the HDF5 reader failed on this file (damaged, or larger than --max-model-bytes)"
+    finally:
+        if child.is_alive():
+            child.kill()
+        child.join()
+        receive.close()
+
+
+def _send_read(path: str, send: Any) -> None:
+    try:
+        send.send(_read(path))
+    except BaseException as e:  # an unpicklable result, memory: the parent reports it
+        send.send(("error", f"{type(e).__name__}"))
+    finally:
+        send.close()
 
 
 def flatten_subgraphs(graph: Any, prefix: str = "") -> tuple[dict[str, Any], list[tuple[str, str]]]:
