@@ -12,8 +12,12 @@ __all__ = ["compile", "load"]
 
 
 def __getattr__(name: str) -> Any:
-    if name in ("compile", "load"):
-        from nmc import api
+    if name == "compile":
+        from nmc.api import compile
 
-        return getattr(api, name)
+        return compile
+    if name == "load":
+        from nmc.loaded import load
+
+        return load
     raise AttributeError(f"module 'nmc' has no attribute {name!r}")
