@@ -333,3 +333,30 @@ def test_a_nir_file_that_hangs_the_hdf5_reader_ends_in_one_line(mlp, monkeypatch
     with pytest.raises(NmcError, match=r"mlp\.nir: reading the HDF5 file did not finish in 1 s: the file is damaged"):
         nir_graph.read_graph(mlp[0])
     assert time.perf_counter() - start < 10
+
+
+def test_export_then_import_keeps_if_threshold_and_integrator_outputs_spike_for_spike():
+    rng = np.random.default_rng(3)
+    w1, w2, w3 = (rng.uniform(0, 1, s).astype(np.float32) for s in ((5, 4), (4, 5), (3, 4)))
+    dt = 1e-3
+    graph = _graph(
+        {
+            "in": nir.Input(input_type={"input": np.array([4])}),
+            "a1": nir.Linear(weight=w1),
+            "if": nir.IF(r=np.full(5, 1 / dt, np.float32), v_threshold=np.full(5, 1.5, np.float32), v_reset=np.zeros(5)),
+            "a2": nir.Linear(weight=w2),
+            "th": nir.Threshold(threshold=np.full(4, 0.8, np.float32)),
+            "a3": nir.Linear(weight=w3),
+            "i": nir.I(r=np.full(3, 1 / dt, np.float32)),
+            "out": nir.Output(output_type={"output": np.array([3])}),
+        },
+        {"dt": dt},
+    )
+    x = (rng.random((30, 20, 4)) < 0.5).astype(np.float32)
+    first = nmc.compile(graph, target="mlir", level="snn").module
+    again = nmc.compile(_read_bytes(nmc.compile(graph, target="nir").files["model.nir"]), target="mlir", level="snn").module
+    a, b = run_snn(first, x).outputs[0], run_snn(again, x).outputs[0]
+    np.testing.assert_array_equal(a, b)
+    assert np.abs(a).sum() > 0
+    kinds = {type(n).__name__ for n in _read_bytes(nmc.compile(graph, target="nir").files["model.nir"]).nodes.values()}
+    assert {"IF", "Threshold", "I"} <= kinds
