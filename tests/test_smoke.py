@@ -49,6 +49,10 @@ def test_help_of_every_tool_prints(tool):
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith("usage:")
     assert "Traceback" not in proc.stderr
+    if tool == "nmc-compile":  # the chip presets and the defaults are in the help
+        text = " ".join(proc.stdout.split())
+        assert "presets: mini, tianjic256, tiny, truenorth4" in text
+        assert "(default: tianjic256)" in text
 
 
 def test_save_then_load_round_trips_and_run_returns_the_same_type(tmp_path):
