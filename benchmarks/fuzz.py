@@ -19,19 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from _report import machine, write_section
 
-from tests.fuzzing import (
-    binary_cases,
-    check_binary,
-    check_chip,
-    check_ir,
-    check_model,
-    check_nir,
-    chip_cases,
-    ir_cases,
-    model_cases,
-    model_sources,
-    nir_cases,
-)
+from tests import fuzzing as fz
 
 
 def run(name: str, cases, check) -> tuple[str, collections.Counter, dict]:
@@ -70,14 +58,14 @@ def main() -> None:
 
     nir_source = nir_models.mlp_nir(scratch / "mlp.nir")
     for name, cases, check in (
-        ("chip binary (CRC recomputed), reader + simulator", binary_cases(args.seed, args.cases, source),
-         lambda i, data: check_binary(data, run=i % 10 == 0)),
-        ("chip description parser", chip_cases(args.seed, args.cases), lambda _i, text: check_chip(text)),
-        ("IR parser + verifiers (mutated lit files)", ir_cases(args.seed, args.cases), lambda _i, text: check_ir(text)),
-        ("model loader (.pt pickles, .pt2 exports), 1 GB memory bound", model_cases(args.seed, args.cases, model_sources()),
-         lambda _i, suffix, data: check_model(data, suffix, scratch)),
-        ("NIR front end (an snnTorch-trained graph, mutated)", nir_cases(args.seed, args.cases, nir_source),
-         lambda _i, data: check_nir(data, scratch)),
+        ("chip binary (CRC recomputed), reader + simulator", fz.binary_cases(args.seed, args.cases, source),
+         lambda i, data: fz.check_binary(data, run=i % 10 == 0)),
+        ("chip description parser", fz.chip_cases(args.seed, args.cases), lambda _i, text: fz.check_chip(text)),
+        ("IR parser + verifiers (mutated lit files)", fz.ir_cases(args.seed, args.cases), lambda _i, text: fz.check_ir(text)),
+        ("model loader (.pt pickles, .pt2 exports), 1 GB memory bound", fz.model_cases(args.seed, args.cases, fz.model_sources()),
+         lambda _i, suffix, data: fz.check_model(data, suffix, scratch)),
+        ("NIR front end (an snnTorch-trained graph, mutated)", fz.nir_cases(args.seed, args.cases, nir_source),
+         lambda _i, data: fz.check_nir(data, scratch)),
     ):  # fmt: skip
         row, _counts, crashes = run(name, cases, check)
         rows.append(row)

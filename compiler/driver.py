@@ -115,12 +115,14 @@ def _import_model(model: Any, opts: ImportOptions) -> ModuleOp:
 def is_nir(model: Any) -> bool:
     """A NIR graph: an `nir.NIRGraph`, or a file named .nir or holding HDF5."""
     if isinstance(model, str | Path):
+        from nmc.frontends.nir_graph import HDF5_MAGIC
+
         path = Path(model)
         if path.suffix == ".nir":
             return True
         try:
             with path.open("rb") as f:
-                return f.read(8) == b"\x89HDF\r\n\x1a\n"
+                return f.read(len(HDF5_MAGIC)) == HDF5_MAGIC
         except OSError:
             return False
     return type(model).__name__ == "NIRGraph" and type(model).__module__.startswith("nir")

@@ -51,7 +51,7 @@ class _Builder:
 
     def non_negative(self, i: int) -> bool:
         ly = self.layers[i]
-        if ly.kind == "relu" or (ly.kind == "neuron"):
+        if ly.kind in ("relu", "neuron"):
             return True
         if ly.kind in _KEEPS_SIGN:
             return self.non_negative(ly.inputs[0])

@@ -399,28 +399,9 @@ class Pool2dOp(IRDLOperation):
             raise VerifyException(f"{self.name}: result shape {list(shape_of(self.output.type))}, expected {list(expected)}")
 
 
-@irdl_op_definition
-class FlattenOp(IRDLOperation):
-    """Row-major reshape to one dimension; spikes stay spikes, currents stay currents."""
+class _RelabelOp(IRDLOperation):
+    """A row-major reshape: the same values in the same order, spikes stay spikes, currents currents."""
 
-    name = "snn.flatten"
-    input = operand_def(Activation)
-    output = result_def(Activation)
-    assembly_format = "$input attr-dict `:` type($input) `->` type($output)"
-
-    def verify_(self) -> None:
-        if type(self.input.type) is not type(self.output.type):
-            raise VerifyException(f"{self.name}: result kind {self.output.type} differs from input kind")
-        n = cast(_ShapedActivation, self.input.type).size
-        if shape_of(self.output.type) != (n,):
-            raise VerifyException(f"{self.name}: result shape {list(shape_of(self.output.type))}, expected [{n}]")
-
-
-@irdl_op_definition
-class ReshapeOp(IRDLOperation):
-    """Row-major reshape to any shape of the same size (e.g. [C, L] -> [C, 1, L] for 1-D layers)."""
-
-    name = "snn.reshape"
     input = operand_def(Activation)
     output = result_def(Activation)
     assembly_format = "$input attr-dict `:` type($input) `->` type($output)"
@@ -432,6 +413,26 @@ class ReshapeOp(IRDLOperation):
         m = cast(_ShapedActivation, self.output.type).size
         if n != m:
             raise VerifyException(f"{self.name}: result has {m} elements, the input {n}")
+
+
+@irdl_op_definition
+class FlattenOp(_RelabelOp):
+    """Row-major reshape to one dimension."""
+
+    name = "snn.flatten"
+
+    def verify_(self) -> None:
+        n = cast(_ShapedActivation, self.input.type).size
+        if isinstance(self.output.type, _ShapedActivation) and shape_of(self.output.type) != (n,):
+            raise VerifyException(f"{self.name}: result shape {list(shape_of(self.output.type))}, expected [{n}]")
+        super().verify_()
+
+
+@irdl_op_definition
+class ReshapeOp(_RelabelOp):
+    """Row-major reshape to any shape of the same size (e.g. [C, L] -> [C, 1, L] for 1-D layers)."""
+
+    name = "snn.reshape"
 
 
 @irdl_op_definition

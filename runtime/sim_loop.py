@@ -153,10 +153,6 @@ def run_loop(
             traced_out.append(bk.to_numpy(out).T.astype(np.int64))
     run = SimRun(
         outputs=decode.results(v),
-        output_spikes=[
-            None if spec["kind"] == "membrane" else tr.reshape((batch, chip.ticks, *spec["shape"]))
-            for tr, spec in zip(decode.trains, decode.specs, strict=True)
-        ],
         ticks=total,
         synaptic_events=round(events),
         neuron_updates=int(updates),
@@ -168,6 +164,15 @@ def run_loop(
         spikes = np.zeros((total, batch, n), np.uint8)
         spikes[:, :, t.order[:k]] = np.stack(recorded).astype(np.uint8)
         run.spikes = spikes
+        # each output's train over the model's ticks, batch first (None for membrane outputs)
+        run.output_spikes = [
+            None
+            if spec["kind"] == "membrane"
+            else np.moveaxis(
+                spikes[spec["latency"] : spec["latency"] + chip.ticks, :, chip.image.arrays["OUT "][f"neurons{i}"]], 0, 1
+            ).reshape((batch, chip.ticks, *spec["shape"]))
+            for i, spec in enumerate(decode.specs)
+        ]
     if trace:
         v_full = np.broadcast_to(chip.v_init, (batch, n)).copy()
         v_full[:, t.order[:k]] = bk.to_numpy(v).T.astype(np.int64)
@@ -190,17 +195,14 @@ class _Decoders:
             init = float(chip.ticks) if spec["kind"] == "first_spike" else 0.0
             self.acc.append(np.full((batch, ids.size), init))
         self.dev_ids = [bk.asarray(ids, np.int64) for ids in self.ids]
-        # per output, the spike train [batch, ticks, n] (count/first-spike outputs), for `record_outputs`
-        self.trains = [np.zeros((batch, chip.ticks, ids.size), np.uint8) for ids in self.ids]
 
     def step(self, tick: int, out: Any) -> None:
         ticks = self.chip.ticks
-        for i, (spec, ids, acc) in enumerate(zip(self.specs, self.dev_ids, self.acc, strict=True)):
+        for spec, ids, acc in zip(self.specs, self.dev_ids, self.acc, strict=True):
             t = tick - spec["latency"]
             if not 0 <= t < ticks or spec["kind"] == "membrane":
                 continue
             got = self.bk.to_numpy(out[ids]).T.astype(np.float64)
-            self.trains[i][:, t] = got
             if spec["kind"] == "count":
                 acc += got
             elif spec["kind"] == "first_spike":

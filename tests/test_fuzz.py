@@ -5,19 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from .fuzzing import (
-    binary_cases,
-    check_binary,
-    check_chip,
-    check_ir,
-    check_model,
-    check_nir,
-    chip_cases,
-    ir_cases,
-    model_cases,
-    model_sources,
-    nir_cases,
-)
+from . import fuzzing as fz
 
 CASES = 2000
 MODEL_CASES = 500  # a model file takes ~6 ms to load; benchmarks/fuzz.py runs 10,000
@@ -35,9 +23,9 @@ def source_binary(tmp_path_factory) -> bytes:
 
 def test_mutated_binaries_never_crash_the_reader_or_the_simulator(source_binary):
     outcomes = {"ok": 0, "refused": 0}
-    for i, (what, data) in enumerate(binary_cases(seed=1, n=CASES, source=source_binary)):
+    for i, (what, data) in enumerate(fz.binary_cases(seed=1, n=CASES, source=source_binary)):
         try:
-            outcomes[check_binary(data, run=i % 10 == 0)] += 1  # the simulator runs one case in ten
+            outcomes[fz.check_binary(data, run=i % 10 == 0)] += 1  # the simulator runs one case in ten
         except Exception as e:
             pytest.fail(f"case {i} ({what}): {type(e).__name__}: {e}")
     assert outcomes["refused"] > CASES // 4  # the mutators do reach the checks
@@ -56,20 +44,20 @@ def _fuzz(cases, check) -> None:
 
 
 def test_mutated_chip_descriptions_never_crash_the_parser():
-    _fuzz(chip_cases(seed=2, n=CASES), check_chip)
+    _fuzz(fz.chip_cases(seed=2, n=CASES), fz.check_chip)
 
 
 def test_mutated_ir_never_crashes_the_parser_or_the_verifiers():
-    _fuzz(ir_cases(seed=3, n=CASES), check_ir)
+    _fuzz(fz.ir_cases(seed=3, n=CASES), fz.check_ir)
 
 
 def test_mutated_model_files_never_crash_the_loader(tmp_path):
     """Pickles and exports with flipped pickle opcodes, edited export JSON, damaged tensors or raw bytes:
     loaded, imported and shape-checked as nmc-compile does, under a 1 GB memory bound."""
     outcomes = {"ok": 0, "refused": 0}
-    for i, (what, suffix, data) in enumerate(model_cases(seed=4, n=MODEL_CASES, sources=model_sources())):
+    for i, (what, suffix, data) in enumerate(fz.model_cases(seed=4, n=MODEL_CASES, sources=fz.model_sources())):
         try:
-            outcomes[check_model(data, suffix, tmp_path)] += 1
+            outcomes[fz.check_model(data, suffix, tmp_path)] += 1
         except Exception as e:
             pytest.fail(f"case {i} ({what}, {suffix}): {type(e).__name__}: {e}")
     assert outcomes["refused"] > MODEL_CASES // 4
@@ -84,9 +72,9 @@ def test_mutated_nir_graphs_never_crash_the_nir_front_end(tmp_path):
 
     source = nir_models.mlp_nir(tmp_path / "mlp.nir")
     outcomes = {"ok": 0, "refused": 0}
-    for i, (what, data) in enumerate(nir_cases(seed=5, n=MODEL_CASES, source=source)):
+    for i, (what, data) in enumerate(fz.nir_cases(seed=5, n=MODEL_CASES, source=source)):
         try:
-            outcomes[check_nir(data, tmp_path)] += 1
+            outcomes[fz.check_nir(data, tmp_path)] += 1
         except Exception as e:
             pytest.fail(f"case {i} ({what}): {type(e).__name__}: {e}")
     assert outcomes["refused"] > MODEL_CASES // 4

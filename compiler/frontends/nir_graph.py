@@ -14,6 +14,7 @@ import numpy as np
 from nmc.errors import NmcError
 
 DEFAULT_DT = 1e-3
+HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"  # NIR files are HDF5
 
 
 def read_graph(path: str | Path) -> Any:
@@ -24,7 +25,7 @@ def read_graph(path: str | Path) -> Any:
     if not path.is_file():
         raise NmcError(f"{path}: no such file")
     with path.open("rb") as f:
-        if f.read(8) != b"\x89HDF\r\n\x1a\n":
+        if f.read(len(HDF5_MAGIC)) != HDF5_MAGIC:
             raise NmcError(f"{path}: not a NIR file (NIR graphs are HDF5 files; write one with nir.write)")
     import multiprocessing
 

@@ -56,9 +56,6 @@ class _Import:
     notes: list[str]
     values: dict[str, Any] = field(default_factory=dict)
 
-    def where(self, name: str) -> str:
-        return f"node '{name}' ({type(self.graph.nodes[name]).__name__})"
-
 
 def _uniform(where: str, what: str, values: Any, positive: bool = False) -> float:
     arr = np.asarray(values, dtype=np.float32).ravel()

@@ -68,7 +68,7 @@ def load_exported(path: Path) -> Any:
     except Exception as e:  # torch raises many kinds on a damaged archive
         if "allocate" in str(e):  # torch's allocator refused: the caller's memory bound reports it
             raise MemoryError from None
-        raise NmcError(f"{path}: not a readable torch.export archive ({_one_line(e)})") from None
+        raise NmcError(f"{path}: not a readable torch.export archive ({one_line(e)})") from None
 
 
 def _check_archive(path: Path) -> None:
@@ -86,14 +86,14 @@ def _check_archive(path: Path) -> None:
                         raise NmcError(f"{path}: '{info.filename}' is {info.file_size} bytes (limit {_MAX_JSON_BYTES})")
                     _check_expressions(path, info.filename, z.read(info))
     except ZIP_ERRORS as e:
-        raise NmcError(f"{path}: not a readable torch.export archive ({_one_line(e)})") from None
+        raise NmcError(f"{path}: not a readable torch.export archive ({one_line(e)})") from None
 
 
 def _check_expressions(path: Path, name: str, data: bytes) -> None:
     try:
         doc = json.loads(data)
     except (ValueError, RecursionError) as e:
-        raise NmcError(f"{path}: '{name}' is not valid JSON ({_one_line(e)})") from None
+        raise NmcError(f"{path}: '{name}' is not valid JSON ({one_line(e)})") from None
     stack = [doc]
     while stack:
         node = stack.pop()
@@ -146,6 +146,6 @@ def _torch_logs_quiet() -> Iterator[None]:
         logger.setLevel(old)
 
 
-def _one_line(e: BaseException) -> str:
+def one_line(e: BaseException) -> str:
     text = str(e).strip().splitlines()
     return text[0][:200] if text else type(e).__name__

@@ -25,7 +25,8 @@ from torch.nn import functional as F
 from nmc import nn as nmc_nn
 from nmc.errors import NmcError
 from nmc.frontends import torch_layers as tl
-from nmc.frontends.torch_load import TORCH_EXPORT_HINT, load_model, one_line
+from nmc.frontends.safe_pt2 import one_line
+from nmc.frontends.torch_load import TORCH_EXPORT_HINT, load_model
 from nmc.layers import Layer, LayerGraph
 
 __all__ = ["graph_from_module", "layer_graph", "load_model"]
@@ -149,6 +150,15 @@ def _arg(node: torch.fx.Node, i: int, name: str, default: Any = None) -> Any:
     return node.args[i] if len(node.args) > i else node.kwargs.get(name, default)
 
 
+_AVG_POOL_ARGS = (("kernel_size", None), ("stride", None), ("padding", 0), ("ceil_mode", False))
+_MAX_POOL_ARGS = (("kernel_size", None), ("stride", None), ("padding", 0), ("dilation", 1), ("ceil_mode", False))
+
+
+def _args(node: torch.fx.Node, spec: tuple[tuple[str, Any], ...]) -> list[Any]:
+    """The call's arguments after the tensor, positional or by name, with defaults."""
+    return [_arg(node, i + 1, name, default) for i, (name, default) in enumerate(spec)]
+
+
 def _function_layer(node: torch.fx.Node) -> Layer:
     """A torch function or tensor method call in an fx graph."""
     t, name = node.target, node.name
@@ -177,29 +187,11 @@ def _function_layer(node: torch.fx.Node) -> Layer:
         return tl.reshape(name, label, dims[1:])
     if t in ("unflatten",) and _arg(node, 1, "dim") in (1, -1):
         return tl.reshape(name, label, list(_arg(node, 2, "sizes")))
-    if t in (F.avg_pool1d, F.avg_pool2d):
-        dims = 1 if t is F.avg_pool1d else 2
-        return tl.avg_pool(
-            name,
-            label,
-            dims,
-            _arg(node, 1, "kernel_size"),
-            _arg(node, 2, "stride"),
-            _arg(node, 3, "padding", 0),
-            _arg(node, 4, "ceil_mode", False),
-        )
-    if t in (F.max_pool1d, F.max_pool2d):
-        dims = 1 if t is F.max_pool1d else 2
-        return tl.max_pool(
-            name,
-            label,
-            dims,
-            _arg(node, 1, "kernel_size"),
-            _arg(node, 2, "stride"),
-            _arg(node, 3, "padding", 0),
-            _arg(node, 4, "dilation", 1),
-            _arg(node, 5, "ceil_mode", False),
-        )
+    if t in (F.avg_pool1d, F.avg_pool2d, F.max_pool1d, F.max_pool2d):
+        dims = 1 if t in (F.avg_pool1d, F.max_pool1d) else 2
+        if t in (F.avg_pool1d, F.avg_pool2d):
+            return tl.avg_pool(name, label, dims, *_args(node, _AVG_POOL_ARGS))
+        return tl.max_pool(name, label, dims, *_args(node, _MAX_POOL_ARGS))
     if t in (F.adaptive_avg_pool1d, F.adaptive_avg_pool2d):
         return tl.adaptive_avg_pool(name, label, 1 if t is F.adaptive_avg_pool1d else 2, _arg(node, 1, "output_size"))
     if t in (torch.mean, "mean"):

@@ -22,7 +22,8 @@ from torch import nn
 
 from nmc import nn as nmc_nn
 from nmc.errors import NmcError
-from nmc.frontends.safe_pt2 import ZIP_ERRORS
+from nmc.frontends.nir_graph import HDF5_MAGIC
+from nmc.frontends.safe_pt2 import ZIP_ERRORS, load_exported, one_line
 
 # Module classes a pickled model may contain: what nmc converts (see docs/frontend.md).
 ALLOWED_MODULES: tuple[type, ...] = (
@@ -106,8 +107,6 @@ def load_model(path: str | Path) -> nn.Module | torch.export.ExportedProgram:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         if path.suffix == ".pt2":
-            from nmc.frontends.safe_pt2 import load_exported
-
             return load_exported(path)
         return _load_pickle(path)
 
@@ -115,7 +114,7 @@ def load_model(path: str | Path) -> nn.Module | torch.export.ExportedProgram:
 def _refuse_foreign_formats(path: Path) -> None:
     with path.open("rb") as f:
         head = f.read(8)
-    if head.startswith(b"\x89HDF\r\n\x1a\n") or path.suffix == ".nir":
+    if head.startswith(HDF5_MAGIC) or path.suffix == ".nir":
         raise NmcError(f"{path}: a NIR graph, not a torch model: compile it with nmc-compile or nmc.compile (NIR front end)")
     if _is_zip(path):
         try:
@@ -206,8 +205,3 @@ def _refusal(refused: str, names: list[str]) -> str:
         f"torch.nn layers that nmc converts are unpickled; export the model instead with {TORCH_EXPORT_HINT} "
         "or pass the module to nmc.compile()"
     )
-
-
-def one_line(e: BaseException) -> str:
-    text = str(e).strip().splitlines()
-    return text[0][:200] if text else type(e).__name__

@@ -71,7 +71,7 @@ def _missing(path: Path):
     raise NmcError(f"{path}: no such file")
 
 
-def _run_binary(path: Path, x, device: str):
+def _run_binary(path: Path, x, device: str, record: bool = False):
     from nmc.chips.binary import BinaryError
     from nmc.errors import NmcError
     from nmc.runtime.simulator import Chip
@@ -83,7 +83,7 @@ def _run_binary(path: Path, x, device: str):
             raise NmcError("--device cuda: torch sees no CUDA device here; use --device cpu or numpy")
     try:
         chip = Chip.load(path)
-        return chip.run(x, device=device), [spec["kind"] for spec in chip.meta["outputs"]]
+        return chip.run(x, device=device, record=record), [spec["kind"] for spec in chip.meta["outputs"]]
     except BinaryError as e:
         raise NmcError(f"{path}: {e}") from None
 
@@ -180,7 +180,7 @@ def run_cli(args: argparse.Namespace) -> None:
         head = f.read(len(MAGIC))
     spikes = args.record == "spikes"
     if head == MAGIC or path.suffix == ".nmc":
-        run, kinds = _run_binary(path, x, args.device)
+        run, kinds = _run_binary(path, x, args.device, record=spikes)
         results = run.output_spikes if spikes else run.outputs
     else:
         module = read_module(path)
