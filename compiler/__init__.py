@@ -1,14 +1,15 @@
 """nmc: an open compiler for neuromorphic chips, built on xDSL.
 
 `nmc.compile(model, ...)` compiles a torch model (see nmc.api; every option is a field of
-nmc.options.CompileOptions); `nmc.load(path)` loads a chip binary for the simulator.
+nmc.options.CompileOptions); `nmc.load(path)` loads a chip binary for the simulator;
+`nmc.finetune(model, chip, x, y)` trains a converted network into a chip's limits (nmc.finetune).
 Both are resolved on first use, so `import nmc` (and nmc-opt) stays light.
 """
 
 from typing import Any
 
 __version__ = "0.1.0"
-__all__ = ["compile", "load"]
+__all__ = ["compile", "finetune", "load"]
 
 
 def __getattr__(name: str) -> Any:
@@ -16,6 +17,10 @@ def __getattr__(name: str) -> Any:
         from nmc.api import compile
 
         return compile
+    if name == "finetune":
+        from nmc.finetune import finetune
+
+        return finetune
     if name == "load":
         from nmc.loaded import load
 

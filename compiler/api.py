@@ -112,6 +112,7 @@ def compile(
     from nmc.chips import DEFAULT_CHIP, Chip, load_chip
     from nmc.driver import ImportOptions, import_model, load_calibration, print_ir
     from nmc.errors import NmcError
+    from nmc.options import DEFAULT_TICKS
     from nmc.stats import check_capacity, network_stats
 
     o = (options or CompileOptions()).replace(**overrides)
@@ -148,6 +149,17 @@ def compile(
     chip_ref = None if isinstance(o.chip, Chip) else (o.chip or DEFAULT_CHIP)
     the_chip = o.chip if isinstance(o.chip, Chip) else load_chip(chip_ref)
     level = "map" if target in ("chip", "verilog") else "snn" if target == "nir" else level
+    tuned = None
+    if o.finetune is not None:
+        from nmc.finetune import run_finetune
+
+        say("fine-tuning")
+        tuned = run_finetune(model, the_chip, o, calibration, progress)
+        model, opts.input_scale, opts.ticks = tuned.model, tuned.input_scale, opts.ticks or DEFAULT_TICKS
+        opts.notes.append(
+            f"compiled the fine-tuned SNN ({stem}.finetuned.pt); compile that file again with the same --encoding "
+            f"and --input-scale {tuned.input_scale:g}"
+        )
     say("import")
     module = import_model(model, opts)
     if chip_ref is None:
@@ -217,6 +229,14 @@ def compile(
         files[f"{stem}.{level}.mlir"] = levels[level]
     if o.dump_ir:
         files.update({f"{stem}.{lvl}.mlir": text for lvl, text in levels.items()})
+    if tuned is not None:
+        from nmc.finetune import chip_accuracy, model_bytes
+
+        files[f"{stem}.finetuned.pt"] = model_bytes(tuned.model)
+        report["finetune"] = tuned.section
+        if target == "chip":
+            say("measuring the fine-tuned chip on the held-back data")
+            tuned.section["accuracy"]["chip"] = chip_accuracy(files[f"{stem}.nmc"], *tuned.holdout)
     if not o.check:
         opts.notes.append("--no-check: quantization agreement and the simulated chip run were skipped")
     if "notes_plot" in report:
@@ -371,8 +391,7 @@ def _document_compile() -> None:
     sig = inspect.signature(compile)
     params = [p for p in sig.parameters.values() if p.kind != inspect.Parameter.VAR_KEYWORD]
     params += [
-        inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=f.default)
-        for f in dataclasses.fields(CompileOptions)
+        inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=f.default) for f in dataclasses.fields(CompileOptions)
     ]
     compile.__signature__ = sig.replace(parameters=params)  # type: ignore[attr-defined]
     compile.__doc__ = (compile.__doc__ or "") + "\n" + options_doc() + "\n"

@@ -31,7 +31,6 @@ if TYPE_CHECKING:
     import numpy as np
 
 
-
 class NetworkBuilder:
     """Builds one `snn.network` op inside a module."""
 

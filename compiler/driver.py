@@ -55,7 +55,8 @@ def load_calibration(path: str | Path) -> np.ndarray:
     return data.astype(np.float32)
 
 
-def _graph(model: Any, opts: ImportOptions) -> LayerGraph:
+def layer_graph(model: Any, opts: ImportOptions) -> LayerGraph:
+    """The model (module, ExportedProgram or file path) as a prepared layer graph with batch norms folded."""
     from nmc.frontends import torch_import
     from nmc.limits import bounded_memory
 
@@ -104,7 +105,7 @@ def _import_model(model: Any, opts: ImportOptions) -> ModuleOp:
     if is_nir(model):
         return _import_nir(model, opts)
     try:
-        return _convert(_graph(model, opts), opts)
+        return _convert(layer_graph(model, opts), opts)
     except NmcError:
         raise
     except (AttributeError, IndexError, KeyError, TypeError, ValueError) as e:
@@ -151,8 +152,8 @@ def _import_nir(model: Any, opts: ImportOptions) -> ModuleOp:
     return module
 
 
-def _convert(graph: LayerGraph, opts: ImportOptions) -> ModuleOp:
-    graph = fold_batchnorm(graph)
+def conversion_scales(graph: LayerGraph, opts: ImportOptions) -> tuple[float, dict[int, float] | None]:
+    """The encoder gain and, for an ANN, each ReLU's activation scale (its IF threshold)."""
     scale = opts.input_scale
     if scale is None:
         scale = 1.0
@@ -169,6 +170,12 @@ def _convert(graph: LayerGraph, opts: ImportOptions) -> ModuleOp:
                 "no calibration data: thresholds come from weight bounds (inputs assumed in [0, 1]); "
                 "pass --calibration for accurate conversion at fewer ticks"
             )
+    return scale, relu_scales
+
+
+def _convert(graph: LayerGraph, opts: ImportOptions) -> ModuleOp:
+    graph = fold_batchnorm(graph)
+    scale, relu_scales = conversion_scales(graph, opts)
     lowering = LoweringOptions(
         ticks=opts.ticks,
         dt=opts.dt,

@@ -289,10 +289,10 @@ def lower_to_snn(graph: LayerGraph, opts: LoweringOptions, relu_scales: dict[int
             vals[i] = b.encode(b.inputs[0], opts.encoding, scale=opts.input_scale, seed=opts.seed)
             out_sigma = 1.0 if spiking else 1.0 / opts.input_scale
         elif ly.kind == "linear":
-            vals[i] = b.dense(ins[0], _scaled(p["weight"], s_in[0]), p.get("bias"), name=ly.name)
+            vals[i] = b.dense(ins[0], scaled_weights(p["weight"], s_in[0]), p.get("bias"), name=ly.name)
             out_sigma = 1.0
         elif ly.kind == "conv2d":
-            w = _scaled(p["weight"], s_in[0])
+            w = scaled_weights(p["weight"], s_in[0])
             vals[i] = b.conv2d(ins[0], w, p.get("bias"), p["stride"], p["padding"], name=ly.name)
             out_sigma = 1.0
         elif ly.kind == "pool2d":
@@ -330,5 +330,5 @@ def lower_to_snn(graph: LayerGraph, opts: LoweringOptions, relu_scales: dict[int
     return b.finish(outputs)
 
 
-def _scaled(w: np.ndarray, s: float) -> np.ndarray:
+def scaled_weights(w: np.ndarray, s: float) -> np.ndarray:
     return w if s == 1.0 else (w * np.float32(s)).astype(np.float32)

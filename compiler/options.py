@@ -14,6 +14,7 @@ from typing import Any
 
 DEFAULT_TICKS = 64
 DEFAULT_PERCENTILE = 99.9
+DEFAULT_FINETUNE_EPOCHS = 15
 TARGETS = ("chip", "mlir", "verilog", "nir")
 LEVELS = ("snn", "core", "map")
 ENCODINGS = ("direct", "rate", "poisson")
@@ -74,6 +75,14 @@ class CompileOptions:
         f"{MIN_DECISION_AGREEMENT:.0%} of the calibration decisions (refused otherwise)",
         kind="flag",
     )
+    finetune: Any = _opt(
+        None,
+        "labelled data (.npz with arrays x and y; the API also takes a tuple (x, y)): first fine-tune the model into "
+        "the chip's limits (quantization-aware, fan-in blocks without partial sums), writing <model>.finetuned.pt",
+        metavar="DATA.npz",
+    )
+    finetune_epochs: int = _opt(DEFAULT_FINETUNE_EPOCHS, "with --finetune: training epochs", kind="positive")
+    device: str = _opt("cpu", "with --finetune: train on this torch device", choices=("cpu", "cuda"))
     partition: str = _opt("auto", "partition-cores strategy", choices=("auto", "metis", "sequential"))
     placement: str = _opt("anneal", "place-cores strategy", choices=("anneal", "sequential"))
     seed: int = _opt(0, "seed of partitioning and placement", kind="int")
@@ -103,6 +112,9 @@ class CompileOptions:
             "verilog_max_neurons": ("verilog", "limits the Verilog output"),
             "plot": ("chip", "plots the chip run"),
         }
+        for name, what in (("finetune_epochs", "sets the fine-tuning epochs"), ("device", "chooses the training device")):
+            if getattr(self, name) != getattr(CompileOptions, name) and self.finetune is None:
+                raise NmcError(f"--{name.replace('_', '-')} {what}: use it with --finetune DATA.npz")
         defaults = {f.name: f.default for f in dataclasses.fields(self)}
         for name, (target, what) in only.items():
             if getattr(self, name) != defaults[name] and self.target != target:

@@ -7,6 +7,7 @@ Writes into examples/:
   digits_snn.pt       an SNN of nmc.nn LIF neurons trained with surrogate gradients
   digits_calib.npy    300 training images [N, 1, 8, 8] in [0, 1] for threshold balancing
   digits_test.npy / digits_test_labels.npy   the held-out test split
+  digits_train.npz    the training split (x, y) for `nmc-compile --finetune`
 """
 
 from __future__ import annotations
@@ -105,6 +106,7 @@ def main() -> None:
     torch.export.save(exported, HERE / "digits_cnn.pt2")
     np.save(HERE / "digits_calib.npy", xtr[:300])
     np.save(HERE / "digits_test.npy", xte)
+    np.savez_compressed(HERE / "digits_train.npz", x=xtr, y=ytr.astype(np.int64))
     np.save(HERE / "digits_test_labels.npy", yte.astype(np.int64))
 
 

@@ -39,6 +39,75 @@ def decay_shift(beta: float, max_shift: int) -> int:
 
 
 @dataclass(frozen=True)
+class Limits:
+    """The integer ranges a neuron's numbers are scaled into (the chip's widths, or overrides)."""
+
+    w_min: int
+    w_max: int
+    t_max: int
+    b_max: int
+    levels: int  # a direct (graded) input x is sent as round(x * levels)
+
+    @classmethod
+    def of(
+        cls,
+        chip: Chip,
+        weight_bits: int | None = None,
+        threshold_bits: int | None = None,
+        leak_bits: int | None = None,
+        input_bits: int | None = None,
+    ) -> Limits:
+        c = chip.core
+        wbits = weight_bits or c["weight_bits"]
+        w_max = (1 << (wbits - 1)) - 1 if c["weight_signed"] else (1 << wbits) - 1
+        return cls(
+            w_min=-w_max if c["weight_signed"] else 0,
+            w_max=w_max,
+            t_max=(1 << (threshold_bits or c["threshold_bits"])) - 1,
+            b_max=(1 << ((leak_bits or c["leak_bits"]) - 1)) - 1,
+            levels=max(1, (1 << ((input_bits or c["input_bits"]) - 1)) - 1),
+        )
+
+
+# The rules below are the only copy: reduce-precision applies them to core groups, and
+# quantization-aware fine-tuning (nmc.qat) applies them in its forward pass.
+
+MSE_CLIP_LEVELS = np.linspace(0.3, 1.0, 15)
+
+
+def round_clip(x, lo, hi):
+    """Round half to even, then clip to [lo, hi] (None: unbounded); numpy arrays and torch tensors alike."""
+    return x.round().clip(lo, hi)
+
+
+def mse_peaks(post: np.ndarray, w_abs: np.ndarray, peak: np.ndarray, w_max: int) -> np.ndarray:
+    """Per neuron, the clipping level (a fraction of its `peak`) minimising the squared error of its weights.
+
+    `post[k]` is the neuron that applies the weight of magnitude `w_abs[k]`.
+    """
+    errors = []
+    for r in MSE_CLIP_LEVELS:
+        clip = np.maximum(peak * r, 1e-30)[post]
+        step = clip / w_max
+        q = np.minimum(np.rint(w_abs / step), w_max) * step
+        errors.append(np.bincount(post, (q - w_abs) ** 2, minlength=peak.size))
+    return peak * MSE_CLIP_LEVELS[np.argmin(np.stack(errors), axis=0)]
+
+
+def neuron_scales(peak: np.ndarray, threshold: np.ndarray | None, bias: np.ndarray, limits: Limits) -> np.ndarray:
+    """NEUTRAMS' per-neuron factor: the largest that keeps weights, threshold and bias in range.
+
+    `threshold` is None for neurons that do not fire (partial sums, integrators).
+    """
+    with np.errstate(divide="ignore"):
+        s = np.where(peak > 0, limits.w_max / peak, np.inf)
+        if threshold is not None:
+            s = np.minimum(s, limits.t_max / np.abs(threshold))
+        s = np.minimum(s, np.where(bias != 0, limits.b_max / np.abs(bias), np.inf))
+    return np.where(np.isfinite(s), s, 1.0)
+
+
+@dataclass(frozen=True)
 class ReducePrecisionPass(ModulePass):
     """Quantize every float group; options override the chip's widths."""
 
@@ -57,15 +126,10 @@ class ReducePrecisionPass(ModulePass):
 
 class _Quantizer:
     def __init__(self, opts: ReducePrecisionPass, chip: Chip):
-        c = chip.core
         self.chip = chip
-        wbits = opts.weight_bits or c["weight_bits"]
-        self.w_max = (1 << (wbits - 1)) - 1 if c["weight_signed"] else (1 << wbits) - 1
-        self.w_min = -self.w_max if c["weight_signed"] else 0
-        self.t_max = (1 << (opts.threshold_bits or c["threshold_bits"])) - 1
-        self.b_max = (1 << ((opts.leak_bits or c["leak_bits"]) - 1)) - 1
-        self.levels = max(1, (1 << ((opts.input_bits or c["input_bits"]) - 1)) - 1)
-        self.chip_compare = c["compare"]
+        self.limits = Limits.of(chip, opts.weight_bits, opts.threshold_bits, opts.leak_bits, opts.input_bits)
+        self.w_max, self.w_min, self.levels = self.limits.w_max, self.limits.w_min, self.limits.levels
+        self.chip_compare = chip.core["compare"]
         self.mse = opts.clip == "mse"
         if opts.clip not in ("mse", "max"):
             raise NmcError(f"reduce-precision: clip must be 'mse' or 'max', got {opts.clip!r}")
@@ -161,23 +225,11 @@ class _Quantizer:
                 continue
             post = np.concatenate([p for p, _ in weights[o]])
             w = np.concatenate([w for _, w in weights[o]])
-            top = peak[o]
-            errors, levels = [], np.linspace(0.3, 1.0, 15)
-            for r in levels:
-                clip = np.maximum(top * r, 1e-30)[post]
-                step = clip / self.w_max
-                q = np.minimum(np.rint(w / step), self.w_max) * step
-                errors.append(np.bincount(post, (q - w) ** 2, minlength=g.size))
-            best[o] = top * levels[np.argmin(np.stack(errors), axis=0)]
+            best[o] = mse_peaks(post, w, peak[o], self.w_max)
         return best
 
     def _own_scale(self, g: Group, peak: np.ndarray) -> np.ndarray:
-        with np.errstate(divide="ignore"):
-            s = np.where(peak > 0, self.w_max / peak, np.inf)
-            if g.mode == "spike":
-                s = np.minimum(s, self.t_max / np.abs(g.threshold))
-            s = np.minimum(s, np.where(g.bias != 0, self.b_max / np.abs(g.bias), np.inf))
-        return np.where(np.isfinite(s), s, 1.0)
+        return neuron_scales(peak, g.threshold if g.mode == "spike" else None, g.bias, self.limits)
 
     def _inherited_scale(self, o: core.NeuronsOp, g: Group, scale: dict) -> np.ndarray:
         s = np.ones(g.size)
@@ -196,16 +248,16 @@ class _Quantizer:
         w_eff = self._effective(g)
         psum = self._psum_mask(g)
         scaled = w_eff * s[g.post]
-        wq = np.clip(np.rint(scaled), self.w_min, self.w_max).astype(np.int64)
+        wq = round_clip(scaled, self.w_min, self.w_max).astype(np.int64)
         wq[psum] = np.rint(g.weight[psum]).astype(np.int64)  # sums arrive already scaled
-        threshold = np.maximum(1, np.rint(g.threshold * s)).astype(np.int64)
+        threshold = round_clip(g.threshold * s, 1, None).astype(np.int64)
         if g.mode == "psum" or g.mode == "integrate":
             threshold = np.ones(g.size, np.int64)
         compare = g.compare
         if g.mode == "spike" and compare != self.chip_compare:
             threshold = threshold + (1 if compare == "gt" else -1)
             compare = self.chip_compare
-        bias = np.clip(np.rint(g.bias * s), -self.b_max, self.b_max).astype(np.int64)
+        bias = round_clip(g.bias * s, -self.limits.b_max, self.limits.b_max).astype(np.int64)
         v_init = np.rint(g.v_init * s).astype(np.int64)
         norm = float(np.linalg.norm(w_eff[~psum]))
         err = float(np.linalg.norm(wq[~psum] / s[g.post[~psum]] - w_eff[~psum]) / norm) if norm > 0 else 0.0

@@ -245,6 +245,7 @@ def model_cases(seed: int, n: int, sources: list[Path]) -> Iterator[tuple[str, s
                 data[rng.randrange(len(data))] = rng.randrange(256)
             yield "raw bytes", suffix, bytes(data)
         elif kind == 1:  # pickled data: opcodes and arguments flipped inside a valid archive
+
             def flip(name: str, blob: bytes) -> bytes:
                 if not name.endswith(".pkl") or not blob:
                     return blob
@@ -255,6 +256,7 @@ def model_cases(seed: int, n: int, sources: list[Path]) -> Iterator[tuple[str, s
 
             yield "pickle bytes", suffix, _rezip(source, flip)
         elif kind == 2:  # JSON of an export (schema, shapes, symbolic sizes)
+
             def mutate_json(name: str, blob: bytes) -> bytes:
                 if not name.endswith(".json"):
                     return blob
@@ -268,6 +270,7 @@ def model_cases(seed: int, n: int, sources: list[Path]) -> Iterator[tuple[str, s
 
             yield "export json", suffix, _rezip(source, mutate_json)
         else:  # tensor storages: truncated, extended, or NaN/inf written in
+
             def mutate_tensor(name: str, blob: bytes) -> bytes:
                 if "/data/" not in name or not blob:
                     return blob
@@ -286,13 +289,13 @@ def model_cases(seed: int, n: int, sources: list[Path]) -> Iterator[tuple[str, s
 
 def check_model(data: bytes, suffix: str, folder: Path, limit: int = 1 << 30) -> str:
     """Load, import and shape-check a model file as nmc-compile does, under a memory bound."""
-    from nmc.driver import ImportOptions, _graph
+    from nmc.driver import ImportOptions, layer_graph
     from nmc.errors import NmcError
 
     path = folder / f"fuzz{suffix}"
     path.write_bytes(data)
     try:
-        _graph(path, ImportOptions(input_shape=(1, 8, 8), max_model_bytes=limit))
+        layer_graph(path, ImportOptions(input_shape=(1, 8, 8), max_model_bytes=limit))
     except NmcError as e:
         if "\n" in str(e) or not str(e).startswith(str(path)):
             raise AssertionError(f"not a one-line error naming the file: {e!r}") from None

@@ -34,8 +34,10 @@ from nmc.errors import NmcError
 # A symbolic size is arithmetic over size symbols: names, numbers, quoted symbol names,
 # operators, and calls of sympy's constructors / torch's sympy functions — nothing else
 # (no attribute access, no subscripts, no dunders, no other callables such as open or eval).
-_TOKEN = re.compile(r"(?P<call>[A-Za-z_][A-Za-z0-9_]*)\s*\(|(?P<name>[A-Za-z_][A-Za-z0-9_]*)|'[A-Za-z_][A-Za-z0-9_]*'"
-                    r"|[0-9]+(?:\.[0-9]+)?|\*\*|//|[-+*/%(),<>=!&|~ ]")
+_TOKEN = re.compile(
+    r"(?P<call>[A-Za-z_][A-Za-z0-9_]*)\s*\(|(?P<name>[A-Za-z_][A-Za-z0-9_]*)|'[A-Za-z_][A-Za-z0-9_]*'"
+    r"|[0-9]+(?:\.[0-9]+)?|\*\*|//|[-+*/%(),<>=!&|~ ]"
+)
 _CALLABLE = frozenset(
     "Symbol Integer Rational Float Max Min Abs Add Mul Pow Mod floor ceiling sqrt Eq Ne Lt Le Gt Ge And Or Not Piecewise "
     "FloorDiv ModularIndexing Where PythonMod CleanDiv CeilToInt FloorToInt CeilDiv LShift RShift PowByNatural FloatPow "

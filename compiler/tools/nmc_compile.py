@@ -126,8 +126,16 @@ def _progress(mode: str = "auto"):
 
 def _summary(report: dict, path: Path) -> str:
     snn = report["snn"]
-    lines = [
-        f"wrote {path}",
+    lines = [f"wrote {path}"]
+    ft = report.get("finetune")
+    if ft:
+        acc = ft["accuracy"]
+        chip = f", chip simulator {acc['chip']:.2%}" if "chip" in acc else ""
+        lines.append(
+            f"  fine-tuned: {ft['epochs']} epochs on {ft['samples']['train']} samples; held-back accuracy "
+            f"{acc['before']:.2%} -> {acc['after']:.2%} on the chip's rate model{chip} (float {acc['float']:.2%})"
+        )
+    lines += [
         f"  snn:  {snn['populations']} populations, {snn['neurons']} neurons, {snn['synapses']} synapses, "
         f"{report['ticks']} ticks ({report['encoding']} input)",
     ]
