@@ -156,7 +156,7 @@ def main() -> None:
             f"- **Missed** on {d} {r['model']}: int8 {100 * (r['int8'] - r['ann']):+.2f}, int4 "
             f"{100 * (r['int4'] - r['ann']):+.2f} points. Post-training per-neuron quantization without fine-tuning; "
             "small conv layers have few weights per neuron, so 4-bit rounding errors do not average out. "
-            "Quantization-aware fine-tuning (NEUTRAMS' straight-through step) is the known remedy and is not built yet."
+            "`nmc-compile --finetune` (NEUTRAMS' quantization-aware retraining) closes the gap: see the finetune section."
         )
     if not missed:
         lines.append("- All targets met.")

@@ -143,23 +143,25 @@ def finetune(
     )
     say("fine-tuning: converting the model")
     graph = layer_graph(model, opts)
-    if graph.is_spiking:
-        raise NmcError(
-            "fine-tuning trains converted ReLU networks; this model is already an SNN (nmc.nn neurons): "
-            "train it with nmc.nn.run and surrogate gradients, then compile it"
-        )
     scale, relu_index_scales = conversion_scales(graph, opts)
-    assert relu_index_scales is not None
-    relu_scales = {graph.layers[i].name: lam for i, lam in relu_index_scales.items()}
+    relu_scales = {graph.layers[i].name: lam for i, lam in (relu_index_scales or {}).items()}
     stages = chain_stages(graph)
     limits = Limits.of(the_chip, weight_bits)
     constraints = [f"weights of {int(np.log2(limits.w_max + 1)) + 1} bits, thresholds and biases in the chip's widths"]
     blocks = _fan_in_blocks(stages, the_chip, seed, block_diagonal)
     constraints += blocks
-    float_acc = _accuracy(evaluate(graph, x_hold, watch="")[0][0], y_hold)
-
     torch.manual_seed(seed)
-    net = RateNet(stages, relu_scales, Encoding(encoding, scale), limits).to(device)
+    if graph.is_spiking:  # an nmc.nn SNN: backpropagation through its ticks on the chip's numbers
+        from nmc.qat_snn import SpikingNet
+
+        net = SpikingNet(stages, Encoding(encoding, scale), limits, opts.ticks, the_chip.core["max_decay_shift"])
+        relu_scales = {st.relu.name: float(st.relu.params["threshold"]) for st in stages if st.relu is not None}
+        with torch.no_grad():
+            float_acc = _accuracy(net(torch.as_tensor(x_hold), quantized=False).numpy(), y_hold)
+        net = net.to(device)
+    else:
+        float_acc = _accuracy(evaluate(graph, x_hold, watch="")[0][0], y_hold)
+        net = RateNet(stages, relu_scales, Encoding(encoding, scale), limits).to(device)
     xt = torch.as_tensor(x_train, device=device)
     yt = torch.as_tensor(y_train, device=device)
     xh = torch.as_tensor(x_hold, device=device)
@@ -191,7 +193,7 @@ def finetune(
     after = _net_accuracy(net, xh, y_hold)
     from nmc.snn_export import snn_module
 
-    snn = snn_module(net, ticks)
+    snn = snn_module(net, opts.ticks if graph.is_spiking else ticks)
     section = {
         "samples": {"train": len(train), "held_back": int(n_hold)},
         "epochs": epochs,
@@ -204,8 +206,8 @@ def finetune(
             "after": round(after, 6),
         },
         "accuracy_meaning": (
-            "held-back slice; float = the original ANN; before/after = the chip's rate model (quantized, masked) "
-            "with the original / fine-tuned weights; chip = the compiled binary on the simulator"
+            "held-back slice; float = the original model (an SNN: in float, for as many ticks); before/after = the "
+            "chip's model (quantized, masked) with the original / fine-tuned weights; chip = the binary on the simulator"
         ),
         "thresholds": {ly.name: round(float(net.threshold(st).detach()), 6) for st in stages if (ly := st.relu) is not None},
     }

@@ -38,6 +38,7 @@ from nmc.layers import Layer, LayerGraph, layer_shape
 from nmc.passes.reduce_precision import Limits, mse_peaks, neuron_scales, round_clip
 
 MAP_KINDS = ("linear", "conv2d", "pool2d", "flatten", "reshape", "identity")
+POPULATIONS = ("relu", "neuron")  # a ReLU to convert, or an nmc.nn neuron of an SNN (nmc.qat_snn)
 
 
 @dataclass
@@ -45,7 +46,7 @@ class Stage:
     """The synaptic map into one neuron population, and that population (None: the decoded output)."""
 
     ops: list[Layer]
-    relu: Layer | None
+    relu: Layer | None  # the population: a ReLU (converted ANN) or an nmc.nn neuron layer (SNN)
     in_shape: tuple[int, ...]
     out_shape: tuple[int, ...] = ()
     mask: np.ndarray | None = None  # [out, in] of the stage's only linear layer (the fan-in blocks)
@@ -76,7 +77,7 @@ def chain_stages(graph: LayerGraph) -> list[Stage]:
             raise NmcError(f"{chain}; {what} (a residual connection or a max-pool tree); fine-tune it in torch instead")
         if ly.inputs != [i - 1]:
             raise NmcError(f"{chain}; '{ly.name}' ({ly.origin or ly.kind}) does not read the layer before it")
-        if ly.kind not in (*MAP_KINDS, "relu"):
+        if ly.kind not in (*MAP_KINDS, *POPULATIONS):
             raise NmcError(f"fine-tuning cannot train layer '{ly.name}' ({ly.origin or ly.kind})")
     if graph.outputs != [len(layers) - 1]:
         raise NmcError("fine-tuning takes a model with one output, its last layer")
@@ -85,7 +86,7 @@ def chain_stages(graph: LayerGraph) -> list[Stage]:
     current = Stage([], None, shape)
     for ly in layers[1:]:
         shape = layer_shape(ly, [shape], graph.input_shape)
-        if ly.kind == "relu":
+        if ly.kind in POPULATIONS:
             current.relu, current.out_shape = ly, shape
             stages.append(current)
             current = Stage([], None, shape)
@@ -116,6 +117,10 @@ class Encoding:
 
 class RateNet(nn.Module):
     """Trainable weights, biases and thresholds of a converted chain; `forward` is the chip's rate model."""
+
+    # a converted ANN's weights are multiplied by the threshold of the population they read (one spike
+    # stands for λ of activation); an SNN's are not
+    weights_scaled_by_threshold = True
 
     def __init__(self, stages: list[Stage], relu_scales: dict[str, float], encoding: Encoding, limits: Limits):
         super().__init__()
@@ -200,7 +205,7 @@ class RateNet(nn.Module):
                 e = e / self.limits.levels  # the integer input carries `levels` per unit
             lam = self.threshold(st).float() if st.relu is not None else None
             out.append((st, e, b, lam))
-            sigma = lam if lam is not None else 1.0
+            sigma = lam if lam is not None and self.weights_scaled_by_threshold else 1.0
         return out
 
     def _quantize(self, e: torch.Tensor, b: torch.Tensor, lam: torch.Tensor | None):

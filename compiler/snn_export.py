@@ -54,7 +54,13 @@ def snn_module(net: Any, ticks: int | None = None) -> nn.Sequential:
                     mods.append(nn.Flatten())
                 elif ly.kind == "reshape":
                     mods.extend([nn.Flatten(), nn.Unflatten(1, tuple(int(d) for d in p["shape"]))])
-            if st.relu is not None:
+            if st.relu is not None and st.relu.kind == "neuron":  # an SNN's own neuron, its threshold trained
+                q = st.relu.params
+                keep = {"reset": q["reset"], "compare": q["compare"], "v_init": q.get("v_init", 0.0)}
+                lam = float(net.threshold(st).detach().cpu())
+                beta = q.get("beta")
+                mods.append(nmc_nn.IF(lam, **keep) if beta is None else nmc_nn.LIF(beta, lam, **keep))
+            elif st.relu is not None:
                 lam = float(net.threshold(st).detach().cpu())
                 mods.append(nmc_nn.IF(threshold=lam / sigma, reset="subtract", compare="ge"))
                 sigma = lam

@@ -44,13 +44,13 @@ def dense(g, n_in: int) -> np.ndarray:
     return w
 
 
-@pytest.mark.parametrize("example", ["digits_mlp.pt", "digits_cnn.pt"])
+@pytest.mark.parametrize("example", ["digits_mlp.pt", "digits_cnn.pt", "digits_snn.pt"])
 def test_the_trained_models_integers_are_reduce_precisions(example, digits_train, digits_calib):
-    """After training, every weight, bias and threshold the rate model rounds to equals what nmc-compile puts
-    on the chip, neuron by neuron (conv borders and pooling composed by snn-to-core on one side, by the
-    identity-batch matrix on the other)."""
+    """After training, every weight, bias and threshold the model trained through rounds to equals what
+    nmc-compile puts on the chip, neuron by neuron (conv borders and pooling composed by snn-to-core on one
+    side, by the identity-batch matrix on the other; an SNN's weights unscaled by thresholds)."""
     x, y = digits_train
-    tuned = finetune(EXAMPLES / example, WIDE, x, y, epochs=1, calibration=digits_calib)
+    tuned = finetune(EXAMPLES / example, WIDE, x, y, epochs=1, calibration=digits_calib, ticks=8)
     groups = core_groups(tuned.model, WIDE, digits_calib, tuned.input_scale)
     net = tuned.rate_net
     numbers = net.chip_numbers()
@@ -63,15 +63,16 @@ def test_the_trained_models_integers_are_reduce_precisions(example, digits_train
         assert np.abs(n["weight"]).max() == 7  # 4-bit signed: the scale fills the range
 
 
-def test_the_written_snn_is_the_converted_ann(digits_calib, digits_test):
-    """With no training, the fine-tuned module is the converted ANN itself: the same spikes in the snn
-    interpreter as converting the original model (so compiling it changes nothing but the weights)."""
+@pytest.mark.parametrize("example", ["digits_cnn.pt", "digits_snn.pt"])
+def test_the_written_snn_is_the_converted_ann(example, digits_calib, digits_test):
+    """With no training, the fine-tuned module is the converted ANN (or the SNN) itself: the same spikes in
+    the snn interpreter as importing the original model (so compiling it changes nothing but the weights)."""
     from nmc.runtime.snn_interp import run_snn
 
     x, y = load_finetune_data(EXAMPLES / "digits_train.npz")
-    tuned = finetune(EXAMPLES / "digits_cnn.pt", "tianjic256", x, y, epochs=0, calibration=digits_calib)
+    tuned = finetune(EXAMPLES / example, "tianjic256", x, y, epochs=0, calibration=digits_calib, ticks=16)
     xs = digits_test[0][:40]
-    original = import_model(str(EXAMPLES / "digits_cnn.pt"), ImportOptions(ticks=16, calibration=digits_calib))
+    original = import_model(str(EXAMPLES / example), ImportOptions(ticks=16, calibration=digits_calib))
     rewritten = import_model(tuned.model, ImportOptions(ticks=16, calibration=digits_calib, input_scale=tuned.input_scale))
     a, b = run_snn(original, xs, record=True), run_snn(rewritten, xs, record=True)
     assert np.array_equal(a.outputs[0], b.outputs[0])
@@ -159,6 +160,31 @@ def test_fine_tuned_network_runs_identically_in_icarus(tmp_path):
     assert "PASS: 3 samples x" in icarus(out)
 
 
+def test_an_snn_fine_tuned_at_2_bit_weights_beats_rounding_it(digits_train, digits_calib, digits_test):
+    """Surrogate-gradient fine-tuning of the bundled nmc.nn SNN through the chip's ternary weights: the chip
+    simulator's test accuracy rises above plain post-training rounding (measured: 93.9 -> 96.1 %)."""
+    import nmc
+
+    x, y = digits_train
+    xt, yt = digits_test
+    common = {"weight_bits": 2, "timesteps": 16, "calibration": digits_calib}
+    plain = nmc.compile(EXAMPLES / "digits_snn.pt", **common, allow_accuracy_loss=True)
+    tuned = nmc.compile(EXAMPLES / "digits_snn.pt", **common, finetune=(x, y), finetune_epochs=3)
+    plain_acc = float((plain.run(xt).argmax(1) == yt).mean())
+    tuned_acc = float((tuned.run(xt).argmax(1) == yt).mean())
+    assert tuned_acc >= plain_acc + 0.01, (plain_acc, tuned_acc)
+    written = tuned_model_modules(tuned)  # the same SNN, its LIF leaks kept, its thresholds trained
+    assert [type(m).__name__ for m in written] == ["Flatten", "Linear", "LIF", "Linear", "LIF"]
+    assert [m.beta for m in written if type(m).__name__ == "LIF"] == [0.9, 0.9]
+    assert any(m.threshold != 1.0 for m in written if type(m).__name__ == "LIF")
+
+
+def tuned_model_modules(compiled) -> list:
+    import io
+
+    return list(torch.load(io.BytesIO(compiled.files[f"{compiled.name}.finetuned.pt"]), weights_only=False))
+
+
 def test_fine_tuning_is_seeded_and_reproducible(digits_train, digits_calib):
     from nmc.finetune import model_bytes
 
@@ -236,5 +262,3 @@ def test_models_fine_tuning_cannot_train_are_refused_with_the_reason(digits_trai
     x, y = digits_train
     with pytest.raises(NmcError, match=r"chain of layers .* feeds 2 layers \(a residual connection"):
         finetune(Residual().eval(), "tianjic256", x, y, epochs=1)
-    with pytest.raises(NmcError, match="already an SNN"):
-        finetune(EXAMPLES / "digits_snn.pt", "tianjic256", x, y, epochs=1)
