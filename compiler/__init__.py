@@ -2,14 +2,15 @@
 
 `nmc.compile(model, ...)` compiles a torch model (see nmc.api; every option is a field of
 nmc.options.CompileOptions); `nmc.load(path)` loads a chip binary for the simulator;
-`nmc.finetune(model, chip, x, y)` trains a converted network into a chip's limits (nmc.finetune).
+`nmc.finetune(model, chip, x, y)` trains a converted network into a chip's limits (nmc.finetune);
+`nmc.search(space, data, chip, budget=...)` searches architectures under chip budgets (nmc.search).
 Both are resolved on first use, so `import nmc` (and nmc-opt) stays light.
 """
 
 from typing import Any
 
 __version__ = "0.1.0"
-__all__ = ["compile", "finetune", "load"]
+__all__ = ["compile", "finetune", "load", "search"]
 
 
 def __getattr__(name: str) -> Any:
@@ -21,6 +22,10 @@ def __getattr__(name: str) -> Any:
         from nmc.finetune import finetune
 
         return finetune
+    if name == "search":
+        from nmc.search import search
+
+        return search
     if name == "load":
         from nmc.loaded import load
 

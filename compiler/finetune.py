@@ -38,25 +38,25 @@ class Finetuned:
     rate_net: Any = None  # the trained nmc.qat.RateNet (its chip_numbers() are what the chip will hold)
 
 
-def load_finetune_data(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
+def load_finetune_data(path: str | Path, flag: str = "--finetune") -> tuple[np.ndarray, np.ndarray]:
     """`x` [N, *input_shape] and integer labels `y` [N] from an .npz file, checked."""
     path = Path(path)
     try:
         with np.load(path, allow_pickle=False) as data:
             if not hasattr(data, "files"):
-                raise NmcError(f"--finetune {path}: not an .npz archive; save one with np.savez(path, x=inputs, y=labels)")
+                raise NmcError(f"{flag} {path}: not an .npz archive; save one with np.savez(path, x=inputs, y=labels)")
             missing = {"x", "y"} - set(data.files)
             if missing:
                 raise NmcError(
-                    f"--finetune {path}: holds {sorted(data.files)}, needs arrays 'x' (inputs) and 'y' (labels); "
+                    f"{flag} {path}: holds {sorted(data.files)}, needs arrays 'x' (inputs) and 'y' (labels); "
                     "save it with np.savez(path, x=inputs, y=labels)"
                 )
             x, y = data["x"], data["y"]
     except FileNotFoundError:
-        raise NmcError(f"--finetune {path}: no such file") from None
+        raise NmcError(f"{flag} {path}: no such file") from None
     except (ValueError, OSError) as e:
-        raise NmcError(f"--finetune {path}: not a readable .npz archive ({e})") from None
-    return check_data(x, y, f"--finetune {path}")
+        raise NmcError(f"{flag} {path}: not a readable .npz archive ({e})") from None
+    return check_data(x, y, f"{flag} {path}")
 
 
 def check_data(x: Any, y: Any, where: str = "finetune") -> tuple[np.ndarray, np.ndarray]:

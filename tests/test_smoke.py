@@ -40,7 +40,7 @@ def test_a_bad_command_line_is_one_line_and_exit_2(tmp_path):
     ]
 
 
-@pytest.mark.parametrize("tool", ["nmc-compile", "nmc-run", "nmc-opt"])
+@pytest.mark.parametrize("tool", ["nmc-compile", "nmc-run", "nmc-opt", "nmc-search"])
 def test_help_of_every_tool_prints(tool):
     """argparse %-formats help strings: one stray "%" in an option's help made --help a traceback."""
     from .conftest import run_tool
@@ -108,7 +108,7 @@ def test_options_that_would_be_ignored_are_refused(args, message, tmp_path):
     assert not (tmp_path / "o").exists()
 
 
-@pytest.mark.parametrize("tool", ["nmc-compile", "nmc-run"])
+@pytest.mark.parametrize("tool", ["nmc-compile", "nmc-run", "nmc-search"])
 def test_version(tool):
     from nmc import __version__
 

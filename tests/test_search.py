@@ -1,0 +1,223 @@
+"""nmc-search: candidates screened by the compiler before training, budgets honoured by what nmc-compile
+reports again, seeded, resumable after kill -9, trials in parallel on Ray."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from nmc.errors import NmcError
+from nmc.search_space import parse_space
+from nmc.search_trial import hopeless, parse_budget
+
+from .conftest import EXAMPLES, run_tool
+
+SPACE = EXAMPLES / "search" / "digits.toml"
+DATA = EXAMPLES / "search" / "digits.npz"
+SMALL = """
+[input]
+shape = [64]
+image = [1, 8, 8]
+[search]
+families = ["mlp", "cnn"]
+neuron = ["if", "lif"]
+ticks = [8]
+weight_bits = [4, 8]
+[mlp]
+depth = { low = 1, high = 2 }
+width = [16, 32]
+[cnn]
+depth = { low = 1, high = 2 }
+channels = [8, 32]
+kernel = [3]
+pool = ["avg"]
+fc_width = [0]
+[train]
+epochs = 3
+finetune_epochs = 1
+"""
+
+
+def read_csv(path: Path) -> list[dict]:
+    with path.open() as f:
+        return list(csv.DictReader(f))
+
+
+def run_search(tmp_path: Path, name: str, trials: int, space: Path) -> tuple:
+    from nmc.search import search
+
+    out = tmp_path / name
+    result = search(space, DATA, "tianjic256", budget="cores=3", trials=trials, outdir=out, use_ray=False, seed=1)
+    return result, out
+
+
+@pytest.fixture(scope="module")
+def small_space(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("space") / "small.toml"
+    path.write_text(SMALL)
+    return path
+
+
+@pytest.fixture(scope="module")
+def searched(tmp_path_factory, small_space):
+    return run_search(tmp_path_factory.mktemp("search"), "a", 5, small_space)
+
+
+def test_candidates_over_budget_are_rejected_before_training_and_recorded(searched):
+    result, out = searched
+    rows = read_csv(out / "trials.csv")
+    assert len(rows) == 5
+    rejected = [r for r in rows if r["state"] == "rejected before training"]
+    trained = [r for r in rows if r["state"] == "trained"]
+    assert rejected, "the budget (3 cores) should rule out the wide CNNs"
+    for r in rejected:
+        assert r["accuracy"] == ""  # never trained
+        assert int(r["cores"]) > 3
+        assert f"cores {r['cores']} > 3" in r["violated"]
+    for r in trained:
+        assert int(r["cores"]) <= 3
+        assert 0.5 < float(r["accuracy"]) <= 1.0
+        assert (out / r["model"]).is_file()
+    assert result.summary["rejected_before_training"] == len(rejected)
+    assert result.summary["rejected_fraction"] == pytest.approx(len(rejected) / 5, abs=1e-4)
+    assert (out / "best.pt").is_file()
+    assert (out / "pareto.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_every_pareto_point_recompiles_to_the_numbers_in_trials_csv(searched, tmp_path):
+    """The must-show: nmc-compile on each Pareto model, with the options summary.json names, reports the same
+    cores, energy, latency, area and memory as trials.csv — all within the budget."""
+    _, out = searched
+    pareto = read_csv(out / "pareto.csv")
+    assert pareto
+    for row in pareto:
+        params = json.loads(row["params"])
+        dest = tmp_path / f"t{row['trial']}"
+        run = run_tool(
+            "nmc-compile", str(out / row["model"]), "--timesteps", str(params["ticks"]), "--weight-bits",
+            str(params["weight_bits"]), "--calibration", str(out / "calibration.npy"), "-o", str(dest), "-q",
+        )  # fmt: skip
+        assert run.returncode == 0, run.stderr
+        report = json.loads((dest / "report.json").read_text())
+        from nmc.search_trial import hardware_metrics
+
+        again = hardware_metrics(report)
+        for key, value in again.items():
+            assert float(row[key]) == pytest.approx(value), (row["trial"], key)
+        assert again["cores"] <= 3
+
+
+def test_the_seed_fixes_the_search_and_a_rerun_continues_it(searched, tmp_path, small_space):
+    _, out = searched
+    _, out2 = run_search(tmp_path, "b", 5, small_space)
+    assert (out2 / "trials.csv").read_bytes() == (out / "trials.csv").read_bytes()
+    # resume: 3 trials, then the same command asking for 5 continues the study (the first 3 rows kept)
+    _, out3 = run_search(tmp_path, "c", 3, small_space)
+    rows3 = read_csv(out3 / "trials.csv")
+    run_search(tmp_path, "c", 5, small_space)
+    rows5 = read_csv(out3 / "trials.csv")
+    assert len(rows3) == 3
+    assert len(rows5) == 5
+    assert rows5[:3] == rows3
+
+
+def test_a_different_search_in_the_same_folder_is_refused(searched, tmp_path):
+    from nmc.search import search
+
+    _, out = searched
+    with pytest.raises(NmcError, match="holds a study of a different search"):
+        search(SPACE, DATA, "tianjic256", budget="cores=8", trials=5, outdir=out, use_ray=False, seed=1)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[input]\nshape = [64]\n[serch]\n", "[serch] is not a section of a search space"),
+        ("[input]\nshape = [64]\n[mlp]\nwidht = [3]\n", "[mlp.widht] is unknown"),
+        ("[input]\nshape = [64]\n[mlp]\ndepth = { low = 3, high = 1 }\n", "[mlp.depth] must be { low = a, high = b }"),
+        ('[input]\nshape = [64]\n[search]\nfamilies = ["cnn"]\n[cnn]\n', "[input.image] is required for CNN"),
+        ('[input]\nshape = [64]\n[search]\nneuron = ["izhikevich"]\n[mlp]\n', "choose from ['if', 'lif']"),
+        ("[input]\nshape = [64]\nimage = [1, 8, 9]\n", "[input.image] [1, 8, 9] holds 72 values"),
+        ("[train]\nepochs = 2\n", "[input.shape] is required"),
+        ("[input]\nshape = [64]\n[mlp]\n[train]\nvalidation = 1.5\n", "[train.validation] is the held-out fraction"),
+    ],
+)
+def test_bad_space_files_are_one_line(text, message):
+    import tomllib
+
+    with pytest.raises(NmcError) as e:
+        parse_space(tomllib.loads(text), "s.toml")
+    assert message in str(e.value)
+    assert "\n" not in str(e.value)
+
+
+def test_budgets_are_checked():
+    assert parse_budget("cores=4, energy_nj=250.5") == {"cores": 4.0, "energy_nj": 250.5}
+    with pytest.raises(NmcError, match="unknown limit 'power'"):
+        parse_budget("power=3")
+    with pytest.raises(NmcError, match="energy_nj='lots' is not a number"):
+        parse_budget("energy_nj=lots")
+    with pytest.raises(NmcError, match="cores must be a positive number"):
+        parse_budget("cores=0")
+
+
+def test_pruning_follows_the_percentile_rule():
+    others = [0.9, 0.92, 0.94, 0.96]  # 25th percentile 0.915
+    assert hopeless(0.5, others, epoch=5, epochs=20)
+    assert not hopeless(0.93, others, epoch=5, epochs=20)
+    assert not hopeless(0.5, others, epoch=2, epochs=20)  # before a quarter of the epochs
+    assert not hopeless(0.5, others[:3], epoch=5, epochs=20)  # too few finished trials to compare with
+
+
+def test_cli_errors_are_one_line(tmp_path):
+    run = run_tool("nmc-search", "--space", str(SPACE), "--data", str(DATA), "--budget", "watts=3", "-o", str(tmp_path / "o"))
+    assert run.returncode == 1
+    limits = "cores, energy_nj, latency_ticks, area_mm2, memory_kb"
+    assert run.stderr.strip() == f"nmc-search: error: --budget: unknown limit 'watts' (limits: {limits})"
+    run = run_tool("nmc-search", "--space", str(tmp_path / "none.toml"), "--data", str(DATA), "-o", str(tmp_path / "o"))
+    assert run.stderr.strip() == f"nmc-search: error: --space {tmp_path / 'none.toml'}: no such file"
+
+
+def test_ray_runs_trials_in_parallel_and_a_killed_search_resumes_without_losing_trials(tmp_path, small_space):
+    """The subprocess smoke test of nmc-search: 2 trials at once on a local Ray instance; kill -9 after the first
+    trials finish; the same command then completes the study with those trials unchanged."""
+    out = tmp_path / "s"
+    cmd = [sys.executable, "-m", "nmc.tools.nmc_search", "--space", str(small_space), "--data", str(DATA),
+           "--budget", "cores=3", "--trials", "6", "--parallel", "2", "--seed", "1", "-o", str(out)]  # fmt: skip
+    env = {**os.environ, "RAY_AUTH_MODE": "disabled"}
+    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True, start_new_session=True, env=env)
+    finished: list[str] = []
+    deadline = time.time() + 240
+    assert proc.stderr is not None
+    for line in proc.stderr:
+        if line.startswith("study "):
+            assert "2 at once on a local Ray instance" in line
+        if line.startswith("trial "):
+            finished.append(line.split()[2])  # '#N'
+        if len(finished) >= 3 or time.time() > deadline:
+            break
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)
+    assert len(finished) >= 3, "no trials finished before the deadline"
+    import optuna
+
+    study = optuna.load_study(study_name="nmc-search", storage=f"sqlite:///{out / 'study.db'}")
+    kept = {t.number: t.values for t in study.trials if t.state.is_finished()}
+    assert {int(n[1:]) for n in finished} <= set(kept)
+    rerun = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
+    assert rerun.returncode == 0, rerun.stderr
+    rows = read_csv(out / "trials.csv")
+    assert len(rows) == 6
+    study = optuna.load_study(study_name="nmc-search", storage=f"sqlite:///{out / 'study.db'}")
+    for t in study.trials:
+        if t.number in kept:
+            assert t.values == kept[t.number]
+    assert "best:" in rerun.stdout
