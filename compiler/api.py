@@ -151,7 +151,7 @@ def compile(
     level = "map" if target in ("chip", "verilog") else "snn" if target == "nir" else level
     tuned = None
     if o.finetune is not None:
-        from nmc.finetune import run_finetune
+        from nmc.finetuning import run_finetune
 
         say("fine-tuning")
         tuned = run_finetune(model, the_chip, o, calibration, progress)
@@ -230,7 +230,7 @@ def compile(
     if o.dump_ir:
         files.update({f"{stem}.{lvl}.mlir": text for lvl, text in levels.items()})
     if tuned is not None:
-        from nmc.finetune import chip_accuracy, model_bytes
+        from nmc.finetuning import chip_accuracy, model_bytes
 
         files[f"{stem}.finetuned.pt"] = model_bytes(tuned.model)
         report["finetune"] = tuned.section

@@ -15,6 +15,7 @@ from typing import Any
 
 from nmc.search_trial import METRICS, OBJECTIVES
 
+STATES = {"complete": "trained", "pruned": "pruned", "infeasible": "rejected before training", "error": "failed"}
 COLUMNS = ["trial", "candidate", "state", "feasible", "accuracy", "float_accuracy", *METRICS, "violated", "model", "params"]
 
 
@@ -32,7 +33,7 @@ def rows_of(study) -> list[dict]:
             {
                 "trial": t.number,
                 "candidate": describe(a["candidate"]),
-                "state": {"complete": "trained", "pruned": "pruned", "infeasible": "rejected before training"}[a["state"]],
+                "state": STATES[a["state"]],
                 "feasible": complete and not a["violated"],
                 "accuracy": a.get("accuracy", ""),
                 "float_accuracy": a.get("float_accuracy", ""),
@@ -64,7 +65,7 @@ def pareto_front(rows: list[dict], objectives: list[str]) -> list[dict]:
 
 
 def write_outputs(study, outdir: Path, objectives: list[str], limits: dict, chip: str, wall: float, say: Callable) -> Any:
-    from nmc.search import SearchResult
+    from nmc.architecture_search import SearchResult
 
     rows = rows_of(study)
     (outdir / "models").mkdir(exist_ok=True)

@@ -179,10 +179,10 @@ def _train(model: Any, job: Job, data: dict[str, np.ndarray]) -> tuple[Any, list
     return model, curve, False
 
 
-def hopeless(accuracy: float, others: list[float], epoch: int, epochs: int, percentile: float = 25.0) -> bool:
+def hopeless(accuracy: float, others: list[float], epoch: int, epochs: int, percentile: float = 10.0) -> bool:
     """Optuna's PercentilePruner rule on the accuracy objective (its pruners refuse multi-objective studies):
-    after a quarter of the epochs, prune a trial below the 25th percentile of the finished trials' accuracy
-    at the same epoch, once there are at least 4 of them."""
-    if epoch < max(1, epochs // 4) or epoch >= epochs or len(others) < 4:
+    after a third of the epochs, prune a trial below the 10th percentile of the trained trials' accuracy
+    at the same epoch, once there are at least 5 of them — a trial worse than nearly all others so far."""
+    if epoch < max(1, epochs // 3) or epoch >= epochs or len(others) < 5:
         return False
     return accuracy < float(np.percentile(others, percentile))

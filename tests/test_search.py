@@ -52,7 +52,7 @@ def read_csv(path: Path) -> list[dict]:
 
 
 def run_search(tmp_path: Path, name: str, trials: int, space: Path) -> tuple:
-    from nmc.search import search
+    from nmc.architecture_search import search
 
     out = tmp_path / name
     result = search(space, DATA, "tianjic256", budget="cores=3", trials=trials, outdir=out, use_ray=False, seed=1)
@@ -130,7 +130,7 @@ def test_the_seed_fixes_the_search_and_a_rerun_continues_it(searched, tmp_path, 
 
 
 def test_a_different_search_in_the_same_folder_is_refused(searched, tmp_path):
-    from nmc.search import search
+    from nmc.architecture_search import search
 
     _, out = searched
     with pytest.raises(NmcError, match="holds a study of a different search"):
@@ -170,11 +170,13 @@ def test_budgets_are_checked():
 
 
 def test_pruning_follows_the_percentile_rule():
-    others = [0.9, 0.92, 0.94, 0.96]  # 25th percentile 0.915
-    assert hopeless(0.5, others, epoch=5, epochs=20)
-    assert not hopeless(0.93, others, epoch=5, epochs=20)
-    assert not hopeless(0.5, others, epoch=2, epochs=20)  # before a quarter of the epochs
-    assert not hopeless(0.5, others[:3], epoch=5, epochs=20)  # too few finished trials to compare with
+    others = [0.9, 0.92, 0.94, 0.96, 0.98]  # 10th percentile 0.908
+    assert hopeless(0.5, others, epoch=7, epochs=20)
+    assert hopeless(0.905, others, epoch=7, epochs=20)
+    assert not hopeless(0.91, others, epoch=7, epochs=20)
+    assert not hopeless(0.5, others, epoch=5, epochs=20)  # before a third of the epochs (6 of 20)
+    assert not hopeless(0.5, others[:4], epoch=7, epochs=20)  # too few trained trials to compare with
+    assert not hopeless(0.5, others, epoch=20, epochs=20)  # the last epoch: it is scored, not pruned
 
 
 def test_cli_errors_are_one_line(tmp_path):
@@ -221,3 +223,30 @@ def test_ray_runs_trials_in_parallel_and_a_killed_search_resumes_without_losing_
         if t.number in kept:
             assert t.values == kept[t.number]
     assert "best:" in rerun.stdout
+
+
+def test_the_api_functions_are_not_shadowed_by_their_modules():
+    import nmc
+    import nmc.architecture_search
+    import nmc.finetuning
+
+    assert callable(nmc.search)
+    assert callable(nmc.finetune)
+    assert nmc.search is nmc.architecture_search.search
+
+
+def test_a_crashing_trial_is_recorded_as_failed_and_the_search_goes_on(tmp_path, small_space, monkeypatch):
+    import nmc.architecture_search as search_module
+    from nmc.search_trial import run_trial
+
+    def flaky(job, data):
+        if job.number == 0:
+            raise RuntimeError("worker lost\nout of memory in layer 3")
+        return run_trial(job, data)
+
+    monkeypatch.setattr(search_module, "run_trial", flaky)
+    result = search_module.search(small_space, DATA, "tianjic256", trials=2, outdir=tmp_path / "f", use_ray=False)
+    rows = read_csv(tmp_path / "f" / "trials.csv")
+    assert [r["state"] for r in rows][0] == "failed"
+    assert rows[0]["violated"] == "RuntimeError: out of memory in layer 3"
+    assert result.summary["trials"] == 2

@@ -61,7 +61,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             import ray  # noqa: F401
         except ImportError as e:
             raise NmcError(f"nmc-search needs Optuna and Ray ({e.name} is missing): pip install 'nmc[search]'") from None
-        from nmc.search import search
+        from nmc.architecture_search import search
 
         result = search(
             args.space,

@@ -57,7 +57,7 @@ def search(
     """Search `space` (SPACE.toml path or parsed Space) on labelled `data` (.npz path or (x, y)) for `chip`."""
     import optuna
 
-    from nmc.finetune import check_data, load_finetune_data
+    from nmc.finetuning import check_data, load_finetune_data
     from nmc.search_output import write_outputs
     from nmc.search_space import Space, load_space, suggest
 
@@ -73,15 +73,19 @@ def search(
     from nmc.chips import load_chip
 
     load_chip(chip)  # a wrong chip is one line now, not a failure in every worker
-    outdir = Path(outdir)
+    from nmc.driver import check_output_dir
+
+    outdir = check_output_dir(Path(outdir))
     outdir.mkdir(parents=True, exist_ok=True)
     split = _split(x, y, space.train["validation"], seed)
-    np.save(outdir / "calibration.npy", split["calibration"])
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    own_storage = storage is None  # a SQLite file only this folder's search uses
     storage = storage or f"sqlite:///{(outdir / 'study.db').resolve()}"
     fingerprint = _fingerprint(space, x, y, chip, limits, objectives, seed)
     study = _study(storage, objectives, limits, seed, trials, fingerprint)
-    _fail_stale(study)
+    np.save(outdir / "calibration.npy", split["calibration"])
+    if own_storage:  # (a shared storage's RUNNING trials may be other machines' work in progress)
+        _fail_stale(study)
     done = [t for t in study.trials if t.state.is_finished() and t.state != optuna.trial.TrialState.FAIL]
     runner = _Runner(use_ray, ray_address, parallel, split)
     say(f"study {storage}: {len(done)} of {trials} trials finished; {runner.width} at once on {runner.where}")
@@ -192,6 +196,10 @@ def _record(study, trial, job: Job, result: dict, objectives: list[str], limits:
     if result["state"] == "pruned":
         study.tell(trial, state=optuna.trial.TrialState.PRUNED)
         return
+    if result["state"] == "error":  # a bug, not a bad candidate: recorded and shown, the search goes on
+        trial.set_user_attr("violated", [result["message"]])
+        study.tell(trial, state=optuna.trial.TrialState.FAIL)
+        return
     if result["state"] == "complete":
         trial.set_user_attr("accuracy", result["accuracy"])
         trial.set_user_attr("float_accuracy", result["float_accuracy"])
@@ -222,7 +230,20 @@ def _line(count: int, total: int, job: Job, result: dict) -> str:
         )
     if result["state"] == "pruned":
         return f"trial {count}/{total} #{job.number} {what}: pruned after {len(result['curve'])} epochs"
+    if result["state"] == "error":
+        return f"trial {count}/{total} #{job.number} {what}: failed ({result['message']})"
     return f"trial {count}/{total} #{job.number} {what}: rejected before training ({'; '.join(result['violated'])})"
+
+
+def _guarded(call: Callable[[], dict]) -> dict:
+    """A trial that crashed (a bug, or a worker lost) is a failed trial with its message, not the end of the search."""
+    try:
+        return call()
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except Exception as e:
+        text = str(e).strip().splitlines()
+        return {"state": "error", "message": f"{type(e).__name__}: {text[-1][:300] if text else ''}"}
 
 
 class _Runner:
@@ -256,13 +277,13 @@ class _Runner:
     def run(self, batch: list):
         if self.ray is None:
             for trial, job in batch:
-                yield trial, job, run_trial(job, self.data)
+                yield trial, job, _guarded(lambda job=job: run_trial(job, self.data))
             return
         pending = {self.task.remote(job, self.data): (trial, job) for trial, job in batch}
         while pending:
             ready, _ = self.ray.wait(list(pending), num_returns=1)
             trial, job = pending.pop(ready[0])
-            yield trial, job, self.ray.get(ready[0])
+            yield trial, job, _guarded(lambda ref=ready[0]: self.ray.get(ref))
 
     def close(self) -> None:
         if self.ray is not None:
