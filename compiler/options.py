@@ -83,7 +83,9 @@ class CompileOptions:
     )
     finetune_epochs: int = _opt(DEFAULT_FINETUNE_EPOCHS, "with --finetune: training epochs", kind="positive")
     device: str = _opt("cpu", "with --finetune: train on this torch device", choices=("cpu", "cuda"))
-    partition: str = _opt("auto", "partition-cores strategy", choices=("auto", "metis", "sequential"))
+    partition: str = _opt(
+        "auto", "partition-cores strategy", choices=("auto", "tiles", "hypergraph", "metis", "sequential")
+    )
     placement: str = _opt("anneal", "place-cores strategy", choices=("anneal", "sequential"))
     seed: int = _opt(0, "seed of partitioning and placement", kind="int")
     dump_ir: bool = _opt(False, "also write every level's IR as <model>.<level>.mlir", kind="flag")

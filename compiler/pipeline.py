@@ -51,6 +51,9 @@ def core_summary(module: ModuleOp) -> CoreSection:
                     "weight_error": None if err is None else err.value.data,
                 }
             )
+    for row in groups:  # decompose-fan-in names a layer's units '<layer>/psum<level>'
+        units = sum(g["neurons"] for g in groups if g["mode"] == "psum" and g["layer"].startswith(row["layer"] + "/psum"))
+        row["partial_sums_per_neuron"] = round(units / row["neurons"], 3) if row["mode"] != "psum" else 0.0
     decoders = [op for op in module.walk() if isinstance(op, core.DecodeOp)]
     return {
         "groups": groups,
@@ -244,4 +247,36 @@ def lower_to_map(
         "routing_entries_max": int(to_numpy(routes.entries).max(initial=0)),
         "partition": partition,
         "placement": placement,
+        "lower_bound": bound_report(view, chip, n_cores, neurons, axons, synapses),
+    }
+
+
+def bound_report(view, chip, n_cores: int, neurons, axons, synapses) -> dict:
+    """The lower bound on cores, how far the mapping is from it, and which core limit binds (and why)."""
+    from nmc.passes.partition_cores import lower_bound
+
+    by = lower_bound(view, chip)
+    bound = max(max(by.values()), 1)
+    c = chip.core
+    fullest = {
+        "neurons": float(neurons.mean() / c["neurons"]),
+        "axons": float(axons.mean() / c["axons"]),
+        "synapses": float(synapses.mean() / c["synapse_memory"]),
+    }
+    binding = max(fullest, key=fullest.__getitem__)
+    why = {
+        "neurons": "cores are full of neurons",
+        "synapses": "cores are full of synapses",
+        "axons": (
+            "cores run out of axons before neurons: each core needs the union of its neurons' inputs (a conv "
+            "tile's windows, a dense layer's whole input), which the bound (one copy per source) does not count"
+        ),
+    }[binding]
+    return {
+        "cores": bound,
+        "by_limit": by,
+        "ratio": round(n_cores / bound, 3),
+        "binding_limit": binding,
+        "binding_utilisation": round(fullest[binding], 4),
+        "why": why,
     }

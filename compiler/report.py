@@ -25,6 +25,7 @@ class GroupRow(TypedDict):
     synapses: int
     max_fan_in: int
     weight_error: float | None  # relative weight error of reduce-precision (None: float group)
+    partial_sums_per_neuron: float  # partial-sum units (all levels of its tree) per neuron of this layer
 
 
 class CoreSection(TypedDict):

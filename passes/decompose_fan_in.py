@@ -27,16 +27,43 @@ from nmc.dialects import core
 from nmc.dialects.core_ir import Group, build_neurons, core_networks, psum_group, read_group, rebalance, replace_group
 
 
-def _chunks(pre: np.ndarray, post: np.ndarray, fan_in: int, by_chunk_first: bool) -> tuple[np.ndarray, int]:
+def input_ranges(pre: np.ndarray, post: np.ndarray, fan_in: int, size: int) -> np.ndarray | None:
+    """Cut the input index space into as few ranges as leave every neuron <= `fan_in` synapses in each.
+
+    With k ranges a neuron needs at most k partial-sum units, and k starts at the lower bound
+    ceil(widest fan-in / fan_in). Boundaries are quantiles of the synapses' input indices, so each
+    range carries about the same load; on a conv layer whose input is channel-major they fall on
+    channel boundaries when k divides the channels, and the units of neighbouring output neurons
+    read the same channels of overlapping windows (they share a core's axons). None when no k up
+    to 4x the bound works (very uneven neurons): the caller then splits each neuron on its own.
+    """
+    widest = int(np.bincount(post, minlength=size).max(initial=0))
+    first = -(-widest // fan_in)
+    for k in range(first, 4 * first + 1):
+        bounds = np.unique(np.quantile(pre, np.arange(1, k) / k, method="higher").astype(np.int64))
+        chunk = np.searchsorted(bounds, pre, side="right")
+        load = np.bincount(post * (bounds.size + 1) + chunk, minlength=size * (bounds.size + 1))
+        if load.max(initial=0) <= fan_in:
+            return chunk
+    return None
+
+
+def _chunks(
+    pre: np.ndarray, post: np.ndarray, fan_in: int, by_chunk_first: bool, packing: str = "ranges"
+) -> tuple[np.ndarray, int]:
     """Index of the unit each synapse goes to, at most `fan_in` synapses per unit.
 
-    First level: one unit per (input range of `fan_in`, neuron), ordered by range so that
-    units sharing inputs sit together (they can share a core's axons). Later levels:
+    First level: one unit per (input range, neuron), ordered by range so that units sharing
+    inputs sit together (they can share a core's axons); `packing="ranges"` takes the fewest
+    balanced ranges (`input_ranges`), `"blocks"` fixed ranges of `fan_in` input indices (one unit
+    per block a neuron touches: a conv neuron then gets one per input channel). Later levels:
     consecutive runs of `fan_in` synapses of each neuron.
     """
+    chunk = None
     if by_chunk_first:
-        chunk = pre // fan_in
-    else:
+        size = int(post.max(initial=-1)) + 1
+        chunk = input_ranges(pre, post, fan_in, size) if packing == "ranges" else pre // fan_in
+    if chunk is None:
         order = np.lexsort((pre, post))
         starts = np.searchsorted(post[order], post[order], side="left")
         rank = np.empty_like(pre)
@@ -48,14 +75,14 @@ def _chunks(pre: np.ndarray, post: np.ndarray, fan_in: int, by_chunk_first: bool
     return unit, int(unit.max(initial=-1)) + 1
 
 
-def partial_sum_tree(g: Group, fan_in: int) -> list[Group]:
+def partial_sum_tree(g: Group, fan_in: int, packing: str = "ranges") -> list[Group]:
     """The partial-sum groups and the rewired neuron group, in dependency order."""
     out: list[Group] = []
     inputs, pre, weight = g.inputs, g.pre, g.weight
     lags = g.lags  # the model's own delays stay on the reads of the original inputs (the first level)
     level = 0
     while True:
-        unit, n_units = _chunks(pre, g.post, fan_in, by_chunk_first=level == 0)
+        unit, n_units = _chunks(pre, g.post, fan_in, by_chunk_first=level == 0, packing=packing)
         level += 1
         unit_post = np.zeros(n_units, np.int64)
         unit_post[unit] = g.post
@@ -120,6 +147,7 @@ class DecomposeFanInPass(ModulePass):
     name = "decompose-fan-in"
     max_fan_in: int | None = None
     approximate: bool = False
+    packing: str = "ranges"  # or "blocks": fixed input blocks of max-fan-in indices (the earlier scheme)
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         for net in core_networks(op, "decompose-fan-in"):
@@ -136,8 +164,10 @@ class DecomposeFanInPass(ModulePass):
                 widest = int(g.fan_in().max(initial=0))
                 if widest <= fan_in:
                     continue
+                if self.packing not in ("ranges", "blocks"):
+                    raise NmcError(f"decompose-fan-in: packing must be 'ranges' or 'blocks', got {self.packing!r}")
                 if chip.core["partial_sums"]:
-                    parts = partial_sum_tree(g, fan_in)
+                    parts = partial_sum_tree(g, fan_in, self.packing)
                 elif self.approximate:
                     parts = relay_approximation(g, fan_in)
                 else:

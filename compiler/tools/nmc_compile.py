@@ -147,6 +147,9 @@ def _summary(report: dict, path: Path) -> str:
             f"{core['partial_sum_groups']} partial-sum groups, {core['relay_groups']} relay groups, "
             f"latency {core['latency_ticks']} ticks on chip '{report['chip']['name']}'"
         )
+        packed = [f"{g['layer']} {g['partial_sums_per_neuron']:g}" for g in core["groups"] if g.get("partial_sums_per_neuron")]
+        if packed:
+            lines.append("  partial sums per neuron: " + ", ".join(packed))
         errs = [g["weight_error"] for g in core["groups"] if g["weight_error"] is not None]
         if errs:
             lines.append(f"  quantization: weight error {max(errs):.2%} (worst layer)")
@@ -158,6 +161,13 @@ def _summary(report: dict, path: Path) -> str:
             f"traffic {mapping['traffic_per_tick']:g} {mapping['traffic_unit']}, {mapping['average_hops']:.2f} hops on "
             f"average, peak link {mapping['peak_link_load']:g}"
         )
+        lb = mapping.get("lower_bound")
+        if lb:
+            lines.append(
+                f"  cores vs lower bound: {mapping['cores_used']} / {lb['cores']} = {lb['ratio']:g}x "
+                f"(bound by {', '.join(f'{k} {v}' for k, v in lb['by_limit'].items())}); {lb['binding_limit']} bind at "
+                f"{lb['binding_utilisation']:.0%}: {lb['why']}"
+            )
     run = report.get("chip_run")
     if run:
         lines.append(
