@@ -276,7 +276,8 @@ def partition(view: NetView, chip: Chip, strategy: str, rates: np.ndarray | None
         # cost static power and area, so a partition that halves the traffic with twice the cores loses)
         fitting = [c for c in candidates if used(c) <= chip.cores] or candidates
         fewest = min(used(c) for c in fitting)
-        close = [c for c in fitting if used(c) <= 1.1 * fewest]
+        # (auto-graph keeps the earlier rule, least traffic among all that fit, as the benchmarks' baseline)
+        close = [c for c in fitting if used(c) <= 1.1 * fewest or strategy == "auto-graph"]
         return min(close, key=lambda c: (float(traffic_pairs(view, c, rates)[2].sum()), used(c)))
     raise NmcError(f"partition-cores: unknown strategy '{strategy}' (expected auto, tiles, hypergraph, metis or sequential)")
 
