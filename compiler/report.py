@@ -53,6 +53,17 @@ class Utilisation(TypedDict):
     synapses: float
 
 
+class LowerBound(TypedDict):
+    """Cores no partition can go below (docs/mapping.md), and which limit the mapping fills most."""
+
+    cores: int
+    by_limit: dict[str, int]  # neurons, synapses, axons
+    ratio: float  # cores used / bound
+    binding_limit: str
+    binding_utilisation: float
+    why: str
+
+
 class MappingSection(TypedDict):
     cores_used: int
     mesh: list[int]
@@ -64,6 +75,7 @@ class MappingSection(TypedDict):
     routing_entries_max: int
     partition: str
     placement: str
+    lower_bound: LowerBound
 
 
 class BinarySection(TypedDict):
@@ -99,6 +111,28 @@ class ChipRunSection(TypedDict):
     measured_on_samples: int
 
 
+class FinetuneAccuracy(TypedDict, total=False):
+    """On the held-back slice; `chip` only for --target chip."""
+
+    float: float
+    before: float
+    after: float
+    chip: float
+
+
+class FinetuneSection(TypedDict):
+    """nmc-compile --finetune (docs/finetune.md)."""
+
+    samples: dict[str, int]  # train, held_back
+    epochs: int
+    seed: int
+    device: str
+    constraints: list[str]
+    accuracy: FinetuneAccuracy
+    accuracy_meaning: str
+    thresholds: dict[str, float]
+
+
 class Report(TypedDict, total=False):
     """report.json. Always present: model, chip, ticks, encoding, snn, notes, files."""
 
@@ -114,6 +148,7 @@ class Report(TypedDict, total=False):
     binary: BinarySection
     neurobench: NeuroBenchSection
     chip_run: ChipRunSection
+    finetune: FinetuneSection
     verilog: dict[str, Any]  # see docs/verilog.md
     synthesis: dict[str, Any]  # yosys numbers, see docs/verilog.md
     notes: list[str]

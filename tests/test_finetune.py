@@ -262,3 +262,18 @@ def test_models_fine_tuning_cannot_train_are_refused_with_the_reason(digits_trai
     x, y = digits_train
     with pytest.raises(NmcError, match=r"chain of layers .* feeds 2 layers \(a residual connection"):
         finetune(Residual().eval(), "tianjic256", x, y, epochs=1)
+
+
+def test_the_finetune_section_follows_its_declared_fields(digits_calib):
+    import typing
+
+    import nmc
+    from nmc import report as schema
+
+    x, y = load_finetune_data(EXAMPLES / "digits_train.npz")
+    compiled = nmc.compile(
+        EXAMPLES / "digits_mlp.pt", calibration=digits_calib[:20], timesteps=8, finetune=(x, y), finetune_epochs=1
+    )
+    section = compiled.report["finetune"]
+    assert set(section) == set(typing.get_type_hints(schema.FinetuneSection))
+    assert set(section["accuracy"]) == set(typing.get_type_hints(schema.FinetuneAccuracy))

@@ -3,8 +3,9 @@
 // RUN: sed 's/core.chip<"tiny">/core.chip<"truenorth4">/' %s | not nmc-opt -p 'decompose-fan-in{max-fan-in=2}' 2>&1 | filecheck %s --check-prefix=NOPSUM
 // RUN: sed 's/core.chip<"tiny">/core.chip<"truenorth4">/' %s | nmc-opt -p 'decompose-fan-in{max-fan-in=3 approximate=true}' | filecheck %s --check-prefix=RELAY
 
-// Two neurons read five inputs each. With a fan-in of 2 the first level sums the input
-// ranges {0,1}, {2,3}, {4} per neuron (3 units each), the second level pairs those sums,
+// Two neurons read five inputs each. With a fan-in of 2 the first level needs
+// ceil(5 / 2) = 3 input ranges; their bounds are quantiles of the inputs read, {0}, {1,2},
+// {3,4}, giving 3 units per neuron. The second level pairs those sums,
 // (units 0,2 and unit 4 for the first neuron; 1,3 and 5 for the second), and each neuron
 // adds its two remaining sums with weight 1: two levels, latency + 2.
 
@@ -18,8 +19,8 @@ core.network @n ticks = 3 dt = 1.000000e-03 chip = #core.chip<"tiny"> {
 
 // CHECK:      [[IN:%.*]] = core.input rate
 // CHECK-NEXT: [[P1:%.*]] = core.neurons "fc/psum1" psum([[IN]]) delays = [0]
-// CHECK-SAME:   pre = dense<[0, 1, 0, 1, 2, 3, 2, 3, 4, 4]> : tensor<10xi32> post = dense<[0, 0, 1, 1, 2, 2, 3, 3, 4, 5]> : tensor<10xi32>
-// CHECK-SAME:   weight = dense<[1.000000e+00, 2.000000e+00, -1.000000e+00, -2.000000e+00, 3.000000e+00, 4.000000e+00, -3.000000e+00, -4.000000e+00, 5.000000e+00, -5.000000e+00]>
+// CHECK-SAME:   pre = dense<[0, 0, 1, 2, 1, 2, 3, 4, 3, 4]> : tensor<10xi32> post = dense<[0, 1, 2, 2, 3, 3, 4, 4, 5, 5]> : tensor<10xi32>
+// CHECK-SAME:   weight = dense<[1.000000e+00, -1.000000e+00, 2.000000e+00, 3.000000e+00, -2.000000e+00, -3.000000e+00, 4.000000e+00, 5.000000e+00, -4.000000e+00, -5.000000e+00]>
 // CHECK-SAME:   : (!core.spikes<5>) -> !core.graded<6>
 // CHECK-NEXT: [[P2:%.*]] = core.neurons "fc/psum2" psum([[P1]]) delays = [0] pre = dense<[0, 2, 4, 1, 3, 5]> : tensor<6xi32> post = dense<[0, 0, 1, 2, 2, 3]> : tensor<6xi32> weight = dense<1.000000e+00> : tensor<6xf64>
 // CHECK-SAME:   : (!core.graded<6>) -> !core.graded<4>

@@ -14,4 +14,4 @@
 // AUTO: map.assign %a core
 // AUTO: map.assign %b core
 
-// BAD: nmc-opt: error: partition-cores: unknown strategy 'greedy' (expected auto, metis or sequential)
+// BAD: nmc-opt: error: partition-cores: unknown strategy 'greedy' (expected auto, tiles, hypergraph, metis or sequential)
