@@ -27,33 +27,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "examples"))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from _report import machine, write_section
 
 BIG = str(Path(__file__).resolve().parent / "tianjic-96x96.chip")
-
-
-def residual_digits():
-    import torch
-    from torch import nn
-
-    class ResidualDigits(nn.Module):
-        """ResNet-style: a 16-channel stem and one residual block on 8x8 digits, pooling, a classifier."""
-
-        def __init__(self) -> None:
-            super().__init__()
-            self.stem = nn.Conv2d(1, 16, 3, padding=1)
-            self.a = nn.Conv2d(16, 16, 3, padding=1)
-            self.b = nn.Conv2d(16, 16, 3, padding=1)
-            self.pool = nn.AvgPool2d(2)
-            self.fc = nn.Linear(16 * 16, 10)
-
-        def forward(self, x):
-            h = torch.relu(self.stem(x))
-            r = torch.relu(self.b(torch.relu(self.a(h))) + h)
-            return self.fc(self.pool(r).flatten(1))
-
-    return ResidualDigits()
 
 
 def networks(quick: bool) -> list[tuple[str, str, object]]:
@@ -90,7 +68,9 @@ def build(which: str):
         )
     if which == "residual":
         torch.manual_seed(0)
-        return train_ann(residual_digits(), xtr, ytr, epochs=10), xtr[:300], xte[:50]
+        from tests.model_zoo import ResidualDigits
+
+        return train_ann(ResidualDigits(), xtr, ytr, epochs=10), xtr[:300], xte[:50]
     from accuracy import mnist5k, mnist_cnn
 
     mtr, mte, mytr, _ = mnist5k()

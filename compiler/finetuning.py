@@ -73,7 +73,7 @@ def check_data(x: Any, y: Any, where: str = "finetune") -> tuple[np.ndarray, np.
         raise NmcError(f"{where}: {len(x)} samples are too few to fine-tune and hold some back (need at least 10)")
     if y.min() < 0:
         raise NmcError(f"{where}: labels must be class indices >= 0, found {int(y.min())}")
-    return x.astype(np.float32), y.astype(np.int64)
+    return x.astype(np.float32, copy=False), y.astype(np.int64, copy=False)
 
 
 def finetune(
@@ -106,7 +106,6 @@ def finetune(
 
     from nmc.chips import DEFAULT_CHIP, Chip, load_chip
     from nmc.driver import ImportOptions, conversion_scales, layer_graph
-    from nmc.fanin_blocks import block_diagonal
     from nmc.layers import evaluate
     from nmc.passes.reduce_precision import Limits
     from nmc.qat import Encoding, RateNet, chain_stages
@@ -148,7 +147,7 @@ def finetune(
     stages = chain_stages(graph)
     limits = Limits.of(the_chip, weight_bits)
     constraints = [f"weights of {int(np.log2(limits.w_max + 1)) + 1} bits, thresholds and biases in the chip's widths"]
-    blocks = _fan_in_blocks(stages, the_chip, seed, block_diagonal)
+    blocks = _fan_in_blocks(stages, the_chip, seed)
     constraints += blocks
     torch.manual_seed(seed)
     if graph.is_spiking:  # an nmc.nn SNN: backpropagation through its ticks on the chip's numbers
@@ -214,8 +213,10 @@ def finetune(
     return Finetuned(snn, scale, section, (x_hold, y_hold), time.perf_counter() - started, history, net)
 
 
-def _fan_in_blocks(stages: list, chip: Any, seed: int, block_diagonal: Callable) -> list[str]:
+def _fan_in_blocks(stages: list, chip: Any, seed: int) -> list[str]:
     """On a chip without partial sums, mask each wider-than-a-core linear stage to diagonal blocks."""
+    from nmc.fanin_blocks import block_diagonal
+
     if chip.core["partial_sums"]:
         return []
     limit = min(int(chip.core["max_fan_in"]), int(chip.core["axons"]))

@@ -83,9 +83,7 @@ class CompileOptions:
     )
     finetune_epochs: int = _opt(DEFAULT_FINETUNE_EPOCHS, "with --finetune: training epochs", kind="positive")
     device: str = _opt("cpu", "with --finetune: train on this torch device", choices=("cpu", "cuda"))
-    partition: str = _opt(
-        "auto", "partition-cores strategy", choices=("auto", "tiles", "hypergraph", "metis", "sequential")
-    )
+    partition: str = _opt("auto", "partition-cores strategy", choices=("auto", "tiles", "hypergraph", "metis", "sequential"))
     placement: str = _opt("anneal", "place-cores strategy", choices=("anneal", "sequential"))
     seed: int = _opt(0, "seed of partitioning and placement", kind="int")
     dump_ir: bool = _opt(False, "also write every level's IR as <model>.<level>.mlir", kind="flag")
@@ -151,7 +149,8 @@ def _shape(text: str) -> tuple[int, ...]:
     return dims
 
 
-def _positive_int(text: str) -> int:
+def positive_int(text: str) -> int:
+    """argparse type for a count >= 1 (shared by the tools)."""
     try:
         value = int(text)
     except ValueError:
@@ -161,7 +160,7 @@ def _positive_int(text: str) -> int:
     return value
 
 
-_TYPES = {"positive": _positive_int, "int": int, "float": float, "shape": _shape}
+_TYPES = {"positive": positive_int, "int": int, "float": float, "shape": _shape}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -232,14 +232,15 @@ def lower_to_map(
     neurons, axons, synapses = core_loads(view, cores, n_cores)
     routes = next(op for op in net.body.block.ops if isinstance(op, map_d.RoutesOp))
     c = chip.core
+    utilisation = {
+        "neurons": round(float(neurons.mean() / c["neurons"]), 4),
+        "axons": round(float(axons.mean() / c["axons"]), 4),
+        "synapses": round(float(synapses.mean() / c["synapse_memory"]), 4),
+    }
     return {
         "cores_used": n_cores,
         "mesh": list(chip.mesh),
-        "utilisation": {
-            "neurons": round(float(neurons.mean() / c["neurons"]), 4),
-            "axons": round(float(axons.mean() / c["axons"]), 4),
-            "synapses": round(float(synapses.mean() / c["synapse_memory"]), 4),
-        },
+        "utilisation": utilisation,
         "traffic_per_tick": routes.traffic.value.data,
         "traffic_unit": "packets per tick (rate-weighted)" if stimulus is not None else "packets per spike-tick",
         "average_hops": routes.hops.value.data,
@@ -247,23 +248,17 @@ def lower_to_map(
         "routing_entries_max": int(to_numpy(routes.entries).max(initial=0)),
         "partition": partition,
         "placement": placement,
-        "lower_bound": bound_report(view, chip, n_cores, neurons, axons, synapses),
+        "lower_bound": bound_report(view, chip, n_cores, utilisation),
     }
 
 
-def bound_report(view, chip, n_cores: int, neurons, axons, synapses) -> dict:
+def bound_report(view, chip, n_cores: int, utilisation: dict[str, float]) -> dict:
     """The lower bound on cores, how far the mapping is from it, and which core limit binds (and why)."""
     from nmc.passes.partition_cores import lower_bound
 
     by = lower_bound(view, chip)
     bound = max(max(by.values()), 1)
-    c = chip.core
-    fullest = {
-        "neurons": float(neurons.mean() / c["neurons"]),
-        "axons": float(axons.mean() / c["axons"]),
-        "synapses": float(synapses.mean() / c["synapse_memory"]),
-    }
-    binding = max(fullest, key=fullest.__getitem__)
+    binding = max(utilisation, key=utilisation.__getitem__)
     why = {
         "neurons": "cores are full of neurons",
         "synapses": "cores are full of synapses",
@@ -277,6 +272,6 @@ def bound_report(view, chip, n_cores: int, neurons, axons, synapses) -> dict:
         "by_limit": by,
         "ratio": round(n_cores / bound, 3),
         "binding_limit": binding,
-        "binding_utilisation": round(fullest[binding], 4),
+        "binding_utilisation": utilisation[binding],
         "why": why,
     }

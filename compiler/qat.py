@@ -26,7 +26,7 @@ Rounding passes gradients straight through; `s` is a constant of each step.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -109,10 +109,6 @@ class Encoding:
 
     kind: str  # "direct" | "rate" | "poisson"
     scale: float
-    sigma: float = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.sigma = 1.0 / self.scale  # what one unit of the encoded input stands for
 
 
 class RateNet(nn.Module):
@@ -138,6 +134,11 @@ class RateNet(nn.Module):
             if st.relu is not None:
                 lam = float(relu_scales[st.relu.name])
                 self.thresholds[self._key(st.relu)] = nn.Parameter(torch.tensor(lam, dtype=torch.float64))
+
+    @property
+    def input_sigma(self) -> float:
+        """What one unit of the encoded input stands for: 1/scale for a converted ANN, 1 for an SNN."""
+        return 1.0 / self.encoding.scale if self.weights_scaled_by_threshold else 1.0
 
     def _key(self, ly: Layer) -> str:
         return self._keys[id(ly)]
@@ -197,7 +198,7 @@ class RateNet(nn.Module):
     def _stage_inputs(self) -> list[tuple[Stage, torch.Tensor, torch.Tensor, torch.Tensor | None]]:
         """Per stage: its effective weights E [n_in, n_out], constant b and threshold λ (None: output)."""
         out = []
-        sigma: torch.Tensor | float = self.encoding.sigma
+        sigma: torch.Tensor | float = self.input_sigma
         for k, st in enumerate(self.stages):
             m, b = self.matrix(st)
             e = m * sigma

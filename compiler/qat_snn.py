@@ -29,7 +29,6 @@ class SpikingNet(RateNet):
     def __init__(self, stages: list[Stage], encoding, limits, ticks: int, max_decay_shift: int):
         thresholds = {st.relu.name: float(st.relu.params["threshold"]) for st in stages if st.relu is not None}
         super().__init__(stages, thresholds, encoding, limits)
-        self.encoding.sigma = 1.0  # an SNN reads its encoder's output as it is
         self.ticks = int(ticks)
         self.chip_beta = {}
         for st in stages:

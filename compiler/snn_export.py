@@ -24,7 +24,7 @@ from nmc.layers import scaled_weights
 def snn_module(net: Any, ticks: int | None = None) -> nn.Sequential:
     """The `nmc.qat.RateNet`'s chain as an nmc.nn SNN (eval mode; `nmc_ticks` set when `ticks` is given)."""
     mods: list[nn.Module] = []
-    sigma = float(net.encoding.sigma)
+    sigma = float(net.input_sigma)
     with torch.no_grad():
         for st in net.stages:
             for ly in st.ops:

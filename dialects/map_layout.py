@@ -9,6 +9,7 @@ pair that some synapse of a neuron on that core reads.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 from xdsl.ir import SSAValue
@@ -47,6 +48,19 @@ class NetView:
     syn_src: np.ndarray  # global source index
     syn_weight: np.ndarray
     neuron_source: np.ndarray  # global source index of each neuron's own output (its group's range)
+
+    @cached_property
+    def neuron_keys(self) -> tuple[np.ndarray, np.ndarray]:
+        """CSR (indptr, keys) of the distinct axon keys each neuron reads, keys sorted per neuron."""
+        if self.syn_post.size == 0:
+            return np.zeros(self.n_neurons + 1, np.int64), np.zeros(0, np.int64)
+        post, key = unique_pairs(self.syn_post, self.syn_key)
+        return np.concatenate([[0], np.cumsum(np.bincount(post, minlength=self.n_neurons))]), key
+
+    @cached_property
+    def axon_targets(self) -> tuple[np.ndarray, np.ndarray]:
+        """Distinct (axon key, target neuron) pairs, sorted by key: each axon's fan-out."""
+        return unique_pairs(self.syn_key, self.syn_post)
 
 
 def net_view(net: core.NetworkOp) -> NetView:

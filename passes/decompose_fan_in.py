@@ -150,6 +150,8 @@ class DecomposeFanInPass(ModulePass):
     packing: str = "ranges"  # or "blocks": fixed input blocks of max-fan-in indices (the earlier scheme)
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
+        if self.packing not in ("ranges", "blocks"):
+            raise NmcError(f"decompose-fan-in: packing must be 'ranges' or 'blocks', got {self.packing!r}")
         for net in core_networks(op, "decompose-fan-in"):
             chip = net.chip.data
             fan_in = self.max_fan_in or chip.core["max_fan_in"]
@@ -164,8 +166,6 @@ class DecomposeFanInPass(ModulePass):
                 widest = int(g.fan_in().max(initial=0))
                 if widest <= fan_in:
                     continue
-                if self.packing not in ("ranges", "blocks"):
-                    raise NmcError(f"decompose-fan-in: packing must be 'ranges' or 'blocks', got {self.packing!r}")
                 if chip.core["partial_sums"]:
                     parts = partial_sum_tree(g, fan_in, self.packing)
                 elif self.approximate:

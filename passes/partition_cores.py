@@ -39,25 +39,7 @@ from nmc.chips.errors import NmcError
 from nmc.dialects import map as map_d
 from nmc.dialects.core_ir import core_networks
 from nmc.dialects.ir_arrays import from_numpy
-from nmc.dialects.map_layout import NetView, group_rates, net_view, unique_pairs
-
-
-def neuron_keys(view: NetView) -> tuple[np.ndarray, np.ndarray]:
-    """CSR (indptr, keys) of the distinct axon keys each neuron reads (computed once per view)."""
-    cached = _KEYS.get(id(view))
-    if cached is not None and cached[0] is view:
-        return cached[1]
-    if view.syn_post.size == 0:
-        result = np.zeros(view.n_neurons + 1, np.int64), np.zeros(0, np.int64)
-    else:
-        post, key = unique_pairs(view.syn_post, view.syn_key)
-        result = np.concatenate([[0], np.cumsum(np.bincount(post, minlength=view.n_neurons))]), key
-    _KEYS.clear()  # one view at a time: the partitioner's candidates share it
-    _KEYS[id(view)] = (view, result)
-    return result
-
-
-_KEYS: dict[int, tuple] = {}
+from nmc.dialects.map_layout import NetView, group_rates, net_view
 
 
 def fill(order: np.ndarray, breaks: np.ndarray, view: NetView, chip: Chip) -> np.ndarray:
@@ -68,7 +50,7 @@ def fill(order: np.ndarray, breaks: np.ndarray, view: NetView, chip: Chip) -> np
     """
     c = chip.core
     n_max, a_max, s_max = c["neurons"], c["axons"], c["synapse_memory"]
-    indptr, keys = neuron_keys(view)
+    indptr, keys = view.neuron_keys
     n = order.size
     lens = (indptr[order + 1] - indptr[order]).astype(np.int64)
     ocum = np.concatenate([[0], np.cumsum(lens)])
@@ -167,7 +149,7 @@ def middle_axon(view: NetView) -> np.ndarray:
     input does not move it). Partial-sum units of one input range sort the same way, and the
     neurons of a dense layer all tie (their order is kept).
     """
-    indptr, keys = neuron_keys(view)  # keys sorted within each neuron
+    indptr, keys = view.neuron_keys  # keys sorted within each neuron
     lens = np.diff(indptr)
     middle = np.full(view.n_neurons, -1, np.int64)
     has = lens > 0
@@ -202,7 +184,7 @@ def hypergraph_parts(view: NetView, parts: int, seed: int) -> np.ndarray | None:
     n = view.n_neurons
     if parts <= 1 or view.syn_post.size == 0:
         return np.zeros(n, np.int64)
-    key, post = unique_pairs(view.syn_key, view.syn_post)
+    key, post = view.axon_targets
     starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
     nets = [p.tolist() for p in np.split(post, starts[1:]) if p.size > 1]
     if not nets:
@@ -293,7 +275,7 @@ def lower_bound(view: NetView, chip: Chip) -> dict[str, int]:
     ceil(targets / neurons per core) cores; all copies / axons per core.
     """
     c = chip.core
-    key, _ = unique_pairs(view.syn_key, view.syn_post)
+    key, _ = view.axon_targets
     starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]]) if key.size else np.zeros(0, np.int64)
     targets = np.diff(np.r_[starts, key.size])
     copies = int(np.sum(-(-targets // c["neurons"])))

@@ -76,6 +76,24 @@ class Residual(nn.Module):
         return self.head(h.view(h.size(0), -1))
 
 
+class ResidualDigits(nn.Module):
+    """The mapping issue's held-out shape: a 16-channel stem and one residual block on 8x8 digits,
+    average pooling, a classifier (axons bind on every core; tests/test_conv_mapping.py, benchmarks/mapping.py)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stem = nn.Conv2d(1, 16, 3, padding=1)
+        self.a = nn.Conv2d(16, 16, 3, padding=1)
+        self.b = nn.Conv2d(16, 16, 3, padding=1)
+        self.pool = nn.AvgPool2d(2)
+        self.fc = nn.Linear(16 * 16, 10)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = torch.relu(self.stem(x))
+        r = torch.relu(self.b(torch.relu(self.a(h))) + h)
+        return self.fc(self.pool(r).flatten(1))
+
+
 class Functional(nn.Module):
     """clamp / relu6 / mean written as functions."""
 

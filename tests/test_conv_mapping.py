@@ -12,23 +12,7 @@ import nmc
 from nmc.passes.decompose_fan_in import input_ranges
 
 from .conftest import EXAMPLES
-
-
-class ResidualDigits(nn.Module):
-    """The issue's held-out shape: a 16-channel stem and a residual block on 8x8 digits."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.stem = nn.Conv2d(1, 16, 3, padding=1)
-        self.a = nn.Conv2d(16, 16, 3, padding=1)
-        self.b = nn.Conv2d(16, 16, 3, padding=1)
-        self.pool = nn.AvgPool2d(2)
-        self.fc = nn.Linear(16 * 16, 10)
-
-    def forward(self, x):
-        h = torch.relu(self.stem(x))
-        r = torch.relu(self.b(torch.relu(self.a(h))) + h)
-        return self.fc(self.pool(r).flatten(1))
+from .model_zoo import ResidualDigits
 
 
 @pytest.fixture(scope="module")

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 
 def build_parser():
+    from nmc.options import positive_int
     from nmc.tools._cli import OneLineParser
 
     p = OneLineParser(
@@ -22,7 +23,7 @@ def build_parser():
         metavar="K=V,...",
         help="limits: cores, energy_nj, latency_ticks, area_mm2, memory_kb (e.g. cores=4,energy_nj=300)",
     )
-    p.add_argument("--trials", type=_positive, default=20, help="trials to finish, counting a resumed study's (default 20)")
+    p.add_argument("--trials", type=positive_int, default=20, help="trials to finish, counting a resumed study's (default 20)")
     p.add_argument(
         "--objectives",
         default="accuracy,energy_nj",
@@ -30,23 +31,11 @@ def build_parser():
     )
     p.add_argument("--storage", help="Optuna storage URL (default: sqlite in OUTDIR; e.g. postgresql://... for many machines)")
     p.add_argument("--ray", metavar="ADDRESS", help="join a Ray cluster (default: start a local instance)")
-    p.add_argument("--parallel", type=_positive, help="trials at once (default: the CPUs Ray sees)")
+    p.add_argument("--parallel", type=positive_int, help="trials at once (default: the CPUs Ray sees)")
     p.add_argument("--seed", type=int, default=0, help="seed of the sampler, the splits and every trial (default 0)")
     p.add_argument("-o", "--outdir", default="nmc_search", help="output folder (default: nmc_search)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress, only the summary and errors")
     return p
-
-
-def _positive(text: str) -> int:
-    import argparse
-
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -1,4 +1,6 @@
 // RUN: nmc-opt %s -p 'decompose-fan-in{max-fan-in=2}' | filecheck %s
+// RUN: nmc-opt %s -p 'decompose-fan-in{max-fan-in=2 packing=blocks}' | filecheck %s --check-prefix=BLOCKS
+// RUN: not nmc-opt %s -p 'decompose-fan-in{max-fan-in=2 packing=rows}' 2>&1 | filecheck %s --check-prefix=BADPACK
 // RUN: nmc-opt %s -p 'decompose-fan-in{max-fan-in=8}' | filecheck %s --check-prefix=NOOP
 // RUN: sed 's/core.chip<"tiny">/core.chip<"truenorth4">/' %s | not nmc-opt -p 'decompose-fan-in{max-fan-in=2}' 2>&1 | filecheck %s --check-prefix=NOPSUM
 // RUN: sed 's/core.chip<"tiny">/core.chip<"truenorth4">/' %s | nmc-opt -p 'decompose-fan-in{max-fan-in=3 approximate=true}' | filecheck %s --check-prefix=RELAY
@@ -27,6 +29,14 @@ core.network @n ticks = 3 dt = 1.000000e-03 chip = #core.chip<"tiny"> {
 // CHECK-NEXT: [[FC:%.*]] = core.neurons "fc" spike([[P2]]) delays = [0] pre = dense<[0, 1, 2, 3]> : tensor<4xi32> post = dense<[0, 0, 1, 1]> : tensor<4xi32> weight = dense<1.000000e+00> : tensor<4xf64>
 // CHECK-SAME:   threshold = dense<1.000000e+00> : tensor<2xf64>
 // CHECK-NEXT: core.decode count [[FC]] latency = 2
+
+// packing=blocks (the earlier scheme): fixed blocks of 2 input indices, {0,1}, {2,3}, {4}.
+// BLOCKS:      core.neurons "fc/psum1" psum(%in) delays = [0]
+// BLOCKS-SAME:   pre = dense<[0, 1, 0, 1, 2, 3, 2, 3, 4, 4]> : tensor<10xi32> post = dense<[0, 0, 1, 1, 2, 2, 3, 3, 4, 5]> : tensor<10xi32>
+// BLOCKS-SAME:   weight = dense<[1.000000e+00, 2.000000e+00, -1.000000e+00, -2.000000e+00, 3.000000e+00, 4.000000e+00, -3.000000e+00, -4.000000e+00, 5.000000e+00, -5.000000e+00]>
+// BLOCKS:      core.decode count {{.*}} latency = 2
+
+// BADPACK: nmc-opt: error: decompose-fan-in: packing must be 'ranges' or 'blocks', got 'rows'
 
 // NOOP:     core.neurons "fc" spike(%in) delays = [0]
 // NOOP-NOT: psum
