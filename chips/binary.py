@@ -20,6 +20,7 @@ import numpy as np
 
 from nmc.chips.binary_schema import INTEGER_ARRAYS, check_arrays, check_meta
 from nmc.chips.formats import COMPARES, MODES, RESETS
+from nmc.chips.tnn_binary import TNN_SECTIONS, dump_tnn, validate_tnn
 
 MAGIC = b"NMCBIN\x00\x01"
 VERSION = 1
@@ -60,11 +61,17 @@ def _pack_arrays(arrays: dict[str, np.ndarray]) -> bytes:
     return b"".join(out)
 
 
+def is_tnn(image: ChipImage) -> bool:
+    """A TNN binary (columns, nmc.chips.tnn_binary) rather than a crossbar one."""
+    return image.meta.get("kind") == "tnn"
+
+
 def encode(image: ChipImage) -> bytes:
     meta = json.dumps(image.meta, sort_keys=True, separators=(",", ":")).encode()
     sections = {"META": {"json": np.frombuffer(meta, np.uint8)}, **image.arrays}
-    body = [MAGIC, struct.pack("<HH", VERSION, 0), image.chip_digest.ljust(32, b"\0")[:32], struct.pack("<I", len(sections))]
-    for tag in SECTIONS:
+    tags = TNN_SECTIONS if is_tnn(image) else SECTIONS
+    body = [MAGIC, struct.pack("<HH", VERSION, 0), image.chip_digest.ljust(32, b"\0")[:32], struct.pack("<I", len(tags))]
+    for tag in tags:
         payload = _pack_arrays(sections[tag])
         body.append(tag.encode() + struct.pack("<Q", len(payload)) + payload)
     data = b"".join(body)
@@ -105,10 +112,10 @@ def decode(data: bytes) -> ChipImage:
     r.pos = 12
     digest = r.take(32, "chip hash")
     (count,) = r.unpack("<I", "section count")
-    if count != len(SECTIONS):
-        raise BinaryError(f"{count} sections, expected {len(SECTIONS)}")
+    if count not in (len(SECTIONS), len(TNN_SECTIONS)):
+        raise BinaryError(f"{count} sections, expected {len(SECTIONS)} (crossbar cores) or {len(TNN_SECTIONS)} (TNN columns)")
     arrays: dict[str, dict[str, np.ndarray]] = {}
-    for expected in SECTIONS:
+    for expected in SECTIONS if count == len(SECTIONS) else TNN_SECTIONS:
         tag = r.take(4, "section tag").decode("ascii", "replace")
         if tag != expected:
             raise BinaryError(f"section '{tag}' where '{expected}' was expected")
@@ -164,6 +171,13 @@ REQUIRED = {**INTEGER_ARRAYS, "OUT ": ()}  # the arrays every section must hold 
 
 def validate(image: ChipImage) -> None:
     """Check every index and size in the image, so the simulator can trust it."""
+    if count_tnn_sections(image):
+        if not is_tnn(image):
+            raise BinaryError("META.kind must be 'tnn' in a binary with TNN sections")
+        check_common_meta(image.meta)
+        return validate_tnn(image)
+    if is_tnn(image):
+        raise BinaryError("META.kind is 'tnn' but the binary has crossbar sections")
     for tag, names in REQUIRED.items():
         for name in names:
             if name not in image.arrays.get(tag, {}):
@@ -233,8 +247,22 @@ def _csr(what: str, offsets: np.ndarray, rows: int, total: int) -> None:
         raise BinaryError(f"{what}: offsets do not describe {rows} rows of {total} entries")
 
 
+def count_tnn_sections(image: ChipImage) -> bool:
+    return "COL " in image.arrays
+
+
+def check_common_meta(meta: Any) -> None:
+    if not isinstance(meta, dict) or not isinstance(meta.get("name"), str):
+        raise BinaryError("META must be a JSON object with a name")
+    mesh = meta.get("mesh")
+    if not (isinstance(mesh, list) and len(mesh) == 2 and all(isinstance(v, int) and 1 <= v <= 4096 for v in mesh)):
+        raise BinaryError(f"META.mesh must be [width, height] in 1..4096, got {mesh!r}")
+
+
 def dump(image: ChipImage, out: IO[str]) -> None:
     """A readable listing of a binary, for people and FileCheck."""
+    if is_tnn(image):
+        return dump_tnn(image, out)
     m = image.meta
     x, y = image.a("CORE", "x"), image.a("CORE", "y")
     nrn, ax, syn, rt = image.arrays["NRN "], image.arrays["AXON"], image.arrays["SYN "], image.arrays["ROUT"]

@@ -30,6 +30,7 @@ from typing import Any
 
 from nmc.chips.errors import NmcError, read_text_file
 from nmc.chips.formats import COMPARES, LEAKS, RESETS, signed_range, weight_range
+from nmc.chips.tnn_format import RESPONSES
 
 GRAMMAR = r"""
 start: "chip" STRING "{" item* "}"
@@ -98,7 +99,19 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "static_power_mw_per_core": Key("float", 0.2, 0, 1e9),
         "area_mm2_per_core": Key("float", 0.1, 0, 1e9),
     },
+    # Optional: a chip whose cores can also be configured as TNN columns (docs/tnn.md, docs/chip-description.md).
+    "tnn_column": {
+        "synapses": Key("int", 1024, 1, 1 << 16, help="p: synapses per neuron of one column"),
+        "neurons": Key("int", 16, 1, 1 << 12, help="q: neurons of one column"),
+        "time_bits": Key("int", 5, 1, 8, help="largest b: spike times 0..2^b-1 per gamma cycle"),
+        "weight_bits": Key("int", 3, 1, 8, help="unsigned weight width (wmax = 2^bits - 1)"),
+        "threshold_bits": Key("int", 16, 1, 31, help="unsigned threshold width"),
+        "max_k": Key("int", 16, 1, 1 << 12, help="largest k of k-WTA"),
+        "response": Key("choices", RESPONSES, choices=RESPONSES, help="synaptic responses the column supports"),
+        "stdp": Key("bool", True, help="on-chip STDP learning"),
+    },
 }
+OPTIONAL_SECTIONS = ("tnn_column",)  # absent from a chip file: the chip has no such core kind
 
 
 @dataclass(frozen=True)
@@ -112,6 +125,7 @@ class Chip:
     timing: dict[str, Any] = field(hash=False)
     cost: dict[str, Any] = field(hash=False)
     source: str = field(default="", compare=False)
+    tnn_column: dict[str, Any] | None = field(default=None, hash=False)  # the TNN column core kind, if the chip has it
     digest: str = field(default="", init=False)  # sha256 of canonical_text(), set on construction
 
     def __post_init__(self) -> None:
@@ -133,6 +147,8 @@ class Chip:
         lines = [f"chip {_quote(self.name)} {{", f"  mesh {self.mesh[0]} x {self.mesh[1]}"]
         for section, keys in SCHEMA.items():
             values = getattr(self, section)
+            if values is None:  # an optional section the chip does not have
+                continue
             lines.append(f"  {section} {{")
             lines.extend(f"    {k} {_format(values[k])}" for k in keys)
             lines.append("  }")
@@ -151,6 +167,7 @@ class Chip:
             "router": self.router,
             "timing": self.timing,
             "cost": self.cost,
+            **({"tnn_column": _jsonable(self.tnn_column)} if self.tnn_column is not None else {}),
             "digest": self.digest,
         }
 
@@ -224,12 +241,14 @@ def parse_chip(text: str, filename: str = "<chip>") -> Chip:
     if mesh is None:
         raise NmcError(f"{filename}:1:1: the chip needs a 'mesh W x H' line")
     full = {s: {k: values[s].get(k, spec.default) for k, spec in keys.items()} for s, keys in SCHEMA.items()}
+    seen = {str(item.children[0].children[0]) for item in tree.children[1:] if item.children[0].data == "section"}
     core = full["core"]
     if core["max_fan_in"] > core["axons"]:
         tok = where.get("core.max_fan_in") or where.get("core.axons") or name_tok
         raise err(tok, f"core.max_fan_in {core['max_fan_in']} exceeds core.axons {core['axons']}")
     _check_widths(core, lambda key, message: err(where.get(f"core.{key}") or name_tok, message))
-    chip = Chip(_unquote(str(name_tok)), mesh, core, full["router"], full["timing"], full["cost"], filename)
+    tnn = full["tnn_column"] if "tnn_column" in seen else None
+    chip = Chip(_unquote(str(name_tok)), mesh, core, full["router"], full["timing"], full["cost"], filename, tnn_column=tnn)
     return chip
 
 

@@ -39,10 +39,15 @@ class Compiled:
     def run(self, x: np.ndarray) -> np.ndarray | list[np.ndarray]:
         """Decoded outputs (batch first) of the chip simulator on the binary (or the IR interpreter)."""
         if self.binary is not None:
-            from nmc.chips.binary import decode
+            from nmc.chips.binary import decode, is_tnn
             from nmc.runtime.simulator import Chip
 
-            outs = Chip(decode(self.binary)).run(x).outputs
+            image = decode(self.binary)
+            if is_tnn(image):  # a TNN: the winning line of each sample (-1 where none spiked)
+                from nmc.runtime.tnn_sim import TnnChip
+
+                return TnnChip(image).run(x).winners
+            outs = Chip(image).run(x).outputs
         else:
             from nmc.dialects import core
             from nmc.runtime.core_interp import run_core
@@ -125,6 +130,10 @@ def compile(
 
         yosys_available()
     stem = name or (Path(model).stem if isinstance(model, str | Path) else "model")
+    from nmc.tnn_compile import compile_tnn, is_tnn_file
+
+    if type(model).__name__ == "TNN" or (isinstance(model, str | Path) and is_tnn_file(model)):
+        return compile_tnn(model, o, stem, progress)  # temporal networks: TNN columns, not crossbars
     calibration_file = None
     if isinstance(calibration, str | Path):
         calibration_file = str(Path(calibration).resolve())

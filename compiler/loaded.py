@@ -18,6 +18,8 @@ class Loaded:
     chip: Any
 
     def run(self, x: np.ndarray, *, device: str = "numpy") -> np.ndarray | list[np.ndarray]:
+        if type(self.chip).__name__ == "TnnChip":  # a TNN binary: the winning line per sample
+            return self.simulate(x).winners
         outs = self.simulate(x, device=device).outputs
         return outs[0] if len(outs) == 1 else outs
 
@@ -46,6 +48,13 @@ def load(path: str | Path) -> Loaded:
     elif not path.exists():
         raise NmcError(f"{path}: no such file")
     try:
-        return Loaded(path, Chip.load(path))
+        from nmc.chips.binary import is_tnn, read_binary
+
+        image = read_binary(path)
+        if is_tnn(image):
+            from nmc.runtime.tnn_sim import TnnChip
+
+            return Loaded(path, TnnChip(image))
+        return Loaded(path, Chip(image))
     except BinaryError as e:
         raise NmcError(f"{path}: {e}") from None

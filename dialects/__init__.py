@@ -38,4 +38,9 @@ def get_all_dialects() -> dict[str, Callable[[], Dialect]]:
 
         return MAP
 
-    return {"snn": get_snn, "core": get_core, "map": get_map}
+    def get_tnn() -> Dialect:
+        from nmc.dialects.tnn import TNN
+
+        return TNN
+
+    return {"snn": get_snn, "core": get_core, "map": get_map, "tnn": get_tnn}

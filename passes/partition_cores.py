@@ -305,7 +305,14 @@ class PartitionCoresPass(ModulePass):
     seed: int = 0
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
-        for net in core_networks(op, "partition-cores"):
+        from nmc.dialects.core_ir import networks
+        from nmc.passes.tnn_columns import partition as partition_columns
+        from nmc.passes.tnn_columns import tnn_networks
+
+        tnn_nets = tnn_networks(op)
+        for tnn_net in tnn_nets:  # a TNN column is a core's unit: one per core
+            partition_columns(tnn_net)
+        for net in core_networks(op, "partition-cores") if networks(op) or not tnn_nets else []:
             chip = net.chip.data
             block = net.body.block
             for old in [o for o in block.ops if isinstance(o, map_d.AssignOp | map_d.MeshOp | map_d.RoutesOp)]:

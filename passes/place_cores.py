@@ -106,7 +106,15 @@ class PlaceCoresPass(ModulePass):
     iterations: int = 20000
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
-        for net in core_networks(op, "place-cores"):
+        from nmc.dialects.core_ir import networks
+        from nmc.passes.tnn_columns import place, tnn_networks
+
+        if self.strategy not in ("anneal", "sequential"):
+            raise NmcError(f"place-cores: unknown strategy '{self.strategy}' (expected anneal or sequential)")
+        tnn_nets = tnn_networks(op)
+        for tnn_net in tnn_nets:
+            place(tnn_net, self.strategy, self.seed, self.iterations)
+        for net in core_networks(op, "place-cores") if networks(op) or not tnn_nets else []:
             chip = net.chip.data
             view = net_view(net)
             assigned = assignment(net, view)

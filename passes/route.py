@@ -79,9 +79,17 @@ class RoutePass(ModulePass):
     name = "route"
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
+        from nmc.dialects.core_ir import networks
         from nmc.dialects.map_layout import group_rates
+        from nmc.passes.tnn_columns import route as route_columns
+        from nmc.passes.tnn_columns import tnn_networks
 
-        for net in core_networks(op, "route"):
+        tnn_nets = tnn_networks(op)
+        for tnn_net in tnn_nets:
+            stats = route_columns(tnn_net)
+            tnn_net.attributes["traffic"] = FloatAttr(round(stats["traffic"], 6), Float64Type())
+            tnn_net.attributes["hops"] = FloatAttr(round(stats["hops"], 6), Float64Type())
+        for net in core_networks(op, "route") if networks(op) or not tnn_nets else []:
             chip = net.chip.data
             if not any(isinstance(o, map_d.MeshOp) for o in net.body.block.ops):
                 raise NmcError("route: the network has no map.mesh op: run place-cores first")

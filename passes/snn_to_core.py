@@ -268,6 +268,10 @@ class SnnToCorePass(ModulePass):
             chip = carried.data
         else:
             chip = load_chip(DEFAULT_CHIP)
+        from nmc.passes.tnn_columns import lower_network, tnn_networks
+
+        for tnn_net in tnn_networks(op):  # TNN layers become one tnn.column per TNN core
+            lower_network(tnn_net, chip)
         for net in [o for o in op.walk() if isinstance(o, snn.NetworkOp)]:
             new = _Lowering(net, chip).run()
             parent = net.parent_block()

@@ -21,6 +21,7 @@ import torch
 from torch import nn
 
 from nmc import nn as nmc_nn
+from nmc import tnn as nmc_tnn
 from nmc.errors import NmcError
 from nmc.frontends.nir_graph import HDF5_MAGIC
 from nmc.frontends.safe_pt2 import ZIP_ERRORS, load_exported, one_line
@@ -51,6 +52,9 @@ ALLOWED_MODULES: tuple[type, ...] = (
     nn.Identity,
     nmc_nn.IF,
     nmc_nn.LIF,
+    nn.ModuleList,
+    nmc_tnn.TNN,  # temporal networks (nmc-compile takes them to TNN column cores)
+    nmc_tnn.TNNLayer,
 )
 
 # Why a layer has no spiking equivalent, and the one thing to do instead. Keys: torch class names;

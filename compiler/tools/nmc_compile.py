@@ -125,6 +125,21 @@ def _progress(mode: str = "auto"):
 
 
 def _summary(report: dict, path: Path) -> str:
+    if report.get("kind") == "tnn":
+        t = report["tnn"]
+        shapes = ", ".join(
+            f"{la['columns']} x ({la['synapses']} x {la['neurons']}, k {la['k']}, {la['response']})" for la in t["layers"]
+        )
+        lines = [
+            f"wrote {path}",
+            f"  tnn:  {shapes}; {t['time_bits']} time bits ({t['gamma_cycle_ticks']} ticks per sample), "
+            f"{t['weight_bits']}-bit weights, {t['encoder']['kind']} encoder",
+            f"  map:  {t['cores_used']} TNN column cores on chip '{report['chip']['name']}', {t['synapses']} synapses, "
+            f"{t['traffic_lines_per_sample']:g} lines between cores per sample, {t['average_hops']:.2f} hops on average",
+        ]
+        if "check" in report:
+            lines.append(f"  check: simulator == torch TNN, identical spike times on {report['check']['samples']} samples")
+        return "\n".join(lines)
     snn = report["snn"]
     lines = [f"wrote {path}"]
     ft = report.get("finetune")

@@ -36,6 +36,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--float64", action="store_true", help="interpret in double precision")
     p.add_argument(
+        "--learn",
+        action="store_true",
+        help="TNN binaries: learn on the chip (STDP after every sample, in input order) while running",
+    )
+    p.add_argument(
         "--device",
         default="numpy",
         choices=("numpy", "cpu", "cuda"),
@@ -179,6 +184,10 @@ def run_cli(args: argparse.Namespace) -> None:
     with open(path, "rb") if path.exists() else _missing(path) as f:
         head = f.read(len(MAGIC))
     spikes = args.record == "spikes"
+    if _run_tnn(path, head == MAGIC or path.suffix == ".nmc", x, args):
+        return
+    if args.learn:
+        raise NmcError(f"{path}: --learn runs STDP on TNN networks; this is not one")
     if head == MAGIC or path.suffix == ".nmc":
         run, kinds = _run_binary(path, x, args.device, record=spikes)
         results = run.output_spikes if spikes else run.outputs
@@ -215,6 +224,56 @@ def run_cli(args: argparse.Namespace) -> None:
             raise NmcError(f"{args.labels}: expected {len(x)} integer labels (one per input sample), got {got}")
         acc = float((run.outputs[0].reshape(len(x), -1).argmax(1) == labels).mean())
         print(f"accuracy {acc:.4f} on {len(labels)} samples")
+
+
+def _run_tnn(path: Path, is_binary: bool, x, args: argparse.Namespace) -> bool:
+    """Run a TNN binary or tnn IR: -o gets the winning line per sample (or the output spike times); False if not a TNN."""
+    import numpy as np
+
+    from nmc.driver import write_atomically
+    from nmc.errors import NmcError
+
+    if is_binary:
+        from nmc.chips.binary import BinaryError, is_tnn, read_binary
+        from nmc.runtime.tnn_sim import TnnChip
+
+        try:
+            image = read_binary(path)
+        except BinaryError as e:
+            raise NmcError(f"{path}: {e}") from None
+        if not is_tnn(image):
+            return False
+        if args.device == "cuda":
+            raise NmcError("--device cuda: the TNN simulator runs on numpy; drop --device")
+        run = TnnChip(image).run(x, learn=args.learn)
+        where = "chip simulator"
+    else:
+        from nmc.dialects import tnn
+        from nmc.runtime.tnn_interp import run_tnn
+
+        module = read_module(path)
+        if not any(isinstance(op, tnn.NetworkOp) for op in module.walk()):
+            return False
+        run = run_tnn(module, x, learn=args.learn)
+        where = "IR interpreter"
+    result = run.outputs if args.record == "spikes" else run.winners
+    if args.output:
+        out = Path(args.output)
+        write_atomically(out, lambda f: np.save(f, result), mode="wb")
+        print(
+            f"wrote {out} ({'output spike times' if args.record == 'spikes' else 'winning line per sample'} {list(result.shape)})"
+        )
+    counts = np.bincount(run.winners + 1, minlength=2)
+    print(f"{len(x)} samples on the {where}{' with STDP' if args.learn else ''}: "
+          f"{counts[0]} without an output spike; per line {counts[1:].tolist()}")  # fmt: skip
+    if args.labels:
+        from nmc.tnn import rand_index
+
+        labels = _load_array(args.labels, "labels")
+        if labels.shape != (len(x),):
+            raise NmcError(f"{args.labels}: expected {len(x)} labels (one per sample), got shape {list(labels.shape)}")
+        print(f"Rand index {rand_index(labels, run.winners):.4f} on {len(x)} samples")
+    return True
 
 
 if __name__ == "__main__":

@@ -1,0 +1,148 @@
+"""The chip simulator for TNN binaries: columns on TNN cores, read from the binary alone.
+
+Its arithmetic is docs/tnn.md's, computed a different way from the reference (`tnn_ref`, tick by
+tick): a ramp of height w is w unit steps, the v-th starting v - 1 ticks after the input, so the
+potentials of all ticks and samples come from one float32 matmul per weight level v (exact: every
+count is below 2^24); k-WTA ranks each spike by counting the spikes before it. Learning runs the
+samples in order, each column applying STDP with the chip's random source after every sample.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from nmc.chips.binary import ChipImage, read_binary
+from nmc.chips.tnn_format import (
+    PROB_BITS,
+    PROB_ONE,
+    RESPONSES,
+    no_spike,
+    stabiliser_tables,
+    synapse_constants,
+    wmax,
+    xorshift32,
+)
+from nmc.runtime.tnn_encode import Encoder, encode
+
+
+@dataclass
+class TnnSimRun:
+    outputs: np.ndarray  # (N, output lines) spike times
+    winners: np.ndarray  # (N,) earliest output line, -1 if none spiked
+    spikes: np.ndarray | None = None  # (N, all column lines) with record
+    weights: list[np.ndarray] = field(default_factory=list)  # per column (q, p), after the run
+    synaptic_events: int = 0  # input spikes reaching a synapse, summed over samples
+
+
+@dataclass
+class _Col:
+    kind: np.ndarray
+    index: np.ndarray
+    weights: np.ndarray  # (q, p) int64
+    theta: np.ndarray
+    k: int
+    rnl: bool
+    state: int
+    constants: np.ndarray
+
+
+class TnnChip:
+    def __init__(self, image: ChipImage):
+        m, a = image.meta, image.arrays
+        self.meta = m
+        self.time_bits, self.weight_bits = m["time_bits"], m["weight_bits"]
+        e, enc = m["encoder"], a["ENC "]
+        proj = np.asarray(enc["projection"], np.float64)
+        self.encoder = Encoder(e["kind"], self.time_bits, e["fields"], np.asarray(enc["lo"], np.float64),
+                               np.asarray(enc["hi"], np.float64), tuple(e["input_shape"]), proj if proj.size else None,
+                               bool(e["znorm"]))  # fmt: skip
+        col = a["COL "]
+        so, wo = col["src_offsets"], col["w_offsets"]
+        t0 = np.concatenate([[0], np.cumsum(col["q"])])
+        self.columns = []
+        for c in range(m["columns"]):
+            p, q = int(col["p"][c]), int(col["q"][c])
+            w = col["weight"][wo[c] : wo[c + 1]].astype(np.int64).reshape(q, p)
+            self.columns.append(_Col(col["src_kind"][so[c] : so[c + 1]].astype(np.int64),
+                                     col["src_index"][so[c] : so[c + 1]].astype(np.int64),
+                                     w, col["theta"][t0[c] : t0[c + 1]].astype(np.int64), int(col["k"][c]),
+                                     RESPONSES[col["response"][c]] == "rnl", int(col["state"][c]),
+                                     synapse_constants(m["seed"], int(col["index"][c]), p * q)))  # fmt: skip
+        self.line_start = t0
+        self.out_lines = a["OUT "]["lines"].astype(np.int64)
+        self.probabilities = dict(zip(m["stdp_cases"], m["stdp"], strict=True))
+        self.stabilise = bool(m["stabilise"])
+
+    @classmethod
+    def load(cls, path: str | Path) -> TnnChip:
+        return cls(read_binary(path))
+
+    def _times(self, c: _Col, xin: np.ndarray) -> np.ndarray:
+        none = no_spike(self.time_bits)
+        batch = xin.shape[0]
+        steps = np.stack([(xin <= t) for t in range(none)]).astype(np.float32).reshape(none * batch, -1)
+        if c.rnl:
+            pot = np.zeros((none, batch, c.weights.shape[0]), np.float32)
+            for v in range(1, wmax(self.weight_bits) + 1):
+                level = (c.weights >= v).astype(np.float32)
+                if level.any():
+                    pot[v - 1 :] += (steps @ level.T).reshape(none, batch, -1)[: none - v + 1]
+        else:
+            pot = (steps @ c.weights.T.astype(np.float32)).reshape(none, batch, -1)
+        fired = pot >= c.theta.astype(np.float32)
+        y = np.where(fired.any(0), fired.argmax(0), none)
+        # rank of each spike among the column's: spikes strictly earlier, or as early with a lower index
+        q = y.shape[1]
+        before = (y[:, None, :] < y[:, :, None]) | (
+            (y[:, None, :] == y[:, :, None]) & (np.arange(q)[None, :] < np.arange(q)[:, None])[None]
+        )
+        rank = before.sum(-1)
+        return np.where((rank < c.k) & (y < none), y, none)
+
+    def _learn(self, c: _Col, x: np.ndarray, y: np.ndarray) -> None:
+        none, u = no_spike(self.time_bits), self.probabilities
+        c.state = xorshift32(c.state)
+        v = (np.uint32(c.state) ^ c.constants).astype(np.int64).reshape(c.weights.shape)
+        r, r2 = v & (PROB_ONE - 1), (v >> PROB_BITS) & (PROB_ONE - 1)
+        pre, post = (x < none)[None, :], (y < none)[:, None]
+        early = x[None, :] <= y[:, None]
+        up = np.where(pre & post & early, r < u["capture"], False) | np.where(pre & ~post, r < u["search"], False)
+        down = np.where(pre & post & ~early, r < u["minus"], False) | np.where(~pre & post, r < u["backoff"], False)
+        if self.stabilise:
+            f_up, f_down = stabiliser_tables(self.weight_bits)
+            up &= r2 < f_up[c.weights]
+            down &= r2 < f_down[c.weights]
+        c.weights = np.minimum(np.maximum(c.weights + up - down, 0), wmax(self.weight_bits))
+
+    def _forward(self, enc_times: np.ndarray, learn: bool) -> tuple[np.ndarray, int]:
+        lines = np.empty((enc_times.shape[0], int(self.line_start[-1])), np.int64)
+        events = 0
+        for i, c in enumerate(self.columns):
+            xin = np.where(
+                c.kind == 0,
+                enc_times[:, np.minimum(c.index, enc_times.shape[1] - 1)],
+                lines[:, np.minimum(c.index, lines.shape[1] - 1)],
+            )
+            y = self._times(c, xin)
+            events += int((xin < no_spike(self.time_bits)).sum()) * c.weights.shape[0]
+            if learn:
+                self._learn(c, xin[0], y[0])
+            lines[:, self.line_start[i] : self.line_start[i + 1]] = y
+        return lines, events
+
+    def run(self, x: np.ndarray, learn: bool = False, record: bool = False) -> TnnSimRun:
+        """Output spike times and winners for raw samples x (N, *input_shape); `learn`: on-chip STDP in sample order."""
+        times = encode(self.encoder, x)
+        if learn:
+            parts = [self._forward(times[n : n + 1], True) for n in range(len(times))]
+            lines = np.concatenate([p[0] for p in parts]) if parts else np.zeros((0, int(self.line_start[-1])), np.int64)
+            events = sum(p[1] for p in parts)
+        else:
+            lines, events = self._forward(times, False)
+        out = lines[:, self.out_lines]
+        none = no_spike(self.time_bits)
+        win = np.where(out.min(axis=1, initial=none) < none, out.argmin(axis=1) if out.size else 0, -1)
+        return TnnSimRun(out, win, lines if record else None, [c.weights.copy() for c in self.columns], events)
