@@ -40,7 +40,7 @@ def test_a_bad_command_line_is_one_line_and_exit_2(tmp_path):
     ]
 
 
-@pytest.mark.parametrize("tool", ["nmc-compile", "nmc-run", "nmc-opt", "nmc-search"])
+@pytest.mark.parametrize("tool", ["nmc-compile", "nmc-run", "nmc-opt", "nmc-search", "nmc-tnn"])
 def test_help_of_every_tool_prints(tool):
     """argparse %-formats help strings: one stray "%" in an option's help made --help a traceback."""
     from .conftest import run_tool
@@ -51,7 +51,7 @@ def test_help_of_every_tool_prints(tool):
     assert "Traceback" not in proc.stderr
     if tool == "nmc-compile":  # the chip presets and the defaults are in the help
         text = " ".join(proc.stdout.split())
-        assert "presets: mini, tianjic256, tiny, truenorth4" in text
+        assert "presets: mini, tianjic256, tiny, tnn16, truenorth4" in text
         assert "(default: tianjic256)" in text
 
 
