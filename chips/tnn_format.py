@@ -16,6 +16,8 @@ Verilog — takes its codes, ranges and random numbers from here.
 
 from __future__ import annotations
 
+from functools import cache
+
 import numpy as np
 
 RESPONSES = ("rnl", "snl")  # ramp-no-leak, step-no-leak
@@ -69,6 +71,7 @@ def random_bits(state: int, constants: np.ndarray) -> tuple[np.ndarray, np.ndarr
     return (v & (PROB_ONE - 1)).astype(np.int64), ((v >> PROB_BITS) & (PROB_ONE - 1)).astype(np.int64)
 
 
+@cache
 def stabiliser_tables(weight_bits: int) -> tuple[np.ndarray, np.ndarray]:
     """F(w) in 1/1024 units, indexed by weight: (gate of increments, gate of decrements).
 
@@ -81,4 +84,5 @@ def stabiliser_tables(weight_bits: int) -> tuple[np.ndarray, np.ndarray]:
     # exact integer arithmetic: floor(1024 * w (2m - w) / m^2) and floor(1024 * (m - w)(m + w) / m^2)
     up = (PROB_ONE * w * (2 * m - w)) // (m * m)
     down = (PROB_ONE * (m - w) * (m + w)) // (m * m)
+    up.flags.writeable = down.flags.writeable = False  # cached and shared
     return up, down

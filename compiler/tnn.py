@@ -133,9 +133,9 @@ class TNN(nn.Module):
         outs = []
         for n in range(times.shape[0]):
             x, col0 = times[n : n + 1], 0
-            for layer in self.layers:
+            for li, layer in enumerate(self.layers):
                 y = layer.times(x, self.time_bits, self.weight_bits)  # (1, C, q)
-                rule.update(layer, x[0, layer.fields], y[0], col0)
+                rule.update(li, x[0, layer.fields], y[0], col0)
                 col0 += layer.columns
                 x = y.flatten(1)
             outs.append(x)
@@ -159,14 +159,15 @@ class _StdpTables:
             self.constants.append(torch.from_numpy(np.stack(c)).to(dev).view(layer.columns, layer.neurons, layer.synapses))
             col += layer.columns
 
-    def update(self, layer: TNNLayer, x: torch.Tensor, y: torch.Tensor, col0: int) -> None:
-        """x (C, p) input times, y (C, q) output times after WTA; weights and random states in place."""
+    def update(self, li: int, x: torch.Tensor, y: torch.Tensor, col0: int) -> None:
+        """Layer li: x (C, p) input times, y (C, q) output times after WTA; weights and random states in place."""
         model = self.model
+        layer = model.layers[li]
         s = model.rng_state[col0 : col0 + layer.columns]
         s ^= (s << 13) & MASK32  # xorshift32, as nmc.chips.tnn_format.xorshift32
         s ^= s >> 17
         s ^= (s << 5) & MASK32
-        v = s[:, None, None] ^ self.constants[_index(model, layer)]
+        v = s[:, None, None] ^ self.constants[li]
         r_case, r_stab = v & (PROB_ONE - 1), (v >> PROB_BITS) & (PROB_ONE - 1)
         xi, yj = x[:, None, :], y[:, :, None]
         fin, fout = xi < self.none, yj < self.none
@@ -178,10 +179,6 @@ class _StdpTables:
             inc &= r_stab < self.up[w]
             dec &= r_stab < self.down[w]
         layer.weight.copy_((w + inc.long() - dec.long()).clamp(0, self.wmax))
-
-
-def _index(model: TNN, layer: TNNLayer) -> int:
-    return next(i for i, m in enumerate(model.layers) if m is layer)
 
 
 def build(

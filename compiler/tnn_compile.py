@@ -27,7 +27,7 @@ def is_tnn_file(path: str | Path) -> bool:
     if p.suffix in (".pt2", ".nir") or not p.is_file():
         return False
     try:
-        return any(g.endswith("nmc.tnn.TNN") or g == "nmc.tnn TNN" for g in pickle_globals(p))
+        return "nmc.tnn.TNN" in pickle_globals(p)  # as pickle_globals names them: module.Name
     except Exception:
         return False
 
@@ -42,6 +42,7 @@ def compile_tnn(model: Any, o: Any, stem: str, progress: Callable[[str], None] |
     from nmc.passes.place_cores import PlaceCoresPass
     from nmc.passes.route import RoutePass
     from nmc.passes.snn_to_core import SnnToCorePass
+    from nmc.passes.tnn_columns import tnn_networks
     from nmc.pipeline import run_passes
     from nmc.targets.tnn_binary import build_tnn_image
     from nmc.tnn import TNN
@@ -66,6 +67,11 @@ def compile_tnn(model: Any, o: Any, stem: str, progress: Callable[[str], None] |
     levels = {"snn": print_ir(module)}
     say("snn-to-core")
     try:
+        if isinstance(o.chip, Chip):  # a chip built in memory rides in the module, as nmc.compile does for crossbars
+            from nmc.dialects.core import ChipAttr
+            from nmc.passes.snn_to_core import CHIP_ATTRIBUTE
+
+            module.attributes[CHIP_ATTRIBUTE] = ChipAttr(chip)
         run_passes(module, [SnnToCorePass(chip=None if isinstance(o.chip, Chip) else (o.chip or TNN_DEFAULT_CHIP))])
     except NmcError as e:
         raise ModelRejected(f"{stem}: {e}") from None
@@ -75,7 +81,7 @@ def compile_tnn(model: Any, o: Any, stem: str, progress: Callable[[str], None] |
     levels["map"] = print_ir(module)
     image = build_tnn_image(module)
     binary = encode(image)
-    net = next(op for op in module.walk() if type(op).__name__ == "NetworkOp")
+    (net,) = tnn_networks(module)
     cols = image.arrays["COL "]
     report: dict[str, Any] = {
         "model": stem,

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import cast
+from typing import ClassVar, cast
 
 from xdsl.dialects.builtin import (
     I64,
@@ -70,8 +70,11 @@ from nmc.dialects.dataflow import check_dataflow_order
 from nmc.dialects.snn import CompareAttr, ResetModeAttr
 
 
-class _Flat(ParametrizedAttribute, TypeAttribute):
+class FlatType(ParametrizedAttribute, TypeAttribute):
+    """Base of types holding one value per element of a flat vector: `<N>` (core spikes/graded, tnn times)."""
+
     size: IntegerAttr
+    UNIT: ClassVar[str] = "neuron"  # what one element is, for the verifier's message
 
     def __init__(self, size: int):
         super().__init__(IntegerAttr(size, i64))
@@ -91,18 +94,18 @@ class _Flat(ParametrizedAttribute, TypeAttribute):
 
     def verify(self) -> None:
         if self.n < 1:
-            raise VerifyException(f"{self.name} needs at least one neuron, got {self.n}")
+            raise VerifyException(f"{self.name} needs at least one {self.UNIT}, got {self.n}")
 
 
 @irdl_attr_definition
-class SpikesType(_Flat):
+class SpikesType(FlatType):
     """Binary spikes of N neurons in one tick: `!core.spikes<256>`."""
 
     name = "core.spikes"
 
 
 @irdl_attr_definition
-class GradedType(_Flat):
+class GradedType(FlatType):
     """Graded (multi-valued) packets of N sources in one tick: partial sums, direct inputs."""
 
     name = "core.graded"
@@ -202,7 +205,7 @@ def chip_of(op: IRDLOperation) -> Chip:
 
 
 def size_of(t: Attribute) -> int:
-    return cast(_Flat, t).n
+    return cast(FlatType, t).n
 
 
 def _len(attr: DenseIntOrFPElementsAttr) -> int:

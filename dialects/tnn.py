@@ -15,11 +15,11 @@ docs/tnn.md states the arithmetic; `nmc.runtime.tnn_ref` is the executable refer
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from typing import ClassVar
 
 import numpy as np
-from xdsl.dialects.builtin import I64, DenseIntOrFPElementsAttr, IntegerAttr, StringAttr, SymbolNameConstraint, TensorType, i64
-from xdsl.ir import Attribute, Dialect, ParametrizedAttribute, TypeAttribute
+from xdsl.dialects.builtin import I64, DenseIntOrFPElementsAttr, IntegerAttr, StringAttr, SymbolNameConstraint, TensorType
+from xdsl.ir import Attribute, Dialect
 from xdsl.irdl import (
     AnyAttr,
     IRDLOperation,
@@ -33,42 +33,24 @@ from xdsl.irdl import (
     traits_def,
     var_operand_def,
 )
-from xdsl.parser import AttrParser
-from xdsl.printer import Printer
 from xdsl.traits import HasParent, IsolatedFromAbove, IsTerminator, SymbolOpInterface
 from xdsl.utils.exceptions import VerifyException
 
 from nmc.chips.tnn_format import PROB_ONE, RESPONSES, STDP_CASES, no_spike, wmax
-from nmc.dialects.core import ChipAttr
+from nmc.dialects.core import ChipAttr, FlatType
 from nmc.dialects.ir_arrays import to_numpy
 
 
 @irdl_attr_definition
-class TimesType(ParametrizedAttribute, TypeAttribute):
+class TimesType(FlatType):
     """Spike times of `size` lines for one sample: `!tnn.times<64>`."""
 
     name = "tnn.times"
-    size: IntegerAttr
-
-    def __init__(self, size: int):
-        super().__init__(IntegerAttr(size, i64))
+    UNIT: ClassVar[str] = "line"
 
     @property
     def lines(self) -> int:
-        return self.size.value.data
-
-    @classmethod
-    def parse_parameters(cls, parser: AttrParser) -> Sequence[Attribute]:
-        with parser.in_angle_brackets():
-            return (IntegerAttr(parser.parse_integer(allow_boolean=False, allow_negative=False), i64),)
-
-    def print_parameters(self, printer: Printer) -> None:
-        with printer.in_angle_brackets():
-            printer.print_string(str(self.lines))
-
-    def verify(self) -> None:
-        if self.lines < 1:
-            raise VerifyException(f"tnn.times needs at least one line, got {self.lines}")
+        return self.n
 
 
 def _fail(op: IRDLOperation, what: str, message: str) -> VerifyException:

@@ -118,9 +118,8 @@ def run_tnn(module: ModuleOp | tnn.NetworkOp, x: np.ndarray, learn: bool = False
         values = {v: np.concatenate([s[v] for s in per_sample]) for v in per_sample[0]} if per_sample else {}
     else:
         values = evaluate(times, False)
-    result = (
-        values[out_op.outputs[0]] if len(times) else np.zeros((0, tnn.TimesType.lines.fget(out_op.outputs[0].type)), np.int64)
-    )  # type: ignore[attr-defined]
+    lines = out_op.outputs[0].type.lines  # type: ignore[attr-defined]
+    result = values[out_op.outputs[0]] if len(times) else np.zeros((0, lines), np.int64)
     run = TnnRun(result, winners(result, b), {u.index: u.column.weights for _, us in plan for u in us})
     if record:
         run.traces = {v.name_hint or f"v{i}": t for i, (v, t) in enumerate(values.items())}

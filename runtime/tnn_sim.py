@@ -39,8 +39,7 @@ class TnnSimRun:
 
 @dataclass
 class _Col:
-    kind: np.ndarray
-    index: np.ndarray
+    source: np.ndarray  # (p,) index into the sample's line array: encoder lines, then column lines
     weights: np.ndarray  # (q, p) int64
     theta: np.ndarray
     k: int
@@ -62,16 +61,18 @@ class TnnChip:
         col = a["COL "]
         so, wo = col["src_offsets"], col["w_offsets"]
         t0 = np.concatenate([[0], np.cumsum(col["q"])])
+        self.encoder_lines = self.encoder.lines
         self.columns = []
         for c in range(m["columns"]):
             p, q = int(col["p"][c]), int(col["q"][c])
             w = col["weight"][wo[c] : wo[c + 1]].astype(np.int64).reshape(q, p)
-            self.columns.append(_Col(col["src_kind"][so[c] : so[c + 1]].astype(np.int64),
-                                     col["src_index"][so[c] : so[c + 1]].astype(np.int64),
-                                     w, col["theta"][t0[c] : t0[c + 1]].astype(np.int64), int(col["k"][c]),
-                                     RESPONSES[col["response"][c]] == "rnl", int(col["state"][c]),
-                                     synapse_constants(m["seed"], int(col["index"][c]), p * q)))  # fmt: skip
-        self.line_start = t0
+            kind, index = col["src_kind"][so[c] : so[c + 1]], col["src_index"][so[c] : so[c + 1]].astype(np.int64)
+            source = np.where(kind == 0, index, self.encoder_lines + index)
+            theta = col["theta"][t0[c] : t0[c + 1]].astype(np.int64)
+            rnl = RESPONSES[col["response"][c]] == "rnl"
+            constants = synapse_constants(m["seed"], int(col["index"][c]), p * q)
+            self.columns.append(_Col(source, w, theta, int(col["k"][c]), rnl, int(col["state"][c]), constants))
+        self.line_start = t0 + self.encoder_lines  # column c's lines in the line array
         self.out_lines = a["OUT "]["lines"].astype(np.int64)
         self.probabilities = dict(zip(m["stdp_cases"], m["stdp"], strict=True))
         self.stabilise = bool(m["stabilise"])
@@ -112,20 +113,18 @@ class TnnChip:
         up = np.where(pre & post & early, r < u["capture"], False) | np.where(pre & ~post, r < u["search"], False)
         down = np.where(pre & post & ~early, r < u["minus"], False) | np.where(~pre & post, r < u["backoff"], False)
         if self.stabilise:
-            f_up, f_down = stabiliser_tables(self.weight_bits)
+            f_up, f_down = stabiliser_tables(self.weight_bits)  # cached
             up &= r2 < f_up[c.weights]
             down &= r2 < f_down[c.weights]
         c.weights = np.minimum(np.maximum(c.weights + up - down, 0), wmax(self.weight_bits))
 
     def _forward(self, enc_times: np.ndarray, learn: bool) -> tuple[np.ndarray, int]:
+        """Every line of the samples (encoder lines, then each column's outputs) and the synaptic events."""
         lines = np.empty((enc_times.shape[0], int(self.line_start[-1])), np.int64)
+        lines[:, : self.encoder_lines] = enc_times
         events = 0
         for i, c in enumerate(self.columns):
-            xin = np.where(
-                c.kind == 0,
-                enc_times[:, np.minimum(c.index, enc_times.shape[1] - 1)],
-                lines[:, np.minimum(c.index, lines.shape[1] - 1)],
-            )
+            xin = lines[:, c.source]
             y = self._times(c, xin)
             events += int((xin < no_spike(self.time_bits)).sum()) * c.weights.shape[0]
             if learn:
@@ -142,6 +141,7 @@ class TnnChip:
             events = sum(p[1] for p in parts)
         else:
             lines, events = self._forward(times, False)
+        lines = lines[:, self.encoder_lines :]  # the column lines
         out = lines[:, self.out_lines]
         none = no_spike(self.time_bits)
         win = np.where(out.min(axis=1, initial=none) < none, out.argmin(axis=1) if out.size else 0, -1)

@@ -197,6 +197,20 @@ def test_too_large_columns_and_chips_without_tnn_cores_are_refused(tmp_path, cap
         assert not (tmp_path / "out").exists()
 
 
+def test_a_chip_built_in_memory_is_used():
+    import dataclasses
+
+    import nmc
+    from nmc.chips import load_chip
+
+    x, _ = _series(10)
+    tnn16 = load_chip("tnn16")
+    chip = dataclasses.replace(tnn16, name="mine", tnn_column={**tnn16.tnn_column, "synapses": 64})
+    with pytest.raises(nmc.errors.ModelRejected, match="192 synapses per neuron, chip 'mine' tnn_column.synapses is 64"):
+        nmc.compile(tnn.build(x, 2, seed=0), chip=chip)
+    assert nmc.compile(tnn.build(x, 2, seed=0), chip=dataclasses.replace(tnn16, name="mine")).report["chip"]["name"] == "mine"
+
+
 def test_bad_tnn_binaries_are_refused():
     x, _ = _series(10)
     image = _levels(tnn.build(x, 2, seed=0))[2]

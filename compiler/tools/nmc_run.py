@@ -76,7 +76,17 @@ def _missing(path: Path):
     raise NmcError(f"{path}: no such file")
 
 
-def _run_binary(path: Path, x, device: str, record: bool = False):
+def _read_binary(path: Path):
+    from nmc.chips.binary import BinaryError, read_binary
+    from nmc.errors import NmcError
+
+    try:
+        return read_binary(path)
+    except BinaryError as e:
+        raise NmcError(f"{path}: {e}") from None
+
+
+def _run_binary(path: Path, image, x, device: str, record: bool = False):
     from nmc.chips.binary import BinaryError
     from nmc.errors import NmcError
     from nmc.runtime.simulator import Chip
@@ -87,7 +97,7 @@ def _run_binary(path: Path, x, device: str, record: bool = False):
         if not torch.cuda.is_available():
             raise NmcError("--device cuda: torch sees no CUDA device here; use --device cpu or numpy")
     try:
-        chip = Chip.load(path)
+        chip = Chip(image)
         return chip.run(x, device=device, record=record), [spec["kind"] for spec in chip.meta["outputs"]]
     except BinaryError as e:
         raise NmcError(f"{path}: {e}") from None
@@ -184,15 +194,17 @@ def run_cli(args: argparse.Namespace) -> None:
     with open(path, "rb") if path.exists() else _missing(path) as f:
         head = f.read(len(MAGIC))
     spikes = args.record == "spikes"
-    if _run_tnn(path, head == MAGIC or path.suffix == ".nmc", x, args):
+    is_binary = head == MAGIC or path.suffix == ".nmc"
+    loaded = _read_binary(path) if is_binary else read_module(path)  # read once, whichever kind of network it holds
+    if _run_tnn(path, loaded, x, args):
         return
     if args.learn:
         raise NmcError(f"{path}: --learn runs STDP on TNN networks; this is not one")
-    if head == MAGIC or path.suffix == ".nmc":
-        run, kinds = _run_binary(path, x, args.device, record=spikes)
+    if is_binary:
+        run, kinds = _run_binary(path, loaded, x, args.device, record=spikes)
         results = run.output_spikes if spikes else run.outputs
     else:
-        module = read_module(path)
+        module = loaded
         dtype = np.float64 if args.float64 else np.float32
         is_core = any(isinstance(op, core.NetworkOp) for op in module.walk())
         if is_core and spikes:
@@ -226,35 +238,31 @@ def run_cli(args: argparse.Namespace) -> None:
         print(f"accuracy {acc:.4f} on {len(labels)} samples")
 
 
-def _run_tnn(path: Path, is_binary: bool, x, args: argparse.Namespace) -> bool:
-    """Run a TNN binary or tnn IR: -o gets the winning line per sample (or the output spike times); False if not a TNN."""
+def _run_tnn(path: Path, loaded, x, args: argparse.Namespace) -> bool:
+    """Run a TNN binary image or tnn IR module: -o gets the winning line per sample (or the output spike times);
+    False if `loaded` is not a TNN."""
     import numpy as np
 
+    from nmc.chips.binary import ChipImage, is_tnn
     from nmc.driver import write_atomically
     from nmc.errors import NmcError
 
-    if is_binary:
-        from nmc.chips.binary import BinaryError, is_tnn, read_binary
+    if isinstance(loaded, ChipImage):
         from nmc.runtime.tnn_sim import TnnChip
 
-        try:
-            image = read_binary(path)
-        except BinaryError as e:
-            raise NmcError(f"{path}: {e}") from None
-        if not is_tnn(image):
+        if not is_tnn(loaded):
             return False
         if args.device == "cuda":
             raise NmcError("--device cuda: the TNN simulator runs on numpy; drop --device")
-        run = TnnChip(image).run(x, learn=args.learn)
+        run = TnnChip(loaded).run(x, learn=args.learn)
         where = "chip simulator"
     else:
         from nmc.dialects import tnn
         from nmc.runtime.tnn_interp import run_tnn
 
-        module = read_module(path)
-        if not any(isinstance(op, tnn.NetworkOp) for op in module.walk()):
+        if not any(isinstance(op, tnn.NetworkOp) for op in loaded.walk()):
             return False
-        run = run_tnn(module, x, learn=args.learn)
+        run = run_tnn(loaded, x, learn=args.learn)
         where = "IR interpreter"
     result = run.outputs if args.record == "spikes" else run.winners
     if args.output:
