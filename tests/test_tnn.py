@@ -206,7 +206,7 @@ def test_a_chip_built_in_memory_is_used():
     x, _ = _series(10)
     tnn16 = load_chip("tnn16")
     chip = dataclasses.replace(tnn16, name="mine", tnn_column={**tnn16.tnn_column, "synapses": 64})
-    with pytest.raises(nmc.errors.ModelRejected, match="192 synapses per neuron, chip 'mine' tnn_column.synapses is 64"):
+    with pytest.raises(nmc.errors.ModelRejected, match=r"192 synapses per neuron, chip 'mine' tnn_column\.synapses is 64"):
         nmc.compile(tnn.build(x, 2, seed=0), chip=chip)
     assert nmc.compile(tnn.build(x, 2, seed=0), chip=dataclasses.replace(tnn16, name="mine")).report["chip"]["name"] == "mine"
 
