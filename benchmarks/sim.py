@@ -64,7 +64,11 @@ def layers_of(module, dense: bool) -> list[Layer]:
         if not isinstance(op, core.NeuronsOp):
             continue
         g = read_group(op)
-        if len(g.inputs) != 1 or (prev is not None and g.inputs[0] is not prev) or (g.mode == "spike" and (g.reset, g.compare) != ("subtract", "ge")):
+        if (
+            len(g.inputs) != 1
+            or (prev is not None and g.inputs[0] is not prev)
+            or (g.mode == "spike" and (g.reset, g.compare) != ("subtract", "ge"))
+        ):
             raise SystemExit(f"group '{g.layer}' is not a plain IF layer of a chain; the benchmark needs one")
         if (g.decay_shift or 0) or g.v_init.any():
             raise SystemExit(f"group '{g.layer}' leaks or starts charged")
@@ -198,7 +202,12 @@ def row(name: str, seconds: float, samples: int, events: float, ref_seconds: flo
 def bench(name: str, entries: list[tuple[str, Callable[[], np.ndarray]]], reference: np.ndarray, samples: int,
           events: float, repeats: int, module=None) -> list[str]:  # fmt: skip
     """Time every entry, check its output against `reference`, and express it as a ratio to nmc (first entry)."""
-    lines = [f"**{name}**", "", "| implementation | samples/s | synaptic events/s | speed vs nmc | output |", "|---|---:|---:|---:|---|"]
+    lines = [
+        f"**{name}**",
+        "",
+        "| implementation | samples/s | synaptic events/s | speed vs nmc | output |",
+        "|---|---:|---:|---:|---|",
+    ]
     base = None
     for label, fn in entries:
         try:

@@ -1,6 +1,5 @@
 """The one exception type for bad user input (model, chip file, IR, binary, options)."""
 
-
 from pathlib import Path
 
 

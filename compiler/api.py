@@ -75,15 +75,18 @@ class Compiled:
         outdir.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(dir=outdir.parent, prefix=f".{outdir.name}."))
         try:
-            for name, content in self.files.items():
+            for name, content in self.files.items():  # names may hold a folder: synth/<top>.ys
+                (staging / name).parent.mkdir(parents=True, exist_ok=True)
                 (staging / name).write_bytes(content if isinstance(content, bytes) else content.encode())
             (staging / "report.json").write_text(json.dumps(self.report, indent=2, sort_keys=True))
-            for path in staging.iterdir():
-                os.chmod(path, 0o644)
+            names = sorted([*self.files, "report.json"])
+            for name in names:
+                os.chmod(staging / name, 0o644)
             previous = _previous_files(outdir)
             outdir.mkdir(exist_ok=True)
-            for path in sorted(staging.iterdir()):
-                os.replace(path, outdir / path.name)
+            for name in names:
+                (outdir / name).parent.mkdir(parents=True, exist_ok=True)
+                os.replace(staging / name, outdir / name)
             for stale in previous - {*self.files, "report.json"}:
                 (outdir / stale).unlink(missing_ok=True)
         finally:
@@ -134,6 +137,8 @@ def compile(
 
     if type(model).__name__ == "TNN" or (isinstance(model, str | Path) and is_tnn_file(model)):
         return compile_tnn(model, o, stem, progress)  # temporal networks: TNN columns, not crossbars
+    if o.forecast:
+        raise NmcError("--forecast predicts the silicon of TNN columns (docs/tnn-hardware.md); this model is not a TNN")
     calibration_file = None
     if isinstance(calibration, str | Path):
         calibration_file = str(Path(calibration).resolve())
@@ -230,8 +235,10 @@ def compile(
         files.update(_chip_outputs(module, snn_module, the_chip, report, stem, stimulus if o.check else None, o.plot, say))
     elif target == "verilog":
         limits = {"max_synapses": o.verilog_max_synapses, "max_neurons": o.verilog_max_neurons}
-        tb_input = calibration[: o.tb_samples] if calibration is not None else None
-        files.update(_verilog_outputs(module, report, tb_input, o.tb_samples, synth, limits, say))
+        tb_samples = o.tb_samples or 1
+        tb_input = calibration[:tb_samples] if calibration is not None else None
+        clock = o.clock_mhz or the_chip.timing["clock_mhz"]
+        files.update(_verilog_outputs(module, report, tb_input, tb_samples, synth, limits, say, clock))
     elif target == "nir":
         files[f"{stem}.nir"] = _nir_bytes(module)
     else:
@@ -349,7 +356,7 @@ def _chip_outputs(module, snn_module, chip, report: dict, stem: str, stimulus, p
     return files
 
 
-def _verilog_outputs(module, report: dict, stimulus, samples: int, synth: bool, limits: dict, progress) -> dict:
+def _verilog_outputs(module, report: dict, stimulus, samples: int, synth: bool, limits: dict, progress, clock_mhz: float) -> dict:
     """RTL, synapse memories, a testbench on `stimulus` (or seeded uniform inputs), and optionally synthesis."""
     from nmc.chips.binary import decode, encode
     from nmc.targets.chip_binary import build_image
@@ -384,9 +391,9 @@ def _verilog_outputs(module, report: dict, stimulus, samples: int, synth: bool, 
         from nmc.targets.synth import synthesize
         from nmc.targets.verilog import PRIMITIVES
 
-        progress("synthesizing with yosys")
+        progress("synthesizing with yosys, timing with OpenSTA")
         rtl = [PRIMITIVES, f"{top}.v"]
-        synth_files, numbers = synthesize({k: v for k, v in files.items() if not k.startswith("tb_")}, top, rtl)
+        synth_files, numbers = synthesize({k: v for k, v in files.items() if not k.startswith("tb_")}, top, rtl, clock_mhz)
         files.update(synth_files)
         report["synthesis"] = numbers
     return files

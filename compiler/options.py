@@ -89,7 +89,18 @@ class CompileOptions:
     dump_ir: bool = _opt(False, "also write every level's IR as <model>.<level>.mlir", kind="flag")
     plot: bool = _opt(False, "write a spike raster and a placement heat map (PNG)", kind="flag")
     synth: bool = _opt(False, "with --target verilog: synthesize with yosys (OUTDIR/synth/)", kind="flag")
-    tb_samples: int = _opt(1, "with --target verilog: calibration samples the testbench runs", kind="positive")
+    tb_samples: int | None = _opt(
+        None, "with --target verilog: calibration samples the testbench runs (default 1; for a TNN 64)", kind="positive"
+    )
+    clock_mhz: float | None = _opt(
+        None, "with --synth or --forecast: the clock the timing is for (default: the chip file's clock_mhz)", kind="float"
+    )
+    forecast: bool = _opt(
+        False,
+        "for a TNN: print each column's predicted cells, area, leakage and slack from the stored fit, without Yosys "
+        "(docs/tnn-hardware.md)",
+        kind="flag",
+    )
     verilog_max_synapses: int | None = _opt(None, "largest network --target verilog emits (synapses)", kind="positive")
     verilog_max_neurons: int | None = _opt(None, "largest network --target verilog emits (neurons)", kind="positive")
 
@@ -108,6 +119,7 @@ class CompileOptions:
         only = {
             "synth": ("verilog", "synthesizes Verilog"),
             "tb_samples": ("verilog", "sizes the Verilog testbench"),
+            "clock_mhz": ("verilog", "sets the clock of the timing analysis after --synth"),
             "verilog_max_synapses": ("verilog", "limits the Verilog output"),
             "verilog_max_neurons": ("verilog", "limits the Verilog output"),
             "plot": ("chip", "plots the chip run"),
@@ -117,6 +129,8 @@ class CompileOptions:
                 raise NmcError(f"--{name.replace('_', '-')} {what}: use it with --finetune DATA.npz")
         defaults = {f.name: f.default for f in dataclasses.fields(self)}
         for name, (target, what) in only.items():
+            if name == "clock_mhz" and self.forecast:
+                continue
             if getattr(self, name) != defaults[name] and self.target != target:
                 flag = "--" + name.replace("_", "-")
                 raise NmcError(f"{flag} {what}: use it with --target {target} (this run has --target {self.target})")

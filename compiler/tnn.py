@@ -150,7 +150,7 @@ class _StdpTables:
         self.model, self.none, self.wmax = model, no_spike(model.time_bits), wmax(model.weight_bits)
         self.u = model.probabilities
         up, down = stabiliser_tables(model.weight_bits)
-        self.up, self.down = torch.from_numpy(up).to(dev), torch.from_numpy(down).to(dev)
+        self.up, self.down = torch.tensor(up, device=dev), torch.tensor(down, device=dev)
         self.constants = []
         col = 0
         for layer in model.layers:
@@ -184,7 +184,7 @@ class _StdpTables:
 def build(
     x: np.ndarray, clusters: int, *, time_bits: int = 3, weight_bits: int = 3, encoder: str = "grf", fields: int = 8,
     project: int | None = None, threshold: int | None = None, k: int = 1, response: str = "rnl", seed: int = 0,
-    stabilise: bool = False, probabilities: dict[str, int] | None = None,
+    stabilise: bool = False, probabilities: dict[str, int] | None = None, reduce: str = "sparse",
 ) -> TNN:  # fmt: skip
     """A one-column TNN for clustering `x` into `clusters` (q = clusters neurons, p = every encoded line).
 
@@ -197,7 +197,7 @@ def build(
         raise NmcError(f"time bits and weight bits must be in 1..8, got {time_bits} and {weight_bits}")
     if not 1 <= k <= clusters:
         raise NmcError(f"k-WTA k must be in 1..{clusters} (the neurons of the column), got {k}")
-    enc = fit_encoder(x, encoder, time_bits, fields, project, True, seed)
+    enc = fit_encoder(x, encoder, time_bits, fields, project, True, seed, reduce)
     times = encode(enc, x)
     p = times.shape[1]
     rng = np.random.default_rng(seed)

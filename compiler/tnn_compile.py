@@ -49,8 +49,8 @@ def compile_tnn(model: Any, o: Any, stem: str, progress: Callable[[str], None] |
 
     clock = _StepClock(progress)
     say = clock.say
-    if o.target not in ("chip", "mlir"):
-        raise NmcError(f"--target {o.target}: a TNN compiles to --target chip or mlir (TNN Verilog is the TNN-hardware issue)")
+    if o.target not in ("chip", "mlir", "verilog"):
+        raise NmcError(f"--target {o.target}: a TNN compiles to --target chip, mlir or verilog")
     if isinstance(model, str | Path):
         from nmc.frontends.torch_import import load_model
 
@@ -108,14 +108,23 @@ def compile_tnn(model: Any, o: Any, stem: str, progress: Callable[[str], None] |
     if o.target == "chip":
         files[f"{stem}.nmc"] = binary
         report["binary"] = {"bytes": len(binary)}
-    else:
+    elif o.target == "mlir":
         level = o.level if o.level in levels else "map"
         files[f"{stem}.{level}.mlir"] = levels[level]
     calibration = o.calibration
+    x = None
     if calibration is not None:
         say("check")
         x = np.load(calibration, allow_pickle=False) if isinstance(calibration, str | Path) else np.asarray(calibration)
         report["check"] = _check(model, binary, x)
+    if o.forecast:
+        from nmc.tnn_hardware import forecast
+
+        report["forecast"] = forecast(cols, chip, o.clock_mhz)
+    if o.target == "verilog":
+        from nmc.tnn_hardware import verilog_outputs
+
+        files.update(verilog_outputs(binary, chip, stem, x, o, report, say))
     report["files"] = sorted([*files, "report.json"])
     return Compiled(stem, files, report, module, notes, clock.finish())
 

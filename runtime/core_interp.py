@@ -128,8 +128,10 @@ def run_core(
     arrays = [inputs] if isinstance(inputs, np.ndarray) else list(inputs)
     poisson = any(isinstance(op, core.InputOp) and op.encoding.data == core.Encoding.POISSON for op in net.body.block.ops)
     if arrays and len(arrays[0]) > CHUNK and not poisson:
-        parts = [run_core(net, [a[i : i + CHUNK] for a in arrays], dtype=dtype, record=record, chip=chip)
-                 for i in range(0, len(arrays[0]), CHUNK)]
+        parts = [
+            run_core(net, [a[i : i + CHUNK] for a in arrays], dtype=dtype, record=record, chip=chip)
+            for i in range(0, len(arrays[0]), CHUNK)
+        ]
         outputs = [np.concatenate(o) for o in zip(*(p.outputs for p in parts), strict=True)]
         traces = {k: np.concatenate([p.traces[k] for p in parts], axis=1) for k in parts[0].traces}
         return CoreRun(outputs, traces, parts[0].chip_ticks, sum(p.synaptic_events for p in parts))
@@ -218,8 +220,6 @@ def run_core(
     assert isinstance(out_op, core.OutputOp)
     by_value = {d.output: o for d, o in zip(decoders, outputs, strict=True)}
     return CoreRun([by_value[v] for v in out_op.outputs], {k: np.stack(v) for k, v in traces.items() if v}, total, events)
-
-
 
 
 def _decode_step(d: core.DecodeOp, x: np.ndarray, tick: int, ticks: int, acc: np.ndarray | None) -> np.ndarray:

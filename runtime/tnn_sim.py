@@ -134,7 +134,12 @@ class TnnChip:
 
     def run(self, x: np.ndarray, learn: bool = False, record: bool = False) -> TnnSimRun:
         """Output spike times and winners for raw samples x (N, *input_shape); `learn`: on-chip STDP in sample order."""
-        times = encode(self.encoder, x)
+        return self.run_encoded(encode(self.encoder, x), learn, record)
+
+    def run_encoded(self, times: np.ndarray, learn: bool = False, record: bool = False) -> TnnSimRun:
+        """As `run`, from encoder spike times (N, encoder lines) instead of raw samples."""
+        if times.ndim != 2 or times.shape[1] != self.encoder_lines:
+            raise ValueError(f"encoded TNN samples must have shape (N, {self.encoder_lines}), got {list(times.shape)}")
         if learn:
             parts = [self._forward(times[n : n + 1], True) for n in range(len(times))]
             lines = np.concatenate([p[0] for p in parts]) if parts else np.zeros((0, int(self.line_start[-1])), np.int64)

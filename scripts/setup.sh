@@ -6,9 +6,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"
 apt_packages=()
-# Verilog tools for --target verilog and its tests: Icarus, Verilator, Yosys, the OSU 0.18 um liberty.
-if ! { command -v iverilog && command -v verilator && command -v yosys && [ -f /usr/share/qflow/tech/osu018/osu018_stdcells.lib ]; } >/dev/null 2>&1; then
-    apt_packages+=(iverilog verilator yosys qflow-tech-osu018)
+# Verilog tools for --target verilog and its tests: Icarus, Verilator, Yosys, the OSU 0.18 um liberty, OpenSTA.
+if ! { command -v iverilog && command -v verilator && command -v yosys && command -v sta && [ -f /usr/share/qflow/tech/osu018/osu018_stdcells.lib ]; } >/dev/null 2>&1; then
+    apt_packages+=(iverilog verilator yosys qflow-tech-osu018 opensta)
 fi
 if [ ! -x .venv/bin/python ] && ! python3 -c "import ensurepip, venv" >/dev/null 2>&1; then
     apt_packages+=(python3-venv)  # Debian ships venv/ensurepip separately

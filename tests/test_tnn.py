@@ -228,3 +228,18 @@ def test_nmc_tnn_subprocess_smoke(tmp_path):
                           str(tmp_path / "m.pt")], capture_output=True, text=True)  # fmt: skip
     assert bad.returncode == 1
     assert bad.stderr.strip() == "nmc-tnn: error: --clusters must be at least 2, got 1"
+
+
+def test_paa_and_mixed_reductions_by_hand():
+    from nmc.runtime.tnn_encode import features, fit_encoder, paa_matrix
+
+    # 2 channels of length 5, 4 values -> 2 segments per channel: samples 0..1 and 2..4
+    x = np.array([[[1.0, 3.0, 2.0, 4.0, 6.0], [0.0, 0.0, 3.0, 3.0, 3.0]]])
+    assert (x.reshape(1, -1) @ paa_matrix((2, 5), 4)).tolist() == [[2.0, 4.0, 0.0, 3.0]]
+    xs = np.random.default_rng(0).normal(size=(30, 40))
+    paa = fit_encoder(xs, project=8, reduce="paa")
+    assert np.allclose(features(xs, True, paa.projection), features(xs, True, None).reshape(30, 8, 5).mean(-1))
+    mixed = fit_encoder(xs, project=8, reduce="mixed", seed=3)
+    sparse = fit_encoder(xs, project=4, reduce="sparse", seed=3)
+    assert np.array_equal(mixed.projection[:, :4], paa_matrix((40,), 4))  # first half PAA ...
+    assert np.array_equal(mixed.projection[:, 4:], sparse.projection)  # ... then the seeded sparse projection

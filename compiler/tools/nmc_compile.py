@@ -124,6 +124,24 @@ def _progress(mode: str = "auto"):
     return log
 
 
+def _synthesis_lines(report: dict) -> list[str]:
+    syn = report.get("synthesis")
+    if not syn:
+        return []
+    area = f", OSU 0.18 um: {syn['osu018_cells']} cells, {syn['osu018_area_um2'] / 1e6:.4f} mm2" if "osu018_cells" in syn else ""
+    lines = [
+        f"  synthesis (yosys, {syn['seconds']:.0f} s): {syn['generic_cells']} generic cells, "
+        f"{syn['transistors']} transistors (stat -tech cmos){area}"
+    ]
+    sta = syn.get("sta")
+    if sta:
+        lines.append(
+            f"  timing (OpenSTA at {sta['clock_mhz']:g} MHz): worst slack {sta['worst_slack_ns']:.3f} ns; power "
+            f"{sta['power_total_w'] * 1e3:.4f} mW total, leakage {sta['power_leakage_w'] * 1e9:.2f} nW"
+        )
+    return lines
+
+
 def _summary(report: dict, path: Path) -> str:
     if report.get("kind") == "tnn":
         t = report["tnn"]
@@ -139,6 +157,24 @@ def _summary(report: dict, path: Path) -> str:
         ]
         if "check" in report:
             lines.append(f"  check: simulator == torch TNN, identical spike times on {report['check']['samples']} samples")
+        v = report.get("verilog")
+        if v:
+            lines.append(
+                f"  verilog: {v['rtl_lines']} lines, {v['columns']} columns, {v['synapses']} synapses"
+                f"{', on-chip STDP' if v['on_chip_learning'] else ''}, {v['clock_cycles_per_sample']} clock cycles per "
+                f"sample; testbench ({v['testbench_samples']} samples): {v['run']}"
+            )
+        lines += _synthesis_lines(report)
+        fc = report.get("forecast")
+        if fc:
+            tot, fit = fc["total"], fc["fit"]
+            lines.append(
+                f"  forecast (OSU 0.18 um, stored fit, no synthesis): {tot['cells']:.0f} cells, {tot['area_um2'] / 1e6:.4f} mm2, "
+                f"leakage {tot['leakage_w'] * 1e9:.1f} nW, worst slack {tot['worst_slack_ns']:.2f} ns at {fc['clock_mhz']:g} MHz"
+            )
+            lines.append(
+                "    fit: " + ", ".join(f"{m} {e['model']} (held-out error {e['held_out_error']:.1%})" for m, e in fit.items())
+            )
         return "\n".join(lines)
     snn = report["snn"]
     lines = [f"wrote {path}"]
@@ -197,15 +233,7 @@ def _summary(report: dict, path: Path) -> str:
             f"synapse words in {v['cores']} cores, {v['clock_cycles_per_tick']} clock cycles per tick; "
             f"testbench: {v['run']}"
         )
-    syn = report.get("synthesis")
-    if syn:
-        area = (
-            f", OSU 0.18 um: {syn['osu018_cells']} cells, {syn['osu018_area_um2'] / 1e6:.3f} mm2" if "osu018_cells" in syn else ""
-        )
-        lines.append(
-            f"  synthesis (yosys, {syn['seconds']:.0f} s): {syn['generic_cells']} generic cells, "
-            f"{syn['transistors']} transistors (stat -tech cmos){area}"
-        )
+    lines += _synthesis_lines(report)
     if "binary" in report:
         lines.append(f"  binary: {report['binary']['bytes']} bytes")
     q = report.get("quantization")

@@ -26,7 +26,12 @@ def build_parser():
     fit.add_argument("--weight-bits", type=positive_int, default=3, help="unsigned weight bits (default 3)")
     fit.add_argument("--encoder", choices=("grf", "latency"), default="grf", help="value -> spike time code (default grf)")
     fit.add_argument("--fields", type=positive_int, default=8, help="Gaussian receptive fields per value (default 8)")
-    fit.add_argument("--project", type=positive_int, help="sparse random projection of each series to this many values")
+    fit.add_argument("--project", type=positive_int, help="reduce each series to this many values (see --reduce)")
+    fit.add_argument(
+        "--reduce", choices=("sparse", "paa", "mixed"), default="sparse",
+        help="with --project: sparse random projection (default), piecewise aggregate approximation per channel, "
+        "or mixed (half each; benchmarks/tnn.py's setting)",
+    )  # fmt: skip
     fit.add_argument("--threshold", type=positive_int, help="theta (default: 0.3 x mean spiking inputs x wmax / 2)")
     fit.add_argument("--response", choices=("rnl", "snl"), default="rnl", help="ramp-no-leak (default) or step-no-leak")
     fit.add_argument("--stabilise", action="store_true", help="gate STDP by the weight-dependent stabiliser F(w)")
@@ -96,7 +101,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                 _rand(args.labels, np.zeros(len(x), int), len(x))  # labels checked before the long step
             model = tnn.build(x, args.clusters, time_bits=args.time_bits, weight_bits=args.weight_bits, encoder=args.encoder,
                               fields=args.fields, project=args.project, threshold=args.threshold, response=args.response,
-                              seed=args.seed, stabilise=args.stabilise)  # fmt: skip
+                              seed=args.seed, stabilise=args.stabilise, reduce=args.reduce)  # fmt: skip
             p, q = model.layers[0].synapses, model.layers[0].neurons
             print(f"TNN column {p} synapses x {q} neurons, theta {int(model.layers[0].theta[0, 0])}, "
                   f"{1 << args.time_bits} ticks per sample", file=sys.stderr)  # fmt: skip
