@@ -24,17 +24,19 @@ from _report import machine, write_section
 
 SHAPES = ((16, 2), (65, 2), (32, 12), (64, 8), (242, 4), (128, 10), (128, 24))
 CLOCK_MHZ = 100.0
+TIME_BITS = WEIGHT_BITS = 3  # TNNGen's columns
 ROOT = Path(__file__).resolve().parent.parent
 FIT_PATH = ROOT / "targets" / "tnn_forecast.json"
 
 
-def synthesize_column(p: int, q: int, seed: int = 0) -> dict:
-    """Yosys + OpenSTA numbers of one p x q column with random weights and a mid-range threshold."""
+def synthesize_column(p: int, q: int, seed: int = 0, model=None) -> dict:
+    """Yosys + OpenSTA numbers of one p x q column with random weights and the default threshold (or of `model`)."""
     import nmc
     from nmc import tnn
 
-    x = np.random.default_rng(seed).normal(size=(16, p))
-    model = tnn.build(x, q, encoder="latency", fields=1, seed=seed)
+    if model is None:
+        x = np.random.default_rng(seed).normal(size=(16, p))
+        model = tnn.build(x, q, encoder="latency", fields=1, time_bits=TIME_BITS, weight_bits=WEIGHT_BITS, seed=seed)
     t0 = time.perf_counter()
     compiled = nmc.compile(model, target="verilog", synth=True, clock_mhz=CLOCK_MHZ, tb_samples=1)
     seconds = time.perf_counter() - t0
@@ -72,7 +74,10 @@ def main() -> None:
         rows.append(synthesize_column(p, q))
         print(json.dumps(rows[-1]), flush=True)
     train, held = rows[:-2], rows[-2:]
-    stored: dict = {"clock_mhz": CLOCK_MHZ, "shapes": [[r["p"], r["q"]] for r in rows], "metrics": {}}
+    stored: dict = {
+        "clock_mhz": CLOCK_MHZ, "time_bits": TIME_BITS, "weight_bits": WEIGHT_BITS, "on_chip_learning": True,
+        "shapes": [[r["p"], r["q"]] for r in rows], "metrics": {},
+    }  # fmt: skip
     table = []
     for metric in METRICS:
         entry: dict = {"coefficients": {}, "held_out_error": {}, "loo_error": {}}
@@ -121,28 +126,42 @@ def main() -> None:
     write_section("tnn-hw", "\n".join(lines))
 
 
-def ucr_table() -> list[str]:
-    """The TNN benchmark's designs (one column of K neurons over its encoded lines), synthesized."""
+def ucr_table(max_synthesized: int = 512) -> list[str]:
+    """The TNN benchmark's designs: synthesized where small enough, else forecast from the stored fit."""
     import sys
 
     sys.path.insert(0, str(Path(__file__).parent))
-    from tnn import SETS, design_shape, load
+    from tnn import SETS, design, load
 
+    from nmc.targets.tnn_forecast import forecast_column, load_fit
+
+    stored = load_fit()
     out = [
-        "UCR designs of `benchmarks/tnn.py` (its setting; 100 MHz):",
+        f"UCR designs of `benchmarks/tnn.py` (its setting: 5 time bits, 3-bit weights, on-chip STDP; {CLOCK_MHZ:g} MHz). "
+        f"Columns of at most {max_synthesized} synapses are synthesized (and forecast, to show the forecast's error "
+        f"at 5 time bits: the fit is at {TIME_BITS}); the larger ones only forecast (Yosys needs about a minute per 30 "
+        "synapses here).",
         "",
-        "| set | p x q | cells | area (um^2) | leakage (nW) | worst slack (ns) | latency/sample (ns) |",
-        "|---|---|---|---|---|---|---|",
+        "| set | p x q | source | cells | area (um^2) | leakage (nW) | worst slack (ns) | latency/sample (ns) |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for name in SETS:
         x, y = load(name)
-        p, q = design_shape(x, len(set(y.tolist())))
-        r = synthesize_column(p, q)
-        print(name, json.dumps(r), flush=True)
-        out.append(
-            f"| {name} | {p} x {q} | {r['cells']} | {r['area_um2']:.0f} | {r['leakage_w'] * 1e9:.1f} | {r['slack_ns']:.2f} "
-            f"| {r['latency_ns']:.0f} |"
-        )
+        model = design(x, len(set(y.tolist())), 0)
+        layer = model.layers[0]
+        p, q = layer.synapses, layer.neurons
+        cycles = 1 + (1 + (1 << model.time_bits)) + 1
+        f = forecast_column(stored, p, q, CLOCK_MHZ)
+        rows = [("forecast", f["cells"], f["area_um2"], f["leakage_w"], f["slack_ns"])]
+        if p * q <= max_synthesized:
+            r = synthesize_column(p, q, model=model)
+            print(name, json.dumps(r), flush=True)
+            rows.insert(0, ("synthesized", r["cells"], r["area_um2"], r["leakage_w"], r["slack_ns"]))
+        for source, cells, area, leak, slack in rows:
+            out.append(
+                f"| {name} | {p} x {q} | {source} | {cells:.0f} | {area:.0f} | {leak * 1e9:.1f} | {slack:.2f} "
+                f"| {cycles * 1000 / CLOCK_MHZ:.0f} |"
+            )
     return out
 
 

@@ -120,7 +120,8 @@ def compile_tnn(model: Any, o: Any, stem: str, progress: Callable[[str], None] |
     if o.forecast:
         from nmc.tnn_hardware import forecast
 
-        report["forecast"] = forecast(cols, chip, o.clock_mhz)
+        say("forecast")
+        report["forecast"] = forecast(cols, chip, o.clock_mhz, model.time_bits, model.weight_bits)
     if o.target == "verilog":
         from nmc.tnn_hardware import verilog_outputs
 

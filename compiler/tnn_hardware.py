@@ -70,7 +70,7 @@ def verilog_outputs(
     return files
 
 
-def forecast(image_cols: Any, chip: Any, clock_mhz: float | None) -> dict[str, Any]:
+def forecast(image_cols: Any, chip: Any, clock_mhz: float | None, time_bits: int, weight_bits: int) -> dict[str, Any]:
     """Per column and in total: predicted cells, area, leakage and slack from the stored fit, without Yosys."""
     from nmc.errors import NmcError
     from nmc.targets.tnn_forecast import forecast_column, load_fit
@@ -82,7 +82,19 @@ def forecast(image_cols: Any, chip: Any, clock_mhz: float | None) -> dict[str, A
     p, q = image_cols["p"].tolist(), image_cols["q"].tolist()
     columns = [{"p": int(a), "q": int(b), **forecast_column(stored, int(a), int(b), clock)} for a, b in zip(p, q, strict=True)]
     metrics = stored["metrics"]
+    learn = bool(chip.tnn_column and chip.tnn_column.get("stdp"))
+    differ = [
+        f"{what} {mine} (fit: {fit})"
+        for what, mine, fit in (
+            ("time bits", time_bits, stored["time_bits"]),
+            ("weight bits", weight_bits, stored["weight_bits"]),
+            ("on-chip learning", learn, stored["on_chip_learning"]),
+        )
+        if mine != fit
+    ]
+    note = ("the fit's columns differ from these in " + ", ".join(differ) + ": an extrapolation") if differ else None
     return {
+        "note": note,
         "clock_mhz": clock,
         "fit": {m: {"model": e["model"], "held_out_error": e["held_out_error"][e["model"]]} for m, e in metrics.items()},
         "fit_shapes": stored["shapes"],

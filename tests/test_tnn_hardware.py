@@ -20,6 +20,7 @@ from nmc.chips.description import parse_chip
 from nmc.runtime.tnn_sim import TnnChip
 from nmc.tools import nmc_compile
 
+from .conftest import EXAMPLES
 from .test_tnn import _series, _two_layer
 from .test_verilog import need
 
@@ -112,20 +113,19 @@ def test_verilog_without_calibration_and_on_a_chip_without_learning(tmp_path):
     assert "PASS: 50 samples of inference, spike times identical" in _icarus(tmp_path, v["top"])
 
 
-def test_synthesis_reports_yosys_and_opensta_numbers_deterministically(tmp_path, capsys):
+def test_synthesis_of_the_bundled_tnn_reports_yosys_and_opensta_numbers_deterministically(tmp_path, capsys):
     need("yosys")
     need("sta")
-    x, _ = _series(n=20)
-    model = tnn.build(x, 2, time_bits=3, fields=1, encoder="latency", seed=1)  # 24 x 2
-    torch.save(model, tmp_path / "col.pt")
+    x = np.load(EXAMPLES / "cbf_x.npy")[:64]  # the bundled example: CBF series, a 64 x 3 column
     np.save(tmp_path / "x.npy", x)
+    model_file = str(EXAMPLES / "cbf_tnn.pt")
     out = tmp_path / "rtl"
-    argv = [str(tmp_path / "col.pt"), "--target", "verilog", "--synth", "--clock-mhz", "100", "--calibration"]
-    nmc_compile.main([*argv, str(tmp_path / "x.npy"), "-o", str(out)])
+    argv = [model_file, "--target", "verilog", "--synth", "--clock-mhz", "100", "--calibration", str(tmp_path / "x.npy")]
+    nmc_compile.main([*argv, "-o", str(out)])
     printed = capsys.readouterr().out
     assert "timing (OpenSTA at 100 MHz): worst slack" in printed
     a = json.loads((out / "report.json").read_text())
-    b = nmc.compile(str(tmp_path / "col.pt"), target="verilog", synth=True, clock_mhz=100, calibration=x)
+    b = nmc.compile(model_file, target="verilog", synth=True, clock_mhz=100, calibration=x)
     top = a["verilog"]["top"]
     for name in (f"synth/{top}.netlist.v", f"synth/{top}.ys", f"synth/{top}.sta", f"synth/{top}.sta.txt"):
         assert (out / name).is_file(), name  # written by nmc-compile, with the synth/ folder
@@ -168,6 +168,9 @@ def test_forecast_prints_predictions_from_the_stored_fit_without_yosys(tmp_path,
     assert col["slack_ns"] == pytest.approx(1000.0 / 50 - delay)  # slack at the asked clock
     assert "forecast (OSU 0.18 um, stored fit, no synthesis)" in printed
     assert "held-out error" in printed
+    assert report["forecast"]["note"] is None  # 3 time bits, 3-bit weights, learning: as the fit's columns
+    other = nmc.compile(tnn.build(x, 3, time_bits=4, fields=4, seed=1), forecast=True).report["forecast"]
+    assert "time bits 4 (fit: 3)" in other["note"]
 
 
 def test_forecast_of_a_crossbar_model_is_refused(tmp_path, capsys):

@@ -175,6 +175,8 @@ def _summary(report: dict, path: Path) -> str:
             lines.append(
                 "    fit: " + ", ".join(f"{m} {e['model']} (held-out error {e['held_out_error']:.1%})" for m, e in fit.items())
             )
+            if fc["note"]:
+                lines.append(f"    note: {fc['note']}")
         return "\n".join(lines)
     snn = report["snn"]
     lines = [f"wrote {path}"]
