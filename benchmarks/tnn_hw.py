@@ -9,7 +9,7 @@ held-out shapes do not choose it). The stored fit (targets/tnn_forecast.json, re
 `nmc-compile --forecast`) is refitted on every shape. With --ucr, the UCR designs of
 benchmarks/tnn.py are synthesized too: TNNGen's headline table for this flow.
 
-    python benchmarks/tnn_hw.py [--shapes 16x2,32x12,...] [--ucr] [--rows-from LOG]
+    python benchmarks/tnn_hw.py [--shapes 16x2,32x12,...] [--ucr] [--rows-from LOG ...]
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ CLOCK_MHZ = 100.0
 TIME_BITS = WEIGHT_BITS = 3  # TNNGen's columns
 ROOT = Path(__file__).resolve().parent.parent
 FIT_PATH = ROOT / "targets" / "tnn_forecast.json"
+PREVIOUS: dict[tuple[int, int, int], dict] = {}  # --rows-from: (p, q, time bits) -> an earlier run's numbers
 
 
 def synthesize_column(p: int, q: int, seed: int = 0, model=None) -> dict:
@@ -36,6 +37,9 @@ def synthesize_column(p: int, q: int, seed: int = 0, model=None) -> dict:
     import nmc
     from nmc import tnn
 
+    key = (p, q, model.time_bits if model is not None else TIME_BITS)
+    if key in PREVIOUS:
+        return PREVIOUS[key]
     if model is None:
         x = np.random.default_rng(seed).normal(size=(16, p))
         model = tnn.build(x, q, encoder="latency", fields=1, time_bits=TIME_BITS, weight_bits=WEIGHT_BITS, seed=seed)
@@ -48,7 +52,7 @@ def synthesize_column(p: int, q: int, seed: int = 0, model=None) -> dict:
         "p": p, "q": q, "cells": s["osu018_cells"], "area_um2": s["osu018_area_um2"],
         "leakage_w": sta["power_leakage_w"], "total_power_w": sta["power_total_w"],
         "slack_ns": sta["worst_slack_ns"], "delay_ns": 1000.0 / CLOCK_MHZ - sta["worst_slack_ns"],
-        "latency_ns": sta["latency_per_sample_ns"], "seconds": round(seconds, 1),
+        "latency_ns": sta["latency_per_sample_ns"], "seconds": round(seconds, 1), "time_bits": model.time_bits,
     }  # fmt: skip
 
 
@@ -67,20 +71,22 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--shapes", default=",".join(f"{p}x{q}" for p, q in SHAPES))
     ap.add_argument("--ucr", action="store_true", help="also synthesize the UCR designs of benchmarks/tnn.py")
-    ap.add_argument("--rows-from", metavar="LOG", help="reuse the shapes a previous run of this script printed (its JSON lines)")
+    ap.add_argument(
+        "--rows-from", metavar="LOG", nargs="*", default=[],
+        help="reuse the columns previous runs of this script printed (their JSON lines) instead of synthesizing them again",
+    )  # fmt: skip
     args = ap.parse_args()
-    previous = {}
-    if args.rows_from:
-        for line in Path(args.rows_from).read_text().splitlines():
-            if line.startswith("{"):
-                row = json.loads(line)
-                previous[(row["p"], row["q"])] = row
+    for log in args.rows_from:
+        for line in Path(log).read_text().splitlines():
+            if "{" in line:
+                row = json.loads(line[line.index("{") :])
+                PREVIOUS[(row["p"], row["q"], row.get("time_bits", TIME_BITS))] = row
     from nmc.targets.tnn_forecast import METRICS, MODELS, fit, predict
 
     shapes = sorted((tuple(int(v) for v in s.split("x")) for s in args.shapes.split(",")), key=lambda s: s[0] * s[1])
     rows = []
     for p, q in shapes:
-        rows.append(previous.get((p, q)) or synthesize_column(p, q))
+        rows.append(synthesize_column(p, q))
         print(json.dumps(rows[-1]), flush=True)
     train, held = rows[:-2], rows[-2:]
     stored: dict = {
