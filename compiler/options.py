@@ -93,7 +93,9 @@ class CompileOptions:
         None, "with --target verilog: calibration samples the testbench runs (default 1; for a TNN 64)", kind="positive"
     )
     clock_mhz: float | None = _opt(
-        None, "with --synth or --forecast: the clock the timing is for (default: the chip file's clock_mhz)", kind="float"
+        None,
+        "with --synth or --forecast: the clock the timing is for (default: the chip file's clock_mhz)",
+        kind="positive_float",
     )
     forecast: bool = _opt(
         False,
@@ -128,6 +130,8 @@ class CompileOptions:
             if getattr(self, name) != getattr(CompileOptions, name) and self.finetune is None:
                 raise NmcError(f"--{name.replace('_', '-')} {what}: use it with --finetune DATA.npz")
         defaults = {f.name: f.default for f in dataclasses.fields(self)}
+        if self.clock_mhz is not None and not 0 < self.clock_mhz < float("inf"):
+            raise NmcError(f"--clock-mhz must be a positive number of MHz, got {self.clock_mhz}")
         for name, (target, what) in only.items():
             if name == "clock_mhz" and self.forecast:
                 continue
@@ -174,7 +178,18 @@ def positive_int(text: str) -> int:
     return value
 
 
-_TYPES = {"positive": positive_int, "int": int, "float": float, "shape": _shape}
+def positive_float(text: str) -> float:
+    """argparse type for a quantity > 0 (a clock in MHz)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    return value
+
+
+_TYPES = {"positive": positive_int, "int": int, "float": float, "positive_float": positive_float, "shape": _shape}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -182,3 +182,12 @@ def test_forecast_of_a_crossbar_model_is_refused(tmp_path, capsys):
     assert e.value.code != 0
     assert "--forecast predicts the silicon of TNN columns" in err
     assert not (tmp_path / "o").exists()
+
+
+def test_a_clock_that_is_not_positive_is_refused(capsys):
+    with pytest.raises(SystemExit) as e:
+        nmc_compile.main([str(EXAMPLES / "cbf_tnn.pt"), "--forecast", "--clock-mhz", "-5"])
+    assert e.value.code != 0
+    assert "--clock-mhz: expected a positive number, got '-5'" in capsys.readouterr().err
+    with pytest.raises(nmc.errors.NmcError, match="--clock-mhz must be a positive number of MHz, got 0"):
+        nmc.compile(str(EXAMPLES / "cbf_tnn.pt"), forecast=True, clock_mhz=0)
