@@ -10,6 +10,7 @@ OUT (the output lines). A source line is (kind, index): kind 0 = encoder line, 1
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import IO, Any
 
 import numpy as np
@@ -104,6 +105,41 @@ def validate_tnn(image: Any) -> None:
     if proj.size and (proj.ndim != 2 or proj.shape[1] != a["ENC "]["lo"].size):
         raise _error("ENC.projection must be (input values, features)")
     del b  # the time width bounds nothing stored: times are computed
+
+
+@dataclass
+class ColumnView:
+    """One column of a validated TNN image, sliced out of the COL arrays (the simulator and the Verilog read these)."""
+
+    p: int
+    q: int
+    k: int
+    response: str  # "rnl" or "snl"
+    index: int  # the column's network index: its random constants
+    state: int  # its xorshift state
+    src_kind: np.ndarray  # (p,) 0 = encoder line, 1 = column line
+    src_index: np.ndarray  # (p,) int64
+    weights: np.ndarray  # (q, p) int64
+    theta: np.ndarray  # (q,) int64
+    first_line: int  # its first output line among the network's column lines
+
+
+def column_views(image: Any) -> list[ColumnView]:
+    col = image.arrays["COL "]
+    so, wo = col["src_offsets"], col["w_offsets"]
+    t0 = np.concatenate([[0], np.cumsum(col["q"])]).astype(np.int64)
+    views = []
+    for c in range(int(image.meta["columns"])):
+        p, q = int(col["p"][c]), int(col["q"][c])
+        views.append(
+            ColumnView(
+                p, q, int(col["k"][c]), RESPONSES[int(col["response"][c])], int(col["index"][c]), int(col["state"][c]),
+                col["src_kind"][so[c] : so[c + 1]], col["src_index"][so[c] : so[c + 1]].astype(np.int64),
+                col["weight"][wo[c] : wo[c + 1]].astype(np.int64).reshape(q, p),
+                col["theta"][t0[c] : t0[c + 1]].astype(np.int64), int(t0[c]),
+            )
+        )  # fmt: skip
+    return views
 
 
 def dump_tnn(image: Any, out: IO[str]) -> None:

@@ -42,14 +42,23 @@ class ImportOptions:
     notes: list[str] = field(default_factory=list)
 
 
-def load_calibration(path: str | Path) -> np.ndarray:
-    path = Path(path)
+def load_npy(path: str | Path, what: str = "data") -> np.ndarray:
+    """The array of a .npy file, never unpickling; a missing or unreadable file (or an .npz archive) is one line."""
     try:
         data = np.load(path, allow_pickle=False)
     except FileNotFoundError:
         raise NmcError(f"{path}: no such file") from None
     except (ValueError, OSError) as e:
-        raise NmcError(f"{path}: not a .npy array ({e})") from None
+        raise NmcError(f"{path}: not a .npy array of {what} ({str(e)[:100]})") from None
+    if not isinstance(data, np.ndarray):
+        data.close()
+        raise NmcError(f"{path}: an .npz archive; {what} must be one .npy array")
+    return data
+
+
+def load_calibration(path: str | Path) -> np.ndarray:
+    path = Path(path)
+    data = load_npy(path, "calibration data")
     if not isinstance(data, np.ndarray) or data.ndim < 2 or not np.issubdtype(data.dtype, np.number):
         raise NmcError(f"{path}: calibration data must be a numeric array [samples, *input_shape]")
     return data.astype(np.float32)

@@ -51,6 +51,13 @@ def compile_tnn(model: Any, o: Any, stem: str, progress: Callable[[str], None] |
     say = clock.say
     if o.target not in ("chip", "mlir", "verilog"):
         raise NmcError(f"--target {o.target}: a TNN compiles to --target chip, mlir or verilog")
+    x = o.calibration  # read before the long steps, so a bad file fails first
+    if isinstance(x, str | Path):
+        from nmc.driver import load_npy
+
+        x = load_npy(x, "calibration series")
+    elif x is not None:
+        x = np.asarray(x)
     if isinstance(model, str | Path):
         from nmc.frontends.torch_import import load_model
 
@@ -111,11 +118,8 @@ def compile_tnn(model: Any, o: Any, stem: str, progress: Callable[[str], None] |
     elif o.target == "mlir":
         level = o.level if o.level in levels else "map"
         files[f"{stem}.{level}.mlir"] = levels[level]
-    calibration = o.calibration
-    x = None
-    if calibration is not None:
+    if x is not None:
         say("check")
-        x = np.load(calibration, allow_pickle=False) if isinstance(calibration, str | Path) else np.asarray(calibration)
         report["check"] = _check(model, binary, x)
     if o.forecast:
         from nmc.tnn_hardware import forecast

@@ -15,10 +15,10 @@ from pathlib import Path
 import numpy as np
 
 from nmc.chips.binary import ChipImage, read_binary
+from nmc.chips.tnn_binary import column_views
 from nmc.chips.tnn_format import (
     PROB_BITS,
     PROB_ONE,
-    RESPONSES,
     no_spike,
     stabiliser_tables,
     synapse_constants,
@@ -58,21 +58,15 @@ class TnnChip:
         self.encoder = Encoder(e["kind"], self.time_bits, e["fields"], np.asarray(enc["lo"], np.float64),
                                np.asarray(enc["hi"], np.float64), tuple(e["input_shape"]), proj if proj.size else None,
                                bool(e["znorm"]))  # fmt: skip
-        col = a["COL "]
-        so, wo = col["src_offsets"], col["w_offsets"]
-        t0 = np.concatenate([[0], np.cumsum(col["q"])])
+        views = column_views(image)
         self.encoder_lines = self.encoder.lines
         self.columns = []
-        for c in range(m["columns"]):
-            p, q = int(col["p"][c]), int(col["q"][c])
-            w = col["weight"][wo[c] : wo[c + 1]].astype(np.int64).reshape(q, p)
-            kind, index = col["src_kind"][so[c] : so[c + 1]], col["src_index"][so[c] : so[c + 1]].astype(np.int64)
-            source = np.where(kind == 0, index, self.encoder_lines + index)
-            theta = col["theta"][t0[c] : t0[c + 1]].astype(np.int64)
-            rnl = RESPONSES[col["response"][c]] == "rnl"
-            constants = synapse_constants(m["seed"], int(col["index"][c]), p * q)
-            self.columns.append(_Col(source, w, theta, int(col["k"][c]), rnl, int(col["state"][c]), constants))
-        self.line_start = t0 + self.encoder_lines  # column c's lines in the line array
+        for v in views:
+            source = np.where(v.src_kind == 0, v.src_index, self.encoder_lines + v.src_index)
+            constants = synapse_constants(m["seed"], v.index, v.p * v.q)
+            self.columns.append(_Col(source, v.weights, v.theta, v.k, v.response == "rnl", v.state, constants))
+        starts = [v.first_line for v in views] + [views[-1].first_line + views[-1].q]
+        self.line_start = np.asarray(starts, np.int64) + self.encoder_lines  # column c's lines in the line array
         self.out_lines = a["OUT "]["lines"].astype(np.int64)
         self.probabilities = dict(zip(m["stdp_cases"], m["stdp"], strict=True))
         self.stabilise = bool(m["stabilise"])

@@ -16,7 +16,9 @@ import numpy as np
 
 from nmc.chips.binary import ChipImage
 from nmc.chips.errors import NmcError
-from nmc.chips.tnn_format import RESPONSES, no_spike, stabiliser_tables, synapse_constants, wmax
+from nmc.chips.tnn_binary import column_views
+from nmc.chips.tnn_format import no_spike, stabiliser_tables, synapse_constants, wmax
+from nmc.targets.verilog import bus_slice, hex_rows, pack_bits
 
 PRIMITIVES = "tnn_primitives.v"
 MAX_SYNAPSES = 200_000
@@ -47,33 +49,20 @@ def primitives_source() -> str:
     return resources.files("nmc.targets").joinpath(PRIMITIVES).read_text()
 
 
-def _hex(value: int, bits: int) -> str:
-    return f"{bits}'h{value:0{(bits + 3) // 4}x}"
-
-
-def _pack(values, width: int) -> int:
-    """Element k in bits [k*width +: width]."""
-    word = 0
-    for k, v in enumerate(values):
-        word |= (int(v) & ((1 << width) - 1)) << (k * width)
-    return word
+def _literal(values: np.ndarray, width: int) -> str:
+    """A Verilog constant holding element k of `values` in bits [k*width +: width]."""
+    bits = len(values) * width
+    return f"{bits}'h{pack_bits(values, width):0{(bits + 3) // 4}x}"
 
 
 class _Cols:
-    """Per-column arrays of a TNN image."""
+    """The image's columns (chips.tnn_binary.column_views) and where each column's output lines start."""
 
     def __init__(self, image: ChipImage):
-        m, col = image.meta, image.arrays["COL "]
-        self.meta, self.n = m, int(m["columns"])
-        self.p, self.q = col["p"].astype(np.int64), col["q"].astype(np.int64)
-        self.k, self.response = col["k"].astype(np.int64), col["response"].astype(np.int64)
-        self.index, self.state = col["index"].astype(np.int64), col["state"].astype(np.int64)
-        so, wo = col["src_offsets"], col["w_offsets"]
-        t0 = np.concatenate([[0], np.cumsum(self.q)])
-        self.line_start = t0
-        self.sources = [(col["src_kind"][so[c] : so[c + 1]], col["src_index"][so[c] : so[c + 1]]) for c in range(self.n)]
-        self.weights = [col["weight"][wo[c] : wo[c + 1]].astype(np.int64).reshape(self.q[c], self.p[c]) for c in range(self.n)]
-        self.theta = [col["theta"][t0[c] : t0[c + 1]].astype(np.int64) for c in range(self.n)]
+        self.meta = image.meta
+        self.views = column_views(image)
+        self.n = len(self.views)
+        self.line_start = np.array([v.first_line for v in self.views], np.int64)
 
     def column_of_line(self, line: int) -> tuple[int, int]:
         c = int(np.searchsorted(self.line_start, line, side="right") - 1)
@@ -82,16 +71,15 @@ class _Cols:
 
 def plan(image: ChipImage, learn: bool, top: str) -> TnnDesign:
     cols = _Cols(image)
-    synapses = int((cols.p * cols.q).sum())
+    synapses = sum(v.p * v.q for v in cols.views)
     if synapses > MAX_SYNAPSES:
         raise NmcError(
             f"TNN '{image.meta['name']}' has {synapses} synapses; --target verilog emits at most {MAX_SYNAPSES} "
             "(one synapse instance each): emit a smaller network"
         )
     depth: list[int] = []
-    for c in range(cols.n):
-        kind, index = cols.sources[c]
-        feeders = {cols.column_of_line(int(i))[0] for k, i in zip(kind, index, strict=True) if k == 1}
+    for c, v in enumerate(cols.views):
+        feeders = {cols.column_of_line(int(i))[0] for k, i in zip(v.src_kind, v.src_index, strict=True) if k == 1}
         if any(f >= c for f in feeders):
             raise NmcError(f"TNN column {c} reads a column that is not before it: the Verilog runs columns in order")
         depth.append(1 + max((depth[f] for f in feeders), default=0))
@@ -115,15 +103,15 @@ def plan(image: ChipImage, learn: bool, top: str) -> TnnDesign:
 def _column_module(cols: _Cols, d: TnnDesign, c: int) -> list[str]:
     m = cols.meta
     b, wb = d.time_bits, d.weight_bits
-    p, q, k = int(cols.p[c]), int(cols.q[c]), int(cols.k[c])
-    rnl = RESPONSES[int(cols.response[c])] == "rnl"
+    v = cols.views[c]
+    p, q, k = v.p, v.q, v.k
+    rnl = v.response == "rnl"
     sw = 1 if rnl else wb
     aw = max(1, int(p * wmax(wb)).bit_length())
-    w = cols.weights[c]
+    w = v.weights
     name = f"{d.top}_col{c}"
     lines = [
-        f"// column {c}: {p} synapses x {q} neurons, {RESPONSES[int(cols.response[c])].upper()}, {k}-WTA"
-        f"{', on-chip STDP' if d.learn else ''}",
+        f"// column {c}: {p} synapses x {q} neurons, {v.response.upper()}, {k}-WTA{', on-chip STDP' if d.learn else ''}",
         f"module {name} (",
         "    input  wire clk,",
         "    input  wire rst,",
@@ -136,18 +124,18 @@ def _column_module(cols: _Cols, d: TnnDesign, c: int) -> list[str]:
         f"    output wire [{q * p * wb - 1}:0] weights  // synapse m = j * p + i at [m*{wb} +: {wb}]",
         ");",
         f"    localparam integer P = {p}, Q = {q}, B = {b}, WB = {wb}, SW = {sw};",
-        f"    localparam [Q*P*WB-1:0] W_INIT = {_hex(_pack(w.reshape(-1), wb), q * p * wb)};",
-        f"    localparam [Q*32-1:0] THETA = {_hex(_pack(cols.theta[c], 32), q * 32)};",
+        f"    localparam [Q*P*WB-1:0] W_INIT = {_literal(w.reshape(-1), wb)};",
+        f"    localparam [Q*32-1:0] THETA = {_literal(v.theta, 32)};",
     ]
     if d.learn:
-        consts = synapse_constants(int(m["seed"]), int(cols.index[c]), p * q)
+        consts = synapse_constants(int(m["seed"]), v.index, p * q)
         up, down = stabiliser_tables(wb)
         u = dict(zip(m["stdp_cases"], m["stdp"], strict=True))
         lines += [
-            f"    localparam [Q*P*32-1:0] CONSTS = {_hex(_pack(consts, 32), q * p * 32)};",
-            f"    localparam [10*(1<<WB)-1:0] UP = {_hex(_pack(up, 10), 10 << wb)}, DOWN = {_hex(_pack(down, 10), 10 << wb)};",
+            f"    localparam [Q*P*32-1:0] CONSTS = {_literal(consts, 32)};",
+            f"    localparam [10*(1<<WB)-1:0] UP = {_literal(up, 10)}, DOWN = {_literal(down, 10)};",
             "    wire [31:0] random;",
-            f"    nmc_tnn_xorshift #(.INIT(32'd{int(cols.state[c])})) rng (.clk(clk), .rst(rst), .stdp(stdp), .next(random));",
+            f"    nmc_tnn_xorshift #(.INIT(32'd{v.state})) rng (.clk(clk), .rst(rst), .stdp(stdp), .next(random));",
         ]
     lines += [
         "    wire [Q*P*SW-1:0] steps;",
@@ -182,10 +170,6 @@ def _column_module(cols: _Cols, d: TnnDesign, c: int) -> list[str]:
     return lines
 
 
-def _slice(bus: str, index: int, width: int) -> str:
-    return f"{bus}[{index * width + width - 1}:{index * width}]"
-
-
 def _top_module(cols: _Cols, d: TnnDesign) -> list[str]:
     tw = d.time_bits + 1
     lines = [
@@ -205,26 +189,25 @@ def _top_module(cols: _Cols, d: TnnDesign) -> list[str]:
         f"    nmc_tnn_gamma_ctrl #(.B({d.time_bits}), .DEPTH({d.depth}), .LEARN({int(d.learn)})) ctrl (.clk(clk), .rst(rst), "
         ".go(go), .learn(learn), .ready(ready), .start(start), .run(run), .tick(tick), .stdp(stdp));",
     ]
-    for c in range(cols.n):
-        q, p = int(cols.q[c]), int(cols.p[c])
+    for c, v in enumerate(cols.views):
+        q, p = v.q, v.p
         lines += [f"    wire [{q * tw - 1}:0] col{c}_y;", f"    wire [{p * tw - 1}:0] col{c}_x;"]
         lines.append(f"    wire [{q * p * d.weight_bits - 1}:0] col{c}_w;  // read by the testbench after learning")
-    for c in range(cols.n):
-        kind, index = cols.sources[c]
+    for c, v in enumerate(cols.views):
         parts = []
-        for kd, i in zip(kind.tolist(), index.tolist(), strict=True):
+        for kd, i in zip(v.src_kind.tolist(), v.src_index.tolist(), strict=True):
             if kd == 0:
-                parts.append(_slice("x_in", int(i), tw))
+                parts.append(bus_slice("x_in", int(i), tw))
             else:
                 src, line = cols.column_of_line(int(i))
-                parts.append(_slice(f"col{src}_y", line, tw))
+                parts.append(bus_slice(f"col{src}_y", line, tw))
         lines.append(f"    assign col{c}_x = {{{', '.join(reversed(parts))}}};")
         s = d.column_depth[c] - 1
         lines.append(
             f"    {d.top}_col{c} col{c} (.clk(clk), .rst(rst), .start(start[{s}]), .run(run[{s}]), .tick(tick), "
             f".stdp(stdp), .x(col{c}_x), .y(col{c}_y), .weights(col{c}_w));"
         )
-    outs = [_slice(f"col{c}_y", j, tw) for c, j in d.out_column.tolist()]
+    outs = [bus_slice(f"col{c}_y", j, tw) for c, j in d.out_column.tolist()]
     lines += [f"    assign y_out = {{{', '.join(reversed(outs))}}};", "endmodule", ""]
     return lines
 
@@ -251,11 +234,6 @@ def emit_rtl(image: ChipImage, design: TnnDesign) -> str:
 # --------------------------------------------------------------------------- testbench
 
 
-def _rows(values: np.ndarray, width: int) -> str:
-    digits = max(1, (values.shape[1] * width + 3) // 4)
-    return "".join(f"{_pack(row, width):0{digits}x}\n" for row in np.asarray(values, np.int64).tolist())
-
-
 def emit_testbench(image: ChipImage, d: TnnDesign, trace: dict[str, np.ndarray]) -> dict[str, str]:
     """`tb_<top>.v` and its data: encoder spike times in; the simulator's output times (inference, then
     learning) and, after learning, every weight expected."""
@@ -263,10 +241,10 @@ def emit_testbench(image: ChipImage, d: TnnDesign, trace: dict[str, np.ndarray])
     tb, tw, wb = f"tb_{d.top}", d.time_bits + 1, d.weight_bits
     times, inference = trace["times"], trace["inference"]
     n, n_out = times.shape[0], d.outputs.size
-    files = {f"{tb}_in.hex": _rows(times, tw), f"{tb}_inference.hex": _rows(inference, tw)}
+    files = {f"{tb}_in.hex": hex_rows(times, tw), f"{tb}_inference.hex": hex_rows(inference, tw)}
     learn_decl = learn_run = ""
     if d.learn:
-        files[f"{tb}_learning.hex"] = _rows(trace["learning"], tw)
+        files[f"{tb}_learning.hex"] = hex_rows(trace["learning"], tw)
         flat = np.concatenate([w.reshape(-1) for w in trace["weights"]])
         files[f"{tb}_weights.hex"] = "".join(f"{int(v):x}\n" for v in flat)
         learn_decl = (
@@ -274,8 +252,8 @@ def emit_testbench(image: ChipImage, d: TnnDesign, trace: dict[str, np.ndarray])
         )
         checks = []
         base = 0
-        for c in range(cols.n):
-            p, q = int(cols.p[c]), int(cols.q[c])
+        for c, v in enumerate(cols.views):
+            p, q = v.p, v.q
             checks.append(
                 f"""        for (m = 0; m < {p * q}; m = m + 1)
             if (dut.col{c}_w[m*{wb} +: {wb}] !== expect_w[{base} + m]) begin

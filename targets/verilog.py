@@ -235,7 +235,7 @@ def _core_module(im: _Image, d: Design, c: int, membrane_set: set[int], files: d
     nrn = im.nrn
     for i in im.neurons(c):
         slot = int(nrn["slot"][i])
-        v_port = _slice("vmem", mem.index(i), d.vw) if i in membrane_set else _slice("unused_v", slot, d.vw)
+        v_port = bus_slice("vmem", mem.index(i), d.vw) if i in membrane_set else bus_slice("unused_v", slot, d.vw)
         out.append(
             f"    nmc_neuron #(.ID({slot}), .MODE({nrn['mode'][i]}), .RESET({nrn['reset'][i]}), .COMPARE({nrn['compare'][i]}), "
             f".SHIFT({nrn['shift'][i]}), .THRESHOLD({nrn['threshold'][i]}), .BIAS({nrn['bias'][i]}), "
@@ -298,7 +298,7 @@ def _top_module(im: _Image, d: Design, membrane_set: set[int]) -> list[str]:
     for (src, dst), carried in links.items():
         hops = int(abs(im.x[src] - im.x[dst]) + abs(im.y[src] - im.y[dst]))
         w = len(carried) * d.xw
-        parts = ", ".join(_slice(f"core{src}_outs", int(nrn["slot"][i]), d.xw) for i in reversed(carried))
+        parts = ", ".join(bus_slice(f"core{src}_outs", int(nrn["slot"][i]), d.xw) for i in reversed(carried))
         out.append(f"    wire [{w - 1}:0] link_{src}_{dst};")
         out.append(
             f"    nmc_link #(.W({w}), .HOPS({hops})) route_{src}_to_{dst} (.clk(clk), .rst(rst), .hop(hop), "
@@ -310,12 +310,12 @@ def _top_module(im: _Image, d: Design, membrane_set: set[int]) -> list[str]:
         for j, a in enumerate(im.axons(c)):
             src, delay = int(ax["src"][a]), int(ax["delay"][a])
             if ax["kind"][a] == 0:
-                value = _slice("host_in", src, d.xw)
+                value = bus_slice("host_in", src, d.xw)
             elif int(nrn["core"][src]) == c:
-                value = _slice(f"core{c}_outs", int(nrn["slot"][src]), d.xw)
+                value = bus_slice(f"core{c}_outs", int(nrn["slot"][src]), d.xw)
             else:
-                value = _slice(f"link_{int(nrn['core'][src])}_{c}", position[(src, c)], d.xw)
-            target = _slice(f"core{c}_axons", j, d.xw)
+                value = bus_slice(f"link_{int(nrn['core'][src])}_{c}", position[(src, c)], d.xw)
+            target = bus_slice(f"core{c}_axons", j, d.xw)
             if delay:
                 out.append(
                     f"    nmc_delay #(.W({d.xw}), .D({delay})) delay_{c}_{j} (.clk(clk), .rst(rst), .shift(update), "
@@ -333,18 +333,19 @@ def _top_module(im: _Image, d: Design, membrane_set: set[int]) -> list[str]:
         )
     for k, i in enumerate(d.outputs.tolist()):
         c = int(nrn["core"][i])
-        out.append(f"    assign {_slice('out_values', k, d.xw)} = {_slice(f'core{c}_outs', int(nrn['slot'][i]), d.xw)};")
+        out.append(f"    assign {bus_slice('out_values', k, d.xw)} = {bus_slice(f'core{c}_outs', int(nrn['slot'][i]), d.xw)};")
     if not n_out:
         out.append(f"    assign out_values = {d.xw}'d0;")
     for k, i in enumerate(d.membranes.tolist()):
         c = int(nrn["core"][i])
         _, _, mem = _core_ports(im, d, c, membrane_set)
-        out.append(f"    assign {_slice('out_membranes', k, d.vw)} = {_slice(f'core{c}_vmem', mem.index(i), d.vw)};")
+        out.append(f"    assign {bus_slice('out_membranes', k, d.vw)} = {bus_slice(f'core{c}_vmem', mem.index(i), d.vw)};")
     out += ["endmodule", ""]
     return out
 
 
-def _slice(bus: str, index: int, width: int) -> str:
+def bus_slice(bus: str, index: int, width: int) -> str:
+    """Element `index` of a bus of `width`-bit elements, as a Verilog part-select."""
     return f"{bus}[{index * width + width - 1}:{index * width}]"
 
 
@@ -361,13 +362,11 @@ def emit_testbench(design: Design, trace: dict[str, np.ndarray]) -> dict[str, st
     host_bits, out_bits = max(1, d.host_width) * d.xw, n_out * d.xw
     per_sample = lambda arr: arr.transpose(1, 0, 2).reshape(batch * ticks, -1)  # noqa: E731
     files = {
-        f"{tb}_in.hex": _hex_rows(per_sample(host) if d.host_width else np.zeros((batch * ticks, 1), np.int64), d.xw),
-        f"{tb}_expect.hex": _hex_rows(
-            per_sample(outs[:, :, d.outputs]) if d.outputs.size else np.zeros((batch * ticks, 1)), d.xw
-        ),
+        f"{tb}_in.hex": hex_rows(per_sample(host) if d.host_width else np.zeros((batch * ticks, 1), np.int64), d.xw),
+        f"{tb}_expect.hex": hex_rows(per_sample(outs[:, :, d.outputs]) if d.outputs.size else np.zeros((batch * ticks, 1)), d.xw),
     }
     if n_mem:
-        files[f"{tb}_membranes.hex"] = _hex_rows(v[:, d.membranes], d.vw)
+        files[f"{tb}_membranes.hex"] = hex_rows(v[:, d.membranes], d.vw)
     ids = "\n".join(f"        ids[{k}] = {i};" for k, i in enumerate(d.outputs.tolist())) or "        ids[0] = 0;"
     mem_decl = mem_check = ""
     if n_mem:
@@ -440,17 +439,19 @@ endmodule
     return files
 
 
-def _hex_rows(values: np.ndarray, width: int) -> str:
-    """One line per row: element k of the row in bits [k*width +: width], two's complement."""
+def pack_bits(values, width: int) -> int:
+    """One integer holding element k in bits [k*width +: width], two's complement (a Verilog bus or parameter)."""
     mask = (1 << width) - 1
-    digits = (values.shape[1] * width + 3) // 4
-    rows = []
-    for row in np.asarray(values, dtype=np.int64).tolist():
-        word = 0
-        for k, value in enumerate(row):
-            word |= (int(value) & mask) << (k * width)
-        rows.append(f"{word:0{digits}x}\n")
-    return "".join(rows)
+    word = 0
+    for k, value in enumerate(values):
+        word |= (int(value) & mask) << (k * width)
+    return word
+
+
+def hex_rows(values: np.ndarray, width: int) -> str:
+    """One line per row ($readmemh): element k of the row in bits [k*width +: width], two's complement."""
+    digits = max(1, (values.shape[1] * width + 3) // 4)
+    return "".join(f"{pack_bits(row, width):0{digits}x}\n" for row in np.asarray(values, dtype=np.int64).tolist())
 
 
 # --------------------------------------------------------------------------- entry points

@@ -243,3 +243,31 @@ def test_paa_and_mixed_reductions_by_hand():
     sparse = fit_encoder(xs, project=4, reduce="sparse", seed=3)
     assert np.array_equal(mixed.projection[:, :4], paa_matrix((40,), 4))  # first half PAA ...
     assert np.array_equal(mixed.projection[:, 4:], sparse.projection)  # ... then the seeded sparse projection
+
+
+def test_bad_series_files_are_one_line_before_any_work(tmp_path, capsys):
+    from nmc.tools import nmc_compile, nmc_run, nmc_tnn
+
+    x, _ = _series(20)
+    torch.save(tnn.build(x, 2, seed=0), tmp_path / "m.pt")
+    np.savez(tmp_path / "a.npz", x=x)
+    (tmp_path / "junk.npy").write_bytes(b"not numpy")
+    cases = [
+        (nmc_tnn.main, ["fit", str(tmp_path / "a.npz"), "--clusters", "2", "-o", str(tmp_path / "o.pt")],
+         "a.npz: an .npz archive; series must be one .npy array"),
+        (nmc_compile.main, [str(tmp_path / "m.pt"), "--calibration", str(tmp_path / "a.npz"), "-o", str(tmp_path / "out")],
+         "a.npz: an .npz archive; calibration series must be one .npy array"),
+        (nmc_compile.main, [str(tmp_path / "m.pt"), "--calibration", str(tmp_path / "junk.npy"), "-o", str(tmp_path / "out")],
+         "junk.npy: not a .npy array of calibration series"),
+        (nmc_run.main, [str(tmp_path / "m.pt"), "--input", str(tmp_path / "none.npy")], "none.npy: no such file"),
+    ]  # fmt: skip
+    for main, argv, message in cases:
+        with pytest.raises(SystemExit) as e:
+            main(argv)
+        assert e.value.code != 0
+        err = capsys.readouterr().err
+        assert message in err
+        assert "Traceback" not in err
+        assert len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "out").exists()
+    assert not (tmp_path / "o.pt").exists()

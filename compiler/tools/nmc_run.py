@@ -57,19 +57,6 @@ def main(argv: Sequence[str] | None = None) -> None:
         run_cli(args)
 
 
-def _load_array(path: str, what: str):
-    import numpy as np
-
-    from nmc.errors import NmcError
-
-    try:
-        return np.load(path, allow_pickle=False)
-    except FileNotFoundError:
-        raise NmcError(f"{path}: no such file") from None
-    except (ValueError, OSError) as e:
-        raise NmcError(f"{path}: not a .npy array of {what} ({e})") from None
-
-
 def _missing(path: Path):
     from nmc.errors import NmcError
 
@@ -181,7 +168,7 @@ def run_cli(args: argparse.Namespace) -> None:
 
     from nmc.chips.binary import MAGIC
     from nmc.dialects import core
-    from nmc.driver import write_atomically
+    from nmc.driver import load_npy, write_atomically
     from nmc.errors import NmcError
     from nmc.runtime.core_interp import run_core
     from nmc.runtime.snn_interp import run_snn
@@ -189,7 +176,7 @@ def run_cli(args: argparse.Namespace) -> None:
     path = Path(args.file)
     if args.output and Path(args.output).is_dir():
         raise NmcError(f"-o {args.output}: is a folder; give a file name such as {Path(args.output) / 'y.npy'}")
-    x = _load_array(args.input, "inputs")
+    x = load_npy(args.input, "inputs")
     _check_inputs(x, args.input)
     with open(path, "rb") if path.exists() else _missing(path) as f:
         head = f.read(len(MAGIC))
@@ -230,7 +217,9 @@ def run_cli(args: argparse.Namespace) -> None:
         )
         print(_summary(x, results, kinds, ticks, spikes))
     if args.labels:
-        labels = _load_array(args.labels, "labels")
+        from nmc.driver import load_npy
+
+        labels = load_npy(args.labels, "labels")
         if labels.shape != (len(x),) or labels.dtype.kind not in "iu":
             got = f"{labels.dtype} {list(labels.shape)}"
             raise NmcError(f"{args.labels}: expected {len(x)} integer labels (one per input sample), got {got}")
@@ -244,7 +233,7 @@ def _run_tnn(path: Path, loaded, x, args: argparse.Namespace) -> bool:
     import numpy as np
 
     from nmc.chips.binary import ChipImage, is_tnn
-    from nmc.driver import write_atomically
+    from nmc.driver import load_npy, write_atomically
     from nmc.errors import NmcError
 
     if isinstance(loaded, ChipImage):
@@ -275,9 +264,10 @@ def _run_tnn(path: Path, loaded, x, args: argparse.Namespace) -> bool:
     print(f"{len(x)} samples on the {where}{' with STDP' if args.learn else ''}: "
           f"{counts[0]} without an output spike; per line {counts[1:].tolist()}")  # fmt: skip
     if args.labels:
+        from nmc.driver import load_npy
         from nmc.tnn import rand_index
 
-        labels = _load_array(args.labels, "labels")
+        labels = load_npy(args.labels, "labels")
         if labels.shape != (len(x),):
             raise NmcError(f"{args.labels}: expected {len(x)} labels (one per sample), got shape {list(labels.shape)}")
         print(f"Rand index {rand_index(labels, run.winners):.4f} on {len(x)} samples")

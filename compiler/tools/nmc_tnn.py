@@ -47,14 +47,10 @@ def build_parser():
 def _array(path: str, what: str):
     import numpy as np
 
+    from nmc.driver import load_npy
     from nmc.errors import NmcError
 
-    try:
-        a = np.load(path, allow_pickle=False)
-    except FileNotFoundError:
-        raise NmcError(f"{path}: no such file") from None
-    except (ValueError, OSError) as e:
-        raise NmcError(f"{path}: not a .npy array ({str(e)[:100]})") from None
+    a = load_npy(path, what)
     if what == "labels":
         if a.ndim != 1:
             raise NmcError(f"{path}: labels must be one per sample (1-D), got shape {list(a.shape)}")
