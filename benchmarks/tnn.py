@@ -51,12 +51,6 @@ def design(x: np.ndarray, k: int, seed: int):
     return tnn.build(x, k, project=REDUCE_TO if width > REDUCE_TO else None, seed=seed, **SETTING)
 
 
-def design_shape(x: np.ndarray, k: int) -> tuple[int, int]:
-    """p x q of the benchmark's column for `x` (benchmarks/tnn_hw.py synthesizes it)."""
-    layer = design(x[:8], k, 0).layers[0]
-    return layer.synapses, layer.neurons
-
-
 def tnn_run(x: np.ndarray, k: int, seed: int) -> tuple[np.ndarray, float, dict]:
     import torch
 

@@ -87,8 +87,8 @@ def parse_sta(text: str) -> dict[str, float]:
     return out
 
 
-def run_sta(work: Path, top: str, liberty: Path, clock_mhz: float, timeout_s: float) -> tuple[str, str, dict]:
-    """Run OpenSTA in `work` on synth/<top>.netlist.v: (script, its output, numbers)."""
+def run_sta(work: Path, top: str, liberty: Path, clock_mhz: float, timeout_s: float) -> tuple[str, dict]:
+    """Run OpenSTA in `work` on synth/<top>.netlist.v (script synth/<top>.sta): its output and numbers."""
     text = sta_script(top, liberty, clock_mhz)
     (work / "synth" / f"{top}.sta").write_text(text)
     try:
@@ -101,7 +101,7 @@ def run_sta(work: Path, top: str, liberty: Path, clock_mhz: float, timeout_s: fl
     if proc.returncode != 0 or "worst_slack_ns" not in numbers:
         errors = [ln for ln in (proc.stderr + proc.stdout).splitlines() if "Error" in ln] or ["no worst slack in its output"]
         raise NmcError(f"OpenSTA failed on {top}: {errors[0].strip()}")
-    return text, proc.stdout, numbers
+    return proc.stdout, numbers
 
 
 def parse_stat(text: str) -> dict[str, float]:
@@ -158,7 +158,7 @@ def synthesize(
             raise NmcError(f"yosys failed on {top}: {errors[0].strip() if errors else 'exit status ' + str(proc.returncode)}")
         timing = None
         if liberty is not None and clock_mhz is not None and shutil.which("sta") is not None:
-            _, log, timing = run_sta(work, top, liberty, clock_mhz, timeout_s)
+            log, timing = run_sta(work, top, liberty, clock_mhz, timeout_s)
             (work / "synth" / f"{top}.sta.txt").write_text(log)
         outputs = {f"synth/{p.name}": p.read_text() for p in sorted((work / "synth").iterdir())}
     generic = parse_stat(outputs[f"synth/{top}.generic.txt"])
