@@ -194,6 +194,7 @@ def compile(
     levels = {"snn": print_ir(module)}
     passes: list = []
     stimulus = calibration[:100] if calibration is not None else None
+    profiled = None  # the quantization check's core run on `stimulus`, which profile-rates reuses
     if level in ("core", "map"):
         from nmc.pipeline import lower_to_core
 
@@ -208,6 +209,7 @@ def compile(
             progress=say,
         )
         levels = result.levels
+        profiled = result.run
         report.update(result.report)
         _check_agreement(report, o.allow_accuracy_loss)
         passes.extend(result.passes)
@@ -224,6 +226,7 @@ def compile(
             seed=o.seed,
             progress=say,
             passes_out=passes,
+            profiled=profiled,
         )
         levels["map"] = print_ir(module)
     if passes:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from xdsl.context import Context
@@ -24,6 +25,7 @@ class LoweringResult:
     levels: dict[str, str] = field(default_factory=dict)  # level name -> IR text, in order
     report: Report = field(default_factory=lambda: Report())
     passes: list[ModulePass] = field(default_factory=list)
+    run: Any = None  # the core interpreter's run of the lowered module on the stimulus (quantization check), if any
 
 
 def _text(module: ModuleOp) -> str:
@@ -65,12 +67,15 @@ def core_summary(module: ModuleOp) -> CoreSection:
     }
 
 
-def spike_agreement(before: ModuleOp, after: ModuleOp, x: np.ndarray) -> QuantizationSection:
-    """How far `after` (e.g. quantized) reproduces `before` on inputs `x`: spikes and output decisions."""
+def spike_agreement(before: ModuleOp, after: ModuleOp, x: np.ndarray, runs: list | None = None) -> QuantizationSection:
+    """How far `after` (e.g. quantized) reproduces `before` on inputs `x`: spikes and output decisions.
+    `runs` receives the core interpreter's run of `after` (profile-rates measures the same run)."""
     from nmc.runtime.core_interp import run_core
 
     a = run_core(before, x, record=True)
     b = run_core(after, x, record=True)
+    if runs is not None:
+        runs.append(b)
     same = total = 0
     for name, spikes in a.traces.items():
         if name in b.traces and b.traces[name].shape == spikes.shape:
@@ -177,7 +182,9 @@ def lower_to_core(
     result.report["core"] = core_summary(module)
     if reference is not None and stimulus is not None:
         say("measuring quantization")
-        result.report["quantization"] = spike_agreement(reference, module, stimulus)
+        runs: list = []
+        result.report["quantization"] = spike_agreement(reference, module, stimulus, runs)
+        result.run = runs[0]
     found = violations(module, chip)
     if found:
         raise NmcError(report(found, chip.name))
@@ -195,12 +202,15 @@ def lower_to_map(
     seed: int = 0,
     progress: Progress | None = None,
     passes_out: list[ModulePass] | None = None,
+    profiled: Any = None,
 ) -> MappingSection:
     """profile-rates, partition-cores, place-cores, route (rate-weighted when a stimulus is given).
 
     Returns the mapping figures; appends the passes it ran to `passes_out`. The profile
     runs on the array `stimulus` (the first PROFILE_SAMPLES of it); `stimulus_file` names
-    where that array came from, so the recorded pass can replay it.
+    where that array came from, so the recorded pass can replay it. `profiled`: the core
+    interpreter's run of this very module on exactly those samples, when the caller has one
+    (lower_to_core's quantization check): the rates are read from it instead of a second run.
     """
     from nmc.dialects import map as map_d
     from nmc.dialects.ir_arrays import to_numpy
@@ -214,7 +224,7 @@ def lower_to_map(
     passes: list[ModulePass] = []
     if stimulus is not None:
         say("profile-rates")
-        profile_rates(module, stimulus[:PROFILE_SAMPLES])
+        profile_rates(module, stimulus[:PROFILE_SAMPLES], profiled if len(stimulus) <= PROFILE_SAMPLES else None)
         passes.append(ProfileRatesPass(input=stimulus_file or "<in-memory array>", samples=PROFILE_SAMPLES))
     mapping: list[ModulePass] = [
         PartitionCoresPass(strategy=partition, seed=seed),

@@ -10,22 +10,26 @@ place-cores and route weigh traffic by it.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 from xdsl.context import Context
 from xdsl.dialects.builtin import Float64Type, ModuleOp
 from xdsl.passes import ModulePass
 
+if TYPE_CHECKING:
+    from nmc.runtime.core_interp import CoreRun
+
 PROFILE_SAMPLES = 100
 
 
-def profile_rates(module: ModuleOp, stimulus: np.ndarray) -> None:
-    """Annotate every group with `spike_rate` from a core-interpreter run on `stimulus`."""
+def profile_rates(module: ModuleOp, stimulus: np.ndarray, run: CoreRun | None = None) -> None:
+    """Annotate every group with `spike_rate` from a core-interpreter run on `stimulus` (`run`: that run, made already)."""
     from nmc.dialects import core
     from nmc.dialects.ir_arrays import from_numpy
     from nmc.runtime.core_interp import run_core
 
-    run = run_core(module, stimulus, record=True)
+    run = run or run_core(module, stimulus, record=True)
     for op in module.walk():
         if isinstance(op, core.NeuronsOp):
             trace = run.traces.get(op.layer.data)

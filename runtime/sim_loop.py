@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from nmc.runtime.sim_tables import Tables, build_tables
+from nmc.runtime.sim_tables import Tables, build_tables, int8_axons
 
 if TYPE_CHECKING:
     from nmc.runtime.encoders import Encoder
@@ -23,17 +23,42 @@ def make_backend(dtype: np.dtype, device: str) -> Any:
     return NumpyBackend(dtype) if device == "numpy" else TorchBackend(dtype, device)
 
 
+# int8 GEMMs need torch; importing it (about 1.6 s here) pays off from about this many multiply-adds
+# (each saves about 1.5e-11 s over numpy's float32 GEMM on one core).
+INT8_IMPORT_MACS = 1e11
+INT8 = True  # False: float GEMMs only (the tests run both)
+
+
+def use_int8(chip: Chip, bk: Any, dtype: np.dtype, batch: int) -> bool:
+    """Whether dense blocks may run as int8 GEMMs: only where float32 was proved exact (so every sum is
+    below 2**24 and fits int32), on the CPU, when torch offers the kernel and is loaded or worth loading."""
+    import sys
+
+    if not INT8 or dtype != np.float32 or bk.name not in ("numpy", "torch-cpu") or batch == 0:
+        return False
+    if "torch" not in sys.modules and chip.syn_weight.size * batch * (chip.ticks + chip.latency) < INT8_IMPORT_MACS:
+        return False
+    try:
+        import torch
+    except ImportError:
+        return False
+    return hasattr(torch, "_int_mm")
+
+
 def run_loop(
-    chip: Chip, encoders: list[Encoder], batch: int, dtype: np.dtype, device: str, *, record: bool, trace: bool
-) -> SimRun:
-    from nmc.runtime.simulator import DENSE_BLOCK_MIN, EVENT_COST, SimRun
+    chip: Chip, encoders: list[Encoder], batch: int, dtype: np.dtype, device: str, *, record: bool, trace: bool,
+    host_bound: float = 1.0,
+) -> SimRun:  # fmt: skip
+    from nmc.runtime.simulator import DENSE_BLOCK_MIN, EVENT_COST, EVENT_FIXED, INT8_COST, SimRun
 
     bk = make_backend(dtype, device)
-    key = (bk.name, str(dtype))
+    int8 = use_int8(chip, bk, dtype, batch)
+    key = (bk.name, str(dtype), int8 and host_bound <= 127, int8)
     cache = chip.__dict__.setdefault("_tables", {})
     if key not in cache:
         # torch: every core dense (GPU GEMMs, no sparse kernels needed for int64); numpy: sparse cores and events too
-        cache[key] = build_tables(chip, bk, DENSE_BLOCK_MIN if bk.name == "numpy" else 0.0, bk.name == "numpy")
+        cols = int8_axons(chip, host_bound) if int8 else None
+        cache[key] = build_tables(chip, bk, DENSE_BLOCK_MIN if bk.name == "numpy" else 0.0, bk.name == "numpy", cols)
     t: Tables = cache[key]
     n, k = chip.n, t.n_state
     prm, flags = t.params, t.flags
@@ -54,6 +79,7 @@ def run_loop(
     lo, hi = chip.mem_lo, chip.mem_hi
     thr = prm["threshold"]
     spikes_only = all(e.kind != "direct" for e in encoders)
+    stack_cells = sum(st.w.shape[0] * st.w.shape[1] * st.w.shape[2] for st in t.stacks)
     for tick in range(total):
         r = tick % ring
         starting = tick < max_start  # some neurons have not started yet: mask them
@@ -76,9 +102,9 @@ def run_loop(
         events += events_now
         event_tick = False
         if t.events is not None:  # events when touching the active synapses one by one is cheaper than the GEMMs
-            live_cells = (sum(b.cells for b in t.blocks if axon_counts[b.c0 : b.c1].any()) + t.sparse_nnz
-                          + sum(st.w.shape[0] * st.w.shape[1] * st.w.shape[2] for st in t.stacks)) * batch  # fmt: skip
-            event_tick = EVENT_COST * events_now < live_cells
+            live_cells = (sum(b.cells * (INT8_COST if b.int8 else 1.0) for b in t.blocks if axon_counts[b.c0 : b.c1].any())
+                          + t.sparse_nnz + stack_cells) * batch  # fmt: skip
+            event_tick = EVENT_COST * events_now + EVENT_FIXED * n * batch < live_cells
         gathers = t.gathers if event_tick else t.partial
         x = bk.zeros((n_cols, batch)) if gathers or t.sparse is not None or t.stacks else None  # direct blocks need no x
         for from_host, d, axons, src, *_ in gathers:
@@ -87,7 +113,7 @@ def run_loop(
                 x[axons] = (in_hist if from_host else out_hist)[back % ring][src]
         # crossbars: events only when few axons carry a value, else one GEMM per dense block over its live axons
         if event_tick:
-            cur = bk.events(t.events, x)
+            cur = bk.events(t.events, x, np.nonzero(axon_counts)[0])
             event_ticks += 1
         else:
             cur = bk.zeros((n, batch))
@@ -102,9 +128,13 @@ def run_loop(
                     xb = (in_hist if from_host else out_hist)[back % ring][s0 : s0 + blk.c1 - blk.c0]
                 else:
                     xb = x[blk.c0 : blk.c1]
-                if n_live < COMPACT * (blk.c1 - blk.c0):  # mostly silent: multiply only the live axons
-                    idx = bk.index(np.nonzero(live)[0])
-                    cur[blk.r0 : blk.r1] = blk.w[:, idx] @ xb[idx]
+                # mostly silent: multiply only the live axons
+                idx = np.nonzero(live)[0] if n_live < COMPACT * (blk.c1 - blk.c0) else None
+                if blk.int8:
+                    cur[blk.r0 : blk.r1] = bk.matmul_int8(blk.w, xb, idx)
+                elif idx is not None:
+                    i = bk.index(idx)
+                    cur[blk.r0 : blk.r1] = blk.w[:, i] @ xb[i]
                 else:
                     cur[blk.r0 : blk.r1] = blk.w @ xb
             if t.stacks:
@@ -157,7 +187,13 @@ def run_loop(
         synaptic_events=round(events),
         neuron_updates=int(updates),
         packets=round(packets),
-        stats={"backend": bk.name, "dtype": str(dtype), "event_ticks": event_ticks},
+        stats={
+            "backend": bk.name,
+            "dtype": str(dtype),
+            "event_ticks": event_ticks,
+            "int8_blocks": sum(int(b.int8) for b in t.blocks),
+            "float_blocks": sum(int(not b.int8) for b in t.blocks),
+        },
     )
     back = np.argsort(t.order)  # binary neuron -> internal
     if record:

@@ -32,8 +32,9 @@ class Block:
     r1: int
     c0: int
     c1: int
-    w: Any
+    w: Any  # backend float array, or an int8 torch tensor when `int8`
     direct: tuple[bool, int, int] | None = None  # (from host, delay, first source): axons read sources s0.. in order
+    int8: bool = False  # weights and axon values fit int8: the product runs as an int8 GEMM with int32 sums
 
     @property
     def cells(self) -> int:
@@ -60,7 +61,7 @@ class Tables:
     stacks: list[Stack]  # many small blocks, one batched GEMM per stack
     sparse: Any  # sparse (n, axons + 1) matrix of the synapses outside dense blocks, or None
     sparse_nnz: int
-    events: Any  # sparse (n, axons + 1) matrix of every synapse (numpy backend), or None
+    events: Any  # sparse (axons + 1, n) matrix of every synapse, transposed: fan-out rows (numpy backend), or None
     gathers: list[tuple[bool, int, Any, Any, np.ndarray, np.ndarray]]  # (from host, delay, axons, sources) x2: device, numpy
     partial: list[tuple[bool, int, Any, Any]]  # the gathers restricted to axons that non-direct blocks or sparse synapses read
     fan_out: np.ndarray  # synapses per axon
@@ -139,7 +140,20 @@ def _blocks(chip: Chip, internal: np.ndarray, dense_min: float) -> tuple[list[tu
     return blocks, covered
 
 
-def build_tables(chip: Chip, backend: Any, dense_min: float, event_driven: bool) -> Tables:
+def int8_axons(chip: Chip, host_bound: float) -> np.ndarray:
+    """Axon columns (the zero axon included) whose values fit int8: spikes (0 or 1), partial sums of a
+    chip whose partial-sum width is at most 8 bits, host values of magnitude at most 127."""
+    psum_fits = chip.ps_lo >= -128 and chip.ps_hi <= 127
+    from_psum = np.zeros(chip.n_axons, bool)
+    neuron = ~chip.axon_host
+    from_psum[neuron] = chip.mode[chip.axon_src[neuron]] == MODES.index("psum")
+    fits = np.where(chip.axon_host, host_bound <= 127, ~from_psum | psum_fits)
+    return np.append(fits, True)
+
+
+def build_tables(chip: Chip, backend: Any, dense_min: float, event_driven: bool, int8_cols: np.ndarray | None = None) -> Tables:
+    """The tables of one backend; `int8_cols` (see `int8_axons`): blocks that read only such axons and
+    whose weights fit int8 run as int8 GEMMs (the caller has proved every sum fits float32, so int32)."""
     n = chip.n
     order = np.concatenate([chip.stateful, chip.psum])
     internal = np.empty(n, np.int64)
@@ -155,11 +169,11 @@ def build_tables(chip: Chip, backend: Any, dense_min: float, event_driven: bool)
         w = np.zeros((r1 - r0, c1 - c0))
         w[rows[sel] - r0, cols[sel] - c0] = weights[sel]
         dense_w.append(w)
-    blocks, stacks = _arrange(chip, internal, spans, dense_w, backend, n, n_cols)
+    blocks, stacks = _arrange(chip, internal, spans, dense_w, backend, n, n_cols, int8_cols)
     in_block = block_of >= 0
     out = ~in_block
     sparse = backend.sparse_matrix(rows[out], cols[out], weights[out], (n, n_cols)) if out.any() else None
-    events = backend.sparse_matrix(rows, cols, weights, (n, n_cols)) if event_driven else None
+    events = backend.sparse_matrix(cols, rows, weights, (n_cols, n)) if event_driven else None
     fan_out = np.zeros(n_cols)
     fan_out[: chip.n_axons] = chip.fan_out
     gathers = []
@@ -204,7 +218,14 @@ def build_tables(chip: Chip, backend: Any, dense_min: float, event_driven: bool)
 
 
 def _arrange(
-    chip: Chip, internal: np.ndarray, spans: list, dense_w: list, backend: Any, n: int, n_cols: int
+    chip: Chip,
+    internal: np.ndarray,
+    spans: list,
+    dense_w: list,
+    backend: Any,
+    n: int,
+    n_cols: int,
+    int8_cols: np.ndarray | None,
 ) -> tuple[list[Block], list[Stack]]:
     """Large blocks run as one GEMM each; many small ones as batched GEMMs over stacks of equal (padded) shape."""
     blocks, small = [], []
@@ -213,7 +234,9 @@ def _arrange(
         if many and w.size < STACK_CELLS:
             small.append((r0, r1, c0, c1, w))
         else:
-            blocks.append(Block(r0, r1, c0, c1, backend.asarray(w), _direct(chip, internal, c0, c1)))
+            int8 = int8_cols is not None and bool(int8_cols[c0:c1].all()) and w.min(initial=0) >= -128 and w.max(initial=0) <= 127
+            arr = backend.int8_weights(w) if int8 else backend.asarray(w)
+            blocks.append(Block(r0, r1, c0, c1, arr, _direct(chip, internal, c0, c1), int8))
     buckets: dict[tuple[int, int], list] = {}
     for item in small:  # pad each dimension up to a multiple of 32 so that similar blocks share a stack
         r, c = item[1] - item[0], item[3] - item[2]

@@ -10,6 +10,7 @@ saturates, fires and resets. Bit-exact with the core interpreter, and fast:
   that bound from the binary (weights, widths) and the input, and picks the narrowest type;
 * dense per-core crossbar blocks, batched through BLAS (a core is a dense A x N array);
   cores whose block is mostly empty go to one sparse matrix;
+* int8 GEMMs (int32 sums) for blocks whose weights and axon values fit int8 (torch's kernel);
 * event-driven ticks: when few axons carry a value, only their synapses are touched;
 * partial-sum units take a cheap path (clip and forward), only firing neurons hold state;
 * the same loop runs on numpy or torch (CPU, CUDA): runtime/sim_backend.py.
@@ -29,9 +30,13 @@ from nmc.chips.formats import COMPARES, MODES, signed_range
 from nmc.runtime.encoders import Encoder
 
 DENSE_BLOCK_MIN = 0.05  # a core's crossbar goes dense when this fraction of its A x N block holds synapses
-# A tick propagates events (only the synapses of axons that carry a value) when that costs less than
-# the GEMMs of the blocks with live axons; one event costs about this many GEMM multiply-adds.
-EVENT_COST = 30.0
+# A tick propagates events (only the synapses of axons that carry a value) when that costs less than the
+# GEMMs of the blocks with live axons. Costs in multiply-adds of a float32 GEMM (measured on one x86 core,
+# 2e-11 s each; benchmarks/sim.py): a synaptic event through scipy's sparse product about 5 ns, its dense
+# result about 0.8 ns per neuron and sample, a multiply-add of an int8 GEMM 4.6e-12 s.
+EVENT_COST = 250.0
+EVENT_FIXED = 40.0
+INT8_COST = 0.25
 
 
 @dataclass
@@ -203,4 +208,4 @@ class Chip:
             encoders.append(_Transposed(Encoder(spec["encoding"], src, spec["scale"], spec["seed"], spec["levels"], np.float32),
                                         spec["encoding"] == "poisson"))  # fmt: skip
         dtype = self.exact_dtype(self._value_bound(host_bound))
-        return run_loop(chip, encoders, batch, dtype, device, record=record, trace=trace)
+        return run_loop(chip, encoders, batch, dtype, device, record=record, trace=trace, host_bound=host_bound)

@@ -88,6 +88,7 @@ def test_event_driven_and_dense_ticks_agree(cnn_image, monkeypatch):
     dense = Chip(cnn_image).run(x, record=True)
     assert dense.stats["event_ticks"] == 0
     monkeypatch.setattr(simulator, "EVENT_COST", 0.0)
+    monkeypatch.setattr(simulator, "EVENT_FIXED", 0.0)
     events = Chip(cnn_image).run(x, record=True)
     assert events.stats["event_ticks"] >= events.ticks - 1  # every tick with a live axon
     runs_equal(dense, events)
@@ -111,8 +112,9 @@ def test_stacked_small_blocks_agree(cnn_image, monkeypatch):
     monkeypatch.setattr(sim_tables, "STACK_CELLS", 1 << 40)
     chip = Chip(cnn_image)
     stacked = chip.run(x, record=True, trace=True)
-    assert chip._tables[("numpy", "float32")].stacks
-    assert not chip._tables[("numpy", "float32")].blocks
+    (tables,) = chip._tables.values()
+    assert tables.stacks
+    assert not tables.blocks
     runs_equal(whole, stacked)
     runs_equal(stacked, chip.run(x, record=True, device="cpu"))
 
@@ -127,12 +129,46 @@ def test_compacted_blocks_agree(cnn_image, monkeypatch):
     runs_equal(whole, Chip(cnn_image).run(x, record=True))
 
 
+def test_int8_blocks_equal_float_blocks(cnn_image, monkeypatch):
+    """Spikes and 8-bit weights: every block runs as an int8 GEMM, with the bits of the float32 GEMMs."""
+    from nmc.runtime import sim_loop
+
+    pytest.importorskip("torch")  # loaded: int8 GEMMs are used whatever the size of the run
+    x = digits()[0][:16]
+    int8 = Chip(cnn_image).run(x, record=True, trace=True)
+    assert int8.stats["int8_blocks"] > 0
+    assert int8.stats["float_blocks"] == 0
+    monkeypatch.setattr(sim_loop, "INT8", False)
+    plain = Chip(cnn_image).run(x, record=True, trace=True)
+    assert plain.stats["int8_blocks"] == 0
+    runs_equal(int8, plain)
+    assert np.array_equal(int8.trace["v"], plain.trace["v"])
+
+
+def test_weights_wider_than_int8_run_as_float_blocks():
+    import nmc
+    from nmc.runtime.core_interp import run_core
+
+    pytest.importorskip("torch")
+    base = load_chip("tianjic256")
+    wide = dataclasses.replace(base, core={**base.core, "weight_bits": 12})
+    calib = np.load(EXAMPLES / "digits_calib.npy")[:50]
+    compiled = nmc.compile(EXAMPLES / "digits_mlp.pt", chip=wide, calibration=calib, timesteps=8)
+    chip = Chip(decode(compiled.binary))
+    assert np.abs(chip.syn_weight).max() > 127
+    x = digits()[0][:16]
+    run = chip.run(x)
+    assert (run.stats["int8_blocks"], run.stats["float_blocks"]) == (0, 2)
+    assert np.array_equal(run.outputs[0], run_core(compiled.module, x).outputs[0])
+
+
 def test_torch_backend_equals_numpy(cnn_image):
     pytest.importorskip("torch")
     x = digits()[0][:16]
     a = Chip(cnn_image).run(x, record=True, trace=True)
     b = Chip(cnn_image).run(x, record=True, trace=True, device="cpu")
     assert b.stats["backend"] == "torch-cpu"
+    assert b.stats["int8_blocks"] > 0
     runs_equal(a, b)
     for key in ("host", "out", "v"):
         assert np.array_equal(a.trace[key], b.trace[key])
