@@ -10,7 +10,10 @@ plain loop runs the very same integer matrices; A is also run on tianjic256 itse
 trees), checked against nmc's core interpreter. Competitors receive the encoder's spike trains precomputed
 (their encoding time is not counted); the simulator encodes inside its run.
 
-    python benchmarks/sim.py [--repeats 3] [--quick]
+Also the compile time of A's MLP (`nmc.compile`, 300 calibration samples), per step, next to the same
+compile at an older commit (`--baseline REV`, default the commit before the simulator was rewritten).
+
+    python benchmarks/sim.py [--repeats 3] [--quick] [--baseline REV]
 """
 
 from __future__ import annotations
@@ -105,21 +108,21 @@ def numpy_loop(layers: list[Layer], spikes: np.ndarray) -> np.ndarray:
     return count if layers[-1].fires else v[-1]
 
 
-def torch_loop(layers: list[Layer], spikes: np.ndarray, sparse_weights: bool = False) -> np.ndarray:
-    """The same loop in torch (dense, or torch.sparse CSR weights)."""
+def torch_loop(layers: list[Layer], spikes: np.ndarray, sparse_weights: bool = False, device: str = "cpu") -> np.ndarray:
+    """The same loop in torch (dense, or torch.sparse CSR weights); on a GPU with the spikes already there."""
     import torch
 
     ws = []
     for ly in layers:
         w = ly.weight if isinstance(ly.weight, np.ndarray) else ly.weight.toarray()
-        t = torch.from_numpy(np.ascontiguousarray(w))
+        t = torch.from_numpy(np.ascontiguousarray(w)).to(device)
         ws.append(t.to_sparse_csr() if sparse_weights else t)
-    bs = [torch.from_numpy(ly.bias) for ly in layers]
-    ths = [torch.from_numpy(ly.threshold) for ly in layers]
-    sp = torch.from_numpy(spikes)
+    bs = [torch.from_numpy(ly.bias).to(device) for ly in layers]
+    ths = [torch.from_numpy(ly.threshold).to(device) for ly in layers]
+    sp = spikes if isinstance(spikes, torch.Tensor) else torch.from_numpy(spikes)
     batch = spikes.shape[1]
-    v = [torch.zeros(batch, b.numel()) for b in bs]
-    count = torch.zeros(batch, bs[-1].numel())
+    v = [torch.zeros(batch, b.numel(), device=device) for b in bs]
+    count = torch.zeros(batch, bs[-1].numel(), device=device)
     with torch.no_grad():
         for s in sp:
             for i, ly in enumerate(layers):
@@ -129,7 +132,7 @@ def torch_loop(layers: list[Layer], spikes: np.ndarray, sparse_weights: bool = F
                     v[i] -= s * ths[i]
             if layers[-1].fires:
                 count += s
-    return (count if layers[-1].fires else v[-1]).numpy()
+    return (count if layers[-1].fires else v[-1]).cpu().numpy()
 
 
 def raw_output(run, module) -> np.ndarray:
@@ -274,6 +277,44 @@ def workload_a(repeats: int, batch: int, quick: bool) -> list[str]:
     return lines
 
 
+def workload_a_gpu(repeats: int, batch: int, device: str) -> list[str]:
+    """A on `device` (a GPU): nmc's torch backend next to a hand-written torch loop that holds the encoded
+    spikes on the device and multiplies in TF32 (exact here: int8 weights, 0/1 spikes, sums below 2**24)."""
+    import torch
+
+    from nmc.chips.binary import decode
+    from nmc.runtime.simulator import Chip
+
+    def synced(fn: Callable[[], np.ndarray]) -> Callable[[], np.ndarray]:
+        def run() -> np.ndarray:
+            out = fn()
+            if device.startswith("cuda"):
+                torch.cuda.synchronize()
+            return out
+
+        return run
+
+    def tf32_loop(layers: list[Layer], spikes) -> np.ndarray:
+        torch.backends.cuda.matmul.allow_tf32 = True  # nmc's backend switches it off for itself
+        return torch_loop(layers, spikes, device=device)
+
+    rng = np.random.default_rng(0)
+    calib = rng.random((256, 784), dtype=np.float32)
+    x = rng.random((batch, 784), dtype=np.float32)
+    wide = compile_model(mlp_model(), calib, wide_chip())
+    sim = Chip(decode(wide.binary))
+    run = sim.run(x)
+    ref = raw_output(run, wide.module)  # the numpy backend's outputs: every row is checked against them
+    spikes = torch.from_numpy(encoded(wide.module, x)).to(device)
+    dense = layers_of(wide.module, True)
+    entries = [
+        (f"nmc simulator (torch {device})", synced(lambda: raw_output(sim.run(x, device=device), wide.module))),
+        (f"hand-written torch loop ({device}, TF32, spikes on the device)", synced(lambda: tf32_loop(dense, spikes))),
+    ]
+    return bench(f"A on {torch.cuda.get_device_name() if device.startswith('cuda') else device}: batch {batch}",
+                 entries, ref, batch, run.synaptic_events, repeats, wide.module)  # fmt: skip
+
+
 def workload_b(n_total: int, repeats: int, batch: int) -> list[str]:
     from nmc.chips.binary import decode, encode
     from nmc.pipeline import lower_to_map
@@ -328,10 +369,94 @@ def workload_c(repeats: int, batch: int) -> list[str]:
                  entries, ref, batch, run.synaptic_events, repeats, compiled.module)  # fmt: skip
 
 
+BASELINE = "fdab949"  # the last commit before the simulator rewrite (issue #10's "today")
+COMPILE_SCRIPT = """
+import hashlib, json, sys, time
+import numpy as np
+sys.path.insert(0, {bench!r})
+import nmc
+from sim import mlp_model
+calib = np.random.default_rng(0).random((300, 784), dtype=np.float32)
+model = mlp_model()  # torch is imported here, outside the timed compiles
+times = []
+for _ in range({repeats}):
+    t0 = time.perf_counter()
+    c = nmc.compile(model, calibration=calib, encoding="rate", timesteps=64)
+    times.append(time.perf_counter() - t0)
+t0 = time.perf_counter()
+try:
+    nmc.compile(model, calibration=calib, encoding="rate", timesteps=64, check=False)
+    no_check = time.perf_counter() - t0
+except Exception:  # a version without the option
+    no_check = None
+print(json.dumps({{"times": times, "no_check": no_check, "steps": getattr(c, "seconds", {{}}),
+                  "binary": hashlib.sha256(c.binary).hexdigest(), "report": c.report}}, default=str))
+"""
+
+
+def compile_in(src: Path, repeats: int) -> dict:
+    """Run the compile benchmark in a fresh interpreter on the sources at `src` (a checkout of the repository)."""
+    import json
+    import subprocess
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        pkg = Path(tmp) / "nmc"  # the package-dir mapping of pyproject.toml, as links
+        pkg.mkdir()
+        for f in (src / "compiler").iterdir():
+            (pkg / f.name).symlink_to(f)
+        for sub in ("chips", "dialects", "passes", "targets", "runtime"):
+            (pkg / sub).symlink_to(src / sub)
+        env = {**os.environ, "PYTHONPATH": tmp, "OMP_NUM_THREADS": "1"}
+        code = COMPILE_SCRIPT.format(bench=str(Path(__file__).resolve().parent), repeats=repeats)  # today's model code
+        proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+        if proc.returncode:
+            raise SystemExit(f"compile benchmark at {src}: {proc.stderr.strip().splitlines()[-1]}")
+        out = proc.stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def compile_time(repeats: int, baseline: str) -> list[str]:
+    """nmc.compile of A's MLP now and at `baseline` (a git worktree), each in a fresh interpreter."""
+    import subprocess
+    import tempfile
+
+    root = Path(__file__).resolve().parent.parent
+    now = compile_in(root, repeats)
+    with tempfile.TemporaryDirectory() as tmp:
+        old_src = Path(tmp) / "old"
+        subprocess.run(["git", "-C", str(root), "worktree", "add", "--detach", str(old_src), baseline], check=True,
+                       capture_output=True)  # fmt: skip
+        try:
+            old = compile_in(old_src, repeats)
+        finally:
+            subprocess.run(["git", "-C", str(root), "worktree", "remove", "--force", str(old_src)], check=True)
+    t_now, t_old = statistics.median(now["times"]), statistics.median(old["times"])
+    first_now, first_old = now["times"][0], old["times"][0]
+    differ = sorted(k for k in set(now["report"]) | set(old["report"]) if now["report"].get(k) != old["report"].get(k))
+    steps = ", ".join(f"{k} {v:.2f}" for k, v in sorted(now["steps"].items(), key=lambda kv: -kv[1]) if v >= 0.05)
+    return [
+        "**Compile time: `nmc.compile` of A's MLP (tianjic256, rate, 64 ticks, 300 calibration samples), fresh "
+        "interpreter (the model built before timing)**",
+        "",
+        "| version | seconds (median) | speed-up | first compile in the process | without checks (`check=False`) |",
+        "|---|---:|---:|---:|---:|",
+        f"| {baseline} (before the simulator rewrite) | {t_old:.2f} | 1.00x | {first_old:.2f} | "
+        f"{'no such option' if old['no_check'] is None else format(old['no_check'], '.2f')} |",
+        f"| this commit | {t_now:.2f} | {t_old / t_now:.2f}x | {first_now:.2f} | {now['no_check']:.2f} |",
+        "",
+        f"Steps now (s): {steps}. Chip binaries byte-identical: {now['binary'] == old['binary']}; "
+        f"report sections that differ: {', '.join(differ) or 'none'}.",
+        "",
+    ]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--quick", action="store_true", help="smaller batches, B at 10k only (a smoke run; numbers not written)")
+    ap.add_argument("--gpu-device", default="cuda", help=argparse.SUPPRESS)  # "cpu": smoke-test the GPU rows here
+    ap.add_argument("--baseline", default=BASELINE, help=f"the commit to compare compile time with (default {BASELINE})")
     args = ap.parse_args()
     import torch
     from threadpoolctl import threadpool_limits
@@ -344,6 +469,10 @@ def main() -> None:
         for n in (10_000,) if args.quick else (10_000, 100_000):
             lines += workload_b(n, args.repeats, 8 if args.quick else 32)
         lines += workload_c(args.repeats, 64 if args.quick else 256)
+    gpu = args.gpu_device != "cuda" or torch.cuda.is_available()
+    if gpu:
+        lines += workload_a_gpu(args.repeats, 256 if args.quick else 4096, args.gpu_device)
+    lines += compile_time(1 if args.quick else args.repeats, args.baseline)
     body = "\n".join([
         "## Simulator speed (`benchmarks/sim.py`)", "",
         f"Single thread (BLAS and torch limited to 1 thread), {machine()}, medians of {args.repeats} runs, "
@@ -351,8 +480,8 @@ def main() -> None:
         "above 1x the competitor is faster. Every output was checked equal to the simulator's (counts, or membranes). "
         "Synaptic events = synapses whose axon carried a nonzero value (the simulator's counter, the same for every row).",
         "", *lines,
-        "GPU: no CUDA device was available to this run; the torch backend's CUDA path (`device=\"cuda\"`) is untested "
-        "on hardware here.",
+        *([] if gpu else ["GPU: no CUDA device was available to this run; the torch backend's CUDA path "
+                          "(`device=\"cuda\"`) is tested on the CPU only."]),
     ])  # fmt: skip
     print(body)
     if not args.quick:

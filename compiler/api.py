@@ -191,7 +191,8 @@ def compile(
     }
     if level == "map" and not o.disable:  # before the expensive steps: a network that cannot fit is refused at once
         check_capacity(report["snn"], the_chip)  # (with --disable the full violation list is what the user asked for)
-    levels = {"snn": print_ir(module)}
+    keep_ir = o.dump_ir or target not in ("chip", "verilog", "nir")  # IR texts are written only then
+    levels = {"snn": print_ir(module)} if keep_ir else {}
     passes: list = []
     stimulus = calibration[:100] if calibration is not None else None
     profiled = None  # the quantization check's core run on `stimulus`, which profile-rates reuses
@@ -207,6 +208,7 @@ def compile(
             disable=tuple(o.disable),
             stimulus=stimulus if o.check else None,
             progress=say,
+            keep_ir=keep_ir,
         )
         levels = result.levels
         profiled = result.run
@@ -228,7 +230,8 @@ def compile(
             passes_out=passes,
             profiled=profiled,
         )
-        levels["map"] = print_ir(module)
+        if keep_ir:
+            levels["map"] = print_ir(module)
     if passes:
         from nmc.pipeline import pipeline_text
 

@@ -160,17 +160,20 @@ def lower_to_core(
     disable: tuple[str, ...] = (),
     stimulus: np.ndarray | None = None,
     progress: Progress | None = None,
+    keep_ir: bool = True,
 ) -> LoweringResult:
     """snn-to-core, decompose-fan-in, decompose-fan-out, reduce-precision, then the chip's limits.
 
     `chip_ref` (a preset name or chip file) goes into snn-to-core's options; None means the
-    chip is carried by the module's `nmc.chip` attribute (a chip built in memory).
+    chip is carried by the module's `nmc.chip` attribute (a chip built in memory). `keep_ir`:
+    keep the snn and core IR texts in `levels` (printing a large network takes a while).
     """
     from nmc.passes.check_constraints import report, violations
 
     say = progress or (lambda _msg: None)
     result = LoweringResult(module)
-    result.levels["snn"] = _text(module)
+    if keep_ir:
+        result.levels["snn"] = _text(module)
     structural, precision = core_passes(
         chip_ref, chip, approximate_fan_in=approximate_fan_in, weight_bits=weight_bits, disable=disable
     )
@@ -178,7 +181,8 @@ def lower_to_core(
     reference = module.clone() if stimulus is not None and precision else None
     run_passes(module, precision, say)
     result.passes = [*structural, *precision]
-    result.levels["core"] = _text(module)
+    if keep_ir:
+        result.levels["core"] = _text(module)
     result.report["core"] = core_summary(module)
     if reference is not None and stimulus is not None:
         say("measuring quantization")

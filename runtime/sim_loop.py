@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from nmc.runtime.int8 import int8_available
 from nmc.runtime.sim_tables import Tables, build_tables, int8_axons
 
 if TYPE_CHECKING:
@@ -31,18 +32,14 @@ INT8 = True  # False: float GEMMs only (the tests run both)
 
 def use_int8(chip: Chip, bk: Any, dtype: np.dtype, batch: int) -> bool:
     """Whether dense blocks may run as int8 GEMMs: only where float32 was proved exact (so every sum is
-    below 2**24 and fits int32), on the CPU, when torch offers the kernel and is loaded or worth loading."""
-    import sys
-
-    if not INT8 or dtype != np.float32 or bk.name not in ("numpy", "torch-cpu") or batch == 0:
+    below 2**24 and fits int32), when torch offers the kernel and is loaded or worth loading (on CUDA the
+    same blocks run as TF32 GEMMs, exact for 8-bit operands: TorchBackend.matmul_int8)."""
+    if not INT8 or dtype != np.float32 or batch == 0:
         return False
-    if "torch" not in sys.modules and chip.syn_weight.size * batch * (chip.ticks + chip.latency) < INT8_IMPORT_MACS:
-        return False
-    try:
-        import torch
-    except ImportError:
-        return False
-    return hasattr(torch, "_int_mm")
+    if bk.name == "torch-cuda":
+        return True
+    big = chip.syn_weight.size * batch * (chip.ticks + chip.latency) >= INT8_IMPORT_MACS
+    return int8_available(load=big)
 
 
 def run_loop(

@@ -145,6 +145,33 @@ def test_int8_blocks_equal_float_blocks(cnn_image, monkeypatch):
     assert np.array_equal(int8.trace["v"], plain.trace["v"])
 
 
+def test_core_interpreter_int8_products_equal_float_products(monkeypatch):
+    """The core interpreter's integer groups: int8 GEMMs (torch loaded) give the float32 GEMMs' spikes."""
+    from nmc.runtime import core_interp
+    from nmc.runtime.core_interp import run_core
+
+    pytest.importorskip("torch")
+    module = mapped(EXAMPLES / "digits_mlp.pt", "tianjic256", "rate")
+    x = digits()[0][:16]
+    assert all(st.int8_weights is not None for st in _group_states(module))
+    int8 = run_core(module, x, record=True)
+    monkeypatch.setattr(core_interp, "int8_available", lambda: False)
+    assert all(st.int8_weights is None for st in _group_states(module))
+    plain = run_core(module, x, record=True)
+    assert np.array_equal(int8.outputs[0], plain.outputs[0])
+    assert int8.traces.keys() == plain.traces.keys()
+    for name, spikes in int8.traces.items():
+        assert np.array_equal(spikes, plain.traces[name]), name
+
+
+def _group_states(module):
+    from nmc.dialects import core
+    from nmc.runtime.core_interp import _GroupState
+
+    chip = next(op for op in module.walk() if isinstance(op, NetworkOp)).chip.data
+    return [_GroupState(op, chip, 1, np.float32) for op in module.walk() if isinstance(op, core.NeuronsOp)]
+
+
 def test_weights_wider_than_int8_run_as_float_blocks():
     import nmc
     from nmc.runtime.core_interp import run_core
