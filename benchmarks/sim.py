@@ -230,6 +230,17 @@ def bench(name: str, entries: list[tuple[str, Callable[[], np.ndarray]]], refere
     return [*lines, ""]
 
 
+def float_only(fn: Callable[[], np.ndarray]) -> np.ndarray:
+    """Run `fn` with the simulator's int8 GEMMs switched off (what the int8 kernels are worth)."""
+    from nmc.runtime import sim_loop
+
+    sim_loop.INT8 = False
+    try:
+        return fn()
+    finally:
+        sim_loop.INT8 = True
+
+
 def workload_a(repeats: int, batch: int, quick: bool) -> list[str]:
     from nmc.chips.binary import decode
     from nmc.runtime.core_interp import run_core
@@ -241,6 +252,7 @@ def workload_a(repeats: int, batch: int, quick: bool) -> list[str]:
     model = mlp_model()
     wide = compile_model(model, calib, wide_chip())
     sim = Chip(decode(wide.binary))
+    plain = Chip(decode(wide.binary))  # its own tables: the float32 ones
     run = sim.run(x)
     ref = raw_output(run, wide.module)
     spikes = encoded(wide.module, x)
@@ -250,6 +262,7 @@ def workload_a(repeats: int, batch: int, quick: bool) -> list[str]:
     entries = [
         ("nmc simulator (numpy)", lambda: raw_output(sim.run(x), wide.module)),
         ("nmc simulator (torch CPU)", lambda: raw_output(sim.run(x, device="cpu"), wide.module)),
+        ("nmc simulator (numpy), float32 GEMMs only", lambda: float_only(lambda: raw_output(plain.run(x), wide.module))),
         ("numpy IF loop (BLAS)", lambda: numpy_loop(dense, spikes)),
         ("torch IF loop", lambda: torch_loop(dense, spikes)),
         ("torch.sparse IF loop", lambda: torch_loop(sparse, spikes, sparse_weights=True)),
@@ -488,7 +501,9 @@ def main() -> None:
         f"Single thread (BLAS and torch limited to 1 thread), {machine()}, medians of {args.repeats} runs, "
         f"{time.time() - t0:.0f} s in all. \"speed vs nmc\" is the row's speed over the simulator's (numpy backend): "
         "above 1x the competitor is faster. Every output was checked equal to the simulator's (counts, or membranes). "
-        "Synaptic events = synapses whose axon carried a nonzero value (the simulator's counter, the same for every row).",
+        "Synaptic events = synapses whose axon carried a nonzero value (the simulator's counter, the same for every row). "
+        "The simulator multiplies 8-bit weights by spikes with int8 GEMMs (int32 sums, exact: docs/chip-model.md); the "
+        "\"float32 GEMMs only\" row shows it without them.",
         "", *lines,
         *([] if gpu else ["GPU: no CUDA device was available to this run; the torch backend's CUDA path "
                           "(`device=\"cuda\"`) is tested on the CPU only."]),
