@@ -70,14 +70,10 @@ def core_summary(module: ModuleOp) -> CoreSection:
 def spike_agreement(before: ModuleOp, after: ModuleOp, x: np.ndarray, runs: list | None = None) -> QuantizationSection:
     """How far `after` (e.g. quantized) reproduces `before` on inputs `x`: spikes and output decisions.
     `runs` receives the core interpreter's run of `after` (profile-rates measures the same run)."""
-    from concurrent.futures import ThreadPoolExecutor
-
     from nmc.runtime.core_interp import run_core
 
-    # two independent runs: numpy's and scipy's products release the GIL, so they overlap on two cores
-    with ThreadPoolExecutor(2) as pool:
-        runs_ab = [pool.submit(run_core, m, x, record=True) for m in (before, after)]
-        a, b = (r.result() for r in runs_ab)
+    a = run_core(before, x, record=True)
+    b = run_core(after, x, record=True)
     if runs is not None:
         runs.append(b)
     same = total = 0
