@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 from xdsl.context import Context
 from xdsl.dialects.builtin import ModuleOp
 from xdsl.passes import ModulePass
+
+if TYPE_CHECKING:
+    from nmc.runtime.core_interp import CoreRun
 
 from nmc.chips import Chip
 from nmc.errors import NmcError
@@ -25,7 +28,7 @@ class LoweringResult:
     levels: dict[str, str] = field(default_factory=dict)  # level name -> IR text, in order
     report: Report = field(default_factory=lambda: Report())
     passes: list[ModulePass] = field(default_factory=list)
-    run: Any = None  # the core interpreter's run of the lowered module on the stimulus (quantization check), if any
+    run: CoreRun | None = None  # the core interpreter's run of the lowered module on the stimulus (quantization check)
 
 
 def _text(module: ModuleOp) -> str:
@@ -67,15 +70,13 @@ def core_summary(module: ModuleOp) -> CoreSection:
     }
 
 
-def spike_agreement(before: ModuleOp, after: ModuleOp, x: np.ndarray, runs: list | None = None) -> QuantizationSection:
-    """How far `after` (e.g. quantized) reproduces `before` on inputs `x`: spikes and output decisions.
-    `runs` receives the core interpreter's run of `after` (profile-rates measures the same run)."""
+def spike_agreement(before: ModuleOp, after: ModuleOp, x: np.ndarray, after_run: CoreRun | None = None) -> QuantizationSection:
+    """How far `after` (e.g. quantized) reproduces `before` on inputs `x`: spikes and output decisions
+    (`after_run`: the core interpreter's recorded run of `after` on `x`, when the caller has made it)."""
     from nmc.runtime.core_interp import run_core
 
     a = run_core(before, x, record=True)
-    b = run_core(after, x, record=True)
-    if runs is not None:
-        runs.append(b)
+    b = after_run or run_core(after, x, record=True)
     same = total = 0
     for name, spikes in a.traces.items():
         if name in b.traces and b.traces[name].shape == spikes.shape:
@@ -185,10 +186,11 @@ def lower_to_core(
         result.levels["core"] = _text(module)
     result.report["core"] = core_summary(module)
     if reference is not None and stimulus is not None:
+        from nmc.runtime.core_interp import run_core
+
         say("measuring quantization")
-        runs: list = []
-        result.report["quantization"] = spike_agreement(reference, module, stimulus, runs)
-        result.run = runs[0]
+        result.run = run_core(module, stimulus, record=True)  # profile-rates reads its rates from this run too
+        result.report["quantization"] = spike_agreement(reference, module, stimulus, result.run)
     found = violations(module, chip)
     if found:
         raise NmcError(report(found, chip.name))
@@ -206,7 +208,7 @@ def lower_to_map(
     seed: int = 0,
     progress: Progress | None = None,
     passes_out: list[ModulePass] | None = None,
-    profiled: Any = None,
+    profiled: CoreRun | None = None,
 ) -> MappingSection:
     """profile-rates, partition-cores, place-cores, route (rate-weighted when a stimulus is given).
 

@@ -22,7 +22,7 @@ from nmc.dialects import core
 from nmc.dialects.core_ir import read_group
 from nmc.dialects.ir_arrays import to_numpy
 from nmc.runtime.encoders import Encoder
-from nmc.runtime.int8 import int8_available, int8_matmul, int8_operand
+from nmc.runtime.int8 import fits_int8, int8_available, int8_matmul, int8_operand
 
 CHUNK = 128
 
@@ -72,7 +72,7 @@ class _GroupState:
         self.dense = g.integer and g.pre.size >= 0.05 * g.size * op.fan_in_space
         self.exact: dict[Any, Any] = {}
         # with torch loaded, dense groups of 8-bit weights multiply 8-bit inputs (spikes) by int8 GEMMs
-        fits = g.integer and self.dense and g.weight.size and -128 <= g.weight.min() and g.weight.max() <= 127
+        fits = self.dense and fits_int8(g.weight.min(initial=0), g.weight.max(initial=0))
         self.int8_weights = int8_operand(self._exact_matrix(np.float32)) if fits and int8_available() else None
 
     def _exact_matrix(self, kind: Any) -> Any:
@@ -89,7 +89,7 @@ class _GroupState:
         if bound >= 2**53:
             return (self.matrix @ x.astype(np.int64).T).T
         kind = np.float32 if bound < 2**24 else np.float64
-        if kind == np.float32 and self.dense and peak <= 127 and self.int8_weights is not None:
+        if kind == np.float32 and self.int8_weights is not None and peak <= 127:
             return int8_matmul(x, self.int8_weights).astype(np.int64)  # int32 sums, exact below 2**24 as well
         return np.asarray(x.astype(kind, copy=False) @ self._exact_matrix(kind)).astype(np.int64)
 

@@ -25,6 +25,11 @@ def int8_available(load: bool = False) -> bool:
     return hasattr(torch, "_int_mm")
 
 
+def fits_int8(lo: float, hi: float) -> bool:
+    """Every value in [lo, hi] is an int8."""
+    return lo >= -128 and hi <= 127
+
+
 def int8_operand(a: np.ndarray) -> Any:
     """An integer-valued array (every value in [-128, 127]) as a contiguous int8 tensor."""
     import torch

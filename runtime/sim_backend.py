@@ -179,9 +179,11 @@ class TorchBackend:
         return m @ x
 
     def int8_weights(self, w: np.ndarray) -> Any:
+        from nmc.runtime.int8 import int8_operand
+
         if self.device.type == "cuda":  # float weights: the GEMM runs in TF32 (matmul_int8)
             return self.asarray(w)
-        return self.torch.from_numpy(w.astype(np.int8)).to(self.device)
+        return int8_operand(w).to(self.device)
 
     def matmul_int8(self, w8: Any, x: Any, idx: np.ndarray | None = None) -> Any:
         """As NumpyBackend.matmul_int8, on tensors. On CUDA a float32 GEMM with TF32 allowed for this call

@@ -50,7 +50,7 @@ def run_loop(
 
     bk = make_backend(dtype, device)
     int8 = use_int8(chip, bk, dtype, batch)
-    key = (bk.name, str(dtype), int8 and host_bound <= 127, int8)
+    key = (bk.name, str(dtype), int8, int8 and host_bound <= 127)  # which blocks can be int8 depends on both
     cache = chip.__dict__.setdefault("_tables", {})
     if key not in cache:
         # torch: every core dense (GPU GEMMs, no sparse kernels needed for int64); numpy: sparse cores and events too

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from nmc.chips.formats import MODES, RESETS
+from nmc.runtime.int8 import fits_int8
 
 if TYPE_CHECKING:
     from nmc.runtime.simulator import Chip
@@ -143,11 +144,11 @@ def _blocks(chip: Chip, internal: np.ndarray, dense_min: float) -> tuple[list[tu
 def int8_axons(chip: Chip, host_bound: float) -> np.ndarray:
     """Axon columns (the zero axon included) whose values fit int8: spikes (0 or 1), partial sums of a
     chip whose partial-sum width is at most 8 bits, host values of magnitude at most 127."""
-    psum_fits = chip.ps_lo >= -128 and chip.ps_hi <= 127
+    psum_fits = fits_int8(chip.ps_lo, chip.ps_hi)
     from_psum = np.zeros(chip.n_axons, bool)
     neuron = ~chip.axon_host
     from_psum[neuron] = chip.mode[chip.axon_src[neuron]] == MODES.index("psum")
-    fits = np.where(chip.axon_host, host_bound <= 127, ~from_psum | psum_fits)
+    fits = np.where(chip.axon_host, fits_int8(-host_bound, host_bound), ~from_psum | psum_fits)
     return np.append(fits, True)
 
 
@@ -234,7 +235,7 @@ def _arrange(
         if many and w.size < STACK_CELLS:
             small.append((r0, r1, c0, c1, w))
         else:
-            int8 = int8_cols is not None and bool(int8_cols[c0:c1].all()) and w.min(initial=0) >= -128 and w.max(initial=0) <= 127
+            int8 = int8_cols is not None and bool(int8_cols[c0:c1].all()) and fits_int8(w.min(initial=0), w.max(initial=0))
             arr = backend.int8_weights(w) if int8 else backend.asarray(w)
             blocks.append(Block(r0, r1, c0, c1, arr, _direct(chip, internal, c0, c1), int8))
     buckets: dict[tuple[int, int], list] = {}

@@ -173,6 +173,17 @@ def test_nmc_tnn_fit_predict_compile_and_run(tmp_path, capsys):
     assert (tmp_path / "again" / "m.nmc").read_bytes() == first  # deterministic
 
 
+def fails_in_one_line(main, argv: list[str], message: str, capsys) -> None:
+    """A tool's `main(argv)` exits non-zero with one stderr line holding `message`, and no traceback."""
+    with pytest.raises(SystemExit) as e:
+        main(argv)
+    assert e.value.code != 0
+    err = capsys.readouterr().err
+    assert message in err
+    assert "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+
+
 def test_too_large_columns_and_chips_without_tnn_cores_are_refused(tmp_path, capsys):
     from nmc.tools import nmc_compile
 
@@ -187,13 +198,7 @@ def test_too_large_columns_and_chips_without_tnn_cores_are_refused(tmp_path, cap
         ),
         (["--chip", "tianjic256"], "chip 'tianjic256' has no tnn_column core kind, so it cannot run a TNN"),
     ):
-        with pytest.raises(SystemExit) as e:
-            nmc_compile.main([str(tmp_path / "m.pt"), *args, "-o", str(tmp_path / "out")])
-        assert e.value.code != 0
-        err = capsys.readouterr().err
-        assert message in err
-        assert "Traceback" not in err
-        assert len(err.strip().splitlines()) == 1
+        fails_in_one_line(nmc_compile.main, [str(tmp_path / "m.pt"), *args, "-o", str(tmp_path / "out")], message, capsys)
         assert not (tmp_path / "out").exists()
 
 
@@ -262,12 +267,6 @@ def test_bad_series_files_are_one_line_before_any_work(tmp_path, capsys):
         (nmc_run.main, [str(tmp_path / "m.pt"), "--input", str(tmp_path / "none.npy")], "none.npy: no such file"),
     ]  # fmt: skip
     for main, argv, message in cases:
-        with pytest.raises(SystemExit) as e:
-            main(argv)
-        assert e.value.code != 0
-        err = capsys.readouterr().err
-        assert message in err
-        assert "Traceback" not in err
-        assert len(err.strip().splitlines()) == 1
+        fails_in_one_line(main, argv, message, capsys)
     assert not (tmp_path / "out").exists()
     assert not (tmp_path / "o.pt").exists()
