@@ -2,9 +2,10 @@
 
 Optuna proposes candidates (NSGA-II for several objectives, TPE for one; the
 budgets are its constraints) and keeps the study in an RDB storage — a SQLite
-file in OUTDIR by default, any SQLAlchemy URL for many machines. Ray runs the
-candidates in parallel (`ray.init()` locally, or `--ray ADDRESS` to join a
-cluster). Candidates are asked in batches of the parallelism and the next batch
+file in OUTDIR by default, any SQLAlchemy URL for many machines. Trials run in
+parallel in local worker processes (no network port), or on a Ray
+cluster joined with token authentication (`--ray ADDRESS`; nmc.search_runner).
+Candidates are asked in batches of the parallelism and the next batch
 is asked only after the last is told, so a seed fixes the whole search; each
 trial is told the moment it finishes, so killing the run loses no finished
 trial, and rerunning the same command continues the study (docs/search.md).
@@ -14,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -24,7 +24,8 @@ from typing import Any
 import numpy as np
 
 from nmc.errors import NmcError
-from nmc.search_trial import OBJECTIVES, Job, constraint_values, parse_budget, run_trial
+from nmc.search_runner import Runner, redacted
+from nmc.search_trial import OBJECTIVES, Job, constraint_values, parse_budget
 
 STUDY = "nmc-search"
 
@@ -51,7 +52,6 @@ def search(
     parallel: int | None = None,
     seed: int = 0,
     outdir: str | Path = "nmc_search",
-    use_ray: bool = True,
     progress: Callable[[str], None] | None = None,
 ) -> SearchResult:
     """Search `space` (SPACE.toml path or parsed Space) on labelled `data` (.npz path or (x, y)) for `chip`."""
@@ -87,8 +87,8 @@ def search(
     if own_storage:  # (a shared storage's RUNNING trials may be other machines' work in progress)
         _fail_stale(study)
     done = [t for t in study.trials if t.state.is_finished() and t.state != optuna.trial.TrialState.FAIL]
-    runner = _Runner(use_ray, ray_address, parallel, split)
-    say(f"study {storage}: {len(done)} of {trials} trials finished; {runner.width} at once on {runner.where}")
+    runner = Runner(ray_address, parallel, split)
+    say(f"study {redacted(storage)}: {len(done)} of {trials} trials finished; {runner.width} at once on {runner.where}")
     started = time.perf_counter()
     classes = int(y.max()) + 1
     try:
@@ -153,13 +153,13 @@ def _study(storage: str, objectives: list[str], limits: dict, seed: int, trials:
             storage=storage, study_name=STUDY, directions=directions, sampler=sampler, load_if_exists=True
         )
     except Exception as e:  # sqlalchemy / driver errors: one line
-        raise NmcError(f"--storage {storage}: {type(e).__name__}: {str(e).splitlines()[0][:200]}") from None
+        raise NmcError(f"--storage {redacted(storage)}: {type(e).__name__}: {str(e).splitlines()[0][:200]}") from None
     known = study.user_attrs.get("fingerprint")
     if known is None:
         study.set_user_attr("fingerprint", fingerprint)
     elif known != fingerprint:
         raise NmcError(
-            f"--storage {storage} holds a study of a different search (space, data, chip, budget, objectives or seed "
+            f"--storage {redacted(storage)} holds a study of a different search (space, data, chip, budget, objectives or seed "
             "changed); give another -o (or --storage) to start a new one"
         )
     return study
@@ -233,58 +233,3 @@ def _line(count: int, total: int, job: Job, result: dict) -> str:
     if result["state"] == "error":
         return f"trial {count}/{total} #{job.number} {what}: failed ({result['message']})"
     return f"trial {count}/{total} #{job.number} {what}: rejected before training ({'; '.join(result['violated'])})"
-
-
-def _guarded(call: Callable[[], dict]) -> dict:
-    """A trial that crashed (a bug, or a worker lost) is a failed trial with its message, not the end of the search."""
-    try:
-        return call()
-    except (KeyboardInterrupt, SystemExit):
-        raise
-    except Exception as e:
-        text = str(e).strip().splitlines()
-        return {"state": "error", "message": f"{type(e).__name__}: {text[-1][:300] if text else ''}"}
-
-
-class _Runner:
-    """Runs a batch of jobs on Ray (tasks on a local instance or a cluster), or in this process."""
-
-    def __init__(self, use_ray: bool, address: str | None, parallel: int | None, data: dict):
-        self.ray = None
-        if not use_ray:
-            self.width, self.where, self.data = 1, "this process", data
-            return
-        import logging
-
-        os.environ.setdefault("RAY_AUTH_MODE", "disabled")  # a private local instance; a cluster sets its own
-        import ray
-
-        local = address is None
-        ray.init(
-            address=address,
-            num_cpus=(parallel or os.cpu_count() or 1) if local else None,
-            include_dashboard=False,
-            logging_level=logging.ERROR,
-            log_to_driver=False,
-            configure_logging=True,
-        )
-        self.ray = ray
-        self.width = parallel or max(1, int(ray.cluster_resources().get("CPU", 1)))
-        self.where = "a local Ray instance" if local else f"the Ray cluster at {address}"
-        self.data = ray.put(data)
-        self.task = ray.remote(num_cpus=1)(run_trial)
-
-    def run(self, batch: list):
-        if self.ray is None:
-            for trial, job in batch:
-                yield trial, job, _guarded(lambda job=job: run_trial(job, self.data))
-            return
-        pending = {self.task.remote(job, self.data): (trial, job) for trial, job in batch}
-        while pending:
-            ready, _ = self.ray.wait(list(pending), num_returns=1)
-            trial, job = pending.pop(ready[0])
-            yield trial, job, _guarded(lambda ref=ready[0]: self.ray.get(ref))
-
-    def close(self) -> None:
-        if self.ray is not None:
-            self.ray.shutdown()

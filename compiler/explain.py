@@ -72,10 +72,7 @@ def explain(model: Any, input_shape: tuple[int, ...] | None = None) -> tuple[str
 
     source = str(model) if isinstance(model, str | Path) else type(model).__name__
     if isinstance(model, str | Path):
-        try:
-            model = torch_import.load_model(model)
-        except NmcError as e:
-            return f"{e}\n1 blocker: the file itself (see above)", 1
+        model = torch_import.load_model(model)  # a file that cannot be read at all is one line (NmcError)
     graph = torch_import.layer_graph(model, input_shape, keep_unsupported=True)
     rows = [("layer", "from", "shape", "on the chip")]
     blockers: list[str] = []

@@ -33,6 +33,8 @@ def read_graph(path: str | Path) -> Any:
         status, payload = _read(str(path))
     else:
         status, payload = _read_in_child(path)
+    if status == "refused":
+        raise NmcError(f"{path}: refused: {payload}")
     if status == "error":
         raise NmcError(f"{path}: not a readable NIR graph ({payload})")
     return payload
@@ -42,15 +44,62 @@ READ_SECONDS = 30  # a damaged HDF5 file can send the HDF5 library into an endle
 
 
 def _read(path: str) -> tuple[str, Any]:
+    """The graph read from an in-memory copy of the file (what was vetted is what is read)."""
+    import io
+
+    import h5py
     import nir
 
     try:
+        data = io.BytesIO(Path(path).read_bytes())
+        with h5py.File(data, "r") as f:
+            refused = stored_outside(f)
+        if refused:
+            return "refused", refused
         # nir's own type check rejects what popular exporters write (snnTorch's batched input types):
         # shapes are checked node by node by the importer, with the node named
-        return "ok", nir.read(path, type_check=False)
+        return "ok", nir.read(data, type_check=False)
     except Exception as e:  # h5py and nir raise many kinds on a damaged or foreign file
         text = str(e).strip().splitlines()
         return "error", f"{type(e).__name__}: {text[0][:160] if text else ''}"
+
+
+MAX_HDF5_OBJECTS = 100_000
+
+
+def stored_outside(f: Any) -> str | None:
+    """Why the HDF5 file `f` is refused, or None: every object must be stored inside the file.
+
+    External links, soft links, virtual datasets and external raw storage make HDF5 read
+    other files (e.g. /etc/passwd into a weight matrix, which would then travel into the
+    binary and the report). Links are inspected without being followed.
+    """
+    import h5py
+
+    inside = "NIR data must be stored inside the file"
+    stack: list[tuple[str, Any]] = [("", f)]
+    seen = 0
+    while stack:
+        prefix, group = stack.pop()
+        for key in group:
+            name = f"{prefix}/{key}"
+            seen += 1
+            if seen > MAX_HDF5_OBJECTS:
+                return f"more than {MAX_HDF5_OBJECTS} HDF5 objects (a NIR graph has a few per node)"
+            link = group.get(key, getlink=True)
+            if isinstance(link, h5py.ExternalLink):
+                return f"'{name}' is an external link to '{link.filename}'; {inside}"
+            if isinstance(link, h5py.SoftLink):
+                return f"'{name}' is a soft link to '{link.path}'; {inside}"
+            obj = group[key]
+            if isinstance(obj, h5py.Dataset):
+                if obj.is_virtual:
+                    return f"dataset '{name}' is a virtual dataset (data mapped from other files); {inside}"
+                if obj.external:
+                    return f"dataset '{name}' declares external storage ('{obj.external[0][0]}'); {inside}"
+            elif isinstance(obj, h5py.Group):
+                stack.append((name, obj))
+    return None
 
 
 def _read_in_child(path: Path) -> tuple[str, Any]:

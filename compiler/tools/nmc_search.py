@@ -30,8 +30,12 @@ def build_parser():
         help="comma-separated: accuracy (maximized) and any budget metric (minimized); default accuracy,energy_nj",
     )
     p.add_argument("--storage", help="Optuna storage URL (default: sqlite in OUTDIR; e.g. postgresql://... for many machines)")
-    p.add_argument("--ray", metavar="ADDRESS", help="join a Ray cluster (default: start a local instance)")
-    p.add_argument("--parallel", type=positive_int, help="trials at once (default: the CPUs Ray sees)")
+    p.add_argument(
+        "--ray",
+        metavar="ADDRESS",
+        help="join a Ray cluster (token auth required; default: local worker processes, no network port)",
+    )
+    p.add_argument("--parallel", type=positive_int, help="trials at once (default: one per CPU; 1 runs them in this process)")
     p.add_argument("--seed", type=int, default=0, help="seed of the sampler, the splits and every trial (default 0)")
     p.add_argument("-o", "--outdir", default="nmc_search", help="output folder (default: nmc_search)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress, only the summary and errors")
@@ -47,9 +51,13 @@ def main(argv: Sequence[str] | None = None) -> None:
 
         try:
             import optuna  # noqa: F401
-            import ray  # noqa: F401
+
+            if args.ray:
+                import ray  # noqa: F401
         except ImportError as e:
-            raise NmcError(f"nmc-search needs Optuna and Ray ({e.name} is missing): pip install 'nmc[search]'") from None
+            raise NmcError(
+                f"nmc-search needs Optuna (and Ray for --ray; {e.name} is missing): pip install 'nmc[search]'"
+            ) from None
         from nmc.architecture_search import search
 
         result = search(
