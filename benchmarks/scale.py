@@ -101,7 +101,8 @@ def run_size(n_total: int, fan_in: int, layers: int) -> dict:
     from nmc.chips.binary import decode, encode
     from nmc.dialects.map_layout import assignment, check_mapping, net_view, traffic_pairs
     from nmc.passes.partition_cores import PartitionCoresPass, _repaired, metis_parts, partition
-    from nmc.passes.place_cores import PlaceCoresPass, placement_cost, serpentine, traffic_matrix
+    from nmc.passes.place_cores import PlaceCoresPass, traffic_matrix
+    from nmc.passes.placement import placement_cost, serpentine
     from nmc.passes.route import RoutePass
     from nmc.runtime.simulator import Chip as Simulator
     from nmc.targets.chip_binary import build_image

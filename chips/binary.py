@@ -18,6 +18,7 @@ from typing import IO, Any
 
 import numpy as np
 
+from nmc.chips.binary_error import BinaryError
 from nmc.chips.binary_schema import INTEGER_ARRAYS, check_arrays, check_meta
 from nmc.chips.formats import COMPARES, MODES, RESETS
 from nmc.chips.tnn_binary import TNN_SECTIONS, dump_tnn, validate_tnn
@@ -27,10 +28,6 @@ VERSION = 1
 DTYPES = {0: "<u1", 1: "<i1", 2: "<i2", 3: "<i4", 4: "<i8", 5: "<f4", 6: "<f8"}
 CODES = {np.dtype(v): k for k, v in DTYPES.items()}
 SECTIONS = ("META", "CORE", "NRN ", "AXON", "SYN ", "ROUT", "OUT ")
-
-
-class BinaryError(Exception):
-    """A chip binary that cannot be loaded; the message says what is wrong."""
 
 
 @dataclass

@@ -12,6 +12,8 @@ from typing import Any
 
 import numpy as np
 
+from nmc.chips.binary_error import BinaryError
+
 MAX_TICKS = 1 << 20
 ENCODINGS = ("direct", "rate", "poisson", "spikes")
 OUTPUT_KINDS = ("count", "first_spike", "membrane")
@@ -34,8 +36,6 @@ def _int(meta: dict, key: str, low: int, high: int, where: str = "META") -> int:
 
 
 def _error(message: str) -> Exception:
-    from nmc.chips.binary import BinaryError
-
     return BinaryError(message)
 
 

@@ -20,6 +20,7 @@ docs/chip-description.md documents each key.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 from dataclasses import dataclass, field
@@ -328,14 +329,26 @@ def load_preset(name: str, hint: str = "") -> Chip:
     """A preset shipped with nmc, by name; never a file of the user's."""
     preset = resources.files("nmc.chips").joinpath(f"{name}.chip") if name.isidentifier() else None
     if preset is None or not preset.is_file():
-        raise NmcError(f"unknown chip '{name}' (presets: {', '.join(preset_names())}{hint})")
+        import difflib
+
+        names = preset_names()
+        close = difflib.get_close_matches(name.lower(), names, n=1, cutoff=0.6)
+        meant = f"did you mean '{close[0]}'? " if close else ""
+        raise NmcError(f"unknown chip '{name}' ({meant}presets: {', '.join(names)}{hint})")
     return parse_chip(preset.read_text(), f"{name}.chip")
 
 
-@cache
 def load_chip(name_or_path: str) -> Chip:
-    """A preset by name (`tianjic256`) or a chip file by path. Only the compiler's front door calls this."""
+    """A preset by name (`tianjic256`) or a chip file by path. Only the compiler's front door calls this.
+
+    A file is read on every call and parsed once per content (a file rewritten in the same process
+    gives its new description, not the one parsed before)."""
     path = Path(name_or_path)
     if not path.suffix and not path.exists():
         return load_preset(name_or_path, "; or give a file path")
-    return parse_chip(read_text_file(path, "chip description"), str(path))
+    return _parse_cached(read_text_file(path, "chip description"), str(path))
+
+
+@functools.lru_cache(maxsize=64)
+def _parse_cached(text: str, source: str) -> Chip:
+    return parse_chip(text, source)

@@ -15,6 +15,7 @@ from typing import IO, Any
 
 import numpy as np
 
+from nmc.chips.binary_error import BinaryError
 from nmc.chips.tnn_format import RESPONSES, STDP_CASES, no_spike, wmax
 
 TNN_SECTIONS = ("META", "CORE", "ENC ", "COL ", "ROUT", "OUT ")
@@ -22,8 +23,6 @@ COL_ARRAYS = ("p", "q", "k", "response", "index", "state", "src_offsets", "src_k
 
 
 def _error(message: str) -> Exception:
-    from nmc.chips.binary import BinaryError
-
     return BinaryError(message)
 
 

@@ -9,98 +9,15 @@ chip = nmc.load("out/model.nmc"); y = chip.run(x).outputs[0]
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from nmc.compiled import Compiled, StepClock
 from nmc.options import TARGETS, CompileOptions, options_doc
 from nmc.report import Report
-
-
-@dataclass
-class Compiled:
-    name: str
-    files: dict[str, str | bytes]
-    report: Report  # report.json, typed sections (nmc.report)
-    module: Any = None
-    notes: list[str] = field(default_factory=list)
-    # wall time of each step; not in report.json, which must be byte-identical for the same input
-    seconds: dict[str, float] = field(default_factory=dict)
-
-    @property
-    def binary(self) -> bytes | None:
-        data = self.files.get(f"{self.name}.nmc")
-        return data if isinstance(data, bytes) else None
-
-    def run(self, x: np.ndarray) -> np.ndarray | list[np.ndarray]:
-        """Decoded outputs (batch first) of the chip simulator on the binary (or the IR interpreter)."""
-        if self.binary is not None:
-            from nmc.chips.binary import decode, is_tnn
-            from nmc.runtime.simulator import Chip
-
-            image = decode(self.binary)
-            if is_tnn(image):  # a TNN: the winning line of each sample (-1 where none spiked)
-                from nmc.runtime.tnn_sim import TnnChip
-
-                return TnnChip(image).run(x).winners
-            outs = Chip(image).run(x).outputs
-        else:
-            from nmc.dialects import core
-            from nmc.runtime.core_interp import run_core
-            from nmc.runtime.snn_interp import run_snn
-
-            is_core = any(isinstance(op, core.NetworkOp) for op in self.module.walk())
-            outs = (run_core if is_core else run_snn)(self.module, x).outputs
-        return outs[0] if len(outs) == 1 else outs
-
-    def save(self, outdir: str | Path) -> Path:
-        """Write every artefact and report.json into `outdir`, all or nothing.
-
-        Everything is first written to a hidden folder beside `outdir` (same filesystem), then
-        moved in file by file with atomic renames; an error or Ctrl-C before that leaves `outdir`
-        as it was. Files an earlier run wrote (its report.json lists them) and this one does not
-        are removed; other files in `outdir` are never touched.
-        """
-        import os
-        import shutil
-        import tempfile
-
-        from nmc.driver import check_output_dir
-
-        outdir = check_output_dir(Path(outdir))
-        outdir.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(dir=outdir.parent, prefix=f".{outdir.name}."))
-        try:
-            for name, content in self.files.items():  # names may hold a folder: synth/<top>.ys
-                (staging / name).parent.mkdir(parents=True, exist_ok=True)
-                (staging / name).write_bytes(content if isinstance(content, bytes) else content.encode())
-            (staging / "report.json").write_text(json.dumps(self.report, indent=2, sort_keys=True))
-            names = sorted([*self.files, "report.json"])
-            for name in names:
-                os.chmod(staging / name, 0o644)
-            previous = _previous_files(outdir)
-            outdir.mkdir(exist_ok=True)
-            for name in names:
-                (outdir / name).parent.mkdir(parents=True, exist_ok=True)
-                os.replace(staging / name, outdir / name)
-            for stale in previous - {*self.files, "report.json"}:
-                (outdir / stale).unlink(missing_ok=True)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
-        return outdir
-
-
-def _previous_files(outdir: Path) -> set[str]:
-    """The files an earlier nmc-compile wrote into `outdir` (from its report.json), if any."""
-    try:
-        names = json.loads((outdir / "report.json").read_text()).get("files", [])
-    except (OSError, ValueError, AttributeError):
-        return set()
-    return {n for n in names if isinstance(n, str) and "/" not in n and n not in ("", ".", "..")}
 
 
 def compile(
@@ -156,7 +73,7 @@ def compile(
         name=stem,
         max_model_bytes=o.max_model_bytes,
     )
-    steps = _StepClock(progress)
+    steps = StepClock(progress)
     say = steps.say
     # A chip given by name or file is loaded here, once, and named in snn-to-core's options;
     # a Chip object built in memory rides in the module's `nmc.chip` attribute instead.
@@ -296,28 +213,6 @@ def _check_agreement(report: Report, allowed: bool) -> None:
         "widen the chip's bits (core.weight_bits, threshold_bits), train with fewer bits in mind, or accept it with "
         "--allow-accuracy-loss"
     )
-
-
-class _StepClock:
-    """Forwards step names to the progress display and times each step."""
-
-    def __init__(self, progress: Callable[[str], None] | None):
-        import time
-
-        self.clock, self.progress = time.perf_counter, progress or (lambda _step: None)
-        self.seconds: dict[str, float] = {}
-        self.current, self.started = "", self.clock()
-
-    def say(self, step: str) -> None:
-        now = self.clock()
-        if self.current:
-            self.seconds[self.current] = round(self.seconds.get(self.current, 0.0) + now - self.started, 3)
-        self.current, self.started = step, now
-        self.progress(step)
-
-    def finish(self) -> dict[str, float]:
-        self.say("")
-        return self.seconds
 
 
 def _chip_outputs(module, snn_module, chip, report: dict, stem: str, stimulus, plot: bool, progress) -> dict:

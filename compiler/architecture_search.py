@@ -17,26 +17,17 @@ import hashlib
 import json
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from nmc.errors import NmcError
+from nmc.search_output import SearchResult, write_outputs
 from nmc.search_runner import Runner, redacted
 from nmc.search_trial import OBJECTIVES, Job, constraint_values, parse_budget
 
 STUDY = "nmc-search"
-
-
-@dataclass
-class SearchResult:
-    outdir: Path
-    rows: list[dict]  # trials.csv
-    pareto: list[dict]
-    best: dict | None
-    summary: dict
 
 
 def search(
@@ -58,7 +49,6 @@ def search(
     import optuna
 
     from nmc.finetuning import check_data, load_finetune_data
-    from nmc.search_output import write_outputs
     from nmc.search_space import Space, load_space, suggest
 
     say = progress or (lambda _msg: None)

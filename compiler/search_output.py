@@ -10,10 +10,21 @@ from __future__ import annotations
 import csv
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from nmc.search_trial import METRICS, OBJECTIVES
+
+
+@dataclass
+class SearchResult:
+    outdir: Path
+    rows: list[dict]  # trials.csv
+    pareto: list[dict]
+    best: dict | None
+    summary: dict
+
 
 STATES = {"complete": "trained", "pruned": "pruned", "infeasible": "rejected before training", "error": "failed"}
 COLUMNS = ["trial", "candidate", "state", "feasible", "accuracy", "float_accuracy", *METRICS, "violated", "model", "params"]
@@ -65,7 +76,6 @@ def pareto_front(rows: list[dict], objectives: list[str]) -> list[dict]:
 
 
 def write_outputs(study, outdir: Path, objectives: list[str], limits: dict, chip: str, wall: float, say: Callable) -> Any:
-    from nmc.architecture_search import SearchResult
 
     rows = rows_of(study)
     (outdir / "models").mkdir(exist_ok=True)

@@ -33,9 +33,9 @@ def is_tnn_file(path: str | Path) -> bool:
 
 
 def compile_tnn(model: Any, o: Any, stem: str, progress: Callable[[str], None] | None = None) -> Any:
-    from nmc.api import Compiled, _StepClock
     from nmc.chips import Chip, load_chip
     from nmc.chips.binary import encode
+    from nmc.compiled import Compiled, StepClock
     from nmc.driver import print_ir
     from nmc.frontends.tnn_import import import_tnn
     from nmc.passes.partition_cores import PartitionCoresPass
@@ -47,7 +47,7 @@ def compile_tnn(model: Any, o: Any, stem: str, progress: Callable[[str], None] |
     from nmc.targets.tnn_binary import build_tnn_image
     from nmc.tnn import TNN
 
-    clock = _StepClock(progress)
+    clock = StepClock(progress)
     say = clock.say
     if o.target not in ("chip", "mlir", "verilog"):
         raise NmcError(f"--target {o.target}: a TNN compiles to --target chip, mlir or verilog")

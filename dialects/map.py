@@ -23,6 +23,7 @@ from xdsl.irdl import IRDLOperation, irdl_op_definition, operand_def, prop_def
 from xdsl.utils.exceptions import VerifyException
 
 from nmc.dialects import core
+from nmc.dialects.map_layout import check_mapping
 
 
 def _n(attr: DenseIntOrFPElementsAttr) -> int:
@@ -61,8 +62,6 @@ class MeshOp(IRDLOperation):
     assembly_format = "`x` `=` $x `y` `=` $y `strategy` `=` $strategy attr-dict"
 
     def verify_(self) -> None:
-        from nmc.dialects.map_layout import check_mapping
-
         net = self.parent_op()
         if not isinstance(net, core.NetworkOp):
             raise VerifyException("map.mesh must be inside a core.network")

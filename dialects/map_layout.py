@@ -106,18 +106,19 @@ def net_view(net: core.NetworkOp) -> NetView:
 
 
 def assignment(net: core.NetworkOp, view: NetView) -> tuple[np.ndarray, np.ndarray] | None:
-    """Global (core, slot) arrays from the network's `map.assign` ops, or None if unmapped."""
-    from nmc.dialects import map as map_d
+    """Global (core, slot) arrays from the network's `map.assign` ops, or None if unmapped.
 
+    Ops are matched by name: the map dialect's verifier calls into this module, so this module
+    does not import the dialect (no import cycle)."""
     cores = np.full(view.n_neurons, -1, np.int64)
     slots = np.full(view.n_neurons, -1, np.int64)
     found = False
     for op in net.body.block.ops:
-        if isinstance(op, map_d.AssignOp) and isinstance(op.group.owner, core.NeuronsOp):
-            off = view.neuron_offset[op.group.owner]
-            n = op.group.owner.size
-            cores[off : off + n] = to_numpy(op.core)
-            slots[off : off + n] = to_numpy(op.slot)
+        if op.name == "map.assign" and isinstance(group := op.operands[0].owner, core.NeuronsOp):
+            off = view.neuron_offset[group]
+            n = group.size
+            cores[off : off + n] = to_numpy(op.properties["core"])  # type: ignore[arg-type]
+            slots[off : off + n] = to_numpy(op.properties["slot"])  # type: ignore[arg-type]
             found = True
     return (cores, slots) if found else None
 
@@ -133,9 +134,8 @@ def core_loads(view: NetView, cores: np.ndarray, n_cores: int) -> tuple[np.ndarr
 
 
 def check_mapping(net: core.NetworkOp, chip: Chip | None = None) -> list[str]:
-    """Every way the mapping breaks the chip: capacities per core, slots, coordinates."""
-    from nmc.dialects import map as map_d
-
+    """Every way the mapping breaks the chip: capacities per core, slots, coordinates (map ops by name, as in
+    `assignment`)."""
     chip = chip or net.chip.data
     view = net_view(net)
     assigned = assignment(net, view)
@@ -146,7 +146,7 @@ def check_mapping(net: core.NetworkOp, chip: Chip | None = None) -> list[str]:
     if (cores < 0).any():
         problems.append(f"{int((cores < 0).sum())} neurons have no core")
         return problems
-    mesh = next((op for op in net.body.block.ops if isinstance(op, map_d.MeshOp)), None)
+    mesh = next((op for op in net.body.block.ops if op.name == "map.mesh"), None)
     n_cores = int(cores.max(initial=-1)) + 1
     c = chip.core
     if (slots < 0).any() or (slots >= c["neurons"]).any():
@@ -163,7 +163,8 @@ def check_mapping(net: core.NetworkOp, chip: Chip | None = None) -> list[str]:
         if over.size:
             problems.append(f"core {int(over[0])} holds {int(load[over[0]])} {what}, limit {limit} ({over.size} cores over)")
     if mesh is not None:
-        x, y = to_numpy(mesh.x).astype(np.int64), to_numpy(mesh.y).astype(np.int64)
+        x = to_numpy(mesh.properties["x"]).astype(np.int64)  # type: ignore[arg-type]
+        y = to_numpy(mesh.properties["y"]).astype(np.int64)  # type: ignore[arg-type]
         if x.size != n_cores:
             problems.append(f"{x.size} core coordinates for {n_cores} cores")
         elif ((x < 0) | (x >= chip.mesh[0]) | (y < 0) | (y >= chip.mesh[1])).any():

@@ -132,7 +132,7 @@ def partition(net: tnn.NetworkOp) -> None:
 def place(net: tnn.NetworkOp, strategy: str, seed: int, iterations: int) -> None:
     from scipy import sparse
 
-    from nmc.passes.place_cores import anneal, serpentine
+    from nmc.passes.placement import anneal, serpentine
 
     cols = columns(net)
     if any(c.core is None for c in cols):

@@ -11,11 +11,21 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from nmc.runtime.int8 import int8_available
+from nmc.runtime.sim_run import SimRun
 from nmc.runtime.sim_tables import Tables, build_tables, int8_axons
 
 if TYPE_CHECKING:
     from nmc.runtime.encoders import Encoder
-    from nmc.runtime.simulator import Chip, SimRun
+    from nmc.runtime.simulator import Chip
+
+DENSE_BLOCK_MIN = 0.05  # a core's crossbar goes dense when this fraction of its A x N block holds synapses
+# A tick propagates events (only the synapses of axons that carry a value) when that costs less than the
+# GEMMs of the blocks with live axons. Costs in multiply-adds of a float32 GEMM (measured on one x86 core,
+# 2e-11 s each; benchmarks/sim.py): a synaptic event through scipy's sparse product about 5 ns, its dense
+# result about 0.8 ns per neuron and sample, a multiply-add of an int8 GEMM 4.6e-12 s.
+EVENT_COST = 250.0
+EVENT_FIXED = 40.0
+INT8_COST = 0.25
 
 
 def make_backend(dtype: np.dtype, device: str) -> Any:
@@ -46,8 +56,6 @@ def run_loop(
     chip: Chip, encoders: list[Encoder], batch: int, dtype: np.dtype, device: str, *, record: bool, trace: bool,
     host_bound: float = 1.0,
 ) -> SimRun:  # fmt: skip
-    from nmc.runtime.simulator import DENSE_BLOCK_MIN, EVENT_COST, EVENT_FIXED, INT8_COST, SimRun
-
     bk = make_backend(dtype, device)
     int8 = use_int8(chip, bk, dtype, batch)
     key = (bk.name, str(dtype), int8, int8 and host_bound <= 127)  # which blocks can be int8 depends on both

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -28,30 +27,8 @@ import numpy as np
 from nmc.chips.binary import BinaryError, ChipImage, read_binary
 from nmc.chips.formats import COMPARES, MODES, signed_range
 from nmc.runtime.encoders import Encoder
-
-DENSE_BLOCK_MIN = 0.05  # a core's crossbar goes dense when this fraction of its A x N block holds synapses
-# A tick propagates events (only the synapses of axons that carry a value) when that costs less than the
-# GEMMs of the blocks with live axons. Costs in multiply-adds of a float32 GEMM (measured on one x86 core,
-# 2e-11 s each; benchmarks/sim.py): a synaptic event through scipy's sparse product about 5 ns, its dense
-# result about 0.8 ns per neuron and sample, a multiply-add of an int8 GEMM 4.6e-12 s.
-EVENT_COST = 250.0
-EVENT_FIXED = 40.0
-INT8_COST = 0.25
-
-
-@dataclass
-class SimRun:
-    """Decoded outputs and what the run cost (counts over the whole batch)."""
-
-    outputs: list[np.ndarray]
-    spikes: np.ndarray | None = None  # [chip ticks, batch, neurons] when recorded
-    trace: dict[str, np.ndarray] | None = None  # host inputs, every neuron's output, final membranes (trace=True)
-    ticks: int = 0  # chip ticks run (input ticks + latency)
-    synaptic_events: int = 0  # synapses whose axon carried a nonzero value, summed over ticks and samples
-    neuron_updates: int = 0  # active neuron (and partial-sum unit) updates
-    packets: int = 0  # nonzero outputs delivered to a remote core (one per destination core of a multicast)
-    output_spikes: list[np.ndarray | None] | None = None  # record=True: per output, its train [batch, ticks, *shape]
-    stats: dict = field(default_factory=dict)  # backend, dtype, ticks taken event-driven
+from nmc.runtime.sim_loop import run_loop
+from nmc.runtime.sim_run import SimRun
 
 
 class _Transposed:
@@ -173,8 +150,6 @@ class Chip:
         `trace` also keeps, per chip tick, the host input values and every neuron's output
         (spike or partial sum) and the final membranes: the stimulus and expectation of RTL testbenches.
         """
-        from nmc.runtime.sim_loop import run_loop
-
         m = self.meta
         arrays = [inputs] if isinstance(inputs, np.ndarray) else list(inputs)
         if len(arrays) != m["n_inputs"]:

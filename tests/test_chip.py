@@ -127,3 +127,25 @@ def test_chip_files_that_cannot_be_read_are_one_line(tmp_path):
     (tmp_path / "bin.chip").write_bytes(b"\xff\xfe\x00chip")
     with pytest.raises(NmcError, match=r"bin.chip: not a text chip description$"):
         load_chip(str(tmp_path / "bin.chip"))
+
+
+def test_a_chip_file_rewritten_in_the_same_process_gives_its_new_description(tmp_path):
+    """load_chip used to cache by path string: the second read returned the first file's chip."""
+    from importlib import resources
+
+    path = tmp_path / "mine.chip"
+    text = resources.files("nmc.chips").joinpath("tiny.chip").read_text()
+    path.write_text(text)
+    assert load_chip(str(path)).mesh == (4, 4)
+    path.write_text(text.replace("mesh 4 x 4", "mesh 6 x 5"))
+    assert load_chip(str(path)).mesh == (6, 5)
+    path.write_text(text)
+    assert load_chip(str(path)).mesh == (4, 4)
+
+
+@pytest.mark.parametrize(
+    ("typed", "meant"), [("tianjic", "tianjic256"), ("Tianjic256", "tianjic256"), ("truenorth", "truenorth4")]
+)
+def test_a_mistyped_preset_gets_a_did_you_mean(typed, meant):
+    with pytest.raises(NmcError, match=rf"unknown chip '{typed}' \(did you mean '{meant}'\? presets: "):
+        load_chip(typed)

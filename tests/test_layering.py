@@ -33,6 +33,9 @@ PACKAGE_OF = {
 }
 
 
+FOLDER_PACKAGE = {"compiler": "nmc", **{folder: f"nmc.{folder}" for folder in LAYERS}}
+
+
 def layer_of(module: str) -> str:
     for prefix, layer in PACKAGE_OF.items():
         if module == prefix or module.startswith(prefix + "."):
@@ -40,23 +43,114 @@ def layer_of(module: str) -> str:
     return "compiler"
 
 
-def upward_imports(folder: Path, allowed: set[str]) -> list[str]:
-    """Every `import nmc.X` / `from nmc.X import` (function-local ones too) that leaves `allowed`."""
-    bad = []
+def module_name(path: Path, root: Path, package: str) -> str:
+    """The dotted name of a source file below `root`, which installs as `package`."""
+    parts = [p for p in path.relative_to(root).with_suffix("").parts if p != "__init__"]
+    return ".".join([package, *parts])
+
+
+def imported_names(path: Path, module: str) -> list[tuple[int, str]]:
+    """Every nmc module `path` imports at run time, with its line: `import`, `from … import` (relative ones
+    resolved by their level), `importlib.import_module("nmc…")` and `__import__("nmc…")` with a constant name,
+    function-local ones too; `if TYPE_CHECKING:` blocks are skipped (they never run)."""
+    tree = ast.parse(path.read_text())
+    skip = {id(n) for block in ast.walk(tree) if isinstance(block, ast.If) and "TYPE_CHECKING" in ast.unparse(block.test)
+            for n in ast.walk(block)}  # fmt: skip
+    package = module.split(".") if path.name == "__init__.py" else module.split(".")[:-1]
+    found: list[tuple[int, str]] = []
+    for node in ast.walk(tree):
+        if id(node) in skip:
+            continue
+        if isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                base = ".".join([*package[: len(package) - node.level + 1], *([base] if base else [])])
+            found += [(node.lineno, base)] + [(node.lineno, f"{base}.{a.name}") for a in node.names]
+        elif isinstance(node, ast.Import):
+            found += [(node.lineno, a.name) for a in node.names]
+        elif isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant):
+            func = ast.unparse(node.func)
+            if func in ("importlib.import_module", "import_module", "__import__") and isinstance(node.args[0].value, str):
+                found.append((node.lineno, node.args[0].value))
+    return [(line, name) for line, name in found if name.split(".")[0] == "nmc"]
+
+
+def upward_imports(folder: Path, allowed: set[str], package: str = "nmc.targets") -> list[str]:
+    """Every import of an nmc module from `folder` (installed as `package`) that leaves `allowed`."""
+    bad = {}
     for path in sorted(folder.rglob("*.py")):
-        for node in ast.walk(ast.parse(path.read_text())):
-            names = []
-            if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "nmc":
-                names = [node.module] if node.module != "nmc" else [f"nmc.{a.name}" for a in node.names]
-            elif isinstance(node, ast.Import):
-                names = [a.name for a in node.names if a.name.split(".")[0] == "nmc"]
-            bad += [f"{path.name}:{node.lineno} imports {n}" for n in names if layer_of(n) not in allowed]
-    return bad
+        for line, name in imported_names(path, module_name(path, folder, package)):
+            if name != "nmc" and layer_of(name) not in allowed:
+                bad.setdefault(f"{path.name}:{line}", f"{path.name}:{line} imports {name}")  # one per statement
+    return list(bad.values())
+
+
+def import_graph(folders: dict[Path, str]) -> dict[str, set[str]]:
+    """Module -> the nmc modules it imports at run time (parent packages excluded: Python imports them first)."""
+    sources = {}
+    for folder, package in folders.items():
+        for path in sorted(folder.rglob("*.py")):
+            if package == "nmc" and path.relative_to(folder).parts[0] in LAYERS:
+                continue
+            sources[module_name(path, folder, package)] = path
+    graph: dict[str, set[str]] = {m: set() for m in sources}
+    for module, path in sources.items():
+        for _, name in imported_names(path, module):
+            target = name if name in sources else name.rsplit(".", 1)[0]
+            if target in sources and target != module and not module.startswith(target + "."):
+                graph[module].add(target)
+    return graph
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components of more than one module (Tarjan, iterative)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found = []
+    for root in sorted(graph):
+        if root in index:
+            continue
+        work = [(root, iter(sorted(graph[root])))]
+        index[root] = low[root] = len(index)
+        stack.append(root)
+        on_stack.add(root)
+        while work:
+            node, children = work[-1]
+            child = next(children, None)
+            if child is None:
+                work.pop()
+                if work:
+                    low[work[-1][0]] = min(low[work[-1][0]], low[node])
+                if low[node] == index[node]:
+                    component = []
+                    while True:
+                        top = stack.pop()
+                        on_stack.discard(top)
+                        component.append(top)
+                        if top == node:
+                            break
+                    if len(component) > 1:
+                        found.append(sorted(component))
+            elif child not in index:
+                index[child] = low[child] = len(index)
+                stack.append(child)
+                on_stack.add(child)
+                work.append((child, iter(sorted(graph[child]))))
+            elif child in on_stack:
+                low[node] = min(low[node], index[child])
+    return found
 
 
 @pytest.mark.parametrize("folder", sorted(LAYERS))
 def test_imports_go_one_way(folder):
-    assert upward_imports(ROOT / folder, LAYERS[folder]) == []
+    assert upward_imports(ROOT / folder, LAYERS[folder], FOLDER_PACKAGE[folder]) == []
+
+
+def test_no_module_cycles():
+    """Function-local imports hide cycles from Python's import machinery; this finds them."""
+    assert cycles(import_graph({ROOT / folder: package for folder, package in FOLDER_PACKAGE.items()})) == []
 
 
 def test_a_planted_upward_import_is_caught(tmp_path):
@@ -65,6 +159,33 @@ def test_a_planted_upward_import_is_caught(tmp_path):
     assert len(found) == 2
     assert "nmc.runtime.simulator" in found[0]
     assert "nmc.api" in found[1]
+
+
+@pytest.mark.parametrize(
+    ("source", "target"),
+    [
+        ("from ..runtime.simulator import Chip\n", "nmc.runtime.simulator"),  # relative, one level up
+        ("from .. import api\n", "nmc.api"),  # relative, to the top package
+        ("import importlib\nm = importlib.import_module('nmc.runtime.simulator')\n", "nmc.runtime.simulator"),
+        ("m = __import__('nmc.api')\n", "nmc.api"),
+    ],
+)
+def test_relative_and_string_imports_are_caught(tmp_path, source, target):
+    folder = tmp_path / "targets"
+    folder.mkdir()
+    (folder / "planted.py").write_text(source)
+    found = upward_imports(folder, LAYERS["targets"], "nmc.targets")
+    assert len(found) == 1, found
+    assert found[0].endswith(f"imports {target}"), found
+
+
+def test_a_planted_cycle_is_caught(tmp_path):
+    (tmp_path / "a.py").write_text("from nmc.passes import b\n")
+    (tmp_path / "b.py").write_text("def f():\n    from nmc.passes.c import g\n")
+    (tmp_path / "c.py").write_text("def g():\n    import nmc.passes.a\n")
+    (tmp_path / "d.py").write_text("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from nmc.passes import a\n")
+    (tmp_path / "e.py").write_text("from nmc.passes import d\n")
+    assert cycles(import_graph({tmp_path: "nmc.passes"})) == [["nmc.passes.a", "nmc.passes.b", "nmc.passes.c"]]
 
 
 def parse(text: str) -> ModuleOp:

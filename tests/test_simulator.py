@@ -10,7 +10,7 @@ import pytest
 from nmc.chips import load_chip
 from nmc.chips.binary import decode, encode
 from nmc.dialects.core import ChipAttr, NetworkOp
-from nmc.runtime import simulator
+from nmc.runtime import sim_loop
 from nmc.runtime.simulator import Chip
 from nmc.targets.chip_binary import build_image
 
@@ -84,11 +84,11 @@ def test_float32_is_chosen_and_equals_int64(cnn_image, monkeypatch):
 
 def test_event_driven_and_dense_ticks_agree(cnn_image, monkeypatch):
     x = digits()[0][:16]
-    monkeypatch.setattr(simulator, "EVENT_COST", float("inf"))
+    monkeypatch.setattr(sim_loop, "EVENT_COST", float("inf"))
     dense = Chip(cnn_image).run(x, record=True)
     assert dense.stats["event_ticks"] == 0
-    monkeypatch.setattr(simulator, "EVENT_COST", 0.0)
-    monkeypatch.setattr(simulator, "EVENT_FIXED", 0.0)
+    monkeypatch.setattr(sim_loop, "EVENT_COST", 0.0)
+    monkeypatch.setattr(sim_loop, "EVENT_FIXED", 0.0)
     events = Chip(cnn_image).run(x, record=True)
     assert events.stats["event_ticks"] >= events.ticks - 1  # every tick with a live axon
     runs_equal(dense, events)
@@ -96,9 +96,9 @@ def test_event_driven_and_dense_ticks_agree(cnn_image, monkeypatch):
 
 def test_sparse_cores_and_dense_blocks_agree(cnn_image, monkeypatch):
     x = digits()[0][:8]
-    monkeypatch.setattr(simulator, "EVENT_COST", float("inf"))
+    monkeypatch.setattr(sim_loop, "EVENT_COST", float("inf"))
     blocks = Chip(cnn_image).run(x, record=True)
-    monkeypatch.setattr(simulator, "DENSE_BLOCK_MIN", 2.0)  # no core is dense enough: all sparse
+    monkeypatch.setattr(sim_loop, "DENSE_BLOCK_MIN", 2.0)  # no core is dense enough: all sparse
     runs_equal(blocks, Chip(cnn_image).run(x, record=True))
 
 
@@ -106,7 +106,7 @@ def test_stacked_small_blocks_agree(cnn_image, monkeypatch):
     from nmc.runtime import sim_tables
 
     x = digits()[0][:8]
-    monkeypatch.setattr(simulator, "EVENT_COST", float("inf"))
+    monkeypatch.setattr(sim_loop, "EVENT_COST", float("inf"))
     whole = Chip(cnn_image).run(x, record=True)
     monkeypatch.setattr(sim_tables, "STACK_ABOVE", 0)  # every block is stacked into batched GEMMs
     monkeypatch.setattr(sim_tables, "STACK_CELLS", 1 << 40)
@@ -123,7 +123,7 @@ def test_compacted_blocks_agree(cnn_image, monkeypatch):
     from nmc.runtime import sim_loop
 
     x = digits()[0][:8]
-    monkeypatch.setattr(simulator, "EVENT_COST", float("inf"))
+    monkeypatch.setattr(sim_loop, "EVENT_COST", float("inf"))
     whole = Chip(cnn_image).run(x, record=True)
     monkeypatch.setattr(sim_loop, "COMPACT", 2.0)  # every block multiplies only its live axons
     runs_equal(whole, Chip(cnn_image).run(x, record=True))
