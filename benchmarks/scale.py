@@ -100,8 +100,10 @@ def rss_mb() -> float:
 def run_size(n_total: int, fan_in: int, layers: int) -> dict:
     from nmc.chips.binary import decode, encode
     from nmc.dialects.map_layout import assignment, check_mapping, net_view, traffic_pairs
-    from nmc.passes.partition_cores import PartitionCoresPass, _repaired, metis_parts, partition
-    from nmc.passes.place_cores import PlaceCoresPass, traffic_matrix
+    from nmc.passes.crossbar_kind import traffic_matrix
+    from nmc.passes.crossbar_partition import _repaired, metis_parts, partition
+    from nmc.passes.partition_cores import PartitionCoresPass
+    from nmc.passes.place_cores import PlaceCoresPass
     from nmc.passes.placement import placement_cost, serpentine
     from nmc.passes.route import RoutePass
     from nmc.runtime.simulator import Chip as Simulator

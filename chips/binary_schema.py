@@ -112,3 +112,11 @@ def check_arrays(arrays: dict[str, dict[str, np.ndarray]], meta: dict) -> None:
             raise _error(f"OUT.neurons{i} must list {math.prod(spec['shape'])} neuron ids (the output's shape)")
         if scale.shape != ids.shape or scale.dtype.kind != "f" or not np.isfinite(scale).all():
             raise _error(f"OUT.scale{i} must be {ids.size} finite numbers")
+
+
+def check_common_meta(meta: Any) -> None:
+    if not isinstance(meta, dict) or not isinstance(meta.get("name"), str):
+        raise _error("META must be a JSON object with a name")
+    mesh = meta.get("mesh")
+    if not (isinstance(mesh, list) and len(mesh) == 2 and all(isinstance(v, int) and 1 <= v <= 4096 for v in mesh)):
+        raise _error(f"META.mesh must be [width, height] in 1..4096, got {mesh!r}")

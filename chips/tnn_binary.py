@@ -16,6 +16,8 @@ from typing import IO, Any
 import numpy as np
 
 from nmc.chips.binary_error import BinaryError
+from nmc.chips.binary_schema import check_common_meta
+from nmc.chips.kinds import BinaryFacet
 from nmc.chips.tnn_format import RESPONSES, STDP_CASES, no_spike, wmax
 
 TNN_SECTIONS = ("META", "CORE", "ENC ", "COL ", "ROUT", "OUT ")
@@ -35,6 +37,7 @@ def _ints(meta: dict, key: str, low: int, high: int) -> int:
 
 def validate_tnn(image: Any) -> None:
     """Every index, width and size of a TNN image, so the simulator can trust it."""
+    check_common_meta(image.meta)
     m, a = image.meta, image.arrays
     b, bw = _ints(m, "time_bits", 1, 8), _ints(m, "weight_bits", 1, 8)
     n = _ints(m, "columns", 1, 1 << 20)
@@ -167,3 +170,6 @@ def dump_tnn(image: Any, out: IO[str]) -> None:
             f"{RESPONSES[col['response'][c]]} from {src} -> cores [{', '.join(str(d) for d in dests)}]\n"
         )
     out.write(f"output lines {', '.join(str(v) for v in a['OUT ']['lines'][:16])}\n")
+
+
+BINARY = BinaryFacet(TNN_SECTIONS, validate_tnn, dump_tnn)

@@ -31,26 +31,18 @@ class Compiled:
         data = self.files.get(f"{self.name}.nmc")
         return data if isinstance(data, bytes) else None
 
-    def run(self, x: np.ndarray) -> np.ndarray | list[np.ndarray]:
-        """Decoded outputs (batch first) of the chip simulator on the binary (or the IR interpreter)."""
+    def run(self, x: np.ndarray, *, device: str = "numpy") -> Any:
+        """What the chip decides on `x` (its kind's decisions: decoded outputs, batch first, for crossbar
+        networks; the winning line per sample for TNN columns), on the binary's simulator when there is a
+        binary, else on the IR interpreter of the module's kind."""
+        from nmc.runtime.engines import decide, engine_of_module
+
         if self.binary is not None:
-            from nmc.chips.binary import decode, is_tnn
-            from nmc.runtime.simulator import Chip
+            from nmc.chips.binary import decode
 
-            image = decode(self.binary)
-            if is_tnn(image):  # a TNN: the winning line of each sample (-1 where none spiked)
-                from nmc.runtime.tnn_sim import TnnChip
-
-                return TnnChip(image).run(x).winners
-            outs = Chip(image).run(x).outputs
-        else:
-            from nmc.dialects import core
-            from nmc.runtime.core_interp import run_core
-            from nmc.runtime.snn_interp import run_snn
-
-            is_core = any(isinstance(op, core.NetworkOp) for op in self.module.walk())
-            outs = (run_core if is_core else run_snn)(self.module, x).outputs
-        return outs[0] if len(outs) == 1 else outs
+            return decide(decode(self.binary), x, device=device)
+        _, engine = engine_of_module(self.module)
+        return engine.decisions(engine.interpret(self.module, x))
 
     def save(self, outdir: str | Path) -> Path:
         """Write every artefact and report.json into `outdir`, all or nothing.

@@ -15,29 +15,31 @@ class Loaded:
     outputs, batch first); `.simulate(x)` the whole `SimRun` (outputs, spikes, counters)."""
 
     path: Path
-    chip: Any
+    image: Any  # the validated ChipImage
 
-    def run(self, x: np.ndarray, *, device: str = "numpy") -> np.ndarray | list[np.ndarray]:
-        if type(self.chip).__name__ == "TnnChip":  # a TNN binary: the winning line per sample
-            return self.simulate(x).winners
-        outs = self.simulate(x, device=device).outputs
-        return outs[0] if len(outs) == 1 else outs
+    def run(self, x: np.ndarray, *, device: str = "numpy") -> Any:
+        """What the chip decides (as `Compiled.run`: the kind's decisions)."""
+        from nmc.runtime.engines import engine_of_image
+
+        _, engine = engine_of_image(self.image)
+        return engine.decisions(self.simulate(x, device=device))
 
     def simulate(self, x: np.ndarray, **options: Any) -> Any:
+        """The whole run of the kind's simulator (outputs, spikes, counters; TNN: winners, spike times)."""
         from nmc.chips.binary import BinaryError
         from nmc.errors import NmcError
+        from nmc.runtime.engines import simulate
 
         try:
-            return self.chip.run(x, **options)
+            return simulate(self.image, x, **options)
         except BinaryError as e:
             raise NmcError(f"{self.path}: {e}") from None
 
 
 def load(path: str | Path) -> Loaded:
     """A chip binary (a .nmc file, or the folder `Compiled.save`/nmc-compile wrote), ready to `.run(x)`."""
-    from nmc.chips.binary import BinaryError
+    from nmc.chips.binary import BinaryError, read_binary
     from nmc.errors import NmcError
-    from nmc.runtime.simulator import Chip
 
     path = Path(path)
     if path.is_dir():
@@ -48,13 +50,6 @@ def load(path: str | Path) -> Loaded:
     elif not path.exists():
         raise NmcError(f"{path}: no such file")
     try:
-        from nmc.chips.binary import is_tnn, read_binary
-
-        image = read_binary(path)
-        if is_tnn(image):
-            from nmc.runtime.tnn_sim import TnnChip
-
-            return Loaded(path, TnnChip(image))
-        return Loaded(path, Chip(image))
+        return Loaded(path, read_binary(path))
     except BinaryError as e:
         raise NmcError(f"{path}: {e}") from None

@@ -218,20 +218,12 @@ def lower_to_map(
     interpreter's run of this very module on exactly those samples, when the caller has one
     (lower_to_core's quantization check): the rates are read from it instead of a second run.
     """
-    from nmc.dialects import map as map_d
-    from nmc.dialects.ir_arrays import to_numpy
-    from nmc.dialects.map_layout import assignment, core_loads, net_view
     from nmc.passes.partition_cores import PartitionCoresPass
     from nmc.passes.place_cores import PlaceCoresPass
     from nmc.passes.route import RoutePass
-    from nmc.profile_rates import PROFILE_SAMPLES, ProfileRatesPass, profile_rates
 
     say = progress or (lambda _msg: None)
-    passes: list[ModulePass] = []
-    if stimulus is not None:
-        say("profile-rates")
-        profile_rates(module, stimulus[:PROFILE_SAMPLES], profiled if len(stimulus) <= PROFILE_SAMPLES else None)
-        passes.append(ProfileRatesPass(input=stimulus_file or "<in-memory array>", samples=PROFILE_SAMPLES))
+    passes = profile_before_mapping(module, stimulus, stimulus_file, profiled, say)
     mapping: list[ModulePass] = [
         PartitionCoresPass(strategy=partition, seed=seed),
         PlaceCoresPass(strategy=placement, seed=seed),
@@ -241,6 +233,32 @@ def lower_to_map(
     passes.extend(mapping)
     if passes_out is not None:
         passes_out.extend(passes)
+    return mapping_section(module, chip, stimulus is not None, partition, placement)
+
+
+def profile_before_mapping(
+    module: ModuleOp,
+    stimulus: np.ndarray | None,
+    stimulus_file: str | None,
+    profiled: CoreRun | None,
+    say: Progress,
+) -> list[ModulePass]:
+    """profile-rates on the stimulus (when there is one), so that mapping weighs traffic by spike rate."""
+    from nmc.profile_rates import PROFILE_SAMPLES, ProfileRatesPass, profile_rates
+
+    if stimulus is None:
+        return []
+    say("profile-rates")
+    profile_rates(module, stimulus[:PROFILE_SAMPLES], profiled if len(stimulus) <= PROFILE_SAMPLES else None)
+    return [ProfileRatesPass(input=stimulus_file or "<in-memory array>", samples=PROFILE_SAMPLES)]
+
+
+def mapping_section(module: ModuleOp, chip: Chip, rate_weighted: bool, partition: str, placement: str) -> MappingSection:
+    """report.json's mapping figures of a mapped core network."""
+    from nmc.dialects import map as map_d
+    from nmc.dialects.ir_arrays import to_numpy
+    from nmc.dialects.map_layout import assignment, core_loads, net_view
+
     (net,) = [op for op in module.walk() if op.name == "core.network"]
     view = net_view(net)
     cores, _ = assignment(net, view)
@@ -258,7 +276,7 @@ def lower_to_map(
         "mesh": list(chip.mesh),
         "utilisation": utilisation,
         "traffic_per_tick": routes.traffic.value.data,
-        "traffic_unit": "packets per tick (rate-weighted)" if stimulus is not None else "packets per spike-tick",
+        "traffic_unit": "packets per tick (rate-weighted)" if rate_weighted else "packets per spike-tick",
         "average_hops": routes.hops.value.data,
         "peak_link_load": routes.peak_link.value.data,
         "routing_entries_max": int(to_numpy(routes.entries).max(initial=0)),
@@ -270,7 +288,7 @@ def lower_to_map(
 
 def bound_report(view, chip, n_cores: int, utilisation: dict[str, float]) -> dict:
     """The lower bound on cores, how far the mapping is from it, and which core limit binds (and why)."""
-    from nmc.passes.partition_cores import lower_bound
+    from nmc.passes.crossbar_partition import lower_bound
 
     by = lower_bound(view, chip)
     bound = max(max(by.values()), 1)

@@ -198,7 +198,8 @@ def networks(module: Any) -> list[core.NetworkOp]:
 MAP_PIPELINE = "snn-to-core,decompose-fan-in,decompose-fan-out,reduce-precision,partition-cores,place-cores,route"
 
 
-def _pipeline_up_to(name: str) -> str:
+def pipeline_up_to(name: str) -> str:
+    """The passes up to `name` of the usual pipeline (for "run this first" hints)."""
     steps = MAP_PIPELINE.split(",")
     return ",".join(steps[: steps.index(name) + 1]) if name in steps else f"snn-to-core,{name}"
 
@@ -214,7 +215,7 @@ def core_networks(module: Any, who: str, pipeline: str | None = None) -> list[co
     if any(isinstance(op, snn.NetworkOp) for op in module.walk()):
         raise NmcError(
             f"{who} works on core IR and this module is at the snn level: run snn-to-core first "
-            f"(nmc-opt FILE -p '{pipeline or _pipeline_up_to(who)}')"
+            f"(nmc-opt FILE -p '{pipeline or pipeline_up_to(who)}')"
         )
     raise NmcError(f"{who}: the module holds no core.network")
 

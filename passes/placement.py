@@ -1,5 +1,5 @@
-"""Placement algorithms as plain functions (serpentine order, seeded simulated annealing of
-Σ traffic * hops), used by place-cores for crossbar cores and by the TNN column mapping alike."""
+"""Mesh placement and XY routing as plain functions: serpentine order, seeded simulated annealing of
+Σ traffic * hops (place-cores, for every core kind), and the load of every directed link (route)."""
 
 from __future__ import annotations
 
@@ -64,3 +64,29 @@ def anneal(sym, slots_xy: np.ndarray, n_cores: int, iterations: int, seed: int) 
                 best_cost, best = cost, where.copy()
         temperature *= cooling
     return best
+
+
+def link_loads(x1, y1, x2, y2, w, width: int, height: int) -> np.ndarray:
+    """Load of every directed mesh link under XY routing: [east, west, north, south] arrays of [H, W]."""
+    loads = np.zeros((4, height + 1, width + 1))
+    east, west = x2 > x1, x2 < x1
+    for mask, k in ((east, 0), (west, 1)):
+        lo, hi = np.minimum(x1, x2)[mask], np.maximum(x1, x2)[mask]
+        np.add.at(loads[k], (y1[mask], lo), w[mask])
+        np.add.at(loads[k], (y1[mask], hi), -w[mask])
+    north, south = y2 > y1, y2 < y1
+    for mask, k in ((north, 2), (south, 3)):
+        lo, hi = np.minimum(y1, y2)[mask], np.maximum(y1, y2)[mask]
+        np.add.at(loads[k], (lo, x2[mask]), w[mask])
+        np.add.at(loads[k], (hi, x2[mask]), -w[mask])
+    loads[:2] = np.cumsum(loads[:2], axis=2)
+    loads[2:] = np.cumsum(loads[2:], axis=1)
+    return loads[:, :height, :width]
+
+
+def symmetric_traffic(n_cores: int, src: np.ndarray, dst: np.ndarray, w: np.ndarray):
+    """The traffic between cores as a symmetric CSR matrix (each direction counted)."""
+    from scipy import sparse
+
+    t = sparse.coo_matrix((w, (src, dst)), shape=(n_cores, n_cores)).tocsr()
+    return (t + t.T).tocsr()

@@ -7,9 +7,11 @@
   threshold width, response) is refused, not split: k-WTA spans the whole column and the body
   potential is one sum, so no split keeps the spike times.
 * `partition` (partition-cores): one column per core, in program order (a column is the core's unit).
-* `place` (place-cores): cores on the mesh by the same annealing as crossbar cores, on the traffic
+* `core_traffic`, `place` (place-cores): cores on the mesh by the generic annealing, on the traffic
   of lines one column reads from another; `route` (route): each column's destination cores and the
   routing-table entries that needs (one multicast entry per output line read on another core).
+
+`MAPPING` is the TNN column kind's passes facet (nmc.chips.kinds, nmc.passes.kind_mapping).
 
 Mapping adds attributes only, so it cannot change a spike.
 """
@@ -17,7 +19,7 @@ Mapping adds attributes only, so it cannot change a spike.
 from __future__ import annotations
 
 import numpy as np
-from xdsl.dialects.builtin import IntegerAttr, IntegerType, ModuleOp, StringAttr, i64
+from xdsl.dialects.builtin import Float64Type, FloatAttr, IntegerAttr, IntegerType, ModuleOp, StringAttr, i64
 from xdsl.ir import SSAValue
 
 from nmc.chips import Chip
@@ -129,23 +131,19 @@ def partition(net: tnn.NetworkOp) -> None:
         col.properties["core"] = _i(i)
 
 
-def place(net: tnn.NetworkOp, strategy: str, seed: int, iterations: int) -> None:
-    from scipy import sparse
-
-    from nmc.passes.placement import anneal, serpentine
-
+def core_traffic(net: tnn.NetworkOp) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
+    """(cores used, source core, destination core, lines per sample) between columns (one per core)."""
     cols = columns(net)
     if any(c.core is None for c in cols):
         raise NmcError("place-cores: the TNN columns have no core: run partition-cores first")
-    chip = net.chip.data  # type: ignore[union-attr]
-    slots = serpentine(*chip.mesh)
     t = traffic(net)
-    if strategy == "sequential" or len(cols) < 2:
-        where = np.arange(len(cols))
-    else:
-        where = anneal(sparse.csr_matrix(t + t.T), slots, len(cols), iterations, seed)
-    for col, slot in zip(cols, where, strict=True):
-        col.properties["x"], col.properties["y"] = _i(slots[slot, 0]), _i(slots[slot, 1])
+    src, dst = np.nonzero(t)
+    return len(cols), src, dst, t[src, dst]
+
+
+def place(net: tnn.NetworkOp, xy: np.ndarray) -> None:
+    for col, (x, y) in zip(columns(net), xy, strict=True):
+        col.properties["x"], col.properties["y"] = _i(x), _i(y)
 
 
 def route(net: tnn.NetworkOp) -> dict[str, float]:
@@ -175,3 +173,34 @@ def route(net: tnn.NetworkOp) -> dict[str, float]:
             packets += len(remote_lines[a])
             hops += len(remote_lines[a]) * d
     return {"traffic": packets, "hops": hops / packets if packets else 0.0}
+
+
+class TnnMapping:
+    """The TNN column kind's passes facet (see nmc.passes.kind_mapping.MappingFacet)."""
+
+    def pending(self, module: ModuleOp) -> bool:
+        return any(net.chip is None for net in tnn_networks(module))
+
+    def lower(self, module: ModuleOp, chip: Chip) -> None:
+        for net in tnn_networks(module):
+            lower_network(net, chip)
+
+    def networks(self, module: ModuleOp) -> list[tnn.NetworkOp]:
+        return [net for net in tnn_networks(module) if net.chip is not None]
+
+    def partition(self, net: tnn.NetworkOp, strategy: str, seed: int) -> None:
+        partition(net)  # a column is a core's unit: one per core, whatever the strategy
+
+    def core_traffic(self, net: tnn.NetworkOp) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
+        return core_traffic(net)
+
+    def place(self, net: tnn.NetworkOp, xy: np.ndarray, strategy: str) -> None:
+        place(net, xy)
+
+    def route(self, net: tnn.NetworkOp) -> None:
+        stats = route(net)
+        net.attributes["traffic"] = FloatAttr(round(stats["traffic"], 6), Float64Type())
+        net.attributes["hops"] = FloatAttr(round(stats["hops"], 6), Float64Type())
+
+
+MAPPING = TnnMapping()

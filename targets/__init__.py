@@ -2,31 +2,31 @@
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import IO
+from typing import IO, Any
 
 from xdsl.context import Context
 from xdsl.dialects.builtin import ModuleOp
 from xdsl.utils.target import Target
 
 
-def _tnn_network(module: ModuleOp):
-    """The module's tnn.network, if it holds a TNN (its binary and RTL are the TNN kinds)."""
-    from nmc.passes.tnn_columns import tnn_networks
+def mapped_kind(module: ModuleOp, who: str = "the chip binary (chip-dump, verilog)") -> Any:
+    """The core kind whose mapped network the module holds (a module holds one network for a binary)."""
+    from nmc.chips.errors import NmcError
+    from nmc.dialects.core_ir import MAP_PIPELINE
+    from nmc.passes.kind_mapping import lowered_networks, mapping_facets
 
-    nets = tnn_networks(module)
-    return nets[0] if nets else None
+    found = lowered_networks(module, who, MAP_PIPELINE + "' -t 'chip-dump")
+    if len(found) != 1:
+        raise NmcError(f"the chip binary holds one network; the module has {len(found)}")
+    facet, _ = found[0]
+    return next(kind for kind, f in mapping_facets() if f is facet)
 
 
-def _image(module: ModuleOp):
+def image_of(module: ModuleOp) -> Any:
+    """The chip image of a mapped module, built by its kind's writer, as the binary's reader gives it back."""
     from nmc.chips.binary import decode, encode
 
-    if _tnn_network(module) is not None:
-        from nmc.targets.tnn_binary import build_tnn_image
-
-        return decode(encode(build_tnn_image(module)))
-    from nmc.targets.chip_binary import build_image
-
-    return decode(encode(build_image(module)))
+    return decode(encode(mapped_kind(module).facet("targets").image(module)))
 
 
 @dataclass(frozen=True)
@@ -38,33 +38,21 @@ class ChipDumpTarget(Target):
     def emit(self, ctx: Context, module: ModuleOp, output: IO[str]) -> None:
         from nmc.chips.binary import dump
 
-        dump(_image(module), output)
+        dump(image_of(module), output)
 
 
 @dataclass(frozen=True)
 class VerilogTarget(Target):
-    """The structural Verilog of a mapped network (core modules and top level, or a TNN's column modules
-    and top level): `nmc-opt -t verilog`.
+    """The structural Verilog of a mapped network, by its core kind's emitter: `nmc-opt -t verilog`.
 
-    The primitives (nmc_primitives.v / tnn_primitives.v), synapse memories and testbench come with
-    `nmc-compile --target verilog`.
+    The primitives, memories and testbench come with `nmc-compile --target verilog`.
     """
 
     name = "verilog"
 
     def emit(self, ctx: Context, module: ModuleOp, output: IO[str]) -> None:
-        from nmc.targets.verilog import identifier, rtl_text
-
-        image = _image(module)
-        net = _tnn_network(module)
-        if net is None:
-            output.write(rtl_text(image))
-            return
-        from nmc.targets.tnn_verilog import emit_rtl, plan
-
-        tnn_column = net.chip.data.tnn_column  # type: ignore[union-attr]  (mapped: _image checked the chip)
-        learn = bool(tnn_column and tnn_column.get("stdp"))
-        output.write(emit_rtl(image, plan(image, learn, identifier(image.meta["name"]))))
+        image = image_of(module)
+        output.write(mapped_kind(module).facet("targets").verilog(module, image))
 
 
 def get_all_targets() -> dict[str, Callable[[], type[Target]]]:

@@ -16,8 +16,10 @@ from nmc.chips import load_chip
 from nmc.chips.binary import BinaryError, decode, encode
 from nmc.dialects.map_layout import assignment, check_mapping, core_loads, net_view
 from nmc.driver import ImportOptions, import_model
-from nmc.passes.partition_cores import PartitionCoresPass, metis_parts
-from nmc.passes.place_cores import PlaceCoresPass, traffic_matrix
+from nmc.passes.crossbar_kind import traffic_matrix
+from nmc.passes.crossbar_partition import metis_parts
+from nmc.passes.partition_cores import PartitionCoresPass
+from nmc.passes.place_cores import PlaceCoresPass
 from nmc.passes.placement import placement_cost
 from nmc.passes.route import RoutePass
 from nmc.pipeline import lower_to_core, lower_to_map

@@ -180,7 +180,7 @@ def test_forecast_of_a_crossbar_model_is_refused(tmp_path, capsys):
         nmc_compile.main([str(tmp_path / "mlp.pt"), "--forecast", "--input-shape", "4", "-o", str(tmp_path / "o")])
     err = capsys.readouterr().err
     assert e.value.code != 0
-    assert "--forecast predicts the silicon of TNN columns" in err
+    assert "--forecast does not apply to a crossbar network: it predicts the silicon of TNN columns" in err
     assert not (tmp_path / "o").exists()
 
 

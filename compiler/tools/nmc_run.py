@@ -76,16 +76,10 @@ def _read_binary(path: Path):
 def _run_binary(path: Path, image, x, device: str, record: bool = False):
     from nmc.chips.binary import BinaryError
     from nmc.errors import NmcError
-    from nmc.runtime.simulator import Chip
+    from nmc.runtime.engines import simulate
 
-    if device == "cuda":
-        import torch
-
-        if not torch.cuda.is_available():
-            raise NmcError("--device cuda: torch sees no CUDA device here; use --device cpu or numpy")
     try:
-        chip = Chip(image)
-        return chip.run(x, device=device, record=record), [spec["kind"] for spec in chip.meta["outputs"]]
+        return simulate(image, x, device=device, record=record), [spec["kind"] for spec in image.meta["outputs"]]
     except BinaryError as e:
         raise NmcError(f"{path}: {e}") from None
 
@@ -232,26 +226,20 @@ def _run_tnn(path: Path, loaded, x, args: argparse.Namespace) -> bool:
     False if `loaded` is not a TNN."""
     import numpy as np
 
-    from nmc.chips.binary import ChipImage, is_tnn
+    from nmc.chips.binary import ChipImage
+    from nmc.chips.kinds import kind_named
     from nmc.driver import load_npy, write_atomically
     from nmc.errors import NmcError
+    from nmc.runtime import engines
 
+    kind, _ = engines.engine_of_image(loaded) if isinstance(loaded, ChipImage) else engines.engine_of_module(loaded)
+    if kind is not kind_named("tnn_column"):
+        return False
     if isinstance(loaded, ChipImage):
-        from nmc.runtime.tnn_sim import TnnChip
-
-        if not is_tnn(loaded):
-            return False
-        if args.device == "cuda":
-            raise NmcError("--device cuda: the TNN simulator runs on numpy; drop --device")
-        run = TnnChip(loaded).run(x, learn=args.learn)
+        run = engines.simulate(loaded, x, device=args.device, learn=args.learn)
         where = "chip simulator"
     else:
-        from nmc.dialects import tnn
-        from nmc.runtime.tnn_interp import run_tnn
-
-        if not any(isinstance(op, tnn.NetworkOp) for op in loaded.walk()):
-            return False
-        run = run_tnn(loaded, x, learn=args.learn)
+        run = engines.interpret(loaded, x, learn=args.learn)
         where = "IR interpreter"
     result = run.outputs if args.record == "spikes" else run.winners
     if args.output:

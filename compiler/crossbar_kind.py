@@ -1,0 +1,267 @@
+"""The crossbar kind's DRIVER facet (nmc.chips.kinds, nmc.kind_driver): how `nmc.compile` takes a torch
+model (an ANN to convert, an `nmc.nn` SNN, a `.pt2`) or a NIR graph onto crossbar cores.
+
+Its steps: calibration data and optional fine-tuning (NEUTRAMS) before import; import and ANN->SNN
+conversion; snn-to-core, decompose-fan-in/out and reduce-precision with the quantization check
+(nmc.pipeline.lower_to_core); profile-rates before mapping; the chip binary measured on the
+simulator; Verilog with its testbench; NIR export.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from nmc.errors import NmcError
+from nmc.kind_driver import CompileContext
+from nmc.options import CompileOptions
+from nmc.report import Report
+
+
+class CrossbarDriver:
+    """What the one compile path needs of the crossbar kind (see nmc.kind_driver.DriverFacet)."""
+
+    fallback = True  # every model no other kind claims: torch modules, exports, pickles, NIR graphs
+    options = frozenset(f for f in CompileOptions.__dataclass_fields__ if f != "forecast")
+    why = {"forecast": "it predicts the silicon of TNN columns (docs/tnn-hardware.md)"}
+    targets = ("chip", "mlir", "verilog", "nir")
+
+    def takes(self, model: Any) -> bool:
+        return True
+
+    def prepare(self, model: Any, ctx: CompileContext) -> Any:
+        from nmc.driver import ImportOptions, load_calibration
+        from nmc.options import DEFAULT_TICKS
+
+        o = ctx.options
+        calibration = o.calibration
+        if isinstance(calibration, str | Path):
+            ctx.calibration_file = str(Path(calibration).resolve())
+            calibration = load_calibration(calibration)
+        ctx.calibration = calibration
+        opts = ImportOptions(
+            ticks=o.timesteps,
+            encoding=o.encoding,
+            input_scale=o.input_scale,
+            decoding=o.decoding,
+            calibration=calibration,
+            percentile=o.percentile,
+            input_shape=o.input_shape,
+            dt=o.dt if o.dt is not None else 1e-3,
+            dt_given=o.dt,
+            name=ctx.stem,
+            max_model_bytes=o.max_model_bytes,
+        )
+        ctx.notes = opts.notes
+        ctx.state["import"] = opts
+        ctx.state["tuned"] = None
+        if o.finetune is not None:
+            from nmc.finetuning import run_finetune
+
+            ctx.say("fine-tuning")
+            tuned = run_finetune(model, ctx.chip, o, calibration, ctx.say)
+            ctx.state["tuned"] = tuned
+            model, opts.input_scale, opts.ticks = tuned.model, tuned.input_scale, opts.ticks or DEFAULT_TICKS
+            opts.notes.append(
+                f"compiled the fine-tuned SNN ({ctx.stem}.finetuned.pt); compile that file again with the same --encoding "
+                f"and --input-scale {tuned.input_scale:g}"
+            )
+        return model
+
+    def import_model(self, model: Any, ctx: CompileContext) -> Any:
+        from nmc.driver import import_model
+        from nmc.stats import check_capacity, network_stats
+
+        opts = ctx.state["import"]
+        module = import_model(model, opts)
+        ctx.state["snn_module"] = module.clone()
+        ctx.report.update(
+            {
+                "model": ctx.stem,
+                "chip": ctx.chip.to_json(),
+                "ticks": opts.ticks,
+                "encoding": opts.encoding,
+                "snn": network_stats(module),
+            }
+        )
+        if ctx.level == "map" and not ctx.options.disable:
+            # before the expensive steps: a network that cannot fit is refused at once
+            # (with --disable the full violation list is what the user asked for)
+            check_capacity(ctx.report["snn"], ctx.chip)
+        ctx.state["stimulus"] = ctx.calibration[:100] if ctx.calibration is not None else None
+        return module
+
+    def lower(self, module: Any, ctx: CompileContext) -> None:
+        from nmc import pipeline
+
+        o = ctx.options
+        result = pipeline.lower_to_core(
+            module,
+            ctx.chip,
+            ctx.chip_ref,
+            approximate_fan_in=o.approximate_fan_in,
+            weight_bits=o.weight_bits,
+            disable=tuple(o.disable),
+            stimulus=ctx.state["stimulus"] if o.check else None,
+            progress=ctx.say,
+            keep_ir=ctx.keep_ir,
+        )
+        ctx.levels.update(result.levels)
+        ctx.state["profiled"] = result.run  # the quantization check's core run on the stimulus, which profile-rates reuses
+        ctx.report.update(result.report)
+        _check_agreement(ctx.report, o.allow_accuracy_loss)
+        ctx.passes.extend(result.passes)
+
+    def before_mapping(self, module: Any, ctx: CompileContext) -> list[Any]:
+        from nmc.pipeline import profile_before_mapping
+
+        return profile_before_mapping(module, ctx.state["stimulus"], ctx.calibration_file, ctx.state.get("profiled"), ctx.say)
+
+    def mapping_report(self, module: Any, image: Any, ctx: CompileContext) -> None:
+        from nmc.pipeline import mapping_section
+
+        o = ctx.options
+        ctx.report["mapping"] = mapping_section(module, ctx.chip, ctx.state["stimulus"] is not None, o.partition, o.placement)
+
+    def chip_outputs(self, module: Any, image: Any, binary: bytes, ctx: CompileContext) -> dict[str, str | bytes]:
+        o = ctx.options
+        stimulus = ctx.state["stimulus"] if o.check else None
+        return _chip_outputs(
+            module, ctx.state["snn_module"], ctx.chip, ctx.report, ctx.stem, stimulus, o.plot, ctx.say, image, binary
+        )
+
+    def target_outputs(self, target: str, module: Any, image: Any, ctx: CompileContext) -> dict[str, str | bytes]:
+        o = ctx.options
+        if target == "nir":
+            return {f"{ctx.stem}.nir": _nir_bytes(module)}
+        limits = {"max_synapses": o.verilog_max_synapses, "max_neurons": o.verilog_max_neurons}
+        tb_samples = o.tb_samples or 1
+        tb_input = ctx.calibration[:tb_samples] if ctx.calibration is not None else None
+        clock = o.clock_mhz or ctx.chip.timing["clock_mhz"]
+        return _verilog_outputs(image, ctx.report, tb_input, tb_samples, o.synth, limits, ctx.say, clock)
+
+    def finish(self, module: Any, files: dict[str, str | bytes], ctx: CompileContext) -> None:
+        tuned = ctx.state["tuned"]
+        if tuned is not None:
+            from nmc.finetuning import chip_accuracy, model_bytes
+
+            files[f"{ctx.stem}.finetuned.pt"] = model_bytes(tuned.model)
+            ctx.report["finetune"] = tuned.section
+            if ctx.options.target == "chip":
+                ctx.say("measuring the fine-tuned chip on the held-back data")
+                tuned.section["accuracy"]["chip"] = chip_accuracy(files[f"{ctx.stem}.nmc"], *tuned.holdout)
+        if not ctx.options.check:
+            ctx.notes.append("--no-check: quantization agreement and the simulated chip run were skipped")
+        if "notes_plot" in ctx.report:
+            ctx.notes.append(ctx.report["notes_plot"])
+
+
+def _nir_bytes(module) -> bytes:
+    import tempfile
+
+    import nir
+
+    from nmc.targets.nir_export import nir_graph
+
+    graph = nir_graph(module)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "graph.nir"
+        nir.write(str(path), graph)
+        return path.read_bytes()
+
+
+def _check_agreement(report: Report, allowed: bool) -> None:
+    """Refuse a quantized network that no longer decides like the model (unless the user accepts it)."""
+    from nmc.options import MIN_DECISION_AGREEMENT
+
+    q = report.get("quantization")
+    if q is None or allowed or q["decision_agreement"] >= MIN_DECISION_AGREEMENT:
+        return
+    raise NmcError(
+        f"the quantized network agrees with the unquantized one on {q['decision_agreement']:.1%} of "
+        f"{q['samples']} calibration decisions (spikes {q['spike_agreement']:.1%}), below {MIN_DECISION_AGREEMENT:.0%}: "
+        "widen the chip's bits (core.weight_bits, threshold_bits), train with fewer bits in mind, or accept it with "
+        "--allow-accuracy-loss"
+    )
+
+
+def _chip_outputs(module, snn_module, chip, report: dict, stem: str, stimulus, plot: bool, progress, image, data) -> dict:
+    """The binary's measured costs (simulated on the calibration data), and plots."""
+    from nmc.chips.binary import decode
+    from nmc.costs import dynamic_report, neurobench_static, spike_raster_and_heatmap
+    from nmc.runtime.simulator import Chip as Simulator
+
+    report["neurobench"] = neurobench_static(snn_module, image, chip)
+    files: dict = {}
+    if stimulus is None:
+        if plot:
+            report["notes_plot"] = "--plot needs --calibration data to simulate"
+        return files
+    progress("simulating the binary on calibration data")
+    run = Simulator(decode(data)).run(stimulus, record=True)
+    dense = report["snn"]["synapses"] * report["ticks"]
+    report["chip_run"] = dynamic_report(run, len(stimulus), image, chip, report["mapping"], dense)
+    if plot:
+        import tempfile
+
+        from nmc.dialects.map_layout import assignment, group_rates, net_view, traffic_pairs
+
+        (net,) = [op for op in module.walk() if op.name == "core.network"]
+        view = net_view(net)
+        cores, slots = assignment(net, view)
+        src, _, w = traffic_pairs(view, cores, group_rates(view))
+        per_core = np.bincount(src, weights=w, minlength=int(cores.max()) + 1)
+        ir_index = np.lexsort((slots, cores))  # binary neurons are core-major; IR neurons layer by layer
+        layers = [(g.layer.data, g.size) for g in view.groups]
+        with tempfile.TemporaryDirectory() as tmp:
+            paths, notes = spike_raster_and_heatmap(run, image, per_core, str(Path(tmp) / stem), ir_index, layers)
+            for path in paths:
+                files[Path(path).name] = Path(path).read_bytes()
+        if notes:
+            report["notes_plot"] = "; ".join(notes)
+    return files
+
+
+def _verilog_outputs(image, report: dict, stimulus, samples: int, synth: bool, limits: dict, progress, clock_mhz: float) -> dict:
+    """RTL, synapse memories, a testbench on `stimulus` (or seeded uniform inputs), and optionally synthesis."""
+    from nmc.targets.verilog import check_size, verilog_files
+
+    progress("emitting Verilog")
+    if stimulus is None:
+        rng = np.random.default_rng(0)
+        stimulus = [rng.random((samples, *spec["shape"])).astype(np.float32) for spec in image.meta["inputs"]]
+        report["notes_testbench"] = f"no --calibration data: the testbench drives {samples} seeded uniform [0, 1) input(s)"
+    from nmc.runtime.simulator import Chip as Simulator
+
+    check_size(image, **{k: v for k, v in limits.items() if v is not None})  # before simulating a design too large
+    trace = Simulator(image).run(stimulus, trace=True).trace
+    files, design = verilog_files(image, trace, **{k: v for k, v in limits.items() if v is not None})
+    top = design.top
+    report["verilog"] = {
+        "top": top,
+        "rtl_lines": sum(files[f].count("\n") for f in files if f.endswith(".v") and not f.startswith("tb_")),
+        "synapse_memory_words": int(image.a("SYN ", "weight").size),
+        "neuron_instances": int(image.a("NRN ", "core").size),
+        "cores": int(image.a("CORE", "x").size),
+        "clock_cycles_per_tick": design.cycles_per_tick,
+        "clock_cycles_per_inference": design.cycles_per_tick * design.total_ticks,
+        "widths": {"axon_value": design.xw, "weight": design.ww, "accumulator": design.iw, "membrane": design.vw},
+        "testbench": f"tb_{top}.v",
+        "testbench_ticks": design.total_ticks,
+        "run": f"iverilog -g2012 -o tb_{top} *.v && vvp tb_{top}",
+    }
+    if synth:
+        from nmc.targets.synth import synthesize
+        from nmc.targets.verilog import PRIMITIVES
+
+        progress("synthesizing with yosys, timing with OpenSTA")
+        rtl = [PRIMITIVES, f"{top}.v"]
+        synth_files, numbers = synthesize({k: v for k, v in files.items() if not k.startswith("tb_")}, top, rtl, clock_mhz)
+        files.update(synth_files)
+        report["synthesis"] = numbers
+    return files
+
+
+DRIVER = CrossbarDriver()
