@@ -31,6 +31,11 @@ class CrossbarDriver:
     def takes(self, model: Any) -> bool:
         return True
 
+    def run_command(self, path: Path, loaded: Any, x: np.ndarray, args: Any) -> None:
+        from nmc.crossbar_run import run_command
+
+        run_command(path, loaded, x, args)
+
     def prepare(self, model: Any, ctx: CompileContext) -> Any:
         from nmc.driver import ImportOptions, load_calibration
         from nmc.options import DEFAULT_TICKS

@@ -59,6 +59,9 @@ class TnnDriver:
     def takes(self, model: Any) -> bool:
         return type(model).__name__ == "TNN" or (isinstance(model, str | Path) and is_tnn_file(model))
 
+    def run_command(self, path: Path, loaded: Any, x: np.ndarray, args: Any) -> None:
+        run_command(path, loaded, x, args)
+
     def prepare(self, model: Any, ctx: CompileContext) -> Any:
         from nmc.tnn import TNN
 
@@ -162,6 +165,39 @@ class TnnDriver:
             ctx.say("forecast")
             ctx.report["forecast"] = forecast(image.arrays["COL "], ctx.chip, o.clock_mhz, model.time_bits, model.weight_bits)
         ctx.report.update(ctx.state.get("verilog_report", {}))
+
+
+def run_command(path: Path, loaded: Any, x: np.ndarray, args: Any) -> None:
+    """`nmc-run` on a TNN binary image or tnn IR module: -o gets the winning line per sample (or the output
+    spike times); --learn runs STDP while running; --labels prints the Rand index."""
+    from nmc.chips.binary import ChipImage
+    from nmc.driver import load_npy, write_atomically
+    from nmc.runtime import engines
+
+    if isinstance(loaded, ChipImage):
+        run = engines.simulate(loaded, x, device=args.device, learn=args.learn)
+        where = "chip simulator"
+    else:
+        run = engines.interpret(loaded, x, learn=args.learn)
+        where = "IR interpreter"
+    result = run.outputs if args.record == "spikes" else run.winners
+    if args.output:
+        out = Path(args.output)
+        write_atomically(out, lambda f: np.save(f, result), mode="wb")
+        print(
+            f"wrote {out} ({'output spike times' if args.record == 'spikes' else 'winning line per sample'} {list(result.shape)})"
+        )
+    counts = np.bincount(run.winners + 1, minlength=2)
+    print(f"{len(x)} samples on the {where}{' with STDP' if args.learn else ''}: "
+          f"{counts[0]} without an output spike; per line {counts[1:].tolist()}")  # fmt: skip
+    if args.labels:
+        from nmc.driver import load_npy
+        from nmc.tnn import rand_index
+
+        labels = load_npy(args.labels, "labels")
+        if labels.shape != (len(x),):
+            raise NmcError(f"{args.labels}: expected {len(x)} labels (one per sample), got shape {list(labels.shape)}")
+        print(f"Rand index {rand_index(labels, run.winners):.4f} on {len(x)} samples")
 
 
 def _check(model: Any, binary: bytes, x: np.ndarray) -> dict[str, Any]:
