@@ -133,10 +133,46 @@ class FinetuneSection(TypedDict):
     thresholds: dict[str, float]
 
 
+class TnnLayerRow(TypedDict):
+    columns: int
+    synapses: int
+    neurons: int
+    k: int
+    response: str  # rnl | snl
+
+
+class TnnSection(TypedDict):
+    """A TNN column network (docs/tnn.md): its shape and its mapping."""
+
+    time_bits: int
+    weight_bits: int
+    encoder: dict[str, Any]  # the binary's META.encoder
+    layers: list[TnnLayerRow]
+    columns: int
+    cores_used: int
+    synapses: int
+    neurons: int
+    traffic_lines_per_sample: float
+    average_hops: float
+    gamma_cycle_ticks: int
+
+
+class TnnCheckSection(TypedDict):
+    """The binary on the simulator against the torch TNN, on the calibration series."""
+
+    samples: int
+    identical_spike_times: bool
+
+
 class Report(TypedDict, total=False):
-    """report.json. Always present: model, chip, ticks, encoding, snn, notes, files."""
+    """report.json. Always present: model, chip, notes, files; a crossbar network's ticks, encoding, snn;
+    a TNN column network's kind ("tnn") and tnn."""
 
     model: str
+    kind: str  # "tnn" for TNN column networks (absent: crossbar)
+    tnn: TnnSection
+    check: TnnCheckSection
+    forecast: dict[str, Any]  # --forecast: predicted cells, area, leakage, slack (docs/tnn-hardware.md)
     chip: dict[str, Any]  # Chip.to_json(): the parsed description and its hash
     ticks: int
     encoding: str

@@ -74,17 +74,67 @@ class MeshOp(IRDLOperation):
 
 @irdl_op_definition
 class RoutesOp(IRDLOperation):
-    """Routing-table entries per core and traffic figures from the route pass."""
+    """What the route pass decided and what the binary and the report read: per-core axon tables (CSR over
+    cores: each axon's source index and delay, sorted per core), the multicast routing table (each neuron
+    whose spikes leave its core, by source index, with its destination cores, CSR), routing-table entries
+    per core, and traffic figures. The verifier checks the tables against each other and the chip."""
 
     name = "map.routes"
     entries = prop_def(DenseIntOrFPElementsAttr)
+    axon_offsets = prop_def(DenseIntOrFPElementsAttr)
+    axon_sources = prop_def(DenseIntOrFPElementsAttr)
+    axon_delays = prop_def(DenseIntOrFPElementsAttr)
+    sources = prop_def(DenseIntOrFPElementsAttr)
+    dest_offsets = prop_def(DenseIntOrFPElementsAttr)
+    dests = prop_def(DenseIntOrFPElementsAttr)
     traffic = prop_def(FloatAttr[Float64Type])
     hops = prop_def(FloatAttr[Float64Type])
     peak_link = prop_def(FloatAttr[Float64Type])
     links = prop_def(IntegerAttr[I64])
     assembly_format = (
-        "`entries` `=` $entries `traffic` `=` $traffic `hops` `=` $hops `peak_link` `=` $peak_link `links` `=` $links attr-dict"
+        "`entries` `=` $entries `axons` `=` $axon_offsets `sources` `=` $axon_sources `delays` `=` $axon_delays "
+        "`multicast` `=` $sources `to` $dest_offsets $dests "
+        "`traffic` `=` $traffic `hops` `=` $hops `peak_link` `=` $peak_link `links` `=` $links attr-dict"
     )
+
+    def verify_(self) -> None:
+        import numpy as np
+
+        from nmc.dialects.ir_arrays import to_numpy
+
+        net = self.parent_op()
+        if not isinstance(net, core.NetworkOp):
+            raise VerifyException("map.routes must be inside a core.network")
+        chip = net.chip.data
+        entries, offsets = to_numpy(self.entries), to_numpy(self.axon_offsets)
+        dest_offsets, dests = to_numpy(self.dest_offsets), to_numpy(self.dests)
+        k, n_axons, n_entries = entries.size, _n(self.axon_sources), _n(self.sources)
+
+        def csr(what: str, offs: np.ndarray, rows: int, total: int) -> None:
+            if offs.shape != (rows + 1,) or offs[0] != 0 or offs[-1] != total or (np.diff(offs) < 0).any():
+                raise VerifyException(f"map.routes: {what} offsets do not describe {rows} rows of {total} entries")
+
+        csr("axon", offsets, k, n_axons)
+        if _n(self.axon_delays) != n_axons:
+            raise VerifyException(f"map.routes: {_n(self.axon_delays)} axon delays for {n_axons} axons")
+        per_core = np.diff(offsets)
+        if (per_core > chip.core["axons"]).any():
+            worst = int(per_core.argmax())
+            raise VerifyException(
+                f"map.routes: core {worst} has {int(per_core[worst])} axons, chip '{chip.name}' has {chip.core['axons']}"
+            )
+        csr("multicast destination", dest_offsets, n_entries, dests.size)
+        if int(entries.sum()) != n_entries:
+            raise VerifyException(
+                f"map.routes: entries per core sum to {int(entries.sum())}, the multicast table has {n_entries}"
+            )
+        if dests.size and (dests.min() < 0 or dests.max() >= k):
+            raise VerifyException(f"map.routes: a destination core outside 0..{k - 1}")
+        limit = chip.router["table_entries"]
+        if entries.size and entries.max() > limit:
+            raise VerifyException(
+                f"map.routes: a core has {int(entries.max())} routing-table entries, chip '{chip.name}' has {limit}"
+            )
 
 
 MAP = Dialect("map", [AssignOp, MeshOp, RoutesOp], [])

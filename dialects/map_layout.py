@@ -8,8 +8,10 @@ pair that some synapse of a neuron on that core reads.
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 from functools import cached_property
+from typing import Any
 
 import numpy as np
 from xdsl.ir import SSAValue
@@ -63,7 +65,35 @@ class NetView:
         return unique_pairs(self.syn_key, self.syn_post)
 
 
+# One view per network for as long as its groups stay as they are: partition, place, route, the map
+# verifier, the binary writer and the report all read the same connectivity (mapping ops do not change it).
+_VIEWS: weakref.WeakKeyDictionary[core.NetworkOp, tuple[tuple[Any, ...], NetView]] = weakref.WeakKeyDictionary()
+
+
+def _connectivity_key(net: core.NetworkOp) -> tuple[Any, ...]:
+    """What a view is computed from: the group and input ops, their operands and their synapse/delay attributes
+    (xDSL attributes are immutable, so a pass that changes a group replaces these objects)."""
+    key: list[Any] = []
+    for op in net.body.block.ops:
+        if isinstance(op, core.NeuronsOp):
+            key += [op, *op.operands, *(op.properties.get(k) for k in ("pre", "post", "weight", "delays"))]
+        elif isinstance(op, core.InputOp):
+            key.append(op)
+    return tuple(key)
+
+
 def net_view(net: core.NetworkOp) -> NetView:
+    """The network's connectivity arrays, built once per state of its groups (see _VIEWS)."""
+    key = _connectivity_key(net)
+    cached = _VIEWS.get(net)
+    if cached is not None and len(cached[0]) == len(key) and all(a is b for a, b in zip(cached[0], key, strict=True)):
+        return cached[1]
+    view = _build_view(net)
+    _VIEWS[net] = (key, view)
+    return view
+
+
+def _build_view(net: core.NetworkOp) -> NetView:
     from nmc.dialects.core_ir import read_group
 
     groups = [op for op in net.body.block.ops if isinstance(op, core.NeuronsOp)]
@@ -189,13 +219,29 @@ def source_cores(view: NetView, cores: np.ndarray) -> np.ndarray:
     return out
 
 
-def traffic_pairs(view: NetView, cores: np.ndarray, rates: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(source core, destination core, packets per tick) over remote pairs; one packet per spike per remote core."""
+def remote_destinations(view: NetView, cores: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The one routing rule: (source index, its home core, destination core) for every distinct pair where a
+    neuron's spikes must leave its core (a target on another core; host inputs are injected, not routed),
+    sorted by source then destination."""
     src, dst = destinations(view, cores)
     home = source_cores(view, cores)[src]
     remote = (home >= 0) & (home != dst)
+    return src[remote], home[remote], dst[remote]
+
+
+def axon_table(view: NetView, cores: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per-core axon tables: CSR offsets over cores, and each axon's (source index, delay), sorted per core."""
+    n_cores = int(cores.max(initial=-1)) + 1
+    ax_core, ax_key = unique_pairs(cores[view.syn_post], view.syn_key) if view.syn_post.size else (np.zeros(0, np.int64),) * 2
+    offsets = np.concatenate([[0], np.cumsum(np.bincount(ax_core, minlength=n_cores))]).astype(np.int64)
+    return offsets, ax_key // 256, ax_key % 256
+
+
+def traffic_pairs(view: NetView, cores: np.ndarray, rates: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(source core, destination core, packets per tick) over remote pairs; one packet per spike per remote core."""
+    src, home, dst = remote_destinations(view, cores)
     weight = np.ones(src.size) if rates is None else rates[src]
-    return home[remote], dst[remote], weight[remote]
+    return home, dst, weight
 
 
 def group_rates(view: NetView) -> np.ndarray | None:

@@ -22,7 +22,7 @@ from nmc.chips.errors import NmcError
 from nmc.dialects import core, snn
 from nmc.dialects import map as map_d
 from nmc.dialects.ir_arrays import from_numpy, to_numpy
-from nmc.dialects.map_layout import assignment, destinations, group_rates, net_view, source_cores, traffic_pairs
+from nmc.dialects.map_layout import assignment, axon_table, group_rates, net_view, remote_destinations, traffic_pairs
 from nmc.passes.crossbar_lowering import lower_networks
 from nmc.passes.crossbar_partition import partition_network
 from nmc.passes.placement import link_loads, symmetric_traffic
@@ -35,6 +35,8 @@ class RouteStats:
     hops: float
     peak_link: float
     links: int
+    sources: np.ndarray  # remote (source, destination core) pairs, sorted by source then core
+    dests: np.ndarray
 
 
 def route_stats(net, chip: Chip, rates: np.ndarray | None = None) -> RouteStats:
@@ -42,18 +44,16 @@ def route_stats(net, chip: Chip, rates: np.ndarray | None = None) -> RouteStats:
     cores, _ = assignment(net, view)
     mesh = next(op for op in net.body.block.ops if isinstance(op, map_d.MeshOp))
     x, y = to_numpy(mesh.x).astype(np.int64), to_numpy(mesh.y).astype(np.int64)
-    src, dst = destinations(view, cores)
-    home = source_cores(view, cores)[src]
-    remote = (home >= 0) & (home != dst)
-    src, dst, home = src[remote], dst[remote], home[remote]
+    src, home, dst = remote_destinations(view, cores)
     entries = np.bincount(home[np.unique(src, return_index=True)[1]] if src.size else np.zeros(0, np.int64), minlength=x.size)
     w = np.ones(src.size) if rates is None else rates[src]
     hops = np.abs(x[home] - x[dst]) + np.abs(y[home] - y[dst])
     loads = link_loads(x[home], y[home], x[dst], y[dst], w, *chip.mesh)
     total = float(w.sum())
     return RouteStats(
-        entries, total, float((w * hops).sum() / total) if total else 0.0, float(loads.max(initial=0)), int((loads > 0).sum())
-    )
+        entries, total, float((w * hops).sum() / total) if total else 0.0, float(loads.max(initial=0)), int((loads > 0).sum()),
+        src, dst,
+    )  # fmt: skip
 
 
 def traffic_matrix(net: core.NetworkOp, n_cores: int) -> Any:
@@ -112,9 +112,19 @@ class CrossbarMapping:
         for old in [o for o in net.body.block.ops if isinstance(o, map_d.RoutesOp)]:
             old.detach()
             old.erase()
+        view = net_view(net)
+        ax_offsets, ax_sources, ax_delays = axon_table(view, assignment(net, view)[0])
+        sources, first = np.unique(stats.sources, return_index=True)
+        i64t = IntegerType(64)
         routes = map_d.RoutesOp.build(
             properties={
                 "entries": from_numpy(stats.entries, IntegerType(32)),
+                "axon_offsets": from_numpy(ax_offsets, i64t),
+                "axon_sources": from_numpy(ax_sources, i64t),
+                "axon_delays": from_numpy(ax_delays, IntegerType(32)),
+                "sources": from_numpy(sources, i64t),
+                "dest_offsets": from_numpy(np.append(first, stats.dests.size).astype(np.int64), i64t),
+                "dests": from_numpy(stats.dests, IntegerType(32)),
                 "traffic": FloatAttr(round(stats.traffic, 6), Float64Type()),
                 "hops": FloatAttr(round(stats.hops, 6), Float64Type()),
                 "peak_link": FloatAttr(round(stats.peak_link, 6), Float64Type()),

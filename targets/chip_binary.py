@@ -23,7 +23,7 @@ def build_image(module: Any) -> ChipImage:
     from nmc.dialects import map as map_d
     from nmc.dialects.core_ir import MAP_PIPELINE, core_networks
     from nmc.dialects.ir_arrays import to_numpy
-    from nmc.dialects.map_layout import assignment, destinations, net_view, source_cores, unique_pairs
+    from nmc.dialects.map_layout import assignment, net_view
 
     found = core_networks(module, "the chip binary (chip-dump, verilog)", MAP_PIPELINE + "' -t 'chip-dump")
     if len(found) != 1:
@@ -72,12 +72,23 @@ def build_image(module: Any) -> ChipImage:
         "start": cat["start"].astype(np.int32),
     }
     k = int(cores.max(initial=-1)) + 1
-    # axons: distinct (core, source, delay) in sorted order
-    syn_core = cores[view.syn_post]
-    ax_core, ax_key, inverse = unique_pairs(syn_core, view.syn_key, return_inverse=True)
-    ax_offsets = np.concatenate([[0], np.cumsum(np.bincount(ax_core, minlength=k))])
+    routes = next((o for o in net.body.block.ops if isinstance(o, map_d.RoutesOp)), None)
+    if routes is None:
+        raise NmcError("the chip binary needs a routed network: run route")
+    # axons: the route pass's per-core tables, (source, delay) sorted per core
+    ax_offsets = to_numpy(routes.axon_offsets).astype(np.int64)
+    src, delay = to_numpy(routes.axon_sources).astype(np.int64), to_numpy(routes.axon_delays).astype(np.int64)
+    ax_core = np.repeat(np.arange(k), np.diff(ax_offsets))
     ax_local = np.arange(ax_core.size) - ax_offsets[ax_core]
-    src, delay = ax_key // 256, ax_key % 256
+    # each synapse's axon: its (core, source, delay) looked up in the sorted tables
+    syn_core = cores[view.syn_post]
+    span = int(max(view.syn_key.max(initial=0), (src * 256 + delay).max(initial=0))) + 1
+    table, wanted = ax_core * span + src * 256 + delay, syn_core * span + view.syn_key
+    inverse = np.searchsorted(table, wanted)
+    found = inverse < table.size
+    found[found] = table[inverse[found]] == wanted[found]
+    if not found.all():
+        raise NmcError("map.routes: the axon tables lack an axon some synapse reads (the IR was edited after route): rerun route")
     host_offset, owner = _source_maps(view, bid)
     is_host = owner[src] < 0
     ax_src = np.where(is_host, host_offset[src], bid[np.maximum(owner[src], 0)])
@@ -98,11 +109,10 @@ def build_image(module: Any) -> ChipImage:
         "slot": s_slot[s_order].astype(np.int32),
         "weight": weights.astype(np.int32),
     }
-    # routing: one multicast entry per neuron with remote destinations
-    d_src, d_core = destinations(view, cores)
-    home = source_cores(view, cores)[d_src]
-    remote = (home >= 0) & (home != d_core)
-    d_src, d_core, home = d_src[remote], d_core[remote], home[remote]
+    # routing: the route pass's multicast table, one entry per neuron with remote destinations
+    dest_offsets = to_numpy(routes.dest_offsets).astype(np.int64)
+    d_src = np.repeat(to_numpy(routes.sources).astype(np.int64), np.diff(dest_offsets))
+    d_core = to_numpy(routes.dests).astype(np.int64)
     d_neuron = bid[owner[d_src]]
     r_order = np.lexsort((d_core, d_neuron))
     d_neuron, d_core = d_neuron[r_order], d_core[r_order]

@@ -191,3 +191,19 @@ def test_kinds_import_lazily():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "['nmc.chips.kinds']"
     assert torch is not None
+
+
+def test_one_compile_builds_the_connectivity_view_once(monkeypatch, digits_calib):
+    """partition, place, route, the map verifier after every pass, the binary writer, the report and --plot
+    read one NetView (it was built 8 times); the binary reads route's tables from the IR."""
+    import nmc.dialects.map_layout as layout
+
+    built = []
+    original = layout._build_view
+    monkeypatch.setattr(layout, "_build_view", lambda net: built.append(net) or original(net))
+    compiled = nmc.compile(EXAMPLES / "digits_cnn.pt", calibration=digits_calib[:40], plot=True)
+    assert len(built) == 1
+    routes = next(op for op in compiled.module.walk() if op.name == "map.routes")
+    image = decode(compiled.binary)
+    np.testing.assert_array_equal(image.arrays["AXON"]["offsets"], np.asarray(routes.axon_offsets.get_values()))
+    assert image.arrays["ROUT"]["dest"].size == len(routes.dests.get_values())

@@ -358,11 +358,15 @@ def test_report_json_follows_its_declared_sections(digits_calib):
     from nmc import report as schema
 
     compiled = nmc.compile(EXAMPLES / "digits_mlp.pt", calibration=digits_calib[:20], timesteps=8)
+    tnn = nmc.compile(EXAMPLES / "cbf_tnn.pt", calibration=np.load(EXAMPLES / "cbf_x.npy")[:20], forecast=True)
     declared = typing.get_type_hints(schema.Report)
-    assert set(compiled.report) <= set(declared)
-    for key, value in compiled.report.items():
-        kind = declared[key]
-        if typing.is_typeddict(kind):
-            assert set(value) == set(typing.get_type_hints(kind)), key
+    for report in (compiled.report, tnn.report):  # both core kinds
+        assert set(report) <= set(declared)
+        for key, value in report.items():
+            kind = declared[key]
+            if typing.is_typeddict(kind):
+                assert set(value) == set(typing.get_type_hints(kind)), key
     for row in compiled.report["core"]["groups"]:
         assert set(row) == set(typing.get_type_hints(schema.GroupRow))
+    for row in tnn.report["tnn"]["layers"]:
+        assert set(row) == set(typing.get_type_hints(schema.TnnLayerRow))
