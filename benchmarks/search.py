@@ -23,8 +23,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _report import machine, write_section
 
 import nmc
-from nmc.search_output import recompile_command
-from nmc.search_trial import METRICS, hardware_metrics
+from nmc.nas.output import recompile_command
+from nmc.nas.trial import METRICS, hardware_metrics
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "search"
 

@@ -125,7 +125,7 @@ register_kind(
             "passes": "nmc.passes.crossbar_kind",
             "targets": "nmc.targets.crossbar_kind",
             "runtime": "nmc.runtime.crossbar_kind",
-            "compiler": "nmc.crossbar_kind",
+            "compiler": "nmc.kinds.crossbar",
         },
     )
 )
@@ -140,7 +140,7 @@ register_kind(
             "passes": "nmc.passes.tnn_columns",
             "targets": "nmc.targets.tnn_kind",
             "runtime": "nmc.runtime.tnn_kind",
-            "compiler": "nmc.tnn_kind",
+            "compiler": "nmc.kinds.tnn",
         },
     )
 )

@@ -19,11 +19,11 @@ def __getattr__(name: str) -> Any:
 
         return compile
     if name == "finetune":
-        from nmc.finetuning import finetune
+        from nmc.training.finetuning import finetune
 
         return finetune
     if name == "search":
-        from nmc.architecture_search import search
+        from nmc.nas.search import search
 
         return search
     if name == "load":

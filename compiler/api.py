@@ -28,7 +28,7 @@ def compile(
 ) -> Compiled:
     """Compile a model (torch module, ExportedProgram, TNN, NIR graph, or file path) for a chip.
 
-    One path for every core kind (nmc.kind_driver): the model's kind, options it does not honour
+    One path for every core kind (nmc.kinds.driver): the model's kind, options it does not honour
     refused, the chip (the kind's default preset unless given), import, lowering to cores, mapping
     (partition-cores, place-cores, route), the target's files; every pass run is recorded in
     report.json's `pipeline`, which `nmc-opt -p` replays. Options are the fields of
@@ -39,7 +39,7 @@ def compile(
     from nmc.chips.binary import decode, encode
     from nmc.driver import print_ir
     from nmc.errors import NmcError
-    from nmc.kind_driver import CompileContext, check_options, model_kind
+    from nmc.kinds.driver import CompileContext, check_options, model_kind
 
     o = (options or CompileOptions()).replace(**overrides)
     if o.target not in TARGETS:

@@ -12,9 +12,8 @@ from typing import Any
 import numpy as np
 from xdsl.dialects.builtin import ModuleOp
 
-from nmc.errors import NmcError
-from nmc.layer_rewrites import prepare
-from nmc.layers import (
+from nmc.conversion.layer_rewrites import prepare
+from nmc.conversion.layers import (
     LayerGraph,
     LoweringOptions,
     calibrate,
@@ -23,6 +22,7 @@ from nmc.layers import (
     lower_to_snn,
     weight_bound_scales,
 )
+from nmc.errors import NmcError
 from nmc.options import DEFAULT_MAX_MODEL_BYTES, DEFAULT_PERCENTILE, DEFAULT_TICKS
 
 

@@ -95,8 +95,8 @@ def spike_agreement(before: ModuleOp, after: ModuleOp, x: np.ndarray, after_run:
 
 def available_passes() -> dict[str, Callable[[], type[ModulePass]]]:
     """nmc's passes plus the compiler-level `profile-rates` (it runs the core interpreter)."""
+    from nmc.conversion.profile_rates import ProfileRatesPass
     from nmc.passes import get_all_passes
-    from nmc.profile_rates import ProfileRatesPass
 
     return {**get_all_passes(), "profile-rates": lambda: ProfileRatesPass}
 
@@ -244,7 +244,7 @@ def profile_before_mapping(
     say: Progress,
 ) -> list[ModulePass]:
     """profile-rates on the stimulus (when there is one), so that mapping weighs traffic by spike rate."""
-    from nmc.profile_rates import PROFILE_SAMPLES, ProfileRatesPass, profile_rates
+    from nmc.conversion.profile_rates import PROFILE_SAMPLES, ProfileRatesPass, profile_rates
 
     if stimulus is None:
         return []

@@ -263,7 +263,7 @@ def partition(view: NetView, chip: Chip, strategy: str, rates: np.ndarray | None
 def lower_bound(view: NetView, chip: Chip) -> dict[str, int]:
     """Cores no partition of this core network can go below, per limit (each valid alone; the bound is their max).
 
-    (nmc.stats.cores_lower_bound is the cheaper snn-level bound checked before lowering; this one
+    (nmc.conversion.stats.cores_lower_bound is the cheaper snn-level bound checked before lowering; this one
     counts the core network as decomposed, and axons.)
 
     neurons: all neurons / neurons per core. synapses: all synapses / synapse memory per core.

@@ -70,7 +70,7 @@ class Limits:
 
 
 # The rules below are the only copy: reduce-precision applies them to core groups, and
-# quantization-aware fine-tuning (nmc.qat) applies them in its forward pass.
+# quantization-aware fine-tuning (nmc.training.qat) applies them in its forward pass.
 
 MSE_CLIP_LEVELS = np.linspace(0.3, 1.0, 15)
 

@@ -96,7 +96,7 @@ def test_generic_modules_name_no_kind():
     """The generic passes, the binary container, the engine dispatch and the driver hold no kind's name."""
     generic = ["passes/snn_to_core.py", "passes/partition_cores.py", "passes/place_cores.py", "passes/route.py",
                "passes/kind_mapping.py", "chips/binary.py", "runtime/engines.py", "compiler/api.py",
-               "compiler/kind_driver.py", "compiler/compiled.py", "compiler/loaded.py", "compiler/tools/nmc_run.py",
+               "compiler/kinds/driver.py", "compiler/compiled.py", "compiler/loaded.py", "compiler/tools/nmc_run.py",
                "targets/__init__.py"]  # fmt: skip
     for name in generic:
         tree = ast.parse((ROOT / name).read_text())

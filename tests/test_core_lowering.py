@@ -171,8 +171,8 @@ def test_nmc_opt_pipeline_yields_ir_that_fits_the_chip(tmp_path):
 
 def test_effective_synaptic_operations_follow_the_neurobench_example():
     """FACTS.md §5: W = [[1.3,0,-3.2],[0,1.2,-5.1],[-1.1,2.7,0]], x = [0,1.3,-1]: 4 effective, 9 dense."""
-    from nmc.builder import NetworkBuilder
-    from nmc.stats import network_stats
+    from nmc.conversion.builder import NetworkBuilder
+    from nmc.conversion.stats import network_stats
 
     w = np.array([[1.3, 0, -3.2], [0, 1.2, -5.1], [-1.1, 2.7, 0]], np.float32)
     b = NetworkBuilder("nb", [(3,)], ticks=1)

@@ -13,8 +13,8 @@ from torch import nn
 from nmc.chips import load_chip
 from nmc.driver import ImportOptions, import_model
 from nmc.errors import NmcError
-from nmc.fanin_blocks import block_diagonal
-from nmc.finetuning import finetune, load_finetune_data
+from nmc.training.fanin_blocks import block_diagonal
+from nmc.training.finetuning import finetune, load_finetune_data
 
 from .conftest import EXAMPLES, ROOT, run_tool
 
@@ -186,7 +186,7 @@ def tuned_model_modules(compiled) -> list:
 
 
 def test_fine_tuning_is_seeded_and_reproducible(digits_train, digits_calib):
-    from nmc.finetuning import model_bytes
+    from nmc.training.finetuning import model_bytes
 
     x, y = digits_train
     a = finetune(EXAMPLES / "digits_mlp.pt", NOPS, x, y, epochs=2, calibration=digits_calib, seed=3)

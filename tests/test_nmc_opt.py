@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from nmc.builder import NetworkBuilder
+from nmc.conversion.builder import NetworkBuilder
 from nmc.tools.nmc_opt import NmcOptMain
 
 from .conftest import run_tool

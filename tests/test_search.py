@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from nmc.errors import NmcError
-from nmc.search_space import parse_space
-from nmc.search_trial import hopeless, parse_budget
+from nmc.nas.space import parse_space
+from nmc.nas.trial import hopeless, parse_budget
 
 from .conftest import EXAMPLES, run_tool
 
@@ -52,7 +52,7 @@ def read_csv(path: Path) -> list[dict]:
 
 
 def run_search(tmp_path: Path, name: str, trials: int, space: Path) -> tuple:
-    from nmc.architecture_search import search
+    from nmc.nas.search import search
 
     out = tmp_path / name
     result = search(space, DATA, "tianjic256", budget="cores=3", trials=trials, outdir=out, parallel=1, seed=1)
@@ -107,7 +107,7 @@ def test_every_pareto_point_recompiles_to_the_numbers_in_trials_csv(searched, tm
         )  # fmt: skip
         assert run.returncode == 0, run.stderr
         report = json.loads((dest / "report.json").read_text())
-        from nmc.search_trial import hardware_metrics
+        from nmc.nas.trial import hardware_metrics
 
         again = hardware_metrics(report)
         for key, value in again.items():
@@ -130,7 +130,7 @@ def test_the_seed_fixes_the_search_and_a_rerun_continues_it(searched, tmp_path, 
 
 
 def test_a_different_search_in_the_same_folder_is_refused(searched, tmp_path):
-    from nmc.architecture_search import search
+    from nmc.nas.search import search
 
     _, out = searched
     with pytest.raises(NmcError, match="holds a study of a different search"):
@@ -227,25 +227,25 @@ def test_trials_run_in_parallel_and_a_killed_search_resumes_without_losing_trial
 
 def test_the_api_functions_are_not_shadowed_by_their_modules():
     import nmc
-    import nmc.architecture_search
-    import nmc.finetuning
+    import nmc.nas.search
+    import nmc.training.finetuning
 
     assert callable(nmc.search)
     assert callable(nmc.finetune)
-    assert nmc.search is nmc.architecture_search.search
+    assert nmc.search is nmc.nas.search.search
 
 
 def test_a_crashing_trial_is_recorded_as_failed_and_the_search_goes_on(tmp_path, small_space, monkeypatch):
-    import nmc.architecture_search as search_module
-    import nmc.search_runner
-    from nmc.search_trial import run_trial
+    import nmc.nas.runner
+    import nmc.nas.search as search_module
+    from nmc.nas.trial import run_trial
 
     def flaky(job, data):
         if job.number == 0:
             raise RuntimeError("worker lost\nout of memory in layer 3")
         return run_trial(job, data)
 
-    monkeypatch.setattr(nmc.search_runner, "run_trial", flaky)
+    monkeypatch.setattr(nmc.nas.runner, "run_trial", flaky)
     result = search_module.search(small_space, DATA, "tianjic256", trials=2, outdir=tmp_path / "f", parallel=1)
     rows = read_csv(tmp_path / "f" / "trials.csv")
     assert rows[0]["state"] == "failed"

@@ -391,7 +391,7 @@ def _is_loopback(hex_address: str) -> bool:
 
 
 def test_a_local_parallel_search_opens_no_network_listener(tmp_path):
-    from nmc.architecture_search import search
+    from nmc.nas.search import search
 
     space = tmp_path / "space.toml"
     space.write_text(SEARCH_SPACE)
@@ -424,7 +424,7 @@ def test_joining_a_ray_cluster_without_a_token_is_refused(tmp_path, monkeypatch)
 
 
 def test_storage_urls_are_printed_without_their_password():
-    from nmc.search_runner import redacted
+    from nmc.nas.runner import redacted
 
     assert redacted("postgresql://nmc:s3cret@db.example:5432/study") == "postgresql://nmc:***@db.example:5432/study"
     assert redacted("sqlite:////tmp/x/study.db") == "sqlite:////tmp/x/study.db"

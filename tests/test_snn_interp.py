@@ -7,7 +7,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from nmc.builder import NetworkBuilder
+from nmc.conversion.builder import NetworkBuilder
 from nmc.runtime.snn_interp import run_snn
 
 

@@ -11,9 +11,9 @@ import torch
 from torch import nn
 
 import nmc
+from nmc.conversion.layer_rewrites import prepare
+from nmc.conversion.layers import evaluate, fold_batchnorm
 from nmc.errors import NmcError
-from nmc.layer_rewrites import prepare
-from nmc.layers import evaluate, fold_batchnorm
 
 from . import model_zoo as zoo
 from .conftest import run_tool

@@ -22,7 +22,7 @@ import numpy as np
 from xdsl.dialects.builtin import ModuleOp
 from xdsl.ir import SSAValue
 
-from nmc.builder import NetworkBuilder
+from nmc.conversion.builder import NetworkBuilder
 from nmc.errors import NmcError
 from nmc.frontends.nir_graph import choose_dt, flatten_subgraphs, node_kind, order_nodes, read_graph
 

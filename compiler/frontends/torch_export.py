@@ -13,9 +13,9 @@ from typing import Any
 import torch
 import torch.fx
 
+from nmc.conversion.layers import Layer, LayerGraph
 from nmc.errors import NmcError
 from nmc.frontends import torch_layers as tl
-from nmc.layers import Layer, LayerGraph
 
 
 def _bind(node: torch.fx.Node) -> dict[str, Any]:

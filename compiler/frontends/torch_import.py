@@ -7,7 +7,7 @@ Two entry roads:
 
 Both map each layer through `torch_layers`, so a layer converts, or is refused
 with the same words, whichever road it came by. Everything torch-specific stays
-in this package; `nmc.layers` takes it from there.
+in this package; `nmc.conversion.layers` takes it from there.
 """
 
 from __future__ import annotations
@@ -23,11 +23,11 @@ from torch import nn
 from torch.nn import functional as F
 
 from nmc import nn as nmc_nn
+from nmc.conversion.layers import Layer, LayerGraph
 from nmc.errors import NmcError
 from nmc.frontends import torch_layers as tl
 from nmc.frontends.safe_pt2 import one_line
 from nmc.frontends.torch_load import TORCH_EXPORT_HINT, load_model
-from nmc.layers import Layer, LayerGraph
 
 __all__ = ["graph_from_module", "layer_graph", "load_model"]
 

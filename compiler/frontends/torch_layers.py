@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from nmc.conversion.layers import Layer
 from nmc.frontends.torch_load import reason_for
-from nmc.layers import Layer
 
 
 def ints(v: Any, dims: int) -> list[int]:

@@ -58,7 +58,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             raise NmcError(
                 f"nmc-search needs Optuna (and Ray for --ray; {e.name} is missing): pip install 'nmc[search]'"
             ) from None
-        from nmc.architecture_search import search
+        from nmc.nas.search import search
 
         result = search(
             args.space,

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from nmc.search_trial import METRICS, OBJECTIVES
+from nmc.nas.trial import METRICS, OBJECTIVES
 
 
 @dataclass
@@ -31,7 +31,7 @@ COLUMNS = ["trial", "candidate", "state", "feasible", "accuracy", "float_accurac
 
 
 def rows_of(study) -> list[dict]:
-    from nmc.search_space import describe
+    from nmc.nas.space import describe
 
     rows = []
     for t in sorted(study.trials, key=lambda t: t.number):

@@ -33,12 +33,12 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from nmc.conversion.layers import Layer, LayerGraph, layer_shape
 from nmc.errors import NmcError
-from nmc.layers import Layer, LayerGraph, layer_shape
 from nmc.passes.reduce_precision import Limits, mse_peaks, neuron_scales, round_clip
 
 MAP_KINDS = ("linear", "conv2d", "pool2d", "flatten", "reshape", "identity")
-POPULATIONS = ("relu", "neuron")  # a ReLU to convert, or an nmc.nn neuron of an SNN (nmc.qat_snn)
+POPULATIONS = ("relu", "neuron")  # a ReLU to convert, or an nmc.nn neuron of an SNN (nmc.training.qat_snn)
 
 
 @dataclass

@@ -76,7 +76,7 @@ class Job:
 
     number: int
     params: dict[str, Any]
-    space: Any  # nmc.search_space.Space
+    space: Any  # nmc.nas.space.Space
     chip: str
     budget: dict[str, float]
     seed: int
@@ -95,7 +95,7 @@ def run_trial(job: Job, data: dict[str, np.ndarray]) -> dict[str, Any]:
     import torch
 
     import nmc
-    from nmc.search_space import build
+    from nmc.nas.space import build
 
     torch.set_num_threads(1)  # one trial per core; also makes training reproducible across machines' thread counts
     clock = time.perf_counter()

@@ -2,10 +2,10 @@
 
 The model is converted as nmc-compile converts it (thresholds from calibration),
 then its weights, biases and thresholds are trained through the chip's own rate
-model (`nmc.qat.RateNet`): weights, thresholds and biases rounded per neuron
+model (`nmc.training.qat.RateNet`): weights, thresholds and biases rounded per neuron
 exactly as reduce-precision will round them, and on a chip without partial sums
 every layer wider than a core masked to core-sized diagonal blocks
-(`nmc.fanin_blocks`). The result is the converted SNN itself, as an `nmc.nn`
+(`nmc.training.fanin_blocks`). The result is the converted SNN itself, as an `nmc.nn`
 module (Linear/Conv2d/AvgPool2d layers and IF neurons with the trained
 thresholds), so nmc-compile lowers it with its normal passes and no calibration
 guesses; it is also runnable in torch with `nmc.nn.run`.
@@ -35,7 +35,7 @@ class Finetuned:
     holdout: tuple[np.ndarray, np.ndarray]
     seconds: float = 0.0
     history: list[dict] = field(default_factory=list)
-    rate_net: Any = None  # the trained nmc.qat.RateNet (its chip_numbers() are what the chip will hold)
+    rate_net: Any = None  # the trained nmc.training.qat.RateNet (its chip_numbers() are what the chip will hold)
 
 
 def load_finetune_data(path: str | Path, flag: str = "--finetune") -> tuple[np.ndarray, np.ndarray]:
@@ -105,10 +105,10 @@ def finetune(
     import torch
 
     from nmc.chips import DEFAULT_CHIP, Chip, load_chip
+    from nmc.conversion.layers import evaluate
     from nmc.driver import ImportOptions, conversion_scales, layer_graph
-    from nmc.layers import evaluate
     from nmc.passes.reduce_precision import Limits
-    from nmc.qat import Encoding, RateNet, chain_stages
+    from nmc.training.qat import Encoding, RateNet, chain_stages
 
     say = progress or (lambda _msg: None)
     started = time.perf_counter()
@@ -151,7 +151,7 @@ def finetune(
     constraints += blocks
     torch.manual_seed(seed)
     if graph.is_spiking:  # an nmc.nn SNN: backpropagation through its ticks on the chip's numbers
-        from nmc.qat_snn import SpikingNet
+        from nmc.training.qat_snn import SpikingNet
 
         net = SpikingNet(stages, Encoding(encoding, scale), limits, opts.ticks, the_chip.core["max_decay_shift"])
         relu_scales = {st.relu.name: float(st.relu.params["threshold"]) for st in stages if st.relu is not None}
@@ -190,7 +190,7 @@ def finetune(
         history.append({"epoch": epoch, "loss": round(total / max(count, 1), 6), "holdout_accuracy": round(acc, 6)})
         say(f"fine-tuning: epoch {epoch}/{epochs}, loss {total / max(count, 1):.4f}, held-back accuracy {acc:.2%}")
     after = _net_accuracy(net, xh, y_hold)
-    from nmc.snn_export import snn_module
+    from nmc.conversion.snn_export import snn_module
 
     snn = snn_module(net, opts.ticks if graph.is_spiking else ticks)
     section = {
@@ -215,7 +215,7 @@ def finetune(
 
 def _fan_in_blocks(stages: list, chip: Any, seed: int) -> list[str]:
     """On a chip without partial sums, mask each wider-than-a-core linear stage to diagonal blocks."""
-    from nmc.fanin_blocks import block_diagonal
+    from nmc.training.fanin_blocks import block_diagonal
 
     if chip.core["partial_sums"]:
         return []

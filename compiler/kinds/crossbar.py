@@ -1,4 +1,4 @@
-"""The crossbar kind's DRIVER facet (nmc.chips.kinds, nmc.kind_driver): how `nmc.compile` takes a torch
+"""The crossbar kind's DRIVER facet (nmc.chips.kinds, nmc.kinds.driver): how `nmc.compile` takes a torch
 model (an ANN to convert, an `nmc.nn` SNN, a `.pt2`) or a NIR graph onto crossbar cores.
 
 Its steps: calibration data and optional fine-tuning (NEUTRAMS) before import; import and ANN->SNN
@@ -15,13 +15,13 @@ from typing import Any
 import numpy as np
 
 from nmc.errors import NmcError
-from nmc.kind_driver import CompileContext
+from nmc.kinds.driver import CompileContext
 from nmc.options import CompileOptions
 from nmc.report import Report
 
 
 class CrossbarDriver:
-    """What the one compile path needs of the crossbar kind (see nmc.kind_driver.DriverFacet)."""
+    """What the one compile path needs of the crossbar kind (see nmc.kinds.driver.DriverFacet)."""
 
     fallback = True  # every model no other kind claims: torch modules, exports, pickles, NIR graphs
     options = frozenset(f for f in CompileOptions.__dataclass_fields__ if f != "forecast")
@@ -32,7 +32,7 @@ class CrossbarDriver:
         return True
 
     def run_command(self, path: Path, loaded: Any, x: np.ndarray, args: Any) -> None:
-        from nmc.crossbar_run import run_command
+        from nmc.kinds.crossbar_run import run_command
 
         run_command(path, loaded, x, args)
 
@@ -63,7 +63,7 @@ class CrossbarDriver:
         ctx.state["import"] = opts
         ctx.state["tuned"] = None
         if o.finetune is not None:
-            from nmc.finetuning import run_finetune
+            from nmc.training.finetuning import run_finetune
 
             ctx.say("fine-tuning")
             tuned = run_finetune(model, ctx.chip, o, calibration, ctx.say)
@@ -76,8 +76,8 @@ class CrossbarDriver:
         return model
 
     def import_model(self, model: Any, ctx: CompileContext) -> Any:
+        from nmc.conversion.stats import check_capacity, network_stats
         from nmc.driver import import_model
-        from nmc.stats import check_capacity, network_stats
 
         opts = ctx.state["import"]
         module = import_model(model, opts)
@@ -150,7 +150,7 @@ class CrossbarDriver:
     def finish(self, module: Any, files: dict[str, str | bytes], ctx: CompileContext) -> None:
         tuned = ctx.state["tuned"]
         if tuned is not None:
-            from nmc.finetuning import chip_accuracy, model_bytes
+            from nmc.training.finetuning import chip_accuracy, model_bytes
 
             files[f"{ctx.stem}.finetuned.pt"] = model_bytes(tuned.model)
             ctx.report["finetune"] = tuned.section

@@ -4,7 +4,7 @@ Optuna proposes candidates (NSGA-II for several objectives, TPE for one; the
 budgets are its constraints) and keeps the study in an RDB storage — a SQLite
 file in OUTDIR by default, any SQLAlchemy URL for many machines. Trials run in
 parallel in local worker processes (no network port), or on a Ray
-cluster joined with token authentication (`--ray ADDRESS`; nmc.search_runner).
+cluster joined with token authentication (`--ray ADDRESS`; nmc.nas.runner).
 Candidates are asked in batches of the parallelism and the next batch
 is asked only after the last is told, so a seed fixes the whole search; each
 trial is told the moment it finishes, so killing the run loses no finished
@@ -23,9 +23,9 @@ from typing import Any
 import numpy as np
 
 from nmc.errors import NmcError
-from nmc.search_output import SearchResult, write_outputs
-from nmc.search_runner import Runner, redacted
-from nmc.search_trial import OBJECTIVES, Job, constraint_values, parse_budget
+from nmc.nas.output import SearchResult, write_outputs
+from nmc.nas.runner import Runner, redacted
+from nmc.nas.trial import OBJECTIVES, Job, constraint_values, parse_budget
 
 STUDY = "nmc-search"
 
@@ -48,8 +48,8 @@ def search(
     """Search `space` (SPACE.toml path or parsed Space) on labelled `data` (.npz path or (x, y)) for `chip`."""
     import optuna
 
-    from nmc.finetuning import check_data, load_finetune_data
-    from nmc.search_space import Space, load_space, suggest
+    from nmc.nas.space import Space, load_space, suggest
+    from nmc.training.finetuning import check_data, load_finetune_data
 
     say = progress or (lambda _msg: None)
     space = space if isinstance(space, Space) else load_space(space)
@@ -208,7 +208,7 @@ def _record(study, trial, job: Job, result: dict, objectives: list[str], limits:
 
 
 def _line(count: int, total: int, job: Job, result: dict) -> str:
-    from nmc.search_space import describe
+    from nmc.nas.space import describe
 
     what = describe(job.params)
     if result["state"] == "complete":

@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from nmc.conversion.layers import Layer, LayerGraph, layer_shape
 from nmc.errors import NmcError
-from nmc.layers import Layer, LayerGraph, layer_shape
 
 SOURCE_KINDS = ("conv1d", "pool1d", "maxpool", "adaptive_avgpool", "mean", "unsupported")
 # layers through which a non-negative value stays non-negative (zero padding of a max pool is then exact)

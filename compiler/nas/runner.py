@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from nmc.errors import NmcError
-from nmc.search_trial import run_trial
+from nmc.nas.trial import run_trial
 
 _worker_data: dict | None = None
 

@@ -16,10 +16,10 @@ import numpy as np
 from xdsl.dialects.builtin import ModuleOp
 from xdsl.ir import SSAValue
 
-from nmc.builder import NetworkBuilder
+from nmc.conversion.builder import NetworkBuilder
 from nmc.errors import NmcError
 
-# What `lower_to_snn` takes; front ends may also emit the kinds of `nmc.layer_rewrites.SOURCE_KINDS`,
+# What `lower_to_snn` takes; front ends may also emit the kinds of `nmc.conversion.layer_rewrites.SOURCE_KINDS`,
 # which `layer_rewrites.prepare` turns into these.
 KINDS = ("input", "linear", "conv2d", "pool2d", "flatten", "reshape", "add", "relu", "batchnorm", "identity", "neuron")
 

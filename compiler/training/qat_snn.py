@@ -1,6 +1,6 @@
 """Quantization-aware fine-tuning of an nmc.nn SNN chain: surrogate gradients through the chip's numbers.
 
-The stages, effective weights and per-neuron integers are `nmc.qat.RateNet`'s
+The stages, effective weights and per-neuron integers are `nmc.training.qat.RateNet`'s
 (reduce-precision's scale and rounding), with two differences that make it the
 SNN's semantics instead of a converted ANN's: weights are not scaled by the
 threshold of the population they read (an SNN's spike is worth 1), and the
@@ -18,7 +18,7 @@ import torch
 
 from nmc.nn import _SpikeFn, encoder
 from nmc.passes.reduce_precision import decay_shift
-from nmc.qat import RateNet, Stage
+from nmc.training.qat import RateNet, Stage
 
 
 class SpikingNet(RateNet):

@@ -1,4 +1,4 @@
-"""The TNN column kind's DRIVER facet (nmc.chips.kinds, nmc.kind_driver): how `nmc.compile` takes an
+"""The TNN column kind's DRIVER facet (nmc.chips.kinds, nmc.kinds.driver): how `nmc.compile` takes an
 `nmc.tnn.TNN` (TNNGen's temporal network) onto TNN column cores.
 
 Its steps: the calibration series and the model file are read first; import gives the snn-level
@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from nmc.errors import ModelRejected, NmcError
-from nmc.kind_driver import CompileContext
+from nmc.kinds.driver import CompileContext
 
 TNN_OPTIONS = frozenset(
     {"chip", "target", "level", "calibration", "check", "placement", "seed", "dump_ir", "max_model_bytes"}
@@ -49,7 +49,7 @@ def is_tnn_file(path: str | Path) -> bool:
 
 
 class TnnDriver:
-    """What the one compile path needs of the TNN column kind (see nmc.kind_driver.DriverFacet)."""
+    """What the one compile path needs of the TNN column kind (see nmc.kinds.driver.DriverFacet)."""
 
     fallback = False
     options = TNN_OPTIONS
@@ -141,7 +141,7 @@ class TnnDriver:
 
     def target_outputs(self, target: str, module: Any, image: Any, ctx: CompileContext) -> dict[str, str | bytes]:
         from nmc.chips.binary import encode
-        from nmc.tnn_hardware import verilog_outputs
+        from nmc.kinds.tnn_hardware import verilog_outputs
 
         report: dict[str, Any] = {}
         files = verilog_outputs(encode(image), ctx.chip, ctx.stem, ctx.calibration, ctx.options, report, ctx.say)
@@ -157,7 +157,7 @@ class TnnDriver:
             ctx.say("check")
             ctx.report["check"] = _check(ctx.state["model"], encode(image), ctx.calibration)
         if o.forecast:
-            from nmc.tnn_hardware import forecast
+            from nmc.kinds.tnn_hardware import forecast
 
             if image is None:
                 raise NmcError("--forecast predicts the mapped columns: use it with --target chip or verilog (or --level map)")

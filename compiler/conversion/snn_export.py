@@ -1,6 +1,6 @@
 """A trained rate model written back as the SNN it stands for: torch layers and `nmc.nn.IF` neurons.
 
-The module is built exactly as `nmc.layers.lower_to_snn` converts an ANN: the
+The module is built exactly as `nmc.conversion.layers.lower_to_snn` converts an ANN: the
 weights that read a population are multiplied by the value sigma one of its spikes
 stands for (`scaled_weights`, the same float32 product), each IF neuron's
 threshold is λ / sigma of its input, reset by subtraction, compare `>=`. Compiling
@@ -17,12 +17,12 @@ import torch
 from torch import nn
 
 from nmc import nn as nmc_nn
+from nmc.conversion.layers import scaled_weights
 from nmc.errors import NmcError
-from nmc.layers import scaled_weights
 
 
 def snn_module(net: Any, ticks: int | None = None) -> nn.Sequential:
-    """The `nmc.qat.RateNet`'s chain as an nmc.nn SNN (eval mode; `nmc_ticks` set when `ticks` is given)."""
+    """The `nmc.training.qat.RateNet`'s chain as an nmc.nn SNN (eval mode; `nmc_ticks` set when `ticks` is given)."""
     mods: list[nn.Module] = []
     sigma = float(net.input_sigma)
     with torch.no_grad():

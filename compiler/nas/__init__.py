@@ -1,0 +1,1 @@
+"""Hardware-aware architecture search (NeuroNAS): the search, its space, trials, runner and outputs."""
