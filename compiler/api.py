@@ -13,8 +13,20 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from nmc.chips import Chip, load_chip
+from nmc.chips.binary import decode, encode
 from nmc.compiled import Compiled, StepClock
+from nmc.dialects.core import ChipAttr
+from nmc.driver import print_ir
+from nmc.errors import NmcError
+from nmc.kinds.driver import CompileContext, check_options, model_kind
 from nmc.options import TARGETS, CompileOptions, options_doc
+from nmc.passes.partition_cores import PartitionCoresPass
+from nmc.passes.place_cores import PlaceCoresPass
+from nmc.passes.route import RoutePass
+from nmc.passes.snn_to_core import CHIP_ATTRIBUTE
+from nmc.pipeline import pipeline_text, run_passes
+from nmc.targets.synth import yosys_available
 
 
 def compile(
@@ -35,19 +47,12 @@ def compile(
     `nmc.options.CompileOptions` (the flags of `nmc-compile`), given as an object, as keywords, or
     both (keywords win). The options:
     """
-    from nmc.chips import Chip, load_chip
-    from nmc.chips.binary import decode, encode
-    from nmc.driver import print_ir
-    from nmc.errors import NmcError
-    from nmc.kinds.driver import CompileContext, check_options, model_kind
 
     o = (options or CompileOptions()).replace(**overrides)
     if o.target not in TARGETS:
         raise NmcError(f"unknown target '{o.target}' (expected {', '.join(TARGETS)})")
     o.check_combination()
     if o.synth:
-        from nmc.targets.synth import yosys_available
-
         yosys_available()
     stem = name or (Path(model).stem if isinstance(model, str | Path) else "model")
     kind = model_kind(model)
@@ -65,9 +70,6 @@ def compile(
     steps.say("import")
     module = driver.import_model(model, ctx)
     if chip_ref is None:
-        from nmc.dialects.core import ChipAttr
-        from nmc.passes.snn_to_core import CHIP_ATTRIBUTE
-
         module.attributes[CHIP_ATTRIBUTE] = ChipAttr(the_chip)
     if ctx.keep_ir:
         ctx.levels["snn"] = print_ir(module)
@@ -75,11 +77,6 @@ def compile(
         driver.lower(module, ctx)
     image = binary = None
     if level == "map":
-        from nmc.passes.partition_cores import PartitionCoresPass
-        from nmc.passes.place_cores import PlaceCoresPass
-        from nmc.passes.route import RoutePass
-        from nmc.pipeline import run_passes
-
         ctx.passes.extend(driver.before_mapping(module, ctx))
         mapping = [
             PartitionCoresPass(strategy=o.partition, seed=o.seed),
@@ -96,8 +93,6 @@ def compile(
         driver.mapping_report(module, image, ctx)
     report = ctx.report
     if ctx.passes:
-        from nmc.pipeline import pipeline_text
-
         report["pipeline"] = pipeline_text(ctx.passes)
     files: dict[str, str | bytes] = {}
     if o.target == "chip":

@@ -13,7 +13,10 @@ from typing import Any
 
 import numpy as np
 
+from nmc.chips.binary import decode
+from nmc.driver import check_output_dir
 from nmc.report import Report
+from nmc.runtime.engines import decide, engine_of_module
 
 
 @dataclass
@@ -35,11 +38,8 @@ class Compiled:
         """What the chip decides on `x` (its kind's decisions: decoded outputs, batch first, for crossbar
         networks; the winning line per sample for TNN columns), on the binary's simulator when there is a
         binary, else on the IR interpreter of the module's kind."""
-        from nmc.runtime.engines import decide, engine_of_module
 
         if self.binary is not None:
-            from nmc.chips.binary import decode
-
             return decide(decode(self.binary), x, device=device)
         _, engine = engine_of_module(self.module)
         return engine.decisions(engine.interpret(self.module, x))
@@ -55,8 +55,6 @@ class Compiled:
         import os
         import shutil
         import tempfile
-
-        from nmc.driver import check_output_dir
 
         outdir = check_output_dir(Path(outdir))
         outdir.parent.mkdir(parents=True, exist_ok=True)

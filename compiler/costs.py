@@ -7,13 +7,13 @@ from typing import Any
 import numpy as np
 
 from nmc.chips import Chip
+from nmc.dialects import snn
+from nmc.dialects.ir_arrays import to_numpy
 from nmc.report import ChipRunSection, MappingSection, NeuroBenchSection
 
 
 def neurobench_static(snn_module: Any, image: Any, chip: Chip) -> NeuroBenchSection:
     """Footprint and connection sparsity, from the snn IR (model view) and the binary (chip view)."""
-    from nmc.dialects import snn
-    from nmc.dialects.ir_arrays import to_numpy
 
     weights = [to_numpy(op.weights) for op in snn_module.walk() if isinstance(op, snn.DenseOp | snn.Conv2dOp)]
     biases = [to_numpy(op.bias) for op in snn_module.walk() if isinstance(op, snn.DenseOp | snn.Conv2dOp) and op.bias is not None]

@@ -22,7 +22,10 @@ from nmc.conversion.layers import (
     lower_to_snn,
     weight_bound_scales,
 )
-from nmc.errors import NmcError
+from nmc.errors import ModelRejected, NmcError
+from nmc.frontends.nir_graph import HDF5_MAGIC
+from nmc.frontends.nir_import import import_nir
+from nmc.limits import bounded_memory
 from nmc.options import DEFAULT_MAX_MODEL_BYTES, DEFAULT_PERCENTILE, DEFAULT_TICKS
 
 
@@ -67,7 +70,6 @@ def load_calibration(path: str | Path) -> np.ndarray:
 def layer_graph(model: Any, opts: ImportOptions) -> LayerGraph:
     """The model (module, ExportedProgram or file path) as a prepared layer graph with batch norms folded."""
     from nmc.frontends import torch_import
-    from nmc.limits import bounded_memory
 
     source = str(model) if isinstance(model, str | Path) else None
     shape = opts.input_shape
@@ -98,7 +100,6 @@ def import_model(model: Any, opts: ImportOptions) -> ModuleOp:
 
     Every refusal of the model itself is a `ModelRejected` (exit status 2 in the tools).
     """
-    from nmc.errors import ModelRejected
 
     try:
         return _import_model(model, opts)
@@ -125,8 +126,6 @@ def _import_model(model: Any, opts: ImportOptions) -> ModuleOp:
 def is_nir(model: Any) -> bool:
     """A NIR graph: an `nir.NIRGraph`, or a file named .nir or holding HDF5."""
     if isinstance(model, str | Path):
-        from nmc.frontends.nir_graph import HDF5_MAGIC
-
         path = Path(model)
         if path.suffix == ".nir":
             return True
@@ -139,8 +138,6 @@ def is_nir(model: Any) -> bool:
 
 
 def _import_nir(model: Any, opts: ImportOptions) -> ModuleOp:
-    from nmc.frontends.nir_import import import_nir
-    from nmc.limits import bounded_memory
 
     source = str(model) if isinstance(model, str | Path) else "NIR graph"
     ticks = opts.ticks or DEFAULT_TICKS

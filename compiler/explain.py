@@ -10,7 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from nmc.conversion.layers import Layer, LayerGraph, layer_shape
+from nmc.conversion.layer_rewrites import prepare
+from nmc.conversion.layers import Layer, LayerGraph, fold_batchnorm, layer_shape
 from nmc.errors import NmcError
 
 
@@ -66,8 +67,6 @@ def _downstream(graph: LayerGraph, index: int) -> list[int]:
 
 def explain(model: Any, input_shape: tuple[int, ...] | None = None) -> tuple[str, int]:
     """The explanation text and the number of blockers (0: the front end accepts the model)."""
-    from nmc.conversion.layer_rewrites import prepare
-    from nmc.conversion.layers import fold_batchnorm
     from nmc.frontends import torch_import
 
     source = str(model) if isinstance(model, str | Path) else type(model).__name__

@@ -8,6 +8,10 @@ from typing import Any
 
 import numpy as np
 
+from nmc.chips.binary import BinaryError, read_binary
+from nmc.errors import NmcError
+from nmc.runtime.engines import engine_of_image, simulate
+
 
 @dataclass
 class Loaded:
@@ -19,16 +23,12 @@ class Loaded:
 
     def run(self, x: np.ndarray, *, device: str = "numpy") -> Any:
         """What the chip decides (as `Compiled.run`: the kind's decisions)."""
-        from nmc.runtime.engines import engine_of_image
 
         _, engine = engine_of_image(self.image)
         return engine.decisions(self.simulate(x, device=device))
 
     def simulate(self, x: np.ndarray, **options: Any) -> Any:
         """The whole run of the kind's simulator (outputs, spikes, counters; TNN: winners, spike times)."""
-        from nmc.chips.binary import BinaryError
-        from nmc.errors import NmcError
-        from nmc.runtime.engines import simulate
 
         try:
             return simulate(self.image, x, **options)
@@ -38,8 +38,6 @@ class Loaded:
 
 def load(path: str | Path) -> Loaded:
     """A chip binary (a .nmc file, or the folder `Compiled.save`/nmc-compile wrote), ready to `.run(x)`."""
-    from nmc.chips.binary import BinaryError, read_binary
-    from nmc.errors import NmcError
 
     path = Path(path)
     if path.is_dir():

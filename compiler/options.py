@@ -12,6 +12,9 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
+from nmc.chips.description import preset_names
+from nmc.errors import NmcError
+
 DEFAULT_TICKS = 64
 DEFAULT_PERCENTILE = 99.9
 DEFAULT_FINETUNE_EPOCHS = 15
@@ -109,14 +112,11 @@ class CompileOptions:
     def replace(self, **changes: Any) -> CompileOptions:
         unknown = set(changes) - {f.name for f in dataclasses.fields(self)}
         if unknown:
-            from nmc.errors import NmcError
-
             raise NmcError(f"unknown option(s) {', '.join(sorted(unknown))} (known: {', '.join(option_names())})")
         return dataclasses.replace(self, **changes)
 
     def check_combination(self) -> None:
         """Options that only act with another are refused without it, rather than silently ignored."""
-        from nmc.errors import NmcError
 
         only = {
             "synth": ("verilog", "synthesizes Verilog"),
@@ -199,8 +199,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         flag = "--" + f.name.replace("_", "-")
         help_text = meta["help"] + ("" if f.default in (None, False, True, ()) else f" (default: {f.default})")
         if f.name == "chip":
-            from nmc.chips.description import preset_names
-
             help_text += f"; presets: {', '.join(preset_names())}"
         help_text = help_text.replace("%", "%%")  # argparse %-formats help strings ("90 %" would crash --help)
         kind = meta["kind"]

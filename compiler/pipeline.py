@@ -15,8 +15,26 @@ if TYPE_CHECKING:
     from nmc.runtime.core_interp import CoreRun
 
 from nmc.chips import Chip
+from nmc.conversion.profile_rates import PROFILE_SAMPLES, ProfileRatesPass, profile_rates
+from nmc.dialects import core
+from nmc.dialects import map as map_d
+from nmc.dialects.core_ir import read_group
+from nmc.dialects.ir_arrays import to_numpy
+from nmc.dialects.map_layout import assignment, core_loads, net_view
+from nmc.driver import print_ir
 from nmc.errors import NmcError
+from nmc.passes import get_all_passes
+from nmc.passes.check_constraints import report, violations
+from nmc.passes.crossbar_partition import lower_bound
+from nmc.passes.decompose_fan_in import DecomposeFanInPass
+from nmc.passes.decompose_fan_out import DecomposeFanOutPass
+from nmc.passes.partition_cores import PartitionCoresPass
+from nmc.passes.place_cores import PlaceCoresPass
+from nmc.passes.reduce_precision import ReducePrecisionPass
+from nmc.passes.route import RoutePass
+from nmc.passes.snn_to_core import SnnToCorePass
 from nmc.report import CoreSection, MappingSection, QuantizationSection, Report
+from nmc.runtime.core_interp import run_core
 
 Progress = Callable[[str], None]
 OPTIONAL_PASSES = ("decompose-fan-in", "decompose-fan-out", "reduce-precision")
@@ -32,14 +50,11 @@ class LoweringResult:
 
 
 def _text(module: ModuleOp) -> str:
-    from nmc.driver import print_ir
 
     return print_ir(module)
 
 
 def core_summary(module: ModuleOp) -> CoreSection:
-    from nmc.dialects import core
-    from nmc.dialects.core_ir import read_group
 
     groups = []
     for op in module.walk():
@@ -73,7 +88,6 @@ def core_summary(module: ModuleOp) -> CoreSection:
 def spike_agreement(before: ModuleOp, after: ModuleOp, x: np.ndarray, after_run: CoreRun | None = None) -> QuantizationSection:
     """How far `after` (e.g. quantized) reproduces `before` on inputs `x`: spikes and output decisions
     (`after_run`: the core interpreter's recorded run of `after` on `x`, when the caller has made it)."""
-    from nmc.runtime.core_interp import run_core
 
     a = run_core(before, x, record=True)
     b = after_run or run_core(after, x, record=True)
@@ -95,8 +109,6 @@ def spike_agreement(before: ModuleOp, after: ModuleOp, x: np.ndarray, after_run:
 
 def available_passes() -> dict[str, Callable[[], type[ModulePass]]]:
     """nmc's passes plus the compiler-level `profile-rates` (it runs the core interpreter)."""
-    from nmc.conversion.profile_rates import ProfileRatesPass
-    from nmc.passes import get_all_passes
 
     return {**get_all_passes(), "profile-rates": lambda: ProfileRatesPass}
 
@@ -131,10 +143,6 @@ def core_passes(
     disable: tuple[str, ...] = (),
 ) -> tuple[list[ModulePass], list[ModulePass]]:
     """The structural passes and the precision passes of snn -> core (split where quantization is measured)."""
-    from nmc.passes.decompose_fan_in import DecomposeFanInPass
-    from nmc.passes.decompose_fan_out import DecomposeFanOutPass
-    from nmc.passes.reduce_precision import ReducePrecisionPass
-    from nmc.passes.snn_to_core import SnnToCorePass
 
     unknown = set(disable) - set(OPTIONAL_PASSES)
     if unknown:
@@ -169,7 +177,6 @@ def lower_to_core(
     chip is carried by the module's `nmc.chip` attribute (a chip built in memory). `keep_ir`:
     keep the snn and core IR texts in `levels` (printing a large network takes a while).
     """
-    from nmc.passes.check_constraints import report, violations
 
     say = progress or (lambda _msg: None)
     result = LoweringResult(module)
@@ -186,8 +193,6 @@ def lower_to_core(
         result.levels["core"] = _text(module)
     result.report["core"] = core_summary(module)
     if reference is not None and stimulus is not None:
-        from nmc.runtime.core_interp import run_core
-
         say("measuring quantization")
         result.run = run_core(module, stimulus, record=True)  # profile-rates reads its rates from this run too
         result.report["quantization"] = spike_agreement(reference, module, stimulus, result.run)
@@ -218,9 +223,6 @@ def lower_to_map(
     interpreter's run of this very module on exactly those samples, when the caller has one
     (lower_to_core's quantization check): the rates are read from it instead of a second run.
     """
-    from nmc.passes.partition_cores import PartitionCoresPass
-    from nmc.passes.place_cores import PlaceCoresPass
-    from nmc.passes.route import RoutePass
 
     say = progress or (lambda _msg: None)
     passes = profile_before_mapping(module, stimulus, stimulus_file, profiled, say)
@@ -244,7 +246,6 @@ def profile_before_mapping(
     say: Progress,
 ) -> list[ModulePass]:
     """profile-rates on the stimulus (when there is one), so that mapping weighs traffic by spike rate."""
-    from nmc.conversion.profile_rates import PROFILE_SAMPLES, ProfileRatesPass, profile_rates
 
     if stimulus is None:
         return []
@@ -255,9 +256,6 @@ def profile_before_mapping(
 
 def mapping_section(module: ModuleOp, chip: Chip, rate_weighted: bool, partition: str, placement: str) -> MappingSection:
     """report.json's mapping figures of a mapped core network."""
-    from nmc.dialects import map as map_d
-    from nmc.dialects.ir_arrays import to_numpy
-    from nmc.dialects.map_layout import assignment, core_loads, net_view
 
     (net,) = [op for op in module.walk() if op.name == "core.network"]
     view = net_view(net)
@@ -288,7 +286,6 @@ def mapping_section(module: ModuleOp, chip: Chip, rate_weighted: bool, partition
 
 def bound_report(view, chip, n_cores: int, utilisation: dict[str, float]) -> dict:
     """The lower bound on cores, how far the mapping is from it, and which core limit binds (and why)."""
-    from nmc.passes.crossbar_partition import lower_bound
 
     by = lower_bound(view, chip)
     bound = max(max(by.values()), 1)

@@ -64,9 +64,10 @@ from xdsl.traits import HasParent, IsolatedFromAbove, IsTerminator, SymbolOpInte
 from xdsl.utils.exceptions import VerifyException
 from xdsl.utils.str_enum import StrEnum
 
-from nmc.chips import Chip, parse_chip
+from nmc.chips import Chip, load_preset, parse_chip
 from nmc.chips.errors import NmcError
 from nmc.dialects.dataflow import check_dataflow_order
+from nmc.dialects.ir_arrays import to_numpy
 from nmc.dialects.snn import CompareAttr, ResetModeAttr
 
 
@@ -163,7 +164,6 @@ class ChipAttr(Data[Chip]):
 
     @classmethod
     def parse_parameter(cls, parser: AttrParser) -> Chip:
-        from nmc.chips import load_preset
 
         with parser.in_angle_brackets():
             pos = parser.pos
@@ -361,7 +361,6 @@ class NeuronsOp(IRDLOperation):
         self._verify_indices(where, n)
 
     def _verify_indices(self, where: str, n: int) -> None:
-        from nmc.dialects.ir_arrays import to_numpy
 
         pre, post = to_numpy(self.pre), to_numpy(self.post)
         if pre.size == 0:

@@ -23,8 +23,9 @@ from xdsl.dialects.builtin import (
 )
 from xdsl.ir import Block, SSAValue
 
+from nmc.chips.errors import NmcError
 from nmc.dialects import core, snn
-from nmc.dialects.ir_arrays import from_numpy, to_numpy
+from nmc.dialects.ir_arrays import from_numpy, ir_name, to_numpy
 
 
 @dataclass
@@ -132,7 +133,6 @@ def build_neurons(g: Group) -> core.NeuronsOp:
     result = core.GradedType(g.size) if g.mode == "psum" else core.SpikesType(g.size)
     op = core.NeuronsOp.build(operands=[list(g.inputs)], result_types=[result], properties=props)
     op.attributes.update(g.attributes)
-    from nmc.dialects.ir_arrays import ir_name
 
     op.output.name_hint = ir_name(g.layer)
     return op
@@ -206,8 +206,6 @@ def pipeline_up_to(name: str) -> str:
 
 def core_networks(module: Any, who: str, pipeline: str | None = None) -> list[core.NetworkOp]:
     """The module's core.network ops; none is an error that says what to run first."""
-    from nmc.chips.errors import NmcError
-    from nmc.dialects import snn
 
     found = networks(module)
     if found:

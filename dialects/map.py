@@ -23,6 +23,7 @@ from xdsl.irdl import IRDLOperation, irdl_op_definition, operand_def, prop_def
 from xdsl.utils.exceptions import VerifyException
 
 from nmc.dialects import core
+from nmc.dialects.ir_arrays import to_numpy
 from nmc.dialects.map_layout import check_mapping
 
 
@@ -99,8 +100,6 @@ class RoutesOp(IRDLOperation):
 
     def verify_(self) -> None:
         import numpy as np
-
-        from nmc.dialects.ir_arrays import to_numpy
 
         net = self.parent_op()
         if not isinstance(net, core.NetworkOp):

@@ -18,6 +18,7 @@ from xdsl.ir import SSAValue
 
 from nmc.chips import Chip
 from nmc.dialects import core
+from nmc.dialects.core_ir import read_group
 from nmc.dialects.ir_arrays import to_numpy
 
 
@@ -94,7 +95,6 @@ def net_view(net: core.NetworkOp) -> NetView:
 
 
 def _build_view(net: core.NetworkOp) -> NetView:
-    from nmc.dialects.core_ir import read_group
 
     groups = [op for op in net.body.block.ops if isinstance(op, core.NeuronsOp)]
     sources = [op.output for op in net.body.block.ops if isinstance(op, core.InputOp | core.NeuronsOp)]

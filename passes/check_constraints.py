@@ -16,7 +16,7 @@ from xdsl.passes import ModulePass
 from nmc.chips import Chip
 from nmc.chips.errors import NmcError
 from nmc.dialects import core
-from nmc.dialects.core_ir import core_networks, read_group
+from nmc.dialects.core_ir import core_networks, fan_out, read_group
 
 
 @dataclass(frozen=True)
@@ -32,7 +32,6 @@ class Violation:
 
 
 def _group_violations(op: core.NeuronsOp, chip: Chip, out: list[Violation]) -> None:
-    from nmc.dialects.core_ir import fan_out
 
     c = chip.core
     g = read_group(op)

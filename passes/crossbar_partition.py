@@ -35,7 +35,7 @@ from nmc.chips.errors import NmcError
 from nmc.dialects import core
 from nmc.dialects import map as map_d
 from nmc.dialects.ir_arrays import from_numpy
-from nmc.dialects.map_layout import NetView, group_rates, net_view
+from nmc.dialects.map_layout import NetView, group_rates, net_view, traffic_pairs
 
 
 def fill(order: np.ndarray, breaks: np.ndarray, view: NetView, chip: Chip) -> np.ndarray:
@@ -212,7 +212,6 @@ def _repaired(parts: np.ndarray, view: NetView, chip: Chip) -> np.ndarray:
 
 def partition(view: NetView, chip: Chip, strategy: str, rates: np.ndarray | None = None, seed: int = 0) -> np.ndarray:
     """Core of every neuron. `auto` keeps the best candidate (fits the mesh, fewest cores, least traffic)."""
-    from nmc.dialects.map_layout import traffic_pairs
 
     if strategy == "sequential":
         return fill(np.arange(view.n_neurons), np.zeros(0, np.int64), view, chip)

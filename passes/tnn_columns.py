@@ -27,6 +27,7 @@ from nmc.chips.errors import NmcError
 from nmc.dialects import tnn
 from nmc.dialects.core import ChipAttr
 from nmc.dialects.ir_arrays import from_numpy, to_numpy
+from nmc.dialects.tnn import column_limits
 
 
 def tnn_networks(module: ModuleOp) -> list[tnn.NetworkOp]:
@@ -50,7 +51,6 @@ def lower_network(net: tnn.NetworkOp, chip: Chip) -> None:
         value = getattr(net, key).value.data
         if value > kind[key]:
             raise NmcError(f"network '{net.sym_name.data}': {key} {value}, chip '{chip.name}' tnn_column.{key} is {kind[key]}")
-    from nmc.dialects.tnn import column_limits
 
     block, first = net.body.block, 0
     for op in [o for o in block.ops if isinstance(o, tnn.LayerOp)]:

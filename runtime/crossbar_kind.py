@@ -7,8 +7,10 @@ from typing import Any
 
 import numpy as np
 
+from nmc.runtime.core_interp import run_core
 from nmc.runtime.engines import EngineFacet
 from nmc.runtime.simulator import Chip
+from nmc.runtime.snn_interp import run_snn
 
 
 def decisions(run: Any) -> np.ndarray | list[np.ndarray]:
@@ -18,8 +20,6 @@ def decisions(run: Any) -> np.ndarray | list[np.ndarray]:
 
 def interpret(module: Any, x: np.ndarray, **options: Any) -> Any:
     """The core interpreter on core IR, the snn interpreter on snn IR."""
-    from nmc.runtime.core_interp import run_core
-    from nmc.runtime.snn_interp import run_snn
 
     is_core = any(op.name == "core.network" for op in module.walk())
     return (run_core if is_core else run_snn)(module, x, **options)

@@ -12,6 +12,8 @@ from typing import Any
 
 import numpy as np
 
+from nmc.runtime.int8 import int8_matmul, int8_operand
+
 
 class NumpyBackend:
     """numpy arrays; crossbar products by BLAS on dense per-core blocks, scipy.sparse for events."""
@@ -73,13 +75,11 @@ class NumpyBackend:
         return np.asarray(m @ x)
 
     def int8_weights(self, w: np.ndarray) -> Any:
-        from nmc.runtime.int8 import int8_operand
 
         return int8_operand(w)
 
     def matmul_int8(self, w8: Any, x: np.ndarray, idx: np.ndarray | None = None) -> np.ndarray:
         """w8 (int8 tensor) @ x, exactly (runtime/int8.py): x holds integers that fit int8, sums fit int32."""
-        from nmc.runtime.int8 import int8_matmul
 
         if idx is not None:
             import torch
@@ -179,7 +179,6 @@ class TorchBackend:
         return m @ x
 
     def int8_weights(self, w: np.ndarray) -> Any:
-        from nmc.runtime.int8 import int8_operand
 
         if self.device.type == "cuda":  # float weights: the GEMM runs in TF32 (matmul_int8)
             return self.asarray(w)

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from nmc.runtime.int8 import int8_available
+from nmc.runtime.sim_backend import NumpyBackend, TorchBackend
 from nmc.runtime.sim_run import SimRun
 from nmc.runtime.sim_tables import Tables, build_tables, int8_axons
 
@@ -29,7 +30,6 @@ INT8_COST = 0.25
 
 
 def make_backend(dtype: np.dtype, device: str) -> Any:
-    from nmc.runtime.sim_backend import NumpyBackend, TorchBackend
 
     return NumpyBackend(dtype) if device == "numpy" else TorchBackend(dtype, device)
 

@@ -11,19 +11,19 @@ from typing import Any
 import numpy as np
 
 from nmc.chips.binary import ChipImage
+from nmc.chips.errors import NmcError
 from nmc.chips.formats import COMPARES, MODES, RESETS
+from nmc.dialects import core
+from nmc.dialects import map as map_d
+from nmc.dialects.core_ir import MAP_PIPELINE, core_networks, read_group
+from nmc.dialects.ir_arrays import to_numpy
+from nmc.dialects.map_layout import assignment, net_view
 
 # --------------------------------------------------------------------------- writer
 
 
 def build_image(module: Any) -> ChipImage:
     """The image of a mapped, quantized core network (after partition-cores and place-cores)."""
-    from nmc.chips.errors import NmcError
-    from nmc.dialects import core
-    from nmc.dialects import map as map_d
-    from nmc.dialects.core_ir import MAP_PIPELINE, core_networks
-    from nmc.dialects.ir_arrays import to_numpy
-    from nmc.dialects.map_layout import assignment, net_view
 
     found = core_networks(module, "the chip binary (chip-dump, verilog)", MAP_PIPELINE + "' -t 'chip-dump")
     if len(found) != 1:
@@ -42,8 +42,6 @@ def build_image(module: Any) -> ChipImage:
     order = np.lexsort((slots, cores))
     bid = np.empty_like(order)
     bid[order] = np.arange(order.size)  # binary neuron id of each IR neuron
-
-    from nmc.dialects.core_ir import read_group
 
     arrival = core.arrivals(net.body.block)
     params = {k: [] for k in ("mode", "threshold", "bias", "v_init", "shift", "reset", "compare", "start")}
@@ -173,7 +171,6 @@ def build_image(module: Any) -> ChipImage:
 
 def _source_maps(view: Any, bid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per global source index: offset among host input elements (or -1), and IR neuron id (or -1)."""
-    from nmc.dialects import core
 
     host = np.full(view.n_sources, -1, np.int64)
     owner = np.full(view.n_sources, -1, np.int64)

@@ -9,12 +9,12 @@ import numpy as np
 from nmc.chips.binary import ChipImage
 from nmc.chips.errors import NmcError
 from nmc.chips.tnn_format import RESPONSES, STDP_CASES
+from nmc.dialects import tnn
+from nmc.dialects.ir_arrays import to_numpy
+from nmc.passes.tnn_columns import columns, line_sources, tnn_networks
 
 
 def build_tnn_image(module: Any) -> ChipImage:
-    from nmc.dialects import tnn
-    from nmc.dialects.ir_arrays import to_numpy
-    from nmc.passes.tnn_columns import columns, line_sources, tnn_networks
 
     nets = tnn_networks(module)
     if len(nets) != 1:

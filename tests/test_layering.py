@@ -370,3 +370,76 @@ def test_report_json_follows_its_declared_sections(digits_calib):
         assert set(row) == set(typing.get_type_hints(schema.GroupRow))
     for row in tnn.report["tnn"]["layers"]:
         assert set(row) == set(typing.get_type_hints(schema.TnnLayerRow))
+
+
+# Third-party packages whose import costs start-up time (torch alone ~1.5 s): nmc imports them lazily, and a
+# function-local import of an nmc module is justified when it would pull one of them in.
+HEAVY = {"torch", "optuna", "ray", "matplotlib", "sklearn", "h5py", "nir", "nirtorch", "snntorch", "scipy", "pymetis",
+         "mtkahypar", "rich", "lark", "sympy"}  # fmt: skip
+# lazy by design: the registries that tools load dialects, passes and targets from, the package's API
+# attributes, and the CLIs (their arguments are checked before the compiler is imported)
+LAZY_MODULES = ("nmc", "nmc.dialects", "nmc.passes", "nmc.targets", "nmc.tools")
+
+
+def function_local_imports_that_could_be_at_top(folders: dict[Path, str]) -> list[str]:
+    sources = {}
+    for folder, package in folders.items():
+        for path in sorted(folder.rglob("*.py")):
+            if package == "nmc" and path.relative_to(folder).parts[0] in LAYERS:
+                continue
+            sources[module_name(path, folder, package)] = path
+    trees = {m: ast.parse(p.read_text()) for m, p in sources.items()}
+
+    def resolve(name: str) -> str | None:
+        return name if name in sources else name.rsplit(".", 1)[0] if name.rsplit(".", 1)[0] in sources else None
+
+    def top_names(tree: ast.Module) -> list[str]:
+        out = []
+        for node in tree.body:
+            if isinstance(node, ast.Import):
+                out += [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                out += [node.module, *(f"{node.module}.{a.name}" for a in node.names)]
+        return out
+
+    heavy: dict[str, set[str]] = {}
+
+    def closure(m: str) -> set[str]:
+        if m not in heavy:
+            heavy[m] = set()
+            parents = [".".join(m.split(".")[:i]) for i in range(1, m.count(".") + 1)]
+            found = set().union(*(closure(p) for p in parents if p in sources))
+            for name in top_names(trees[m]):
+                found |= {name.split(".")[0]} & HEAVY
+                if (r := resolve(name)) and r != m:
+                    found |= closure(r)
+            heavy[m] = found
+        return heavy[m]
+
+    hoistable = []
+    for m, tree in trees.items():
+        if m in LAZY_MODULES or m.startswith("nmc.tools."):
+            continue
+        for fn in [n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)]:
+            for node in ast.walk(fn):
+                names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+                if isinstance(node, ast.ImportFrom) and node.module:
+                    names = [node.module, *(f"{node.module}.{a.name}" for a in node.names)]
+                targets = {r for n in names if n.startswith("nmc") and (r := resolve(n))}
+                if targets and not set().union(*(closure(t) for t in targets)) - closure(m):
+                    hoistable.append(f"{m}:{node.lineno} {ast.unparse(node)}")
+    return hoistable
+
+
+def test_nmc_modules_are_imported_at_module_top_unless_a_heavy_dependency_is_the_reason():
+    folders = {ROOT / folder: package for folder, package in FOLDER_PACKAGE.items()}
+    assert function_local_imports_that_could_be_at_top(folders) == []
+
+
+def test_a_needless_function_local_import_is_caught(tmp_path):
+    (tmp_path / "light.py").write_text("X = 1\n")
+    (tmp_path / "heavy.py").write_text("import torch\n")
+    (tmp_path / "user.py").write_text("def f():\n    from nmc.passes.light import X\n    from nmc.passes.heavy import torch\n")
+    assert function_local_imports_that_could_be_at_top({tmp_path: "nmc.passes"}) == [
+        "nmc.passes.user:2 from nmc.passes.light import X"
+    ]

@@ -17,7 +17,9 @@ from xdsl.dialects.builtin import ModuleOp
 from xdsl.ir import SSAValue
 
 from nmc.conversion.builder import NetworkBuilder
+from nmc.dialects.snn import SpikesType, conv_output_hw
 from nmc.errors import NmcError
+from nmc.runtime.snn_interp import windows
 
 # What `lower_to_snn` takes; front ends may also emit the kinds of `nmc.conversion.layer_rewrites.SOURCE_KINDS`,
 # which `layer_rewrites.prepare` turns into these.
@@ -91,7 +93,6 @@ def infer_shapes(graph: LayerGraph) -> list[tuple[int, ...]]:
 
 def layer_shape(ly: Layer, ins: list[tuple[int, ...]], input_shape: tuple[int, ...]) -> tuple[int, ...]:
     """The per-sample output shape of one layer, given its inputs' shapes."""
-    from nmc.dialects.snn import conv_output_hw
 
     p = ly.params
     where = f"layer '{ly.name}' ({ly.origin or ly.kind})"
@@ -155,7 +156,6 @@ def _resolve_reshape(where: str, shape: tuple[int, ...], target: Sequence[int]) 
 
 
 def _conv(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, stride: Sequence[int], padding: Sequence[int]) -> np.ndarray:
-    from nmc.runtime.snn_interp import windows
 
     ph, pw = padding
     if ph or pw:
@@ -179,8 +179,6 @@ def evaluate(graph: LayerGraph, x: np.ndarray, *, watch: str = "relu") -> tuple[
         elif ly.kind == "conv2d":
             y = _conv(ins[0], p["weight"], p.get("bias"), p["stride"], p["padding"])
         elif ly.kind == "pool2d":
-            from nmc.runtime.snn_interp import windows
-
             win = windows(ins[0], tuple(p["kernel"]), tuple(p["stride"]))
             y = win.mean(axis=(4, 5)) if p["mode"] == "avg" else win.sum(axis=(4, 5))
         elif ly.kind == "flatten":
@@ -321,7 +319,6 @@ def lower_to_snn(graph: LayerGraph, opts: LoweringOptions, relu_scales: dict[int
     outputs = []
     for j in graph.outputs:
         v = vals[j]
-        from nmc.dialects.snn import SpikesType
 
         kind = opts.decoding or ("count" if isinstance(v.type, SpikesType) else "membrane")
         if kind != "membrane" and not isinstance(v.type, SpikesType):

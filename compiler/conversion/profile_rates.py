@@ -17,6 +17,12 @@ from xdsl.context import Context
 from xdsl.dialects.builtin import Float64Type, ModuleOp
 from xdsl.passes import ModulePass
 
+from nmc.dialects import core
+from nmc.dialects.ir_arrays import from_numpy
+from nmc.driver import load_calibration
+from nmc.errors import NmcError
+from nmc.runtime.core_interp import run_core
+
 if TYPE_CHECKING:
     from nmc.runtime.core_interp import CoreRun
 
@@ -25,9 +31,6 @@ PROFILE_SAMPLES = 100
 
 def profile_rates(module: ModuleOp, stimulus: np.ndarray, run: CoreRun | None = None) -> None:
     """Annotate every group with `spike_rate` from a core-interpreter run on `stimulus` (`run`: that run, made already)."""
-    from nmc.dialects import core
-    from nmc.dialects.ir_arrays import from_numpy
-    from nmc.runtime.core_interp import run_core
 
     run = run or run_core(module, stimulus, record=True)
     for op in module.walk():
@@ -46,8 +49,6 @@ class ProfileRatesPass(ModulePass):
     samples: int = PROFILE_SAMPLES
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
-        from nmc.driver import load_calibration
-        from nmc.errors import NmcError
 
         if not self.input or self.input.startswith("<"):
             raise NmcError("profile-rates needs input=FILE.npy (the calibration data the rates are measured on)")

@@ -6,7 +6,10 @@ import math
 
 from xdsl.dialects.builtin import ModuleOp
 
+from nmc.chips import load_chip
+from nmc.chips.description import preset_names
 from nmc.dialects import snn
+from nmc.errors import NmcError
 from nmc.report import SnnSection
 
 
@@ -42,9 +45,6 @@ def cores_lower_bound(stats: SnnSection, chip) -> tuple[int, str]:
 
 def check_capacity(stats: SnnSection, chip) -> None:
     """Refuse at once a network that cannot fit the chip, naming the limit, the need and what would fit."""
-    from nmc.chips import load_chip
-    from nmc.chips.description import preset_names
-    from nmc.errors import NmcError
 
     need, why = cores_lower_bound(stats, chip)
     if need <= chip.cores:

@@ -23,6 +23,7 @@ from xdsl.dialects.builtin import ModuleOp
 from xdsl.ir import SSAValue
 
 from nmc.conversion.builder import NetworkBuilder
+from nmc.dialects import snn
 from nmc.errors import NmcError
 from nmc.frontends.nir_graph import choose_dt, flatten_subgraphs, node_kind, order_nodes, read_graph
 
@@ -153,7 +154,6 @@ def _materialize(b: NetworkBuilder, ins: list, where: str, gain: np.ndarray | No
             parts.append(v)
     if not parts:
         raise NmcError(f"{where}: has no input edge")
-    from nmc.dialects import snn
 
     shapes = {snn.shape_of(p.type) for p in parts}
     if len(shapes) > 1:
@@ -166,7 +166,6 @@ def _sum(b: NetworkBuilder, ins: list, where: str) -> SSAValue:
 
 
 def _decode(b: NetworkBuilder, value: Any, name: str) -> SSAValue:
-    from nmc.dialects import snn
 
     if isinstance(value, _Readout):
         return b.decode(value.current, "membrane", beta=value.beta, name=name)
@@ -179,8 +178,6 @@ def _decode(b: NetworkBuilder, value: Any, name: str) -> SSAValue:
 def _projection(b: NetworkBuilder, x: SSAValue, where: str, node: Any, name: str) -> _Pending:
     """Affine, Linear, Conv1d or Conv2d as a projection its consumer may still scale."""
     import nir
-
-    from nmc.dialects import snn
 
     weight = np.asarray(node.weight, dtype=np.float32)
     bias = np.asarray(node.bias, dtype=np.float32).ravel() if getattr(node, "bias", None) is not None else None
@@ -309,8 +306,6 @@ def _lower_node(b: NetworkBuilder, imp: _Import, name: str, node: Any, ins: list
     if isinstance(node, nir.Flatten):
         from nir.ir.flatten import calc_flatten_output
 
-        from nmc.dialects import snn
-
         x = _sum(b, ins, where)
         out = tuple(int(d) for d in calc_flatten_output(list(snn.shape_of(x.type)), node.start_dim, node.end_dim))
         return b.flatten(x, name=name) if len(out) == 1 else b.reshape(x, out, name=name)
@@ -321,8 +316,6 @@ def _lower_node(b: NetworkBuilder, imp: _Import, name: str, node: Any, ins: list
             x, threshold=theta, beta=beta if isinstance(node, nir.LIF) else None, reset="zero", compare="gt", name=name
         )
     if isinstance(node, nir.Delay):  # spikes `delay` seconds late: a whole number of ticks (axon delays on the chip)
-        from nmc.dialects import snn
-
         x = _sum(b, ins, where)
         if not isinstance(x.type, snn.SpikesType):
             raise NmcError(f"{where}: delays spike trains only; this one reads a current (put it after a neuron)")

@@ -27,6 +27,7 @@ from nmc.conversion.layers import Layer, LayerGraph
 from nmc.errors import NmcError
 from nmc.frontends import torch_layers as tl
 from nmc.frontends.safe_pt2 import one_line
+from nmc.frontends.torch_export import graph_from_exported
 from nmc.frontends.torch_load import TORCH_EXPORT_HINT, load_model
 
 __all__ = ["graph_from_module", "layer_graph", "load_model"]
@@ -218,8 +219,6 @@ def layer_graph(model: Any, input_shape: tuple[int, ...] | None = None, *, keep_
         raise NmcError(f"expected a torch model, got {type(model).__name__}")
     try:
         if isinstance(model, torch.export.ExportedProgram):
-            from nmc.frontends.torch_export import graph_from_exported
-
             graph = graph_from_exported(model, input_shape)
         else:
             graph = graph_from_module(model, input_shape)

@@ -14,10 +14,23 @@ from typing import Any
 
 import numpy as np
 
+from nmc import pipeline
+from nmc.chips.binary import decode
+from nmc.conversion.stats import check_capacity, network_stats
+from nmc.costs import dynamic_report, neurobench_static, spike_raster_and_heatmap
+from nmc.dialects.map_layout import assignment, group_rates, net_view, traffic_pairs
+from nmc.driver import ImportOptions, import_model, load_calibration
 from nmc.errors import NmcError
+from nmc.kinds.crossbar_run import run_command
 from nmc.kinds.driver import CompileContext
-from nmc.options import CompileOptions
+from nmc.options import DEFAULT_TICKS, MIN_DECISION_AGREEMENT, CompileOptions
+from nmc.pipeline import mapping_section, profile_before_mapping
 from nmc.report import Report
+from nmc.runtime.simulator import Chip as Simulator
+from nmc.targets.nir_export import nir_graph
+from nmc.targets.synth import synthesize
+from nmc.targets.verilog import PRIMITIVES, check_size, verilog_files
+from nmc.training.finetuning import chip_accuracy, model_bytes, run_finetune
 
 
 class CrossbarDriver:
@@ -32,13 +45,10 @@ class CrossbarDriver:
         return True
 
     def run_command(self, path: Path, loaded: Any, x: np.ndarray, args: Any) -> None:
-        from nmc.kinds.crossbar_run import run_command
 
         run_command(path, loaded, x, args)
 
     def prepare(self, model: Any, ctx: CompileContext) -> Any:
-        from nmc.driver import ImportOptions, load_calibration
-        from nmc.options import DEFAULT_TICKS
 
         o = ctx.options
         calibration = o.calibration
@@ -63,8 +73,6 @@ class CrossbarDriver:
         ctx.state["import"] = opts
         ctx.state["tuned"] = None
         if o.finetune is not None:
-            from nmc.training.finetuning import run_finetune
-
             ctx.say("fine-tuning")
             tuned = run_finetune(model, ctx.chip, o, calibration, ctx.say)
             ctx.state["tuned"] = tuned
@@ -76,8 +84,6 @@ class CrossbarDriver:
         return model
 
     def import_model(self, model: Any, ctx: CompileContext) -> Any:
-        from nmc.conversion.stats import check_capacity, network_stats
-        from nmc.driver import import_model
 
         opts = ctx.state["import"]
         module = import_model(model, opts)
@@ -99,7 +105,6 @@ class CrossbarDriver:
         return module
 
     def lower(self, module: Any, ctx: CompileContext) -> None:
-        from nmc import pipeline
 
         o = ctx.options
         result = pipeline.lower_to_core(
@@ -120,12 +125,10 @@ class CrossbarDriver:
         ctx.passes.extend(result.passes)
 
     def before_mapping(self, module: Any, ctx: CompileContext) -> list[Any]:
-        from nmc.pipeline import profile_before_mapping
 
         return profile_before_mapping(module, ctx.state["stimulus"], ctx.calibration_file, ctx.state.get("profiled"), ctx.say)
 
     def mapping_report(self, module: Any, image: Any, ctx: CompileContext) -> None:
-        from nmc.pipeline import mapping_section
 
         o = ctx.options
         ctx.report["mapping"] = mapping_section(module, ctx.chip, ctx.state["stimulus"] is not None, o.partition, o.placement)
@@ -150,8 +153,6 @@ class CrossbarDriver:
     def finish(self, module: Any, files: dict[str, str | bytes], ctx: CompileContext) -> None:
         tuned = ctx.state["tuned"]
         if tuned is not None:
-            from nmc.training.finetuning import chip_accuracy, model_bytes
-
             files[f"{ctx.stem}.finetuned.pt"] = model_bytes(tuned.model)
             ctx.report["finetune"] = tuned.section
             if ctx.options.target == "chip":
@@ -168,8 +169,6 @@ def _nir_bytes(module) -> bytes:
 
     import nir
 
-    from nmc.targets.nir_export import nir_graph
-
     graph = nir_graph(module)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "graph.nir"
@@ -179,7 +178,6 @@ def _nir_bytes(module) -> bytes:
 
 def _check_agreement(report: Report, allowed: bool) -> None:
     """Refuse a quantized network that no longer decides like the model (unless the user accepts it)."""
-    from nmc.options import MIN_DECISION_AGREEMENT
 
     q = report.get("quantization")
     if q is None or allowed or q["decision_agreement"] >= MIN_DECISION_AGREEMENT:
@@ -194,9 +192,6 @@ def _check_agreement(report: Report, allowed: bool) -> None:
 
 def _chip_outputs(module, snn_module, chip, report: dict, stem: str, stimulus, plot: bool, progress, image, data) -> dict:
     """The binary's measured costs (simulated on the calibration data), and plots."""
-    from nmc.chips.binary import decode
-    from nmc.costs import dynamic_report, neurobench_static, spike_raster_and_heatmap
-    from nmc.runtime.simulator import Chip as Simulator
 
     report["neurobench"] = neurobench_static(snn_module, image, chip)
     files: dict = {}
@@ -210,8 +205,6 @@ def _chip_outputs(module, snn_module, chip, report: dict, stem: str, stimulus, p
     report["chip_run"] = dynamic_report(run, len(stimulus), image, chip, report["mapping"], dense)
     if plot:
         import tempfile
-
-        from nmc.dialects.map_layout import assignment, group_rates, net_view, traffic_pairs
 
         (net,) = [op for op in module.walk() if op.name == "core.network"]
         view = net_view(net)
@@ -231,14 +224,12 @@ def _chip_outputs(module, snn_module, chip, report: dict, stem: str, stimulus, p
 
 def _verilog_outputs(image, report: dict, stimulus, samples: int, synth: bool, limits: dict, progress, clock_mhz: float) -> dict:
     """RTL, synapse memories, a testbench on `stimulus` (or seeded uniform inputs), and optionally synthesis."""
-    from nmc.targets.verilog import check_size, verilog_files
 
     progress("emitting Verilog")
     if stimulus is None:
         rng = np.random.default_rng(0)
         stimulus = [rng.random((samples, *spec["shape"])).astype(np.float32) for spec in image.meta["inputs"]]
         report["notes_testbench"] = f"no --calibration data: the testbench drives {samples} seeded uniform [0, 1) input(s)"
-    from nmc.runtime.simulator import Chip as Simulator
 
     check_size(image, **{k: v for k, v in limits.items() if v is not None})  # before simulating a design too large
     trace = Simulator(image).run(stimulus, trace=True).trace
@@ -258,9 +249,6 @@ def _verilog_outputs(image, report: dict, stimulus, samples: int, synth: bool, l
         "run": f"iverilog -g2012 -o tb_{top} *.v && vvp tb_{top}",
     }
     if synth:
-        from nmc.targets.synth import synthesize
-        from nmc.targets.verilog import PRIMITIVES
-
         progress("synthesizing with yosys, timing with OpenSTA")
         rtl = [PRIMITIVES, f"{top}.v"]
         synth_files, numbers = synthesize({k: v for k, v in files.items() if not k.startswith("tb_")}, top, rtl, clock_mhz)

@@ -8,11 +8,16 @@ from typing import Any
 
 import numpy as np
 
+from nmc.chips.binary import BinaryError, ChipImage
+from nmc.dialects import core, snn
+from nmc.driver import load_npy, write_atomically
+from nmc.errors import NmcError
+from nmc.runtime.core_interp import run_core
+from nmc.runtime.engines import simulate
+from nmc.runtime.snn_interp import run_snn
+
 
 def _run_binary(path: Path, image, x, device: str, record: bool = False):
-    from nmc.chips.binary import BinaryError
-    from nmc.errors import NmcError
-    from nmc.runtime.engines import simulate
 
     try:
         return simulate(image, x, device=device, record=record), [spec["kind"] for spec in image.meta["outputs"]]
@@ -21,7 +26,6 @@ def _run_binary(path: Path, image, x, device: str, record: bool = False):
 
 
 def _decoder_kinds(module) -> list[str]:
-    from nmc.dialects import core, snn
 
     kinds = {snn.DecodeCountOp: "count", snn.DecodeFirstSpikeOp: "first_spike", snn.DecodeMembraneOp: "membrane"}
     out = []
@@ -57,12 +61,6 @@ def _summary(x, results: list, kinds: list[str], ticks: int, spikes: bool) -> st
 
 def run_command(path: Path, loaded: Any, x: np.ndarray, args: Any) -> None:
     """`nmc-run` on a crossbar binary (the chip simulator) or snn/core IR (the reference interpreters)."""
-    from nmc.chips.binary import ChipImage
-    from nmc.dialects import core
-    from nmc.driver import write_atomically
-    from nmc.errors import NmcError
-    from nmc.runtime.core_interp import run_core
-    from nmc.runtime.snn_interp import run_snn
 
     spikes = args.record == "spikes"
     is_binary = isinstance(loaded, ChipImage)
@@ -96,8 +94,6 @@ def run_command(path: Path, loaded: Any, x: np.ndarray, args: Any) -> None:
         )
         print(_summary(x, results, kinds, ticks, spikes))
     if args.labels:
-        from nmc.driver import load_npy
-
         labels = load_npy(args.labels, "labels")
         if labels.shape != (len(x),) or labels.dtype.kind not in "iu":
             got = f"{labels.dtype} {list(labels.shape)}"

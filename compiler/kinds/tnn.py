@@ -15,8 +15,17 @@ from typing import Any
 
 import numpy as np
 
+from nmc.chips.binary import ChipImage, decode, encode
+from nmc.driver import load_npy, print_ir, write_atomically
 from nmc.errors import ModelRejected, NmcError
 from nmc.kinds.driver import CompileContext
+from nmc.kinds.tnn_hardware import forecast, verilog_outputs
+from nmc.limits import bounded_memory
+from nmc.passes.snn_to_core import SnnToCorePass
+from nmc.passes.tnn_columns import MAPPING
+from nmc.pipeline import run_passes
+from nmc.runtime import engines
+from nmc.runtime.tnn_sim import TnnChip
 
 TNN_OPTIONS = frozenset(
     {"chip", "target", "level", "calibration", "check", "placement", "seed", "dump_ir", "max_model_bytes"}
@@ -67,8 +76,6 @@ class TnnDriver:
 
         x = ctx.options.calibration  # read before the long steps, so a bad file fails first
         if isinstance(x, str | Path):
-            from nmc.driver import load_npy
-
             ctx.calibration_file = str(Path(x).resolve())
             x = load_npy(x, "calibration series")
         elif x is not None:
@@ -76,7 +83,6 @@ class TnnDriver:
         ctx.calibration = x
         if isinstance(model, str | Path):
             from nmc.frontends.torch_import import load_model
-            from nmc.limits import bounded_memory
 
             with bounded_memory(str(model), ctx.options.max_model_bytes):
                 model = load_model(model)
@@ -96,9 +102,6 @@ class TnnDriver:
         return module
 
     def lower(self, module: Any, ctx: CompileContext) -> None:
-        from nmc.driver import print_ir
-        from nmc.passes.snn_to_core import SnnToCorePass
-        from nmc.pipeline import run_passes
 
         passes = [SnnToCorePass(chip=ctx.chip_ref)]
         try:
@@ -113,7 +116,6 @@ class TnnDriver:
         return []
 
     def mapping_report(self, module: Any, image: Any, ctx: CompileContext) -> None:
-        from nmc.passes.tnn_columns import MAPPING
 
         model = ctx.state["model"]
         (net,) = MAPPING.networks(module)
@@ -140,8 +142,6 @@ class TnnDriver:
         return {}
 
     def target_outputs(self, target: str, module: Any, image: Any, ctx: CompileContext) -> dict[str, str | bytes]:
-        from nmc.chips.binary import encode
-        from nmc.kinds.tnn_hardware import verilog_outputs
 
         report: dict[str, Any] = {}
         files = verilog_outputs(encode(image), ctx.chip, ctx.stem, ctx.calibration, ctx.options, report, ctx.say)
@@ -152,13 +152,9 @@ class TnnDriver:
         o = ctx.options
         image = ctx.state.get("image")
         if image is not None and ctx.calibration is not None and o.check:
-            from nmc.chips.binary import encode
-
             ctx.say("check")
             ctx.report["check"] = _check(ctx.state["model"], encode(image), ctx.calibration)
         if o.forecast:
-            from nmc.kinds.tnn_hardware import forecast
-
             if image is None:
                 raise NmcError("--forecast predicts the mapped columns: use it with --target chip or verilog (or --level map)")
             model = ctx.state["model"]
@@ -170,9 +166,6 @@ class TnnDriver:
 def run_command(path: Path, loaded: Any, x: np.ndarray, args: Any) -> None:
     """`nmc-run` on a TNN binary image or tnn IR module: -o gets the winning line per sample (or the output
     spike times); --learn runs STDP while running; --labels prints the Rand index."""
-    from nmc.chips.binary import ChipImage
-    from nmc.driver import load_npy, write_atomically
-    from nmc.runtime import engines
 
     if isinstance(loaded, ChipImage):
         run = engines.simulate(loaded, x, device=args.device, learn=args.learn)
@@ -191,7 +184,6 @@ def run_command(path: Path, loaded: Any, x: np.ndarray, args: Any) -> None:
     print(f"{len(x)} samples on the {where}{' with STDP' if args.learn else ''}: "
           f"{counts[0]} without an output spike; per line {counts[1:].tolist()}")  # fmt: skip
     if args.labels:
-        from nmc.driver import load_npy
         from nmc.tnn import rand_index
 
         labels = load_npy(args.labels, "labels")
@@ -203,9 +195,6 @@ def run_command(path: Path, loaded: Any, x: np.ndarray, args: Any) -> None:
 def _check(model: Any, binary: bytes, x: np.ndarray) -> dict[str, Any]:
     """Spike times of the torch model and of the binary on the simulator, sample by sample: they must be equal."""
     import torch
-
-    from nmc.chips.binary import decode
-    from nmc.runtime.tnn_sim import TnnChip
 
     with torch.no_grad():
         expected = model(model.encode(x)).cpu().numpy()

@@ -12,18 +12,22 @@ from typing import Any
 
 import numpy as np
 
+from nmc.chips.binary import decode
+from nmc.chips.tnn_format import no_spike
+from nmc.errors import NmcError
+from nmc.runtime.tnn_encode import encode
+from nmc.runtime.tnn_sim import TnnChip
+from nmc.targets.synth import synthesize
+from nmc.targets.tnn_forecast import forecast_column, load_fit
+from nmc.targets.tnn_verilog import PRIMITIVES, tnn_verilog_files
+from nmc.targets.verilog import identifier
+
 TNN_TB_SAMPLES = 64
 
 
 def verilog_outputs(
     binary: bytes, chip: Any, stem: str, x: np.ndarray | None, o: Any, report: dict, say: Callable[[str], None]
 ) -> dict[str, str]:
-    from nmc.chips.binary import decode
-    from nmc.chips.tnn_format import no_spike
-    from nmc.runtime.tnn_encode import encode
-    from nmc.runtime.tnn_sim import TnnChip
-    from nmc.targets.tnn_verilog import PRIMITIVES, tnn_verilog_files
-    from nmc.targets.verilog import identifier
 
     say("emitting Verilog")
     image = decode(binary)
@@ -56,8 +60,6 @@ def verilog_outputs(
         "run": f"iverilog -g2012 -o tb_{top} *.v && vvp tb_{top}",
     }
     if o.synth:
-        from nmc.targets.synth import synthesize
-
         say("synthesizing with yosys, timing with OpenSTA")
         clock = o.clock_mhz or chip.timing["clock_mhz"]
         synth_files, numbers = synthesize(
@@ -72,8 +74,6 @@ def verilog_outputs(
 
 def forecast(image_cols: Any, chip: Any, clock_mhz: float | None, time_bits: int, weight_bits: int) -> dict[str, Any]:
     """Per column and in total: predicted cells, area, leakage and slack from the stored fit, without Yosys."""
-    from nmc.errors import NmcError
-    from nmc.targets.tnn_forecast import forecast_column, load_fit
 
     stored = load_fit()
     if stored is None:

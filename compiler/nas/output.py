@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from nmc.nas.space import describe
 from nmc.nas.trial import METRICS, OBJECTIVES
 
 
@@ -31,7 +32,6 @@ COLUMNS = ["trial", "candidate", "state", "feasible", "accuracy", "float_accurac
 
 
 def rows_of(study) -> list[dict]:
-    from nmc.nas.space import describe
 
     rows = []
     for t in sorted(study.trials, key=lambda t: t.number):

@@ -22,10 +22,14 @@ from typing import Any
 
 import numpy as np
 
+from nmc.chips import load_chip
+from nmc.driver import check_output_dir
 from nmc.errors import NmcError
 from nmc.nas.output import SearchResult, write_outputs
 from nmc.nas.runner import Runner, redacted
+from nmc.nas.space import Space, describe, load_space, suggest
 from nmc.nas.trial import OBJECTIVES, Job, constraint_values, parse_budget
+from nmc.training.finetuning import check_data, load_finetune_data
 
 STUDY = "nmc-search"
 
@@ -48,9 +52,6 @@ def search(
     """Search `space` (SPACE.toml path or parsed Space) on labelled `data` (.npz path or (x, y)) for `chip`."""
     import optuna
 
-    from nmc.nas.space import Space, load_space, suggest
-    from nmc.training.finetuning import check_data, load_finetune_data
-
     say = progress or (lambda _msg: None)
     space = space if isinstance(space, Space) else load_space(space)
     x, y = load_finetune_data(data, "--data") if isinstance(data, str | Path) else check_data(*data, where="--data")
@@ -60,10 +61,8 @@ def search(
     limits = parse_budget(budget)
     if trials < 1:
         raise NmcError(f"--trials must be at least 1, got {trials}")
-    from nmc.chips import load_chip
 
     load_chip(chip)  # a wrong chip is one line now, not a failure in every worker
-    from nmc.driver import check_output_dir
 
     outdir = check_output_dir(Path(outdir))
     outdir.mkdir(parents=True, exist_ok=True)
@@ -208,7 +207,6 @@ def _record(study, trial, job: Job, result: dict, objectives: list[str], limits:
 
 
 def _line(count: int, total: int, job: Job, result: dict) -> str:
-    from nmc.nas.space import describe
 
     what = describe(job.params)
     if result["state"] == "complete":

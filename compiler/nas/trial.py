@@ -17,7 +17,9 @@ from typing import Any
 
 import numpy as np
 
+import nmc
 from nmc.errors import NmcError
+from nmc.nas.space import build
 
 # what each objective / budget reads from report.json, and its direction
 METRICS = {
@@ -93,9 +95,6 @@ def compile_options(job: Job, calibration: np.ndarray) -> dict[str, Any]:
 def run_trial(job: Job, data: dict[str, np.ndarray]) -> dict[str, Any]:
     """Screen, train and score one candidate; never raises for a bad candidate (it is recorded)."""
     import torch
-
-    import nmc
-    from nmc.nas.space import build
 
     torch.set_num_threads(1)  # one trial per core; also makes training reproducible across machines' thread counts
     clock = time.perf_counter()

@@ -21,8 +21,15 @@ from typing import Any
 
 import numpy as np
 
+from nmc.chips import DEFAULT_CHIP, Chip, load_chip
+from nmc.chips.binary import decode
+from nmc.conversion.layers import evaluate
+from nmc.driver import ImportOptions, conversion_scales, layer_graph
 from nmc.errors import NmcError
 from nmc.options import DEFAULT_FINETUNE_EPOCHS, DEFAULT_PERCENTILE
+from nmc.passes.reduce_precision import Limits
+from nmc.runtime.simulator import Chip as Simulator
+from nmc.training.fanin_blocks import block_diagonal
 
 
 @dataclass
@@ -104,10 +111,6 @@ def finetune(
     """
     import torch
 
-    from nmc.chips import DEFAULT_CHIP, Chip, load_chip
-    from nmc.conversion.layers import evaluate
-    from nmc.driver import ImportOptions, conversion_scales, layer_graph
-    from nmc.passes.reduce_precision import Limits
     from nmc.training.qat import Encoding, RateNet, chain_stages
 
     say = progress or (lambda _msg: None)
@@ -215,7 +218,6 @@ def finetune(
 
 def _fan_in_blocks(stages: list, chip: Any, seed: int) -> list[str]:
     """On a chip without partial sums, mask each wider-than-a-core linear stage to diagonal blocks."""
-    from nmc.training.fanin_blocks import block_diagonal
 
     if chip.core["partial_sums"]:
         return []
@@ -302,9 +304,7 @@ def model_bytes(model: Any) -> bytes:
 
 def chip_accuracy(binary: bytes, x: np.ndarray, y: np.ndarray, batch: int = 256) -> float:
     """Accuracy of the compiled binary on the chip simulator."""
-    from nmc.chips.binary import decode
-    from nmc.runtime.simulator import Chip
 
-    sim = Chip(decode(binary))
+    sim = Simulator(decode(binary))
     scores = np.concatenate([sim.run(x[i : i + batch]).outputs[0] for i in range(0, len(x), batch)])
     return round(_accuracy(scores, y), 6)
