@@ -87,6 +87,16 @@ class NumpyBackend:
             w8, x = w8[:, torch.from_numpy(idx)], x[idx]
         return int8_matmul(w8, x)
 
+    def matmul_int8_digits(self, w8: Any, x: np.ndarray, idx: np.ndarray | None = None) -> np.ndarray:
+        """w8 @ x for integers |x| < 2**14: x = 128 h + l with l in [0, 127] and h in [-128, 127], each an
+        int8 GEMM with int32 sums (the caller proved every sum of the block below 2**31); exact."""
+        if idx is not None:
+            import torch
+
+            w8, x = w8[:, torch.from_numpy(idx)], x[idx]
+        xi = x.astype(np.int16)  # exact: integers below 2**14
+        return 128.0 * int8_matmul(w8, (xi >> 7).astype(np.int8)) + int8_matmul(w8, (xi & 127).astype(np.int8))
+
     def events(self, m_t: Any, x: np.ndarray, live: np.ndarray) -> np.ndarray:
         """m (n, k) @ x (k, batch), given m_t = m.T in CSR and the axons `live` that carry a value in some
         sample: x.T in CSR times m_t walks, per sample and nonzero axon, that axon's fan-out row (the

@@ -13,7 +13,7 @@ import numpy as np
 from nmc.runtime.int8 import int8_available
 from nmc.runtime.sim_backend import NumpyBackend, TorchBackend
 from nmc.runtime.sim_run import SimRun
-from nmc.runtime.sim_tables import Tables, build_tables, int8_axons
+from nmc.runtime.sim_tables import Tables, build_tables
 
 if TYPE_CHECKING:
     from nmc.runtime.encoders import Encoder
@@ -27,6 +27,7 @@ DENSE_BLOCK_MIN = 0.05  # a core's crossbar goes dense when this fraction of its
 EVENT_COST = 250.0
 EVENT_FIXED = 40.0
 INT8_COST = 0.25
+KERNEL_COST = {"int8": INT8_COST, "int8x2": 2 * INT8_COST, "f32": 0.5, "": 1.0}  # relative to the run's dtype
 
 
 def make_backend(dtype: np.dtype, device: str) -> Any:
@@ -52,18 +53,32 @@ def use_int8(chip: Chip, bk: Any, dtype: np.dtype, batch: int) -> bool:
     return int8_available(load=big)
 
 
+def int8_possible(chip: Chip, bk: Any, batch: int) -> bool:
+    """int8 kernels may run (torch offers them and is loaded or worth loading); exactness is per block."""
+    if not INT8 or batch == 0:
+        return False
+    big = chip.syn_weight.size * batch * (chip.ticks + chip.latency) >= INT8_IMPORT_MACS
+    return int8_available(load=big)
+
+
 def run_loop(
     chip: Chip, encoders: list[Encoder], batch: int, dtype: np.dtype, device: str, *, record: bool, trace: bool,
     host_bound: float = 1.0,
 ) -> SimRun:  # fmt: skip
     bk = make_backend(dtype, device)
     int8 = use_int8(chip, bk, dtype, batch)
-    key = (bk.name, str(dtype), int8, int8 and host_bound <= 127)  # which blocks can be int8 depends on both
+    per_block = bk.name == "numpy" and dtype != np.int64  # numpy: each block its own exact kernel
+    # the kernels depend on the host inputs' bound: proved for the next power of two (tables are reused across runs)
+    bound_key = 2.0 ** np.ceil(np.log2(max(host_bound, 1.0)))
+    key = (bk.name, str(dtype), int8, int8 and host_bound <= 127, per_block and bound_key)
     cache = chip.__dict__.setdefault("_tables", {})
     if key not in cache:
         # torch: every core dense (GPU GEMMs, no sparse kernels needed for int64); numpy: sparse cores and events too
-        cols = int8_axons(chip, host_bound) if int8 else None
-        cache[key] = build_tables(chip, bk, DENSE_BLOCK_MIN if bk.name == "numpy" else 0.0, bk.name == "numpy", cols)
+        cache[key] = build_tables(
+            chip, bk, DENSE_BLOCK_MIN if bk.name == "numpy" else 0.0, bk.name == "numpy",
+            host_bound if int8 and not per_block else None,
+            (bound_key, dtype, int8_possible(chip, bk, batch)) if per_block else None,
+        )  # fmt: skip
     t: Tables = cache[key]
     n, k = chip.n, t.n_state
     prm, flags = t.params, t.flags
@@ -84,6 +99,7 @@ def run_loop(
     lo, hi = chip.mem_lo, chip.mem_hi
     thr = prm["threshold"]
     spikes_only = all(e.kind != "direct" for e in encoders)
+    x_buffer = None
     stack_cells = sum(st.w.shape[0] * st.w.shape[1] * st.w.shape[2] for st in t.stacks)
     for tick in range(total):
         r = tick % ring
@@ -107,11 +123,15 @@ def run_loop(
         events += events_now
         event_tick = False
         if t.events is not None:  # events when touching the active synapses one by one is cheaper than the GEMMs
-            live_cells = (sum(b.cells * (INT8_COST if b.int8 else 1.0) for b in t.blocks if axon_counts[b.c0 : b.c1].any())
+            live_cells = (sum(b.cells * KERNEL_COST[b.kernel] for b in t.blocks if axon_counts[b.c0 : b.c1].any())
                           + t.sparse_nnz + stack_cells) * batch  # fmt: skip
             event_tick = EVENT_COST * events_now + EVENT_FIXED * n * batch < live_cells
         gathers = t.gathers if event_tick else t.partial
-        x = bk.zeros((n_cols, batch)) if gathers or t.sparse is not None or t.stacks else None  # direct blocks need no x
+        if x_buffer is None and (gathers or t.sparse is not None or t.stacks):
+            # one buffer for the run: a gather writes its columns every tick once its sources exist (before
+            # that, back < 0, nothing has been written and they are still zero); the rest stay zero
+            x_buffer = bk.zeros((n_cols, batch))
+        x = x_buffer
         for from_host, d, axons, src, *_ in gathers:
             back = tick - d if from_host else tick - 1 - d
             if back >= 0:
@@ -135,8 +155,13 @@ def run_loop(
                     xb = x[blk.c0 : blk.c1]
                 # mostly silent: multiply only the live axons
                 idx = np.nonzero(live)[0] if n_live < COMPACT * (blk.c1 - blk.c0) else None
-                if blk.int8:
+                if blk.kernel == "int8":
                     cur[blk.r0 : blk.r1] = bk.matmul_int8(blk.w, xb, idx)
+                elif blk.kernel == "int8x2":
+                    cur[blk.r0 : blk.r1] = bk.matmul_int8_digits(blk.w, xb, idx)
+                elif blk.kernel == "f32":
+                    xs = xb[idx] if idx is not None else xb
+                    cur[blk.r0 : blk.r1] = (blk.w[:, idx] if idx is not None else blk.w) @ xs.astype(np.float32)
                 elif idx is not None:
                     i = bk.index(idx)
                     cur[blk.r0 : blk.r1] = blk.w[:, i] @ xb[i]
@@ -198,6 +223,11 @@ def run_loop(
             "event_ticks": event_ticks,
             "int8_blocks": sum(int(b.int8) for b in t.blocks),
             "float_blocks": sum(int(not b.int8) for b in t.blocks),
+            "kernels": {
+                k: sum(b.kernel == k for b in t.blocks)
+                for k in ("int8", "int8x2", "f32", "")
+                if any(b.kernel == k for b in t.blocks)
+            },
         },
     )
     back = np.argsort(t.order)  # binary neuron -> internal

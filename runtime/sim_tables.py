@@ -8,6 +8,7 @@ neurons that read the same axon range form a dense block; blocks merge while che
 
 from __future__ import annotations
 
+import copy
 import itertools
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -33,9 +34,17 @@ class Block:
     r1: int
     c0: int
     c1: int
-    w: Any  # backend float array, or an int8 torch tensor when `int8`
+    w: Any  # backend float array, or an int8 torch tensor for the int8 kernels
     direct: tuple[bool, int, int] | None = None  # (from host, delay, first source): axons read sources s0.. in order
-    int8: bool = False  # weights and axon values fit int8: the product runs as an int8 GEMM with int32 sums
+    # the product's kernel, chosen where it is proved exact (docs/chip-model.md, "Exactness of the simulator"):
+    # "int8": weights and values fit int8, sums fit int32; "int8x2": values |x| < 2**14 split into two int8
+    # digits (x = 128 h + l), two int8 GEMMs; "f32": a float32 GEMM in a float64 run, every sum below 2**24;
+    # "": the run's own dtype
+    kernel: str = ""
+
+    @property
+    def int8(self) -> bool:
+        return self.kernel.startswith("int8")
 
     @property
     def cells(self) -> int:
@@ -141,6 +150,32 @@ def _blocks(chip: Chip, internal: np.ndarray, dense_min: float) -> tuple[list[tu
     return blocks, covered
 
 
+@dataclass
+class Bounds:
+    """What the kernels' exactness rests on (Chip.value_bounds): per column the largest value it carries,
+    per internal neuron the largest current it integrates."""
+
+    column: np.ndarray
+    current: np.ndarray
+    run_dtype: np.dtype
+
+
+def block_kernel(w: np.ndarray, c0: int, c1: int, r0: int, r1: int, bounds: Bounds | None, int8_ok: bool) -> str:
+    """The cheapest exact kernel for one block (see Block.kernel)."""
+    if bounds is None:
+        return ""
+    sums = float(bounds.current[r0:r1].max(initial=0))
+    values = float(bounds.column[c0:c1].max(initial=0))
+    if int8_ok and fits_int8(w.min(initial=0), w.max(initial=0)) and sums < 2**31:
+        if values <= 127:
+            return "int8"
+        if values < 2**14:
+            return "int8x2"
+    if bounds.run_dtype == np.float64 and sums < 2**24:
+        return "f32"
+    return ""
+
+
 def int8_axons(chip: Chip, host_bound: float) -> np.ndarray:
     """Axon columns (the zero axon included) whose values fit int8: spikes (0 or 1), partial sums of a
     chip whose partial-sum width is at most 8 bits, host values of magnitude at most 127."""
@@ -152,13 +187,64 @@ def int8_axons(chip: Chip, host_bound: float) -> np.ndarray:
     return np.append(fits, True)
 
 
-def build_tables(chip: Chip, backend: Any, dense_min: float, event_driven: bool, int8_cols: np.ndarray | None = None) -> Tables:
-    """The tables of one backend; `int8_cols` (see `int8_axons`): blocks that read only such axons and
-    whose weights fit int8 run as int8 GEMMs (the caller has proved every sum fits float32, so int32)."""
+def by_source(chip: Chip, internal: np.ndarray) -> Chip:
+    """The chip seen through one axon per (host or neuron, delay, source) over all cores.
+
+    A neuron integrates Σ W[a] * value(a) over its core's axons a, and value(a) is the output of
+    a's source at the tick its delay names; a neuron never has two axons of one (source, delay).
+    So merging every core's copy of an axon into one column changes no sum: each neuron keeps
+    exactly its synapses, re-addressed. What it buys: a layer spread over many cores (or split by
+    fan-in decomposition, or fed through relays) reads one range of columns, so its product is
+    one dense block over the history of its sources (no per-core copies, no gather), and the
+    synaptic-event count (per column: the fan-out of all its copies) is the same number.
+    Columns: for each class (host inputs first, then neurons; by delay), every source in order
+    (neurons in internal order), read or not, so that a block within a class is a history slice.
+    """
+    classes = sorted(set(zip(chip.axon_host.tolist(), chip.axon_delay.tolist(), strict=True)), key=lambda c: (not c[0], c[1]))
+    order = np.empty(chip.n, np.int64)
+    order[internal] = np.arange(chip.n)
+    col = np.zeros(chip.n_axons, np.int64)
+    hosts, delays, srcs, start = [], [], [], 0
+    for host, delay in classes:
+        width = chip.host_width if host else chip.n
+        sel = (chip.axon_host == host) & (chip.axon_delay == delay)
+        col[sel] = start + (chip.axon_src[sel] if host else internal[chip.axon_src[sel]])
+        hosts.append(np.full(width, host))
+        delays.append(np.full(width, delay, np.int64))
+        srcs.append(np.arange(width) if host else order)
+        start += width
+    view = copy.copy(chip)
+    view.n_axons = start
+    view.axon_host = np.concatenate(hosts) if hosts else np.zeros(0, bool)
+    view.axon_delay = np.concatenate(delays) if delays else np.zeros(0, np.int64)
+    view.axon_src = np.concatenate(srcs) if srcs else np.zeros(0, np.int64)
+    view.syn_col = col[chip.syn_col]
+    view.fan_out = np.bincount(col, weights=chip.fan_out, minlength=start)
+    view.neuron_id = np.array([0, chip.n])  # blocks may span cores: the columns no longer belong to one
+    return view
+
+
+def build_tables(
+    chip: Chip, backend: Any, dense_min: float, event_driven: bool, int8_host_bound: float | None = None,
+    bounds: tuple[float, np.dtype, bool] | None = None,
+) -> Tables:  # fmt: skip
+    """The tables of one backend, over the chip's sources (`by_source`). With `int8_host_bound`, blocks that
+    read only int8 values (`int8_axons`) and whose weights fit int8 run as int8 GEMMs (the caller has proved
+    every sum fits float32, so int32). With `bounds` = (host bound, the run's dtype, int8 kernels allowed),
+    each block gets the cheapest kernel its own value bounds prove exact (`block_kernel`)."""
     n = chip.n
     order = np.concatenate([chip.stateful, chip.psum])
     internal = np.empty(n, np.int64)
     internal[order] = np.arange(n)
+    real = chip
+    chip = by_source(chip, internal)
+    int8_cols = int8_axons(chip, int8_host_bound) if int8_host_bound is not None else None
+    proof = None
+    if bounds is not None:
+        host_bound, run_dtype, int8_ok = bounds
+        out, current = real.value_bounds(host_bound)
+        column = np.where(chip.axon_host, host_bound, out[np.where(chip.axon_host, 0, chip.axon_src)])
+        proof = (Bounds(np.append(column, 0.0), current[order], np.dtype(run_dtype)), int8_ok)
     n_cols = chip.n_axons + 1  # the last axon column is always zero
     spans, block_of = _blocks(chip, internal, dense_min)
     rows, cols, weights = internal[chip.syn_row], chip.syn_col, chip.syn_weight
@@ -170,7 +256,7 @@ def build_tables(chip: Chip, backend: Any, dense_min: float, event_driven: bool,
         w = np.zeros((r1 - r0, c1 - c0))
         w[rows[sel] - r0, cols[sel] - c0] = weights[sel]
         dense_w.append(w)
-    blocks, stacks = _arrange(chip, internal, spans, dense_w, backend, n, n_cols, int8_cols)
+    blocks, stacks = _arrange(chip, internal, spans, dense_w, backend, n, n_cols, int8_cols, proof)
     in_block = block_of >= 0
     out = ~in_block
     sparse = backend.sparse_matrix(rows[out], cols[out], weights[out], (n, n_cols)) if out.any() else None
@@ -227,6 +313,7 @@ def _arrange(
     n: int,
     n_cols: int,
     int8_cols: np.ndarray | None,
+    proof: tuple[Bounds, bool] | None = None,
 ) -> tuple[list[Block], list[Stack]]:
     """Large blocks run as one GEMM each; many small ones as batched GEMMs over stacks of equal (padded) shape."""
     blocks, small = [], []
@@ -235,9 +322,14 @@ def _arrange(
         if many and w.size < STACK_CELLS:
             small.append((r0, r1, c0, c1, w))
         else:
-            int8 = int8_cols is not None and bool(int8_cols[c0:c1].all()) and fits_int8(w.min(initial=0), w.max(initial=0))
-            arr = backend.int8_weights(w) if int8 else backend.asarray(w)
-            blocks.append(Block(r0, r1, c0, c1, arr, _direct(chip, internal, c0, c1), int8))
+            if proof is not None:
+                kernel = block_kernel(w, c0, c1, r0, r1, proof[0], proof[1])
+            else:
+                int8 = int8_cols is not None and bool(int8_cols[c0:c1].all()) and fits_int8(w.min(initial=0), w.max(initial=0))
+                kernel = "int8" if int8 else ""
+            arr = (backend.int8_weights(w) if kernel.startswith("int8") else
+                   backend.asarray(w.astype(np.float32)) if kernel == "f32" else backend.asarray(w))  # fmt: skip
+            blocks.append(Block(r0, r1, c0, c1, arr, _direct(chip, internal, c0, c1), kernel))
     buckets: dict[tuple[int, int], list] = {}
     for item in small:  # pad each dimension up to a multiple of 32 so that similar blocks share a stack
         r, c = item[1] - item[0], item[3] - item[2]

@@ -107,11 +107,17 @@ class Chip:
     # ------------------------------------------------------------------ exactness
 
     def _value_bound(self, host_bound: float) -> float:
-        """The largest magnitude any quantity of a tick reaches: axon values, partial sums, membranes.
+        """The largest magnitude any quantity of a tick reaches: axon values, partial sums, membranes."""
+        out, current = self.value_bounds(host_bound)
+        axon_bound = np.where(self.axon_host, host_bound, out[np.where(self.axon_host, 0, self.axon_src)])
+        membrane = max(-self.mem_lo, float(np.abs(self.threshold).max(initial=0)), float(np.abs(self.v_init).max(initial=0)))
+        return float(current.max(initial=0)) + membrane + float(axon_bound.max(initial=0))
 
-        A spike is 1; a partial sum is at most its unit's own input bound (and the partial-sum
-        width): propagated through the partial-sum trees until it no longer shrinks.
-        """
+    def value_bounds(self, host_bound: float) -> tuple[np.ndarray, np.ndarray]:
+        """Per neuron: the largest magnitude of its output (a spike is 1; a partial sum at most its
+        unit's own input bound and the partial-sum width, propagated through the partial-sum trees
+        until it no longer shrinks) and of the current it integrates in a tick (Σ |w| * input bound
+        + |bias|): every partial sum of that current's terms is below it too."""
         out = np.ones(self.n)
         out[self.psum] = -self.ps_lo
         src = np.where(self.axon_host, 0, self.axon_src)
@@ -124,8 +130,7 @@ class Chip:
             if np.array_equal(shrunk, out):
                 break
             out = shrunk
-        membrane = max(-self.mem_lo, float(np.abs(self.threshold).max(initial=0)), float(np.abs(self.v_init).max(initial=0)))
-        return float(current.max(initial=0)) + membrane + float(axon_bound.max(initial=0))
+        return out, current
 
     @staticmethod
     def exact_dtype(bound: float) -> np.dtype:

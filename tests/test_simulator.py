@@ -249,3 +249,55 @@ def test_nmc_run_device_cuda_without_a_gpu_is_one_line(tmp_path, cnn_image):
     proc = run_tool("nmc-run", str(binary), "--input", str(tmp_path / "x.npy"), "--device", "cuda")
     assert proc.returncode == 1
     assert proc.stderr.strip() == "nmc-run: error: --device cuda: torch sees no CUDA device here; use --device cpu or numpy"
+
+
+def test_per_block_kernels_on_a_direct_coded_partial_sum_network_equal_the_core_interpreter(monkeypatch):
+    """An MLP with 600 inputs on tianjic256 with direct (8-bit) inputs: the chip-wide bound needs float64 (the
+    partial-sum trees' sums pass 2**24), yet the first layer's units run as two-digit int8 GEMMs (host values
+    up to 255) and the rest in float32 where their own bound allows; spikes, counters
+    and final membranes equal the float64-only run and the core interpreter."""
+    import torch
+
+    import nmc
+    from nmc.runtime.core_interp import run_core
+
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(600, 48), torch.nn.ReLU(), torch.nn.Linear(48, 10)).eval()
+    with torch.no_grad():  # weights of equal magnitude: every one quantizes to +-127, so the bounds are large
+        model[0].weight.copy_(torch.sign(torch.randn(48, 600)) * 0.01)
+    x = np.random.default_rng(0).random((24, 600), dtype=np.float32)
+    compiled = nmc.compile(model, chip="tianjic256", calibration=x, timesteps=12, allow_accuracy_loss=True)
+    module, image = compiled.module, decode(compiled.binary)
+    fast = Chip(image).run(x, record=True, trace=True)
+    assert fast.stats["dtype"] == "float64"
+    assert fast.stats["kernels"].get("int8x2", 0) > 0  # the partial-sum units over the host inputs
+    assert fast.stats["kernels"].get("f32", 0) > 0
+    monkeypatch.setattr(sim_loop, "INT8", False)
+    monkeypatch.setattr(sim_loop, "KERNEL_COST", {**sim_loop.KERNEL_COST})
+    plain_chip = Chip(image)
+    plain = plain_chip.run(x, record=True, trace=True)
+    assert "int8x2" not in plain.stats["kernels"]
+    runs_equal(fast, plain)
+    assert np.array_equal(fast.trace["v"], plain.trace["v"])
+    np.testing.assert_array_equal(fast.outputs[0], run_core(module, x).outputs[0])
+
+
+def test_one_column_per_source_merges_every_cores_copy_of_an_axon():
+    """A CNN on truenorth4 (no partial sums: relay neurons, many small cores) reads its sources through a few
+    blocks over the sources, not thousands of per-core blocks over per-core axons; same spikes and counters
+    as the core interpreter's outputs."""
+    from nmc.runtime.core_interp import run_core
+    from nmc.runtime.sim_tables import by_source
+
+    factory, chip_name, encoding, approximate = CASES["cnn-truenorth-no-partial-sums"]
+    module = mapped(factory(), chip_name, encoding, approximate=approximate)
+    chip = Chip(decode(encode(build_image(module))))
+    internal = np.empty(chip.n, np.int64)
+    internal[np.concatenate([chip.stateful, chip.psum])] = np.arange(chip.n)
+    view = by_source(chip, internal)
+    assert view.n_axons < chip.n_axons / 4
+    assert view.fan_out.sum() == chip.fan_out.sum()  # the synaptic-event weights are the same in total
+    x = digits()[0][:24]
+    run = chip.run(x)
+    assert len(chip.__dict__["_tables"]) == 1
+    np.testing.assert_array_equal(run.outputs[0], run_core(module, x).outputs[0])
