@@ -292,6 +292,54 @@ def workload_a(repeats: int, batch: int, quick: bool) -> list[str]:
     return lines
 
 
+PRESETS = [  # what a user gets: preset chips, default flags, each encoding the chip takes
+    ("tianjic256", "direct", {}),
+    ("tianjic256", "rate", {}),
+    ("tianjic256", "poisson", {}),
+    ("truenorth4", "rate", {"approximate_fan_in": True}),
+    ("truenorth4", "poisson", {"approximate_fan_in": True}),
+]
+
+
+def workload_a_presets(repeats: int, batch: int) -> list[str]:
+    """A's MLP compiled for the preset chips, each encoding: the simulator beside the numpy IF loop on the same
+    logical network (the dense float32 weights of the wide-core compile), outputs checked against the core
+    interpreter of that very compile."""
+    from nmc.chips.binary import decode
+    from nmc.runtime.core_interp import run_core
+    from nmc.runtime.simulator import Chip
+
+    rng = np.random.default_rng(0)
+    calib = rng.random((256, 784), dtype=np.float32)
+    x = rng.random((batch, 784), dtype=np.float32)
+    model = mlp_model()
+    lines = [f"**A on the preset chips** (MLP 784-512-512-10, 64 ticks, batch {batch}; default flags plus the encoding; "
+             "truenorth4 has no partial sums, so `--approximate-fan-in`):", "",
+             "| chip | encoding | neurons (partial-sum units) | nmc samples/s | numpy loop samples/s | nmc / loop | kernels | equal to the core interpreter |",
+             "|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    for chip, encoding, extra in PRESETS:
+        compiled = compile_model_flags(model, calib, chip, encoding, **extra)
+        wide = compile_model_flags(model, calib, wide_chip(), encoding)
+        sim = Chip(decode(compiled.binary))
+        sim.run(x[:4])  # tables built once, as in any second run
+        dense, spikes = layers_of(wide.module, True), encoded(wide.module, x)
+        t_sim, run = timed(lambda sim=sim: sim.run(x), repeats)
+        t_loop, _ = timed(lambda dense=dense, spikes=spikes: numpy_loop(dense, spikes), repeats)
+        same = np.array_equal(Chip(decode(compiled.binary)).run(x[:16]).outputs[0], run_core(compiled.module, x[:16]).outputs[0])
+        kernels = ", ".join(f"{k or 'run dtype'} {v}" for k, v in run.stats.get("kernels", {}).items())
+        lines.append(f"| {chip} | {encoding} | {sim.n:,} ({sim.psum.size:,}) | {batch / t_sim:,.1f} | {batch / t_loop:,.1f} | "
+                     f"{t_loop / t_sim:.2f}x | {kernels} ({run.stats['dtype']}) | {same} |")  # fmt: skip
+    return [*lines, ""]
+
+
+def compile_model_flags(model, x_calib, chip, encoding, ticks=64, **extra):
+    import nmc
+
+    return nmc.compile(
+        model, chip=chip, calibration=x_calib, encoding=encoding, timesteps=ticks, allow_accuracy_loss=True, **extra
+    )
+
+
 def workload_a_gpu(repeats: int, batch: int, device: str) -> list[str]:
     """A on `device` (a GPU): nmc's torch backend next to a hand-written torch loop that holds the encoded
     spikes on the device and multiplies in TF32 (exact here: int8 weights, 0/1 spikes, sums below 2**24)."""
@@ -480,15 +528,28 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="smaller batches, B at 10k only (a smoke run; numbers not written)")
     ap.add_argument("--gpu-device", default="cuda", help=argparse.SUPPRESS)  # "cpu": smoke-test the GPU rows here
     ap.add_argument("--baseline", default=BASELINE, help=f"the commit to compare compile time with (default {BASELINE})")
+    ap.add_argument("--only", choices=("presets",), help="run only A on the preset chips (writes its own section)")
     args = ap.parse_args()
     import torch
     from threadpoolctl import threadpool_limits
 
     torch.set_num_threads(1)
     os.environ["OMP_NUM_THREADS"] = "1"
+    if args.only == "presets":
+        with threadpool_limits(1):
+            t0 = time.time()
+            lines = workload_a_presets(args.repeats, 64 if args.quick else 256)
+        body = "\n".join(["## Simulator speed on the preset chips (`benchmarks/sim.py --only presets`)", "",
+                          f"Single thread, {machine()}, medians of {args.repeats} runs, {time.time() - t0:.0f} s in all.", "",
+                          *lines])  # fmt: skip
+        print(body)
+        if not args.quick:
+            write_section("sim-presets", body)
+        return
     with threadpool_limits(1):
         t0 = time.time()
         lines = workload_a(args.repeats, 64 if args.quick else 256, args.quick)
+        lines += workload_a_presets(args.repeats, 64 if args.quick else 256)
         for n in (10_000,) if args.quick else (10_000, 100_000):
             lines += workload_b(n, args.repeats, 8 if args.quick else 32)
         lines += workload_c(args.repeats, 64 if args.quick else 256)

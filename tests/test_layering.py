@@ -85,14 +85,20 @@ def upward_imports(folder: Path, allowed: set[str], package: str = "nmc.targets"
     return list(bad.values())
 
 
-def import_graph(folders: dict[Path, str]) -> dict[str, set[str]]:
-    """Module -> the nmc modules it imports at run time (parent packages excluded: Python imports them first)."""
+def source_modules(folders: dict[Path, str]) -> dict[str, Path]:
+    """Module name -> source file, for folders installed as packages (compiler/ is `nmc`, without the layers)."""
     sources = {}
     for folder, package in folders.items():
         for path in sorted(folder.rglob("*.py")):
             if package == "nmc" and path.relative_to(folder).parts[0] in LAYERS:
                 continue
             sources[module_name(path, folder, package)] = path
+    return sources
+
+
+def import_graph(folders: dict[Path, str]) -> dict[str, set[str]]:
+    """Module -> the nmc modules it imports at run time (parent packages excluded: Python imports them first)."""
+    sources = source_modules(folders)
     graph: dict[str, set[str]] = {m: set() for m in sources}
     for module, path in sources.items():
         for _, name in imported_names(path, module):
@@ -382,12 +388,7 @@ LAZY_MODULES = ("nmc", "nmc.dialects", "nmc.passes", "nmc.targets", "nmc.tools")
 
 
 def function_local_imports_that_could_be_at_top(folders: dict[Path, str]) -> list[str]:
-    sources = {}
-    for folder, package in folders.items():
-        for path in sorted(folder.rglob("*.py")):
-            if package == "nmc" and path.relative_to(folder).parts[0] in LAYERS:
-                continue
-            sources[module_name(path, folder, package)] = path
+    sources = source_modules(folders)
     trees = {m: ast.parse(p.read_text()) for m, p in sources.items()}
 
     def resolve(name: str) -> str | None:

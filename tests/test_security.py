@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from nmc.errors import NmcError
+from nmc.frontends.safe_pt2 import torch_logs_quiet
 from nmc.frontends.torch_import import load_model
 
 from .conftest import run_tool
@@ -228,7 +229,7 @@ def test_each_route_is_live_against_torch_itself(clean_archive, tmp_path, route)
     evil = ROUTES[route][0](clean_archive, tmp_path / f"{route}.pt2", marker)
     if route == "aoti" and _shared_library(tmp_path, tmp_path / "probe") is None:
         pytest.skip("no C compiler to build the payload library")
-    with contextlib.suppress(Exception), _quiet_torch():
+    with contextlib.suppress(Exception), torch_logs_quiet():
         ep = torch.export.load(str(evil))
         ep.module()  # the guard route runs here
     assert marker.exists()
@@ -444,19 +445,6 @@ width = [16]
 epochs = 1
 finetune_epochs = 0
 """
-
-
-@contextlib.contextmanager
-def _quiet_torch():
-    import logging
-
-    logger = logging.getLogger("torch")
-    old = logger.level
-    logger.setLevel(logging.CRITICAL)
-    try:
-        yield
-    finally:
-        logger.setLevel(old)
 
 
 def _assert_one_line_refusal(run, pattern: str) -> None:

@@ -88,7 +88,7 @@ def load_exported(path: Path) -> Any:
 
     buffer = vetted_archive(path)
     try:
-        with _weights_only_forced(), _torch_logs_quiet():
+        with _weights_only_forced(), torch_logs_quiet():
             return load_pt2(buffer).exported_programs["model"]
     except pickle.UnpicklingError as e:
         m = re.search(r"GLOBAL ([\w.]+)", str(e))
@@ -361,7 +361,7 @@ def _weights_only_forced() -> Iterator[None]:
 
 
 @contextmanager
-def _torch_logs_quiet() -> Iterator[None]:
+def torch_logs_quiet() -> Iterator[None]:
     """torch logs its own tracebacks while loading; the user gets nmc's one line instead."""
     logger = logging.getLogger("torch")
     old = logger.level
