@@ -6,6 +6,7 @@ Every other test calls the tools' `main(argv)` in-process (tests/conftest.py: ru
 from __future__ import annotations
 
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -126,13 +127,26 @@ def test_progress_in_logs_is_a_timestamped_line_per_step_and_quiet_silences_it(t
 
     args = [str(EXAMPLES / "digits_mlp.pt"), "--calibration", str(EXAMPLES / "digits_calib.npy")]
     proc = run_tool("nmc-compile", *args, "-o", str(tmp_path / "a"))  # stdout is not a terminal here
-    steps = [ln for ln in proc.stdout.splitlines() if re.fullmatch(r"\[\d\d:\d\d:\d\d\] [\w -]+: \d+\.\d\d s", ln)]
+    steps = [ln for ln in proc.stderr.splitlines() if re.fullmatch(r"\[\d\d:\d\d:\d\d\] [\w -]+: \d+\.\d\d s", ln)]
     names = [s.split("] ")[1].split(":")[0] for s in steps]
     assert names[:2] == ["import", "snn-to-core"]
     assert {"route", "writing the chip binary", "simulating the binary on calibration data", "writing"} <= set(names)
+    assert not any(re.match(r"\[\d\d:\d\d:\d\d\]", ln) for ln in proc.stdout.splitlines())  # progress is not output
     quiet = run_tool("nmc-compile", *args, "-q", "-o", str(tmp_path / "b"))
     assert quiet.stdout.startswith("wrote ")
     assert quiet.stderr == ""
+
+
+def test_a_compile_piped_into_head_still_writes_everything(tmp_path):
+    """`nmc-compile … | head -1` used to die at its first progress line (exit 141, no binary)."""
+    out = tmp_path / "o"
+    cmd = (f"{sys.executable} -m nmc.tools.nmc_compile {EXAMPLES / 'digits_mlp.pt'} --calibration "
+           f"{EXAMPLES / 'digits_calib.npy'} -o {out} | head -1; echo \"rc=${{PIPESTATUS[0]}}\"")  # fmt: skip
+    proc = subprocess.run(["bash", "-c", cmd], capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert proc.stdout.startswith("wrote "), proc.stdout
+    assert proc.stdout.strip().splitlines()[-1] in ("rc=0", "rc=141"), proc.stdout
+    assert "Traceback" not in proc.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["digits_mlp.nmc", "report.json"]
 
 
 def test_plot_of_a_one_core_network_is_a_raster_and_a_note_not_an_empty_map(tmp_path):

@@ -85,8 +85,8 @@ def compile_cli(args: argparse.Namespace) -> None:
 
 
 def _progress(mode: str = "auto"):
-    """Progress of the steps: a live line on a terminal; timestamped lines, one per finished step with its
-    seconds, in logs and notebooks (or with -v); nothing with -q."""
+    """Progress of the steps, on stderr: a live line on a terminal; timestamped lines, one per finished step
+    with its seconds, in logs and notebooks (or with -v); nothing with -q."""
     import time
 
     if mode == "quiet":
@@ -117,7 +117,9 @@ def _progress(mode: str = "auto"):
         if current:
             done, start = current.pop()
             stamp = time.strftime("%H:%M:%S")
-            print(f"[{stamp}] {done}: {now - start:.2f} s", flush=True)
+            # progress is for people and logs, not for a pipe: stdout carries the summary only, so that
+            # `nmc-compile … | head -1` cannot stop a compile before its outputs are written
+            print(f"[{stamp}] {done}: {now - start:.2f} s", file=sys.stderr, flush=True)
         if step:
             current.append((step, now))
 
