@@ -29,4 +29,4 @@ if .venv/bin/python -c "import urllib.request; urllib.request.urlopen('https://d
 fi
 "${pip[@]}" "${torch_index[@]}" "torch==2.13.0"
 "${pip[@]}" -c scripts/constraints.txt -e ".[test]"
-echo "nmc is installed in .venv: run '. .venv/bin/activate' to put nmc-compile, nmc-run, nmc-opt and nmc-search on PATH"
+echo "nmc is installed in .venv: run '. .venv/bin/activate' to put nmc-compile, nmc-run, nmc-opt, nmc-search and nmc-tnn on PATH"

@@ -328,3 +328,16 @@ def test_nmc_run_wrong_labels_and_output_folder_are_one_line(binary, tmp_path):
     proc = run_cli(str(binary), "--input", str(x), "-o", str(tmp_path))
     assert proc.returncode == 1
     assert proc.stderr.strip() == f"nmc-run: error: -o {tmp_path}: is a folder; give a file name such as {tmp_path / 'y.npy'}"
+
+
+def test_nmc_run_takes_the_folder_nmc_compile_wrote_as_nmc_load_does(binary, tmp_path):
+    x = tmp_path / "x.npy"
+    np.save(x, np.load(EXAMPLES / "digits_test.npy")[:4])
+    by_folder = run_cli(str(binary.parent), "--input", str(x), "-o", str(tmp_path / "a.npy"))
+    assert run_cli(str(binary), "--input", str(x), "-o", str(tmp_path / "b.npy")).returncode == 0
+    assert by_folder.returncode == 0, by_folder.stderr
+    np.testing.assert_array_equal(np.load(tmp_path / "a.npy"), np.load(tmp_path / "b.npy"))
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    proc = run_cli(str(empty), "--input", str(x))
+    assert proc.stderr.strip() == f"nmc-run: error: {empty}: a folder holding 0 chip binaries (.nmc); give the file"

@@ -120,6 +120,11 @@ def run_cli(args: argparse.Namespace) -> None:
     path = Path(args.file)
     if args.output and Path(args.output).is_dir():
         raise NmcError(f"-o {args.output}: is a folder; give a file name such as {Path(args.output) / 'y.npy'}")
+    if path.is_dir():  # the folder nmc-compile wrote, as nmc.load takes it
+        found = sorted(path.glob("*.nmc"))
+        if len(found) != 1:
+            raise NmcError(f"{path}: a folder holding {len(found)} chip binaries (.nmc); give the file")
+        path = found[0]
     x = load_npy(args.input, "inputs")
     _check_inputs(x, args.input)
     with open(path, "rb") if path.exists() else _missing(path) as f:
