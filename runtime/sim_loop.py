@@ -174,7 +174,7 @@ def run_loop(
                     cur[st.rows] = res.reshape(-1, batch)
                 cur = cur[:n]
             if t.sparse is not None:
-                cur += bk.spmm(t.sparse, x)
+                cur[t.sparse_rows] += bk.spmm(t.sparse, x)
         if flags["bias"]:
             cur += prm["bias"]
         out = out_hist[r]  # every row is written below

@@ -69,7 +69,7 @@ class Tables:
     n_state: int  # neurons [0, n_state) keep a membrane; the rest are partial-sum units
     blocks: list[Block]  # dense crossbar blocks, one GEMM each
     stacks: list[Stack]  # many small blocks, one batched GEMM per stack
-    sparse: Any  # sparse (n, axons + 1) matrix of the synapses outside dense blocks, or None
+    sparse: Any  # sparse (len(sparse_rows), columns + 1) matrix of the synapses outside dense blocks, or None
     sparse_nnz: int
     events: Any  # sparse (axons + 1, n) matrix of every synapse, transposed: fan-out rows (numpy backend), or None
     gathers: list[tuple[bool, int, Any, Any, np.ndarray, np.ndarray]]  # (from host, delay, axons, sources) x2: device, numpy
@@ -78,6 +78,7 @@ class Tables:
     remote: np.ndarray  # remote destination cores per internal neuron
     params: dict[str, Any]
     flags: dict[str, bool]  # which neuron features occur at all (fast paths skip the others)
+    sparse_rows: Any = None  # the internal neurons the sparse matrix's rows stand for
 
 
 def _runs(keys: np.ndarray) -> list[tuple[int, int]]:
@@ -259,7 +260,13 @@ def build_tables(
     blocks, stacks = _arrange(chip, internal, spans, dense_w, backend, n, n_cols, int8_cols, proof)
     in_block = block_of >= 0
     out = ~in_block
-    sparse = backend.sparse_matrix(rows[out], cols[out], weights[out], (n, n_cols)) if out.any() else None
+    # the synapses outside dense blocks, as one sparse matrix over just the rows that have any (its product
+    # is added to those rows only: a full-height product would touch every neuron's current again)
+    sparse_rows = np.unique(rows[out]) if out.any() else None
+    sparse = None
+    if sparse_rows is not None:
+        local = np.searchsorted(sparse_rows, rows[out])
+        sparse = backend.sparse_matrix(local, cols[out], weights[out], (sparse_rows.size, n_cols))
     events = backend.sparse_matrix(cols, rows, weights, (n_cols, n)) if event_driven else None
     fan_out = np.zeros(n_cols)
     fan_out[: chip.n_axons] = chip.fan_out
@@ -301,7 +308,7 @@ def build_tables(
         "bias": bool(raw["bias"].any()), "all_subtract_firing": bool(raw["subtract"][raw["fires"]].all()),
     }  # fmt: skip
     return Tables(order, k, blocks, stacks, sparse, int(out.sum()), events, gathers, partial, fan_out, chip.remote[order], params,
-                  flags)  # fmt: skip
+                  flags, None if sparse_rows is None else backend.asarray(sparse_rows, np.int64))  # fmt: skip
 
 
 def _arrange(
