@@ -18,8 +18,8 @@ the next neuron would break a limit, so a partition never violates one.
 * `auto` (default): the candidates that fit the mesh and use at most 10 % more cores than the
   fewest, the one with the least traffic; candidates: sequential, two METIS splits (about 90 % of
   a core per part, and as many parts as sequential needs cores; the second only up to 200k neurons;
-  none when `tiles` beats sequential), `tiles`, and `hypergraph` (up to 10k neurons, when the best
-  is over 1.5x the lower bound).
+  none when `tiles` beats sequential, nor above 200k neurons when sequential is within 5 % of the lower
+  bound), `tiles`, and `hypergraph` (up to 10k neurons, when the best is over 1.5x the lower bound).
 
 Traffic counts each spike once per distinct remote core that holds one of its targets.
 `lower_bound` gives the cores no partition can go below (reported with the mapping).
@@ -233,7 +233,11 @@ def partition(view: NetView, chip: Chip, strategy: str, rates: np.ndarray | None
         tiles = fill(tiled_order(view, chip), none, view, chip) if strategy == "auto" else sequential
         # METIS splits the neuron graph blind to shared axons; where window order already packs a layer into
         # fewer cores (conv layers) it does not win on cores, and on 3M synapses it costs 15 s
-        if int(tiles.max(initial=-1)) + 1 >= n_seq:
+        # above AUTO_SECOND_METIS_MAX neurons, METIS is skipped where window order is already within 5 % of the
+        # lower bound on cores: measured on the scale networks (100k, 1M neurons) its repaired parts took 2.1x the
+        # cores (so the 10 % rule below drops it) at 9 s of the 15 s a 1M-neuron partition took
+        near_bound = view.n_neurons > AUTO_SECOND_METIS_MAX and n_seq <= 1.05 * max(lower_bound(view, chip).values())
+        if int(tiles.max(initial=-1)) + 1 >= n_seq and not near_bound:
             candidates.append(_repaired(metis_parts(view, chip, rates, seed), view, chip))
             if 1 < n_seq and view.n_neurons <= AUTO_SECOND_METIS_MAX:
                 candidates.append(_repaired(metis_parts(view, chip, rates, seed, parts=n_seq), view, chip))
