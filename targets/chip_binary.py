@@ -99,7 +99,11 @@ def build_image(module: Any) -> ChipImage:
     # synapses ordered by (core, axon, slot)
     s_axon = ax_local[inverse]
     s_slot = slots[view.syn_post]
-    s_order = np.lexsort((s_slot, s_axon, syn_core))
+    # one sort of a packed key: (core, axon, slot) is unique per synapse (a neuron reads an axon once), so this is
+    # the order lexsort gives, at a third of its cost on millions of synapses
+    n_axon = int(s_axon.max(initial=0)) + 1
+    n_slot = int(s_slot.max(initial=0)) + 1
+    s_order = np.argsort((syn_core.astype(np.int64) * n_axon + s_axon) * n_slot + s_slot)
     weights = view.syn_weight[s_order]
     syn = {
         "offsets": np.concatenate([[0], np.cumsum(np.bincount(syn_core, minlength=k))]).astype(np.int64),
