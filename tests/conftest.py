@@ -1,6 +1,7 @@
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -20,13 +21,26 @@ def digits_calib() -> np.ndarray:
     return np.load(EXAMPLES / "digits_calib.npy")
 
 
+# nmc-compile's progress in logs: one timestamped line on stderr per finished step (a terminal gets a spinner)
+PROGRESS_LINE = re.compile(r"\[\d\d:\d\d:\d\d\] [^\n]*: \d+\.\d\d s")
+
+
+def split_progress(stderr: str) -> tuple[str, list[str]]:
+    """stderr without its progress lines, and those lines: errors and notes are what is left."""
+    lines = stderr.splitlines(keepends=True)
+    progress = [ln.rstrip("\n") for ln in lines if PROGRESS_LINE.fullmatch(ln.rstrip("\n"))]
+    return "".join(ln for ln in lines if not PROGRESS_LINE.fullmatch(ln.rstrip("\n"))), progress
+
+
 @dataclass
 class ToolRun:
-    """What a tool's in-process run printed and returned (the fields of subprocess.CompletedProcess)."""
+    """What a tool's in-process run printed and returned (the fields of subprocess.CompletedProcess); stderr's
+    progress lines are kept apart in `progress`, so that `stderr` holds the errors, warnings and notes."""
 
     returncode: int
     stdout: str
     stderr: str
+    progress: list[str] = field(default_factory=list)
 
 
 def run_tool(tool: str, *args: str, cwd: Path | None = None) -> ToolRun:
@@ -59,4 +73,5 @@ def run_tool(tool: str, *args: str, cwd: Path | None = None) -> ToolRun:
         os.chdir(old)
     for w in shown:
         err.write(warnings.formatwarning(w.message, w.category, w.filename, w.lineno))
-    return ToolRun(code, out.getvalue(), err.getvalue())
+    rest, progress = split_progress(err.getvalue())
+    return ToolRun(code, out.getvalue(), rest, progress)

@@ -127,7 +127,7 @@ def test_progress_in_logs_is_a_timestamped_line_per_step_and_quiet_silences_it(t
 
     args = [str(EXAMPLES / "digits_mlp.pt"), "--calibration", str(EXAMPLES / "digits_calib.npy")]
     proc = run_tool("nmc-compile", *args, "-o", str(tmp_path / "a"))  # stdout is not a terminal here
-    steps = [ln for ln in proc.stderr.splitlines() if re.fullmatch(r"\[\d\d:\d\d:\d\d\] [\w -]+: \d+\.\d\d s", ln)]
+    steps = [ln for ln in proc.progress if re.fullmatch(r"\[\d\d:\d\d:\d\d\] [\w -]+: \d+\.\d\d s", ln)]
     names = [s.split("] ")[1].split(":")[0] for s in steps]
     assert names[:2] == ["import", "snn-to-core"]
     assert {"route", "writing the chip binary", "simulating the binary on calibration data", "writing"} <= set(names)

@@ -18,6 +18,8 @@ from nmc.runtime import tnn_ref
 from nmc.runtime.tnn_interp import run_tnn
 from nmc.runtime.tnn_sim import TnnChip
 
+from .conftest import split_progress
+
 ALWAYS = {"capture": 1024, "minus": 1024, "search": 1024, "backoff": 1024}
 
 
@@ -178,7 +180,7 @@ def fails_in_one_line(main, argv: list[str], message: str, capsys) -> None:
     with pytest.raises(SystemExit) as e:
         main(argv)
     assert e.value.code != 0
-    err = capsys.readouterr().err
+    err, _progress = split_progress(capsys.readouterr().err)
     assert message in err
     assert "Traceback" not in err
     assert len(err.strip().splitlines()) == 1
