@@ -41,24 +41,18 @@ INT8_IMPORT_MACS = 1e11
 INT8 = True  # False: float GEMMs only (the tests run both)
 
 
-def use_int8(chip: Chip, bk: Any, dtype: np.dtype, batch: int) -> bool:
-    """Whether dense blocks may run as int8 GEMMs: only where float32 was proved exact (so every sum is
-    below 2**24 and fits int32), when torch offers the kernel and is loaded or worth loading (on CUDA the
-    same blocks run as TF32 GEMMs, exact for 8-bit operands: TorchBackend.matmul_int8)."""
-    if not INT8 or dtype != np.float32 or batch == 0:
-        return False
-    if bk.name == "torch-cuda":
-        return True
+def allowed_kernels(chip: Chip, bk: Any, dtype: np.dtype, batch: int) -> tuple[str, ...]:
+    """The kernels blocks may use in this run (each block still takes one only where its bounds prove it exact).
+    int8 needs torch, loaded or worth loading; on the torch backends (TF32 GEMMs on CUDA: exact for 8-bit operands
+    with float32 sums) only in float32 runs, where every sum is below 2**24; the two-digit and float32-in-float64
+    kernels are numpy's."""
+    if dtype == np.int64 or batch == 0:
+        return ()
     big = chip.syn_weight.size * batch * (chip.ticks + chip.latency) >= INT8_IMPORT_MACS
-    return int8_available(load=big)
-
-
-def int8_possible(chip: Chip, bk: Any, batch: int) -> bool:
-    """int8 kernels may run (torch offers them and is loaded or worth loading); exactness is per block."""
-    if not INT8 or batch == 0:
-        return False
-    big = chip.syn_weight.size * batch * (chip.ticks + chip.latency) >= INT8_IMPORT_MACS
-    return int8_available(load=big)
+    int8 = INT8 and (bk.name == "torch-cuda" or int8_available(load=big))
+    if bk.name != "numpy":
+        return ("int8",) if int8 and dtype == np.float32 else ()
+    return (("int8", "int8x2") if int8 else ()) + (("f32",) if dtype == np.float64 else ())
 
 
 def run_loop(
@@ -66,19 +60,16 @@ def run_loop(
     host_bound: float = 1.0,
 ) -> SimRun:  # fmt: skip
     bk = make_backend(dtype, device)
-    int8 = use_int8(chip, bk, dtype, batch)
-    per_block = bk.name == "numpy" and dtype != np.int64  # numpy: each block its own exact kernel
-    # the kernels depend on the host inputs' bound: proved for the next power of two (tables are reused across runs)
-    bound_key = 2.0 ** np.ceil(np.log2(max(host_bound, 1.0)))
-    key = (bk.name, str(dtype), int8, int8 and host_bound <= 127, per_block and bound_key)
+    allowed = allowed_kernels(chip, bk, dtype, batch)
+    # the kernels depend on the host inputs' bound: proved for the next 2**k - 1 above it (127, 255, …, the
+    # kernels' own thresholds among them), so that runs with similar inputs reuse the tables
+    bound_key = float(2 ** int(np.ceil(np.log2(host_bound + 1))) - 1)
+    key = (bk.name, str(dtype), allowed, bound_key)
     cache = chip.__dict__.setdefault("_tables", {})
     if key not in cache:
         # torch: every core dense (GPU GEMMs, no sparse kernels needed for int64); numpy: sparse cores and events too
-        cache[key] = build_tables(
-            chip, bk, DENSE_BLOCK_MIN if bk.name == "numpy" else 0.0, bk.name == "numpy",
-            host_bound if int8 and not per_block else None,
-            (bound_key, dtype, int8_possible(chip, bk, batch)) if per_block else None,
-        )  # fmt: skip
+        dense_min = DENSE_BLOCK_MIN if bk.name == "numpy" else 0.0
+        cache[key] = build_tables(chip, bk, dense_min, bk.name == "numpy", bound_key, allowed)
     t: Tables = cache[key]
     n, k = chip.n, t.n_state
     prm, flags = t.params, t.flags

@@ -154,38 +154,25 @@ def _blocks(chip: Chip, internal: np.ndarray, dense_min: float) -> tuple[list[tu
 @dataclass
 class Bounds:
     """What the kernels' exactness rests on (Chip.value_bounds): per column the largest value it carries,
-    per internal neuron the largest current it integrates."""
+    per internal neuron the largest current it integrates; and the kernels the run may use."""
 
     column: np.ndarray
     current: np.ndarray
-    run_dtype: np.dtype
+    allowed: tuple[str, ...]
 
 
-def block_kernel(w: np.ndarray, c0: int, c1: int, r0: int, r1: int, bounds: Bounds | None, int8_ok: bool) -> str:
-    """The cheapest exact kernel for one block (see Block.kernel)."""
-    if bounds is None:
-        return ""
+def block_kernel(w: np.ndarray, c0: int, c1: int, r0: int, r1: int, bounds: Bounds) -> str:
+    """The cheapest allowed kernel this block's own bounds prove exact (see Block.kernel)."""
     sums = float(bounds.current[r0:r1].max(initial=0))
     values = float(bounds.column[c0:c1].max(initial=0))
-    if int8_ok and fits_int8(w.min(initial=0), w.max(initial=0)) and sums < 2**31:
-        if values <= 127:
+    if fits_int8(w.min(initial=0), w.max(initial=0)) and sums < 2**31:
+        if values <= 127 and "int8" in bounds.allowed:
             return "int8"
-        if values < 2**14:
+        if values < 2**14 and "int8x2" in bounds.allowed:
             return "int8x2"
-    if bounds.run_dtype == np.float64 and sums < 2**24:
+    if "f32" in bounds.allowed and sums < 2**24:
         return "f32"
     return ""
-
-
-def int8_axons(chip: Chip, host_bound: float) -> np.ndarray:
-    """Axon columns (the zero axon included) whose values fit int8: spikes (0 or 1), partial sums of a
-    chip whose partial-sum width is at most 8 bits, host values of magnitude at most 127."""
-    psum_fits = fits_int8(chip.ps_lo, chip.ps_hi)
-    from_psum = np.zeros(chip.n_axons, bool)
-    neuron = ~chip.axon_host
-    from_psum[neuron] = chip.mode[chip.axon_src[neuron]] == MODES.index("psum")
-    fits = np.where(chip.axon_host, fits_int8(-host_bound, host_bound), ~from_psum | psum_fits)
-    return np.append(fits, True)
 
 
 def by_source(chip: Chip, internal: np.ndarray) -> Chip:
@@ -226,26 +213,21 @@ def by_source(chip: Chip, internal: np.ndarray) -> Chip:
 
 
 def build_tables(
-    chip: Chip, backend: Any, dense_min: float, event_driven: bool, int8_host_bound: float | None = None,
-    bounds: tuple[float, np.dtype, bool] | None = None,
+    chip: Chip, backend: Any, dense_min: float, event_driven: bool, host_bound: float = 1.0, allowed: tuple[str, ...] = ()
 ) -> Tables:  # fmt: skip
-    """The tables of one backend, over the chip's sources (`by_source`). With `int8_host_bound`, blocks that
-    read only int8 values (`int8_axons`) and whose weights fit int8 run as int8 GEMMs (the caller has proved
-    every sum fits float32, so int32). With `bounds` = (host bound, the run's dtype, int8 kernels allowed),
-    each block gets the cheapest kernel its own value bounds prove exact (`block_kernel`)."""
+    """The tables of one backend, over the chip's sources (`by_source`); each dense block gets the cheapest of
+    the `allowed` kernels that its own value bounds (for host inputs up to `host_bound`) prove exact."""
     n = chip.n
     order = np.concatenate([chip.stateful, chip.psum])
     internal = np.empty(n, np.int64)
     internal[order] = np.arange(n)
     real = chip
     chip = by_source(chip, internal)
-    int8_cols = int8_axons(chip, int8_host_bound) if int8_host_bound is not None else None
     proof = None
-    if bounds is not None:
-        host_bound, run_dtype, int8_ok = bounds
+    if allowed:
         out, current = real.value_bounds(host_bound)
         column = np.where(chip.axon_host, host_bound, out[np.where(chip.axon_host, 0, chip.axon_src)])
-        proof = (Bounds(np.append(column, 0.0), current[order], np.dtype(run_dtype)), int8_ok)
+        proof = Bounds(np.append(column, 0.0), current[order], allowed)
     n_cols = chip.n_axons + 1  # the last axon column is always zero
     spans, block_of = _blocks(chip, internal, dense_min)
     rows, cols, weights = internal[chip.syn_row], chip.syn_col, chip.syn_weight
@@ -257,7 +239,7 @@ def build_tables(
         w = np.zeros((r1 - r0, c1 - c0))
         w[rows[sel] - r0, cols[sel] - c0] = weights[sel]
         dense_w.append(w)
-    blocks, stacks = _arrange(chip, internal, spans, dense_w, backend, n, n_cols, int8_cols, proof)
+    blocks, stacks = _arrange(chip, internal, spans, dense_w, backend, n, n_cols, proof)
     in_block = block_of >= 0
     out = ~in_block
     # the synapses outside dense blocks, as one sparse matrix over just the rows that have any (its product
@@ -319,8 +301,7 @@ def _arrange(
     backend: Any,
     n: int,
     n_cols: int,
-    int8_cols: np.ndarray | None,
-    proof: tuple[Bounds, bool] | None = None,
+    proof: Bounds | None,
 ) -> tuple[list[Block], list[Stack]]:
     """Large blocks run as one GEMM each; many small ones as batched GEMMs over stacks of equal (padded) shape."""
     blocks, small = [], []
@@ -329,11 +310,7 @@ def _arrange(
         if many and w.size < STACK_CELLS:
             small.append((r0, r1, c0, c1, w))
         else:
-            if proof is not None:
-                kernel = block_kernel(w, c0, c1, r0, r1, proof[0], proof[1])
-            else:
-                int8 = int8_cols is not None and bool(int8_cols[c0:c1].all()) and fits_int8(w.min(initial=0), w.max(initial=0))
-                kernel = "int8" if int8 else ""
+            kernel = block_kernel(w, c0, c1, r0, r1, proof) if proof is not None else ""
             arr = (backend.int8_weights(w) if kernel.startswith("int8") else
                    backend.asarray(w.astype(np.float32)) if kernel == "f32" else backend.asarray(w))  # fmt: skip
             blocks.append(Block(r0, r1, c0, c1, arr, _direct(chip, internal, c0, c1), kernel))

@@ -252,9 +252,9 @@ def test_nmc_run_device_cuda_without_a_gpu_is_one_line(tmp_path, cnn_image):
 
 
 def test_per_block_kernels_on_a_direct_coded_partial_sum_network_equal_the_core_interpreter(monkeypatch):
-    """An MLP with 600 inputs on tianjic256 with direct (8-bit) inputs: the chip-wide bound needs float64 (the
-    partial-sum trees' sums pass 2**24), yet the first layer's units run as two-digit int8 GEMMs (host values
-    up to 255) and the rest in float32 where their own bound allows; spikes, counters
+    """An MLP with 600 inputs on tianjic256 cores with 10-bit direct inputs: the chip-wide bound needs float64
+    (the partial-sum trees' sums pass 2**24), yet the first layer's units run as two-digit int8 GEMMs (host values
+    up to 511) and the rest in float32 where their own bound allows; spikes, counters
     and final membranes equal the float64-only run and the core interpreter."""
     import torch
 
@@ -266,7 +266,9 @@ def test_per_block_kernels_on_a_direct_coded_partial_sum_network_equal_the_core_
     with torch.no_grad():  # weights of equal magnitude: every one quantizes to +-127, so the bounds are large
         model[0].weight.copy_(torch.sign(torch.randn(48, 600)) * 0.01)
     x = np.random.default_rng(0).random((24, 600), dtype=np.float32)
-    compiled = nmc.compile(model, chip="tianjic256", calibration=x, timesteps=12, allow_accuracy_loss=True)
+    tianjic = load_chip("tianjic256")  # with 10-bit inputs: host values up to 511, past int8
+    chip = dataclasses.replace(tianjic, name="tianjic-in10", core={**tianjic.core, "input_bits": 10})
+    compiled = nmc.compile(model, chip=chip, calibration=x, timesteps=12, allow_accuracy_loss=True)
     module, image = compiled.module, decode(compiled.binary)
     fast = Chip(image).run(x, record=True, trace=True)
     assert fast.stats["dtype"] == "float64"

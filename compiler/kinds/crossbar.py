@@ -15,7 +15,6 @@ from typing import Any
 import numpy as np
 
 from nmc import pipeline
-from nmc.chips.binary import decode
 from nmc.conversion.stats import check_capacity, network_stats
 from nmc.costs import dynamic_report, neurobench_static, spike_raster_and_heatmap
 from nmc.dialects.map_layout import assignment, group_rates, net_view, traffic_pairs
@@ -200,7 +199,7 @@ def _chip_outputs(module, snn_module, chip, report: dict, stem: str, stimulus, p
             report["notes_plot"] = "--plot needs --calibration data to simulate"
         return files
     progress("simulating the binary on calibration data")
-    run = Simulator(decode(data)).run(stimulus, record=True)
+    run = Simulator(image).run(stimulus, record=True)  # the image is the decoded binary
     dense = report["snn"]["synapses"] * report["ticks"]
     report["chip_run"] = dynamic_report(run, len(stimulus), image, chip, report["mapping"], dense)
     if plot:

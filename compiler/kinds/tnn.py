@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from nmc.chips.binary import ChipImage, decode, encode
+from nmc.chips.binary import ChipImage
 from nmc.driver import load_npy, print_ir, write_atomically
 from nmc.errors import ModelRejected, NmcError
 from nmc.kinds.driver import CompileContext
@@ -144,7 +144,7 @@ class TnnDriver:
     def target_outputs(self, target: str, module: Any, image: Any, ctx: CompileContext) -> dict[str, str | bytes]:
 
         report: dict[str, Any] = {}
-        files = verilog_outputs(encode(image), ctx.chip, ctx.stem, ctx.calibration, ctx.options, report, ctx.say)
+        files = verilog_outputs(image, ctx.chip, ctx.stem, ctx.calibration, ctx.options, report, ctx.say)
         ctx.state["verilog_report"] = report
         return files
 
@@ -153,7 +153,7 @@ class TnnDriver:
         image = ctx.state.get("image")
         if image is not None and ctx.calibration is not None and o.check:
             ctx.say("check")
-            ctx.report["check"] = _check(ctx.state["model"], encode(image), ctx.calibration)
+            ctx.report["check"] = _check(ctx.state["model"], image, ctx.calibration)
         if o.forecast:
             if image is None:
                 raise NmcError("--forecast predicts the mapped columns: use it with --target chip or verilog (or --level map)")
@@ -192,13 +192,13 @@ def run_command(path: Path, loaded: Any, x: np.ndarray, args: Any) -> None:
         print(f"Rand index {rand_index(labels, run.winners):.4f} on {len(x)} samples")
 
 
-def _check(model: Any, binary: bytes, x: np.ndarray) -> dict[str, Any]:
+def _check(model: Any, image: ChipImage, x: np.ndarray) -> dict[str, Any]:
     """Spike times of the torch model and of the binary on the simulator, sample by sample: they must be equal."""
     import torch
 
     with torch.no_grad():
         expected = model(model.encode(x)).cpu().numpy()
-    got = TnnChip(decode(binary)).run(x).outputs
+    got = TnnChip(image).run(x).outputs
     bad = np.nonzero((expected != got).any(axis=1))[0]
     if bad.size:
         n = int(bad[0])

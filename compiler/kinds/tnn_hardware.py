@@ -12,7 +12,6 @@ from typing import Any
 
 import numpy as np
 
-from nmc.chips.binary import decode
 from nmc.chips.tnn_format import no_spike
 from nmc.errors import NmcError
 from nmc.runtime.tnn_encode import encode
@@ -26,11 +25,10 @@ TNN_TB_SAMPLES = 64
 
 
 def verilog_outputs(
-    binary: bytes, chip: Any, stem: str, x: np.ndarray | None, o: Any, report: dict, say: Callable[[str], None]
+    image: Any, chip: Any, stem: str, x: np.ndarray | None, o: Any, report: dict, say: Callable[[str], None]
 ) -> dict[str, str]:
 
     say("emitting Verilog")
-    image = decode(binary)
     learn = bool(chip.tnn_column and chip.tnn_column.get("stdp"))
     samples = o.tb_samples or TNN_TB_SAMPLES
     sim = TnnChip(image)
