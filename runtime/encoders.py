@@ -12,6 +12,7 @@ class Encoder:
         """`x`: [batch, *shape], or [batch, ticks, *shape] for the "spikes" kind (a spike train per input)."""
         self.kind, self.scale, self.levels, self.dtype = kind, scale, levels, np.dtype(dtype)
         self.tick = 0
+        self._direct: np.ndarray | None = None
         if kind == "spikes":
             self.frames = x.reshape(x.shape[0], x.shape[1], -1) != 0
             x = x[:, 0] if x.shape[1] else x.reshape(x.shape[0], -1)
@@ -26,11 +27,15 @@ class Encoder:
             if t >= self.frames.shape[1]:
                 return np.zeros(self.x.shape, self.dtype)
             return self.frames[:, t].astype(self.dtype)
-        if self.kind == "direct":
-            if self.levels is not None:
-                q = np.rint(self.x.astype(np.float64) * self.scale * self.levels)
-                return np.clip(q, -self.levels, self.levels).astype(np.int64)
-            return (self.x * self.dtype.type(self.scale)).astype(self.dtype)
+        if self.kind == "direct":  # the same values every tick: computed once, handed out read-only
+            if self._direct is None:
+                if self.levels is not None:
+                    q = np.rint(self.x.astype(np.float64) * self.scale * self.levels)
+                    self._direct = np.clip(q, -self.levels, self.levels).astype(np.int64)
+                else:
+                    self._direct = (self.x * self.dtype.type(self.scale)).astype(self.dtype)
+                self._direct.flags.writeable = False
+            return self._direct
         if self.kind == "rate":  # in place; the same roundings as u = u + x * scale; s = u >= 1; u = u - s
             self.u += self.gain
             s = (self.u >= 1).astype(self.dtype)

@@ -64,17 +64,20 @@ def run_loop(
     # the kernels depend on the host inputs' bound: proved for the next 2**k - 1 above it (127, 255, …, the
     # kernels' own thresholds among them), so that runs with similar inputs reuse the tables
     bound_key = float(2 ** int(np.ceil(np.log2(host_bound + 1))) - 1)
-    key = (bk.name, str(dtype), allowed, bound_key)
+    spikes_only = all(e.kind != "direct" for e in encoders)
+    # copy relays are read through unless every neuron's spikes are asked for (docs/chip-model.md)
+    relays = None if record or trace else spikes_only
+    key = (bk.name, str(dtype), allowed, bound_key, relays)
     cache = chip.__dict__.setdefault("_tables", {})
     if key not in cache:
         # torch: every core dense (GPU GEMMs, no sparse kernels needed for int64); numpy: sparse cores and events too
         dense_min = DENSE_BLOCK_MIN if bk.name == "numpy" else 0.0
-        cache[key] = build_tables(chip, bk, dense_min, bk.name == "numpy", bound_key, allowed)
+        cache[key] = build_tables(chip, bk, dense_min, bk.name == "numpy", bound_key, allowed, relays)
     t: Tables = cache[key]
     n, k = chip.n, t.n_state
     prm, flags = t.params, t.flags
     total = chip.ticks + chip.latency
-    ring = chip.ring
+    ring = max(chip.ring, t.ring)
     # state is (neurons, batch): a block's axons are contiguous rows, gathers copy whole rows
     v = bk.zeros((k, batch)) + prm["v_init"]
     out_hist = bk.zeros((ring, n, batch))
@@ -88,18 +91,22 @@ def run_loop(
     max_start = int(chip.start.max(initial=0))
     n_cols = t.fan_out.size
     lo, hi = chip.mem_lo, chip.mem_hi
-    thr = prm["threshold"]
-    spikes_only = all(e.kind != "direct" for e in encoders)
+    start_state, start_psum = chip.start[t.order[:k]], chip.start[t.order[k:]]
+    all_direct = bool(encoders) and all(e.kind == "direct" for e in encoders)
+    direct_host = host_counts = None
     x_buffer = None
     stack_cells = sum(st.w.shape[0] * st.w.shape[1] * st.w.shape[2] for st in t.stacks)
     for tick in range(total):
         r = tick % ring
         starting = tick < max_start  # some neurons have not started yet: mask them
         if tick < chip.ticks and encoders:
-            steps = [e.step() for e in encoders]  # (inputs, batch): the encoders run transposed
-            host = np.concatenate(steps if spikes_only else [np.trunc(s.astype(np.float64)) for s in steps], axis=0)
-            in_counts[r] = host @ np.ones(batch, host.dtype) if spikes_only else np.count_nonzero(host, axis=1)
-            in_hist[r] = bk.asarray(host)
+            if direct_host is None or tick == 0:
+                steps = [e.step() for e in encoders]  # (inputs, batch): the encoders run transposed
+                host = np.concatenate(steps if spikes_only else [np.trunc(s.astype(np.float64)) for s in steps], axis=0)
+                host_counts = host @ np.ones(batch, host.dtype) if spikes_only else np.count_nonzero(host, axis=1)
+                direct_host = bk.asarray(host) if all_direct else None  # constant input: converted once
+            in_counts[r] = host_counts
+            in_hist[r] = direct_host if all_direct else bk.asarray(host)
         else:
             in_hist[r] = 0
             in_counts[r] = 0
@@ -118,7 +125,7 @@ def run_loop(
                           + t.sparse_nnz + stack_cells) * batch  # fmt: skip
             event_tick = EVENT_COST * events_now + EVENT_FIXED * n * batch < live_cells
         gathers = t.gathers if event_tick else t.partial
-        if x_buffer is None and (gathers or t.sparse is not None or t.stacks):
+        if x_buffer is None and (gathers or t.stacks):
             # one buffer for the run: a gather writes its columns every tick once its sources exist (before
             # that, back < 0, nothing has been written and they are still zero); the rest stay zero
             x_buffer = bk.zeros((n_cols, batch))
@@ -164,37 +171,47 @@ def run_loop(
                     res = st.w @ x[st.cols]  # (blocks, R, batch)
                     cur[st.rows] = res.reshape(-1, batch)
                 cur = cur[:n]
-            if t.sparse is not None:
-                cur[t.sparse_rows] += bk.spmm(t.sparse, x)
-        if flags["bias"]:
-            cur += prm["bias"]
+            if t.sparse is not None:  # one product per (host or neuron, delay) class, straight off its history
+                acc = None
+                for from_host, d, width, m in t.sparse:
+                    back = tick - d if from_host else tick - 1 - d
+                    if back >= 0:
+                        part = bk.spmm(m, (in_hist if from_host else out_hist)[back % ring][:width])
+                        acc = part if acc is None else acc + part
+                if acc is not None:
+                    cur[t.sparse_rows] += acc
+        if t.bias_end:  # rows past bias_end have no bias
+            cur[: t.bias_end] += prm["bias"]
         out = out_hist[r]  # every row is written below
         if k < n:  # partial-sum units: forward the clipped sum, keep no state
             ps = bk.clip(cur[k:], chip.ps_lo, chip.ps_hi)
-            out[k:] = bk.where(prm["start_psum"] <= tick, ps, 0) if starting else ps
+            out[k:] = ps
+            if starting:  # units not started yet send nothing
+                out[k + np.nonzero(start_psum > tick)[0]] = 0
             out_counts[r, k:] = bk.count_rows(out[k:])
         # stateful neurons: decay, integrate, saturate, fire, reset (docs/chip-model.md)
-        v_old = bk.copy(v) if starting else None  # v is updated in place below
+        waiting = np.nonzero(start_state > tick)[0] if starting else None
+        v_waiting = v[waiting] if starting else None  # neurons not started yet keep their membrane
         if flags["decay"]:
-            v = v - bk.where(prm["decays"], bk.floor_shift(v, prm["inv"], prm["shift"]), 0)
+            # float: floor(v * 2**-shift), with inv = 0 (nothing leaks) where shift is 0
+            v = v - (bk.floor_shift(v, prm["inv"], None) if bk.is_float else bk.where(prm["decays"], v >> prm["shift"], 0))
         v = bk.add_clip(v, cur[:k], lo, hi)
-        if flags["any_gt"] and not flags["all_gt"]:
-            fired = bk.where(prm["greater"], v > thr, v >= thr)
-        else:
-            fired = v > thr if flags["all_gt"] else v >= thr
-        if not flags["all_fire"]:
-            fired = fired & prm["fires"]
+        fired = v >= prm["fire_at"]  # (v > thr as v >= thr + 1; never for integrate-only neurons)
         if starting:
-            fired = fired & (prm["start_state"] <= tick)
-        if flags["subtract"]:  # (integrate-only neurons never fire, so their reset mode does not matter)
-            v = bk.sub_where(v, thr, fired if flags["all_subtract_firing"] else fired & prm["subtract"])
-        if flags["zero"]:
-            v = bk.where(fired & prm["zero"], 0, v)
+            fired[waiting] = False
+        spikes = out[:k]
+        spikes[...] = fired  # 0/1 in the run's type: the resets below multiply by it (cheaper than by a bool)
+        if flags["subtract_firing"]:
+            v = bk.sub_where(v, prm["thr_subtract"], spikes)
+        if flags["zero_firing"]:
+            v = bk.sub_where(v, v, spikes * prm["zero_firing"])
         if starting:
-            v = bk.where(prm["start_state"] <= tick, v, v_old)
-        out[:k] = fired
+            v[waiting] = v_waiting
         out_counts[r, :k] = bk.row_sums(out[:k])  # spikes are 0/1: counts by a matrix-vector product
         packets += float(out_counts[r] @ t.remote)
+        for rp in t.relay_packets:  # a relay read through sends what its root sent `lag` ticks earlier
+            if tick >= rp.lag:
+                packets += float((in_counts if rp.from_host else out_counts)[(tick - rp.lag) % ring][rp.roots] @ rp.remote)
         updates += batch * (int((chip.start <= tick).sum()) if starting else n)
         decode.step(tick, out)
         if record:

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import copy
 import itertools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from nmc.chips.formats import MODES, RESETS
 from nmc.runtime.int8 import fits_int8
+from nmc.runtime.sim_relays import RelayPackets, read_through
 
 if TYPE_CHECKING:
     from nmc.runtime.simulator import Chip
@@ -69,7 +70,9 @@ class Tables:
     n_state: int  # neurons [0, n_state) keep a membrane; the rest are partial-sum units
     blocks: list[Block]  # dense crossbar blocks, one GEMM each
     stacks: list[Stack]  # many small blocks, one batched GEMM per stack
-    sparse: Any  # sparse (len(sparse_rows), columns + 1) matrix of the synapses outside dense blocks, or None
+    # the synapses outside dense blocks, per column class (from host, delay, width, sparse (len(sparse_rows), width)
+    # matrix over that class's history slice), or None
+    sparse: list[tuple[bool, int, int, Any]] | None
     sparse_nnz: int
     events: Any  # sparse (axons + 1, n) matrix of every synapse, transposed: fan-out rows (numpy backend), or None
     gathers: list[tuple[bool, int, Any, Any, np.ndarray, np.ndarray]]  # (from host, delay, axons, sources) x2: device, numpy
@@ -78,7 +81,10 @@ class Tables:
     remote: np.ndarray  # remote destination cores per internal neuron
     params: dict[str, Any]
     flags: dict[str, bool]  # which neuron features occur at all (fast paths skip the others)
-    sparse_rows: Any = None  # the internal neurons the sparse matrix's rows stand for
+    sparse_rows: Any = None  # the internal neurons the sparse matrices' rows stand for
+    bias_end: int = 0  # neurons [bias_end, n) have no bias
+    relay_packets: list[RelayPackets] = field(default_factory=list)  # the packets of copy relays read through
+    ring: int = 2  # ticks of history the axons need
 
 
 def _runs(keys: np.ndarray) -> list[tuple[int, int]]:
@@ -213,16 +219,22 @@ def by_source(chip: Chip, internal: np.ndarray) -> Chip:
 
 
 def build_tables(
-    chip: Chip, backend: Any, dense_min: float, event_driven: bool, host_bound: float = 1.0, allowed: tuple[str, ...] = ()
+    chip: Chip, backend: Any, dense_min: float, event_driven: bool, host_bound: float = 1.0, allowed: tuple[str, ...] = (),
+    relays: bool | None = None,
 ) -> Tables:  # fmt: skip
     """The tables of one backend, over the chip's sources (`by_source`); each dense block gets the cheapest of
-    the `allowed` kernels that its own value bounds (for host inputs up to `host_bound`) prove exact."""
+    the `allowed` kernels that its own value bounds (for host inputs up to `host_bound`) prove exact. `relays`:
+    read copy relays through (runtime/sim_relays.py), True where the host inputs are spike-coded, False where
+    they are graded; None keeps them (runs that record every neuron's spikes)."""
     n = chip.n
     order = np.concatenate([chip.stateful, chip.psum])
     internal = np.empty(n, np.int64)
     internal[order] = np.arange(n)
     real = chip
-    chip = by_source(chip, internal)
+    view, relay_packets, ring = (chip, [], chip.ring) if relays is None else read_through(chip, relays)
+    for rp in relay_packets:
+        rp.roots = rp.roots if rp.from_host else internal[rp.roots]
+    chip = by_source(view, internal)
     proof = None
     if allowed:
         out, current = real.value_bounds(host_bound)
@@ -246,9 +258,14 @@ def build_tables(
     # is added to those rows only: a full-height product would touch every neuron's current again)
     sparse_rows = np.unique(rows[out]) if out.any() else None
     sparse = None
-    if sparse_rows is not None:
-        local = np.searchsorted(sparse_rows, rows[out])
-        sparse = backend.sparse_matrix(local, cols[out], weights[out], (sparse_rows.size, n_cols))
+    if sparse_rows is not None:  # split by column class: each part multiplies its class's history slice as it is
+        local, out_cols, out_w = np.searchsorted(sparse_rows, rows[out]), cols[out], weights[out]
+        sparse = []
+        for host, d, c0, c1 in _classes(chip):
+            sel = (out_cols >= c0) & (out_cols < c1)
+            if sel.any():
+                m = backend.sparse_matrix(local[sel], out_cols[sel] - c0, out_w[sel], (sparse_rows.size, c1 - c0))
+                sparse.append((host, d, c1 - c0, m))
     events = backend.sparse_matrix(cols, rows, weights, (n_cols, n)) if event_driven else None
     fan_out = np.zeros(n_cols)
     fan_out[: chip.n_axons] = chip.fan_out
@@ -260,7 +277,6 @@ def build_tables(
             axons = np.nonzero(sel)[0]
             gathers.append((host, int(d), backend.asarray(axons, np.int64), backend.asarray(src, np.int64), axons, src))
     needed = np.zeros(n_cols, bool)
-    needed[cols[out]] = True
     for blk in blocks:
         needed[blk.c0 : blk.c1] |= blk.direct is None
     for st in stacks:
@@ -273,24 +289,42 @@ def build_tables(
     p = order
     k = chip.stateful.size
     shift = chip.shift[p][:k]
+    inv = np.where(shift > 0, 2.0 ** -shift.astype(np.float64), 0.0)
     raw = {
-        "threshold": chip.threshold[p][:k], "v_init": chip.v_init[p][:k], "inv": 2.0 ** -shift.astype(np.float64),
+        "threshold": chip.threshold[p][:k], "v_init": chip.v_init[p][:k], "inv": inv,
         "shift": shift, "decays": shift > 0, "greater": chip.greater[p][:k],
         "subtract": chip.reset[p][:k] == RESETS.index("subtract"), "zero": chip.reset[p][:k] == RESETS.index("zero"),
         "fires": chip.mode[p][:k] == MODES.index("spike"), "start_state": chip.start[p][:k],
         "start_psum": chip.start[p][k:], "bias": chip.bias[p],
     }  # fmt: skip
+    # one comparison for every neuron: on integers v > thr is v >= thr + 1, and a neuron that never fires
+    # (integrate mode) compares against a value no membrane reaches; the reset is arithmetic, not a select
+    # (a select on a data-dependent mask costs ~20x an add in numpy): v -= fired * thr on subtract rows
+    never = np.inf if backend.is_float else np.iinfo(np.int64).max
+    fire_at = np.where(raw["fires"], raw["threshold"] + raw["greater"], never)
+    raw["fire_at"] = fire_at
+    raw["thr_subtract"] = np.where(raw["subtract"] & raw["fires"], raw["threshold"], 0)
+    raw["zero_firing"] = (raw["zero"] & raw["fires"]).astype(np.int64)  # 0/1 in the run's type (no bool casts)
     params = {}
     for key, val in raw.items():  # column vectors: state is laid out (neurons, batch)
         dtype = np.bool_ if val.dtype == np.bool_ else (np.int64 if key == "shift" else None)
         params[key] = backend.asarray(val[:, None], dtype)
     flags = {
-        "decay": bool(raw["decays"].any()), "all_gt": bool(raw["greater"].all()), "any_gt": bool(raw["greater"].any()),
-        "zero": bool(raw["zero"].any()), "subtract": bool(raw["subtract"].any()), "all_fire": bool(raw["fires"].all()),
-        "bias": bool(raw["bias"].any()), "all_subtract_firing": bool(raw["subtract"][raw["fires"]].all()),
+        "decay": bool(raw["decays"].any()), "zero_firing": bool((raw["zero"] & raw["fires"]).any()),
+        "subtract_firing": bool((raw["subtract"] & raw["fires"]).any()),
     }  # fmt: skip
+    bias_end = int(np.nonzero(raw["bias"])[0].max(initial=-1)) + 1
+    params["bias"] = params["bias"][:bias_end]
     return Tables(order, k, blocks, stacks, sparse, int(out.sum()), events, gathers, partial, fan_out, chip.remote[order], params,
-                  flags, None if sparse_rows is None else backend.asarray(sparse_rows, np.int64))  # fmt: skip
+                  flags, None if sparse_rows is None else backend.asarray(sparse_rows, np.int64), bias_end, relay_packets,
+                  ring)  # fmt: skip
+
+
+def _classes(view: Chip) -> list[tuple[bool, int, int, int]]:
+    """(from host, delay, first column, end column) of each column class of a `by_source` view, in order."""
+    key = np.stack([view.axon_host.astype(np.int64), view.axon_delay])
+    change = [0, *(np.nonzero((key[:, 1:] != key[:, :-1]).any(axis=0))[0] + 1).tolist(), view.n_axons]
+    return [(bool(view.axon_host[a]), int(view.axon_delay[a]), a, b) for a, b in itertools.pairwise(change) if b > a]
 
 
 def _arrange(

@@ -107,11 +107,17 @@ class Chip:
     # ------------------------------------------------------------------ exactness
 
     def _value_bound(self, host_bound: float) -> float:
-        """The largest magnitude any quantity of a tick reaches: axon values, partial sums, membranes."""
+        """The largest magnitude any quantity of a tick reaches (docs/chip-model.md): an axon value, a partial
+        sum of a current (at most the current's bound C), or the membrane plus its current. A membrane held
+        between ticks is clipped to the membrane range, or a reset value: 0, or v - thr with v >= thr (at most
+        the range's top plus a negative threshold's magnitude), or its start value; thresholds (+1 for >) are
+        compared to, and subtracted from, it."""
         out, current = self.value_bounds(host_bound)
         axon_bound = np.where(self.axon_host, host_bound, out[np.where(self.axon_host, 0, self.axon_src)])
-        membrane = max(-self.mem_lo, float(np.abs(self.threshold).max(initial=0)), float(np.abs(self.v_init).max(initial=0)))
-        return float(current.max(initial=0)) + membrane + float(axon_bound.max(initial=0))
+        thr = np.abs(self.threshold).max(initial=0)
+        held = max(-self.mem_lo, self.mem_hi + max(0, -int(self.threshold.min(initial=0))),
+                   float(np.abs(self.v_init).max(initial=0)))  # fmt: skip
+        return max(held + max(float(current.max(initial=0)), thr + 1.0), float(axon_bound.max(initial=0)))
 
     def value_bounds(self, host_bound: float) -> tuple[np.ndarray, np.ndarray]:
         """Per neuron: the largest magnitude of its output (a spike is 1; a partial sum at most its

@@ -303,3 +303,38 @@ def test_one_column_per_source_merges_every_cores_copy_of_an_axon():
     run = chip.run(x)
     assert len(chip.__dict__["_tables"]) == 1
     np.testing.assert_array_equal(run.outputs[0], run_core(module, x).outputs[0])
+
+
+def test_copy_relays_read_through_give_the_same_spikes_and_counters():
+    """An MLP on truenorth4 (fan-out 256) gets relays that repeat a spike one tick later: for the inputs (fan-out
+    300) and for the second layer (fan-out 300). A run reads them through (each reader takes the relay's root
+    source, later by the relay's lag; runtime/sim_relays.py). Outputs and every counter equal the run that
+    simulates each relay (a recording run keeps them: every neuron's spikes are asked for) and the core
+    interpreter. With graded host inputs the host-fed relays would not be copies: they are kept."""
+    import torch
+
+    import nmc
+    from nmc.runtime.core_interp import run_core
+    from nmc.runtime.sim_relays import read_through
+
+    torch.manual_seed(0)
+    layers = [torch.nn.Linear(24, 300), torch.nn.Linear(300, 30), torch.nn.Linear(30, 300), torch.nn.Linear(300, 10)]
+    model = torch.nn.Sequential(*(m for layer in layers for m in (layer, torch.nn.ReLU())))[:-1].eval()
+    x = np.random.default_rng(0).random((16, 24), dtype=np.float32)
+    compiled = nmc.compile(model, chip="truenorth4", calibration=x, encoding="rate", timesteps=12, approximate_fan_in=True,
+                           allow_accuracy_loss=True)  # fmt: skip
+    chip = Chip(decode(compiled.binary))
+    view, packets, _ = read_through(chip, True)
+    relays = chip.syn_weight.size - view.syn_weight.size  # one synapse each
+    assert relays == 2 * 24 + 2 * 30  # the inputs' and the second layer's relays (two copies each)
+    assert {p.from_host for p in packets} == {True, False}
+    graded, graded_packets, _ = read_through(chip, False)
+    assert chip.syn_weight.size - graded.syn_weight.size == 2 * 30
+    assert {p.from_host for p in graded_packets} == {False}
+    through = chip.run(x)
+    kept = chip.run(x, record=True)
+    assert sorted(str(key[-1]) for key in chip.__dict__["_tables"]) == ["None", "True"]
+    assert np.array_equal(through.outputs[0], kept.outputs[0])
+    assert (through.synaptic_events, through.neuron_updates, through.packets) == (
+        kept.synaptic_events, kept.neuron_updates, kept.packets)  # fmt: skip
+    np.testing.assert_array_equal(through.outputs[0], run_core(compiled.module, x).outputs[0])
