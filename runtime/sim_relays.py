@@ -58,7 +58,7 @@ def read_through(chip: Chip, spike_host: bool) -> tuple[Chip, list[RelayPackets]
     w = np.where(syn_of >= 0, chip.syn_weight[np.maximum(syn_of, 0)], 0)
     held = np.clip(w, chip.mem_lo, chip.mem_hi)
     fire_at = chip.threshold + chip.greater
-    resets = ((chip.reset == RESETS.index("zero")) | ((chip.reset == RESETS.index("subtract")) & (held == chip.threshold)))
+    resets = (chip.reset == RESETS.index("zero")) | ((chip.reset == RESETS.index("subtract")) & (held == chip.threshold))
     candidate = (spike & one & ~outputs & (chip.bias == 0) & (chip.v_init == 0) & (fire_at > 0) & (held >= fire_at)
                  & resets)  # fmt: skip
     axon = chip.syn_col[np.maximum(syn_of, 0)]

@@ -123,7 +123,8 @@ def test_synthesis_of_a_tnn_column_reports_yosys_and_opensta_numbers_determinist
     torch.save(small, tmp_path / "model.pt")
     np.save(tmp_path / "x.npy", small_x)
     out = tmp_path / "rtl"
-    argv = [str(tmp_path / "model.pt"), "--target", "verilog", "--synth", "--clock-mhz", "100", "--calibration", str(tmp_path / "x.npy")]
+    argv = [str(tmp_path / "model.pt"), "--target", "verilog", "--synth", "--clock-mhz", "100",
+            "--calibration", str(tmp_path / "x.npy")]  # fmt: skip
     nmc_compile.main([*argv, "-o", str(out)])
     printed = capsys.readouterr().out
     assert "timing (OpenSTA at 100 MHz): worst slack" in printed
