@@ -13,6 +13,7 @@ saturates, fires and resets. Bit-exact with the core interpreter, and fast:
 * int8 GEMMs (int32 sums) for blocks whose weights and axon values fit int8 (torch's kernel);
 * event-driven ticks: when few axons carry a value, only their synapses are touched;
 * partial-sum units take a cheap path (clip and forward), only firing neurons hold state;
+* copy relays (a spike repeated one tick later) are read through, not simulated (runtime/sim_relays.py);
 * the same loop runs on numpy or torch (CPU, CUDA): runtime/sim_backend.py.
 """
 
