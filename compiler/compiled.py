@@ -5,8 +5,9 @@ Kept apart from the driver (nmc.api) so that every compile path builds the same 
 
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -68,15 +69,33 @@ class Compiled:
             for name in names:
                 os.chmod(staging / name, 0o644)
             previous = _previous_files(outdir)
-            outdir.mkdir(exist_ok=True)
-            for name in names:
-                (outdir / name).parent.mkdir(parents=True, exist_ok=True)
-                os.replace(staging / name, outdir / name)
-            for stale in previous - {*self.files, "report.json"}:
-                (outdir / stale).unlink(missing_ok=True)
+            with _commit_uninterrupted():
+                outdir.mkdir(exist_ok=True)
+                for name in names:
+                    (outdir / name).parent.mkdir(parents=True, exist_ok=True)
+                    os.replace(staging / name, outdir / name)
+                for stale in previous - {*self.files, "report.json"}:
+                    (outdir / stale).unlink(missing_ok=True)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
         return outdir
+
+
+@contextlib.contextmanager
+def _commit_uninterrupted() -> Iterator[None]:
+    """The moves into the output folder (milliseconds) finish once begun: a Ctrl-C that arrives while they
+    run is dropped, so the folder ends whole, never half-written (before them it still leaves nothing)."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, lambda *_: None)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _previous_files(outdir: Path) -> set[str]:

@@ -12,7 +12,7 @@ class Encoder:
         """`x`: [batch, *shape], or [batch, ticks, *shape] for the "spikes" kind (a spike train per input)."""
         self.kind, self.scale, self.levels, self.dtype = kind, scale, levels, np.dtype(dtype)
         self.tick = 0
-        self._direct: np.ndarray | None = None
+        self._direct: np.ndarray | None = None  # per-tick constants: direct values, Poisson probabilities
         if kind == "spikes":
             self.frames = x.reshape(x.shape[0], x.shape[1], -1) != 0
             x = x[:, 0] if x.shape[1] else x.reshape(x.shape[0], -1)
@@ -41,5 +41,6 @@ class Encoder:
             s = (self.u >= 1).astype(self.dtype)
             self.u -= s
             return s
-        p = np.clip(self.x.astype(np.float64) * self.scale, 0.0, 1.0)
-        return (self.rng.random(p.shape) < p).astype(self.dtype)
+        if self._direct is None:  # the Poisson probabilities, the same every tick
+            self._direct = np.clip(self.x.astype(np.float64) * self.scale, 0.0, 1.0)
+        return (self.rng.random(self._direct.shape) < self._direct).astype(self.dtype)

@@ -242,7 +242,7 @@ def test_ctrl_c_at_15_random_points_of_a_compile_leaves_nothing(tmp_path, reques
         interrupted += 1
         assert proc.returncode == 130, f"point {point} of {total} ({where}): {proc.stderr}"
         assert proc.stderr.strip() == "nmc-compile: error: interrupted", proc.stderr
-        assert list(work.iterdir()) == [], f"point {point} of {total}: left {list(work.iterdir())}"
+        assert list(work.iterdir()) == [], f"point {point} of {total} ({where}): left {list(work.iterdir())}"
     assert interrupted >= 12
 
 
