@@ -74,7 +74,7 @@ def run_loop(
         dense_min = DENSE_BLOCK_MIN if bk.name == "numpy" else 0.0
         cache[key] = build_tables(chip, bk, dense_min, bk.name == "numpy", bound_key, allowed, relays)
     t: Tables = cache[key]
-    n, k = chip.n, t.n_state
+    n, k, p0 = chip.n, t.n_state, t.psum0  # rows [k, p0): relays read through, never written (stay 0)
     prm, flags = t.params, t.flags
     total = chip.ticks + chip.latency
     ring = max(chip.ring, t.ring)
@@ -91,7 +91,7 @@ def run_loop(
     max_start = int(chip.start.max(initial=0))
     n_cols = t.fan_out.size
     lo, hi = chip.mem_lo, chip.mem_hi
-    start_state, start_psum = chip.start[t.order[:k]], chip.start[t.order[k:]]
+    start_state, start_psum = chip.start[t.order[:k]], chip.start[t.order[p0:]]
     all_direct = bool(encoders) and all(e.kind == "direct" for e in encoders)
     direct_host = host_counts = None
     x_buffer = None
@@ -183,12 +183,12 @@ def run_loop(
         if t.bias_end:  # rows past bias_end have no bias
             cur[: t.bias_end] += prm["bias"]
         out = out_hist[r]  # every row is written below
-        if k < n:  # partial-sum units: forward the clipped sum, keep no state
-            ps = bk.clip(cur[k:], chip.ps_lo, chip.ps_hi)
-            out[k:] = ps
+        if p0 < n:  # partial-sum units: forward the clipped sum, keep no state
+            ps = bk.clip(cur[p0:], chip.ps_lo, chip.ps_hi)
+            out[p0:] = ps
             if starting:  # units not started yet send nothing
-                out[k + np.nonzero(start_psum > tick)[0]] = 0
-            out_counts[r, k:] = bk.count_rows(out[k:])
+                out[p0 + np.nonzero(start_psum > tick)[0]] = 0
+            out_counts[r, p0:] = bk.count_rows(out[p0:])
         # stateful neurons: decay, integrate, saturate, fire, reset (docs/chip-model.md)
         waiting = np.nonzero(start_state > tick)[0] if starting else None
         v_waiting = v[waiting] if starting else None  # neurons not started yet keep their membrane

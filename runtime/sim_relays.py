@@ -43,9 +43,10 @@ class RelayPackets:
     remote: np.ndarray
 
 
-def read_through(chip: Chip, spike_host: bool) -> tuple[Chip, list[RelayPackets], int]:
+def read_through(chip: Chip, spike_host: bool) -> tuple[Chip, list[RelayPackets], int, np.ndarray]:
     """The chip with its copy relays read through (a view: the binary is untouched), the relays' packet
-    terms, and the history depth the new axons need. Returns the chip itself when it has none."""
+    terms, the history depth the new axons need, and which neurons are relays read through (they need no
+    simulation). Returns the chip itself when it has none."""
     n = chip.n
     spike = chip.mode == MODES.index("spike")
     per_row = np.bincount(chip.syn_row, minlength=n)
@@ -87,7 +88,7 @@ def read_through(chip: Chip, spike_host: bool) -> tuple[Chip, list[RelayPackets]
         fused |= ok
         open_ &= ~ready
     if not fused.any():
-        return chip, [], chip.ring
+        return chip, [], chip.ring, fused
     # readers of fused relays: their synapses move to (root, new delay) columns appended after the axons
     neuron_axon = ~chip.axon_host
     via = np.zeros(chip.n_axons, bool)
@@ -118,4 +119,4 @@ def read_through(chip: Chip, spike_host: bool) -> tuple[Chip, list[RelayPackets]
         if sel.any():
             packets.append(RelayPackets(h, L, root[sel], chip.remote[sel]))
     depth = max(chip.ring, int(uniq[2].max()) + 2, int(lag[fused].max()) + 1)
-    return view, packets, depth
+    return view, packets, depth, fused

@@ -1,7 +1,8 @@
 """The simulator's precomputed tables: crossbar blocks, stacks, gathers, neuron parameters.
 
-Internal layout: neurons are renumbered so that the stateful ones (spike, integrate) come
-first and partial-sum units last, so each kind is a contiguous slice. Axons keep the binary's
+Internal layout: neurons are renumbered so that the simulated stateful ones (spike, integrate) come
+first, copy relays read through next (runtime/sim_relays.py: their rows stay 0) and partial-sum units
+last, so each kind is a contiguous slice. Axons keep the binary's
 numbering (grouped by core), plus one last axon that is always zero. Within a core, consecutive
 neurons that read the same axon range form a dense block; blocks merge while cheaper than apart.
 """
@@ -67,7 +68,7 @@ class Tables:
     """Everything a run needs, in internal numbering, as backend arrays."""
 
     order: np.ndarray  # internal neuron -> binary neuron
-    n_state: int  # neurons [0, n_state) keep a membrane; the rest are partial-sum units
+    n_state: int  # neurons [0, n_state) keep a membrane; then relays read through (never simulated), partial-sum units
     blocks: list[Block]  # dense crossbar blocks, one GEMM each
     stacks: list[Stack]  # many small blocks, one batched GEMM per stack
     # the synapses outside dense blocks, per column class (from host, delay, width, sparse (len(sparse_rows), width)
@@ -85,6 +86,7 @@ class Tables:
     bias_end: int = 0  # neurons [bias_end, n) have no bias
     relay_packets: list[RelayPackets] = field(default_factory=list)  # the packets of copy relays read through
     ring: int = 2  # ticks of history the axons need
+    psum0: int = 0  # neurons [psum0, n) are partial-sum units
 
 
 def _runs(keys: np.ndarray) -> list[tuple[int, int]]:
@@ -96,14 +98,17 @@ def _runs(keys: np.ndarray) -> list[tuple[int, int]]:
     return list(itertools.pairwise(bounds))
 
 
-def _blocks(chip: Chip, internal: np.ndarray, dense_min: float) -> tuple[list[tuple[int, int, int, int]], np.ndarray]:
+def _blocks(
+    chip: Chip, internal: np.ndarray, dense_min: float, kind: np.ndarray
+) -> tuple[list[tuple[int, int, int, int]], np.ndarray]:
     """Dense blocks (r0, r1, c0, c1) in internal rows / axon columns, and the block of each synapse (-1: none).
 
     Within a core, consecutive neurons of one kind that read the same axon range form a run
     (an MLP layer on a core is one run: no zero is multiplied). Neighbouring runs merge while
     the merged block costs no more than the two apart, counting each GEMM call as CALL_CELLS
     multiply-adds (a conv layer's sliding windows merge into one block per layer, layers stay
-    apart). A block sparser than `dense_min` stays in the sparse matrix.
+    apart). A block sparser than `dense_min` stays in the sparse matrix. `kind`: each neuron's slice of the
+    internal order (runs stay within one, so a block's internal rows are contiguous).
     """
     rows, cols = chip.syn_row, chip.syn_col
     cmin = np.full(chip.n, -1)
@@ -113,8 +118,6 @@ def _blocks(chip: Chip, internal: np.ndarray, dense_min: float) -> tuple[list[tu
         np.minimum.at(cmin, rows, cols)
         np.maximum.at(cmax, rows, cols)
         cmin[cmax < 0] = -1
-    kind = np.zeros(chip.n, np.int64)
-    kind[chip.psum] = 1
     nnz = np.bincount(rows, minlength=chip.n)
     blocks, covered = [], np.full(rows.size, -1)
     starts = chip.neuron_id
@@ -227,11 +230,15 @@ def build_tables(
     read copy relays through (runtime/sim_relays.py), True where the host inputs are spike-coded, False where
     they are graded; None keeps them (runs that record every neuron's spikes)."""
     n = chip.n
-    order = np.concatenate([chip.stateful, chip.psum])
+    no_relays = (chip, [], chip.ring, np.zeros(n, bool))
+    view, relay_packets, ring, fused = no_relays if relays is None else read_through(chip, relays)
+    # internal order: simulated stateful neurons, then relays read through (rows that stay 0), then partial sums
+    order = np.concatenate([chip.stateful[~fused[chip.stateful]], chip.stateful[fused[chip.stateful]], chip.psum])
     internal = np.empty(n, np.int64)
     internal[order] = np.arange(n)
     real = chip
-    view, relay_packets, ring = (chip, [], chip.ring) if relays is None else read_through(chip, relays)
+    k = int((~fused[chip.stateful]).sum())
+    psum0 = chip.stateful.size
     for rp in relay_packets:
         rp.roots = rp.roots if rp.from_host else internal[rp.roots]
     chip = by_source(view, internal)
@@ -241,7 +248,9 @@ def build_tables(
         column = np.where(chip.axon_host, host_bound, out[np.where(chip.axon_host, 0, chip.axon_src)])
         proof = Bounds(np.append(column, 0.0), current[order], allowed)
     n_cols = chip.n_axons + 1  # the last axon column is always zero
-    spans, block_of = _blocks(chip, internal, dense_min)
+    # a run never mixes the internal slices (simulated, read through, partial sums): each block's rows stay contiguous
+    kind = np.searchsorted([k, psum0], internal, side="right")
+    spans, block_of = _blocks(chip, internal, dense_min, kind)
     rows, cols, weights = internal[chip.syn_row], chip.syn_col, chip.syn_weight
     by_block = np.argsort(block_of, kind="stable")
     bounds = np.searchsorted(block_of[by_block], np.arange(len(spans) + 1))
@@ -287,7 +296,6 @@ def build_tables(
         if keep.any():
             partial.append((from_host, d, backend.asarray(axons[keep], np.int64), backend.asarray(src[keep], np.int64)))
     p = order
-    k = chip.stateful.size
     shift = chip.shift[p][:k]
     inv = np.where(shift > 0, 2.0 ** -shift.astype(np.float64), 0.0)
     raw = {
@@ -295,7 +303,7 @@ def build_tables(
         "shift": shift, "decays": shift > 0, "greater": chip.greater[p][:k],
         "subtract": chip.reset[p][:k] == RESETS.index("subtract"), "zero": chip.reset[p][:k] == RESETS.index("zero"),
         "fires": chip.mode[p][:k] == MODES.index("spike"), "start_state": chip.start[p][:k],
-        "start_psum": chip.start[p][k:], "bias": chip.bias[p],
+        "start_psum": chip.start[p][psum0:], "bias": chip.bias[p],
     }  # fmt: skip
     # one comparison for every neuron: on integers v > thr is v >= thr + 1, and a neuron that never fires
     # (integrate mode) compares against a value no membrane reaches; the reset is arithmetic, not a select
@@ -317,7 +325,7 @@ def build_tables(
     params["bias"] = params["bias"][:bias_end]
     return Tables(order, k, blocks, stacks, sparse, int(out.sum()), events, gathers, partial, fan_out, chip.remote[order], params,
                   flags, None if sparse_rows is None else backend.asarray(sparse_rows, np.int64), bias_end, relay_packets,
-                  ring)  # fmt: skip
+                  ring, psum0)  # fmt: skip
 
 
 def _classes(view: Chip) -> list[tuple[bool, int, int, int]]:

@@ -324,11 +324,12 @@ def test_copy_relays_read_through_give_the_same_spikes_and_counters():
     compiled = nmc.compile(model, chip="truenorth4", calibration=x, encoding="rate", timesteps=12, approximate_fan_in=True,
                            allow_accuracy_loss=True)  # fmt: skip
     chip = Chip(decode(compiled.binary))
-    view, packets, _ = read_through(chip, True)
+    view, packets, _, fused = read_through(chip, True)
     relays = chip.syn_weight.size - view.syn_weight.size  # one synapse each
+    assert relays == fused.sum()
     assert relays == 2 * 24 + 2 * 30  # the inputs' and the second layer's relays (two copies each)
     assert {p.from_host for p in packets} == {True, False}
-    graded, graded_packets, _ = read_through(chip, False)
+    graded, graded_packets, _, _ = read_through(chip, False)
     assert chip.syn_weight.size - graded.syn_weight.size == 2 * 30
     assert {p.from_host for p in graded_packets} == {False}
     through = chip.run(x)
