@@ -92,9 +92,13 @@ def run_loop(
     n_cols = t.fan_out.size
     lo, hi = chip.mem_lo, chip.mem_hi
     start_state, start_psum = chip.start[t.order[:k]], chip.start[t.order[p0:]]
+    # per-neuron thresholds spelled out over the batch: same-shape operations run ~1.6x faster than a broadcast column
+    fire_at, thr_subtract = prm["fire_at"], prm["thr_subtract"]
+    if bk.name == "numpy" and k * batch <= SPELL_OUT:
+        fire_at, thr_subtract = (np.ascontiguousarray(np.broadcast_to(a, (k, batch))) for a in (fire_at, thr_subtract))
     all_direct = bool(encoders) and all(e.kind == "direct" for e in encoders)
     direct_host = host_counts = None
-    x_buffer = None
+    x_buffer = cur_buffer = None
     stack_cells = sum(st.w.shape[0] * st.w.shape[1] * st.w.shape[2] for st in t.stacks)
     for tick in range(total):
         r = tick % ring
@@ -139,12 +143,19 @@ def run_loop(
             cur = bk.events(t.events, x, np.nonzero(axon_counts)[0])
             event_ticks += 1
         else:
-            cur = bk.zeros((n, batch))
+            # one buffer for the run: blocks overwrite their rows; the rows no block wrote this tick are zeroed
+            if cur_buffer is None or t.stacks:
+                cur_buffer = bk.zeros((n, batch))
+            else:
+                for a, b in t.unblocked:
+                    cur_buffer[a:b] = 0
+            cur = cur_buffer
             for blk in t.blocks:
                 live = axon_counts[blk.c0 : blk.c1] > 0
                 n_live = int(live.sum())
                 if n_live == 0:
-                    continue  # every axon of the block is silent in every sample: the product is 0
+                    cur[blk.r0 : blk.r1] = 0  # every axon of the block is silent in every sample: the product is 0
+                    continue
                 if blk.direct is not None:
                     from_host, d, s0 = blk.direct
                     back = tick - d if from_host else tick - 1 - d
@@ -178,10 +189,13 @@ def run_loop(
                     if back >= 0:
                         part = bk.spmm(m, (in_hist if from_host else out_hist)[back % ring][:width])
                         acc = part if acc is None else acc + part
-                if acc is not None:
+                if acc is not None and t.sparse_ranges is not None:  # few runs of rows: slices, not an index
+                    for a, b, o in t.sparse_ranges:
+                        cur[a:b] += acc[o : o + b - a]
+                elif acc is not None:
                     cur[t.sparse_rows] += acc
-        if t.bias_end:  # rows past bias_end have no bias
-            cur[: t.bias_end] += prm["bias"]
+        for (b0, b1), bias in zip(t.bias_end, prm["bias"], strict=True):  # only the rows with a bias
+            cur[b0:b1] += bias
         out = out_hist[r]  # every row is written below
         if p0 < n:  # partial-sum units: forward the clipped sum, keep no state
             ps = bk.clip(cur[p0:], chip.ps_lo, chip.ps_hi)
@@ -196,13 +210,13 @@ def run_loop(
             # float: floor(v * 2**-shift), with inv = 0 (nothing leaks) where shift is 0
             v = v - (bk.floor_shift(v, prm["inv"], None) if bk.is_float else bk.where(prm["decays"], v >> prm["shift"], 0))
         v = bk.add_clip(v, cur[:k], lo, hi)
-        fired = v >= prm["fire_at"]  # (v > thr as v >= thr + 1; never for integrate-only neurons)
+        fired = v >= fire_at  # (v > thr as v >= thr + 1; never for integrate-only neurons)
         if starting:
             fired[waiting] = False
         spikes = out[:k]
         spikes[...] = fired  # 0/1 in the run's type: the resets below multiply by it (cheaper than by a bool)
         if flags["subtract_firing"]:
-            v = bk.sub_where(v, prm["thr_subtract"], spikes)
+            v = bk.sub_where(v, thr_subtract, spikes)
         if flags["zero_firing"]:
             v = bk.sub_where(v, v, spikes * prm["zero_firing"])
         if starting:
@@ -259,6 +273,7 @@ def run_loop(
     return run
 
 
+SPELL_OUT = 1 << 24  # values: up to this many, the thresholds are spelled out over the batch (64 MB in float32)
 COMPACT = 0.5  # below this fraction of live axons a block gathers them (measured: above it the copy costs more)
 
 

@@ -25,6 +25,8 @@ if TYPE_CHECKING:
 
 STACK_ABOVE = 2048  # with more blocks than this, the small ones are stacked into batched GEMMs (per-call overhead)
 STACK_CELLS = 1 << 15  # a block below this many weights is small (measured: larger ones run faster one by one)
+BIAS_GAP = 64  # rows without a bias that a bias range spans rather than splitting in two
+MAX_RANGES = 16  # up to this many runs of rows, a row set is added to by slices rather than by an index
 CALL_CELLS = 16384  # one GEMM call's overhead, in multiply-adds of one sample (sets how far blocks merge)
 
 
@@ -83,10 +85,12 @@ class Tables:
     params: dict[str, Any]
     flags: dict[str, bool]  # which neuron features occur at all (fast paths skip the others)
     sparse_rows: Any = None  # the internal neurons the sparse matrices' rows stand for
-    bias_end: int = 0  # neurons [bias_end, n) have no bias
+    bias_end: list[tuple[int, int]] = field(default_factory=list)  # the neuron ranges with a bias (params["bias"])
     relay_packets: list[RelayPackets] = field(default_factory=list)  # the packets of copy relays read through
     ring: int = 2  # ticks of history the axons need
     psum0: int = 0  # neurons [psum0, n) are partial-sum units
+    unblocked: list[tuple[int, int]] = field(default_factory=list)  # the neuron ranges no dense block writes
+    sparse_ranges: list[tuple[int, int, int]] | None = None  # sparse_rows as a few runs (first, end, offset), or None
 
 
 def _runs(keys: np.ndarray) -> list[tuple[int, int]]:
@@ -321,11 +325,28 @@ def build_tables(
         "decay": bool(raw["decays"].any()), "zero_firing": bool((raw["zero"] & raw["fires"]).any()),
         "subtract_firing": bool((raw["subtract"] & raw["fires"]).any()),
     }  # fmt: skip
-    bias_end = int(np.nonzero(raw["bias"])[0].max(initial=-1)) + 1
-    params["bias"] = params["bias"][:bias_end]
+    # the row ranges that hold a bias (a layer's neurons; relays and partial-sum units have none), merged over gaps
+    # shorter than a range's own overhead
+    biased = np.nonzero(raw["bias"])[0]
+    cut = np.nonzero(np.diff(biased) > BIAS_GAP)[0] + 1
+    bias_end = [(int(a[0]), int(a[-1]) + 1) for a in np.split(biased, cut)] if biased.size else []
+    params["bias"] = [backend.asarray(raw["bias"][a:b, None]) for a, b in bias_end]
+    covered = np.zeros(n + 1, np.int64)
+    for blk in blocks:
+        covered[blk.r0] += 1
+        covered[blk.r1] -= 1
+    bare = np.concatenate([[0], (np.cumsum(covered)[:n] == 0).astype(np.int8), [0]])
+    edges = np.nonzero(np.diff(bare))[0]
+    unblocked = list(zip(edges[::2].tolist(), edges[1::2].tolist(), strict=True))
+    sparse_ranges = None
+    if sparse_rows is not None:
+        cut = np.nonzero(np.diff(sparse_rows) != 1)[0] + 1
+        runs = np.split(np.arange(sparse_rows.size), cut)
+        if len(runs) <= MAX_RANGES:
+            sparse_ranges = [(int(sparse_rows[r[0]]), int(sparse_rows[r[-1]]) + 1, int(r[0])) for r in runs]
     return Tables(order, k, blocks, stacks, sparse, int(out.sum()), events, gathers, partial, fan_out, chip.remote[order], params,
                   flags, None if sparse_rows is None else backend.asarray(sparse_rows, np.int64), bias_end, relay_packets,
-                  ring, psum0)  # fmt: skip
+                  ring, psum0, unblocked, sparse_ranges)  # fmt: skip
 
 
 def _classes(view: Chip) -> list[tuple[bool, int, int, int]]:
