@@ -157,6 +157,12 @@ class Chip:
         return "\n".join(lines) + "\n"
 
     @property
+    def default_encoding(self) -> str:
+        """The input encoder a compile picks when none is given: direct (graded) current where the cores take
+        graded inputs (input_bits >= 2), else rate-coded spikes."""
+        return "direct" if self.core["input_bits"] >= 2 else "rate"
+
+    @property
     def tick_seconds(self) -> float:
         return self.timing["cycles_per_tick"] / (self.timing["clock_mhz"] * 1e6)
 

@@ -50,7 +50,11 @@ class CompileOptions:
     calibration: Any = _opt(None, "calibration inputs [N, *input_shape] (.npy; the API also takes an array)", metavar="X.npy")
     percentile: float = _opt(DEFAULT_PERCENTILE, "activation percentile for ANN threshold balancing", kind="float")
     input_shape: tuple[int, ...] | None = _opt(None, "shape of one input sample, e.g. 1,8,8", kind="shape")
-    encoding: str = _opt("direct", "input encoder (direct current, rate or Poisson spikes)", choices=ENCODINGS)
+    encoding: str | None = _opt(
+        None,
+        "input encoder: direct current, rate or Poisson spikes (default: direct where the chip takes graded inputs, else rate)",
+        choices=ENCODINGS,
+    )
     input_scale: float | None = _opt(None, "encoder gain (default 1, or 1/max(calibration) for spike codes)", kind="float")
     decoding: str | None = _opt(None, "output decoder (default: count for spikes, membrane for currents)", choices=DECODINGS)
     dt: float | None = _opt(None, "seconds per tick (default: a NIR graph's own, else 1e-3)", kind="float")

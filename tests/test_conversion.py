@@ -99,3 +99,23 @@ def test_without_calibration_weight_bounds_are_used_and_noted(digits_test):
     module = import_model(EXAMPLES / "digits_mlp.pt", opts)
     assert any("no calibration data" in n for n in opts.notes)
     assert (run_snn(module, x).outputs[0].argmax(1) == y).mean() > 0.9
+
+
+def test_the_encoding_defaults_to_what_the_chip_takes_and_the_summary_says_so(tmp_path):
+    """No --encoding: a chip with graded inputs gets direct current, a spike-only chip (truenorth4, 1-bit inputs)
+    rate-coded spikes, with a note naming the reason; report.json records the encoding and who chose it. A given
+    --encoding is kept as given."""
+    import json
+
+    from .conftest import run_tool
+
+    args = [str(EXAMPLES / "digits_mlp.pt"), "--calibration", str(EXAMPLES / "digits_calib.npy")]
+    for chip, encoding, chosen, extra in (("truenorth4", "rate", "by the chip", []), ("tianjic256", "direct", "by the chip", []),
+                                          ("tianjic256", "poisson", "given", ["--encoding", "poisson"])):  # fmt: skip
+        out = tmp_path / f"{chip}-{encoding}"
+        r = run_tool("nmc-compile", *args, "--chip", chip, *extra, "-o", str(out))
+        assert r.returncode == 0, r.stderr
+        report = json.loads((out / "report.json").read_text())
+        assert (report["encoding"], report["encoding_chosen"]) == (encoding, chosen)
+        note = "encoding: rate, as chip 'truenorth4' takes no graded inputs (core.input_bits=1)"
+        assert (note in r.stderr) == (chip == "truenorth4")

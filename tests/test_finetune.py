@@ -239,7 +239,10 @@ class Residual(nn.Module):
         (["--finetune-epochs", "3"], "--finetune-epochs sets the fine-tuning epochs: use it with --finetune DATA.npz"),
         (["--finetune", "{bad_keys}"], "needs arrays 'x' (inputs) and 'y' (labels)"),
         (["--finetune", "{short_y}"], "y must hold one label per sample (30), got shape [29]"),
-        (["--finetune", "{train}", "--chip", "truenorth4"], "chip 'truenorth4' takes no graded inputs (core.input_bits=1)"),
+        (
+            ["--finetune", "{train}", "--chip", "truenorth4", "--encoding", "direct"],
+            "chip 'truenorth4' takes no graded inputs (core.input_bits=1)",
+        ),
         (["--finetune", "{train}", "--device", "cuda"], "--device cuda"),
     ],
 )

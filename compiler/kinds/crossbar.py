@@ -50,6 +50,9 @@ class CrossbarDriver:
     def prepare(self, model: Any, ctx: CompileContext) -> Any:
 
         o = ctx.options
+        if o.encoding is None:  # the chip's own: spikes where it takes no graded inputs, and the summary says so
+            ctx.options = o = o.replace(encoding=ctx.chip.default_encoding)
+            ctx.state["encoding_from_chip"] = True
         calibration = o.calibration
         if isinstance(calibration, str | Path):
             ctx.calibration_file = str(Path(calibration).resolve())
@@ -86,6 +89,11 @@ class CrossbarDriver:
 
         opts = ctx.state["import"]
         module = import_model(model, opts)
+        if ctx.state.get("encoding_from_chip") and opts.encoding == ctx.options.encoding != "direct":  # (NIR: its spikes)
+            opts.notes.append(
+                f"encoding: {opts.encoding}, as chip '{ctx.chip.name}' takes no graded inputs "
+                f"(core.input_bits={ctx.chip.core['input_bits']}); --encoding chooses another"
+            )
         ctx.state["snn_module"] = module.clone()
         ctx.report.update(
             {
@@ -93,6 +101,7 @@ class CrossbarDriver:
                 "chip": ctx.chip.to_json(),
                 "ticks": opts.ticks,
                 "encoding": opts.encoding,
+                "encoding_chosen": "by the chip" if ctx.state.get("encoding_from_chip") else "given",
                 "snn": network_stats(module),
             }
         )

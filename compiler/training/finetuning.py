@@ -91,7 +91,7 @@ def finetune(
     *,
     epochs: int = DEFAULT_FINETUNE_EPOCHS,
     weight_bits: int | None = None,
-    encoding: str = "direct",
+    encoding: str | None = None,
     input_scale: float | None = None,
     calibration: np.ndarray | None = None,
     percentile: float = DEFAULT_PERCENTILE,
@@ -125,6 +125,7 @@ def finetune(
     if str(device).startswith("cuda") and not torch.cuda.is_available():
         raise NmcError("--device cuda: this torch build sees no CUDA device; use --device cpu")
     the_chip = chip if isinstance(chip, Chip) else load_chip(chip or DEFAULT_CHIP)
+    encoding = encoding or the_chip.default_encoding
     if encoding == "direct" and the_chip.core["input_bits"] < 2:  # what check-constraints would refuse after training
         raise NmcError(
             f"chip '{the_chip.name}' takes no graded inputs (core.input_bits={the_chip.core['input_bits']}): "
