@@ -94,8 +94,10 @@ def run_loop(
     start_state, start_psum = chip.start[t.order[:k]], chip.start[t.order[p0:]]
     # per-neuron thresholds spelled out over the batch: same-shape operations run ~1.6x faster than a broadcast column
     fire_at, thr_subtract = prm["fire_at"], prm["thr_subtract"]
+    fired_buf = tmp_buf = None
     if bk.name == "numpy" and k * batch <= SPELL_OUT:
         fire_at, thr_subtract = (np.ascontiguousarray(np.broadcast_to(a, (k, batch))) for a in (fire_at, thr_subtract))
+        fired_buf, tmp_buf = np.empty((k, batch), bool), np.empty((k, batch), dtype)
     all_direct = bool(encoders) and all(e.kind == "direct" for e in encoders)
     direct_host = host_counts = None
     x_buffer = cur_buffer = None
@@ -210,13 +212,18 @@ def run_loop(
             # float: floor(v * 2**-shift), with inv = 0 (nothing leaks) where shift is 0
             v = v - (bk.floor_shift(v, prm["inv"], None) if bk.is_float else bk.where(prm["decays"], v >> prm["shift"], 0))
         v = bk.add_clip(v, cur[:k], lo, hi)
-        fired = v >= fire_at  # (v > thr as v >= thr + 1; never for integrate-only neurons)
+        # (v > thr as v >= thr + 1; never for integrate-only neurons); into buffers of the run: a fresh temporary
+        # of this size costs page faults every tick
+        fired = np.greater_equal(v, fire_at, out=fired_buf) if fired_buf is not None else v >= fire_at
         if starting:
             fired[waiting] = False
         spikes = out[:k]
         spikes[...] = fired  # 0/1 in the run's type: the resets below multiply by it (cheaper than by a bool)
         if flags["subtract_firing"]:
-            v = bk.sub_where(v, thr_subtract, spikes)
+            if tmp_buf is not None:
+                v = np.subtract(v, np.multiply(spikes, thr_subtract, out=tmp_buf), out=v)
+            else:
+                v = bk.sub_where(v, thr_subtract, spikes)
         if flags["zero_firing"]:
             v = bk.sub_where(v, v, spikes * prm["zero_firing"])
         if starting:
@@ -229,7 +236,7 @@ def run_loop(
         updates += batch * (int((chip.start <= tick).sum()) if starting else n)
         decode.step(tick, out)
         if record:
-            recorded.append(bk.to_numpy(fired).T)
+            recorded.append(bk.to_numpy(fired).T.copy())  # (fired may be a buffer the next tick overwrites)
         if trace:
             traced_host.append(bk.to_numpy(in_hist[r]).T[:, : chip.host_width].astype(np.int64))
             traced_out.append(bk.to_numpy(out).T.astype(np.int64))
