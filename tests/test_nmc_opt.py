@@ -121,3 +121,34 @@ def test_passes_and_targets_on_the_wrong_level_say_what_to_run_first(args, patte
     lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
     assert len(lines) == 1, proc.stderr
     assert re.search(pattern, lines[0]), lines[0]
+
+
+def test_output_file_is_written_whole_or_left_as_it_was(tmp_path):
+    """`-o FILE`: a failing run (here the verifier refuses the input) leaves an existing FILE untouched and no
+    hidden staging file behind; a good run replaces it with the whole output, readable like any new file."""
+    import stat
+
+    good = LIT / "passes" / "snn-to-core.mlir"
+    bad = tmp_path / "bad.mlir"
+    bad.write_text(good.read_text().replace("beta = ", "beta = 9", 1))  # a beta past 1: the verifier refuses it
+    out = tmp_path / "out.mlir"
+    out.write_text("earlier output\n")
+    proc = run_tool("nmc-opt", str(bad), "-o", str(out))
+    assert proc.returncode != 0
+    assert out.read_text() == "earlier output\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.mlir", "out.mlir"]
+    proc = run_tool("nmc-opt", str(good), "-p", "snn-to-core{chip=tiny}", "-o", str(out))
+    assert proc.returncode == 0, proc.stderr
+    written = out.read_text()
+    assert written.startswith("builtin.module")
+    assert "core.network" in written
+    assert stat.S_IMODE(out.stat().st_mode) == 0o666 & ~_umask()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.mlir", "out.mlir"]
+
+
+def _umask() -> int:
+    import os
+
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

@@ -48,6 +48,32 @@ class NmcOptMain(xDSLOptMain):
         with bounded_memory(where, limit):
             return super().parse_chunk(io.BytesIO(data), file_extension, start_offset)
 
+    def run(self) -> None:
+        """As xdsl-opt, but `-o FILE` is written whole or not at all: the output goes to a hidden file beside it,
+        renamed over FILE only when every chunk has parsed, verified and printed (an error, Ctrl-C or a full disk
+        leaves FILE as it was)."""
+        import os
+        import tempfile
+        from pathlib import Path
+
+        target = self.args.output_file
+        if target is None:
+            super().run()
+            return
+        path = Path(target)
+        fd, staging = tempfile.mkstemp(dir=path.parent if str(path.parent) else ".", prefix=f".{path.name}.")
+        os.close(fd)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(staging, 0o666 & ~umask)  # as open() would create it (mkstemp makes it private)
+        self.args.output_file = staging
+        try:
+            super().run()
+            os.replace(staging, path)
+        finally:
+            self.args.output_file = target
+            Path(staging).unlink(missing_ok=True)
+
     def register_all_dialects(self) -> None:
         super().register_all_dialects()
         for name, factory in get_all_dialects().items():
