@@ -39,12 +39,19 @@ class CoreSection(TypedDict):
     latency_ticks: int
 
 
-class QuantizationSection(TypedDict):
-    """Agreement of the quantized network with the unquantized one on calibration samples."""
-
+class _Agreement(TypedDict):
     spike_agreement: float
     decision_agreement: float
     samples: int
+
+
+class QuantizationSection(_Agreement, total=False):
+    """Agreement of the quantized network with its reference on calibration samples: the unquantized network, or
+    after --finetune the fine-tuned model as it was trained (quantization-aware), which the gate then uses. The
+    fields below are written only after --finetune."""
+
+    reference: str  # what decision_agreement compares the chip's decisions with
+    unquantized_decision_agreement: float  # the chip against the unquantized fine-tuned SNN
 
 
 class Utilisation(TypedDict):
@@ -176,6 +183,7 @@ class Report(TypedDict, total=False):
     chip: dict[str, Any]  # Chip.to_json(): the parsed description and its hash
     ticks: int
     encoding: str
+    encoding_chosen: str  # "by the chip" (no --encoding: the chip's default) or "given"
     snn: SnnSection
     core: CoreSection
     quantization: QuantizationSection

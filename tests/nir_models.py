@@ -53,15 +53,22 @@ def _train(net: nn.Module, x: np.ndarray, y: np.ndarray, epochs: int) -> nn.Modu
     return net.eval()
 
 
+_WRITTEN: dict[str, bytes] = {}  # seeded, so trained once per test process and copied after that
+
+
 def mlp_nir(path: Path) -> Path:
     """A LIF MLP 64-64-10 trained in snnTorch and exported by snnTorch's own exporter."""
     import nir
     from snntorch.export_nir import export_to_nir
 
+    if "mlp" in _WRITTEN:
+        path.write_bytes(_WRITTEN["mlp"])
+        return path
     torch.manual_seed(0)
     net = nn.Sequential(nn.Linear(64, 64), _leaky((64,)), nn.Linear(64, 10), _leaky((10,)))
     x, y = spike_digits(0, test=False, flat=True)
     nir.write(path, export_to_nir(_train(net, x, y, epochs=15), torch.zeros(64)))
+    _WRITTEN["mlp"] = path.read_bytes()
     return path
 
 

@@ -106,8 +106,9 @@ def test_hypergraph_partition_is_valid_and_deterministic(residual, digits_calib)
     pytest.importorskip("mtkahypar")
     from nmc.dialects.map_layout import check_mapping
 
-    a = nmc.compile(residual, calibration=digits_calib, timesteps=4, partition="hypergraph")
-    b = nmc.compile(residual, calibration=digits_calib, timesteps=4, partition="hypergraph")
+    # (check=False: the partition is what is tested; the mapping is checked below)
+    a = nmc.compile(residual, calibration=digits_calib, timesteps=4, partition="hypergraph", check=False)
+    b = nmc.compile(residual, calibration=digits_calib, timesteps=4, partition="hypergraph", check=False)
     assert a.binary == b.binary
     (net,) = [op for op in a.module.walk() if op.name == "core.network"]
     assert check_mapping(net) == []

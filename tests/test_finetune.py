@@ -82,9 +82,11 @@ def test_the_written_snn_is_the_converted_ann(example, digits_calib, digits_test
     assert sum(t.sum() for t in trains_a) > 0
 
 
-def test_digits_cnn_at_4_bits_comes_within_a_point_of_float(tmp_path, digits_test):
+def test_digits_cnn_at_4_bits_comes_within_a_point_of_float(tmp_path, digits_test, digits_train):
     """The issue's target: post-training 4-bit quantization loses 2 points on the bundled CNN (docs/benchmarks.md);
-    fine-tuned, the chip simulator is within 1 point of the float model on the test split."""
+    fine-tuned, the chip simulator is within 1 point of the float model on the test split. The accuracy gate
+    compares the chip with the fine-tuned model as it was trained (the same training, rerun here with the same
+    seed), not with the float network its latent weights would give."""
     x, y = digits_test
     run = run_tool(
         "nmc-compile", str(EXAMPLES / "digits_cnn.pt"), "--weight-bits", "4",
@@ -105,6 +107,15 @@ def test_digits_cnn_at_4_bits_comes_within_a_point_of_float(tmp_path, digits_tes
     assert ft["accuracy"]["after"] >= ft["accuracy"]["before"]
     assert set(ft["accuracy"]) == {"float", "before", "after", "chip"}
     assert "digits_cnn.finetuned.pt" in report["files"]
+    q = report["quantization"]
+    assert q["reference"] == "the fine-tuned model as trained (quantization-aware)"
+    calib = np.load(EXAMPLES / "digits_calib.npy")[: q["samples"]]
+    tuned = finetune(model, "tianjic256", *digits_train, weight_bits=4, calibration=np.load(EXAMPLES / "digits_calib.npy"))
+    with torch.no_grad():
+        trained = tuned.rate_net(torch.from_numpy(calib)).argmax(1).numpy()
+    on_chip = nmc.load(tmp_path / "out" / "digits_cnn.nmc").run(calib).argmax(1)
+    assert q["decision_agreement"] == pytest.approx(float(np.mean(trained == on_chip)))
+    assert q["decision_agreement"] >= 0.9
 
 
 def test_no_partial_sums_blocks_fit_the_cores_and_keep_the_chain_exact(tmp_path, digits_train, digits_calib):

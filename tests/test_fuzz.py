@@ -11,7 +11,7 @@ from . import fuzzing as fz
 CASES = 2000
 MODEL_CASES = 500  # a model file takes ~6 ms to load; benchmarks/fuzz.py runs 10,000
 IR_CASES = 800  # ~9 ms each (parse and verify)
-NIR_CASES = 150  # ~80 ms each (import and verify)
+NIR_CASES = 100  # ~70 ms each (import and verify)
 
 
 @pytest.fixture(scope="module")

@@ -193,7 +193,7 @@ def test_trials_run_in_parallel_and_a_killed_search_resumes_without_losing_trial
     first trials finish; the same command then completes the study with those trials unchanged."""
     out = tmp_path / "s"
     cmd = [sys.executable, "-m", "nmc.tools.nmc_search", "--space", str(small_space), "--data", str(DATA),
-           "--budget", "cores=3", "--trials", "6", "--parallel", "2", "--seed", "1", "-o", str(out)]  # fmt: skip
+           "--budget", "cores=3", "--trials", "4", "--parallel", "2", "--seed", "1", "-o", str(out)]  # fmt: skip
     env = dict(os.environ)
     proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True, start_new_session=True, env=env)
     finished: list[str] = []
@@ -204,11 +204,11 @@ def test_trials_run_in_parallel_and_a_killed_search_resumes_without_losing_trial
             assert "2 at once on local worker processes" in line
         if line.startswith("trial "):
             finished.append(line.split()[2])  # '#N'
-        if len(finished) >= 3 or time.time() > deadline:
+        if len(finished) >= 2 or time.time() > deadline:
             break
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait(timeout=30)
-    assert len(finished) >= 3, "no trials finished before the deadline"
+    assert len(finished) >= 2, "no trials finished before the deadline"
     import optuna
 
     study = optuna.load_study(study_name="nmc-search", storage=f"sqlite:///{out / 'study.db'}")
@@ -217,7 +217,7 @@ def test_trials_run_in_parallel_and_a_killed_search_resumes_without_losing_trial
     rerun = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
     assert rerun.returncode == 0, rerun.stderr
     rows = read_csv(out / "trials.csv")
-    assert len(rows) == 6
+    assert len(rows) == 4
     study = optuna.load_study(study_name="nmc-search", storage=f"sqlite:///{out / 'study.db'}")
     for t in study.trials:
         if t.number in kept:

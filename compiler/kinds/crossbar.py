@@ -129,6 +129,8 @@ class CrossbarDriver:
         ctx.levels.update(result.levels)
         ctx.state["profiled"] = result.run  # the quantization check's core run on the stimulus, which profile-rates reuses
         ctx.report.update(result.report)
+        if ctx.state["tuned"] is not None and result.run is not None and "quantization" in ctx.report:
+            _against_finetuned(ctx.report["quantization"], ctx.state["tuned"], ctx.state["stimulus"], result.run)
         _check_agreement(ctx.report, o.allow_accuracy_loss)
         ctx.passes.extend(result.passes)
 
@@ -184,12 +186,34 @@ def _nir_bytes(module) -> bytes:
         return path.read_bytes()
 
 
+def _against_finetuned(q: dict, tuned: Any, stimulus: np.ndarray, run: Any) -> None:
+    """After --finetune the chip is meant to compute the fine-tuned model as it was trained (on the chip's
+    numbers), not the float network its latent weights would give: the gate compares with that model."""
+    import torch
+
+    net = tuned.rate_net
+    device = next(net.parameters()).device
+    net.eval()
+    with torch.no_grad():
+        model = net(torch.as_tensor(np.asarray(stimulus, np.float32), device=device)).cpu().numpy()
+    chip = run.outputs[0].reshape(len(stimulus), -1)
+    q["unquantized_decision_agreement"] = q["decision_agreement"]
+    q["decision_agreement"] = float(np.mean(chip.argmax(1) == model.reshape(len(stimulus), -1).argmax(1)))
+    q["reference"] = "the fine-tuned model as trained (quantization-aware)"
+
+
 def _check_agreement(report: Report, allowed: bool) -> None:
-    """Refuse a quantized network that no longer decides like the model (unless the user accepts it)."""
+    """Refuse a quantized network that no longer decides like its reference (unless the user accepts it)."""
 
     q = report.get("quantization")
     if q is None or allowed or q["decision_agreement"] >= MIN_DECISION_AGREEMENT:
         return
+    if "reference" in q:
+        raise NmcError(
+            f"the chip agrees with {q['reference']} on {q['decision_agreement']:.1%} of {q['samples']} calibration "
+            f"decisions, below {MIN_DECISION_AGREEMENT:.0%}: fine-tune for more epochs, or accept it with "
+            "--allow-accuracy-loss"
+        )
     raise NmcError(
         f"the quantized network agrees with the unquantized one on {q['decision_agreement']:.1%} of "
         f"{q['samples']} calibration decisions (spikes {q['spike_agreement']:.1%}), below {MIN_DECISION_AGREEMENT:.0%}: "

@@ -241,7 +241,12 @@ def _summary(report: dict, path: Path) -> str:
     if "binary" in report:
         lines.append(f"  binary: {report['binary']['bytes']} bytes")
     q = report.get("quantization")
-    if q:
+    if q and "reference" in q:  # after --finetune: the model as it was trained is what the chip should compute
+        lines.append(
+            f"  decisions agreeing with {q['reference']} on {q['samples']} calibration samples: "
+            f"{q['decision_agreement']:.2%} (with the unquantized fine-tuned SNN: {q['unquantized_decision_agreement']:.2%})"
+        )
+    elif q:
         lines.append(
             f"  agreement with the unquantized network on {q['samples']} calibration samples: "
             f"spikes {q['spike_agreement']:.2%}, decisions {q['decision_agreement']:.2%}"
