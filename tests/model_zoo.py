@@ -123,6 +123,18 @@ def unflatten_net() -> nn.Module:
     return nn.Sequential(nn.Unflatten(1, (1, 8, 8)), nn.Conv2d(1, 8, 3), nn.ReLU(), nn.Flatten(), nn.Linear(288, 10))
 
 
+def mobilenet_block() -> nn.Module:
+    """MobileNetV2-style: a stem, a depthwise 3x3 (groups = channels) with BatchNorm and ReLU6, a pointwise
+    1x1, a grouped 3x3 (groups=2), then pooling and a classifier."""
+    return nn.Sequential(
+        nn.Conv2d(1, 16, 3, padding=1), nn.BatchNorm2d(16), nn.ReLU6(),
+        nn.Conv2d(16, 16, 3, padding=1, groups=16), nn.BatchNorm2d(16), nn.ReLU6(),
+        nn.Conv2d(16, 24, 1), nn.ReLU(),
+        nn.Conv2d(24, 24, 3, padding=1, groups=2), nn.ReLU(), nn.AvgPool2d(2),
+        nn.Flatten(), nn.Linear(24 * 16, 10),
+    )  # fmt: skip
+
+
 @dataclass(frozen=True)
 class Entry:
     build: Callable[[], nn.Module]
@@ -144,6 +156,8 @@ COMPILES: dict[str, Entry] = {
     "functional_module": Entry(Functional, "module"),
     "conv1d_timeseries.pt": Entry(conv1d_net, "pt", view=(8, 8)),
     "unflatten.pt": Entry(unflatten_net, "pt", view=(64,)),
+    "mobilenet_block.pt": Entry(mobilenet_block, "pt"),
+    "mobilenet_block.pt2": Entry(mobilenet_block, "pt2"),
 }
 
 

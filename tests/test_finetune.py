@@ -291,3 +291,23 @@ def test_the_finetune_section_follows_its_declared_fields(digits_calib):
     section = compiled.report["finetune"]
     assert set(section) == set(typing.get_type_hints(schema.FinetuneSection))
     assert set(section["accuracy"]) == set(typing.get_type_hints(schema.FinetuneAccuracy))
+
+
+def test_fine_tuning_a_grouped_conv_keeps_its_groups(digits_train, digits_calib):
+    """Trained into the chip, a depthwise / grouped convolution stays one: the weights between groups are held
+    at 0 (they are no synapses), the written SNN holds them as 0, and the rest did train."""
+    from . import model_zoo as zoo
+
+    torch.manual_seed(0)
+    model = zoo.mobilenet_block().eval()
+    x, y = digits_train
+    tuned = finetune(model, "tianjic256", x, y, epochs=1, calibration=digits_calib)
+    convs = [m for m in tuned.model.modules() if isinstance(m, nn.Conv2d)]
+    assert [c.weight.shape[:2] for c in convs] == [(16, 1), (16, 16), (24, 16), (24, 24)]  # dense, as snn-to-core reads
+    from nmc.conversion.layers import group_mask
+
+    for conv, groups in ((convs[1], 16), (convs[3], 2)):
+        w = conv.weight.detach().numpy()
+        outside = ~group_mask(w.shape[0], w.shape[1], groups)
+        assert np.all(w[outside] == 0)
+        assert np.count_nonzero(w[~outside]) > 0.9 * w[~outside].size

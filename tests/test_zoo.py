@@ -222,3 +222,16 @@ def test_reshape_with_unresolved_batch_is_refused_by_name():
 
     with pytest.raises(NmcError, match=r"cannot reshape \[64\] \(64 values per sample\) to \[32\]"):
         nmc.compile(View(), input_shape=(64,))
+
+
+def test_depthwise_and_grouped_convs_keep_only_their_groups_synapses(trained):
+    """A depthwise 3x3 (16 channels) reads one channel: fan-in 9 and, on an 8x8 map with padding 1, 22 x 22
+    (position, tap) pairs per channel (8·3 - 2 per axis) → 16 · 484 synapses; the groups=2 3x3 over 24 channels
+    reads 12 channels: fan-in 108 and 24 · 12 · 484 synapses. No synapse crosses a group."""
+    model = trained[zoo.mobilenet_block.__name__]
+    xtr, _, _, _ = zoo.data((1, 8, 8))
+    compiled = nmc.compile(model, calibration=xtr[:100], check=False)
+    spiking = [g for g in compiled.report["core"]["groups"] if g["mode"] == "spike"]
+    depthwise, grouped = spiking[1], spiking[3]
+    assert (depthwise["max_fan_in"], depthwise["synapses"]) == (9, 16 * 22 * 22)
+    assert (grouped["max_fan_in"], grouped["synapses"]) == (12 * 9, 24 * 12 * 22 * 22)

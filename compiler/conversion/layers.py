@@ -327,5 +327,25 @@ def lower_to_snn(graph: LayerGraph, opts: LoweringOptions, relu_scales: dict[int
     return b.finish(outputs)
 
 
+def group_mask(out_channels: int, in_channels: int, groups: int) -> np.ndarray:
+    """[out, in] 1 where a grouped convolution connects output channel o to input channel i (same group)."""
+    return (np.arange(out_channels)[:, None] // (out_channels // groups)) == (
+        np.arange(in_channels)[None, :] // (in_channels // groups)
+    )
+
+
+def dense_groups(weight: np.ndarray, groups: int) -> np.ndarray:
+    """A grouped (depthwise: groups = channels) convolution's weight [out, in/groups, *k] as the dense weight
+    [out, in, *k] of the same convolution: zero between groups. The same sums (every product outside a group
+    is 0 · x), and snn-to-core keeps no synapse of weight 0, so a depthwise neuron reads k·k inputs."""
+    out_c, per_group = weight.shape[:2]
+    in_c = per_group * groups
+    dense = np.zeros((out_c, in_c, *weight.shape[2:]), weight.dtype)
+    first = (np.arange(out_c) // (out_c // groups)) * per_group  # each output channel's first input channel
+    for j in range(per_group):
+        dense[np.arange(out_c), first + j] = weight[:, j]
+    return dense
+
+
 def scaled_weights(w: np.ndarray, s: float) -> np.ndarray:
     return w if s == 1.0 else (w * np.float32(s)).astype(np.float32)

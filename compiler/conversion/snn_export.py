@@ -30,7 +30,7 @@ def snn_module(net: Any, ticks: int | None = None) -> nn.Sequential:
             for ly in st.ops:
                 p = ly.params
                 if ly.kind in ("linear", "conv2d"):
-                    w = net.weights[net._key(ly)].detach().cpu().numpy()
+                    w = (net.conv_weight(ly) if ly.kind == "conv2d" else net.weights[net._key(ly)]).detach().cpu().numpy()
                     if st.mask is not None and ly.kind == "linear":
                         w = w * st.mask
                     w = scaled_weights(w.astype(np.float32), sigma)

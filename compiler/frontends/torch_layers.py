@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from nmc.conversion.layers import Layer
+from nmc.conversion.layers import Layer, dense_groups
 from nmc.frontends.torch_load import reason_for
 
 
@@ -63,13 +63,15 @@ def conv(
             padding = [k // 2 for k in kernel]
         else:
             return unsupported(name, origin, f"padding='{padding}' with kernel {kernel}: give numeric padding")
-    if groups != 1:
-        return unsupported(name, origin, f"groups={groups} (grouped/depthwise convolution) is not supported: use groups=1")
     if ints(dilation, dims) != [1] * dims:
         return unsupported(name, origin, f"dilation={ints(dilation, dims)} is not supported: use dilation=1")
     if padding_mode != "zeros":
         return unsupported(name, origin, f"padding_mode='{padding_mode}' is not supported: use 'zeros'")
-    params = {"weight": tensor(weight), "bias": tensor(bias), "stride": ints(stride, dims), "padding": ints(padding, dims)}
+    w = tensor(weight)
+    if groups != 1:  # grouped / depthwise: the dense weight with zeros between groups (conversion.layers.dense_groups)
+        w = dense_groups(w, int(groups))
+    params = {"weight": w, "bias": tensor(bias), "stride": ints(stride, dims), "padding": ints(padding, dims),
+              "groups": int(groups)}  # fmt: skip
     return Layer(name, "conv2d" if dims == 2 else "conv1d", params=params, origin=origin)
 
 

@@ -33,7 +33,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from nmc.conversion.layers import Layer, LayerGraph, layer_shape
+from nmc.conversion.layers import Layer, LayerGraph, group_mask, layer_shape
 from nmc.errors import NmcError
 from nmc.passes.reduce_precision import Limits, mse_peaks, neuron_scales, round_clip
 
@@ -143,6 +143,15 @@ class RateNet(nn.Module):
     def _key(self, ly: Layer) -> str:
         return self._keys[id(ly)]
 
+    def conv_weight(self, ly: Layer) -> torch.Tensor:
+        """A conv layer's trained weight; a grouped one's cross-group entries held at 0 (they are no synapses)."""
+        w = self.weights[self._key(ly)]
+        groups = int(ly.params.get("groups", 1))
+        if groups == 1:
+            return w
+        mask = torch.as_tensor(group_mask(w.shape[0], w.shape[1], groups), dtype=w.dtype, device=w.device)
+        return w * mask.reshape(*mask.shape, *([1] * (w.dim() - 2)))
+
     def threshold(self, st: Stage) -> torch.Tensor:
         assert st.relu is not None
         return self.thresholds[self._key(st.relu)].clamp_min(1e-6)
@@ -159,7 +168,7 @@ class RateNet(nn.Module):
                 x = F.linear(x.reshape(x.shape[0], -1), w, self.biases[self._key(ly)] if self._key(ly) in self.biases else None)
             elif ly.kind == "conv2d":
                 b = self.biases[self._key(ly)] if self._key(ly) in self.biases else None
-                x = F.conv2d(x, self.weights[self._key(ly)], b, tuple(p["stride"]), tuple(p["padding"]))
+                x = F.conv2d(x, self.conv_weight(ly), b, tuple(p["stride"]), tuple(p["padding"]))
             elif ly.kind == "pool2d":
                 x = F.avg_pool2d(x, tuple(p["kernel"]), tuple(p["stride"]))
                 if p["mode"] == "sum":
