@@ -301,7 +301,7 @@ def test_fine_tuning_a_grouped_conv_keeps_its_groups(digits_train, digits_calib)
     torch.manual_seed(0)
     model = zoo.mobilenet_block().eval()
     x, y = digits_train
-    tuned = finetune(model, "tianjic256", x, y, epochs=1, calibration=digits_calib)
+    tuned = finetune(model, "tianjic256", x[:400], y[:400], epochs=1, calibration=digits_calib[:100])
     convs = [m for m in tuned.model.modules() if isinstance(m, nn.Conv2d)]
     assert [c.weight.shape[:2] for c in convs] == [(16, 1), (16, 16), (24, 16), (24, 24)]  # dense, as snn-to-core reads
     from nmc.conversion.layers import group_mask
