@@ -138,7 +138,7 @@ def mobilenet_block() -> nn.Module:
 @dataclass(frozen=True)
 class Entry:
     build: Callable[[], nn.Module]
-    save: str  # pt | pt2 | module
+    save: str  # pt | pt2 | pt2-dynamic | module
     view: tuple[int, ...] = (1, 8, 8)  # per-sample input shape
     epochs: int = 40
 
@@ -152,6 +152,7 @@ COMPILES: dict[str, Entry] = {
     "maxpool_stem_cnn.pt": Entry(stem_cnn, "pt"),
     "residual.pt2": Entry(Residual, "pt2"),
     "residual_module": Entry(Residual, "module"),
+    "residual_dynamic_batch.pt2": Entry(Residual, "pt2-dynamic"),  # x.view(x.size(0), -1) on a symbolic batch
     "functional.pt2": Entry(Functional, "pt2"),
     "functional_module": Entry(Functional, "module"),
     "conv1d_timeseries.pt": Entry(conv1d_net, "pt", view=(8, 8)),
@@ -175,9 +176,10 @@ def write(model: nn.Module, path: Path, save: str, view: tuple[int, ...]) -> Pat
     """The model as its users hand it over: a file, or the module itself."""
     if save == "pt":
         torch.save(model, path)
-    elif save == "pt2":
+    elif save in ("pt2", "pt2-dynamic"):  # pt2-dynamic: exported with a symbolic batch dimension
         example = torch.zeros(2, *view)
-        torch.export.save(torch.export.export(model.eval(), (example,)), path)
+        dynamic = {"x": {0: torch.export.Dim("batch")}} if save == "pt2-dynamic" else None
+        torch.export.save(torch.export.export(model.eval(), (example,), dynamic_shapes=dynamic), path)
     elif save == "torchscript":
         torch.jit.script(model).save(str(path))
     else:

@@ -93,6 +93,11 @@ def _aten_layer(node: torch.fx.Node, name: str, origin: str, param: Any) -> Laye
     return tl.unsupported(name, label)
 
 
+def _internal(name: str) -> bool:
+    """A module-stack entry torch.export adds itself (never one of the user's layers)."""
+    return name.startswith("_empty_nn_module_stack")
+
+
 def graph_from_exported(ep: torch.export.ExportedProgram, input_shape: tuple[int, ...] | None) -> LayerGraph:
     gm = ep.module()
     layers: list[Layer] = []
@@ -125,7 +130,11 @@ def graph_from_exported(ep: torch.export.ExportedProgram, input_shape: tuple[int
             outputs = [index[n] for n in outs]
             continue
         elif node.op == "call_function":
-            src = node.meta.get("nn_module_stack")
+            if isinstance(node.meta.get("val"), int | float | torch.SymInt | torch.SymFloat | torch.SymBool):
+                # shape arithmetic on a dynamic batch (x.size(0) in x.view(x.size(0), -1)): a number, not a
+                # layer; the reshape that uses it keeps the batch, and its per-sample shape is in its own meta
+                continue
+            src = {k: v for k, v in (node.meta.get("nn_module_stack") or {}).items() if not _internal(v[0])}
             name, mtype = next(reversed(src.values())) if src else (node.name, "")
             origin = str(mtype).rsplit(".", 1)[-1].strip("'>") if mtype else ""
             layer = _aten_layer(node, name, origin, param)
