@@ -25,6 +25,7 @@ from nmc.conversion.layers import (
 from nmc.errors import ModelRejected, NmcError
 from nmc.frontends.nir_graph import HDF5_MAGIC
 from nmc.frontends.nir_import import import_nir
+from nmc.frontends.sniff import describe, kind_of
 from nmc.limits import bounded_memory
 from nmc.options import DEFAULT_MAX_MODEL_BYTES, DEFAULT_PERCENTILE, DEFAULT_TICKS
 
@@ -47,6 +48,9 @@ class ImportOptions:
 
 def load_npy(path: str | Path, what: str = "data") -> np.ndarray:
     """The array of a .npy file, never unpickling; a missing or unreadable file (or an .npz archive) is one line."""
+    kind = kind_of(path)
+    if kind not in ("npy", "npz", "missing"):  # by content: named for what it is
+        raise NmcError(f"{describe(path, kind)}, not a .npy array of {what}: save the array with np.save(path, x)")
     try:
         data = np.load(path, allow_pickle=False)
     except FileNotFoundError:

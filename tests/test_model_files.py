@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -116,7 +118,10 @@ def test_compile_is_deterministic(tmp_path):
             ["--input-shape", "1,6,6"],
             r"layer '1' \(MaxPool2d\): padding \[1, 1\] pads with -inf, which equals zero padding only after a ReLU",
         ),
-        (lambda p: p.write_bytes(b"not a model at all"), [], r"not a readable torch file"),
+        (lambda p: p.write_bytes(b"not a model at all"), [], r"is text, not a model: nmc-compile takes a torch model"),
+        (lambda p: p.write_bytes(bytes(range(256)) * 4), [], r"is binary data of no format nmc reads, not a model"),
+        (lambda p: np.save(p.open("wb"), np.zeros(3)), [], r"is a NumPy array \(\.npy\), not a model"),
+        (lambda p: p.mkdir(), [], r"is a folder, not a model"),
         (
             lambda p: torch.save(nn.Sequential(nn.Linear(4, 2)), p),
             ["--timesteps", "0"],
@@ -382,3 +387,19 @@ def test_an_snn_compiles_at_the_ticks_it_was_trained_with(tmp_path):
     assert "12 ticks, as the SNN was trained (nmc.nn.run); --timesteps overrides" in compiled.notes
     assert nmc.compile(tmp_path / "snn.pt", target="mlir", level="snn", timesteps=20).report["ticks"] == 20
     assert nmc.compile(nn.Sequential(nn.Linear(4, 3), nn.ReLU()), target="mlir", level="snn").report["ticks"] == 64
+
+
+def test_wrong_files_are_named_for_what_they_hold(tmp_path):
+    """Calibration data and nmc-run's network are recognised by content: a text file, JSON (the report), an
+    array or a folder gets one line naming what it is and what was expected."""
+    (tmp_path / "notes.txt").write_text("hello\n")
+    (tmp_path / "report.json").write_text('{"files": []}')
+    np.save(tmp_path / "x.npy", np.zeros((2, 64), np.float32))
+    model = str(EXAMPLES / "digits_mlp.pt")
+    proc = run_cli(model, "--calibration", str(tmp_path / "notes.txt"), "-o", str(tmp_path / "out"))
+    assert_one_line_error(proc, r"notes\.txt: is text, not a \.npy array of calibration data: save the array with np\.save")
+    for name, what in (("report.json", r"is JSON text \(nmc-compile's report\)"), ("x.npy", r"is a NumPy array \(\.npy\)")):
+        proc = run_tool("nmc-run", str(tmp_path / name), "--input", str(tmp_path / "x.npy"))
+        assert proc.returncode == 1
+        assert re.fullmatch(rf"nmc-run: error: \S*{re.escape(name)}: {what}, not a chip binary \(\.nmc\) or IR text \(\.mlir\)"
+                            r": give OUTDIR/<model>\.nmc", proc.stderr.strip()), proc.stderr  # fmt: skip

@@ -265,7 +265,7 @@ def test_bad_series_files_are_one_line_before_any_work(tmp_path, capsys):
         (nmc_compile.main, [str(tmp_path / "m.pt"), "--calibration", str(tmp_path / "a.npz"), "-o", str(tmp_path / "out")],
          "a.npz: an .npz archive; calibration series must be one .npy array"),
         (nmc_compile.main, [str(tmp_path / "m.pt"), "--calibration", str(tmp_path / "junk.npy"), "-o", str(tmp_path / "out")],
-         "junk.npy: not a .npy array of calibration series"),
+         "junk.npy: is text, not a .npy array of calibration series"),
         (nmc_run.main, [str(tmp_path / "m.pt"), "--input", str(tmp_path / "none.npy")], "none.npy: no such file"),
     ]  # fmt: skip
     for main, argv, message in cases:

@@ -25,6 +25,7 @@ from nmc import tnn as nmc_tnn
 from nmc.errors import NmcError
 from nmc.frontends.nir_graph import HDF5_MAGIC
 from nmc.frontends.safe_pt2 import ZIP_ERRORS, load_exported, one_line
+from nmc.frontends.sniff import PHRASES, kind_of
 
 # Module classes a pickled model may contain: what nmc converts (see docs/frontend.md).
 ALLOWED_MODULES: tuple[type, ...] = (
@@ -105,8 +106,13 @@ def reason_for(name: str) -> tuple[str, str] | None:
 def load_model(path: str | Path) -> nn.Module | torch.export.ExportedProgram:
     """Load a model file without executing code it may carry; torch's warnings stay quiet."""
     path = Path(path)
-    if not path.is_file():
-        raise NmcError(f"{path}: no such file")
+    kind = kind_of(path)
+    if kind not in ("torch-zip", "zip", "damaged-zip", "pickle", "hdf5"):  # by content: named for what it is
+        what = "no such file" if kind == "missing" else f"{PHRASES[kind]}, not a model"
+        raise NmcError(
+            f"{path}: {what}" + ("" if kind == "missing" else
+                                 ": nmc-compile takes a torch model (a .pt pickle or a .pt2 export) or a NIR graph (.nir)")
+        )  # fmt: skip
     _refuse_foreign_formats(path)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

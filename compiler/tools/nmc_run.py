@@ -115,6 +115,7 @@ def run_cli(args: argparse.Namespace) -> None:
     from nmc.chips.binary import MAGIC
     from nmc.driver import load_npy
     from nmc.errors import NmcError
+    from nmc.frontends.sniff import describe, kind_of
     from nmc.runtime import engines
 
     path = Path(args.file)
@@ -130,6 +131,9 @@ def run_cli(args: argparse.Namespace) -> None:
     with open(path, "rb") if path.exists() else _missing(path) as f:
         head = f.read(len(MAGIC))
     is_binary = head == MAGIC or path.suffix == ".nmc"
+    kind = kind_of(path)
+    if not is_binary and kind != "text":  # IR is text; anything else is named for what it is
+        raise NmcError(f"{describe(path, kind)}, not a chip binary (.nmc) or IR text (.mlir): give OUTDIR/<model>.nmc")
     loaded = _read_binary(path) if is_binary else read_module(path)  # read once, whichever kind of network it holds
     kind, engine = engines.engine_of_image(loaded) if is_binary else engines.engine_of_module(loaded)
     if args.learn and "learn" not in engine.run_options:
