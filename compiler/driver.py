@@ -22,7 +22,7 @@ from nmc.conversion.layers import (
     lower_to_snn,
     weight_bound_scales,
 )
-from nmc.errors import ModelRejected, NmcError
+from nmc.errors import InputRejected, ModelRejected, NmcError
 from nmc.frontends.nir_graph import HDF5_MAGIC
 from nmc.frontends.nir_import import import_nir
 from nmc.frontends.sniff import describe, kind_of
@@ -50,16 +50,16 @@ def load_npy(path: str | Path, what: str = "data") -> np.ndarray:
     """The array of a .npy file, never unpickling; a missing or unreadable file (or an .npz archive) is one line."""
     kind = kind_of(path)
     if kind not in ("npy", "npz", "missing"):  # by content: named for what it is
-        raise NmcError(f"{describe(path, kind)}, not a .npy array of {what}: save the array with np.save(path, x)")
+        raise InputRejected(f"{describe(path, kind)}, not a .npy array of {what}: save the array with np.save(path, x)")
     try:
         data = np.load(path, allow_pickle=False)
     except FileNotFoundError:
-        raise NmcError(f"{path}: no such file") from None
+        raise InputRejected(f"{path}: no such file") from None
     except (ValueError, OSError) as e:
-        raise NmcError(f"{path}: not a .npy array of {what} ({str(e)[:100]})") from None
+        raise InputRejected(f"{path}: not a .npy array of {what} ({str(e)[:100]})") from None
     if not isinstance(data, np.ndarray):
         data.close()
-        raise NmcError(f"{path}: an .npz archive; {what} must be one .npy array")
+        raise InputRejected(f"{path}: an .npz archive; {what} must be one .npy array")
     return data
 
 

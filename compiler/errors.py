@@ -9,27 +9,33 @@ from contextlib import contextmanager
 
 from nmc.chips.errors import NmcError
 
-__all__ = ["ModelRejected", "NmcError", "report_user_errors"]
+__all__ = ["InputRejected", "ModelRejected", "NmcError", "report_user_errors"]
 
 
-class ModelRejected(NmcError):
-    """The input model (a torch file, a NIR graph) cannot be compiled as given: exit status 2.
+class InputRejected(NmcError):
+    """What the command line names cannot be used as given: exit status 2.
 
-    The tools' exit statuses: 0 done, 1 failed (a bad chip file, IR or binary, a network that does
-    not fit, ...), 2 the model or the command line was rejected, 130 interrupted, 141 the output
-    pipe closed.
+    The tools' exit statuses (one table, docs/design-notes.md "Exit statuses"):
+    0 done; 1 the work failed (a network that does not fit, the accuracy gate, a chip description, IR or
+    binary whose content does not verify); 2 the input was rejected before any work: the command line, a
+    file it names that is missing or not the kind of file expected, a model nmc cannot convert;
+    130 interrupted; 141 the output pipe closed.
     """
+
+
+class ModelRejected(InputRejected):
+    """The input model (a torch file, a NIR graph) cannot be compiled as given: exit status 2."""
 
 
 @contextmanager
 def report_user_errors(tool: str) -> Iterator[None]:
-    """Turn user errors into `tool: error: message` on stderr and exit status 1 (2: the input model rejected)."""
+    """Turn user errors into `tool: error: message` on stderr and exit status 1 (2: the input rejected)."""
     from xdsl.utils.exceptions import ArgSpecParseError, DiagnosticException, ParseError, VerifyException
 
     try:
         yield
     except NmcError as e:
-        _die(tool, str(e), status=2 if isinstance(e, ModelRejected) else 1)
+        _die(tool, str(e), status=2 if isinstance(e, InputRejected) else 1)
     except ParseError as e:
         lines = [ln for ln in str(e).splitlines() if ln.strip()]
         _die(tool, f"{lines[0]}: {lines[-1].strip()}" if len(lines) > 1 else str(e))

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from nmc.chips.binary import BinaryError, read_binary
-from nmc.errors import NmcError
+from nmc.errors import InputRejected, NmcError
 from nmc.runtime.engines import engine_of_image, simulate
 
 
@@ -46,7 +46,7 @@ def load(path: str | Path) -> Loaded:
             raise NmcError(f"{path}: holds {len(found)} chip binaries (.nmc); give the file")
         path = found[0]
     elif not path.exists():
-        raise NmcError(f"{path}: no such file")
+        raise InputRejected(f"{path}: no such file")
     try:
         return Loaded(path, read_binary(path))
     except BinaryError as e:

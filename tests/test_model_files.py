@@ -400,6 +400,28 @@ def test_wrong_files_are_named_for_what_they_hold(tmp_path):
     assert_one_line_error(proc, r"notes\.txt: is text, not a \.npy array of calibration data: save the array with np\.save")
     for name, what in (("report.json", r"is JSON text \(nmc-compile's report\)"), ("x.npy", r"is a NumPy array \(\.npy\)")):
         proc = run_tool("nmc-run", str(tmp_path / name), "--input", str(tmp_path / "x.npy"))
-        assert proc.returncode == 1
+        assert proc.returncode == 2  # the input rejected (docs/design-notes.md, "Exit statuses")
         assert re.fullmatch(rf"nmc-run: error: \S*{re.escape(name)}: {what}, not a chip binary \(\.nmc\) or IR text \(\.mlir\)"
                             r": give OUTDIR/<model>\.nmc", proc.stderr.strip()), proc.stderr  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("args", "status"),
+    [
+        (["missing.pt"], 2),  # a file the command line names is missing
+        (["{mlp}", "--calibration", "missing.npy"], 2),
+        (["{mlp}", "--calibration", "{mlp}"], 2),  # not the kind of file expected
+        (["{mlp}", "--timesteps", "0"], 2),  # a bad option value
+        (["{cnn}", "--explain"], 2),  # --explain refuses as the compile does: no input shape
+        (["{cnn}"], 2),
+        (["{mlp}", "--calibration", "{calib}", "--chip", "tiny"], 1),  # read, then the network does not fit the chip
+    ],
+)
+def test_exit_statuses_follow_one_table(args, status, tmp_path):
+    """docs/design-notes.md's table: 2 when the input is rejected before any work, 1 when the work fails."""
+    files = {"{mlp}": str(EXAMPLES / "digits_mlp.pt"), "{cnn}": str(EXAMPLES / "digits_cnn.pt"),
+             "{calib}": str(EXAMPLES / "digits_calib.npy")}  # fmt: skip
+    proc = run_cli(*(files.get(a, str(tmp_path / a) if a.startswith("missing") else a) for a in args), "-o",
+                   str(tmp_path / "out"))  # fmt: skip
+    assert proc.returncode == status, proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr

@@ -22,7 +22,7 @@ from torch import nn
 
 from nmc import nn as nmc_nn
 from nmc import tnn as nmc_tnn
-from nmc.errors import NmcError
+from nmc.errors import InputRejected, NmcError
 from nmc.frontends.nir_graph import HDF5_MAGIC
 from nmc.frontends.safe_pt2 import ZIP_ERRORS, load_exported, one_line
 from nmc.frontends.sniff import PHRASES, kind_of
@@ -109,7 +109,7 @@ def load_model(path: str | Path) -> nn.Module | torch.export.ExportedProgram:
     kind = kind_of(path)
     if kind not in ("torch-zip", "zip", "damaged-zip", "pickle", "hdf5"):  # by content: named for what it is
         what = "no such file" if kind == "missing" else f"{PHRASES[kind]}, not a model"
-        raise NmcError(
+        raise InputRejected(
             f"{path}: {what}" + ("" if kind == "missing" else
                                  ": nmc-compile takes a torch model (a .pt pickle or a .pt2 export) or a NIR graph (.nir)")
         )  # fmt: skip

@@ -43,6 +43,7 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 def explain_cli(args: argparse.Namespace) -> None:
     from nmc.driver import load_calibration
+    from nmc.errors import ModelRejected, NmcError
     from nmc.explain import explain
     from nmc.options import from_args
 
@@ -50,7 +51,10 @@ def explain_cli(args: argparse.Namespace) -> None:
     shape = options.input_shape
     if shape is None and options.calibration is not None:
         shape = tuple(load_calibration(options.calibration).shape[1:])
-    text, blockers = explain(Path(args.model), shape)
+    try:
+        text, blockers = explain(Path(args.model), shape)
+    except NmcError as e:  # as nmc-compile rejects the model (exit status 2)
+        raise ModelRejected(str(e)) from None
     print(text)
     if blockers:
         sys.exit(2)  # the model is rejected as it stands (as nmc-compile would reject it)

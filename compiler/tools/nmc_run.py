@@ -58,9 +58,9 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 
 def _missing(path: Path):
-    from nmc.errors import NmcError
+    from nmc.errors import InputRejected
 
-    raise NmcError(f"{path}: no such file")
+    raise InputRejected(f"{path}: no such file")
 
 
 def _read_binary(path: Path):
@@ -114,7 +114,7 @@ def _check_inputs(x, name: str) -> None:
 def run_cli(args: argparse.Namespace) -> None:
     from nmc.chips.binary import MAGIC
     from nmc.driver import load_npy
-    from nmc.errors import NmcError
+    from nmc.errors import InputRejected, NmcError
     from nmc.frontends.sniff import describe, kind_of
     from nmc.runtime import engines
 
@@ -133,7 +133,7 @@ def run_cli(args: argparse.Namespace) -> None:
     is_binary = head == MAGIC or path.suffix == ".nmc"
     kind = kind_of(path)
     if not is_binary and kind != "text":  # IR is text; anything else is named for what it is
-        raise NmcError(f"{describe(path, kind)}, not a chip binary (.nmc) or IR text (.mlir): give OUTDIR/<model>.nmc")
+        raise InputRejected(f"{describe(path, kind)}, not a chip binary (.nmc) or IR text (.mlir): give OUTDIR/<model>.nmc")
     loaded = _read_binary(path) if is_binary else read_module(path)  # read once, whichever kind of network it holds
     kind, engine = engines.engine_of_image(loaded) if is_binary else engines.engine_of_module(loaded)
     if args.learn and "learn" not in engine.run_options:
