@@ -68,11 +68,16 @@ def _downstream(graph: LayerGraph, index: int) -> list[int]:
 def explain(model: Any, input_shape: tuple[int, ...] | None = None) -> tuple[str, int]:
     """The explanation text and the number of blockers (0: the front end accepts the model)."""
     from nmc.frontends import torch_import
+    from nmc.tnn import TNN
 
     source = str(model) if isinstance(model, str | Path) else type(model).__name__
     if isinstance(model, str | Path):
         model = torch_import.load_model(model)  # a file that cannot be read at all is one line (NmcError)
-    graph = torch_import.layer_graph(model, input_shape, keep_unsupported=True)
+    if isinstance(model, TNN):
+        return _explain_tnn(source, model), 0
+    unknown = input_shape is None and not _shape_known(model)
+    # without --input-shape (or calibration) a model starting with a conv or a flatten still lists its layers
+    graph = torch_import.layer_graph(model, () if unknown else input_shape, keep_unsupported=True)
     rows = [("layer", "from", "shape", "on the chip")]
     blockers: list[str] = []
     shapes: list[tuple[int, ...] | None] = []
@@ -86,7 +91,7 @@ def explain(model: Any, input_shape: tuple[int, ...] | None = None) -> tuple[str
             what = "BLOCKER (see below)"
         else:
             what = _conversion(ly, graph, i, spiking)
-            if all(s is not None for s in ins):
+            if all(s is not None for s in ins) and not unknown:
                 try:
                     shape = layer_shape(ly, ins, graph.input_shape)  # type: ignore[arg-type]
                 except NmcError as e:
@@ -94,7 +99,7 @@ def explain(model: Any, input_shape: tuple[int, ...] | None = None) -> tuple[str
                     what = "BLOCKER (see below)"
         shapes.append(shape)
         rows.append((ly.name, ly.origin or ly.kind, "x".join(map(str, shape)) if shape else "?", what))
-    if not blockers:
+    if not blockers and not unknown:  # (the rewrites need the shapes)
         try:
             prepare(fold_batchnorm(graph))
         except NmcError as e:
@@ -102,9 +107,38 @@ def explain(model: Any, input_shape: tuple[int, ...] | None = None) -> tuple[str
     widths = [max(len(r[k]) for r in rows) for k in range(3)]
     lines = [f"{source}: {'spiking network' if spiking else 'ANN, converted to IF neurons'}"]
     lines += ["  " + "  ".join(r[k].ljust(widths[k]) for k in range(3)) + "  " + r[3] for r in rows]
+    if unknown:
+        lines.append("shapes: give --input-shape (e.g. 1,8,8) or --calibration X.npy to see them and check them")
     if blockers:
         lines.append(f"{len(blockers)} blocker(s):")
         lines += [f"  - {b}" for b in blockers]
+    elif unknown:
+        lines.append("no blockers found without the shapes")
     else:
         lines.append("no blockers: nmc-compile accepts this model")
     return "\n".join(lines), len(blockers)
+
+
+def _shape_known(model: Any) -> bool:
+    """Whether the model states its input shape (an export; a module starting with a Linear)."""
+    from nmc.frontends import torch_import
+
+    try:
+        torch_import.layer_graph(model, None, keep_unsupported=True)
+    except NmcError as e:
+        return not str(e).startswith("cannot infer the input shape")
+    return True
+
+
+def _explain_tnn(source: str, model: Any) -> str:
+    """A temporal neural network: its encoder and columns, what each becomes (docs/tnn.md)."""
+    lines = [f"{source}: temporal neural network (nmc.tnn), compiled to TNN columns (docs/tnn.md), not converted"]
+    lines.append(f"  input  {'x'.join(map(str, model.input_shape))} series, {model.encoder_kind} encoder, "
+                 f"{model.fields_per_value} field(s) per value, {model.time_bits}-bit spike times")  # fmt: skip
+    for i, layer in enumerate(model.layers):
+        c, q, p = (int(d) for d in layer.weight.shape)
+        lines.append(f"  layer{i}  {c} column(s) of {q} neurons x {p} synapses, {layer.response} response, k = {layer.k}, "
+                     f"{model.weight_bits}-bit weights: one TNN column each (STDP on chip)")  # fmt: skip
+    lines.append("no blockers at the front end; nmc-compile checks the columns against the chip's limits "
+                 "(--forecast predicts the silicon without Yosys)")  # fmt: skip
+    return "\n".join(lines)

@@ -412,8 +412,8 @@ def test_wrong_files_are_named_for_what_they_hold(tmp_path):
         (["{mlp}", "--calibration", "missing.npy"], 2),
         (["{mlp}", "--calibration", "{mlp}"], 2),  # not the kind of file expected
         (["{mlp}", "--timesteps", "0"], 2),  # a bad option value
-        (["{cnn}", "--explain"], 2),  # --explain refuses as the compile does: no input shape
-        (["{cnn}"], 2),
+        (["missing.pt", "--explain"], 2),  # --explain rejects what the compile rejects
+        (["{cnn}"], 2),  # no input shape for a model starting with a conv
         (["{mlp}", "--calibration", "{calib}", "--chip", "tiny"], 1),  # read, then the network does not fit the chip
     ],
 )

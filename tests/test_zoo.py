@@ -16,7 +16,7 @@ from nmc.conversion.layers import evaluate, fold_batchnorm
 from nmc.errors import NmcError
 
 from . import model_zoo as zoo
-from .conftest import run_tool
+from .conftest import EXAMPLES, run_tool
 
 MAX_LOSS = 0.02
 
@@ -235,3 +235,25 @@ def test_depthwise_and_grouped_convs_keep_only_their_groups_synapses(trained):
     depthwise, grouped = spiking[1], spiking[3]
     assert (depthwise["max_fan_in"], depthwise["synapses"]) == (9, 16 * 22 * 22)
     assert (grouped["max_fan_in"], grouped["synapses"]) == (12 * 9, 24 * 12 * 22 * 22)
+
+
+def test_explain_without_a_shape_lists_the_layers_and_a_tnn_is_explained(tmp_path):
+    """The README's `--explain MODEL.pt`: a model that does not state its input size (it starts with a conv)
+    still gets its layers listed, shapes marked unknown, and what would show them; a blocker that needs no
+    shape (GELU) is still found. A TNN gets its columns, not torch.fx advice."""
+    model = nn.Sequential(nn.Conv2d(1, 4, 3), nn.GELU(), nn.Flatten(), nn.Linear(144, 10))
+    torch.save(model, tmp_path / "m.pt")
+    proc = run_tool("nmc-compile", "--explain", str(tmp_path / "m.pt"))
+    assert proc.returncode == 2
+    assert re.search(r"\n  0 +Conv2d +\? +synapses \(convolution unrolled\)", proc.stdout), proc.stdout
+    assert "shapes: give --input-shape (e.g. 1,8,8) or --calibration X.npy" in proc.stdout
+    assert "  - layer '1' (GELU): GELU is negative" in proc.stdout
+    plain = nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(), nn.Flatten(), nn.Linear(144, 10))
+    torch.save(plain, tmp_path / "p.pt")
+    proc = run_tool("nmc-compile", "--explain", str(tmp_path / "p.pt"))
+    assert proc.returncode == 0
+    assert proc.stdout.rstrip().endswith("no blockers found without the shapes")
+    proc = run_tool("nmc-compile", "--explain", str(EXAMPLES / "cbf_tnn.pt"))
+    assert proc.returncode == 0, proc.stderr
+    assert "temporal neural network (nmc.tnn), compiled to TNN columns" in proc.stdout
+    assert re.search(r"layer0 +1 column\(s\) of 3 neurons x 64 synapses, rnl response", proc.stdout), proc.stdout

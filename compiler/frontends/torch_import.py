@@ -135,7 +135,7 @@ def graph_from_module(model: nn.Module, input_shape: tuple[int, ...] | None) -> 
         layer.inputs = [index[a] for a in node.all_input_nodes if a in index]
         index[node] = len(layers)
         layers.append(layer)
-    shape = input_shape or _infer_shape(first_consumer)
+    shape = input_shape if input_shape is not None else _infer_shape(first_consumer)  # (): not known (--explain)
     return LayerGraph(layers, outputs, shape)
 
 
