@@ -85,7 +85,8 @@ def compile_cli(args: argparse.Namespace) -> None:
     else:
         main_file = f"{compiled.name}.{args.level}.mlir"
     print(_summary(compiled.report, outdir / main_file))
-    print("  seconds: " + ", ".join(f"{step} {sec:.2f}" for step, sec in compiled.seconds.items()))
+    if args.quiet:  # (otherwise the progress lines on stderr gave each step's seconds already)
+        print("  seconds: " + ", ".join(f"{step} {sec:.2f}" for step, sec in compiled.seconds.items()))
 
 
 def _progress(mode: str = "auto"):
@@ -145,7 +146,17 @@ def _synthesis_lines(report: dict) -> list[str]:
             f"  timing (OpenSTA at {sta['clock_mhz']:g} MHz): worst slack {sta['worst_slack_ns']:.3f} ns; power "
             f"{sta['power_total_w'] * 1e3:.4f} mW total, leakage {sta['power_leakage_w'] * 1e9:.2f} nW"
         )
+        if sta["worst_slack_ns"] < 0:  # the design misses the clock asked for: say so, and what it meets
+            meets = 1e3 / (1e3 / sta["clock_mhz"] - sta["worst_slack_ns"])
+            lines.append(
+                f"  timing: misses {sta['clock_mhz']:g} MHz by {-sta['worst_slack_ns']:.3f} ns; it meets about "
+                f"{meets:.0f} MHz (--clock-mhz {int(meets)})"
+            )
     return lines
+
+
+def _ticks(n: int) -> str:
+    return f"{n} tick" if n == 1 else f"{n} ticks"
 
 
 def _summary(report: dict, path: Path) -> str:
@@ -204,7 +215,7 @@ def _summary(report: dict, path: Path) -> str:
         lines.append(
             f"  core: {len(core['groups'])} groups, {core['neurons']} neurons, {core['synapses']} synapses, "
             f"{core['partial_sum_groups']} partial-sum groups, {core['relay_groups']} relay groups, "
-            f"latency {core['latency_ticks']} ticks on chip '{report['chip']['name']}'"
+            f"latency {_ticks(core['latency_ticks'])} on chip '{report['chip']['name']}'"
         )
         packed = [f"{g['layer']} {g['partial_sums_per_neuron']:g}" for g in core["groups"] if g.get("partial_sums_per_neuron")]
         if packed:
@@ -214,14 +225,16 @@ def _summary(report: dict, path: Path) -> str:
             lines.append(f"  quantization: weight error {max(errs):.2%} (worst layer)")
     if mapping:
         u = mapping["utilisation"]
+        one = mapping["cores_used"] == 1
+        traffic = ("no traffic between cores" if one else
+                   f"traffic {mapping['traffic_per_tick']:g} {mapping['traffic_unit']}, {mapping['average_hops']:.2f} hops on "
+                   f"average, peak link {mapping['peak_link_load']:g}")  # fmt: skip
         lines.append(
-            f"  map:  {mapping['cores_used']} cores of {mapping['mesh'][0]}x{mapping['mesh'][1]} "
-            f"(utilisation: neurons {u['neurons']:.0%}, axons {u['axons']:.0%}, synapses {u['synapses']:.0%}), "
-            f"traffic {mapping['traffic_per_tick']:g} {mapping['traffic_unit']}, {mapping['average_hops']:.2f} hops on "
-            f"average, peak link {mapping['peak_link_load']:g}"
+            f"  map:  {mapping['cores_used']} core{'' if one else 's'} of {mapping['mesh'][0]}x{mapping['mesh'][1]} "
+            f"(utilisation: neurons {u['neurons']:.0%}, axons {u['axons']:.0%}, synapses {u['synapses']:.0%}), {traffic}"
         )
         lb = mapping.get("lower_bound")
-        if lb:
+        if lb and mapping["cores_used"] > lb["cores"]:  # (at the bound there is nothing to explain)
             lines.append(
                 f"  cores vs lower bound: {mapping['cores_used']} / {lb['cores']} = {lb['ratio']:g}x "
                 f"(bound by {', '.join(f'{k} {v}' for k, v in lb['by_limit'].items())}); {lb['binding_limit']} bind at "
