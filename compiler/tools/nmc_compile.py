@@ -70,9 +70,13 @@ def compile_cli(args: argparse.Namespace) -> None:
     outdir = check_output_dir(Path(args.outdir) if args.outdir else Path(f"{model_path.stem}_nmc"))
     progress = _progress("quiet" if args.quiet else "lines" if args.verbose else "auto")
     options = from_args(args)
-    compiled = compile_model(model_path, options, progress=progress)
-    progress("writing")
-    compiled.save(outdir)
+    try:
+        compiled = compile_model(model_path, options, progress=progress)
+        progress("writing")
+        compiled.save(outdir)
+    except BaseException:
+        getattr(progress, "stop", lambda: None)()  # the one-line error then stands alone (no spinner, no stray escape)
+        raise
     progress("")
     for note in compiled.notes:
         print(f"note: {note}", file=sys.stderr)
@@ -98,22 +102,27 @@ def _progress(mode: str = "auto"):
         return lambda _step: None
     if mode == "auto" and sys.stderr.isatty():
         from rich.console import Console
+        from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-        status = Console(stderr=True).status("nmc-compile")
+        # a spinner with the step and its running time (a synthesis can take minutes), and a line with its
+        # seconds when it ends; the live line leaves nothing behind
+        bar = Progress(SpinnerColumn(), TextColumn("nmc-compile: {task.description}..."), TimeElapsedColumn(),
+                       console=Console(stderr=True), transient=True)  # fmt: skip
         clock: list = []
 
-        def show(step: str) -> None:  # a spinner with the step, and a line with its seconds when it ends
+        def show(step: str) -> None:
             now = time.perf_counter()
             if clock:
-                done, start = clock.pop()
-                status.console.print(f"  {done}: {now - start:.2f} s", highlight=False)
+                done, start, task = clock.pop()
+                bar.remove_task(task)
+                bar.console.print(f"  {done}: {now - start:.2f} s", highlight=False)
             if step:
-                clock.append((step, now))
-                status.update(f"nmc-compile: {step}...")
-                status.start()
+                clock.append((step, now, bar.add_task(step, total=None)))
+                bar.start()
             else:
-                status.stop()
+                bar.stop()
 
+        show.stop = bar.stop  # type: ignore[attr-defined]  # an error or Ctrl-C: clear the live line, show the cursor
         return show
     current: list = []  # (step, start)
 
