@@ -362,3 +362,18 @@ def test_export_then_import_keeps_if_threshold_and_integrator_outputs_spike_for_
     assert np.abs(a).sum() > 0
     kinds = {type(n).__name__ for n in _read_bytes(nmc.compile(graph, target="nir").files["model.nir"]).nodes.values()}
     assert {"IF", "Threshold", "I"} <= kinds
+
+
+def test_the_snntorch_export_recipe_in_docs_runs_as_written(tmp_path, monkeypatch):
+    """docs/nir.md's snnTorch recipe, executed as it stands, writes a file nmc compiles."""
+    import re as re_
+
+    from .conftest import ROOT
+
+    doc = (ROOT / "docs" / "nir.md").read_text()
+    code = re_.search(r"<!-- snntorch-recipe -->\n```python\n(.*?)```", doc, re_.S).group(1)
+    monkeypatch.chdir(tmp_path)
+    exec(compile(code, "docs/nir.md", "exec"), {})
+    spikes = (np.random.default_rng(0).random((20, 8, 64)) < 0.3).astype(np.float32)
+    compiled = nmc.compile(tmp_path / "mlp.nir", calibration=spikes, check=False)
+    assert compiled.report["snn"]["neurons"] == 74
