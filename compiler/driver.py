@@ -82,6 +82,7 @@ def layer_graph(model: Any, opts: ImportOptions) -> LayerGraph:
     with bounded_memory(source or type(model).__name__, opts.max_model_bytes):
         if source is not None:
             model = torch_import.load_model(model)
+        defaulted = opts.ticks is None and getattr(model, "nmc_ticks", None) is None
         if opts.ticks is None:
             trained = getattr(model, "nmc_ticks", None)
             if isinstance(trained, int) and trained > 0:
@@ -92,6 +93,11 @@ def layer_graph(model: Any, opts: ImportOptions) -> LayerGraph:
             infer_shapes(graph)
         except NmcError as e:
             raise NmcError(f"{source}: {e}" if source else str(e)) from None
+        if graph.is_spiking and defaulted:
+            opts.notes.append(
+                f"{DEFAULT_TICKS} ticks: the SNN does not record the ticks it was trained with (nmc.nn.run in training "
+                "mode records them; this model was saved without); --timesteps sets them"
+            )
     if opts.calibration is not None and tuple(opts.calibration.shape[1:]) != graph.input_shape:
         raise NmcError(
             f"calibration data has samples of shape {list(opts.calibration.shape[1:])}, the model takes {list(graph.input_shape)}"

@@ -388,6 +388,13 @@ def test_an_snn_compiles_at_the_ticks_it_was_trained_with(tmp_path):
     assert "12 ticks, as the SNN was trained (nmc.nn.run); --timesteps overrides" in compiled.notes
     assert nmc.compile(tmp_path / "snn.pt", target="mlir", level="snn", timesteps=20).report["ticks"] == 20
     assert nmc.compile(nn.Sequential(nn.Linear(4, 3), nn.ReLU()), target="mlir", level="snn").report["ticks"] == 64
+    # an SNN saved without its training ticks (the bundled digits_snn.pt predates nmc.nn.run recording them):
+    # the default, and a note that says why; an ANN needs no such note
+    plain = nn.Sequential(nn.Linear(4, 3), nmc_nn.LIF(beta=0.9)).eval()
+    compiled = nmc.compile(plain, target="mlir", level="snn")
+    assert compiled.report["ticks"] == 64
+    assert any(n.startswith("64 ticks: the SNN does not record the ticks it was trained with") for n in compiled.notes)
+    assert not any("does not record" in n for n in nmc.compile(plain, target="mlir", level="snn", timesteps=16).notes)
 
 
 def test_wrong_files_are_named_for_what_they_hold(tmp_path):
