@@ -13,6 +13,7 @@ from typing import Any
 from nmc.conversion.layer_rewrites import prepare
 from nmc.conversion.layers import Layer, LayerGraph, fold_batchnorm, layer_shape
 from nmc.errors import NmcError
+from nmc.frontends.sniff import kind_of
 
 
 def _conversion(ly: Layer, graph: LayerGraph, index: int, spiking: bool) -> str:
@@ -71,6 +72,8 @@ def explain(model: Any, input_shape: tuple[int, ...] | None = None) -> tuple[str
     from nmc.tnn import TNN
 
     source = str(model) if isinstance(model, str | Path) else type(model).__name__
+    if isinstance(model, str | Path) and kind_of(model) == "hdf5":
+        return _explain_nir(Path(model))
     if isinstance(model, str | Path):
         model = torch_import.load_model(model)  # a file that cannot be read at all is one line (NmcError)
     if isinstance(model, TNN):
@@ -142,3 +145,59 @@ def _explain_tnn(source: str, model: Any) -> str:
     lines.append("no blockers at the front end; nmc-compile checks the columns against the chip's limits "
                  "(--forecast predicts the silicon without Yosys)")  # fmt: skip
     return "\n".join(lines)
+
+
+# what each NIR node becomes (docs/nir.md's table, in short)
+NIR_BECOMES = {
+    "Input": "spike-train input (snn.encode_spikes)",
+    "Output": "decoder: spike count, or membrane of a current / LI / I",
+    "Affine": "synapses (W x + b)",
+    "Linear": "synapses (W x)",
+    "Conv2d": "synapses (convolution unrolled)",
+    "Conv1d": "synapses (convolution over a [C, 1, L] view)",
+    "SumPool2d": "synapses (sum pooling)",
+    "AvgPool2d": "synapses (average pooling)",
+    "Flatten": "relabeling (free)",
+    "Scale": "folded into the projection before it",
+    "LIF": "LIF neurons (beta = 1 - dt/tau, held by the chip's leak: docs/nir.md)",
+    "IF": "IF neurons",
+    "Threshold": "stateless threshold neurons (a LIF with beta = 0)",
+    "LI": "membrane decoder (output only)",
+    "I": "integrating decoder (output only)",
+    "Delay": "axon delays",
+}
+
+
+def _explain_nir(path: Path) -> tuple[str, int]:
+    """A NIR graph: each node in dataflow order, what it becomes, and the importer's refusal if any."""
+    from nmc.driver import ImportOptions, import_model
+    from nmc.frontends.nir_graph import flatten_subgraphs, node_kind, order_nodes, read_graph
+
+    blockers: list[str] = []
+    rows = [("node", "type", "shape", "on the chip")]
+    nodes, edges = flatten_subgraphs(read_graph(path))
+    try:
+        order, _ = order_nodes(nodes, edges)
+    except NmcError as e:
+        order = list(nodes)
+        blockers.append(str(e))
+    for name in order:
+        node = nodes[name]
+        kind = node_kind(node)
+        types = getattr(node[1] if isinstance(node, tuple) else node, "output_type", None) or {}
+        shape = next((list(map(int, v)) for v in types.values() if v is not None), None)
+        rows.append((name, kind, "x".join(map(str, shape)) if shape else "?", NIR_BECOMES.get(kind, "see docs/nir.md")))
+    if not blockers:
+        try:
+            import_model(path, ImportOptions(name=path.stem))
+        except NmcError as e:
+            blockers.append(str(e).removeprefix(f"{path}: "))
+    widths = [max(len(r[k]) for r in rows) for k in range(3)]
+    lines = [f"{path}: NIR graph, {len(nodes)} nodes"]
+    lines += ["  " + "  ".join(r[k].ljust(widths[k]) for k in range(3)) + "  " + r[3] for r in rows]
+    if blockers:
+        lines.append(f"{len(blockers)} blocker(s):")
+        lines += [f"  - {b}" for b in blockers]
+    else:
+        lines.append("no blockers: nmc-compile accepts this graph")
+    return "\n".join(lines), len(blockers)

@@ -377,3 +377,23 @@ def test_the_snntorch_export_recipe_in_docs_runs_as_written(tmp_path, monkeypatc
     spikes = (np.random.default_rng(0).random((20, 8, 64)) < 0.3).astype(np.float32)
     compiled = nmc.compile(tmp_path / "mlp.nir", calibration=spikes, check=False)
     assert compiled.report["snn"]["neurons"] == 74
+
+
+def test_explain_reads_a_nir_graph(mlp, tmp_path):
+    """`nmc-compile --explain FILE.nir`: every node in dataflow order with its type, size and what it becomes;
+    a graph the importer refuses gets that refusal as its blocker (exit status 2)."""
+    from .conftest import run_tool
+
+    path = mlp[0]
+    proc = run_tool("nmc-compile", "--explain", str(path))
+    assert proc.returncode == 0, proc.stderr
+    assert re.search(r"\n  0 +Affine +64 +synapses \(W x \+ b\)", proc.stdout), proc.stdout
+    assert re.search(r"\n  3 +LIF +10 +LIF neurons", proc.stdout), proc.stdout
+    assert proc.stdout.rstrip().endswith("no blockers: nmc-compile accepts this graph")
+    graph = nir.read(str(path), type_check=False)
+    graph.edges.append(("3", "2"))  # a recurrent edge
+    nir.write(str(tmp_path / "loop.nir"), graph)
+    proc = run_tool("nmc-compile", "--explain", str(tmp_path / "loop.nir"))
+    assert proc.returncode == 2
+    assert "1 blocker(s):" in proc.stdout
+    assert "recurrent edges" in proc.stdout
