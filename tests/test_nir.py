@@ -397,3 +397,33 @@ def test_explain_reads_a_nir_graph(mlp, tmp_path):
     assert proc.returncode == 2
     assert "1 blocker(s):" in proc.stdout
     assert "recurrent edges" in proc.stdout
+
+
+def test_a_grouped_nir_convolution_spikes_like_torchs_grouped_conv(tmp_path):
+    """A NIR Conv2d with groups=2 (weight [4, 2, 3, 3] over 4 channels) feeding IF neurons (r = 1, --dt 1: v += I,
+    fire at v > 1, reset to 0): the snn level's spike counts equal a torch loop with conv2d(groups=2)."""
+    import torch
+
+    from nmc.runtime.snn_interp import run_snn
+
+    rng = np.random.default_rng(0)
+    w = rng.normal(0, 0.6, (4, 2, 3, 3)).astype(np.float32)
+    ones = np.ones((4, 6, 6), np.float32)
+    nodes = {
+        "input": nir.Input(input_type={"input": np.array([4, 6, 6])}),
+        "conv": nir.Conv2d(input_shape=(6, 6), weight=w, stride=1, padding=1, dilation=1, groups=2, bias=np.zeros(4, np.float32)),
+        "if": nir.IF(r=ones, v_threshold=ones, v_reset=0 * ones),
+        "output": nir.Output(output_type={"output": np.array([4, 6, 6])}),
+    }
+    edges = [("input", "conv"), ("conv", "if"), ("if", "output")]
+    nir.write(str(tmp_path / "g.nir"), nir.NIRGraph(nodes=nodes, edges=edges, type_check=False))
+    x = (rng.random((5, 10, 4, 6, 6)) < 0.4).astype(np.float32)
+    module = nmc.compile(tmp_path / "g.nir", target="mlir", level="snn", dt=1.0, calibration=x).module
+    v, counts = torch.zeros(5, 4, 6, 6), torch.zeros(5, 4, 6, 6)
+    for t in range(x.shape[1]):
+        v = v + torch.nn.functional.conv2d(torch.from_numpy(x[:, t]), torch.from_numpy(w), padding=1, groups=2)
+        s = (v > 1).float()
+        counts, v = counts + s, v * (1 - s)
+    got = run_snn(module, x).outputs[0]
+    assert got.sum() > 0
+    np.testing.assert_array_equal(got.reshape(5, -1), counts.numpy().reshape(5, -1))

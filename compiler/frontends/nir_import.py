@@ -23,6 +23,7 @@ from xdsl.dialects.builtin import ModuleOp
 from xdsl.ir import SSAValue
 
 from nmc.conversion.builder import NetworkBuilder
+from nmc.conversion.layers import dense_groups
 from nmc.dialects import snn
 from nmc.errors import NmcError
 from nmc.frontends.nir_graph import choose_dt, flatten_subgraphs, node_kind, order_nodes, read_graph
@@ -211,10 +212,12 @@ def _projection(b: NetworkBuilder, x: SSAValue, where: str, node: Any, name: str
     dims = weight.ndim - 2
     groups = int(np.ravel(node.groups)[0]) if node.groups is not None else 1
     dilation = [int(d) for d in np.ravel(node.dilation)] if node.dilation is not None else [1]
-    if groups != 1 or any(d != 1 for d in dilation):
-        raise NmcError(
-            f"{where}: groups={groups}, dilation={dilation}; the snn level has dense convolutions only (groups 1, dilation 1)"
-        )
+    if any(d != 1 for d in dilation):
+        raise NmcError(f"{where}: dilation={dilation}; the snn level has dilation 1 only")
+    if groups != 1:  # grouped / depthwise: the dense weight with zeros between groups (conversion.layers.dense_groups)
+        if groups < 1 or rows % groups or len(shape) != dims + 1 or shape[0] != weight.shape[1] * groups:
+            raise NmcError(f"{where}: groups={groups} does not divide weight {list(weight.shape)} over input {list(shape)}")
+        weight = dense_groups(weight, groups)
     if isinstance(node.padding, str):
         raise NmcError(f"{where}: padding '{node.padding}'; give numeric padding")
     stride = [int(s) for s in np.broadcast_to(np.ravel(node.stride), (dims,))]
