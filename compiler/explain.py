@@ -12,7 +12,9 @@ from typing import Any
 
 from nmc.conversion.layer_rewrites import prepare
 from nmc.conversion.layers import Layer, LayerGraph, fold_batchnorm, layer_shape
+from nmc.driver import ImportOptions, import_model
 from nmc.errors import NmcError
+from nmc.frontends.nir_graph import flatten_subgraphs, node_kind, order_nodes, read_graph
 from nmc.frontends.sniff import kind_of
 
 
@@ -170,9 +172,6 @@ NIR_BECOMES = {
 
 def _explain_nir(path: Path) -> tuple[str, int]:
     """A NIR graph: each node in dataflow order, what it becomes, and the importer's refusal if any."""
-    from nmc.driver import ImportOptions, import_model
-    from nmc.frontends.nir_graph import flatten_subgraphs, node_kind, order_nodes, read_graph
-
     blockers: list[str] = []
     rows = [("node", "type", "shape", "on the chip")]
     nodes, edges = flatten_subgraphs(read_graph(path))
