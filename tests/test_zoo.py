@@ -257,3 +257,40 @@ def test_explain_without_a_shape_lists_the_layers_and_a_tnn_is_explained(tmp_pat
     assert proc.returncode == 0, proc.stderr
     assert "temporal neural network (nmc.tnn), compiled to TNN columns" in proc.stdout
     assert re.search(r"layer0 +1 column\(s\) of 3 neurons x 64 synapses, rnl response", proc.stdout), proc.stdout
+
+
+class _Recurrent(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.rnn, self.fc = nn.LSTM(8, 16, batch_first=True), nn.Linear(16, 4)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y, _ = self.rnn(x)
+        return self.fc(y[:, -1])
+
+
+class _Selects(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = nn.Linear(8, 4)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.fc(x)
+        return torch.where(h > 0, h, 0.0)
+
+
+@pytest.mark.parametrize(
+    ("build", "shape", "pattern"),
+    [
+        (_Recurrent, (5, 8), r"layer 'rnn' \(LSTM\): LSTM is a recurrent layer .* use a 1-D convolution over time"),
+        (_Selects, (8,), r"layer 'gt' \((aten\.)?gt\): gt is a data-dependent condition .*where\(x > 0, x, 0\) is relu\(x\)"),
+    ],
+)
+def test_recurrent_layers_and_conditions_are_refused_by_name_with_the_alternative(build, shape, pattern, tmp_path):
+    """In memory and as a .pt2 export, the refusal names the op as the user wrote it (never the top-level class)."""
+    model = build().eval()
+    with pytest.raises(NmcError, match=pattern):
+        nmc.compile(model, input_shape=shape, check=False)
+    torch.export.save(torch.export.export(model, (torch.zeros(2, *shape),)), tmp_path / "m.pt2")
+    with pytest.raises(NmcError, match=pattern):
+        nmc.compile(tmp_path / "m.pt2", check=False)

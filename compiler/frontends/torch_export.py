@@ -134,7 +134,8 @@ def graph_from_exported(ep: torch.export.ExportedProgram, input_shape: tuple[int
                 # shape arithmetic on a dynamic batch (x.size(0) in x.view(x.size(0), -1)): a number, not a
                 # layer; the reshape that uses it keeps the batch, and its per-sample shape is in its own meta
                 continue
-            src = {k: v for k, v in (node.meta.get("nn_module_stack") or {}).items() if not _internal(v[0])}
+            # the innermost module the op ran in; an op in the top-level forward itself is named by the op
+            src = {k: v for k, v in (node.meta.get("nn_module_stack") or {}).items() if v[0] and not _internal(v[0])}
             name, mtype = next(reversed(src.values())) if src else (node.name, "")
             origin = str(mtype).rsplit(".", 1)[-1].strip("'>") if mtype else ""
             layer = _aten_layer(node, name, origin, param)

@@ -73,6 +73,16 @@ _SOFTMAX = (
     "does not change the predicted class and nmc decodes the last layer as logits: remove it from the model "
     "(apply it to nmc's outputs if you need probabilities)"
 )
+_CONDITION = (
+    "is a data-dependent condition (a comparison or a per-element selection), which no synapse or threshold "
+    "expresses as such: write it with ReLU (where(x > 0, x, 0) is relu(x); where(x > c, x, c) is c + relu(x - c)) "
+    "and retrain"
+)
+_RECURRENT = (
+    "is a recurrent layer (its state feeds back inside the layer), and the snn level runs feed-forward layers of "
+    "spiking neurons: use a 1-D convolution over time, or an nmc.nn spiking network whose neurons hold the state, "
+    "and retrain"
+)
 REASONS: dict[str, str] = {
     "GELU": _CURVED,
     "SiLU": _CURVED,
@@ -86,9 +96,12 @@ REASONS: dict[str, str] = {
     "Tanh": "is negative for negative inputs, which spike rates cannot carry: use Hardtanh(0, 1) or ReLU6 and fine-tune",
     "Softmax": _SOFTMAX,
     "LogSoftmax": _SOFTMAX,
+    **dict.fromkeys(("LSTM", "GRU", "RNN", "LSTMCell", "GRUCell", "RNNCell"), _RECURRENT),
+    # functions (no torch class): data-dependent selections and comparisons
+    **dict.fromkeys(("where", "gt", "lt", "ge", "le", "eq", "ne", "greater", "less"), _CONDITION),
 }
 _BY_LOWER = {k.lower(): k for k in REASONS} | {"leaky_relu": "LeakyReLU", "log_softmax": "LogSoftmax", "_softmax": "Softmax"}
-LOADABLE_UNSUPPORTED: tuple[type, ...] = tuple(getattr(nn, name) for name in REASONS)
+LOADABLE_UNSUPPORTED: tuple[type, ...] = tuple(getattr(nn, name) for name in REASONS if hasattr(nn, name))
 
 TORCH_EXPORT_HINT = "torch.export.save(torch.export.export(model.eval(), (example_input,)), 'model.pt2')"
 SNNTORCH_HINT = (
