@@ -80,9 +80,15 @@ def explain(model: Any, input_shape: tuple[int, ...] | None = None) -> tuple[str
         model = torch_import.load_model(model)  # a file that cannot be read at all is one line (NmcError)
     if isinstance(model, TNN):
         return _explain_tnn(source, model), 0
-    unknown = input_shape is None and not _shape_known(model)
-    # without --input-shape (or calibration) a model starting with a conv or a flatten still lists its layers
-    graph = torch_import.layer_graph(model, () if unknown else input_shape, keep_unsupported=True)
+    unknown = False
+    try:
+        graph = torch_import.layer_graph(model, input_shape, keep_unsupported=True)
+    except NmcError as e:
+        # without --input-shape (or calibration) a model starting with a conv or a flatten still lists its layers
+        if input_shape is not None or not str(e).startswith("cannot infer the input shape"):
+            raise
+        unknown = True
+        graph = torch_import.layer_graph(model, (), keep_unsupported=True)
     rows = [("layer", "from", "shape", "on the chip")]
     blockers: list[str] = []
     shapes: list[tuple[int, ...] | None] = []
@@ -122,17 +128,6 @@ def explain(model: Any, input_shape: tuple[int, ...] | None = None) -> tuple[str
     else:
         lines.append("no blockers: nmc-compile accepts this model")
     return "\n".join(lines), len(blockers)
-
-
-def _shape_known(model: Any) -> bool:
-    """Whether the model states its input shape (an export; a module starting with a Linear)."""
-    from nmc.frontends import torch_import
-
-    try:
-        torch_import.layer_graph(model, None, keep_unsupported=True)
-    except NmcError as e:
-        return not str(e).startswith("cannot infer the input shape")
-    return True
 
 
 def _explain_tnn(source: str, model: Any) -> str:

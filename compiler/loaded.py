@@ -39,15 +39,20 @@ class Loaded:
 def load(path: str | Path) -> Loaded:
     """A chip binary (a .nmc file, or the folder `Compiled.save`/nmc-compile wrote), ready to `.run(x)`."""
 
-    path = Path(path)
-    if path.is_dir():
-        found = sorted(path.glob("*.nmc"))
-        if len(found) != 1:
-            raise NmcError(f"{path}: holds {len(found)} chip binaries (.nmc); give the file")
-        path = found[0]
-    elif not path.exists():
+    path = binary_in(Path(path))
+    if not path.exists():
         raise InputRejected(f"{path}: no such file")
     try:
         return Loaded(path, read_binary(path))
     except BinaryError as e:
         raise NmcError(f"{path}: {e}") from None
+
+
+def binary_in(path: Path) -> Path:
+    """`path`, or the one chip binary (.nmc) in the folder `path` (the folder nmc-compile wrote)."""
+    if not path.is_dir():
+        return path
+    found = sorted(path.glob("*.nmc"))
+    if len(found) != 1:
+        raise InputRejected(f"{path}: a folder holding {len(found)} chip binaries (.nmc); give the file")
+    return found[0]

@@ -12,7 +12,7 @@ class Encoder:
         """`x`: [batch, *shape], or [batch, ticks, *shape] for the "spikes" kind (a spike train per input)."""
         self.kind, self.scale, self.levels, self.dtype = kind, scale, levels, np.dtype(dtype)
         self.tick = 0
-        self._direct: np.ndarray | None = None  # per-tick constants: direct values, Poisson probabilities
+        self._constant: np.ndarray | None = None  # per-tick constants: direct values, Poisson probabilities
         if kind == "spikes":
             self.frames = x.reshape(x.shape[0], x.shape[1], -1) != 0
             x = x[:, 0] if x.shape[1] else x.reshape(x.shape[0], -1)
@@ -28,19 +28,19 @@ class Encoder:
                 return np.zeros(self.x.shape, self.dtype)
             return self.frames[:, t].astype(self.dtype)
         if self.kind == "direct":  # the same values every tick: computed once, handed out read-only
-            if self._direct is None:
+            if self._constant is None:
                 if self.levels is not None:
                     q = np.rint(self.x.astype(np.float64) * self.scale * self.levels)
-                    self._direct = np.clip(q, -self.levels, self.levels).astype(np.int64)
+                    self._constant = np.clip(q, -self.levels, self.levels).astype(np.int64)
                 else:
-                    self._direct = (self.x * self.dtype.type(self.scale)).astype(self.dtype)
-                self._direct.flags.writeable = False
-            return self._direct
+                    self._constant = (self.x * self.dtype.type(self.scale)).astype(self.dtype)
+                self._constant.flags.writeable = False
+            return self._constant
         if self.kind == "rate":  # in place; the same roundings as u = u + x * scale; s = u >= 1; u = u - s
             self.u += self.gain
             s = (self.u >= 1).astype(self.dtype)
             self.u -= s
             return s
-        if self._direct is None:  # the Poisson probabilities, the same every tick
-            self._direct = np.clip(self.x.astype(np.float64) * self.scale, 0.0, 1.0)
-        return (self.rng.random(self._direct.shape) < self._direct).astype(self.dtype)
+        if self._constant is None:  # the Poisson probabilities, the same every tick
+            self._constant = np.clip(self.x.astype(np.float64) * self.scale, 0.0, 1.0)
+        return (self.rng.random(self._constant.shape) < self._constant).astype(self.dtype)

@@ -61,10 +61,10 @@ class NumpyBackend:
         np.add(v, cur, out=v)
         return np.clip(v, lo, hi, out=v)
 
-    def sub_where(self, v: Any, thr: Any, mask: Any) -> Any:
+    def sub_where(self, v: Any, thr: Any, mask: Any, tmp: Any = None) -> Any:
         """v - thr where mask (0/1 in v's type), in place: a product and a subtraction (a select on a data-dependent
-        mask, np.where or a masked ufunc, costs about 20x more)."""
-        return np.subtract(v, np.multiply(mask, thr), out=v)
+        mask, np.where or a masked ufunc, costs about 20x more); `tmp`, v's shape: a buffer for the product."""
+        return np.subtract(v, np.multiply(mask, thr, out=tmp), out=v)
 
     def sparse_matrix(self, rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, shape: tuple[int, int]) -> Any:
         from scipy import sparse
@@ -173,7 +173,7 @@ class TorchBackend:
     def add_clip(self, v: Any, cur: Any, lo: int, hi: int) -> Any:
         return v.add_(cur).clamp_(lo, hi)
 
-    def sub_where(self, v: Any, thr: Any, mask: Any) -> Any:
+    def sub_where(self, v: Any, thr: Any, mask: Any, tmp: Any = None) -> Any:
         return v.sub_(mask * thr)
 
     def sparse_matrix(self, rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, shape: tuple[int, int]) -> Any:

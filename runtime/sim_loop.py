@@ -99,20 +99,20 @@ def run_loop(
         fire_at, thr_subtract = (np.ascontiguousarray(np.broadcast_to(a, (k, batch))) for a in (fire_at, thr_subtract))
         fired_buf, tmp_buf = np.empty((k, batch), bool), np.empty((k, batch), dtype)
     all_direct = bool(encoders) and all(e.kind == "direct" for e in encoders)
-    direct_host = host_counts = None
+    host_counts = host_values = None
     x_buffer = cur_buffer = None
     stack_cells = sum(st.w.shape[0] * st.w.shape[1] * st.w.shape[2] for st in t.stacks)
     for tick in range(total):
         r = tick % ring
         starting = tick < max_start  # some neurons have not started yet: mask them
         if tick < chip.ticks and encoders:
-            if direct_host is None or tick == 0:
+            if tick == 0 or not all_direct:  # direct inputs are the same every tick: encoded and converted once
                 steps = [e.step() for e in encoders]  # (inputs, batch): the encoders run transposed
                 host = np.concatenate(steps if spikes_only else [np.trunc(s.astype(np.float64)) for s in steps], axis=0)
                 host_counts = host @ np.ones(batch, host.dtype) if spikes_only else np.count_nonzero(host, axis=1)
-                direct_host = bk.asarray(host) if all_direct else None  # constant input: converted once
+                host_values = bk.asarray(host)
             in_counts[r] = host_counts
-            in_hist[r] = direct_host if all_direct else bk.asarray(host)
+            in_hist[r] = host_values
         else:
             in_hist[r] = 0
             in_counts[r] = 0
@@ -196,7 +196,7 @@ def run_loop(
                         cur[a:b] += acc[o : o + b - a]
                 elif acc is not None:
                     cur[t.sparse_rows] += acc
-        for (b0, b1), bias in zip(t.bias_end, prm["bias"], strict=True):  # only the rows with a bias
+        for (b0, b1), bias in zip(t.bias_ranges, prm["bias"], strict=True):  # only the rows with a bias
             cur[b0:b1] += bias
         out = out_hist[r]  # every row is written below
         if p0 < n:  # partial-sum units: forward the clipped sum, keep no state
@@ -220,10 +220,7 @@ def run_loop(
         spikes = out[:k]
         spikes[...] = fired  # 0/1 in the run's type: the resets below multiply by it (cheaper than by a bool)
         if flags["subtract_firing"]:
-            if tmp_buf is not None:
-                v = np.subtract(v, np.multiply(spikes, thr_subtract, out=tmp_buf), out=v)
-            else:
-                v = bk.sub_where(v, thr_subtract, spikes)
+            v = bk.sub_where(v, thr_subtract, spikes, tmp_buf)
         if flags["zero_firing"]:
             v = bk.sub_where(v, v, spikes * prm["zero_firing"])
         if starting:

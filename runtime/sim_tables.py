@@ -85,7 +85,7 @@ class Tables:
     params: dict[str, Any]
     flags: dict[str, bool]  # which neuron features occur at all (fast paths skip the others)
     sparse_rows: Any = None  # the internal neurons the sparse matrices' rows stand for
-    bias_end: list[tuple[int, int]] = field(default_factory=list)  # the neuron ranges with a bias (params["bias"])
+    bias_ranges: list[tuple[int, int]] = field(default_factory=list)  # the neuron ranges with a bias (params["bias"])
     relay_packets: list[RelayPackets] = field(default_factory=list)  # the packets of copy relays read through
     ring: int = 2  # ticks of history the axons need
     psum0: int = 0  # neurons [psum0, n) are partial-sum units
@@ -301,36 +301,32 @@ def build_tables(
             partial.append((from_host, d, backend.asarray(axons[keep], np.int64), backend.asarray(src[keep], np.int64)))
     p = order
     shift = chip.shift[p][:k]
-    inv = np.where(shift > 0, 2.0 ** -shift.astype(np.float64), 0.0)
-    raw = {
-        "threshold": chip.threshold[p][:k], "v_init": chip.v_init[p][:k], "inv": inv,
-        "shift": shift, "decays": shift > 0, "greater": chip.greater[p][:k],
-        "subtract": chip.reset[p][:k] == RESETS.index("subtract"), "zero": chip.reset[p][:k] == RESETS.index("zero"),
-        "fires": chip.mode[p][:k] == MODES.index("spike"), "start_state": chip.start[p][:k],
-        "start_psum": chip.start[p][psum0:], "bias": chip.bias[p],
-    }  # fmt: skip
+    threshold, fires = chip.threshold[p][:k], chip.mode[p][:k] == MODES.index("spike")
+    subtract = fires & (chip.reset[p][:k] == RESETS.index("subtract"))
+    zero = fires & (chip.reset[p][:k] == RESETS.index("zero"))
     # one comparison for every neuron: on integers v > thr is v >= thr + 1, and a neuron that never fires
     # (integrate mode) compares against a value no membrane reaches; the reset is arithmetic, not a select
     # (a select on a data-dependent mask costs ~20x an add in numpy): v -= fired * thr on subtract rows
     never = np.inf if backend.is_float else np.iinfo(np.int64).max
-    fire_at = np.where(raw["fires"], raw["threshold"] + raw["greater"], never)
-    raw["fire_at"] = fire_at
-    raw["thr_subtract"] = np.where(raw["subtract"] & raw["fires"], raw["threshold"], 0)
-    raw["zero_firing"] = (raw["zero"] & raw["fires"]).astype(np.int64)  # 0/1 in the run's type (no bool casts)
-    params = {}
-    for key, val in raw.items():  # column vectors: state is laid out (neurons, batch)
+    columns = {  # column vectors: state is laid out (neurons, batch)
+        "v_init": chip.v_init[p][:k],
+        "inv": np.where(shift > 0, 2.0 ** -shift.astype(np.float64), 0.0),  # 0: nothing leaks
+        "shift": shift,
+        "decays": shift > 0,
+        "fire_at": np.where(fires, threshold + chip.greater[p][:k], never),
+        "thr_subtract": np.where(subtract, threshold, 0),
+        "zero_firing": zero.astype(np.int64),  # 0/1 in the run's type (no bool casts)
+    }
+    params: dict[str, Any] = {}
+    for key, val in columns.items():
         dtype = np.bool_ if val.dtype == np.bool_ else (np.int64 if key == "shift" else None)
         params[key] = backend.asarray(val[:, None], dtype)
-    flags = {
-        "decay": bool(raw["decays"].any()), "zero_firing": bool((raw["zero"] & raw["fires"]).any()),
-        "subtract_firing": bool((raw["subtract"] & raw["fires"]).any()),
-    }  # fmt: skip
+    flags = {"decay": bool(shift.any()), "zero_firing": bool(zero.any()), "subtract_firing": bool(subtract.any())}
     # the row ranges that hold a bias (a layer's neurons; relays and partial-sum units have none), merged over gaps
     # shorter than a range's own overhead
-    biased = np.nonzero(raw["bias"])[0]
-    cut = np.nonzero(np.diff(biased) > BIAS_GAP)[0] + 1
-    bias_end = [(int(a[0]), int(a[-1]) + 1) for a in np.split(biased, cut)] if biased.size else []
-    params["bias"] = [backend.asarray(raw["bias"][a:b, None]) for a, b in bias_end]
+    bias = chip.bias[p]
+    bias_ranges = [(int(a), int(b)) for a, b, _ in _row_runs(np.nonzero(bias)[0], BIAS_GAP)]
+    params["bias"] = [backend.asarray(bias[a:b, None]) for a, b in bias_ranges]
     covered = np.zeros(n + 1, np.int64)
     for blk in blocks:
         covered[blk.r0] += 1
@@ -339,14 +335,21 @@ def build_tables(
     edges = np.nonzero(np.diff(bare))[0]
     unblocked = list(zip(edges[::2].tolist(), edges[1::2].tolist(), strict=True))
     sparse_ranges = None
-    if sparse_rows is not None:
-        cut = np.nonzero(np.diff(sparse_rows) != 1)[0] + 1
-        runs = np.split(np.arange(sparse_rows.size), cut)
-        if len(runs) <= MAX_RANGES:
-            sparse_ranges = [(int(sparse_rows[r[0]]), int(sparse_rows[r[-1]]) + 1, int(r[0])) for r in runs]
+    if sparse_rows is not None and len(runs := _row_runs(sparse_rows)) <= MAX_RANGES:
+        sparse_ranges = runs
     return Tables(order, k, blocks, stacks, sparse, int(out.sum()), events, gathers, partial, fan_out, chip.remote[order], params,
-                  flags, None if sparse_rows is None else backend.asarray(sparse_rows, np.int64), bias_end, relay_packets,
+                  flags, None if sparse_rows is None else backend.asarray(sparse_rows, np.int64), bias_ranges, relay_packets,
                   ring, psum0, unblocked, sparse_ranges)  # fmt: skip
+
+
+def _row_runs(rows: np.ndarray, gap: int = 1) -> list[tuple[int, int, int]]:
+    """(first row, end row, offset in `rows`) of each run of the sorted `rows`, a run continuing over steps of
+    at most `gap` (1: consecutive rows only)."""
+    if rows.size == 0:
+        return []
+    starts = [0, *(np.nonzero(np.diff(rows) > gap)[0] + 1).tolist()]
+    ends = [*starts[1:], rows.size]
+    return [(int(rows[a]), int(rows[b - 1]) + 1, a) for a, b in zip(starts, ends, strict=True)]
 
 
 def _classes(view: Chip) -> list[tuple[bool, int, int, int]]:

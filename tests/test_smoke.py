@@ -72,7 +72,7 @@ def test_save_then_load_round_trips_and_run_returns_the_same_type(tmp_path):
         np.testing.assert_array_equal(loaded.run(x), compiled.run(x))
         assert loaded.simulate(x).synaptic_events > 0
     (tmp_path / "empty").mkdir()
-    with pytest.raises(NmcError, match=r"empty: holds 0 chip binaries \(\.nmc\); give the file"):
+    with pytest.raises(NmcError, match=r"empty: a folder holding 0 chip binaries \(\.nmc\); give the file"):
         nmc.load(tmp_path / "empty")
 
 

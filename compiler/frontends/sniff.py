@@ -12,9 +12,9 @@ import zipfile
 from pathlib import Path
 
 from nmc.chips.binary import MAGIC as CHIP_MAGIC
+from nmc.frontends.nir_graph import HDF5_MAGIC
 
 NPY_MAGIC = b"\x93NUMPY"
-HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"  # NIR graphs are HDF5
 HEAD = 4096  # bytes read to decide
 
 

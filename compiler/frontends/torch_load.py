@@ -23,7 +23,6 @@ from torch import nn
 from nmc import nn as nmc_nn
 from nmc import tnn as nmc_tnn
 from nmc.errors import InputRejected, NmcError
-from nmc.frontends.nir_graph import HDF5_MAGIC
 from nmc.frontends.safe_pt2 import ZIP_ERRORS, load_exported, one_line
 from nmc.frontends.sniff import PHRASES, kind_of
 
@@ -126,7 +125,7 @@ def load_model(path: str | Path) -> nn.Module | torch.export.ExportedProgram:
             f"{path}: {what}" + ("" if kind == "missing" else
                                  ": nmc-compile takes a torch model (a .pt pickle or a .pt2 export) or a NIR graph (.nir)")
         )  # fmt: skip
-    _refuse_foreign_formats(path)
+    _refuse_foreign_formats(path, kind)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         if path.suffix == ".pt2":
@@ -134,12 +133,11 @@ def load_model(path: str | Path) -> nn.Module | torch.export.ExportedProgram:
         return _load_pickle(path)
 
 
-def _refuse_foreign_formats(path: Path) -> None:
-    with path.open("rb") as f:
-        head = f.read(8)
-    if head.startswith(HDF5_MAGIC) or path.suffix == ".nir":
+def _refuse_foreign_formats(path: Path, kind: str) -> None:
+    """`kind`: the file's content (nmc.frontends.sniff.kind_of)."""
+    if kind == "hdf5" or path.suffix == ".nir":
         raise NmcError(f"{path}: a NIR graph, not a torch model: compile it with nmc-compile or nmc.compile (NIR front end)")
-    if _is_zip(path):
+    if kind in ("torch-zip", "zip"):
         try:
             with zipfile.ZipFile(path) as z:
                 names = z.namelist()

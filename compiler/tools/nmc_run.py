@@ -57,12 +57,6 @@ def main(argv: Sequence[str] | None = None) -> None:
         run_cli(args)
 
 
-def _missing(path: Path):
-    from nmc.errors import InputRejected
-
-    raise InputRejected(f"{path}: no such file")
-
-
 def _read_binary(path: Path):
     from nmc.chips.binary import BinaryError, read_binary
     from nmc.errors import NmcError
@@ -112,28 +106,24 @@ def _check_inputs(x, name: str) -> None:
 
 
 def run_cli(args: argparse.Namespace) -> None:
-    from nmc.chips.binary import MAGIC
     from nmc.driver import load_npy
     from nmc.errors import InputRejected, NmcError
     from nmc.frontends.sniff import describe, kind_of
+    from nmc.loaded import binary_in
     from nmc.runtime import engines
 
     path = Path(args.file)
     if args.output and Path(args.output).is_dir():
         raise NmcError(f"-o {args.output}: is a folder; give a file name such as {Path(args.output) / 'y.npy'}")
-    if path.is_dir():  # the folder nmc-compile wrote, as nmc.load takes it
-        found = sorted(path.glob("*.nmc"))
-        if len(found) != 1:
-            raise NmcError(f"{path}: a folder holding {len(found)} chip binaries (.nmc); give the file")
-        path = found[0]
+    path = binary_in(path)  # the folder nmc-compile wrote, as nmc.load takes it
     x = load_npy(args.input, "inputs")
     _check_inputs(x, args.input)
-    with open(path, "rb") if path.exists() else _missing(path) as f:
-        head = f.read(len(MAGIC))
-    is_binary = head == MAGIC or path.suffix == ".nmc"
-    kind = kind_of(path)
-    if not is_binary and kind != "text":  # IR is text; anything else is named for what it is
-        raise InputRejected(f"{describe(path, kind)}, not a chip binary (.nmc) or IR text (.mlir): give OUTDIR/<model>.nmc")
+    what = kind_of(path)
+    if what == "missing":
+        raise InputRejected(f"{path}: no such file")
+    is_binary = what == "chip-binary" or path.suffix == ".nmc"
+    if not is_binary and what != "text":  # IR is text; anything else is named for what it is
+        raise InputRejected(f"{describe(path, what)}, not a chip binary (.nmc) or IR text (.mlir): give OUTDIR/<model>.nmc")
     loaded = _read_binary(path) if is_binary else read_module(path)  # read once, whichever kind of network it holds
     kind, engine = engines.engine_of_image(loaded) if is_binary else engines.engine_of_module(loaded)
     if args.learn and "learn" not in engine.run_options:
