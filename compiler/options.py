@@ -62,7 +62,7 @@ class CompileOptions:
     weight_bits: int | None = _opt(None, "override the chip's weight width", kind="positive")
     disable: tuple[str, ...] = _opt(
         (),
-        "skip an optional pass (decompose-fan-in, decompose-fan-out, reduce-precision); the violations are listed",
+        "skip an optional pass (decompose-fan-in, decompose-fan-out, delay-relays, reduce-precision); the violations are listed",
         kind="append",
         metavar="PASS",
     )

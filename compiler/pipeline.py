@@ -28,6 +28,7 @@ from nmc.passes.check_constraints import report, violations
 from nmc.passes.crossbar_partition import lower_bound
 from nmc.passes.decompose_fan_in import DecomposeFanInPass
 from nmc.passes.decompose_fan_out import DecomposeFanOutPass
+from nmc.passes.delay_relays import DelayRelaysPass
 from nmc.passes.partition_cores import PartitionCoresPass
 from nmc.passes.place_cores import PlaceCoresPass
 from nmc.passes.reduce_precision import ReducePrecisionPass
@@ -37,7 +38,7 @@ from nmc.report import CoreSection, MappingSection, QuantizationSection, Report
 from nmc.runtime.core_interp import run_core
 
 Progress = Callable[[str], None]
-OPTIONAL_PASSES = ("decompose-fan-in", "decompose-fan-out", "reduce-precision")
+OPTIONAL_PASSES = ("decompose-fan-in", "decompose-fan-out", "delay-relays", "reduce-precision")
 
 
 @dataclass
@@ -80,7 +81,7 @@ def core_summary(module: ModuleOp) -> CoreSection:
         "neurons": sum(g["neurons"] for g in groups),
         "synapses": sum(g["synapses"] for g in groups),
         "partial_sum_groups": sum(g["mode"] == "psum" for g in groups),
-        "relay_groups": sum("/relay" in g["layer"] for g in groups),
+        "relay_groups": sum("/relay" in g["layer"] or "/delay" in g["layer"] for g in groups),
         "latency_ticks": max((d.latency.value.data for d in decoders), default=0),
     }
 
@@ -153,6 +154,8 @@ def core_passes(
         structural.append(DecomposeFanInPass(approximate=approximate_fan_in))
     if "decompose-fan-out" not in disable:
         structural.append(DecomposeFanOutPass())
+    if "delay-relays" not in disable:  # a no-op where every delay fits the chip's axons
+        structural.append(DelayRelaysPass())
     precision: list[ModulePass] = []
     if "reduce-precision" not in disable:
         precision.append(ReducePrecisionPass(weight_bits=weight_bits))
@@ -171,7 +174,7 @@ def lower_to_core(
     progress: Progress | None = None,
     keep_ir: bool = True,
 ) -> LoweringResult:
-    """snn-to-core, decompose-fan-in, decompose-fan-out, reduce-precision, then the chip's limits.
+    """snn-to-core, decompose-fan-in, decompose-fan-out, delay-relays, reduce-precision, then the chip's limits.
 
     `chip_ref` (a preset name or chip file) goes into snn-to-core's options; None means the
     chip is carried by the module's `nmc.chip` attribute (a chip built in memory). `keep_ir`:

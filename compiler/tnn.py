@@ -14,11 +14,13 @@ chip reproduces `fit` weight for weight. `torch.save(model)` is an `nmc-compile`
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
+from nmc.chips import Chip, load_chip
 from nmc.chips.tnn_format import (
     DEFAULT_PROBABILITIES,
     MASK32,
@@ -32,6 +34,7 @@ from nmc.chips.tnn_format import (
     synapse_constants,
     wmax,
 )
+from nmc.dialects.tnn import column_limits
 from nmc.errors import NmcError
 from nmc.runtime.tnn_encode import Encoder, encode, fit_encoder
 
@@ -181,18 +184,61 @@ class _StdpTables:
         layer.weight.copy_((w + inc.long() - dec.long()).clamp(0, self.wmax))
 
 
-def build(
-    x: np.ndarray, clusters: int, *, time_bits: int = 3, weight_bits: int = 3, encoder: str = "grf", fields: int = 8,
-    project: int | None = None, threshold: int | None = None, k: int = 1, response: str = "rnl", seed: int = 0,
-    stabilise: bool = False, probabilities: dict[str, int] | None = None, reduce: str = "sparse",
-) -> TNN:  # fmt: skip
-    """A one-column TNN for clustering `x` into `clusters` (q = clusters neurons, p = every encoded line).
+DEFAULT_CHIP = "tnn16"  # the TNN preset (nmc.chips.kinds: the TNN column kind's default chip)
+DEFAULT_FIELDS = 8  # Gaussian fields per value; the rule's one free number (validated in benchmarks/tnn_defaults.py)
+DEFAULT_REDUCTION = "mixed"
 
+
+def default_design(shape: tuple[int, ...], column: dict[str, Any], fields: int | None = None,
+                   reduce: str | None = None) -> dict[str, Any]:  # fmt: skip
+    """The encoder a series of `shape` (length,) or (channels, length) gets on a column kind by default (docs/tnn.md).
+
+    Time bits: the column's largest (finer spike times cost nothing on the chip). Fields: 8 per value, fewer only
+    when a column has fewer synapses. A sample of more values than the column has synapses for (synapses //
+    fields) is reduced to that many: half PAA segment means per channel, half sparse random projections (mixed);
+    where there are too many channels for one PAA segment each in half the budget, projections alone. So the
+    encoded lines never exceed the column's synapses and every default model compiles for its chip.
+    """
+    fields = min(fields or DEFAULT_FIELDS, int(column["synapses"]))
+    budget = int(column["synapses"]) // fields
+    width = int(np.prod(shape))
+    channels = 1 if len(shape) < 2 else int(shape[0])
+    project, how = None, reduce or DEFAULT_REDUCTION
+    if width > budget:
+        project = budget
+        if reduce is None and budget // 2 < channels:
+            how = "sparse"
+    return {"time_bits": int(column["time_bits"]), "fields": fields, "project": project, "reduce": how}
+
+
+def _column(chip: Chip | str | None) -> tuple[Chip, dict[str, Any]]:
+    the_chip = chip if isinstance(chip, Chip) else load_chip(chip or DEFAULT_CHIP)
+    if the_chip.tnn_column is None:
+        raise NmcError(f"chip '{the_chip.name}' has no tnn_column core kind, so it cannot run a TNN: use one with it, e.g. tnn16")
+    return the_chip, the_chip.tnn_column
+
+
+def build(
+    x: np.ndarray, clusters: int, *, chip: Chip | str | None = None, time_bits: int | None = None, weight_bits: int = 3,
+    encoder: str = "grf", fields: int | None = None, project: int | None = None, threshold: int | None = None, k: int = 1,
+    response: str = "rnl", seed: int = 0, stabilise: bool = False, probabilities: dict[str, int] | None = None,
+    reduce: str | None = None,
+) -> TNN:  # fmt: skip
+    """A one-column TNN for clustering `x` into `clusters` (q = clusters neurons, p = every encoded line) on `chip`.
+
+    What is not given follows `default_design` for the chip's column (default the tnn16 preset), and the
+    column is checked against the chip before any learning, so a fitted model always compiles for it.
     Weights start uniform in 0..wmax (seeded); theta defaults to 0.3 x the mean number of lines
     that spike per sample x wmax / 2, so that a neuron fires once its strongest inputs arrive.
     """
+    the_chip, column = _column(chip)
     if clusters < 2:
         raise NmcError(f"--clusters must be at least 2, got {clusters}")
+    shape = tuple(np.shape(x)[1:])
+    rule = default_design(shape, column, 1 if encoder == "latency" else fields, reduce)
+    time_bits = rule["time_bits"] if time_bits is None else time_bits
+    project = rule["project"] if project is None else project
+    fields, reduce = rule["fields"], rule["reduce"]
     if not 1 <= time_bits <= 8 or not 1 <= weight_bits <= 8:
         raise NmcError(f"time bits and weight bits must be in 1..8, got {time_bits} and {weight_bits}")
     if not 1 <= k <= clusters:
@@ -205,6 +251,13 @@ def build(
     if threshold is None:
         spiking = float((times < no_spike(time_bits)).sum(1).mean())
         threshold = max(1, round(DEFAULT_THRESHOLD_FRACTION * spiking * wmax(weight_bits) / 2))
+    problems = column_limits("layer0", p, clusters, k, response, int(threshold), the_chip)
+    for key, value in (("time_bits", time_bits), ("weight_bits", weight_bits)):
+        if value > column[key]:
+            problems.append(f"{key} {value}, chip '{the_chip.name}' tnn_column.{key} is {column[key]}")
+    if problems:
+        raise NmcError(f"{problems[0]} (the TNN is fitted for chip '{the_chip.name}': give --chip for another, or leave "
+                       "--fields/--project/--time-bits to the defaults, which fit the chip)")  # fmt: skip
     layer = TNNLayer(torch.arange(p)[None], torch.from_numpy(weight), torch.full((1, clusters), int(threshold)), k, response)
     return TNN(enc, [layer], weight_bits, seed, probabilities, stabilise)
 

@@ -195,7 +195,7 @@ def networks(module: Any) -> list[core.NetworkOp]:
     return [op for op in module.walk() if isinstance(op, core.NetworkOp)]
 
 
-MAP_PIPELINE = "snn-to-core,decompose-fan-in,decompose-fan-out,reduce-precision,partition-cores,place-cores,route"
+MAP_PIPELINE = "snn-to-core,decompose-fan-in,decompose-fan-out,delay-relays,reduce-precision,partition-cores,place-cores,route"
 
 
 def pipeline_up_to(name: str) -> str:

@@ -21,6 +21,11 @@ def get_all_passes() -> dict[str, Callable[[], type[ModulePass]]]:
 
         return DecomposeFanOutPass
 
+    def delay_relays() -> type[ModulePass]:
+        from nmc.passes.delay_relays import DelayRelaysPass
+
+        return DelayRelaysPass
+
     def reduce_precision() -> type[ModulePass]:
         from nmc.passes.reduce_precision import ReducePrecisionPass
 
@@ -50,6 +55,7 @@ def get_all_passes() -> dict[str, Callable[[], type[ModulePass]]]:
         "snn-to-core": snn_to_core,
         "decompose-fan-in": decompose_fan_in,
         "decompose-fan-out": decompose_fan_out,
+        "delay-relays": delay_relays,
         "reduce-precision": reduce_precision,
         "check-constraints": check_constraints,
         "partition-cores": partition_cores,

@@ -119,3 +119,67 @@ def test_the_encoding_defaults_to_what_the_chip_takes_and_the_summary_says_so(tm
         assert (report["encoding"], report["encoding_chosen"]) == (encoding, chosen)
         note = "encoding: rate, as chip 'truenorth4' takes no graded inputs (core.input_bits=1)"
         assert (note in r.stderr) == (chip == "truenorth4")
+
+
+class _Inception(nn.Module):
+    """Two branches joined on channels, then a third join along the width (fx and torch.export read both)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.a, self.b, self.c = nn.Conv2d(1, 3, 3, padding=1), nn.Conv2d(1, 2, 1), nn.Conv2d(5, 4, 3, padding=1)
+        self.head = nn.Linear(4 * 8 * 16, 10)
+
+    def forward(self, x):
+        u, v = torch.relu(self.a(x)), torch.relu(self.b(x))
+        h = torch.relu(self.c(torch.cat([u, v], 1)))
+        return self.head(torch.flatten(torch.cat((h, h), dim=-1), 1))
+
+
+@pytest.mark.parametrize("road", ["fx", "export"])
+def test_concatenation_is_torch_cat_exactly_and_converts(road):
+    from nmc.conversion.layer_rewrites import prepare
+    from nmc.conversion.layers import evaluate, fold_batchnorm
+    from nmc.frontends.torch_import import layer_graph
+
+    torch.manual_seed(0)
+    model = _Inception().eval()
+    x = np.random.default_rng(0).random((64, 1, 8, 8)).astype(np.float32)
+    source = model if road == "fx" else torch.export.export(model, (torch.from_numpy(x[:2]),))
+    graph = prepare(fold_batchnorm(layer_graph(source, (1, 8, 8))))
+    assert not any(ly.kind == "concat" for ly in graph.layers)  # rewritten into placements and adds
+    with torch.no_grad():
+        ann = model(torch.from_numpy(x)).numpy()
+    np.testing.assert_allclose(evaluate(graph, x)[0][0], ann, atol=1e-5)
+    module = import_model(source, ImportOptions(ticks=256, calibration=x))
+    out = run_snn(module, x).outputs[0]
+    assert (out.argmax(1) == ann.argmax(1)).mean() >= 0.95
+
+
+def test_concatenation_of_samples_or_mismatched_tensors_is_refused_with_the_layer():
+    from nmc.errors import NmcError
+
+    class Bad(nn.Module):
+        def __init__(self, dim: int) -> None:
+            super().__init__()
+            self.dim, self.a, self.b = dim, nn.Linear(4, 3), nn.Linear(4, 5)
+
+        def forward(self, x):
+            return torch.cat([self.a(x), self.b(x)], self.dim)
+
+    x = np.random.default_rng(0).random((8, 4)).astype(np.float32)
+    with pytest.raises(NmcError, match=r"layer 'cat' \(cat\): dim=0 joins samples of the batch; concatenate features"):
+        import_model(Bad(0), ImportOptions(calibration=x))
+    assert import_model(Bad(1), ImportOptions(calibration=x)) is not None  # features of different widths join on dim 1
+
+    class Mismatch(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.a, self.b = nn.Conv2d(1, 3, 3, padding=1), nn.Conv2d(1, 2, 3, stride=2, padding=1)
+
+        def forward(self, x):
+            return torch.cat([self.a(x), self.b(x)], 1)
+
+    with pytest.raises(
+        NmcError, match=r"layer 'cat' \(cat\) joins tensors that differ off dim 1: \[\[-1, 3, 8, 8\], \[-1, 2, 4, 4"
+    ):
+        import_model(Mismatch(), ImportOptions(calibration=np.zeros((4, 1, 8, 8), np.float32)))

@@ -181,3 +181,33 @@ def test_effective_synaptic_operations_follow_the_neurobench_example():
     SnnToCorePass(chip="tiny").apply(CTX, module)
     run = run_core(module, np.array([[0.0, 1.3, -1.0]]), dtype=np.float64)
     assert run.synaptic_events == 4
+
+
+def test_delay_relays_keep_every_spike_and_bring_every_delay_within_the_axons():
+    """A residual network's skip path waits on its axons; with axons of no delay it waits in relays instead."""
+    from nmc.passes.delay_relays import DelayRelaysPass
+
+    class Block(nn.Module):  # the skip path h is one population shallower than the body's
+        def __init__(self) -> None:
+            super().__init__()
+            self.a, self.b, self.c, self.head = nn.Linear(12, 16), nn.Linear(16, 16), nn.Linear(16, 16), nn.Linear(16, 5)
+
+        def forward(self, x):
+            h = torch.relu(self.a(x))
+            return self.head(torch.relu(self.c(torch.relu(self.b(h))) + h))
+
+    torch.manual_seed(3)
+    x = np.random.default_rng(5).random((8, 12))
+    module = import_model(Block().eval(), ImportOptions(ticks=20, encoding="rate", calibration=x.astype(np.float32)))
+    SnnToCorePass(chip="tianjic256").apply(CTX, module)
+    before = run_core(module, x, dtype=np.float64, record=True)
+    groups = [op for op in module.walk() if op.name == "core.neurons"]
+    assert max(max(op.delays.get_values()) for op in groups) >= 1  # the skip path is delayed on its axons
+    DelayRelaysPass(max_axon_delay=0).apply(CTX, module)
+    module.verify()
+    groups = [op for op in module.walk() if op.name == "core.neurons"]
+    assert max(max(op.delays.get_values()) for op in groups) == 0
+    assert any("/delay" in op.layer.data for op in groups)
+    after = run_core(module, x, dtype=np.float64, record=True)
+    assert sum(int(t.sum()) for t in after.traces.values()) > 0
+    assert_same_traces(before, after)

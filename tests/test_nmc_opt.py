@@ -98,7 +98,7 @@ def test_help_lists_nmc_passes_and_targets_only_unless_all():
     proc = run_tool("nmc-opt", "--help")
     assert proc.returncode == 0
     text = " ".join(proc.stdout.split()).replace("- ", "-")
-    assert "snn-to-core,decompose-fan-in,decompose-fan-out,reduce-precision,check-constraints,partition-cores" in text
+    assert "snn-to-core,decompose-fan-in,decompose-fan-out,delay-relays,reduce-precision,check-constraints,partition" in text
     assert "canonicalize" not in text
     assert "Available targets are: mlir,chip-dump,verilog" in text
     assert "canonicalize" in run_tool("nmc-opt", "--all", "--help").stdout
@@ -108,9 +108,10 @@ def test_help_lists_nmc_passes_and_targets_only_unless_all():
     ("args", "pattern"),
     [
         (["-p", "route"], r"route works on core IR and this module is at the snn level: run snn-to-core first \(nmc-opt FILE "
-         r"-p 'snn-to-core,decompose-fan-in,decompose-fan-out,reduce-precision,partition-cores,place-cores,route'\)"),
+         r"-p 'snn-to-core,decompose-fan-in,decompose-fan-out,delay-relays,reduce-precision,partition-cores,place-cores,"
+         r"route'\)"),
         (["-p", "reduce-precision"], r"reduce-precision works on core IR .* -p 'snn-to-core,decompose-fan-in,"
-         r"decompose-fan-out,reduce-precision'"),
+         r"decompose-fan-out,delay-relays,reduce-precision'"),
         (["-t", "chip-dump"], r"the chip binary \(chip-dump, verilog\) works on core IR and this module is at the snn level"),
     ],
 )  # fmt: skip

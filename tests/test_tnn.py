@@ -272,3 +272,37 @@ def test_bad_series_files_are_one_line_before_any_work(tmp_path, capsys):
         fails_in_one_line(main, argv, message, capsys)
     assert not (tmp_path / "out").exists()
     assert not (tmp_path / "o.pt").exists()
+
+
+def test_a_long_series_fitted_with_defaults_compiles_for_the_default_chip(tmp_path, capsys):
+    """The first TNN of a user with 286-value series: no flag, and the model fits tnn16 (2288 synapses before the rule)."""
+    from nmc.tools import nmc_compile, nmc_tnn
+
+    rng = np.random.default_rng(4)
+    t = np.linspace(0, 1, 286)
+    y = np.arange(60) % 2
+    x = np.where(y[:, None] == 0, np.sin(9 * t), np.sign(np.sin(9 * t))) + 0.3 * rng.normal(size=(60, 286))
+    np.save(tmp_path / "x.npy", x)
+    nmc_tnn.main(["fit", str(tmp_path / "x.npy"), "--clusters", "2", "--epochs", "2", "-o", str(tmp_path / "m.pt")])
+    err = capsys.readouterr().err
+    # 1024 synapses = 128 values x 8 fields, at tnn16's 5 time bits (32 ticks)
+    assert "TNN column 1024 synapses x 2 neurons" in err
+    assert "32 ticks per sample, 8 fields per value, 286 values reduced to 128" in err
+    nmc_compile.main([str(tmp_path / "m.pt"), "--calibration", str(tmp_path / "x.npy"), "-o", str(tmp_path / "out"), "-q"])
+    assert "identical spike times on 60 samples" in capsys.readouterr().out
+    # a hand-set design past the chip is refused before learning, naming the limit
+    fails_in_one_line(
+        nmc_tnn.main,
+        ["fit", str(tmp_path / "x.npy"), "--clusters", "2", "--project", "200", "-o", str(tmp_path / "big.pt")],
+        "'layer0': 1600 synapses per neuron, chip 'tnn16' tnn_column.synapses is 1024",
+        capsys,
+    )
+    assert not (tmp_path / "big.pt").exists()
+    import dataclasses
+
+    from nmc.chips import load_chip
+
+    tnn16 = load_chip("tnn16")
+    chip = dataclasses.replace(tnn16, name="narrow", tnn_column={**tnn16.tnn_column, "synapses": 256, "time_bits": 4})
+    narrow = tnn.build(x, 2, chip=chip)  # the rule for a narrower column: 256 // 8 = 32 values, 4 time bits
+    assert (narrow.layers[0].synapses, narrow.time_bits, narrow.projection.shape[1]) == (256, 4, 32)

@@ -9,6 +9,11 @@ thresholds are balanced on the rewritten graph:
 * adaptive average pooling whose output size divides the input is a fixed
   `AvgPool` with kernel = stride = input / output; `mean` over trailing feature
   dimensions is an average pool over a `[P, 1, Q]` view;
+* concatenation is a sum of placements: each input is carried into its slot of
+  the joined tensor by a 0/1 convolution (1x1, channel axis) or dense map (any
+  other axis), and the parts are added. The result is a linear combination of
+  spike trains like a max pool's, which the next layer's synapses absorb, so it
+  costs no neuron and no tick; the float graph equals torch.cat exactly;
 * max pooling becomes a tree of pairwise maxima, `max(u, v) = v + relu(u - v)`:
   each level is one convolution with ±1 weights and one ReLU population, the
   result is a linear combination of spike trains (which the next layer's
@@ -23,10 +28,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from nmc.conversion.layers import Layer, LayerGraph, layer_shape
+from nmc.conversion.layers import Layer, LayerGraph, concat_axis, layer_shape
 from nmc.errors import NmcError
 
-SOURCE_KINDS = ("conv1d", "pool1d", "maxpool", "adaptive_avgpool", "mean", "unsupported")
+SOURCE_KINDS = ("conv1d", "pool1d", "maxpool", "adaptive_avgpool", "mean", "concat", "unsupported")
+MAX_PLACEMENT = 1 << 24  # entries of a dense placement matrix (a join off the channel axis); larger is refused
 # layers through which a non-negative value stays non-negative (zero padding of a max pool is then exact)
 _KEEPS_SIGN = ("identity", "flatten", "reshape", "pool2d")
 
@@ -73,6 +79,8 @@ def prepare(graph: LayerGraph) -> LayerGraph:
             new_index[i] = _adaptive(b, ly, ins[0], where)
         elif ly.kind == "mean":
             new_index[i] = _mean(b, ly, ins[0], where)
+        elif ly.kind == "concat":
+            new_index[i] = _concat(b, ly, ins, where)
         elif ly.kind == "maxpool":
             new_index[i] = _maxpool(b, ly, ins[0], where, graph.is_spiking)
         else:
@@ -206,3 +214,34 @@ def _linear_layers(b: _Builder, name: str, values: list[dict], src: int, c: int,
     if len(parts) == 1:
         return parts[0]
     return b.add(Layer(name, "add", parts, {}, "MaxPool"))
+
+
+def _concat(b: _Builder, ly: Layer, ins: list[int], where: str) -> int:
+    """torch.cat as the sum of each input placed in its slot (see the module docstring)."""
+    shapes = [b.shapes[j] for j in ins]
+    out = layer_shape(ly, shapes, b.input_shape)  # checks ranks and sizes
+    axis = concat_axis(ly, len(shapes[0]))
+    parts, offset = [], 0
+    for k, (src, shape) in enumerate(zip(ins, shapes, strict=True)):
+        if axis == 0 and len(shape) > 1:  # channels: a 1x1 convolution on a [C, 1, rest] view
+            x = b.reshape(src, (shape[0], 1, int(np.prod(shape[1:]))), f"{ly.name}.in{k}")
+            w = np.zeros((out[0], shape[0], 1, 1), np.float32)
+            w[offset + np.arange(shape[0]), np.arange(shape[0]), 0, 0] = 1.0
+            params = {"weight": w, "bias": None, "stride": [1, 1], "padding": [0, 0]}
+            parts.append(b.add(Layer(f"{ly.name}.part{k}", "conv2d", [x], params, ly.origin)))
+        else:  # any axis: the flattened input's entries moved to theirs in the flattened output
+            n_in, n_out = int(np.prod(shape)), int(np.prod(out))
+            if n_in * n_out > MAX_PLACEMENT:
+                raise NmcError(f"{where}: joining along dim {ly.params['dim']} needs a {n_out} x {n_in} placement, "
+                               f"over {MAX_PLACEMENT:,} entries; concatenate channels (dim=1) instead")  # fmt: skip
+            target = np.zeros(out, np.int64)
+            index = [slice(None)] * len(out)
+            index[axis] = slice(offset, offset + shape[axis])
+            target[tuple(index)] = 1
+            w = np.zeros((n_out, n_in), np.float32)
+            w[np.flatnonzero(target.ravel()), np.arange(n_in)] = 1.0
+            x = b.reshape(src, (n_in,), f"{ly.name}.in{k}")
+            parts.append(b.add(Layer(f"{ly.name}.part{k}", "linear", [x], {"weight": w, "bias": None}, ly.origin)))
+        offset += shape[axis]
+    y = parts[0] if len(parts) == 1 else b.add(Layer(ly.name, "add", parts, {}, ly.origin))
+    return b.reshape(y, tuple(out), f"{ly.name}.shape")

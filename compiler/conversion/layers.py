@@ -137,10 +137,24 @@ def layer_shape(ly: Layer, ins: list[tuple[int, ...]], input_shape: tuple[int, .
         return (int(np.prod(ins[0])),)
     if ly.kind == "reshape":
         return _resolve_reshape(where, ins[0], p["shape"])
+    if ly.kind == "concat":
+        axis = concat_axis(ly, len(ins[0]))
+        if not 0 <= axis < len(ins[0]) or any(len(s) != len(ins[0]) for s in ins):
+            raise NmcError(f"{where}: dim {p['dim']} of tensors of shapes {[[-1, *s] for s in ins]}")
+        rest = {s[:axis] + s[axis + 1 :] for s in ins}
+        if len(rest) != 1:
+            raise NmcError(f"{where} joins tensors that differ off dim {p['dim']}: {[[-1, *s] for s in ins]}")
+        return (*ins[0][:axis], sum(s[axis] for s in ins), *ins[0][axis + 1 :])
     if ly.kind == "add":
         if len(set(ins)) != 1:
             raise NmcError(f"{where} adds tensors of different shapes {[list(s) for s in ins]}")
     return ins[0]
+
+
+def concat_axis(ly: Layer, rank: int) -> int:
+    """The per-sample axis torch.cat(..., dim) joins, for per-sample tensors of `rank` dims."""
+    dim = int(ly.params["dim"])
+    return dim - 1 if dim > 0 else dim + rank
 
 
 def _resolve_reshape(where: str, shape: tuple[int, ...], target: Sequence[int]) -> tuple[int, ...]:

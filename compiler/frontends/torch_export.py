@@ -69,6 +69,8 @@ def _aten_layer(node: torch.fx.Node, name: str, origin: str, param: Any) -> Laye
         if not isinstance(a["other"], torch.fx.Node) or a.get("alpha", 1) != 1:
             return tl.unsupported(name, label, "only the sum of two tensors is supported")
         return Layer(name, "add", origin=label)
+    if op in ("cat", "concat"):
+        return tl.concat(name, label, a["tensors"], a.get("dim", 0))
     if op in ("avg_pool1d", "avg_pool2d"):
         dims = int(op[-2])
         return tl.avg_pool(name, label, dims, a["kernel_size"], a["stride"], a["padding"], a["ceil_mode"])
@@ -144,6 +146,8 @@ def graph_from_exported(ep: torch.export.ExportedProgram, input_shape: tuple[int
         layer.inputs = [index[n] for n in node.all_input_nodes if n in index]
         if layer.kind == "batchnorm":
             layer.inputs = layer.inputs[:1]
+        if layer.kind == "concat":  # in list order, a tensor given twice read twice
+            layer.inputs = [index[n] for n in _bind(node)["tensors"]]
         index[node] = len(layers)
         layers.append(layer)
     if shape is None:

@@ -133,6 +133,8 @@ def graph_from_module(model: nn.Module, input_shape: tuple[int, ...] | None) -> 
         else:
             raise NmcError(f"node '{node.name}' ({node.op} {node.target}): not supported in a model graph")
         layer.inputs = [index[a] for a in node.all_input_nodes if a in index]
+        if layer.kind == "concat":  # in list order, a tensor given twice read twice
+            layer.inputs = [index[a] for a in _arg(node, 0, "tensors")]
         index[node] = len(layers)
         layers.append(layer)
     shape = input_shape if input_shape is not None else _infer_shape(first_consumer)  # (): not known (--explain)
@@ -168,6 +170,8 @@ def _function_layer(node: torch.fx.Node) -> Layer:
         if len(node.all_input_nodes) != 2 or node.kwargs:
             return tl.unsupported(name, "add", "only the sum of two tensors is supported")
         return Layer(name, "add", origin="add")
+    if t in (torch.cat, torch.concat, torch.concatenate):
+        return tl.concat(name, label, _arg(node, 0, "tensors"), _arg(node, 1, "dim", 0))
     if t in (torch.relu, F.relu, "relu", "relu_"):
         return Layer(name, "relu", origin=label)
     if t in (F.relu6, "relu6"):

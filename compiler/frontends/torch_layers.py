@@ -136,3 +136,12 @@ def mean(name: str, origin: str, dims: Any, keepdim: bool) -> Layer:
             "a mean over the batch (or over everything) is not a per-sample layer: average over feature dimensions only",
         )
     return Layer(name, "mean", params={"dims": dims, "keepdim": bool(keepdim)}, origin=origin)
+
+
+def concat(name: str, origin: str, tensors: Any, dim: Any) -> Layer:
+    """torch.cat(tensors, dim): joined along a per-sample axis (dim 0 would join samples, which a chip never sees)."""
+    if not isinstance(tensors, tuple | list) or not isinstance(dim, int):
+        return unsupported(name, origin, "only torch.cat of a list of tensors along a fixed integer dim is supported")
+    if dim == 0:
+        return unsupported(name, origin, "dim=0 joins samples of the batch; concatenate features (dim=1, channels) instead")
+    return Layer(name, "concat", params={"dim": dim}, origin=origin)

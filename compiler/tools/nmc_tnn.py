@@ -20,17 +20,21 @@ def build_parser():
     fit.add_argument("--epochs", type=int, default=5, help="passes over X, samples in a seeded order (default 5)")
     fit.add_argument("--seed", type=int, default=0, help="seed of weights, order, projection and STDP randomness (default 0)")
     fit.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="where STDP runs (default cpu)")
-    fit.add_argument(
-        "--time-bits", type=positive_int, default=3, help="b: spike times 0..2^b-1 (default 3; the benchmark uses 5)"
-    )
+    fit.add_argument("--chip", metavar="NAME|FILE.chip",
+                     help="the chip the TNN is fitted for: the defaults below fit its TNN column (default tnn16)")  # fmt: skip
+    fit.add_argument("--time-bits", type=positive_int, help="b: spike times 0..2^b-1 (default: the chip's largest)")
     fit.add_argument("--weight-bits", type=positive_int, default=3, help="unsigned weight bits (default 3)")
     fit.add_argument("--encoder", choices=("grf", "latency"), default="grf", help="value -> spike time code (default grf)")
-    fit.add_argument("--fields", type=positive_int, default=8, help="Gaussian receptive fields per value (default 8)")
-    fit.add_argument("--project", type=positive_int, help="reduce each series to this many values (see --reduce)")
+    fit.add_argument("--fields", type=positive_int, help="Gaussian receptive fields per value (default 8)")
     fit.add_argument(
-        "--reduce", choices=("sparse", "paa", "mixed"), default="sparse",
-        help="with --project: sparse random projection (default), piecewise aggregate approximation per channel, "
-        "or mixed (half each; benchmarks/tnn.py's setting)",
+        "--project", type=positive_int,
+        help="reduce each series to this many values (default: only where the values x fields exceed the chip's "
+        "column synapses, to synapses / fields; see --reduce)",
+    )  # fmt: skip
+    fit.add_argument(
+        "--reduce", choices=("sparse", "paa", "mixed"),
+        help="how a series is reduced: sparse random projection, piecewise aggregate approximation per channel, "
+        "or mixed (half each; the default, sparse where channels outnumber half the values)",
     )  # fmt: skip
     fit.add_argument("--threshold", type=positive_int, help="theta (default: 0.3 x mean spiking inputs x wmax / 2)")
     fit.add_argument("--response", choices=("rnl", "snl"), default="rnl", help="ramp-no-leak (default) or step-no-leak")
@@ -95,12 +99,16 @@ def main(argv: Sequence[str] | None = None) -> None:
             x = _array(args.data, "series")
             if args.labels:
                 _rand(args.labels, np.zeros(len(x), int), len(x))  # labels checked before the long step
-            model = tnn.build(x, args.clusters, time_bits=args.time_bits, weight_bits=args.weight_bits, encoder=args.encoder,
-                              fields=args.fields, project=args.project, threshold=args.threshold, response=args.response,
-                              seed=args.seed, stabilise=args.stabilise, reduce=args.reduce)  # fmt: skip
+            model = tnn.build(x, args.clusters, chip=args.chip, time_bits=args.time_bits, weight_bits=args.weight_bits,
+                              encoder=args.encoder, fields=args.fields, project=args.project, threshold=args.threshold,
+                              response=args.response, seed=args.seed, stabilise=args.stabilise, reduce=args.reduce)  # fmt: skip
             p, q = model.layers[0].synapses, model.layers[0].neurons
+            width = int(np.prod(x.shape[1:]))
+            values = model.projection.shape[1] if model.projection.numel() else width
+            reduced = f", {width} values reduced to {values}" if values < width else ""
             print(f"TNN column {p} synapses x {q} neurons, theta {int(model.layers[0].theta[0, 0])}, "
-                  f"{1 << args.time_bits} ticks per sample", file=sys.stderr)  # fmt: skip
+                  f"{1 << model.time_bits} ticks per sample, {model.fields_per_value} fields per value"
+                  f"{reduced}", file=sys.stderr)  # fmt: skip
             tnn.fit(model, x, args.epochs, args.seed, args.device,
                     progress=lambda e, n: print(f"epoch {e}/{n}", file=sys.stderr))  # fmt: skip
             clusters = model.predict(x)

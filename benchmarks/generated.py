@@ -1,0 +1,265 @@
+"""Generated corpora: hundreds of drawn models, each compiled on every preset and checked (docs/benchmarks.md).
+
+Models come from tests/model_gen.py (seeded): ANNs from the grammar nmc claims (dense, Conv1d/2d with any
+kernel/stride/padding/groups, avg/max/adaptive pooling, BatchNorm, ReLU/ReLU6/Hardtanh(0, c), residual adds,
+channel concatenation, view/flatten) and nmc.nn SNNs (IF/LIF, dense or convolutional), each trained a few
+epochs on sklearn digits. Every model is compiled with `nmc.compile` for every preset with crossbar cores
+(200 calibration images), and either compiles or is refused with one line naming the limit; a compiled model's
+chip-simulator decisions on 200 test images are compared with the torch model's own (float ANN, or the SNN's
+spike counts). A sample of small ANNs also goes through `--target verilog`, whose Icarus testbench must
+reproduce the simulator's spikes. `--part finetune`: generated CNNs compiled at 4-bit weights with and without
+`--finetune`.
+
+    python benchmarks/generated.py --part ann|snn|finetune [--count N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from _report import machine, write_section
+
+import nmc
+from nmc.errors import NmcError
+from tests import model_gen as mg
+
+PRESETS = ("tiny", "mini", "tianjic256", "truenorth4", "tnn16")
+CALIBRATION, TEST = 200, 200
+REASONS = (  # refusal message -> class (first match)
+    (r"needs (at least )?\d+ cores", "mesh too small for the network"),
+    (r"axon delays <= \d+", "paths of unequal depth need axon delays the chip lacks"),
+    (r"agrees with the unquantized one", "quantization gate: chip decisions < 90 % of the unquantized network's"),
+    (r"fan-in|partial sums", "fan-in past a core without partial sums"),
+    (r"not a layer nmc converts|is not supported|only ", "a layer outside the supported grammar"),
+)
+
+
+def reason_class(message: str) -> str:
+    return next((label for pattern, label in REASONS if re.search(pattern, message)), "other: " + message[:80])
+
+
+def compile_row(model, input_shape, xcal, xte, ref) -> dict:
+    """Every preset: ('ok', agreement, seconds, top-class agreement) or ('refused', message)."""
+    cells = {}
+    for chip in PRESETS:
+        t0 = time.perf_counter()
+        try:
+            c = nmc.compile(model, calibration=xcal[:CALIBRATION], chip=chip, input_shape=input_shape)
+            decided = c.run(xte[:TEST]).argmax(1)
+            agree = float((decided == ref.argmax(1)).mean())
+            top = float((ref[np.arange(len(decided)), decided] == ref.max(1)).mean())  # one of torch's tied best
+            cells[chip] = ("ok", agree, time.perf_counter() - t0, top)
+        except NmcError as e:
+            message = str(e)
+            assert "Traceback" not in message
+            cells[chip] = ("refused", message.splitlines()[-1] if "violation" in message else message)
+    return cells
+
+
+def verilog_check(g: mg.Generated, xtr) -> str:
+    """--target verilog on the default preset, then Icarus: 'passed', 'FAILED', or the refusal."""
+    import subprocess
+
+    with tempfile.TemporaryDirectory() as d:
+        try:
+            c = nmc.compile(g.model, calibration=xtr[:2], input_shape=g.input_shape, target="verilog", allow_accuracy_loss=True)
+            c.save(d)
+        except NmcError as e:
+            return "refused: " + str(e).splitlines()[0][:100]
+        folder = next(Path(d).rglob("tb_*.v")).parent
+        sources = sorted(p.name for p in folder.glob("*.v"))
+        subprocess.run(["iverilog", "-g2012", "-o", "tb.vvp", *sources], cwd=folder, check=True, capture_output=True)
+        out = subprocess.run(["vvp", "-n", "tb.vvp"], cwd=folder, capture_output=True, text=True, timeout=900).stdout
+        return "passed" if "PASS:" in out else "FAILED"
+
+
+def run_corpus(spiking: bool, count: int, verilog_every: int) -> None:
+    from tests import nir_models
+
+    rows = []
+    t_start = time.perf_counter()
+    for seed in range(count):
+        if spiking and seed % 2:  # every other SNN: snnTorch, through its own NIR exporter
+            with tempfile.TemporaryDirectory() as d:
+                path, arch = mg.snntorch_nir(seed, Path(d) / "model.nir")
+                xte, yte = nir_models.spike_digits(1, test=True, flat=True)
+                xcal = nir_models.spike_digits(0, test=False, flat=True)[0]
+                ref = nir_models.snntorch_counts(path, xte[:TEST])
+                row = {"seed": seed, "family": "snntorch-nir", "arch": arch}
+                row["cells"] = compile_row(path, None, xcal, xte, ref)
+        else:
+            g = mg.snn(seed) if spiking else mg.ann(seed)
+            xtr, xte, ytr, yte = mg.data(g.input_shape)
+            mg.train(g, xtr, ytr, epochs=4 if spiking else 8)
+            ref = mg.scores(g, xte[:TEST])
+            row = {"seed": seed, "family": g.family, "arch": mg.describe(g.model)}
+            row["cells"] = compile_row(g.model, g.input_shape, xtr, xte, ref)
+            if verilog_every and seed % verilog_every == 0:
+                row["verilog"] = verilog_check(g, xtr)
+        row["acc"] = float((ref.argmax(1) == yte[:TEST]).mean())
+        rows.append(row)
+        short = {k: (f"{v[1]:.3f}" if v[0] == "ok" else "R") for k, v in row["cells"].items()}
+        print(seed, row["family"], f"{row['acc']:.3f}", short, row.get("verilog", ""), flush=True)
+    write_corpus(rows, spiking, time.perf_counter() - t_start, verilog_every)
+
+
+def write_corpus(rows: list[dict], spiking: bool, seconds: float, verilog_every: int) -> None:
+    what = "SNNs (nmc.nn and snnTorch via NIR)" if spiking else "ANNs"
+    name = "generated-snn" if spiking else "generated-ann"
+    fams = Counter(r["family"] for r in rows)
+    lines = [
+        f"## Generated {what} (`benchmarks/generated.py --part {'snn' if spiking else 'ann'}`)",
+        "",
+        f"Machine: {machine()}; {seconds / 60:.0f} min. {len(rows)} models drawn by tests/model_gen.py (seeds 0..{len(rows) - 1}; "
+        + ", ".join(f"{n} {f}" for f, n in sorted(fams.items()))
+        + f"), trained {'4' if spiking else '8'} epochs on sklearn digits, compiled for every preset with crossbar cores "
+        f"({CALIBRATION} calibration images, default flags); agreement = the chip simulator's class equals the torch "
+        f"model's on {TEST} test images"
+        + (
+            " (nmc.nn: spike counts over 16 ticks, images as currents; snnTorch: its own run of the NIR file, spike-coded "
+            "images, 32 ticks; first-index argmax on both; 'top' = the chip's class is one of torch's tied highest counts)."
+            if spiking
+            else " (float ANN)."
+        )
+        + " Refusals say why in one line; their classes are below.",
+        "",
+        "| preset | compiled | refused | agreement median | 5th percentile | worst (seed) | top-class median | compile s median |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    all_agree = []
+    for chip in PRESETS:
+        ok = [
+            (r["cells"][chip][1], r["seed"], r["cells"][chip][2], r["cells"][chip][3])
+            for r in rows
+            if r["cells"][chip][0] == "ok"
+        ]
+        agree = np.array([a for a, *_ in ok])
+        all_agree += agree.tolist()
+        if len(ok):
+            worst = min(ok)
+            cells = (f"{100 * np.median(agree):.1f} %", f"{100 * np.percentile(agree, 5):.1f} %",
+                     f"{100 * worst[0]:.1f} % ({worst[1]})", f"{100 * np.median([t for *_, t in ok]):.1f} %",
+                     f"{np.median([s for _, _, s, _ in ok]):.1f}")  # fmt: skip
+        else:
+            cells = ("—",) * 5
+        lines.append(f"| {chip} | {len(ok)} | {len(rows) - len(ok)} | " + " | ".join(cells) + " |")
+    refusals = Counter(
+        (reason_class(r["cells"][c][1]), c) for r in rows for c in PRESETS if r["cells"][c][0] == "refused"
+    )  # fmt: skip
+    by_class: dict[str, dict[str, int]] = {}
+    for (label, chip), n in refusals.items():
+        by_class.setdefault(label, {})[chip] = n
+    lines += [
+        "",
+        f"All compiled (model, preset) pairs: {len(all_agree)}, agreement median {100 * np.median(all_agree):.1f} %, "
+        f"mean {100 * np.mean(all_agree):.1f} %, {sum(a < 0.95 for a in all_agree)} below 95 %.",
+        "",
+        "Refusals by class (each one line naming the layer or limit and a fix):",
+        "",
+        "| reason | " + " | ".join(PRESETS) + " |",
+        "|---|" + "---|" * len(PRESETS),
+    ]
+    for label, per in sorted(by_class.items(), key=lambda kv: -sum(kv[1].values())):
+        lines.append(f"| {label} | " + " | ".join(str(per.get(c, 0)) for c in PRESETS) + " |")
+    examples = {}
+    for r in rows:
+        for c in PRESETS:
+            if r["cells"][c][0] == "refused":
+                examples.setdefault(reason_class(r["cells"][c][1]), (r["seed"], c, r["cells"][c][1]))
+    lines += ["", "One message per class:", ""]
+    lines += [f"- seed {s} on {c}: `{m[:220]}`" for _label, (s, c, m) in sorted(examples.items())]
+    worst = sorted((r["cells"][c][1], r["seed"], c, r["arch"]) for r in rows for c in PRESETS if r["cells"][c][0] == "ok")[:3]
+    lines += ["", "Worst agreements:", ""]
+    lines += [f"- {100 * a:.1f} %: seed {s} on {c}: {arch}" for a, s, c, arch in worst]
+    checked = [r for r in rows if "verilog" in r]
+    if checked:
+        results = Counter(r["verilog"].split(":")[0] for r in checked)
+        lines += ["", f"`--target verilog` on tianjic256 for every {verilog_every}th model (the Icarus testbench must "
+                  "reproduce the simulator's spikes on 2 calibration images): "
+                  + ", ".join(f"{k} {v}" for k, v in sorted(results.items())) + "."]  # fmt: skip
+    write_section(name, "\n".join(lines))
+
+
+def run_finetune(count: int) -> None:
+    """Generated CNNs at 4-bit weights on the default chip: the chip's test accuracy without and with --finetune."""
+    rows, seed, t_start = [], 0, time.perf_counter()
+    while len(rows) < count:
+        g = mg.ann(seed)
+        seed += 1
+        if not g.family.startswith("cnn"):
+            continue
+        xtr, xte, ytr, yte = mg.data(g.input_shape)
+        mg.train(g, xtr, ytr)
+        float_acc = float((mg.decisions(g, xte) == yte).mean())
+        options = {"calibration": xtr[:CALIBRATION], "input_shape": g.input_shape, "weight_bits": 4}
+        try:
+            plain = nmc.compile(g.model, allow_accuracy_loss=True, **options)
+        except NmcError as e:
+            print(seed - 1, "refused without fine-tuning:", str(e)[:120], flush=True)
+            continue
+        plain_acc = float((plain.run(xte).argmax(1) == yte).mean())
+        t0 = time.perf_counter()
+        try:
+            tuned = nmc.compile(g.model, finetune=(xtr, ytr), **options)
+            tuned_acc, refused = float((tuned.run(xte).argmax(1) == yte).mean()), ""
+        except NmcError as e:
+            tuned_acc, refused = float("nan"), str(e).splitlines()[0]
+        rows.append({"seed": seed - 1, "family": g.family, "float": float_acc, "plain": plain_acc, "tuned": tuned_acc,
+                     "refused": refused, "seconds": time.perf_counter() - t0, "arch": mg.describe(g.model)})  # fmt: skip
+        print(rows[-1], flush=True)
+    ok = [r for r in rows if not r["refused"]]
+    kept = sum(r["tuned"] >= r["plain"] for r in ok)
+    gap = [100 * (r["float"] - r["tuned"]) for r in ok]
+    lines = [
+        "## Fine-tuning generated CNNs at 4-bit weights (`benchmarks/generated.py --part finetune`)",
+        "",
+        f"Machine: {machine()}; {(time.perf_counter() - t_start) / 60:.0f} min. The first {count} CNNs of tests/model_gen.py "
+        f"(ANN seeds, MLPs skipped), trained 8 epochs on sklearn digits, compiled for tianjic256 with `weight_bits=4` and "
+        f"{CALIBRATION} calibration images: without fine-tuning (`allow_accuracy_loss`, the comparison) and with "
+        "`--finetune` on the 1,257 training images (default epochs; the gate compares the chip with the fine-tuned model). "
+        "Accuracy on the 540 test images, in %.",
+        "",
+        "| seed | family | float | chip, 4 bits | chip, fine-tuned | fine-tune s |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        tuned = f"refused: {r['refused'][:120]}" if r["refused"] else f"{100 * r['tuned']:.1f}"
+        lines.append(f"| {r['seed']} | {r['family']} | {100 * r['float']:.1f} | {100 * r['plain']:.1f} | {tuned} "
+                     f"| {r['seconds']:.0f} |")  # fmt: skip
+    lines += [
+        "",
+        f"Refused by the gate after fine-tuning: {len(rows) - len(ok)} of {len(rows)}. Fine-tuned chip accuracy >= the "
+        f"un-fine-tuned chip's on {kept} of {len(ok)} ({100 * kept / max(1, len(ok)):.0f} %); float minus fine-tuned chip: "
+        f"median {np.median(gap):+.1f} points, worst {max(gap):+.1f}.",
+    ]
+    write_section("generated-finetune", "\n".join(lines))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--part", choices=("ann", "snn", "finetune"), required=True)
+    ap.add_argument("--count", type=int, help="models (default: 300 ANNs, 100 SNNs, 20 fine-tuned CNNs)")
+    ap.add_argument("--verilog-every", type=int, default=25, help="every Nth ANN also through --target verilog + Icarus")
+    args = ap.parse_args()
+    torch.set_num_threads(1)
+    if args.part == "finetune":
+        run_finetune(args.count or 20)
+    else:
+        spiking = args.part == "snn"
+        run_corpus(spiking, args.count or (100 if spiking else 300), 0 if spiking else args.verilog_every)
+
+
+if __name__ == "__main__":
+    main()

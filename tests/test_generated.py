@@ -1,0 +1,75 @@
+"""Generated models (tests/model_gen.py): the grammar is covered, and a small seeded sample compiles and agrees.
+
+benchmarks/generated.py runs the same generator over hundreds of models and every preset; here a few
+seeds chosen for the constructs they hold (a residual block, a channel join, a grouped convolution, a
+1-D network, an SNN) go through `nmc.compile` on the presets that lack axon delays or partial sums,
+where the generated corpus found refusals that are now compiled (delay-relays) or stated limits.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+import nmc
+from nmc.errors import NmcError
+
+from . import model_gen as mg
+
+
+def _kinds(model: nn.Module) -> set[str]:
+    return {type(m).__name__ for m in model.modules()}
+
+
+def test_the_generator_draws_every_construct_of_the_grammar_and_is_seeded():
+    seen: set[str] = set()
+    families: set[str] = set()
+    for seed in range(60):
+        g = mg.ann(seed)
+        seen |= _kinds(g.model)
+        families.add(g.family)
+        grouped = [m for m in g.model.modules() if isinstance(m, nn.Conv1d | nn.Conv2d) and m.groups > 1]
+        seen |= {"grouped"} if grouped else set()
+    for construct in ("Linear", "Conv1d", "Conv2d", "grouped", "AvgPool2d", "MaxPool2d", "MaxPool1d", "AdaptiveAvgPool2d",
+                      "BatchNorm2d", "ReLU", "ReLU6", "Hardtanh", "Residual", "Concat", "FlattenByView", "Flatten"):  # fmt: skip
+        assert construct in seen, construct
+    assert families == {"mlp", "cnn1d", "cnn2d"}
+    assert {"LIF", "IF"} <= set().union(*(_kinds(mg.snn(s).model) for s in range(20)))
+    a, b = mg.ann(7), mg.ann(7)
+    assert str(a.model) == str(b.model)
+    assert all(torch.equal(p, q) for p, q in zip(a.model.state_dict().values(), b.model.state_dict().values(), strict=True))
+
+
+def _compiled_agreement(g: mg.Generated, chip: str) -> float:
+    """Trained as benchmarks/generated.py trains it; the chip simulator's classes against torch's on 150 test images."""
+    xtr, xte, ytr, _ = mg.data(g.input_shape)
+    mg.train(g, xtr, ytr, epochs=4 if g.spiking else 8)
+    ref = mg.decisions(g, xte[:150])
+    compiled = nmc.compile(g.model, calibration=xtr[:100], chip=chip, input_shape=g.input_shape)
+    return float((compiled.run(xte[:150]).argmax(1) == ref).mean())
+
+
+@pytest.mark.parametrize(
+    ("seed", "construct", "chip"),
+    [(0, "Residual", "truenorth4"), (1, "Concat", "tnn16"), (4, "Residual", "tnn16"), (30, "Linear", "mini")],
+)
+def test_generated_anns_compile_and_decide_like_torch(seed, construct, chip):
+    g = mg.ann(seed)
+    assert construct in _kinds(g.model)
+    # the chip (4-bit weights on truenorth4, int8 elsewhere, rate or direct inputs by the chip) agrees with the float net
+    assert _compiled_agreement(g, chip) >= 0.9
+
+
+def test_a_generated_snn_compiles_and_counts_spikes_like_torch():
+    g = mg.snn(0)
+    assert _compiled_agreement(g, "tianjic256") >= 0.9
+
+
+def test_a_generated_model_too_large_for_a_preset_is_refused_with_the_limit_and_a_preset_that_fits():
+    g = mg.ann(1)
+    xtr, *_ = mg.data(g.input_shape)
+    with pytest.raises(
+        NmcError, match=r"needs at least \d+ cores .* chip 'tiny' has 16 \(4x4 mesh\): use a preset that has room"
+    ):
+        nmc.compile(g.model, calibration=xtr[:50], chip="tiny", input_shape=g.input_shape)
