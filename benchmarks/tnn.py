@@ -2,10 +2,10 @@
 
 Each set is its train and test splits together; every method clusters the same z-normalised
 series into K = the number of classes and is scored by the Rand index against the labels (mean
-over 3 seeds). The TNN uses one setting for every set (SETTING): 5 time bits, 8 Gaussian fields
-per value, where a sample has more than 128 values a reduction to 128 (64 PAA segment means and 64
-sparse random projections), 5 epochs of STDP, one column of K neurons (k = 1). The setting was
-chosen on these sets (docs/benchmarks.md says so). Each fitted TNN is compiled for the tnn16 chip and its binary run
+over 3 seeds). The TNN has nmc-tnn fit's defaults (nmc.tnn.default_design for tnn16: 5 time bits, 8
+Gaussian fields per value, where a sample has more than 128 values a reduction to 128: 64 PAA segment
+means and 64 sparse random projections), 5 epochs of STDP, one column of K neurons (k = 1); the rule
+is validated leave-one-dataset-out by benchmarks/tnn_defaults.py. Each fitted TNN is compiled for the tnn16 chip and its binary run
 on the chip simulator, which must give the torch model's clusters sample for sample.
 
     pip install -e '.[bench]'; python benchmarks/tnn.py
@@ -24,6 +24,7 @@ from _report import machine, write_section
 SETS = ("GunPoint", "ItalyPowerDemand", "ArrowHead", "BasicMotions", "OSULeaf", "ACSF1", "UnitTest")
 SEEDS = (0, 1, 2)
 DTW_MAX_LENGTH = 300  # DTW k-means is O(n K L^2) per iteration: longer series are not run
+REDUCE_TO = 128  # tnn16: 1024 synapses / 8 fields, where nmc.tnn.default_design starts reducing
 
 
 def load(name: str) -> tuple[np.ndarray, np.ndarray]:
@@ -39,16 +40,11 @@ def znorm(x: np.ndarray) -> np.ndarray:
     return (x - x.mean(-1, keepdims=True)) / np.where(x.std(-1, keepdims=True) > 1e-12, x.std(-1, keepdims=True), 1)
 
 
-SETTING = {"time_bits": 5, "fields": 8, "reduce": "mixed"}
-REDUCE_TO = 128
-
-
 def design(x: np.ndarray, k: int, seed: int):
-    """The benchmark's TNN for `x` with K = k clusters, before learning."""
+    """The benchmark's TNN for `x` with K = k clusters, before learning: nmc-tnn fit's defaults for tnn16."""
     from nmc import tnn
 
-    width = int(np.prod(x.shape[1:]))
-    return tnn.build(x, k, project=REDUCE_TO if width > REDUCE_TO else None, seed=seed, **SETTING)
+    return tnn.build(x, k, seed=seed)
 
 
 def tnn_run(x: np.ndarray, k: int, seed: int) -> tuple[np.ndarray, float, dict]:
@@ -117,11 +113,12 @@ def main() -> None:
         "## TNN clustering of UCR time series (`benchmarks/tnn.py`)",
         "",
         f"Machine: {machine()}. Each set = train + test splits; Rand index against the class labels, mean of "
-        f"{len(SEEDS)} seeds, K = classes. TNN: one setting for all sets (5 time bits, 8 Gaussian fields per value; "
-        f"where a sample has more than {REDUCE_TO} values, a reduction to {REDUCE_TO}: {REDUCE_TO // 2} PAA segment means "
-        f"and {REDUCE_TO // 2} sparse random projections; theta = 0.3 x mean spiking inputs x wmax/2, 3-bit weights, "
-        "5 STDP epochs, one column of K neurons, k = 1). The setting was chosen on these sets: PAA alone lost ACSF1, "
-        "sparse projection alone lost BasicMotions. Every fitted TNN was compiled for tnn16 and run on the chip "
+        f"{len(SEEDS)} seeds, K = classes. TNN: `nmc-tnn fit`'s defaults for tnn16 (docs/tnn.md: 5 time bits, 8 Gaussian "
+        f"fields per value; where a sample has more than {REDUCE_TO} values, a reduction to {REDUCE_TO}: {REDUCE_TO // 2} PAA "
+        f"segment means and {REDUCE_TO // 2} sparse random projections; theta = 0.3 x mean spiking inputs x wmax/2, 3-bit "
+        "weights, 5 STDP epochs, one column of K neurons, k = 1), validated leave-one-dataset-out in section tnn-defaults "
+        "(it was first chosen on these sets: PAA alone lost ACSF1, sparse projection alone lost BasicMotions). Every fitted "
+        "TNN was compiled for tnn16 and run on the chip "
         "simulator, which gave the torch model's clusters on every sample. k-means: scikit-learn, Euclidean, 10 inits, "
         "on the z-normalised series; k-Shape and DTW k-means: tslearn (DTW only for length <= "
         f"{DTW_MAX_LENGTH}: its cost grows with length squared). Times: median fit seconds on this CPU (no GPU here).",

@@ -8,7 +8,8 @@ repeats its input one tick later), over only the source neurons the group reads;
 reads the chain's last relay, which arrives E ticks later, so `rebalance` gives the operand
 delay - E = limit. Exact: a relay's spike train is its input's, shifted by one tick, and
 `rebalance` re-aligns the pipeline as for any relay (decompose-fan-out's argument). The source
-loses the group's synapses and gains one per neuron read, so no fan-out grows. Graded host
+loses the group's synapses and gains one per neuron read, so no fan-out grows; an operand the group
+holds no synapse from (a fan-out relay dealt none of its synapses) is dropped instead. Graded host
 inputs need partial-sum relays, which a chip without partial sums lacks: refused, naming them.
 """
 
@@ -47,11 +48,15 @@ def _relay_operands(user: core.NeuronsOp, limit: int, psums: bool, chip_name: st
     g = read_group(user)
     delays = list(user.delays.get_values())
     offsets = g.offsets()
-    inputs, pre, new_offset = [], g.pre.copy(), 0
+    old_lags = g.lags or [0] * len(g.inputs)
+    inputs, lags, pre, new_offset = [], [], g.pre.copy(), 0
     for k, v in enumerate(g.inputs):
         lo, hi = offsets[k], offsets[k + 1]
         sel = (g.pre >= lo) & (g.pre < hi)
         extra = delays[k] - limit
+        if extra > 0 and not sel.any():
+            continue  # an operand without a synapse (a fan-out relay dealt none of them) is dropped, not relayed
+        lags.append(old_lags[k])
         if extra <= 0:
             pre[sel] = g.pre[sel] - lo + new_offset
             inputs.append(v)
@@ -73,7 +78,7 @@ def _relay_operands(user: core.NeuronsOp, limit: int, psums: bool, chip_name: st
         pre[sel] = new_offset + np.searchsorted(read, g.pre[sel] - lo)
         inputs.append(chain[-1].output)
         new_offset += len(read)
-    replace_group(user, [build_neurons(replace(g, inputs=inputs, pre=pre))])
+    replace_group(user, [build_neurons(replace(g, inputs=inputs, pre=pre, lags=lags if any(lags) else None))])
 
 
 @dataclass(frozen=True)

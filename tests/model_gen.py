@@ -1,6 +1,6 @@
 """Seeded generators of the models nmc claims to take, for tests (a few) and benchmarks/generated.py (hundreds).
 
-`ann(seed)` draws a float network from the grammar of docs/models.md: dense, Conv1d/Conv2d (any kernel,
+`ann(seed)` draws a float network from the grammar of docs/frontend.md: dense, Conv1d/Conv2d (any kernel,
 stride, padding, groups), average/max/adaptive pooling, BatchNorm, ReLU and clipped ReLUs (ReLU6,
 Hardtanh(0, c), clamp), residual adds, channel concatenation, reshape/flatten, with random widths and
 depths; `snn(seed)` an `nmc.nn` spiking network (IF/LIF, dense or convolutional). Both read sklearn's

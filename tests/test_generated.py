@@ -52,7 +52,13 @@ def _compiled_agreement(g: mg.Generated, chip: str) -> float:
 
 @pytest.mark.parametrize(
     ("seed", "construct", "chip"),
-    [(0, "Residual", "truenorth4"), (1, "Concat", "tnn16"), (4, "Residual", "tnn16"), (30, "Linear", "mini")],
+    [
+        (0, "Residual", "truenorth4"),
+        (1, "Concat", "tnn16"),
+        (4, "Residual", "tnn16"),
+        (30, "Linear", "mini"),
+        (31, "MaxPool2d", "truenorth4"),  # a fan-out relay its max-pool tree reads no synapse from: dropped
+    ],
 )
 def test_generated_anns_compile_and_decide_like_torch(seed, construct, chip):
     g = mg.ann(seed)
