@@ -42,6 +42,7 @@ REASONS = (  # refusal message -> class (first match)
     (r"axon delays <= \d+", "paths of unequal depth need axon delays the chip lacks"),
     (r"agrees with the unquantized one", "quantization gate: chip decisions < 90 % of the unquantized network's"),
     (r"fan-in|partial sums", "fan-in past a core without partial sums"),
+    (r"leak kinds linear, got decay shift", "LIF decay on a chip whose leak is linear only"),
     (r"not a layer nmc converts|is not supported|only ", "a layer outside the supported grammar"),
 )
 

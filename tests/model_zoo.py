@@ -135,6 +135,24 @@ def mobilenet_block() -> nn.Module:
     )  # fmt: skip
 
 
+class Inception(nn.Module):
+    """Inception-style: 1x1, 3x3 and pooled-1x1 branches joined by torch.cat on channels, then a conv over the join."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stem = nn.Conv2d(1, 8, 3, padding=1)
+        self.b1, self.b3, self.bp = nn.Conv2d(8, 6, 1), nn.Conv2d(8, 8, 3, padding=1), nn.Conv2d(8, 4, 1)
+        self.mix = nn.Conv2d(18, 16, 3, padding=1)
+        self.fc = nn.Linear(16 * 16, 10)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = F.relu(self.stem(x))
+        pooled = F.avg_pool2d(h, 3, stride=1, padding=1, count_include_pad=True)
+        h = torch.cat([F.relu(self.b1(h)), F.relu(self.b3(h)), F.relu(self.bp(pooled))], dim=1)
+        h = F.max_pool2d(F.relu(self.mix(h)), 2)
+        return self.fc(torch.flatten(h, 1))
+
+
 @dataclass(frozen=True)
 class Entry:
     build: Callable[[], nn.Module]
@@ -158,6 +176,8 @@ COMPILES: dict[str, Entry] = {
     "conv1d_timeseries.pt": Entry(conv1d_net, "pt", view=(8, 8)),
     "unflatten.pt": Entry(unflatten_net, "pt", view=(64,)),
     "mobilenet_block.pt2": Entry(mobilenet_block, "pt2"),  # (the in-memory module: test_zoo's depthwise test)
+    "inception_cat.pt2": Entry(Inception, "pt2"),  # torch.cat of three branches on channels
+    "inception_cat_module": Entry(Inception, "module"),
 }
 
 

@@ -52,14 +52,17 @@ def test_zoo_model_compiles_within_two_points_of_float(name, trained, tmp_path):
 
 @pytest.mark.parametrize(
     ("pool", "kernel", "stride", "padding"),
-    [(nn.MaxPool2d, 2, 2, 0), (nn.MaxPool2d, 3, 2, 1), (nn.MaxPool2d, 3, 1, 0), (nn.MaxPool1d, 3, 2, 1)],
-)
-def test_max_pool_rewrite_equals_torch_on_the_float_network(pool, kernel, stride, padding):
-    """The ReLU tree is the max itself (up to float rounding), for odd windows, overlap and padding."""
+    [(nn.MaxPool2d, 2, 2, 0), (nn.MaxPool2d, 3, 2, 1), (nn.MaxPool2d, 3, 1, 0), (nn.MaxPool1d, 3, 2, 1),
+     (nn.AvgPool2d, 3, 1, 1), (nn.AvgPool2d, 3, 2, 1), (nn.AvgPool1d, 3, 2, 1)],
+)  # fmt: skip
+def test_pool_rewrites_equal_torch_on_the_float_network(pool, kernel, stride, padding):
+    """The ReLU tree is the max itself (up to float rounding), for odd windows, overlap and padding; a padded
+    average pool (zeros counted, torch's default) is the depthwise convolution with 1/window."""
     torch.manual_seed(0)
-    conv = nn.Conv2d(2, 3, 3, padding=1) if pool is nn.MaxPool2d else nn.Conv1d(2, 3, 3, padding=1)
+    two_d = pool in (nn.MaxPool2d, nn.AvgPool2d)
+    conv = nn.Conv2d(2, 3, 3, padding=1) if two_d else nn.Conv1d(2, 3, 3, padding=1)
     model = nn.Sequential(conv, nn.ReLU(), pool(kernel, stride, padding), nn.Flatten()).eval()
-    shape = (2, 7, 7) if pool is nn.MaxPool2d else (2, 9)
+    shape = (2, 7, 7) if two_d else (2, 9)
     x = torch.rand(16, *shape)
     from nmc.frontends.torch_import import layer_graph
 
@@ -181,6 +184,12 @@ def test_snntorch_pickle_is_refused_and_the_nir_export_it_advises_compiles(tmp_p
             "1,8,8",
             r"layer '0' \(Conv2d\): dilation=\[2, 2\] is not supported: use dilation=1",
         ),
+        (
+            lambda: nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(), nn.AvgPool2d(3, 1, 1, count_include_pad=False)),
+            "1,8,8",
+            r"layer '2' \(AvgPool2d\): ceil_mode, divisor_override or count_include_pad=False average border windows .* "
+            r"count the padding \(count_include_pad=True, the default\)",
+        ),
     ],
 )
 def test_layers_nmc_cannot_express_are_refused_with_the_alternative(model, shape, pattern, tmp_path):
@@ -293,4 +302,34 @@ def test_recurrent_layers_and_conditions_are_refused_by_name_with_the_alternativ
         nmc.compile(model, input_shape=shape, check=False)
     torch.export.save(torch.export.export(model, (torch.zeros(2, *shape),)), tmp_path / "m.pt2")
     with pytest.raises(NmcError, match=pattern):
+        nmc.compile(tmp_path / "m.pt2", check=False)
+
+
+class _Branches(nn.Module):
+    def __init__(self, how: str) -> None:
+        super().__init__()
+        self.how, self.fc = how, nn.Linear(8, 4)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.fc(x)
+        if self.how == "cond":
+            return torch.cond(h.sum() > 0, lambda t: torch.relu(t), lambda t: t * 2.0, (h,))
+        if h.sum() > 0:  # a Python `if` on a tensor
+            return torch.relu(h)
+        return h
+
+
+def test_data_dependent_branches_are_refused_naming_the_line_and_the_alternative(tmp_path):
+    """`if` on a tensor (which torch.export itself refuses) and torch.cond, in memory and (cond) from a .pt2."""
+    alternative = r"chooses what to compute from a data-dependent condition, and a chip runs one fixed graph .* ReLU forms"
+    with pytest.raises(
+        NmcError, match=r"_Branches \(test_zoo\.py:\d+ `if h\.sum\(\) > 0:.*`\): a Python `if` on a tensor " + alternative
+    ):
+        nmc.compile(_Branches("if").eval(), input_shape=(8,), check=False)
+    cond = _Branches("cond").eval()
+    with pytest.raises(NmcError, match=r"_Branches \(test_zoo\.py:\d+ `return torch\.cond\(.*`\): torch\.cond " + alternative):
+        nmc.compile(cond, input_shape=(8,), check=False)
+    torch.export.save(torch.export.export(cond, (torch.zeros(2, 8),)), tmp_path / "m.pt2")
+    # the cond is named, not the sum its condition computes (which comes first in the graph)
+    with pytest.raises(NmcError, match=r"layer 'cond' \(torch\.cond\): torch\.cond " + alternative):
         nmc.compile(tmp_path / "m.pt2", check=False)

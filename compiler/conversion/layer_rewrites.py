@@ -9,6 +9,8 @@ thresholds are balanced on the rewritten graph:
 * adaptive average pooling whose output size divides the input is a fixed
   `AvgPool` with kernel = stride = input / output; `mean` over trailing feature
   dimensions is an average pool over a `[P, 1, Q]` view;
+* an average pool with zero padding counted in its windows (torch's default) is
+  a depthwise convolution with weights 1/window and that padding;
 * concatenation is a sum of placements: each input is carried into its slot of
   the joined tensor by a 0/1 convolution (1x1, channel axis) or dense map (any
   other axis), and the parts are added. The result is a linear combination of
@@ -79,6 +81,8 @@ def prepare(graph: LayerGraph) -> LayerGraph:
             new_index[i] = _adaptive(b, ly, ins[0], where)
         elif ly.kind == "mean":
             new_index[i] = _mean(b, ly, ins[0], where)
+        elif ly.kind == "pool2d" and any(ly.params.get("padding", ())):
+            new_index[i] = _padded_avg_pool(b, ly, ins[0])
         elif ly.kind == "concat":
             new_index[i] = _concat(b, ly, ins, where)
         elif ly.kind == "maxpool":
@@ -119,6 +123,8 @@ def _lift_1d(b: _Builder, ly: Layer, src: int) -> int:
         y = _adaptive(b, inner, x, where)
     elif kind == "maxpool":
         y = _maxpool(b, inner, x, where, spiking=False)
+    elif kind == "pool2d" and any(p.get("padding", ())):
+        y = _padded_avg_pool(b, inner, x)
     else:
         y = b.add(inner)
     o, _, out_len = b.shapes[y]
@@ -245,3 +251,13 @@ def _concat(b: _Builder, ly: Layer, ins: list[int], where: str) -> int:
         offset += shape[axis]
     y = parts[0] if len(parts) == 1 else b.add(Layer(ly.name, "add", parts, {}, ly.origin))
     return b.reshape(y, tuple(out), f"{ly.name}.shape")
+
+
+def _padded_avg_pool(b: _Builder, ly: Layer, src: int) -> int:
+    """AvgPool with padding, count_include_pad: each channel convolved with 1/window over the zero-padded input."""
+    layer_shape(ly, [b.shapes[src]], b.input_shape)  # checks that the window fits
+    c, (kh, kw) = b.shapes[src][0], ly.params["kernel"]
+    w = np.zeros((c, c, kh, kw), np.float32)
+    w[np.arange(c), np.arange(c)] = 1.0 / (kh * kw)
+    params = {"weight": w, "bias": None, "stride": list(ly.params["stride"]), "padding": list(ly.params["padding"])}
+    return b.add(Layer(ly.name, "conv2d", [src], params, ly.origin))

@@ -45,6 +45,10 @@ def _aten_layer(node: torch.fx.Node, name: str, origin: str, param: Any) -> Laye
     """The layer for one aten call (inputs filled in by the caller)."""
     op = node.target._overloadpacket.__name__ if hasattr(node.target, "_overloadpacket") else str(node.target)  # type: ignore[union-attr]
     label = origin or f"aten.{op}"
+    if isinstance(node.target, torch._ops.HigherOrderOperator):  # torch.cond, torch.while_loop, ...: control flow
+        layer = tl.unsupported(name, f"torch.{node.target.name()}")
+        layer.params["control_flow"] = True  # the cause of its condition's own blockers: reported first
+        return layer
     if node.target is operator.getitem or op in _IDENTITY:
         return Layer(name, "identity", origin=label)
     a = _bind(node)
@@ -73,7 +77,8 @@ def _aten_layer(node: torch.fx.Node, name: str, origin: str, param: Any) -> Laye
         return tl.concat(name, label, a["tensors"], a.get("dim", 0))
     if op in ("avg_pool1d", "avg_pool2d"):
         dims = int(op[-2])
-        return tl.avg_pool(name, label, dims, a["kernel_size"], a["stride"], a["padding"], a["ceil_mode"])
+        return tl.avg_pool(name, label, dims, a["kernel_size"], a["stride"], a["padding"], a["ceil_mode"],
+                           a.get("count_include_pad", True), a.get("divisor_override"))  # fmt: skip
     if op in ("max_pool1d", "max_pool2d"):
         dims = int(op[-2])
         return tl.max_pool(name, label, dims, a["kernel_size"], a["stride"], a["padding"], a["dilation"], a["ceil_mode"])

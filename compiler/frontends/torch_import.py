@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import operator
 import warnings
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -28,7 +29,7 @@ from nmc.errors import NmcError
 from nmc.frontends import torch_layers as tl
 from nmc.frontends.safe_pt2 import one_line
 from nmc.frontends.torch_export import graph_from_exported
-from nmc.frontends.torch_load import TORCH_EXPORT_HINT, load_model
+from nmc.frontends.torch_load import TORCH_EXPORT_HINT, load_model, reason_for
 
 __all__ = ["graph_from_module", "layer_graph", "load_model"]
 
@@ -52,7 +53,8 @@ def _module_layer(path: str, m: nn.Module) -> Layer:
     if isinstance(m, nn.Conv1d | nn.Conv2d):
         return tl.conv(path, kind, m.weight, m.bias, m.stride, m.padding, m.dilation, m.groups, m.padding_mode)
     if isinstance(m, nn.AvgPool1d | nn.AvgPool2d):
-        return tl.avg_pool(path, kind, 1 if isinstance(m, nn.AvgPool1d) else 2, m.kernel_size, m.stride, m.padding, m.ceil_mode)
+        return tl.avg_pool(path, kind, 1 if isinstance(m, nn.AvgPool1d) else 2, m.kernel_size, m.stride, m.padding, m.ceil_mode,
+                           m.count_include_pad, getattr(m, "divisor_override", None))  # fmt: skip
     if isinstance(m, nn.MaxPool1d | nn.MaxPool2d):
         dims = 1 if isinstance(m, nn.MaxPool1d) else 2
         return tl.max_pool(path, kind, dims, m.kernel_size, m.stride, m.padding, m.dilation, m.ceil_mode)
@@ -102,6 +104,9 @@ def graph_from_module(model: nn.Module, input_shape: tuple[int, ...] | None) -> 
             warnings.simplefilter("ignore")
             fx_graph = _Tracer().trace(model)
     except Exception as e:
+        if "control flow" in str(e) or "Expected pred to be bool" in str(e):  # `if tensor:` / torch.cond on a proxy
+            what, reason = reason_for("cond" if "pred" in str(e) else "if") or ("", "")
+            raise NmcError(f"{type(model).__name__}{_user_line(e)}: {what} {reason}") from None
         raise NmcError(
             f"cannot trace {type(model).__name__} with torch.fx ({one_line(e)}); export it with {TORCH_EXPORT_HINT}"
         ) from None
@@ -141,6 +146,17 @@ def graph_from_module(model: nn.Module, input_shape: tuple[int, ...] | None) -> 
     return LayerGraph(layers, outputs, shape)
 
 
+def _user_line(e: BaseException) -> str:
+    """' (file.py:LINE `code`)': the innermost frame of the traceback outside torch, where the user's code failed."""
+    import traceback
+
+    frames = [f for f in traceback.extract_tb(e.__traceback__) if "/torch/" not in f.filename.replace("\\", "/")]
+    if not frames:
+        return ""
+    f = frames[-1]
+    return f" ({Path(f.filename).name}:{f.lineno} `{(f.line or '').strip()}`)"
+
+
 def _is_shape_query(node: torch.fx.Node, shape_nodes: set[torch.fx.Node]) -> bool:
     t = node.target
     if t in ("size", "dim") or (t is getattr and node.args[1:] == ("shape",)):
@@ -153,7 +169,8 @@ def _arg(node: torch.fx.Node, i: int, name: str, default: Any = None) -> Any:
     return node.args[i] if len(node.args) > i else node.kwargs.get(name, default)
 
 
-_AVG_POOL_ARGS = (("kernel_size", None), ("stride", None), ("padding", 0), ("ceil_mode", False))
+_AVG_POOL_ARGS = (("kernel_size", None), ("stride", None), ("padding", 0), ("ceil_mode", False), ("count_include_pad", True),
+                  ("divisor_override", None))  # fmt: skip
 _MAX_POOL_ARGS = (("kernel_size", None), ("stride", None), ("padding", 0), ("dilation", 1), ("ceil_mode", False))
 
 
@@ -233,7 +250,7 @@ def layer_graph(model: Any, input_shape: tuple[int, ...] | None = None, *, keep_
             raise MemoryError from None
         # a damaged module (a submodule that is not one, a 1-D Linear weight, padding=None, ...)
         raise NmcError(f"{type(model).__name__}: a layer's state is not what its class expects ({one_line(e)})") from None
-    blockers = [ly for ly in graph.layers if ly.kind == "unsupported"]
+    blockers = sorted((ly for ly in graph.layers if ly.kind == "unsupported"), key=lambda ly: not ly.params.get("control_flow"))
     if blockers and not keep_unsupported:
         raise NmcError(blockers[0].params["reason"])
     for layer in graph.layers:

@@ -75,17 +75,22 @@ def conv(
     return Layer(name, "conv2d" if dims == 2 else "conv1d", params=params, origin=origin)
 
 
-def avg_pool(name: str, origin: str, dims: int, kernel: Any, stride: Any, padding: Any = 0, ceil_mode: bool = False) -> Layer:
+def avg_pool(name: str, origin: str, dims: int, kernel: Any, stride: Any, padding: Any = 0, ceil_mode: bool = False,
+             count_include_pad: bool = True, divisor_override: Any = None) -> Layer:  # fmt: skip
+    """An average pool; zero padding counted in the window (torch's default) is a fixed linear map, so it is kept."""
     kernel = ints(kernel, dims)
     stride = kernel if stride in (None, []) else ints(stride, dims)
-    if any(ints(padding, dims)) or ceil_mode:
+    padding = ints(padding, dims)
+    if ceil_mode or divisor_override is not None or (any(padding) and not count_include_pad):
         return unsupported(
             name,
             origin,
-            "padding or ceil_mode averages over partial windows, which nmc does not support: use padding=0, ceil_mode=False",
+            "ceil_mode, divisor_override or count_include_pad=False average border windows over fewer values, which "
+            "nmc does not support: use ceil_mode=False and count the padding (count_include_pad=True, the default)",
         )
     kind = "pool2d" if dims == 2 else "pool1d"
-    return Layer(name, kind, params={"mode": "avg", "kernel": kernel, "stride": stride}, origin=origin)
+    params = {"mode": "avg", "kernel": kernel, "stride": stride, **({"padding": padding} if any(padding) else {})}
+    return Layer(name, kind, params=params, origin=origin)
 
 
 def max_pool(

@@ -82,6 +82,11 @@ _RECURRENT = (
     "spiking neurons: use a 1-D convolution over time, or an nmc.nn spiking network whose neurons hold the state, "
     "and retrain"
 )
+_BRANCH = (
+    "chooses what to compute from a data-dependent condition, and a chip runs one fixed graph for every input: "
+    "compute both sides and combine them with ReLU forms (where(x > 0, x, 0) is relu(x)), or drop the branch, "
+    "and retrain"
+)
 REASONS: dict[str, str] = {
     "GELU": _CURVED,
     "SiLU": _CURVED,
@@ -98,8 +103,11 @@ REASONS: dict[str, str] = {
     **dict.fromkeys(("LSTM", "GRU", "RNN", "LSTMCell", "GRUCell", "RNNCell"), _RECURRENT),
     # functions (no torch class): data-dependent selections and comparisons
     **dict.fromkeys(("where", "gt", "lt", "ge", "le", "eq", "ne", "greater", "less"), _CONDITION),
+    # torch's control-flow operators (torch.cond, torch.while_loop, ...) and a Python `if` on a tensor
+    **dict.fromkeys(("cond", "while_loop", "if"), _BRANCH),
 }
 _BY_LOWER = {k.lower(): k for k in REASONS} | {"leaky_relu": "LeakyReLU", "log_softmax": "LogSoftmax", "_softmax": "Softmax"}
+_DISPLAY = {"cond": "torch.cond", "while_loop": "torch.while_loop", "if": "a Python `if` on a tensor"}
 LOADABLE_UNSUPPORTED: tuple[type, ...] = tuple(getattr(nn, name) for name in REASONS if hasattr(nn, name))
 
 TORCH_EXPORT_HINT = "torch.export.save(torch.export.export(model.eval(), (example_input,)), 'model.pt2')"
@@ -112,7 +120,7 @@ SNNTORCH_HINT = (
 def reason_for(name: str) -> tuple[str, str] | None:
     """(display name, reason) for an activation nmc cannot convert, by class, op or function name."""
     key = _BY_LOWER.get(name.split(".")[-1].lower().rstrip("_"))
-    return (key, REASONS[key]) if key else None
+    return (_DISPLAY.get(key, key), REASONS[key]) if key else None
 
 
 def load_model(path: str | Path) -> nn.Module | torch.export.ExportedProgram:
