@@ -34,7 +34,7 @@ from nmc.passes.place_cores import PlaceCoresPass
 from nmc.passes.reduce_precision import ReducePrecisionPass
 from nmc.passes.route import RoutePass
 from nmc.passes.snn_to_core import SnnToCorePass
-from nmc.report import CoreSection, MappingSection, QuantizationSection, Report
+from nmc.report import CoreSection, LeakRow, MappingSection, QuantizationSection, Report
 from nmc.runtime.core_interp import run_core
 
 Progress = Callable[[str], None]
@@ -55,7 +55,30 @@ def _text(module: ModuleOp) -> str:
     return print_ir(module)
 
 
-def core_summary(module: ModuleOp) -> CoreSection:
+def _betas(module: ModuleOp) -> dict[str, float]:
+    """Each leaky population's decay per tick before reduce-precision turns it into a shift."""
+    return {
+        g.layer: float(g.beta)
+        for g in (read_group(op) for op in module.walk() if isinstance(op, core.NeuronsOp))
+        if g.beta is not None and g.beta != 1.0
+    }
+
+
+def leak_rounding(betas: dict[str, float], module: ModuleOp) -> list[LeakRow]:
+    """The populations whose beta the chip's shift decay `1 - 2^-s` does not hold exactly."""
+    rows: list[LeakRow] = []
+    for op in module.walk():
+        if isinstance(op, core.NeuronsOp):
+            g = read_group(op)
+            if g.layer in betas and g.decay_shift is not None:
+                realised = 1.0 - 2.0**-g.decay_shift if g.decay_shift > 0 else 1.0
+                if abs(realised - betas[g.layer]) > 1e-9:
+                    rows.append({"layer": g.layer, "beta": betas[g.layer], "realised_beta": realised,
+                                 "decay_shift": int(g.decay_shift)})  # fmt: skip
+    return rows
+
+
+def core_summary(module: ModuleOp, leaks: list[LeakRow] | None = None) -> CoreSection:
 
     groups = []
     for op in module.walk():
@@ -78,6 +101,7 @@ def core_summary(module: ModuleOp) -> CoreSection:
     decoders = [op for op in module.walk() if isinstance(op, core.DecodeOp)]
     return {
         "groups": groups,
+        "leak_rounding": leaks or [],
         "neurons": sum(g["neurons"] for g in groups),
         "synapses": sum(g["synapses"] for g in groups),
         "partial_sum_groups": sum(g["mode"] == "psum" for g in groups),
@@ -190,11 +214,12 @@ def lower_to_core(
     )
     run_passes(module, structural, say)
     reference = module.clone() if stimulus is not None and precision else None
+    betas = _betas(module)
     run_passes(module, precision, say)
     result.passes = [*structural, *precision]
     if keep_ir:
         result.levels["core"] = _text(module)
-    result.report["core"] = core_summary(module)
+    result.report["core"] = core_summary(module, leak_rounding(betas, module))
     if reference is not None and stimulus is not None:
         say("measuring quantization")
         result.run = run_core(module, stimulus, record=True)  # profile-rates reads its rates from this run too

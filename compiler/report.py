@@ -28,10 +28,20 @@ class GroupRow(TypedDict):
     partial_sums_per_neuron: float  # partial-sum units (all levels of its tree) per neuron of this layer
 
 
+class LeakRow(TypedDict):
+    """A population whose decay the chip cannot hold exactly: the model's beta and the chip's (shift decay)."""
+
+    layer: str
+    beta: float
+    realised_beta: float
+    decay_shift: int
+
+
 class CoreSection(TypedDict):
     """The chip-constrained network (after reduce-precision)."""
 
     groups: list[GroupRow]
+    leak_rounding: list[LeakRow]  # populations whose beta the chip rounds (empty: every decay exact)
     neurons: int
     synapses: int
     partial_sum_groups: int

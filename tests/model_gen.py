@@ -164,9 +164,16 @@ def snn(seed: int) -> Generated:
 
 
 def describe(model: nn.Module) -> str:
-    """The leaf layers' class names in order (a Residual's or Concat's body inline)."""
-    names = [type(m).__name__ for m in model.modules() if not list(m.children())]
-    return " ".join(names)
+    """The leaf layers' class names in order; a Residual's body and a Concat's branches in parentheses."""
+
+    def walk(m: nn.Module) -> list[str]:
+        if isinstance(m, Residual | Concat):
+            inner = " | ".join(" ".join(walk(c)) for c in (m.branches if isinstance(m, Concat) else [m.body]))
+            return [f"{type(m).__name__}({inner})"]
+        children = list(m.children())
+        return [type(m).__name__] if not children else [n for c in children for n in walk(c)]
+
+    return " ".join(walk(model))
 
 
 def data(shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

@@ -4,6 +4,7 @@ run of the same file; nmc's NIR export loaded by snnTorch; every bad graph one l
 from __future__ import annotations
 
 import itertools
+import json
 import re
 
 import numpy as np
@@ -201,6 +202,27 @@ def test_dt_comes_from_the_metadata_then_the_option_then_r_over_tau():
     compiled = nmc.compile(g, target="mlir", level="snn", dt=2e-4)
     assert "dt = 0.0005 s from the graph's metadata" in " ".join(compiled.notes)
     assert "dt = 5.000000e-04" in next(iter(compiled.files.values()))
+    # what each neuron node became, and the reset rule NIR cannot state: tau 5 ms at dt 0.5 ms is beta 0.9
+    assert "'lif' (LIF) became LIF, beta = 1 - dt/tau = 0.9, threshold 1" in " ".join(compiled.notes)
+    assert "resets v to v_reset (NIR cannot state reset by subtraction, snnTorch's default" in " ".join(compiled.notes)
+
+
+def test_leak_the_chip_rounds_is_reported_population_by_population(tmp_path, capsys):
+    """beta 0.9 on a shift-decay chip: 1 - 2^-3 = 0.875 is the nearest (1 - 2^-4 = 0.9375 is farther)."""
+    from nmc.tools import nmc_compile
+
+    g = _graph({"in": nir.Input(input_type={"input": np.array([2])}), "w": nir.Linear(weight=np.eye(2, dtype=np.float32)),
+                "lif": _lif(2, 5e-3, 5.0), "out": nir.Output(output_type={"output": np.array([2])})})  # fmt: skip
+    nir.write(tmp_path / "g.nir", g)
+    x = (np.random.default_rng(0).random((20, 10, 2)) < 0.5).astype(np.float32)
+    np.save(tmp_path / "x.npy", x)
+    nmc_compile.main([str(tmp_path / "g.nir"), "--dt", "5e-4", "--calibration", str(tmp_path / "x.npy"), "-o",
+                      str(tmp_path / "o"), "--allow-accuracy-loss"])  # fmt: skip
+    out = capsys.readouterr().out
+    assert "leak: the chip's shift decay rounds beta in 1 population(s): 'lif' 0.9 -> 0.875" in out
+    report = json.loads((tmp_path / "o" / "report.json").read_text())
+    assert report["core"]["leak_rounding"] == [{"layer": "lif", "beta": pytest.approx(0.9), "realised_beta": 0.875,
+                                                "decay_shift": 3}]  # fmt: skip
 
 
 # --------------------------------------------------------------------------- refusals

@@ -57,6 +57,7 @@ class _Import:
     dt: float
     notes: list[str]
     values: dict[str, Any] = field(default_factory=dict)
+    neurons: list[str] = field(default_factory=list)  # what each IF/LIF node became, for the notes
 
 
 def _uniform(where: str, what: str, values: Any, positive: bool = False) -> float:
@@ -105,6 +106,12 @@ def import_nir(source: Any, *, ticks: int, dt: float | None, name: str, notes: l
             imp.values[n] = _lower_node(b, imp, n, node, ins, where, users[n], nodes)
     if not outputs:
         raise NmcError("the graph has no Output node")
+    if imp.neurons:
+        notes.append(
+            "NIR: " + "; ".join(imp.neurons) + ". Every neuron fires when v > threshold and resets v to v_reset (NIR "
+            "cannot state reset by subtraction, snnTorch's default: a network trained that way spikes differently here; "
+            "retrain with reset to zero, or compile the torch module itself)"
+        )
     return b.finish(outputs)
 
 
@@ -314,6 +321,8 @@ def _lower_node(b: NetworkBuilder, imp: _Import, name: str, node: Any, ins: list
         return b.flatten(x, name=name) if len(out) == 1 else b.reshape(x, out, name=name)
     if isinstance(node, nir.IF | nir.LIF):
         theta, beta, gain, leak = _neuron_params(imp, where, node, leaky=isinstance(node, nir.LIF))
+        model = f"LIF, beta = 1 - dt/tau = {beta:.6g}" if isinstance(node, nir.LIF) else "IF"
+        imp.neurons.append(f"'{name}' ({node_kind(node)}) became {model}, threshold {theta:g}")
         x = _materialize(b, ins, where, gain, leak)
         return b.neuron(
             x, threshold=theta, beta=beta if isinstance(node, nir.LIF) else None, reset="zero", compare="gt", name=name

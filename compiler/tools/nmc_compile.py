@@ -266,6 +266,11 @@ def _summary(report: dict, path: Path) -> str:
     lines += _synthesis_lines(report)
     if "binary" in report:
         lines.append(f"  binary: {report['binary']['bytes']} bytes")
+    leaks = report.get("core", {}).get("leak_rounding") or []
+    if leaks:  # the chip's shift decay 1 - 2^-s rounds these populations' beta; the agreement below includes it
+        shown = ", ".join(f"'{r['layer']}' {r['beta']:.4g} -> {r['realised_beta']:.4g}" for r in leaks[:4])
+        more = f" and {len(leaks) - 4} more" if len(leaks) > 4 else ""
+        lines.append(f"  leak: the chip's shift decay rounds beta in {len(leaks)} population(s): {shown}{more}")
     q = report.get("quantization")
     if q and "reference" in q:  # after --finetune: the model as it was trained is what the chip should compute
         lines.append(
