@@ -449,3 +449,34 @@ def test_a_grouped_nir_convolution_spikes_like_torchs_grouped_conv(tmp_path):
     got = run_snn(module, x).outputs[0]
     assert got.sum() > 0
     np.testing.assert_array_equal(got.reshape(5, -1), counts.numpy().reshape(5, -1))
+
+
+@pytest.mark.parametrize("exporter", ["norse", "sinabs"])
+def test_graphs_as_norse_and_sinabs_write_them_spike_like_their_frameworks_with_no_flags(exporter):
+    """What the exporters write (checked against norse 1.1 and sinabs 3.1 here; neither installs next to nir 1.0.8):
+    Norse's LIFBox (tau_mem_inv 100, dt 1 ms) as LIF(tau = 1e-5, r = 1); Sinabs' IAF (single spike, reset to zero)
+    as IF(r = 1). Compiled without --dt, the snn level must count the spikes of each framework's own update rule."""
+    rng = np.random.default_rng(3)
+    w, bias = (rng.normal(size=(6, 5)) * 2).astype(np.float32), rng.normal(size=6).astype(np.float32)
+    full = lambda v: np.full(6, v, np.float32)  # noqa: E731
+    if exporter == "norse":
+        neuron = nir.LIF(tau=full(1e-5), r=full(1.0), v_leak=full(0.0), v_threshold=full(1.0), v_reset=full(0.0))
+    else:
+        neuron = nir.IF(r=full(1.0), v_threshold=full(1.0), v_reset=full(0.0))
+    g = _graph({"input": nir.Input(input_type={"input": np.array([5])}), "fc": nir.Affine(weight=w, bias=bias),
+                "neuron": neuron, "output": nir.Output(output_type={"output": np.array([6])})})  # fmt: skip
+    x = (rng.random((16, 30, 5)) < 0.4).astype(np.float32)
+    v, counts = np.zeros((16, 6), np.float32), np.zeros((16, 6), np.float32)
+    for t in range(30):
+        current = x[:, t] @ w.T + bias
+        # Norse: v += dt * tau_mem_inv * (v_leak - v + I), dt = 1e-3, tau_mem_inv = 100; Sinabs IAF: v += I
+        v = v + np.float32(0.1) * (current - v) if exporter == "norse" else v + current
+        spikes = v > 1.0
+        counts += spikes
+        v = np.where(spikes, np.float32(0.0), v)
+    compiled = nmc.compile(g, target="mlir", level="snn")
+    expected_dt = "dt = 1e-06 s" if exporter == "norse" else "dt = 1 s"
+    assert any(expected_dt in n and "no dt in the graph" in n for n in compiled.notes), compiled.notes
+    got = run_snn(compiled.module, x).outputs[0]
+    assert counts.sum() > 20
+    np.testing.assert_allclose(got, counts, atol=0)

@@ -200,12 +200,46 @@ def _a_cycle(waiting: dict[str, list[str]]) -> list[str]:
     return path[path.index(node) :][::-1]
 
 
+NORSE_DT = 1e-3  # Norse's default time step, which its exporter multiplies into tau
+NORSE_MAX_TAU = 1e-4  # Norse writes tau = dt / tau_mem_inv (1e-5 for its 10 ms default): no real membrane is that fast
+
+
+def _unit_gain(nodes: dict[str, Any]) -> bool:
+    """Every IF/LIF node has input gain r = 1 (the discrete-time exporters' mark)."""
+    import nir
+
+    neurons = [n for n in nodes.values() if isinstance(n, nir.IF | nir.LIF)]
+    return bool(neurons) and all(np.allclose(np.asarray(n.r, np.float64), 1.0, rtol=1e-6) for n in neurons)
+
+
+def exporter_convention(nodes: dict[str, Any]) -> tuple[float, str] | None:
+    """(dt, why) for a graph written by an exporter whose dt is implied, not stated (docs/nir.md):
+
+    * IF nodes only, all with r = 1: a discrete-time exporter (Sinabs' IAF) meaning `v += I` per step, which
+      NIR's `dv/dt = r I` gives with dt = 1;
+    * LIF nodes with r = 1 and tau < 0.1 ms: Norse, which writes tau = dt / tau_mem_inv with its dt = 1 ms, so
+      its own step `v += dt tau_mem_inv (v_leak - v + I)` is NIR's forward Euler at dt = (1 ms)^2 = 1e-6 s.
+    """
+    import nir
+
+    if not _unit_gain(nodes):
+        return None
+    lifs = [n for n in nodes.values() if isinstance(n, nir.LIF)]
+    if not lifs:
+        return 1.0, "IF nodes with r = 1 only: a discrete-time export (Sinabs' IAF: v += I per step)"
+    if all(float(np.max(np.asarray(n.tau, np.float64))) < NORSE_MAX_TAU for n in lifs):
+        why = f"LIF nodes with r = 1 and tau < {NORSE_MAX_TAU:g} s: Norse's export (tau = dt / tau_mem_inv at its dt = 1 ms)"
+        return NORSE_DT**2, why
+    return None
+
+
 def node_kind(node: Any) -> str:
     return f"{type(node[1]).__name__}" if isinstance(node, tuple) else type(node).__name__
 
 
 def choose_dt(nodes: dict[str, Any], given: float | None, metadata: dict, notes: list[str]) -> float:
-    """The graph's own dt, else the user's, else r = tau/dt (snnTorch's convention), else 1 ms."""
+    """The graph's own dt, else the user's, else an exporter's convention (Sinabs, Norse), else r = tau/dt
+    (snnTorch's), else 1 ms."""
     import nir
 
     if "dt" in (metadata or {}):
@@ -221,6 +255,11 @@ def choose_dt(nodes: dict[str, Any], given: float | None, metadata: dict, notes:
         if isinstance(node, nir.LIF)
         for t, r in zip(np.ravel(node.tau), np.ravel(node.r), strict=False)
     }
+    convention = exporter_convention(nodes)  # before r = tau/dt: Norse's r = 1 would read as dt = tau (no memory)
+    if convention is not None:
+        dt, why = convention
+        notes.append(f"NIR: no dt in the graph; {why}: dt = {dt:g} s (give --dt to override)")
+        return dt
     if len(implied) == 1:
         dt = implied.pop()
         notes.append(f"NIR: no dt in the graph; dt = {dt:g} s inferred from r = tau/dt of every LIF (snnTorch's convention)")
