@@ -2,12 +2,12 @@
 
 `nmc-tnn fit X.npy --clusters K` with no other flag follows `nmc.tnn.default_design`: the chip column's
 largest time bits, F Gaussian fields per value, and where a sample has more values than synapses / F, a
-reduction to that many (R: mixed PAA + sparse projections). The rule's free choices, F and R, are what
-could be tuned to the data; here each set is held out in turn, (F, R) is chosen on the other sets alone
-(most sets where the TNN's Rand index >= Euclidean k-means', ties by the mean margin), and the held-out
-set is scored with that choice. The last row is the choice on all sets, which is the shipped default.
-Every fitted held-out model is compiled for the default TNN chip and run on the chip simulator, which
-must give the torch model's clusters sample for sample.
+reduction to that many (R: mixed PAA + sparse projections); theta is a fraction of the mean spiking
+lines x wmax / 2. F, R and the fraction are what could be tuned to the data; here each set is held out
+in turn, the choice is made on the other sets alone (most sets where the TNN's Rand index >= Euclidean
+k-means', ties by the worst-case margin), and the held-out set is scored with it. The choice on all
+sets is compared with the shipped default. Every held-out model is compiled for the default TNN chip
+and run on the chip simulator, which must give the torch model's clusters sample for sample.
 
 Sets whose series differ in length (JapaneseVowels, PickupGestureWiimoteZ) are resampled linearly to
 their longest series, as a user would before saving one X.npy.
@@ -30,6 +30,8 @@ SETS = ("ACSF1", "ArrowHead", "BasicMotions", "GunPoint", "ItalyPowerDemand", "J
         "PickupGestureWiimoteZ", "UnitTest")  # fmt: skip
 FIELDS = (4, 8, 16)
 REDUCTIONS = ("mixed", "paa", "sparse")
+FRACTIONS = (0.2, 0.3, 0.4)  # theta = fraction x mean spiking lines x wmax / 2 (nmc.tnn.DEFAULT_THRESHOLD_FRACTION)
+GRID = list(itertools.product(FIELDS, REDUCTIONS, FRACTIONS))
 SEEDS = (0, 1, 2)
 
 
@@ -62,26 +64,26 @@ def kmeans_score(x: np.ndarray, y: np.ndarray, k: int) -> float:
     return float(np.mean([rand_index(y, KMeans(k, n_init=10, random_state=s).fit_predict(z)) for s in SEEDS]))
 
 
-def tnn_score(x: np.ndarray, y: np.ndarray, k: int, fields: int, reduce: str) -> tuple[float, str]:
+def tnn_score(x: np.ndarray, y: np.ndarray, k: int, fields: int, reduce: str, fraction: float) -> tuple[float, str]:
     from nmc import tnn
 
     scores, design = [], ""
     for s in SEEDS:
-        model = tnn.fit(tnn.build(x, k, fields=fields, reduce=reduce, seed=s), x, epochs=5, seed=s)
+        model = tnn.fit(tnn.build(x, k, fields=fields, reduce=reduce, threshold_fraction=fraction, seed=s), x, epochs=5, seed=s)
         scores.append(tnn.rand_index(y, model.predict(x)))
         layer = model.layers[0]
         design = f"{layer.synapses} x {layer.neurons}, b = {model.time_bits}"
     return float(np.mean(scores)), design
 
 
-def chip_check(x: np.ndarray, k: int, fields: int, reduce: str) -> None:
+def chip_check(x: np.ndarray, k: int, fields: int, reduce: str, fraction: float) -> None:
     """The seed-0 model compiled for the default chip: its simulator clusters must be torch's, sample for sample."""
     import torch
 
     import nmc
     from nmc import tnn
 
-    model = tnn.fit(tnn.build(x, k, fields=fields, reduce=reduce, seed=0), x, epochs=5, seed=0)
+    model = tnn.fit(tnn.build(x, k, fields=fields, reduce=reduce, threshold_fraction=fraction, seed=0), x, epochs=5, seed=0)
     with tempfile.TemporaryDirectory() as d:
         torch.save(model, Path(d) / "m.pt")
         on_chip = nmc.compile(str(Path(d) / "m.pt")).run(x)  # no --chip: the default TNN chip
@@ -91,15 +93,14 @@ def chip_check(x: np.ndarray, k: int, fields: int, reduce: str) -> None:
 TIES = ("worst", "mean")  # after the most wins: the largest worst-case margin, or the largest mean margin
 
 
-def choose(table: dict, names: list[str], tie: str) -> tuple[int, str]:
-    """The (F, R) with the most sets of `names` at TNN >= k-means; ties by `tie` margin, then the grid order."""
+def choose(table: dict, names: list[str], tie: str) -> tuple[int, str, float]:
+    """The (F, R, theta fraction) with the most sets of `names` at TNN >= k-means; ties by `tie` margin, then the grid order."""
 
     def merit(choice):
         margins = [table[n]["tnn"][choice] - table[n]["kmeans"] for n in names]
         return (sum(m >= 0 for m in margins), float(min(margins) if tie == "worst" else np.mean(margins)))
 
-    grid = list(itertools.product(FIELDS, REDUCTIONS))
-    return max(grid, key=lambda c: (merit(c), -grid.index(c)))
+    return max(GRID, key=lambda c: (merit(c), -GRID.index(c)))
 
 
 def main() -> None:
@@ -117,14 +118,14 @@ def main() -> None:
         k = len(set(y.tolist()))
         t0 = time.perf_counter()
         row = {"n": len(x), "shape": list(x.shape[1:]), "k": k, "kmeans": kmeans_score(x, y, k), "tnn": {}, "design": {}}
-        designs: dict[tuple, tuple] = {}  # (F, R) giving the same encoder are fitted once
-        for f, r in itertools.product(FIELDS, REDUCTIONS):
-            key = tuple(sorted(tnn.default_design(tuple(x.shape[1:]), column, f, r).items()))
+        designs: dict[tuple, tuple] = {}  # choices giving the same encoder and threshold are fitted once
+        for f, r, fr in GRID:
+            key = (*sorted(tnn.default_design(tuple(x.shape[1:]), column, f, r).items()), fr)
             if key not in designs:
-                designs[key] = tnn_score(x, y, k, f, r)
-            row["tnn"][(f, r)], row["design"][(f, r)] = designs[key]
+                designs[key] = tnn_score(x, y, k, f, r, fr)
+            row["tnn"][(f, r, fr)], row["design"][(f, r, fr)] = designs[key]
         table[name] = row
-        print(name, round(row["kmeans"], 3), {f"{f}/{r}": round(v, 3) for (f, r), v in row["tnn"].items()},
+        print(name, round(row["kmeans"], 3), {f"{f}/{r}/{fr}": round(v, 3) for (f, r, fr), v in row["tnn"].items()},
               f"{time.perf_counter() - t0:.0f} s", flush=True)  # fmt: skip
 
     rows, wins = [], dict.fromkeys(TIES, 0)
@@ -137,7 +138,10 @@ def main() -> None:
             wins[tie] += table[name]["tnn"][choice] >= table[name]["kmeans"]
         rows.append((name, choices))
     full = choose(table, names, "worst")
-    default = (tnn.DEFAULT_FIELDS, tnn.DEFAULT_REDUCTION)
+    default = (tnn.DEFAULT_FIELDS, tnn.DEFAULT_REDUCTION, tnn.DEFAULT_THRESHOLD_FRACTION)
+
+    def c(choice) -> str:
+        return f"{choice[0]}, {choice[1]}, {choice[2]:g}"
 
     lines = [
         "## TNN defaults, leave one dataset out (`benchmarks/tnn_defaults.py`)",
@@ -145,41 +149,41 @@ def main() -> None:
         f"Machine: {machine()}. The rule of `nmc.tnn.default_design` (docs/tnn.md) on every UCR/UEA classification "
         f"set aeon 1.6 ships offline ({len(names)}); each set = train + test splits, K = classes, Rand index mean of "
         f"{len(SEEDS)} seeds, 5 STDP epochs, default TNN chip '{tnn.DEFAULT_CHIP}' ({column['synapses']} synapses, "
-        f"{column['time_bits']} time bits). The rule's free choices are F (fields per value, {'/'.join(map(str, FIELDS))}) "
-        f"and R (how a long sample is reduced to synapses / F values: {', '.join(REDUCTIONS)}). For each held-out set, "
-        "(F, R) is chosen on the other sets only: most sets with TNN >= Euclidean k-means (z-normalised series, 10 "
-        "inits), ties broken by the largest worst-case margin (the rule that loses least where it loses); the first "
-        "tie-break tried, the largest mean margin, is reported too. The held-out set is scored with the choice, its "
-        "seed-0 model compiled for the default chip and its chip-simulator clusters checked equal to torch's on every "
-        "sample (a failed check stops the run). Unequal-length sets are resampled linearly to their longest series.",
+        f"{column['time_bits']} time bits). The rule's free choices: F (fields per value, {'/'.join(map(str, FIELDS))}), "
+        f"R (how a long sample is reduced to synapses / F values: {', '.join(REDUCTIONS)}) and the threshold fraction "
+        f"({'/'.join(map(str, FRACTIONS))}: theta = fraction x mean spiking lines x wmax / 2). For each held-out set, "
+        "(F, R, fraction) is chosen on the other sets only: most sets with TNN >= Euclidean k-means (z-normalised series, "
+        "10 inits), ties broken by the largest worst-case margin (the rule that loses least where it loses); the "
+        "mean-margin tie-break is reported too. The held-out set is scored with the choice, its seed-0 model compiled "
+        "for the default chip and its chip-simulator clusters checked equal to torch's on every sample (a failed check "
+        "stops the run). Unequal-length sets are resampled linearly to their longest series.",
         "",
-        "| held-out set | samples | shape | K | (F, R) chosen on the others | column p x q | TNN | k-means | TNN >= k-means "
-        "| mean-margin tie-break: (F, R), TNN |",
+        "| held-out set | samples | shape | K | (F, R, fraction) chosen on the others | column p x q | TNN | k-means "
+        "| TNN >= k-means | mean-margin tie-break: choice, TNN |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name, choices in rows:
         t = table[name]
-        (f, r), (fm, rm) = choices["worst"], choices["mean"]
-        score, score_m = t["tnn"][(f, r)], t["tnn"][(fm, rm)]
+        best, by_mean = choices["worst"], choices["mean"]
+        score, score_m = t["tnn"][best], t["tnn"][by_mean]
         ok = "yes" if score >= t["kmeans"] else "**no**"
-        lines.append(f"| {name} | {t['n']} | {t['shape']} | {t['k']} | {f}, {r} | {t['design'][(f, r)]} | {score:.3f} "
-                     f"| {t['kmeans']:.3f} | {ok} | {fm}, {rm}: {score_m:.3f} |")  # fmt: skip
+        lines.append(f"| {name} | {t['n']} | {t['shape']} | {t['k']} | {c(best)} | {t['design'][best]} | {score:.3f} "
+                     f"| {t['kmeans']:.3f} | {ok} | {c(by_mean)}: {score_m:.3f} |")  # fmt: skip
     n = len(rows)
     lines += [
         "",
         f"Held out: TNN >= k-means on {wins['worst']} of {n} sets ({100 * wins['worst'] / n:.0f} %); with the mean-margin "
-        f"tie-break {wins['mean']} of {n} ({100 * wins['mean'] / n:.0f} %). Chosen on all sets: F = {full[0]}, R = {full[1]}; "
-        f"shipped default: F = {default[0]}, R = {default[1]}{'' if full == default else ' (they differ: see the grid)'}.",
+        f"tie-break {wins['mean']} of {n} ({100 * wins['mean'] / n:.0f} %). Chosen on all sets: {c(full)}; shipped "
+        f"default: {c(default)}{'' if full == default else ' (they differ)'}.",
         "",
-        "Every (F, R) on every set (Rand index, mean of seeds; k-means first):",
+        "Every choice on every set (Rand index, mean of seeds; k-means in the first row):",
         "",
-        "| set | k-means | " + " | ".join(f"{f}, {r}" for f, r in itertools.product(FIELDS, REDUCTIONS)) + " |",
-        "|---|---|" + "---|" * len(FIELDS) * len(REDUCTIONS),
+        "| F, R, fraction | " + " | ".join(names) + " |",
+        "|---|" + "---|" * len(names),
+        "| k-means | " + " | ".join(f"{table[nm]['kmeans']:.3f}" for nm in names) + " |",
     ]
-    for name in names:
-        t = table[name]
-        cells = " | ".join(f"{t['tnn'][c]:.3f}" for c in itertools.product(FIELDS, REDUCTIONS))
-        lines.append(f"| {name} | {t['kmeans']:.3f} | {cells} |")
+    for choice in GRID:
+        lines.append(f"| {c(choice)} | " + " | ".join(f"{table[nm]['tnn'][choice]:.3f}" for nm in names) + " |")
     write_section("tnn-defaults", "\n".join(lines))
 
 

@@ -222,7 +222,7 @@ def build(
     x: np.ndarray, clusters: int, *, chip: Chip | str | None = None, time_bits: int | None = None, weight_bits: int = 3,
     encoder: str = "grf", fields: int | None = None, project: int | None = None, threshold: int | None = None, k: int = 1,
     response: str = "rnl", seed: int = 0, stabilise: bool = False, probabilities: dict[str, int] | None = None,
-    reduce: str | None = None,
+    reduce: str | None = None, threshold_fraction: float = DEFAULT_THRESHOLD_FRACTION,
 ) -> TNN:  # fmt: skip
     """A one-column TNN for clustering `x` into `clusters` (q = clusters neurons, p = every encoded line) on `chip`.
 
@@ -250,7 +250,7 @@ def build(
     weight = rng.integers(0, wmax(weight_bits) + 1, size=(1, clusters, p))
     if threshold is None:
         spiking = float((times < no_spike(time_bits)).sum(1).mean())
-        threshold = max(1, round(DEFAULT_THRESHOLD_FRACTION * spiking * wmax(weight_bits) / 2))
+        threshold = max(1, round(threshold_fraction * spiking * wmax(weight_bits) / 2))
     problems = column_limits("layer0", p, clusters, k, response, int(threshold), the_chip)
     for key, value in (("time_bits", time_bits), ("weight_bits", weight_bits)):
         if value > column[key]:
