@@ -51,15 +51,20 @@ def main() -> None:
     import nmc
 
     examples = Path(__file__).resolve().parent.parent / "examples"
-    source = nmc.compile(examples / "digits_mlp.pt", calibration=examples / "digits_calib.npy", timesteps=4, check=False).binary
+    sources = fz.source_binaries()
     rows, all_crashes = [], {}
     scratch = Path(tempfile.mkdtemp(prefix="nmc-fuzz-"))
     from tests import nir_models
 
     nir_source = nir_models.mlp_nir(scratch / "mlp.nir")
+    binaries = [
+        (f"chip binary: {what} (CRC recomputed), reader + simulator", fz.binary_cases(args.seed, args.cases, sources[key]),
+         lambda i, data: fz.check_binary(data, run=i % 10 == 0))
+        for key, what in (("digits_mlp", "dense MLP"), ("digits_cnn", "CNN with partial sums"),
+                          ("residual_truenorth4", "residual CNN with relays, truenorth4"), ("tnn", "TNN"))
+    ]  # fmt: skip
     for name, cases, check in (
-        ("chip binary (CRC recomputed), reader + simulator", fz.binary_cases(args.seed, args.cases, source),
-         lambda i, data: fz.check_binary(data, run=i % 10 == 0)),
+        *binaries,
         ("chip description parser", fz.chip_cases(args.seed, args.cases), lambda _i, text: fz.check_chip(text)),
         ("IR parser + verifiers (mutated lit files)", fz.ir_cases(args.seed, args.cases), lambda _i, text: fz.check_ir(text)),
         ("model loader (.pt pickles, .pt2 exports), 1 GB memory bound", fz.model_cases(args.seed, args.cases, fz.model_sources()),
@@ -73,8 +78,11 @@ def main() -> None:
         print(row, flush=True)
     body = "\n".join([
         "## Fuzzing (`benchmarks/fuzz.py`)", "",
-        f"Seed {args.seed}, {machine()}. Mutations: metadata values and keys, array elements, lengths and element types, "
-        "raw bytes (CRC recomputed so the structure checks are reached); chip files and every lit test file with inserted, "
+        f"Seed {args.seed}, {machine()}. Mutations: metadata values, types and keys, array elements, lengths and element "
+        "types, index arrays edited as a whole (values around their range, reversed, shuffled, shifted by one, constant, "
+        "one past the end), raw bytes (CRC recomputed so the structure checks are reached), on four binaries (a dense MLP, "
+        "a CNN with partial sums, a residual CNN with fan-out and delay relays on truenorth4, a TNN; one case in ten is "
+        "also simulated); chip files and every lit test file with inserted, "
         "deleted and copied text (IR: parsed and verified as nmc-opt does, declared sizes checked, under a 1 GB memory bound); the example models (.pt pickles "
         "of an MLP, a CNN and an SNN, the CNN's .pt2 export) with flipped pickle opcodes inside a well-formed zip, edited "
         "export JSON, truncated/doubled/NaN tensor storages, or raw bytes, loaded and imported as nmc-compile does under a "
@@ -85,7 +93,10 @@ def main() -> None:
         "| target | cases | valid | refused (one line) | crashes | seconds | slowest case (s) |",
         "|---|---:|---:|---:|---:|---:|---:|", *rows, "",
         *(f"* crash: {k} (from: {v})" for k, v in all_crashes.items()),
-        "Found and fixed by it: arrays of unequal length in a binary section, forged array shapes, and xDSL 0.74's "
+        "Found and fixed by it: a membrane output naming a partial-sum unit (an IndexError in the tick loop), relays "
+        "read through that no synapse reads (an empty max), TNN META fields the reader never checked (seed, "
+        "stdp_cases, stabilise, encoder input_shape and znorm, ENC bounds per feature: TypeError/KeyError in the TNN "
+        "simulator), arrays of unequal length in a binary section, forged array shapes, and xDSL 0.74's "
         "string-literal regex, which backtracked exponentially on an unclosed quote (one deleted `\"` hung nmc-opt for "
         "minutes; nmc.dialects installs a linear equivalent), and xDSL parser assertions on malformed literals (now one-line "
         "syntax errors); in the model loader, torch's unpickler failing with KeyError/TypeError on damaged pickles and "

@@ -74,6 +74,8 @@ def validate(image: Any) -> None:
         if ids is None:
             raise BinaryError(f"OUT lacks neurons{i}")
         _in_range(f"OUT.neurons{i}", ids, g)
+        if _out.get("kind") == "membrane" and ids.size and (nrn["mode"][ids.astype(np.int64)] == MODES.index("psum")).any():
+            raise BinaryError(f"OUT.neurons{i}: a membrane output reads a partial-sum unit, which holds no membrane")
 
 
 def _below(what: str, arr: np.ndarray, limits: np.ndarray) -> None:

@@ -45,6 +45,14 @@ def validate_tnn(image: Any) -> None:
     if not isinstance(enc, dict) or enc.get("kind") not in ("grf", "latency") or not isinstance(enc.get("input_shape"), list):
         raise _error("META.encoder must give kind (grf or latency), fields, znorm and input_shape")
     _ints(enc, "fields", 1, 1 << 12)
+    shape = enc["input_shape"]
+    if not 1 <= len(shape) <= 2 or any(isinstance(d, bool) or not isinstance(d, int) or not 1 <= d <= 1 << 24 for d in shape):
+        raise _error(f"META.encoder.input_shape must be 1 or 2 positive sizes, got {shape!r}")
+    _ints(enc, "znorm", 0, 1)
+    _ints(m, "seed", 0, (1 << 63) - 1)
+    _ints(m, "stabilise", 0, 1)
+    if m.get("stdp_cases") != list(STDP_CASES):
+        raise _error(f"META.stdp_cases must be {list(STDP_CASES)}, got {m.get('stdp_cases')!r}")
     stdp = m.get("stdp")
     if not (isinstance(stdp, list) and len(stdp) == len(STDP_CASES) and all(isinstance(u, int) and 0 <= u <= 1024 for u in stdp)):
         raise _error(f"META.stdp must be {len(STDP_CASES)} probabilities in 0..1024, got {stdp!r}")
@@ -103,9 +111,12 @@ def validate_tnn(image: Any) -> None:
     out = a["OUT "]["lines"]
     if out.ndim != 1 or out.size < 1 or (out < 0).any() or (out >= lines_out).any():
         raise _error(f"OUT.lines must name column lines in 0..{lines_out - 1}")
-    proj = a["ENC "]["projection"]
-    if proj.size and (proj.ndim != 2 or proj.shape[1] != a["ENC "]["lo"].size):
-        raise _error("ENC.projection must be (input values, features)")
+    proj, lo = a["ENC "]["projection"], a["ENC "]["lo"]
+    values = int(np.prod(shape))
+    if proj.size and (proj.ndim != 2 or proj.shape != (values, lo.size)):
+        raise _error(f"ENC.projection must be (input values {values}, features {lo.size}), got {list(proj.shape)}")
+    if lo.ndim != 1 or a["ENC "]["hi"].shape != lo.shape or (not proj.size and lo.size != values):
+        raise _error(f"ENC.lo and ENC.hi must hold one bound per feature ({values if not proj.size else proj.shape[1]})")
     del b  # the time width bounds nothing stored: times are computed
 
 

@@ -118,5 +118,5 @@ def read_through(chip: Chip, spike_host: bool) -> tuple[Chip, list[RelayPackets]
         sel = fused & (root_host == h) & (lag == L) & (chip.remote > 0)
         if sel.any():
             packets.append(RelayPackets(h, L, root[sel], chip.remote[sel]))
-    depth = max(chip.ring, int(uniq[2].max()) + 2, int(lag[fused].max()) + 1)
+    depth = max(chip.ring, int(uniq[2].max(initial=-2)) + 2, int(lag[fused].max(initial=-1)) + 1)  # none read: no extra depth
     return view, packets, depth, fused
