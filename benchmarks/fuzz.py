@@ -48,9 +48,6 @@ def main() -> None:
     ap.add_argument("--cases", type=int, default=10_000)
     ap.add_argument("--seed", type=int, default=7)
     args = ap.parse_args()
-    import nmc
-
-    examples = Path(__file__).resolve().parent.parent / "examples"
     sources = fz.source_binaries()
     rows, all_crashes = [], {}
     scratch = Path(tempfile.mkdtemp(prefix="nmc-fuzz-"))
