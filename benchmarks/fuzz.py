@@ -14,6 +14,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -49,6 +51,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=7)
     args = ap.parse_args()
     sources = fz.source_binaries()
+    calib = np.load(Path(__file__).resolve().parent.parent / "examples" / "digits_calib.npy")[:20]
     rows, all_crashes = [], {}
     scratch = Path(tempfile.mkdtemp(prefix="nmc-fuzz-"))
     from tests import nir_models
@@ -63,6 +66,8 @@ def main() -> None:
     for name, cases, check in (
         *binaries,
         ("chip description parser", fz.chip_cases(args.seed, args.cases), lambda _i, text: fz.check_chip(text)),
+        ("chip descriptions, every accepted one compiled (MLP; TNN where it has columns)", fz.chip_cases(args.seed + 1, args.cases),
+         lambda _i, text: fz.check_chip_compile(text, calib)),
         ("IR parser + verifiers (mutated lit files)", fz.ir_cases(args.seed, args.cases), lambda _i, text: fz.check_ir(text)),
         ("model loader (.pt pickles, .pt2 exports), 1 GB memory bound", fz.model_cases(args.seed, args.cases, fz.model_sources()),
          lambda _i, suffix, data: fz.check_model(data, suffix, scratch)),
@@ -85,7 +90,7 @@ def main() -> None:
         "export JSON, truncated/doubled/NaN tensor storages, or raw bytes, loaded and imported as nmc-compile does under a "
         "1 GB address-space bound; a NIR file written by snnTorch's exporter with node fields replaced (wrong shapes, NaN, "
         "empty, zero), edges deleted or added (cycles) or raw bytes flipped, imported as nmc-compile does (cases nir.write "
-        "cannot store are skipped, so fewer than the count are run). A crash is any exception other than the one-line refusal (a memory blow-up would be one). "
+        "cannot store are skipped, so fewer than the count are run). A crash is any exception other than the one-line refusal (for compiled chip descriptions also a numpy warning) (a memory blow-up would be one). "
         "The pytest suite runs 2,000 cases of each (500 of the model loader).", "",
         "| target | cases | valid | refused (one line) | crashes | seconds | slowest case (s) |",
         "|---|---:|---:|---:|---:|---:|---:|", *rows, "",

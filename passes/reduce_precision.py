@@ -103,7 +103,9 @@ def neuron_scales(peak: np.ndarray, threshold: np.ndarray | None, bias: np.ndarr
         s = np.where(peak > 0, limits.w_max / peak, np.inf)
         if threshold is not None:
             s = np.minimum(s, limits.t_max / np.abs(threshold))
-        s = np.minimum(s, np.where(bias != 0, limits.b_max / np.abs(bias), np.inf))
+        # a chip whose leak holds no magnitude (1 signed bit: b_max 0) cannot hold a bias at any scale: the bias is
+        # clipped to 0 (the quantization check measures it) instead of driving the scale, and so the weights, to 0
+        s = np.minimum(s, np.where((bias != 0) & (limits.b_max > 0), limits.b_max / np.abs(bias), np.inf))
     return np.where(np.isfinite(s), s, 1.0)
 
 

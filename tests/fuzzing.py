@@ -211,6 +211,31 @@ def check_chip(text: str) -> str:
     return "ok"
 
 
+def check_chip_compile(text: str, calibration: np.ndarray) -> str:
+    """An accepted chip description used: the bundled MLP (and the TNN where the chip has TNN columns) compiled
+    for it, a clean refusal or a binary, never a traceback or a numpy warning."""
+    import warnings
+
+    import nmc
+    from nmc.chips import parse_chip
+    from nmc.errors import NmcError
+
+    try:
+        chip = parse_chip(text, "fuzz.chip")
+    except NmcError:
+        return "refused"
+    ex = ROOT / "examples"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        try:
+            nmc.compile(ex / "digits_mlp.pt", chip=chip, calibration=calibration, timesteps=4, check=False)
+            if chip.tnn_column is not None:
+                nmc.compile(ex / "cbf_tnn.pt", chip=chip)
+        except NmcError:
+            return "refused"
+    return "ok"
+
+
 # --------------------------------------------------------------------------- IR text
 
 

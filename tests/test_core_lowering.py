@@ -211,3 +211,23 @@ def test_delay_relays_keep_every_spike_and_bring_every_delay_within_the_axons():
     after = run_core(module, x, dtype=np.float64, record=True)
     assert sum(int(t.sum()) for t in after.traces.values()) > 0
     assert_same_traces(before, after)
+
+
+def test_a_chip_whose_leak_holds_no_bias_clips_biases_and_keeps_the_weights(digits_calib):
+    """leak_bits 1 (signed: only 0 and -1) found by the chip-description fuzzer: the bias bound drove every neuron's
+    scale, and with it the weights, to 0 (a division by zero). Now the biases clip to 0 and the weights keep 8 bits."""
+    import dataclasses
+    import warnings
+
+    import nmc
+    from nmc.dialects.ir_arrays import to_numpy
+
+    chip = load_chip("tianjic256")
+    chip = dataclasses.replace(chip, name="nobias", core={**chip.core, "leak_bits": 1})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no division by zero anywhere
+        compiled = nmc.compile(EXAMPLES / "digits_mlp.pt", chip=chip, calibration=digits_calib[:50], allow_accuracy_loss=True)
+    groups = [op for op in compiled.module.walk() if op.name == "core.neurons"]
+    assert groups
+    assert compiled.report["core"]["groups"][0]["weight_error"] < 0.05  # the weights were not scaled away
+    assert all(int(np.abs(to_numpy(op.bias)).max()) == 0 for op in groups)

@@ -4,6 +4,7 @@ benchmarks/fuzz.py runs the same mutators at 10,000+ cases."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from . import fuzzing as fz
@@ -79,4 +80,19 @@ def test_mutated_nir_graphs_never_crash_the_nir_front_end(tmp_path):
         except Exception as e:
             pytest.fail(f"case {i} ({what}): {type(e).__name__}: {e}")
     assert outcomes["refused"] > NIR_CASES // 4
+    assert outcomes["ok"] > 0
+
+
+def test_accepted_chip_descriptions_compile_or_refuse_in_one_line():
+    """Mutated presets that parse, used: a compile never ends in a traceback or a numpy warning."""
+    from .conftest import EXAMPLES
+
+    calib = np.load(EXAMPLES / "digits_calib.npy")[:20]
+    accepted = [text for _what, text in fz.chip_cases(seed=5, n=1500) if fz.check_chip(text) == "ok"]
+    outcomes = {"ok": 0, "refused": 0}
+    for i, text in enumerate(accepted[::8]):
+        try:
+            outcomes[fz.check_chip_compile(text, calib)] += 1
+        except Exception as e:
+            pytest.fail(f"accepted chip {i}: {type(e).__name__}: {e}\n{text}")
     assert outcomes["ok"] > 0
