@@ -69,6 +69,8 @@ def main() -> None:
         ("chip descriptions, every accepted one compiled (MLP; TNN where it has columns)", fz.chip_cases(args.seed + 1, args.cases),
          lambda _i, text: fz.check_chip_compile(text, calib)),
         ("IR parser + verifiers (mutated lit files)", fz.ir_cases(args.seed, args.cases), lambda _i, text: fz.check_ir(text)),
+        ("IR that verifies, lowered on by nmc-opt (mapping pipeline, chip dump)", fz.ir_cases(args.seed + 2, args.cases),
+         lambda _i, text: fz.check_ir_pipeline(text, scratch)),
         ("model loader (.pt pickles, .pt2 exports), 1 GB memory bound", fz.model_cases(args.seed, args.cases, fz.model_sources()),
          lambda _i, suffix, data: fz.check_model(data, suffix, scratch)),
         ("NIR front end (an snnTorch-trained graph, mutated)", fz.nir_cases(args.seed, args.cases, nir_source),
@@ -95,7 +97,8 @@ def main() -> None:
         "| target | cases | valid | refused (one line) | crashes | seconds | slowest case (s) |",
         "|---|---:|---:|---:|---:|---:|---:|", *rows, "",
         *(f"* crash: {k} (from: {v})" for k, v in all_crashes.items()),
-        "Found and fixed by it: a membrane output naming a partial-sum unit (an IndexError in the tick loop), relays "
+        "Found and fixed by it: a core network without one synapse breaking partition-cores (IndexError), a chip whose "
+        "leak holds no bias scaling weights to 0 (division by zero), a membrane output naming a partial-sum unit (an IndexError in the tick loop), relays "
         "read through that no synapse reads (an empty max), TNN META fields the reader never checked (seed, "
         "stdp_cases, stabilise, encoder input_shape and znorm, ENC bounds per feature: TypeError/KeyError in the TNN "
         "simulator), arrays of unequal length in a binary section, forged array shapes, and xDSL 0.74's "

@@ -54,7 +54,7 @@ def fill(order: np.ndarray, breaks: np.ndarray, view: NetView, chip: Chip) -> np
     okeys = keys[gather]
     # previous[i]: where okeys[i] last occurred before i (-1: never), so a window's distinct count is one compare
     by_key = np.argsort(okeys, kind="stable")
-    repeat = np.r_[False, okeys[by_key][1:] == okeys[by_key][:-1]]
+    repeat = np.r_[False, okeys[by_key][1:] == okeys[by_key][:-1]][: okeys.size]  # (no synapse at all: empty)
     previous = np.full(okeys.size, -1, np.int64)
     previous[by_key[repeat]] = by_key[np.flatnonzero(repeat) - 1]
     syn = np.bincount(view.syn_post, minlength=view.n_neurons)[order]

@@ -285,6 +285,38 @@ def check_ir(text: str) -> str:
     return "ok"
 
 
+def check_ir_pipeline(text: str, folder: Path) -> str:
+    """A mutated lit file that parses and verifies, lowered on as far as it goes through `nmc-opt` (in-process):
+    snn level through the whole mapping pipeline, core level through partition/place/route, then the chip dump.
+    A one-line refusal or a result; a traceback or a multi-line exit is a crash."""
+    import io
+
+    from nmc.dialects.core_ir import MAP_PIPELINE
+    from nmc.tools import nmc_opt
+
+    if check_ir(text) != "ok":
+        return "refused"
+    if "snn.network" in text:
+        pipeline = MAP_PIPELINE
+    elif "core.network" in text and "map." not in text:
+        pipeline = "partition-cores,place-cores,route"
+    else:
+        return "ok"
+    path = folder / "fuzz.mlir"
+    path.write_text(text)
+    for target in ([], ["-t", "chip-dump"]):
+        err = io.StringIO()
+        try:
+            with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+                nmc_opt.main([str(path), "-p", pipeline, *target])
+        except SystemExit as e:
+            lines = err.getvalue().strip().splitlines()
+            if e.code in (0, None) or len(lines) != 1:
+                raise AssertionError(f"exit {e.code} with {len(lines)} lines: {err.getvalue()[:300]}") from None
+            return "refused"
+    return "ok"
+
+
 # --------------------------------------------------------------------------- model files
 
 

@@ -3,6 +3,7 @@
 // RUN: nmc-opt %S/Inputs/two-groups.mlir -p 'partition-cores{strategy=tiles}' | filecheck %s
 // RUN: nmc-opt %S/Inputs/two-groups.mlir -p 'partition-cores{strategy=hypergraph}' | filecheck %s --check-prefix=AUTO
 // RUN: not nmc-opt %S/Inputs/two-groups.mlir -p 'partition-cores{strategy=greedy}' 2>&1 | filecheck %s --check-prefix=BAD
+// RUN: nmc-opt %S/Inputs/no-synapses.mlir -p 'reduce-precision,partition-cores' | filecheck %s --check-prefix=EMPTY
 
 // Group "a" (20 neurons, each reading the 2 inputs) and group "b" (2 neurons reading
 // a[0..9] and a[10..19]) on "tiny" cores of 16 neurons and 16 axons. In order: a[0..15]
@@ -20,3 +21,6 @@
 // AUTO: map.assign %b core
 
 // BAD: nmc-opt: error: partition-cores: unknown strategy 'greedy' (expected auto, tiles, hypergraph, metis or sequential)
+
+// A group without one synapse packs like any other: its 3 neurons on core 0.
+// EMPTY: map.assign %fc core = dense<0> : tensor<3xi32> slot = dense<[0, 1, 2]> : tensor<3xi32>
