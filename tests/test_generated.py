@@ -79,3 +79,13 @@ def test_a_generated_model_too_large_for_a_preset_is_refused_with_the_limit_and_
         NmcError, match=r"needs at least \d+ cores .* chip 'tiny' has 16 \(4x4 mesh\): use a preset that has room"
     ):
         nmc.compile(g.model, calibration=xtr[:50], chip="tiny", input_shape=g.input_shape)
+
+
+def test_a_lif_snn_on_a_chip_with_only_a_linear_leak_is_refused_naming_the_layer_and_the_fix():
+    """The generated SNN corpus' commonest refusal (truenorth4 has a linear leak, no shift decay)."""
+    g = mg.snn(0)
+    assert "LIF" in _kinds(g.model)
+    xtr, *_ = mg.data(g.input_shape)
+    with pytest.raises(NmcError, match=r"layer '\w+': leak kinds linear, got decay shift \d \(fix: use IF neurons \(beta=1\) "
+                                       r"or a chip with a shift leak\)"):  # fmt: skip
+        nmc.compile(g.model, calibration=xtr[:20], chip="truenorth4", input_shape=g.input_shape)
