@@ -66,6 +66,20 @@ def dynamic_report(run: Any, samples: int, image: Any, chip: Chip, mapping: Mapp
     }
 
 
+def raster_rows(layers: list[tuple[str, int]]) -> tuple[np.ndarray, list[bool]]:
+    """(IR index -> raster row, -1 where not drawn; which groups are drawn): the model's own populations only.
+    Partial-sum units never spike and relays repeat their source, so their bands would be empty or copies."""
+    shown = [not any(tag in name for tag in ("/psum", "/relay", "/delay")) for name, _ in layers]
+    row = np.full(sum(size for _, size in layers), -1, np.int64)
+    start_ir = start = 0
+    for (_name, size), keep in zip(layers, shown, strict=True):
+        if keep:
+            row[start_ir : start_ir + size] = np.arange(start, start + size)
+            start += size
+        start_ir += size
+    return row, shown
+
+
 def spike_raster_and_heatmap(
     run: Any, image: Any, traffic: np.ndarray, path_prefix: str, ir_index: np.ndarray, layers: list[tuple[str, int]]
 ) -> tuple[list[str], list[str]]:
@@ -78,19 +92,26 @@ def spike_raster_and_heatmap(
 
     files, notes = [], []
     if run.spikes is not None:
+        row, shown = raster_rows(layers)
+        start = int(row.max(initial=-1)) + 1
         t, k = np.nonzero(run.spikes[:, 0, :])
+        rows = row[ir_index[k]]
         fig, ax = plt.subplots(figsize=(9, 5))
-        ax.scatter(t, ir_index[k], s=1, c="k")
-        start = 0
-        for name, size in layers:
+        ax.scatter(t[rows >= 0], rows[rows >= 0], s=1, c="k")
+        total, start, last_label = max(1, start), 0, -1.0
+        for (name, size), keep in zip(layers, shown, strict=True):
+            if not keep:
+                continue
             ax.axhline(start - 0.5, color="tab:red", lw=0.5)
-            ax.text(1.01, (start + size / 2) / max(1, sum(s for _, s in layers)), name, transform=ax.transAxes, fontsize=7,
-                    va="center")  # fmt: skip
+            middle = (start + size / 2) / total
+            if middle - last_label >= 0.04:  # a label per band that has room for one; thin bands stay unlabelled
+                ax.text(1.01, middle, name, transform=ax.transAxes, fontsize=7, va="center")
+                last_label = middle
             start += size
         ax.set_xlim(-0.5, run.spikes.shape[0] - 0.5)
         ax.set_ylim(-0.5, max(start, 1) - 0.5)
         ax.set_xlabel("chip tick")
-        ax.set_ylabel("neuron (layer by layer)")
+        ax.set_ylabel("neuron (population by population)")
         ax.set_title(f"spikes of {image.meta['name']}, sample 0")
         fig.tight_layout()
         fig.savefig(f"{path_prefix}.raster.png", dpi=100, metadata={"Software": None})

@@ -157,3 +157,13 @@ def test_plot_of_a_one_core_network_is_a_raster_and_a_note_not_an_empty_map(tmp_
     assert proc.returncode == 0, proc.stderr
     assert "note: --plot: the network uses one core, so there is no placement map to draw" in proc.stderr
     assert sorted(p.name for p in (tmp_path / "o").iterdir()) == ["digits_mlp.nmc", "digits_mlp.raster.png", "report.json"]
+
+
+def test_the_raster_draws_the_models_populations_not_partial_sums_or_relays():
+    from nmc.costs import raster_rows
+
+    layers = [("conv1", 3), ("fc/psum0", 4), ("fc", 2), ("fc/relay0", 2), ("out/delay0.0", 1), ("out", 2)]
+    row, shown = raster_rows(layers)
+    assert shown == [True, False, True, False, False, True]
+    # conv1 rows 0-2, fc rows 3-4, out rows 5-6; the psum units, the relays and the delay relay are not drawn
+    assert row.tolist() == [0, 1, 2, -1, -1, -1, -1, 3, 4, -1, -1, -1, 5, 6]
