@@ -114,7 +114,8 @@ def binary_cases(seed: int, n: int, source: bytes) -> Iterator[tuple[str, bytes]
 
     rng = random.Random(seed)
     base = decode(source)
-    for _ in range(n):
+    made = 0
+    while made < n:  # exactly n files: a mutation the writer refuses is drawn again
         image = copy.deepcopy(base)
         kind = rng.randrange(3)
         if kind in (0, 1):
@@ -123,6 +124,7 @@ def binary_cases(seed: int, n: int, source: bytes) -> Iterator[tuple[str, bytes]
                 data = encode(image)
             except (BinaryError, KeyError):  # META.kind made unknown or another kind: the writer refuses, no file
                 continue
+            made += 1
             yield what, data
         else:
             data = bytearray(source[:-4])
@@ -130,6 +132,7 @@ def binary_cases(seed: int, n: int, source: bytes) -> Iterator[tuple[str, bytes]
                 i = rng.randrange(len(data))
                 data[i] = rng.randrange(256)
             data += struct.pack("<I", zlib.crc32(bytes(data)))
+            made += 1
             yield f"bytes flipped (CRC recomputed) near {i}", bytes(data)
 
 
