@@ -66,7 +66,7 @@ def _zip_kind(path: Path) -> str:
     try:
         with zipfile.ZipFile(path) as z:
             names = z.namelist()
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError):  # (an unknown zip version)
         return "damaged-zip"
     if names and all(n.endswith(".npy") for n in names):
         return "npz"
