@@ -79,7 +79,7 @@ def check_meta(meta: Any) -> None:
         scale = spec.get("scale")
         if isinstance(scale, bool) or not isinstance(scale, int | float) or not math.isfinite(scale):
             raise _error(f"{where}.scale must be a finite number, got {scale!r}")
-        _int(spec, "seed", -(1 << 63), (1 << 63) - 1, where)
+        _int(spec, "seed", 0, (1 << 63) - 1, where)  # numpy's generators take no negative seed
         if spec.get("levels") is not None:
             _int(spec, "levels", 1, 1 << 31, where)
     for i, spec in enumerate(outputs):

@@ -92,7 +92,7 @@ class CompileOptions:
     device: str = _opt("cpu", "with --finetune: train on this torch device", choices=("cpu", "cuda"))
     partition: str = _opt("auto", "partition-cores strategy", choices=("auto", "tiles", "hypergraph", "metis", "sequential"))
     placement: str = _opt("anneal", "place-cores strategy", choices=("anneal", "sequential"))
-    seed: int = _opt(0, "seed of partitioning and placement", kind="int")
+    seed: int = _opt(0, "seed of partitioning and placement", kind="natural")
     dump_ir: bool = _opt(False, "also write every level's IR as <model>.<level>.mlir", kind="flag")
     plot: bool = _opt(False, "write a spike raster and a placement heat map (PNG)", kind="flag")
     synth: bool = _opt(False, "with --target verilog: synthesize with yosys (OUTDIR/synth/)", kind="flag")
@@ -121,6 +121,8 @@ class CompileOptions:
 
     def check_combination(self) -> None:
         """Options that only act with another are refused without it, rather than silently ignored."""
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or not 0 <= self.seed < 1 << 63:
+            raise NmcError(f"seed must be an integer from 0 to 2^63 - 1, got {self.seed!r}")
 
         only = {
             "synth": ("verilog", "synthesizes Verilog"),
@@ -182,6 +184,17 @@ def positive_int(text: str) -> int:
     return value
 
 
+def natural_int(text: str) -> int:
+    """argparse type for a seed: an integer in 0 .. 2^63 - 1 (what numpy's generators and the binary hold)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value < 1 << 63:
+        raise argparse.ArgumentTypeError(f"expected an integer from 0 to 2^63 - 1, got {text!r}")
+    return value
+
+
 def positive_float(text: str) -> float:
     """argparse type for a quantity > 0 (a clock in MHz)."""
     try:
@@ -193,7 +206,10 @@ def positive_float(text: str) -> float:
     return value
 
 
-_TYPES = {"positive": positive_int, "int": int, "float": float, "positive_float": positive_float, "shape": _shape}
+_TYPES = {
+    "positive": positive_int, "natural": natural_int, "int": int, "float": float, "positive_float": positive_float,
+    "shape": _shape,
+}  # fmt: skip
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -136,6 +136,11 @@ def _zip_of_version(path, version: int) -> None:
             ["--timesteps", "0"],
             r"argument --timesteps: expected a positive integer, got '0'",
         ),
+        (  # a negative seed reached numpy's generator ("expected non-negative integer"), found by the binary fuzzer
+            lambda p: torch.save(nn.Sequential(nn.Linear(4, 2)), p),
+            ["--seed", "-1"],
+            r"argument --seed: expected an integer from 0 to 2\^63 - 1, got '-1'",
+        ),
     ],
 )
 def test_bad_models_get_one_clear_line_and_no_output(tmp_path, make, args, pattern):
