@@ -98,7 +98,8 @@ def main() -> None:
         "|---|---:|---:|---:|---:|---:|---:|", *rows, "",
         *(f"* crash: {k} (from: {v})" for k, v in all_crashes.items()),
         "Found and fixed by it: a core network without one synapse breaking partition-cores (IndexError), a chip whose "
-        "leak holds no bias scaling weights to 0 (division by zero), a membrane output naming a partial-sum unit (an IndexError in the tick loop), relays "
+        "leak holds no bias scaling weights to 0 (division by zero), a negative encoder seed in META reaching numpy "
+        "(ValueError), a zip version Python's zipfile refuses (NotImplementedError while sniffing), a membrane output naming a partial-sum unit (an IndexError in the tick loop), relays "
         "read through that no synapse reads (an empty max), TNN META fields the reader never checked (seed, "
         "stdp_cases, stabilise, encoder input_shape and znorm, ENC bounds per feature: TypeError/KeyError in the TNN "
         "simulator), arrays of unequal length in a binary section, forged array shapes, and xDSL 0.74's "
