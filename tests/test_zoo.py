@@ -3,6 +3,7 @@ simulator, or is refused by one line whose advice, when followed, compiles."""
 
 from __future__ import annotations
 
+import inspect
 import re
 
 import numpy as np
@@ -292,7 +293,12 @@ class _Selects(nn.Module):
     ("build", "shape", "pattern"),
     [
         (_Recurrent, (5, 8), r"layer 'rnn' \(LSTM\): LSTM is a recurrent layer .* use a 1-D convolution over time"),
-        (_Selects, (8,), r"layer 'gt' \((aten\.)?gt\): gt is a data-dependent condition .*where\(x > 0, x, 0\) is relu\(x\)"),
+        (
+            _Selects,
+            (8,),
+            r"layer 'gt'( at test_zoo\.py:\d+)? \((aten\.)?gt\): gt is a data-dependent condition .*"
+            r"where\(x > 0, x, 0\) is relu\(x\)",
+        ),
     ],
 )
 def test_recurrent_layers_and_conditions_are_refused_by_name_with_the_alternative(build, shape, pattern, tmp_path):
@@ -301,8 +307,11 @@ def test_recurrent_layers_and_conditions_are_refused_by_name_with_the_alternativ
     with pytest.raises(NmcError, match=pattern):
         nmc.compile(model, input_shape=shape, check=False)
     torch.export.save(torch.export.export(model, (torch.zeros(2, *shape),)), tmp_path / "m.pt2")
-    with pytest.raises(NmcError, match=pattern):
+    with pytest.raises(NmcError, match=pattern) as refused:
         nmc.compile(tmp_path / "m.pt2", check=False)
+    if build is _Selects:  # an op of forward itself (no module to name): the line the export recorded
+        line = inspect.getsourcelines(_Selects.forward)[1] + 2  # `return torch.where(h > 0, h, 0.0)`
+        assert f"layer 'gt' at test_zoo.py:{line} (" in str(refused.value)
 
 
 class _Branches(nn.Module):
@@ -331,5 +340,5 @@ def test_data_dependent_branches_are_refused_naming_the_line_and_the_alternative
         nmc.compile(cond, input_shape=(8,), check=False)
     torch.export.save(torch.export.export(cond, (torch.zeros(2, 8),)), tmp_path / "m.pt2")
     # the cond is named, not the sum its condition computes (which comes first in the graph)
-    with pytest.raises(NmcError, match=r"layer 'cond' \(torch\.cond\): torch\.cond " + alternative):
+    with pytest.raises(NmcError, match=r"layer 'cond' at test_zoo\.py:\d+ \(torch\.cond\): torch\.cond " + alternative):
         nmc.compile(tmp_path / "m.pt2", check=False)

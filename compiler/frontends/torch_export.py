@@ -8,6 +8,7 @@ forms; layer names come from the export's module stack.
 from __future__ import annotations
 
 import operator
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -100,6 +101,16 @@ def _aten_layer(node: torch.fx.Node, name: str, origin: str, param: Any) -> Laye
     return tl.unsupported(name, label)
 
 
+def _source(node: torch.fx.Node) -> str:
+    """' at model.py:12' from the frame torch.export recorded for the op (its last line: the user's forward)."""
+    import re
+
+    trace = str(node.meta.get("stack_trace") or "").strip().splitlines()
+    frames = [re.match(r'\s*File "(.+)", line (\d+), in (\w+)', line) for line in trace]
+    last = next((m for m in reversed(frames) if m and not m[1].startswith("<eval_with_key>")), None)  # not torch's code
+    return f" at {Path(last[1]).name}:{last[2]}" if last else ""
+
+
 def _internal(name: str) -> bool:
     """A module-stack entry torch.export adds itself (never one of the user's layers)."""
     return name.startswith("_empty_nn_module_stack")
@@ -148,6 +159,10 @@ def graph_from_exported(ep: torch.export.ExportedProgram, input_shape: tuple[int
             layer = _aten_layer(node, name, origin, param)
         else:
             raise NmcError(f"node '{node.name}' ({node.op}): not supported in an exported graph")
+        if layer.kind == "unsupported" and not src:  # an op of the forward itself: the line the export recorded
+            layer.params["reason"] = layer.params["reason"].replace(
+                f"layer '{layer.name}' (", f"layer '{layer.name}'{_source(node)} (", 1
+            )
         layer.inputs = [index[n] for n in node.all_input_nodes if n in index]
         if layer.kind == "batchnorm":
             layer.inputs = layer.inputs[:1]
