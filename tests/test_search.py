@@ -252,3 +252,24 @@ def test_a_crashing_trial_is_recorded_as_failed_and_the_search_goes_on(tmp_path,
     assert rows[1]["state"] != "failed"
     assert rows[0]["violated"] == "RuntimeError: out of memory in layer 3"
     assert result.summary["trials"] == 2
+
+
+def test_the_pareto_plot_has_a_colour_scale_only_when_core_counts_differ(tmp_path, monkeypatch):
+    from matplotlib.figure import Figure
+
+    from nmc.nas.output import _plot
+
+    bars: list[int] = []
+    original = Figure.colorbar
+    monkeypatch.setattr(Figure, "colorbar", lambda self, *a, **k: bars.append(1) or original(self, *a, **k))
+
+    def row(trial: int, cores: int, energy: float, acc: float) -> dict:
+        return {"trial": trial, "state": "trained", "feasible": True, "cores": cores, "energy_nj": energy, "accuracy": acc}
+
+    same = [row(0, 1, 5.0, 0.9), row(1, 1, 3.0, 0.8)]
+    _plot(tmp_path / "one.png", same, same, {})
+    assert bars == []  # one core count: said in the title, no continuous scale
+    mixed = [row(0, 1, 5.0, 0.9), row(1, 4, 3.0, 0.8)]
+    _plot(tmp_path / "two.png", mixed, mixed, {})
+    assert bars == [1]
+    assert (tmp_path / "one.png").read_bytes()[:4] == (tmp_path / "two.png").read_bytes()[:4] == b"\x89PNG"

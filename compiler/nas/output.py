@@ -159,22 +159,29 @@ def _plot(path: Path, rows: list[dict], front: list[dict], limits: dict) -> None
     trained = [r for r in rows if r["state"] == "trained"]
     fig, ax = plt.subplots(figsize=(6.4, 4.4), dpi=110)
     if trained:
+        cores = sorted({int(r["cores"]) for r in trained})
+        style = {"cmap": "viridis", "c": [r["cores"] for r in trained]} if len(cores) > 1 else {"color": "tab:blue"}
         sc = ax.scatter(
             [r["energy_nj"] for r in trained],
             [100 * r["accuracy"] for r in trained],
-            c=[r["cores"] for r in trained],
-            cmap="viridis",
             marker="o",
             edgecolors=["k" if r["feasible"] else "r" for r in trained],
+            **style,
         )
-        fig.colorbar(sc, ax=ax, label="cores")
+        if len(cores) > 1:  # a colour scale only where the core counts differ; one count is said in the title
+            bar = fig.colorbar(sc, ax=ax, label="cores")
+            bar.set_ticks(cores if len(cores) <= 8 else bar.get_ticks())
     if front:
-        pts = sorted((r["energy_nj"], 100 * r["accuracy"]) for r in front)
-        ax.plot(*zip(*pts, strict=True), "k--", lw=1, label="Pareto front (feasible)")
+        pts = sorted((r["energy_nj"], 100 * r["accuracy"], r["trial"]) for r in front)
+        ax.plot([p[0] for p in pts], [p[1] for p in pts], "k--", lw=1, label="Pareto front (feasible)")
+        for x, y, trial in pts:  # the front's points by trial number (trials.csv, models/)
+            ax.annotate(f"#{trial}", (x, y), textcoords="offset points", xytext=(4, 4), fontsize=7)
     if "energy_nj" in limits:
         ax.axvline(limits["energy_nj"], color="r", lw=1, label=f"energy budget {limits['energy_nj']:g} nJ")
     others = ", ".join(f"{k} <= {v:g}" for k, v in limits.items() if k != "energy_nj")
-    ax.set_title("nmc-search: trained candidates" + (f" (budget {others})" if others else ""), fontsize=9)
+    one = sorted({int(r["cores"]) for r in trained})
+    cores_note = f", all on {one[0]} core{'s' if one[0] != 1 else ''}" if len(one) == 1 else ""
+    ax.set_title("nmc-search: trained candidates" + cores_note + (f" (budget {others})" if others else ""), fontsize=9)
     ax.set_xlabel("energy per inference (nJ)")
     ax.set_ylabel("validation accuracy on the chip (%)")
     if front or "energy_nj" in limits:
