@@ -5,7 +5,7 @@ series into K = the number of classes and is scored by the Rand index against th
 over 3 seeds). The TNN has nmc-tnn fit's defaults (nmc.tnn.default_design for tnn16: 5 time bits, 8
 Gaussian fields per value, where a sample has more than 128 values a reduction to 128: 64 PAA segment
 means and 64 sparse random projections), 5 epochs of STDP, one column of K neurons (k = 1); the rule
-is validated leave-one-dataset-out by benchmarks/tnn_defaults.py. Each fitted TNN is compiled for the tnn16 chip and its binary run
+is tested leave-one-dataset-out by benchmarks/tnn_defaults.py. Each fitted TNN is compiled for the tnn16 chip and its binary run
 on the chip simulator, which must give the torch model's clusters sample for sample.
 
     pip install -e '.[bench]'; python benchmarks/tnn.py
@@ -116,7 +116,7 @@ def main() -> None:
         f"{len(SEEDS)} seeds, K = classes. TNN: `nmc-tnn fit`'s defaults for tnn16 (docs/tnn.md: 5 time bits, 8 Gaussian "
         f"fields per value; where a sample has more than {REDUCE_TO} values, a reduction to {REDUCE_TO}: {REDUCE_TO // 2} PAA "
         f"segment means and {REDUCE_TO // 2} sparse random projections; theta = 0.3 x mean spiking inputs x wmax/2, 3-bit "
-        "weights, 5 STDP epochs, one column of K neurons, k = 1), validated leave-one-dataset-out in section tnn-defaults "
+        "weights, 5 STDP epochs, one column of K neurons, k = 1), tested leave-one-dataset-out in section tnn-defaults "
         "(it was first chosen on these sets: PAA alone lost ACSF1, sparse projection alone lost BasicMotions). Every fitted "
         "TNN was compiled for tnn16 and run on the chip "
         "simulator, which gave the torch model's clusters on every sample. k-means: scikit-learn, Euclidean, 10 inits, "

@@ -1,4 +1,4 @@
-"""The TNN default rule, validated leave-one-dataset-out on every UCR/UEA classification set aeon ships (docs/benchmarks.md, tnn-defaults).
+"""The TNN default rule, tested leave-one-dataset-out on every UCR/UEA classification set aeon ships (docs/benchmarks.md, tnn-defaults).
 
 `nmc-tnn fit X.npy --clusters K` with no other flag follows `nmc.tnn.default_design`: the chip column's
 largest time bits, F Gaussian fields per value, and where a sample has more values than synapses / F, a
