@@ -185,7 +185,7 @@ class _StdpTables:
 
 
 DEFAULT_CHIP = "tnn16"  # the TNN preset (nmc.chips.kinds: the TNN column kind's default chip)
-DEFAULT_FIELDS = 8  # Gaussian fields per value; the rule's one free number (validated in benchmarks/tnn_defaults.py)
+DEFAULT_FIELDS = 8  # Gaussian fields per value: a free choice of the rule, tested in benchmarks/tnn_defaults.py
 DEFAULT_REDUCTION = "mixed"
 
 
