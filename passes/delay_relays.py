@@ -65,8 +65,8 @@ def _relay_operands(user: core.NeuronsOp, limit: int, psums: bool, chip_name: st
         graded = isinstance(v.type, core.GradedType)
         if graded and not psums:
             raise NmcError(
-                f"layer '{g.layer}': graded input '{_source_name(v)}' must wait {delays[k]} ticks, chip '{chip_name}' "
-                f"axons hold {limit} and it has no partial sums to relay graded values; use --encoding rate"
+                f"layer '{g.layer}': graded input '{_source_name(v)}' must wait {delays[k]} tick{'s' * (delays[k] != 1)}, "
+                f"chip '{chip_name}' axons hold {limit} and it has no partial sums to relay graded values; use --encoding rate"
             )
         read = np.unique(g.pre[sel] - lo)
         chain, src, index = [], v, read

@@ -231,3 +231,28 @@ def test_a_chip_whose_leak_holds_no_bias_clips_biases_and_keeps_the_weights(digi
     assert groups
     assert compiled.report["core"]["groups"][0]["weight_error"] < 0.05  # the weights were not scaled away
     assert all(int(np.abs(to_numpy(op.bias)).max()) == 0 for op in groups)
+
+
+def test_a_graded_input_that_must_wait_on_a_chip_without_delays_or_partial_sums_is_refused_with_the_fix():
+    import dataclasses
+
+    import nmc
+    from nmc.errors import NmcError
+
+    class Skip(nn.Module):  # the input itself is the residual skip: it arrives two populations early
+        def __init__(self) -> None:
+            super().__init__()
+            self.a, self.b, self.head = nn.Linear(6, 6), nn.Linear(6, 6), nn.Linear(6, 3)
+
+        def forward(self, x):
+            return self.head(torch.relu(self.b(torch.relu(self.a(x))) + x))
+
+    tianjic = load_chip("tianjic256")
+    chip = dataclasses.replace(tianjic, name="nodelay", core={**tianjic.core, "partial_sums": False, "max_axon_delay": 0})
+    x = np.random.default_rng(0).random((30, 6)).astype(np.float32)
+    torch.manual_seed(0)
+    with pytest.raises(NmcError, match=r"graded input 'input' must wait 1 tick, chip 'nodelay' axons hold 0 and it has no "
+                                       r"partial sums to relay graded values; use --encoding rate"):  # fmt: skip
+        nmc.compile(Skip().eval(), calibration=x, chip=chip, encoding="direct")
+    # with spikes on the skip, relay neurons carry it: the compile goes through
+    assert nmc.compile(Skip().eval(), calibration=x, chip=chip, encoding="rate", allow_accuracy_loss=True).binary
