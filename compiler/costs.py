@@ -93,12 +93,12 @@ def spike_raster_and_heatmap(
     files, notes = [], []
     if run.spikes is not None:
         row, shown = raster_rows(layers)
-        start = int(row.max(initial=-1)) + 1
+        total = max(1, int(row.max(initial=-1)) + 1)  # rows drawn
         t, k = np.nonzero(run.spikes[:, 0, :])
         rows = row[ir_index[k]]
         fig, ax = plt.subplots(figsize=(9, 5))
         ax.scatter(t[rows >= 0], rows[rows >= 0], s=1, c="k")
-        total, start, last_label = max(1, start), 0, -1.0
+        start, last_label = 0, -1.0
         for (name, size), keep in zip(layers, shown, strict=True):
             if not keep:
                 continue

@@ -31,7 +31,7 @@ from nmc.passes.decompose_fan_out import DecomposeFanOutPass
 from nmc.passes.delay_relays import DelayRelaysPass
 from nmc.passes.partition_cores import PartitionCoresPass
 from nmc.passes.place_cores import PlaceCoresPass
-from nmc.passes.reduce_precision import ReducePrecisionPass
+from nmc.passes.reduce_precision import ReducePrecisionPass, shift_beta
 from nmc.passes.route import RoutePass
 from nmc.passes.snn_to_core import SnnToCorePass
 from nmc.report import CoreSection, LeakRow, MappingSection, QuantizationSection, Report
@@ -71,7 +71,7 @@ def leak_rounding(betas: dict[str, float], module: ModuleOp) -> list[LeakRow]:
         if isinstance(op, core.NeuronsOp):
             g = read_group(op)
             if g.layer in betas and g.decay_shift is not None:
-                realised = 1.0 - 2.0**-g.decay_shift if g.decay_shift > 0 else 1.0
+                realised = shift_beta(g.decay_shift)
                 if abs(realised - betas[g.layer]) > 1e-9:
                     rows.append({"layer": g.layer, "beta": betas[g.layer], "realised_beta": realised,
                                  "decay_shift": int(g.decay_shift)})  # fmt: skip

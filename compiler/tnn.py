@@ -21,6 +21,7 @@ import torch
 from torch import nn
 
 from nmc.chips import Chip, load_chip
+from nmc.chips.kinds import kind_named
 from nmc.chips.tnn_format import (
     DEFAULT_PROBABILITIES,
     MASK32,
@@ -184,7 +185,7 @@ class _StdpTables:
         layer.weight.copy_((w + inc.long() - dec.long()).clamp(0, self.wmax))
 
 
-DEFAULT_CHIP = "tnn16"  # the TNN preset (nmc.chips.kinds: the TNN column kind's default chip)
+DEFAULT_CHIP = kind_named("tnn_column").default_chip  # the TNN column kind's preset (nmc.chips.kinds)
 DEFAULT_FIELDS = 8  # Gaussian fields per value: a free choice of the rule, tested in benchmarks/tnn_defaults.py
 DEFAULT_REDUCTION = "mixed"
 

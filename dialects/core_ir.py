@@ -159,20 +159,22 @@ def psum_group(layer: str, inputs: list[SSAValue], size: int, pre, post, weight,
     )
 
 
-def relay_group(layer: str, source: SSAValue, integer: bool, graded: bool) -> Group:
-    """An exact one-tick relay of `source`: spiking IF (threshold 1, weight 1) for spikes, psum for graded."""
-    n = core.size_of(source.type)
-    idx = np.arange(n, dtype=np.int64)
+def relay_group(layer: str, source: SSAValue, integer: bool, graded: bool, read: np.ndarray | None = None) -> Group:
+    """An exact one-tick relay of `source` (of its neurons `read` only, relay neuron i repeating read[i], when
+    given): spiking IF (threshold 1, weight 1) for spikes, psum for graded."""
+    pre = np.arange(core.size_of(source.type), dtype=np.int64) if read is None else np.asarray(read, np.int64)
+    n = pre.size
+    post = np.arange(n, dtype=np.int64)
     ones = np.ones(n, np.int64 if integer else np.float64)
     if graded:
-        return psum_group(layer, [source], n, idx, idx, ones, integer)
+        return psum_group(layer, [source], n, pre, post, ones, integer)
     return Group(
         layer,
         "spike",
         [source],
         n,
-        idx,
-        idx.copy(),
+        pre,
+        post,
         ones,
         ones.copy(),
         ones * 0,

@@ -25,18 +25,7 @@ from xdsl.passes import ModulePass
 
 from nmc.chips.errors import NmcError
 from nmc.dialects import core
-from nmc.dialects.core_ir import Group, build_neurons, core_networks, psum_group, read_group, rebalance, replace_group
-
-
-def _relay(layer: str, source: SSAValue, read: np.ndarray, integer: bool, graded: bool) -> Group:
-    """A one-tick relay of the neurons `read` of `source` (relay neuron i repeats source neuron read[i])."""
-    n = len(read)
-    post = np.arange(n, dtype=np.int64)
-    ones = np.ones(n, np.int64 if integer else np.float64)
-    if graded:
-        return psum_group(layer, [source], n, read.astype(np.int64), post, ones, integer)
-    return Group(layer, "spike", [source], n, read.astype(np.int64), post, ones, ones.copy(), ones * 0, ones * 0,
-                 reset="zero", compare="ge", beta=None if integer else 1.0, decay_shift=0 if integer else None)  # fmt: skip
+from nmc.dialects.core_ir import build_neurons, core_networks, read_group, rebalance, relay_group, replace_group
 
 
 def _source_name(value: SSAValue) -> str:
@@ -69,14 +58,13 @@ def _relay_operands(user: core.NeuronsOp, limit: int, psums: bool, chip_name: st
                 f"chip '{chip_name}' axons hold {limit} and it has no partial sums to relay graded values; use --encoding rate"
             )
         read = np.unique(g.pre[sel] - lo)
-        chain, src, index = [], v, read
+        src, index = v, read  # the first relay picks the neurons read; the rest repeat all of the one before
         for step in range(extra):
-            relay = build_neurons(_relay(f"{g.layer}/delay{k}.{step}", src, index, g.integer, graded))
+            relay = build_neurons(relay_group(f"{g.layer}/delay{k}.{step}", src, g.integer, graded, index))
             block.insert_op_before(relay, user)
-            chain.append(relay)
-            src, index = relay.output, np.arange(len(read))
+            src, index = relay.output, None
         pre[sel] = new_offset + np.searchsorted(read, g.pre[sel] - lo)
-        inputs.append(chain[-1].output)
+        inputs.append(src)
         new_offset += len(read)
     replace_group(user, [build_neurons(replace(g, inputs=inputs, pre=pre, lags=lags if any(lags) else None))])
 

@@ -29,6 +29,11 @@ from nmc.dialects.core_ir import Group, build_neurons, core_networks, read_group
 from nmc.dialects.ir_arrays import from_numpy
 
 
+def shift_beta(shift: int) -> float:
+    """The decay per tick `V -= V >> s` realises: 1 - 2^-s (s = 0: no decay, beta 1)."""
+    return 1.0 - 2.0**-shift if shift > 0 else 1.0
+
+
 def decay_shift(beta: float, max_shift: int) -> int:
     """The shift `s` with `1 - 2^-s` closest to `beta` (0 means no decay)."""
     if beta >= 1.0:

@@ -257,6 +257,14 @@ def ir_cases(seed: int, n: int) -> Iterator[tuple[str, str]]:
         yield "mutated lit file", _mutate_text(rng.choice(texts), IR_TOKENS, rng)
 
 
+def _one_line_exit(e: SystemExit, err) -> str:
+    """A tool's exit on bad input must be non-zero with exactly one stderr line: then it is a refusal."""
+    lines = err.getvalue().strip().splitlines()
+    if e.code in (0, None) or len(lines) != 1:
+        raise AssertionError(f"exit {e.code} with {len(lines)} lines: {err.getvalue()[:300]}") from None
+    return "refused"
+
+
 def check_ir(text: str) -> str:
     """Parse and verify as nmc-opt does, under its error reporting: a one-line exit is a refusal."""
     import contextlib
@@ -281,10 +289,7 @@ def check_ir(text: str) -> str:
             with bounded_memory("fuzz.mlir", IR_MEMORY):
                 Parser(ctx, text, "fuzz.mlir").parse_module().verify()
     except SystemExit as e:
-        lines = err.getvalue().strip().splitlines()
-        if e.code in (0, None) or len(lines) != 1:
-            raise AssertionError(f"exit {e.code} with {len(lines)} lines: {err.getvalue()[:300]}") from None
-        return "refused"
+        return _one_line_exit(e, err)
     return "ok"
 
 
@@ -313,10 +318,7 @@ def check_ir_pipeline(text: str, folder: Path) -> str:
             with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
                 nmc_opt.main([str(path), "-p", pipeline, *target])
         except SystemExit as e:
-            lines = err.getvalue().strip().splitlines()
-            if e.code in (0, None) or len(lines) != 1:
-                raise AssertionError(f"exit {e.code} with {len(lines)} lines: {err.getvalue()[:300]}") from None
-            return "refused"
+            return _one_line_exit(e, err)
     return "ok"
 
 

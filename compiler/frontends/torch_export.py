@@ -8,6 +8,7 @@ forms; layer names come from the export's module stack.
 from __future__ import annotations
 
 import operator
+import re
 from pathlib import Path
 from typing import Any
 
@@ -103,8 +104,6 @@ def _aten_layer(node: torch.fx.Node, name: str, origin: str, param: Any) -> Laye
 
 def _source(node: torch.fx.Node) -> str:
     """' at model.py:12' from the frame torch.export recorded for the op (its last line: the user's forward)."""
-    import re
-
     trace = str(node.meta.get("stack_trace") or "").strip().splitlines()
     frames = [re.match(r'\s*File "(.+)", line (\d+), in (\w+)', line) for line in trace]
     last = next((m for m in reversed(frames) if m and not m[1].startswith("<eval_with_key>")), None)  # not torch's code

@@ -13,6 +13,7 @@ in this package; `nmc.conversion.layers` takes it from there.
 from __future__ import annotations
 
 import operator
+import traceback
 import warnings
 from pathlib import Path
 from typing import Any
@@ -148,8 +149,6 @@ def graph_from_module(model: nn.Module, input_shape: tuple[int, ...] | None) -> 
 
 def _user_line(e: BaseException) -> str:
     """' (file.py:LINE `code`)': the innermost frame of the traceback outside torch, where the user's code failed."""
-    import traceback
-
     frames = [f for f in traceback.extract_tb(e.__traceback__) if "/torch/" not in f.filename.replace("\\", "/")]
     if not frames:
         return ""

@@ -17,7 +17,7 @@ from __future__ import annotations
 import torch
 
 from nmc.nn import _SpikeFn, encoder
-from nmc.passes.reduce_precision import decay_shift
+from nmc.passes.reduce_precision import decay_shift, shift_beta
 from nmc.training.qat import RateNet, Stage
 
 
@@ -35,7 +35,7 @@ class SpikingNet(RateNet):
             if st.relu is not None:
                 beta = st.relu.params.get("beta")
                 k = decay_shift(beta if beta is not None else 1.0, max_decay_shift)
-                self.chip_beta[st.relu.name] = 1.0 - 2.0**-k if k > 0 else 1.0
+                self.chip_beta[st.relu.name] = shift_beta(k)
 
     def forward(self, x: torch.Tensor, quantized: bool = True) -> torch.Tensor:
         layers = []
