@@ -76,25 +76,26 @@ class NumpyBackend:
         return np.asarray(m @ x)
 
     def int8_weights(self, w: np.ndarray) -> Any:
+        """The block as an int8 tensor and, for products over a few live axons, its transpose: gathering whole
+        rows of the transpose and multiplying by its (column-major) view costs about half the column gather."""
+        return (int8_operand(w), int8_operand(w.T))
 
-        return int8_operand(w)
+    @staticmethod
+    def _live(w8: Any, x: np.ndarray, idx: np.ndarray | None) -> tuple[Any, np.ndarray]:
+        if idx is None:
+            return w8[0], x
+        import torch
+
+        return w8[1][torch.from_numpy(idx)].t(), x[idx]
 
     def matmul_int8(self, w8: Any, x: np.ndarray, idx: np.ndarray | None = None) -> np.ndarray:
-        """w8 (int8 tensor) @ x, exactly (runtime/int8.py): x holds integers that fit int8, sums fit int32."""
-
-        if idx is not None:
-            import torch
-
-            w8, x = w8[:, torch.from_numpy(idx)], x[idx]
-        return int8_matmul(w8, x)
+        """w8 (int8_weights) @ x, exactly (runtime/int8.py): x holds integers that fit int8, sums fit int32."""
+        return int8_matmul(*self._live(w8, x, idx))
 
     def matmul_int8_digits(self, w8: Any, x: np.ndarray, idx: np.ndarray | None = None) -> np.ndarray:
         """w8 @ x for integers |x| < 2**14: x = 128 h + l with l in [0, 127] and h in [-128, 127], each an
         int8 GEMM with int32 sums (the caller proved every sum of the block below 2**31); exact."""
-        if idx is not None:
-            import torch
-
-            w8, x = w8[:, torch.from_numpy(idx)], x[idx]
+        w8, x = self._live(w8, x, idx)
         xi = x.astype(np.int16)  # exact: integers below 2**14
         return 128.0 * int8_matmul(w8, (xi >> 7).astype(np.int8)) + int8_matmul(w8, (xi & 127).astype(np.int8))
 

@@ -12,6 +12,7 @@ import numpy as np
 
 from nmc.runtime.int8 import int8_available
 from nmc.runtime.sim_backend import NumpyBackend, TorchBackend
+from nmc.runtime.sim_fused import fused_update
 from nmc.runtime.sim_run import SimRun
 from nmc.runtime.sim_tables import Tables, build_tables
 
@@ -98,6 +99,10 @@ def run_loop(
     if bk.name == "numpy" and k * batch <= SPELL_OUT:
         fire_at, thr_subtract = (np.ascontiguousarray(np.broadcast_to(a, (k, batch))) for a in (fire_at, thr_subtract))
         fired_buf, tmp_buf = np.empty((k, batch), bool), np.empty((k, batch), dtype)
+    # the compiled update once this chip's runs have repaid loading it (a chip run batch after batch gets it)
+    done = chip.__dict__.get("_updates_run", 0.0) + float(k) * batch * total
+    chip.__dict__["_updates_run"] = done
+    fused = fused_update(done, dtype, bk.name)
     all_direct = bool(encoders) and all(e.kind == "direct" for e in encoders)
     host_counts = host_values = None
     x_buffer = cur_buffer = None
@@ -206,26 +211,12 @@ def run_loop(
                 out[p0 + np.nonzero(start_psum > tick)[0]] = 0
             out_counts[r, p0:] = bk.count_rows(out[p0:])
         # stateful neurons: decay, integrate, saturate, fire, reset (docs/chip-model.md)
-        waiting = np.nonzero(start_state > tick)[0] if starting else None
-        v_waiting = v[waiting] if starting else None  # neurons not started yet keep their membrane
-        if flags["decay"]:
-            # float: floor(v * 2**-shift), with inv = 0 (nothing leaks) where shift is 0
-            v = v - (bk.floor_shift(v, prm["inv"], None) if bk.is_float else bk.where(prm["decays"], v >> prm["shift"], 0))
-        v = bk.add_clip(v, cur[:k], lo, hi)
-        # (v > thr as v >= thr + 1; never for integrate-only neurons); into buffers of the run: a fresh temporary
-        # of this size costs page faults every tick
-        fired = np.greater_equal(v, fire_at, out=fired_buf) if fired_buf is not None else v >= fire_at
-        if starting:
-            fired[waiting] = False
-        spikes = out[:k]
-        spikes[...] = fired  # 0/1 in the run's type: the resets below multiply by it (cheaper than by a bool)
-        if flags["subtract_firing"]:
-            v = bk.sub_where(v, thr_subtract, spikes, tmp_buf)
-        if flags["zero_firing"]:
-            v = bk.sub_where(v, v, spikes * prm["zero_firing"])
-        if starting:
-            v[waiting] = v_waiting
-        out_counts[r, :k] = bk.row_sums(out[:k])  # spikes are 0/1: counts by a matrix-vector product
+        if fused is not None:  # the same operations in one compiled pass (runtime/sim_fused.py)
+            fused(v, cur[:k], lo, hi, prm, flags, start_state, tick, out[:k], out_counts[r, :k])
+            fired = out[:k] > 0 if record else None
+        else:
+            v, fired = _update_numpy(bk, v, cur[:k], prm, flags, (lo, hi), (fire_at, thr_subtract), (fired_buf, tmp_buf),
+                                     out[:k], out_counts[r, :k], start_state > tick if starting else None)  # fmt: skip
         packets += float(out_counts[r] @ t.remote)
         for rp in t.relay_packets:  # a relay read through sends what its root sent `lag` ticks earlier
             if tick >= rp.lag:
@@ -247,6 +238,7 @@ def run_loop(
             "backend": bk.name,
             "dtype": str(dtype),
             "event_ticks": event_ticks,
+            "neuron_update": "compiled" if fused is not None else "numpy",
             "int8_blocks": sum(int(b.int8) for b in t.blocks),
             "float_blocks": sum(int(not b.int8) for b in t.blocks),
             "kernels": {
@@ -275,6 +267,37 @@ def run_loop(
         v_full[:, t.order[:k]] = bk.to_numpy(v).T.astype(np.int64)
         run.trace = {"host": np.stack(traced_host), "out": np.stack(traced_out)[:, :, back], "v": v_full}
     return run
+
+
+def _update_numpy(
+    bk: Any, v: Any, cur: Any, prm: dict[str, Any], flags: dict[str, bool], bounds: tuple[int, int], fire: tuple[Any, Any],
+    buffers: tuple[Any, Any], spikes: Any, counts: np.ndarray, waiting_mask: np.ndarray | None,
+) -> tuple[Any, Any]:  # fmt: skip
+    """The stateful neurons' update, a whole-array operation per step: decay, integrate, saturate, fire, reset
+    (docs/chip-model.md); writes the spikes (0/1 in the run's type) and their counts per neuron; returns the new
+    membranes and the fired mask. Neurons in `waiting_mask` have not started: they keep their membrane, send nothing."""
+    fire_at, thr_subtract = fire
+    fired_buf, tmp_buf = buffers
+    waiting = np.nonzero(waiting_mask)[0] if waiting_mask is not None else None
+    v_waiting = v[waiting] if waiting is not None else None
+    if flags["decay"]:
+        # float: floor(v * 2**-shift), with inv = 0 (nothing leaks) where shift is 0
+        v = v - (bk.floor_shift(v, prm["inv"], None) if bk.is_float else bk.where(prm["decays"], v >> prm["shift"], 0))
+    v = bk.add_clip(v, cur, *bounds)
+    # (v > thr as v >= thr + 1; never for integrate-only neurons); into buffers of the run: a fresh temporary
+    # of this size costs page faults every tick
+    fired = np.greater_equal(v, fire_at, out=fired_buf) if fired_buf is not None else v >= fire_at
+    if waiting is not None:
+        fired[waiting] = False
+    spikes[...] = fired  # 0/1 in the run's type: the resets below multiply by it (cheaper than by a bool)
+    if flags["subtract_firing"]:
+        v = bk.sub_where(v, thr_subtract, spikes, tmp_buf)
+    if flags["zero_firing"]:
+        v = bk.sub_where(v, v, spikes * prm["zero_firing"])
+    if waiting is not None:
+        v[waiting] = v_waiting
+    counts[...] = bk.row_sums(spikes)  # spikes are 0/1: counts by a matrix-vector product
+    return v, fired
 
 
 SPELL_OUT = 1 << 24  # values: up to this many, the thresholds are spelled out over the batch (64 MB in float32)

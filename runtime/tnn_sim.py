@@ -1,9 +1,10 @@
 """The chip simulator for TNN binaries: columns on TNN cores, read from the binary alone.
 
 Its arithmetic is docs/tnn.md's, computed a different way from the reference (`tnn_ref`, tick by
-tick): a ramp of height w is w unit steps, the v-th starting v - 1 ticks after the input, so the
-potentials of all ticks and samples come from one float32 matmul per weight level v (exact: every
-count is below 2^24); k-WTA ranks each spike by counting the spikes before it. Learning runs the
+tick): a potential changes only where a ramp starts or saturates (or a step lands), so each input
+adds its changes to per-(sample, neuron) tick buckets in one integer bincount and two running sums
+give every tick's potential, in one pass over the synapses instead of one per tick; k-WTA ranks
+each spike by counting the spikes before it. Learning runs the
 samples in order, each column applying STDP with the chip's random source after every sample.
 """
 
@@ -26,6 +27,8 @@ from nmc.chips.tnn_format import (
     xorshift32,
 )
 from nmc.runtime.tnn_encode import Encoder, encode
+
+CHUNK = 1 << 22  # samples x neurons x synapses per bincount (its int64 index arrays: 32 MB)
 
 
 @dataclass
@@ -77,25 +80,41 @@ class TnnChip:
 
     def _times(self, c: _Col, xin: np.ndarray) -> np.ndarray:
         none = no_spike(self.time_bits)
-        batch = xin.shape[0]
-        steps = np.stack([(xin <= t) for t in range(none)]).astype(np.float32).reshape(none * batch, -1)
-        if c.rnl:
-            pot = np.zeros((none, batch, c.weights.shape[0]), np.float32)
-            for v in range(1, wmax(self.weight_bits) + 1):
-                level = (c.weights >= v).astype(np.float32)
-                if level.any():
-                    pot[v - 1 :] += (steps @ level.T).reshape(none, batch, -1)[: none - v + 1]
-        else:
-            pot = (steps @ c.weights.T.astype(np.float32)).reshape(none, batch, -1)
-        fired = pot >= c.theta.astype(np.float32)
-        y = np.where(fired.any(0), fired.argmax(0), none)
+        batch, q = xin.shape[0], c.weights.shape[0]
+        y = np.empty((batch, q), np.int64)
+        step = max(1, CHUNK // max(1, q * xin.shape[1]))  # (samples, neurons, synapses) index arrays of bounded size
+        for s in range(0, batch, step):
+            y[s : s + step] = self._first_crossings(c, xin[s : s + step], none)
         # rank of each spike among the column's: spikes strictly earlier, or as early with a lower index
-        q = y.shape[1]
         before = (y[:, None, :] < y[:, :, None]) | (
             (y[:, None, :] == y[:, :, None]) & (np.arange(q)[None, :] < np.arange(q)[:, None])[None]
         )
         rank = before.sum(-1)
         return np.where((rank < c.k) & (y < none), y, none)
+
+    @staticmethod
+    def _first_crossings(c: _Col, xin: np.ndarray, none: int) -> np.ndarray:
+        """Each neuron's first tick with potential >= theta (none: no spike), before k-WTA. The potential's changes
+        are scattered into per-(sample, neuron) tick buckets and summed up: an RNL ramp of height w from input time
+        x adds 1 to the slope at x and takes it back at x + w, so the potential is the running sum of the running
+        sum; an SNL step adds w at x. Bucket `none` collects what starts or ends past the window (and the inputs
+        that never spiked: they start and end there)."""
+        batch, q = xin.shape[0], c.weights.shape[0]
+        buckets = none + 1
+        base = (np.arange(batch * q, dtype=np.int64) * buckets).reshape(batch, q, 1)
+        x = np.minimum(xin, none)[:, None, :]  # (batch, 1, p)
+        starts = (base + x).ravel()
+        size = batch * q * buckets
+        if c.rnl:
+            ends = (base + np.minimum(x + c.weights[None], none)).ravel()
+            slope = np.bincount(starts, minlength=size) - np.bincount(ends, minlength=size)
+            potential = np.cumsum(np.cumsum(slope.reshape(batch, q, buckets), axis=-1), axis=-1)
+        else:
+            steps = np.bincount(starts, weights=np.broadcast_to(c.weights[None], (batch, *c.weights.shape)).ravel(),
+                                minlength=size)  # fmt: skip
+            potential = np.cumsum(steps.reshape(batch, q, buckets), axis=-1)
+        fired = potential[..., :none] >= c.theta[None, :, None]
+        return np.where(fired.any(-1), fired.argmax(-1), none)
 
     def _learn(self, c: _Col, x: np.ndarray, y: np.ndarray) -> None:
         none, u = no_spike(self.time_bits), self.probabilities

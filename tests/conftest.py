@@ -16,6 +16,13 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
 
+# Every simulator run takes the compiled neuron update (runtime/sim_fused.py) whatever its size, so the tests that
+# check the simulator against the core interpreter, snnTorch and Icarus check that loop; tests/test_sim_fused.py
+# holds it equal to the numpy passes that small runs use.
+from nmc.runtime import sim_fused  # noqa: E402
+
+sim_fused.FUSED_MIN_UPDATES = 0.0
+
 
 @pytest.fixture(scope="session")
 def digits_test() -> tuple[np.ndarray, np.ndarray]:
