@@ -342,7 +342,7 @@ def fused_load_note() -> str:
     code = ("import time, numpy as np; t = time.perf_counter(); from nmc.runtime import sim_fused as F; "
             "f = F.fused_update(1e12, np.float32, 'numpy'); v = np.zeros((4, 8), np.float32); "
             "p = {k: np.zeros((4, 1), np.float32) for k in ('inv', 'fire_at', 'thr_subtract', 'zero_firing')}; "
-            "f(v, v.copy(), -9, 9, p, {'decay': True, 'zero_firing': True}, v.copy(), np.zeros(4)); "
+            "f.neurons(v, v.copy(), -9, 9, p, {'decay': True, 'zero_firing': True}, np.zeros(4, np.int64), 0, v.copy(), np.zeros(4)); "
             "print(time.perf_counter() - t)")  # fmt: skip
     runs = [float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout)
             for _ in range(3)]  # fmt: skip

@@ -44,3 +44,12 @@ def int8_matmul(a: Any, b: Any) -> np.ndarray:
     a = a if isinstance(a, torch.Tensor) else int8_operand(a)
     b = b if isinstance(b, torch.Tensor) else int8_operand(b)
     return torch._int_mm(a, b).numpy()
+
+
+def int8_matmul_weight_digits(high: Any, low: Any, b: Any) -> np.ndarray:
+    """(128 high + low) @ b as int32: two int8 GEMMs over one int8 copy of b, combined in int32 (the caller proved
+    |(128 high + low) @ b| and |low @ b| below 2**30, so 128 (high @ b) is below 2**31 and nothing overflows)."""
+    import torch
+
+    b = b if isinstance(b, torch.Tensor) else int8_operand(b)
+    return torch.add(torch._int_mm(low, b), torch._int_mm(high, b), alpha=128).numpy()

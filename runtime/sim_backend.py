@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from nmc.runtime.int8 import int8_matmul, int8_operand
+from nmc.runtime.int8 import int8_matmul, int8_matmul_weight_digits, int8_operand
 
 
 class NumpyBackend:
@@ -98,6 +98,17 @@ class NumpyBackend:
         w8, x = self._live(w8, x, idx)
         xi = x.astype(np.int16)  # exact: integers below 2**14
         return 128.0 * int8_matmul(w8, (xi >> 7).astype(np.int8)) + int8_matmul(w8, (xi & 127).astype(np.int8))
+
+    def int8_weight_digits(self, w: np.ndarray) -> Any:
+        """Weights |w| < 2**14 as two int8 digit blocks: w = 128 h + l, h = floor(w / 128), l = w mod 128."""
+        wi = w.astype(np.int64)
+        return self.int8_weights(wi >> 7), self.int8_weights(wi & 127)
+
+    def matmul_int8_weight_digits(self, w2: Any, x: np.ndarray, idx: np.ndarray | None = None) -> np.ndarray:
+        """(128 h + l) @ x as 128 (h @ x) + l @ x, two int8 GEMMs with int32 sums, combined in int32 (the caller
+        proved the block's sums below 2**30: runtime/int8.py); exact, and the sum is within the run's bound."""
+        (high, x8), (low, _) = (self._live(d, x, idx) for d in w2)
+        return int8_matmul_weight_digits(high, low, x8)
 
     def events(self, m_t: Any, x: np.ndarray, live: np.ndarray) -> np.ndarray:
         """m (n, k) @ x (k, batch), given m_t = m.T in CSR and the axons `live` that carry a value in some

@@ -18,7 +18,6 @@ numba is imported and the loop compiled (or loaded from numba's cache) only for 
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -58,15 +57,29 @@ def _compile() -> Any:
                 c += fired  # an integer sum: the loop stays vectorized without reassociating floats
             counts[i] = c
 
-    return update
+    @njit(cache=True, nogil=True, boundscheck=False)
+    def psums(cur, lo, hi, start, tick, out, counts):  # pragma: no cover
+        k, b = cur.shape
+        for i in range(k):
+            c = 0
+            if start[i] > tick:  # not started: sends nothing
+                out[i, :] = 0
+            else:
+                for j in range(b):
+                    x = min(max(cur[i, j], lo), hi)
+                    out[i, j] = x
+                    c += x != 0
+            counts[i] = c
+
+    return update, psums
 
 
 def numba_loaded() -> bool:
     return "numba" in sys.modules
 
 
-def fused_update(n_updates: float, dtype: np.dtype, backend: str) -> Callable[..., None] | None:
-    """The compiled update when this run should use it: numpy backend, float state, numba installed and
+def fused_update(n_updates: float, dtype: np.dtype, backend: str) -> Fused | None:
+    """The compiled loops when this run should use them: numpy backend, float state, numba installed and
     already loaded or repaid by `n_updates` neuron updates (the chip's, this run's included); else None."""
     if not FUSED or backend != "numpy" or np.dtype(dtype).kind != "f":
         return None
@@ -77,14 +90,24 @@ def fused_update(n_updates: float, dtype: np.dtype, backend: str) -> Callable[..
             _KERNEL.append(_compile())
         except ImportError:
             _KERNEL.append(None)
-    kernel = _KERNEL[0]
-    if kernel is None:
-        return None
+    kernels = _KERNEL[0]
+    return None if kernels is None else Fused(*kernels)
 
-    def run(v: np.ndarray, cur: np.ndarray, lo: float, hi: float, prm: dict[str, Any], flags: dict[str, bool],
-            start: np.ndarray, tick: int, spikes: np.ndarray, counts: np.ndarray) -> None:  # fmt: skip
+
+class Fused:
+    """The compiled loops of a run: stateful neurons, and partial-sum units (the clipped sum forwarded and its
+    nonzero count, or 0 before the unit starts; docs/chip-model.md step 5)."""
+
+    def __init__(self, update: Any, psums: Any):
+        self._update, self._psums = update, psums
+
+    def neurons(self, v: np.ndarray, cur: np.ndarray, lo: float, hi: float, prm: dict[str, Any], flags: dict[str, bool],
+                start: np.ndarray, tick: int, spikes: np.ndarray, counts: np.ndarray) -> None:  # fmt: skip
         one = v.dtype.type
-        kernel(v, cur, one(lo), one(hi), prm["inv"].ravel(), prm["fire_at"].ravel(), prm["thr_subtract"].ravel(),
-               prm["zero_firing"].ravel(), start, tick, spikes, counts, flags["decay"], flags["zero_firing"])  # fmt: skip
+        self._update(v, cur, one(lo), one(hi), prm["inv"].ravel(), prm["fire_at"].ravel(), prm["thr_subtract"].ravel(),
+                     prm["zero_firing"].ravel(), start, tick, spikes, counts, flags["decay"], flags["zero_firing"])  # fmt: skip
 
-    return run
+    def psum_units(self, cur: np.ndarray, lo: float, hi: float, start: np.ndarray, tick: int, out: np.ndarray,
+                   counts: np.ndarray) -> None:  # fmt: skip
+        one = cur.dtype.type
+        self._psums(cur, one(lo), one(hi), start, tick, out, counts)

@@ -28,7 +28,13 @@ DENSE_BLOCK_MIN = 0.05  # a core's crossbar goes dense when this fraction of its
 EVENT_COST = 250.0
 EVENT_FIXED = 40.0
 INT8_COST = 0.25
-KERNEL_COST = {"int8": INT8_COST, "int8x2": 2 * INT8_COST, "f32": 0.5, "": 1.0}  # relative to the run's dtype
+KERNEL_COST = {
+    "int8": INT8_COST,
+    "int8x2": 2 * INT8_COST,
+    "int8w2": 2 * INT8_COST,
+    "f32": 0.5,
+    "": 1.0,
+}  # relative to the run's dtype
 
 
 def make_backend(dtype: np.dtype, device: str) -> Any:
@@ -53,7 +59,7 @@ def allowed_kernels(chip: Chip, bk: Any, dtype: np.dtype, batch: int) -> tuple[s
     int8 = INT8 and (bk.name == "torch-cuda" or int8_available(load=big))
     if bk.name != "numpy":
         return ("int8",) if int8 and dtype == np.float32 else ()
-    return (("int8", "int8x2") if int8 else ()) + (("f32",) if dtype == np.float64 else ())
+    return (("int8", "int8x2", "int8w2") if int8 else ()) + (("f32",) if dtype == np.float64 else ())
 
 
 def run_loop(
@@ -104,6 +110,7 @@ def run_loop(
     chip.__dict__["_updates_run"] = done
     fused = fused_update(done, dtype, bk.name)
     all_direct = bool(encoders) and all(e.kind == "direct" for e in encoders)
+    constant: dict[int, Any] = {}  # block -> its product, for blocks over host inputs that are the same every tick
     host_counts = host_values = None
     x_buffer = cur_buffer = None
     stack_cells = sum(st.w.shape[0] * st.w.shape[1] * st.w.shape[2] for st in t.stacks)
@@ -157,11 +164,14 @@ def run_loop(
                 for a, b in t.unblocked:
                     cur_buffer[a:b] = 0
             cur = cur_buffer
-            for blk in t.blocks:
+            for b_i, blk in enumerate(t.blocks):
                 live = axon_counts[blk.c0 : blk.c1] > 0
                 n_live = int(live.sum())
                 if n_live == 0:
                     cur[blk.r0 : blk.r1] = 0  # every axon of the block is silent in every sample: the product is 0
+                    continue
+                if b_i in constant:  # direct inputs: the same host values every input tick, the same product
+                    cur[blk.r0 : blk.r1] = constant[b_i]
                     continue
                 if blk.direct is not None:
                     from_host, d, s0 = blk.direct
@@ -175,6 +185,8 @@ def run_loop(
                     cur[blk.r0 : blk.r1] = bk.matmul_int8(blk.w, xb, idx)
                 elif blk.kernel == "int8x2":
                     cur[blk.r0 : blk.r1] = bk.matmul_int8_digits(blk.w, xb, idx)
+                elif blk.kernel == "int8w2":
+                    cur[blk.r0 : blk.r1] = bk.matmul_int8_weight_digits(blk.w, xb, idx)
                 elif blk.kernel == "f32":
                     xs = xb[idx] if idx is not None else xb
                     cur[blk.r0 : blk.r1] = (blk.w[:, idx] if idx is not None else blk.w) @ xs.astype(np.float32)
@@ -183,6 +195,8 @@ def run_loop(
                     cur[blk.r0 : blk.r1] = blk.w[:, i] @ xb[i]
                 else:
                     cur[blk.r0 : blk.r1] = blk.w @ xb
+                if all_direct and blk.direct is not None and blk.direct[0]:  # live, so within the input ticks
+                    constant[b_i] = bk.copy(cur[blk.r0 : blk.r1])
             if t.stacks:
                 cur = bk.pad_row(cur)  # a spare row receives the stacks' padding rows
                 for st in t.stacks:
@@ -204,7 +218,9 @@ def run_loop(
         for (b0, b1), bias in zip(t.bias_ranges, prm["bias"], strict=True):  # only the rows with a bias
             cur[b0:b1] += bias
         out = out_hist[r]  # every row is written below
-        if p0 < n:  # partial-sum units: forward the clipped sum, keep no state
+        if p0 < n and fused is not None:  # the same in one compiled pass
+            fused.psum_units(cur[p0:], chip.ps_lo, chip.ps_hi, start_psum, tick, out[p0:], out_counts[r, p0:])
+        elif p0 < n:  # partial-sum units: forward the clipped sum, keep no state
             ps = bk.clip(cur[p0:], chip.ps_lo, chip.ps_hi)
             out[p0:] = ps
             if starting:  # units not started yet send nothing
@@ -212,7 +228,7 @@ def run_loop(
             out_counts[r, p0:] = bk.count_rows(out[p0:])
         # stateful neurons: decay, integrate, saturate, fire, reset (docs/chip-model.md)
         if fused is not None:  # the same operations in one compiled pass (runtime/sim_fused.py)
-            fused(v, cur[:k], lo, hi, prm, flags, start_state, tick, out[:k], out_counts[r, :k])
+            fused.neurons(v, cur[:k], lo, hi, prm, flags, start_state, tick, out[:k], out_counts[r, :k])
             fired = out[:k] > 0 if record else None
         else:
             v, fired = _update_numpy(bk, v, cur[:k], prm, flags, (lo, hi), (fire_at, thr_subtract), (fired_buf, tmp_buf),
@@ -243,7 +259,7 @@ def run_loop(
             "float_blocks": sum(int(not b.int8) for b in t.blocks),
             "kernels": {
                 k: sum(b.kernel == k for b in t.blocks)
-                for k in ("int8", "int8x2", "f32", "")
+                for k in ("int8", "int8x2", "int8w2", "f32", "")
                 if any(b.kernel == k for b in t.blocks)
             },
         },

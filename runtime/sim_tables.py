@@ -42,7 +42,8 @@ class Block:
     direct: tuple[bool, int, int] | None = None  # (from host, delay, first source): axons read sources s0.. in order
     # the product's kernel, chosen where it is proved exact (docs/chip-model.md, "Exactness of the simulator"):
     # "int8": weights and values fit int8, sums fit int32; "int8x2": values |x| < 2**14 split into two int8
-    # digits (x = 128 h + l), two int8 GEMMs; "f32": a float32 GEMM in a float64 run, every sum below 2**24;
+    # digits (x = 128 h + l), two int8 GEMMs; "int8w2": values fit int8, weights |w| < 2**14 split into two int8
+    # digits the same way; "f32": a float32 GEMM in a float64 run, every sum below 2**24;
     # "": the run's own dtype
     kernel: str = ""
 
@@ -183,6 +184,11 @@ def block_kernel(w: np.ndarray, c0: int, c1: int, r0: int, r1: int, bounds: Boun
             return "int8"
         if values < 2**14 and "int8x2" in bounds.allowed:
             return "int8x2"
+    # weights w = 128 h + l (h in int8, l in [0, 127]): |l . x| <= 127 * 127 * columns < 2**30 below 2**16 columns,
+    # and with |w . x| <= sums < 2**30, 128 |h . x| = |w . x - l . x| < 2**31: int32 throughout
+    wide_ok = -(2**14) <= w.min(initial=0) and w.max(initial=0) < 2**14 and c1 - c0 < 2**16
+    if wide_ok and values <= 127 and sums < 2**30 and "int8w2" in bounds.allowed:
+        return "int8w2"
     if "f32" in bounds.allowed and sums < 2**24:
         return "f32"
     return ""
@@ -377,7 +383,8 @@ def _arrange(
             small.append((r0, r1, c0, c1, w))
         else:
             kernel = block_kernel(w, c0, c1, r0, r1, proof) if proof is not None else ""
-            arr = (backend.int8_weights(w) if kernel.startswith("int8") else
+            arr = (backend.int8_weight_digits(w) if kernel == "int8w2" else
+                   backend.int8_weights(w) if kernel.startswith("int8") else
                    backend.asarray(w.astype(np.float32)) if kernel == "f32" else backend.asarray(w))  # fmt: skip
             blocks.append(Block(r0, r1, c0, c1, arr, _direct(chip, internal, c0, c1), kernel))
     buckets: dict[tuple[int, int], list] = {}

@@ -1,6 +1,6 @@
 """The compiled neuron update (runtime/sim_fused.py) gives the numpy passes' spikes and membranes, bit for bit,
-on every neuron feature it folds into one loop: both resets, both comparisons, leak, start ticks, float32 and
-float64 runs."""
+on every neuron feature it folds into one loop: both resets, both comparisons, leak, start ticks (of neurons and
+partial-sum units), partial sums, float32 and float64 runs."""
 
 from __future__ import annotations
 
@@ -39,6 +39,7 @@ def varied(image, seed: int) -> Chip:
     chip.shift[st] = rng.integers(0, 4, st.size)
     chip.start[st] = np.maximum(chip.start[st], rng.integers(0, 3, st.size))
     chip.v_init[st] = rng.integers(-2, 3, st.size)
+    chip.start[chip.psum] = np.maximum(chip.start[chip.psum], rng.integers(0, 3, chip.psum.size))
     return chip
 
 

@@ -172,7 +172,9 @@ def _group_states(module):
     return [_GroupState(op, chip, 1, np.float32) for op in module.walk() if isinstance(op, core.NeuronsOp)]
 
 
-def test_weights_wider_than_int8_run_as_float_blocks():
+def test_weights_wider_than_int8_run_as_two_int8_digit_blocks(monkeypatch):
+    """12-bit weights: each block as two int8 GEMMs over the weights' base-128 digits, the spikes and counters of
+    the float blocks and of the core interpreter."""
     import nmc
     from nmc.runtime.core_interp import run_core
 
@@ -184,9 +186,14 @@ def test_weights_wider_than_int8_run_as_float_blocks():
     chip = Chip(decode(compiled.binary))
     assert np.abs(chip.syn_weight).max() > 127
     x = digits()[0][:16]
-    run = chip.run(x)
-    assert (run.stats["int8_blocks"], run.stats["float_blocks"]) == (0, 2)
+    run = chip.run(x, record=True, trace=True)
+    assert run.stats["kernels"].get("int8w2", 0) > 0
     assert np.array_equal(run.outputs[0], run_core(compiled.module, x).outputs[0])
+    monkeypatch.setattr(sim_loop, "INT8", False)
+    plain = Chip(decode(compiled.binary)).run(x, record=True, trace=True)
+    assert (plain.stats["int8_blocks"], plain.stats["float_blocks"]) == (0, 2)
+    runs_equal(run, plain)
+    assert np.array_equal(run.trace["v"], plain.trace["v"])
 
 
 def test_torch_backend_equals_numpy(cnn_image):
