@@ -47,6 +47,12 @@ def validate(image: Any) -> None:
     _in_range("NRN.mode", nrn["mode"], len(MODES))
     _in_range("NRN.reset", nrn["reset"], len(RESETS))
     _in_range("NRN.compare", nrn["compare"], len(COMPARES))
+    shift, mult = nrn["shift"].astype(np.int64), nrn["mult"].astype(np.int64)
+    bad = (mult < 1) | ((shift == 0) & (mult != 1)) | ((shift > 0) & (mult > np.left_shift(1, np.minimum(shift, 62))))
+    if bad.any():
+        n = int(np.argmax(bad))
+        raise BinaryError(f"NRN.mult[{n}] = {mult[n]} with shift {shift[n]}: the leak V -= (V * mult) >> shift needs "
+                          "1 <= mult <= 2^shift (mult 1 without a shift)")  # fmt: skip
     n_inputs = sum(int(np.prod(i["shape"])) for i in m["inputs"])
     ax = image.arrays["AXON"]
     _csr("AXON", ax["offsets"], k, ax["kind"].size)
@@ -122,7 +128,8 @@ def dump(image: Any, out: IO[str]) -> None:
         for n in sel:
             out.write(
                 f"  neuron {nrn['slot'][n]}: {MODES[nrn['mode'][n]]} threshold {nrn['threshold'][n]} "
-                f"bias {nrn['bias'][n]} v_init {nrn['v_init'][n]} shift {nrn['shift'][n]} "
+                f"bias {nrn['bias'][n]} v_init {nrn['v_init'][n]} shift {nrn['shift'][n]}"
+                f"{'' if nrn['mult'][n] == 1 else ' mult ' + str(nrn['mult'][n])} "
                 f"reset {RESETS[nrn['reset'][n]]} compare {COMPARES[nrn['compare'][n]]} start {nrn['start'][n]}\n"
             )
         for s in range(s0, s1):

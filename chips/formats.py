@@ -11,7 +11,7 @@ from __future__ import annotations
 MODES = ("spike", "psum", "integrate")
 RESETS = ("zero", "subtract", "none")
 COMPARES = ("ge", "gt")
-LEAKS = ("linear", "shift")
+LEAKS = ("linear", "shift", "multiply")
 
 
 def signed_range(bits: int) -> tuple[int, int]:

@@ -31,7 +31,7 @@ from nmc.passes.decompose_fan_out import DecomposeFanOutPass
 from nmc.passes.delay_relays import DelayRelaysPass
 from nmc.passes.partition_cores import PartitionCoresPass
 from nmc.passes.place_cores import PlaceCoresPass
-from nmc.passes.reduce_precision import ReducePrecisionPass, shift_beta
+from nmc.passes.reduce_precision import ReducePrecisionPass, realised_beta
 from nmc.passes.route import RoutePass
 from nmc.passes.snn_to_core import SnnToCorePass
 from nmc.report import CoreSection, LeakRow, MappingSection, QuantizationSection, Report
@@ -65,16 +65,17 @@ def _betas(module: ModuleOp) -> dict[str, float]:
 
 
 def leak_rounding(betas: dict[str, float], module: ModuleOp) -> list[LeakRow]:
-    """The populations whose beta the chip's shift decay `1 - 2^-s` does not hold exactly."""
+    """The populations whose beta the chip's decay (`1 - 2^-s`, or `1 - m 2^-s` with a multiply leak) does not
+    hold exactly."""
     rows: list[LeakRow] = []
     for op in module.walk():
         if isinstance(op, core.NeuronsOp):
             g = read_group(op)
             if g.layer in betas and g.decay_shift is not None:
-                realised = shift_beta(g.decay_shift)
+                realised = realised_beta(g.decay_shift, g.decay_mult)
                 if abs(realised - betas[g.layer]) > 1e-9:
                     rows.append({"layer": g.layer, "beta": betas[g.layer], "realised_beta": realised,
-                                 "decay_shift": int(g.decay_shift)})  # fmt: skip
+                                 "decay_shift": int(g.decay_shift), "decay_mult": int(g.decay_mult or 1)})  # fmt: skip
     return rows
 
 

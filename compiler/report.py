@@ -29,12 +29,14 @@ class GroupRow(TypedDict):
 
 
 class LeakRow(TypedDict):
-    """A population whose decay the chip cannot hold exactly: the model's beta and the chip's (shift decay)."""
+    """A population whose decay the chip cannot hold exactly: the model's beta and the chip's
+    (`V -= (V * decay_mult) >> decay_shift`; decay_mult 1: the shift leak)."""
 
     layer: str
     beta: float
     realised_beta: float
     decay_shift: int
+    decay_mult: int
 
 
 class CoreSection(TypedDict):

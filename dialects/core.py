@@ -301,13 +301,14 @@ class NeuronsOp(IRDLOperation):
     v_init = prop_def(DenseIntOrFPElementsAttr)
     beta = opt_prop_def(FloatAttr[Float64Type])
     decay_shift = opt_prop_def(IntegerAttr[I64])
+    decay_mult = opt_prop_def(IntegerAttr[I64])
     reset = prop_def(ResetModeAttr)
     compare = prop_def(CompareAttr)
     output = result_def(Signal)
     assembly_format = (
         "$layer $mode `(` $inputs `)` `delays` `=` $delays (`lags` `=` $lags^)? `pre` `=` $pre `post` `=` $post"
         " `weight` `=` $weight `threshold` `=` $threshold `bias` `=` $bias `v_init` `=` $v_init (`beta` `=` $beta^)?"
-        " (`decay_shift` `=` $decay_shift^)? `reset` `=` $reset `compare` `=` $compare attr-dict"
+        " (`decay_shift` `=` $decay_shift^)? (`decay_mult` `=` $decay_mult^)? `reset` `=` $reset `compare` `=` $compare attr-dict"
         " `:` functional-type($inputs, $output)"
     )
 
@@ -355,6 +356,13 @@ class NeuronsOp(IRDLOperation):
             raise VerifyException(f"{where}: 'beta' must be in [0, 1], got {self.beta.value.data}")
         if self.decay_shift is not None and self.decay_shift.value.data < 0:
             raise VerifyException(f"{where}: 'decay_shift' must be >= 0, got {self.decay_shift.value.data}")
+        if self.decay_mult is not None:
+            s, m = (self.decay_shift.value.data if self.decay_shift is not None else 0), self.decay_mult.value.data
+            if s < 1 or not 1 <= m <= 1 << min(s, 62):
+                raise VerifyException(
+                    f"{where}: 'decay_mult' (V -= (V * m) >> s) needs 'decay_shift' s >= 1 and 1 <= m <= 2^s, got m = {m}, "
+                    f"s = {s}"
+                )
         psum = self.mode.data == Mode.PSUM
         if psum != isinstance(self.output.type, GradedType):
             raise VerifyException(f"{where}: a {self.mode.data} group must produce {'graded' if psum else 'spikes'} values")

@@ -46,6 +46,7 @@ class Group:
     compare: str = "ge"
     beta: float | None = None
     decay_shift: int | None = None
+    decay_mult: int | None = None  # multiply leak: V -= (V * m) >> decay_shift (None: m = 1, the shift leak)
     attributes: dict[str, Any] = field(default_factory=dict)
     lags: list[int] | None = None  # per input, the model's own delay in ticks (None: all 0); see core.neurons
 
@@ -80,6 +81,7 @@ def read_group(op: core.NeuronsOp) -> Group:
         compare=op.compare.data.value,
         beta=None if op.beta is None else op.beta.value.data,
         decay_shift=None if op.decay_shift is None else op.decay_shift.value.data,
+        decay_mult=None if op.decay_mult is None else op.decay_mult.value.data,
         attributes=dict(op.attributes),
         lags=list(op.lag_values) if op.lags is not None else None,
     )
@@ -125,6 +127,8 @@ def build_neurons(g: Group) -> core.NeuronsOp:
         props["beta"] = FloatAttr(g.beta, Float64Type())
     if g.decay_shift is not None:
         props["decay_shift"] = IntegerAttr(g.decay_shift, i64)
+    if g.decay_mult is not None and g.decay_mult != 1:
+        props["decay_mult"] = IntegerAttr(g.decay_mult, i64)
     if g.lags is not None and any(g.lags):
         if len(g.lags) != len(g.inputs):
             raise ValueError(f"group '{g.layer}': {len(g.lags)} lags for {len(g.inputs)} inputs")

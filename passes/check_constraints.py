@@ -67,13 +67,13 @@ def _group_violations(op: core.NeuronsOp, chip: Chip, out: list[Violation]) -> N
         )
     if not g.integer:
         out.append(Violation(name, f"{c['weight_bits']}-bit integer weights", "float weights", "reduce-precision"))
-        if g.beta is not None and g.beta < 1.0 and "shift" not in c["leak"]:
+        if g.beta is not None and g.beta < 1.0 and not {"shift", "multiply"} & set(c["leak"]):
             out.append(
                 Violation(
                     name,
                     "leak kinds " + ", ".join(c["leak"]),
                     f"decay beta={g.beta:g}",
-                    "use IF neurons (beta=1) or a chip with a shift leak",
+                    "use IF neurons (beta=1) or a chip with a shift or multiply leak",
                 )
             )
         return
@@ -110,8 +110,15 @@ def _group_violations(op: core.NeuronsOp, chip: Chip, out: list[Violation]) -> N
                 "reduce-precision",
             )
         )
-    shift = g.decay_shift or 0
-    if shift and "shift" not in c["leak"]:
+    shift, mult = g.decay_shift or 0, g.decay_mult or 1
+    if mult != 1:
+        if "multiply" not in c["leak"]:
+            out.append(Violation(name, "leak kinds " + ", ".join(c["leak"]), f"multiply leak ({mult} >> {shift})",
+                                 "a chip with a multiply leak (core.leak), or reduce-precision for this chip"))  # fmt: skip
+        elif shift > c["leak_multiplier_bits"]:
+            out.append(Violation(name, f"multiply leak of <= {c['leak_multiplier_bits']} bits (core.leak_multiplier_bits)",
+                                 f"{shift} bits", "reduce-precision for this chip"))  # fmt: skip
+    elif shift and "shift" not in c["leak"]:
         out.append(
             Violation(
                 name,

@@ -43,6 +43,25 @@ def decay_shift(beta: float, max_shift: int) -> int:
     return int(min(max(round(-math.log2(1.0 - beta)), 1), max(max_shift, 1)))
 
 
+def realised_beta(shift: int, mult: int | None = None) -> float:
+    """The decay per tick `V -= (V * m) >> s` realises: 1 - m 2^-s (m None: the shift leak, m = 1)."""
+    return 1.0 - (mult or 1) * 2.0**-shift if shift > 0 else 1.0
+
+
+def leak_decay(beta: float, core: dict) -> tuple[int, int | None]:
+    """The chip's decay closest to `beta`: (s, m) of a multiply leak `V -= (V * m) >> b` (b the chip's
+    leak_multiplier_bits) where the chip has one and it comes closer than the shift leak, else (s, None)."""
+    if beta >= 1.0:
+        return 0, None
+    shift = decay_shift(beta, core["max_decay_shift"])
+    if "multiply" in core["leak"]:
+        b = core["leak_multiplier_bits"]
+        m = int(min(max(round((1.0 - max(beta, 0.0)) * 2**b), 1), 2**b))
+        if "shift" not in core["leak"] or abs(realised_beta(b, m) - beta) < abs(shift_beta(shift) - beta):
+            return b, m
+    return shift, None
+
+
 @dataclass(frozen=True)
 class Limits:
     """The integer ranges a neuron's numbers are scaled into (the chip's widths, or overrides)."""
@@ -270,6 +289,7 @@ class _Quantizer:
         err = float(np.linalg.norm(wq[~psum] / s[g.post[~psum]] - w_eff[~psum]) / norm) if norm > 0 else 0.0
         attrs = dict(g.attributes)
         attrs["weight_error"] = FloatAttr(round(err, 6), Float64Type())
+        shift, mult = leak_decay(g.beta if g.beta is not None else 1.0, self.chip.core)
         return replace(
             g,
             weight=wq,
@@ -278,6 +298,7 @@ class _Quantizer:
             v_init=v_init,
             compare=compare,
             beta=None,
-            decay_shift=decay_shift(g.beta if g.beta is not None else 1.0, self.chip.core["max_decay_shift"]),
+            decay_shift=shift,
+            decay_mult=mult,
             attributes=attrs,
         )

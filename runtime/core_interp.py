@@ -60,6 +60,7 @@ class _GroupState:
         self.v = np.broadcast_to(g.v_init.astype(self.dtype), (batch, g.size)).copy()
         self.beta = g.beta
         self.shift = g.decay_shift or 0
+        self.mult = g.decay_mult or 1
         self.greater = g.compare == "gt"
         self.reset = g.reset
         self.delays = list(op.delays.get_values())
@@ -100,7 +101,7 @@ class _GroupState:
         v = self.v
         if self.integer:
             if self.shift:
-                v = v - (v >> self.shift)
+                v = v - ((v * self.mult) >> self.shift)
             v = np.clip(v + current, self.lo, self.hi)
         else:
             v = (self.dtype.type(self.beta) * v if self.beta not in (None, 1.0) else v) + current

@@ -298,7 +298,10 @@ def _update_numpy(
     v_waiting = v[waiting] if waiting is not None else None
     if flags["decay"]:
         # float: floor(v * 2**-shift), with inv = 0 (nothing leaks) where shift is 0
-        v = v - (bk.floor_shift(v, prm["inv"], None) if bk.is_float else bk.where(prm["decays"], v >> prm["shift"], 0))
+        leak = (
+            bk.floor_shift(v, prm["inv"], None) if bk.is_float else bk.where(prm["decays"], (v * prm["mult"]) >> prm["shift"], 0)
+        )
+        v = v - leak
     v = bk.add_clip(v, cur, *bounds)
     # (v > thr as v >= thr + 1; never for integrate-only neurons); into buffers of the run: a fresh temporary
     # of this size costs page faults every tick

@@ -316,8 +316,10 @@ def build_tables(
     never = np.inf if backend.is_float else np.iinfo(np.int64).max
     columns = {  # column vectors: state is laid out (neurons, batch)
         "v_init": chip.v_init[p][:k],
-        "inv": np.where(shift > 0, 2.0 ** -shift.astype(np.float64), 0.0),  # 0: nothing leaks
+        # floor(v * m * 2**-s): exact while |v * m| is within the run's bound (Chip._value_bound); 0: nothing leaks
+        "inv": np.where(shift > 0, chip.mult[p][:k] * 2.0 ** -shift.astype(np.float64), 0.0),
         "shift": shift,
+        "mult": chip.mult[p][:k],
         "decays": shift > 0,
         "fire_at": np.where(fires, threshold + chip.greater[p][:k], never),
         "thr_subtract": np.where(subtract, threshold, 0),
@@ -325,7 +327,7 @@ def build_tables(
     }
     params: dict[str, Any] = {}
     for key, val in columns.items():
-        dtype = np.bool_ if val.dtype == np.bool_ else (np.int64 if key == "shift" else None)
+        dtype = np.bool_ if val.dtype == np.bool_ else (np.int64 if key in ("shift", "mult") else None)
         params[key] = backend.asarray(val[:, None], dtype)
     flags = {"decay": bool(shift.any()), "zero_firing": bool(zero.any()), "subtract_firing": bool(subtract.any())}
     # the row ranges that hold a bias (a layer's neurons; relays and partial-sum units have none), merged over gaps

@@ -62,6 +62,7 @@ class Chip:
         self.bias = nrn["bias"].astype(np.int64)
         self.v_init = nrn["v_init"].astype(np.int64)
         self.shift = nrn["shift"].astype(np.int64)
+        self.mult = nrn["mult"].astype(np.int64)  # leak V -= (V * mult) >> shift; 1: the shift leak
         self.reset = nrn["reset"].astype(np.int64)
         self.greater = nrn["compare"] == COMPARES.index("gt")
         self.start = nrn["start"].astype(np.int64)
@@ -118,7 +119,8 @@ class Chip:
         thr = np.abs(self.threshold).max(initial=0)
         held = max(-self.mem_lo, self.mem_hi + max(0, -int(self.threshold.min(initial=0))),
                    float(np.abs(self.v_init).max(initial=0)))  # fmt: skip
-        return max(held + max(float(current.max(initial=0)), thr + 1.0), float(axon_bound.max(initial=0)))
+        leak = held * float(self.mult.max(initial=1))  # the multiply leak's product V * mult
+        return max(held + max(float(current.max(initial=0)), thr + 1.0), float(axon_bound.max(initial=0)), leak)
 
     def value_bounds(self, host_bound: float) -> tuple[np.ndarray, np.ndarray]:
         """Per neuron: the largest magnitude of its output (a spike is 1; a partial sum at most its

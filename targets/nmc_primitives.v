@@ -117,7 +117,9 @@ module nmc_neuron #(
     parameter integer MODE = 0,       // 0 spike, 1 partial sum, 2 integrate
     parameter integer RESET = 0,      // 0 zero, 1 subtract, 2 none
     parameter integer COMPARE = 0,    // 0: V >= threshold, 1: V > threshold
-    parameter integer SHIFT = 0,      // leak: V - (V >>> SHIFT); 0 = no leak
+    parameter integer SHIFT = 0,      // leak: V - ((V * MULT) >>> SHIFT); 0 = no leak
+    parameter integer MULT = 1,       // the multiply leak's factor (1: the shift leak)
+    parameter integer MW = 1,         // bits of MULT (unsigned)
     parameter integer THRESHOLD = 1,
     parameter integer BIAS = 0,
     parameter integer V_INIT = 0,
@@ -155,7 +157,16 @@ module nmc_neuron #(
 
     reg signed [IW-1:0] acc;
     wire signed [IW-1:0] current = acc + B;
-    wire signed [VW-1:0] decayed = (SHIFT > 0) ? v - (v >>> SHIFT) : v;
+    // the leak's product V * MULT is held at its full width (VW + MW + 1 bits) before the arithmetic shift
+    // verilator lint_off WIDTH
+    localparam signed [MW:0] M = MULT;
+    // verilator lint_on WIDTH
+    wire signed [VW+MW:0] leak_product = v * M;
+    // |V * MULT >> SHIFT| <= |V| (MULT <= 2^SHIFT): only its low VW bits are used
+    // verilator lint_off UNUSEDSIGNAL
+    wire signed [VW+MW:0] leak_shifted = leak_product >>> SHIFT;
+    // verilator lint_on UNUSEDSIGNAL
+    wire signed [VW-1:0] decayed = (SHIFT > 0) ? v - leak_shifted[VW-1:0] : v;
     wire signed [EW-1:0] total = $signed({{(EW-VW){decayed[VW-1]}}, decayed}) + $signed({{(EW-IW){current[IW-1]}}, current});
     wire signed [EW-1:0] clipped = (total > VMAX) ? VMAX : ((total < VMIN) ? VMIN : total);
     wire fire = (MODE == 0) && ((COMPARE == 1) ? (clipped > TH) : (clipped >= TH));

@@ -238,7 +238,8 @@ def _core_module(im: _Image, d: Design, c: int, membrane_set: set[int], files: d
         v_port = bus_slice("vmem", mem.index(i), d.vw) if i in membrane_set else bus_slice("unused_v", slot, d.vw)
         out.append(
             f"    nmc_neuron #(.ID({slot}), .MODE({nrn['mode'][i]}), .RESET({nrn['reset'][i]}), .COMPARE({nrn['compare'][i]}), "
-            f".SHIFT({nrn['shift'][i]}), .THRESHOLD({nrn['threshold'][i]}), .BIAS({nrn['bias'][i]}), "
+            f".SHIFT({nrn['shift'][i]}), .MULT({nrn['mult'][i]}), .MW({max(1, int(nrn['mult'][i]).bit_length())}), "
+            f".THRESHOLD({nrn['threshold'][i]}), .BIAS({nrn['bias'][i]}), "
             f".V_INIT({nrn['v_init'][i]}), "
             f".START({nrn['start'][i]}), .SW({sw}), .IW({d.iw}), .VW({d.vw}), .PW({d.pw}), .OW({d.xw}), .TW({d.tw})) "
             f"n{slot} (.clk(clk), .rst(rst), .acc_en(acc_en), .acc_slot(acc_slot), .acc_val(acc_val), .update(update), "

@@ -222,7 +222,7 @@ def test_leak_the_chip_rounds_is_reported_population_by_population(tmp_path, cap
     assert "leak: the chip's shift decay rounds beta in 1 population(s): 'lif' 0.9 -> 0.875" in out
     report = json.loads((tmp_path / "o" / "report.json").read_text())
     assert report["core"]["leak_rounding"] == [{"layer": "lif", "beta": pytest.approx(0.9), "realised_beta": 0.875,
-                                                "decay_shift": 3}]  # fmt: skip
+                                                "decay_shift": 3, "decay_mult": 1}]  # fmt: skip
 
 
 # --------------------------------------------------------------------------- refusals

@@ -1,6 +1,6 @@
 """The compiled neuron update (runtime/sim_fused.py) gives the numpy passes' spikes and membranes, bit for bit,
-on every neuron feature it folds into one loop: both resets, both comparisons, leak, start ticks (of neurons and
-partial-sum units), partial sums, float32 and float64 runs."""
+on every neuron feature it folds into one loop: both resets, both comparisons, shift and multiply leaks, start
+ticks (of neurons and partial-sum units), partial sums, float32 and float64 runs."""
 
 from __future__ import annotations
 
@@ -30,13 +30,14 @@ def images():
 
 def varied(image, seed: int) -> Chip:
     """The chip with its neurons' features redrawn: each stateful neuron takes a random reset (zero, subtract,
-    none), comparison, leak shift (0-3), start tick (0-2) and initial membrane, so one run meets every branch."""
+    none), comparison, leak shift (0-3) and multiplier, start tick (0-2) and initial membrane, so one run meets every branch."""
     chip = Chip(image)
     rng = np.random.default_rng(seed)
     st = chip.stateful
     chip.reset[st] = rng.choice([RESETS.index("zero"), RESETS.index("subtract"), RESETS.index("none")], st.size)
     chip.greater[st] = rng.random(st.size) < 0.5
     chip.shift[st] = rng.integers(0, 4, st.size)
+    chip.mult[st] = np.where(chip.shift[st] > 0, rng.integers(1, 9, st.size) % (1 << chip.shift[st]) + 1, 1)  # multiply leaks
     chip.start[st] = np.maximum(chip.start[st], rng.integers(0, 3, st.size))
     chip.v_init[st] = rng.integers(-2, 3, st.size)
     chip.start[chip.psum] = np.maximum(chip.start[chip.psum], rng.integers(0, 3, chip.psum.size))

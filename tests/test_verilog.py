@@ -24,6 +24,7 @@ from nmc.targets.verilog import PRIMITIVES, check_size, verilog_files
 from .conftest import EXAMPLES, ROOT, ToolRun, run_tool
 
 NO_PARTIAL_SUMS = ROOT / "tests" / "chips" / "nops.chip"
+MULTIPLY = ROOT / "tests" / "chips" / "mini-multiply.chip"
 
 
 def need(tool: str) -> None:
@@ -51,6 +52,10 @@ class Skip(nn.Module):
 
 def dense_snn() -> nn.Module:
     return nn.Sequential(nn.Flatten(), nn.Linear(64, 40), nmc_nn.LIF(beta=0.875), nn.Linear(40, 10), nmc_nn.IF())
+
+
+def dense_snn_09() -> nn.Module:
+    return nn.Sequential(nn.Flatten(), nn.Linear(64, 40), nmc_nn.LIF(beta=0.9), nn.Linear(40, 10), nmc_nn.IF())
 
 
 def conv_ann() -> nn.Module:
@@ -127,6 +132,8 @@ def cases() -> dict:
         "conv-ann-mini-rate": (lambda: lowered(seeded(conv_ann), "mini", x, encoding="rate"), x[:2]),
         # no partial sums: relay neurons, 4-bit weights, Poisson input
         "dense-snn-nops-poisson": (lambda: lowered(seeded(dense_snn), NO_PARTIAL_SUMS, x, True, encoding="poisson"), x[:2]),
+        # a multiply leak (beta 0.9 -> V -= (V * 26) >> 8)
+        "dense-snn-multiply-leak": (lambda: lowered(seeded(dense_snn_09), MULTIPLY, x), x[:2]),
         # an axon delay line (the skip) and a membrane decoder (final potentials compared too)
         "skip-tiny-membrane": (lambda: lowered(seeded(Skip), "tiny", skip_x, decoding="membrane"), skip_x[:3]),
         # hand-written core IR: compare '>', reset by subtraction after a shift leak, a delayed host axon
@@ -151,6 +158,8 @@ def test_icarus_reproduces_the_simulator(case, tmp_path):
     if case == "skip-tiny-membrane":
         assert "nmc_delay" in files[f"{design.top}.v"]
         assert design.membranes.size == 4
+    if case == "dense-snn-multiply-leak":
+        assert set(image.a("NRN ", "mult").tolist()) == {1, 26}
     if case == "dense-snn-nops-poisson":
         assert not (image.a("NRN ", "mode") == 1).any()  # no partial-sum units on this chip
 

@@ -157,7 +157,7 @@ def finetune(
     if graph.is_spiking:  # an nmc.nn SNN: backpropagation through its ticks on the chip's numbers
         from nmc.training.qat_snn import SpikingNet
 
-        net = SpikingNet(stages, Encoding(encoding, scale), limits, opts.ticks, the_chip.core["max_decay_shift"])
+        net = SpikingNet(stages, Encoding(encoding, scale), limits, opts.ticks, the_chip.core)
         relu_scales = {st.relu.name: float(st.relu.params["threshold"]) for st in stages if st.relu is not None}
         with torch.no_grad():
             float_acc = _accuracy(net(torch.as_tensor(x_hold), quantized=False).numpy(), y_hold)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import torch
 
 from nmc.nn import _SpikeFn, encoder
-from nmc.passes.reduce_precision import decay_shift, shift_beta
+from nmc.passes.reduce_precision import leak_decay, realised_beta
 from nmc.training.qat import RateNet, Stage
 
 
@@ -26,7 +26,7 @@ class SpikingNet(RateNet):
 
     weights_scaled_by_threshold = False
 
-    def __init__(self, stages: list[Stage], encoding, limits, ticks: int, max_decay_shift: int):
+    def __init__(self, stages: list[Stage], encoding, limits, ticks: int, core: dict):
         thresholds = {st.relu.name: float(st.relu.params["threshold"]) for st in stages if st.relu is not None}
         super().__init__(stages, thresholds, encoding, limits)
         self.ticks = int(ticks)
@@ -34,8 +34,7 @@ class SpikingNet(RateNet):
         for st in stages:
             if st.relu is not None:
                 beta = st.relu.params.get("beta")
-                k = decay_shift(beta if beta is not None else 1.0, max_decay_shift)
-                self.chip_beta[st.relu.name] = shift_beta(k)
+                self.chip_beta[st.relu.name] = realised_beta(*leak_decay(beta if beta is not None else 1.0, core))
 
     def forward(self, x: torch.Tensor, quantized: bool = True) -> torch.Tensor:
         layers = []

@@ -20,13 +20,13 @@ core.network @skip ticks = 2 dt = 1.000000e-03 chip = #core.chip<"tiny"> {
 // CHECK:        input  wire [3:0] axons,
 // CHECK-NEXT:   output wire [31:0] outs
 // CHECK:        nmc_synapse_engine #(.S(32), .A(2), .AW(1), .SW(4), .WW(3), .XW(2), .IW(5), .MEMFILE("skip_core0_syn.hex")) engine
-// CHECK-NEXT:   nmc_neuron #(.ID(0), .MODE(0), .RESET(0), .COMPARE(0), .SHIFT(0), .THRESHOLD(1), {{.*}} n0 ({{.*}}.out(outs[1:0]), .v(unused_v[23:0]));
+// CHECK-NEXT:   nmc_neuron #(.ID(0), .MODE(0), .RESET(0), .COMPARE(0), .SHIFT(0), .MULT(1), .MW(1), .THRESHOLD(1), {{.*}} n0 ({{.*}}.out(outs[1:0]), .v(unused_v[23:0]));
 // CHECK:        nmc_neuron #(.ID(15), {{.*}} n15 ({{.*}}.out(outs[31:30]),
 // CHECK-NEXT: endmodule
 // CHECK:      // core 1 at (1, 0): 5 neurons, 13 axons, 19 synapses
 // CHECK-NEXT: module [[CORE1:skip_core1]] (
 // The output neuron of layer b: leak shift 1, reset by subtraction, compare >, starts at tick 1.
-// CHECK:        nmc_neuron #(.ID(4), .MODE(0), .RESET(1), .COMPARE(1), .SHIFT(1), .THRESHOLD(5), .BIAS(0), .V_INIT(0), .START(1), {{.*}} n4 (
+// CHECK:        nmc_neuron #(.ID(4), .MODE(0), .RESET(1), .COMPARE(1), .SHIFT(1), .MULT(1), .MW(1), .THRESHOLD(5), .BIAS(0), .V_INIT(0), .START(1), {{.*}} n4 (
 // CHECK:      module [[CORE2:skip_core2]] (
 
 // The top level: the tick sequencer, one route per (source core, destination core) with as many

@@ -213,3 +213,23 @@ core.network @n ticks = 2 dt = 1.0e-03 chip = #core.chip<"tiny"> {
   core.output %o : tensor<1xf32>
 }
 // CHECK: core.decode: operand #0 (%h) is used before it is defined (ops must be listed in dataflow order; a cycle has no such order)
+
+// -----
+
+core.network @n ticks = 2 dt = 1.0e-03 chip = #core.chip<"tiny"> {
+^bb0(%x: tensor<2xf32>):
+  %in = core.input rate %x scale = 1.0 seed = 0 : tensor<2xf32> -> !core.spikes<2>
+  %h = core.neurons "h" spike(%in) delays = [0] pre = dense<[0, 1]> : tensor<2xi32> post = dense<[0, 0]> : tensor<2xi32> weight = dense<[1, 2]> : tensor<2xi8> threshold = dense<1> : tensor<1xi32> bias = dense<0> : tensor<1xi32> v_init = dense<0> : tensor<1xi32> decay_shift = 4 decay_mult = 17 reset = subtract compare = ge : (!core.spikes<2>) -> !core.spikes<1>
+  core.output
+}
+// CHECK: core.neurons 'h': 'decay_mult' (V -= (V * m) >> s) needs 'decay_shift' s >= 1 and 1 <= m <= 2^s, got m = 17, s = 4
+
+// -----
+
+core.network @n ticks = 2 dt = 1.0e-03 chip = #core.chip<"tiny"> {
+^bb0(%x: tensor<2xf32>):
+  %in = core.input rate %x scale = 1.0 seed = 0 : tensor<2xf32> -> !core.spikes<2>
+  %h = core.neurons "h" spike(%in) delays = [0] pre = dense<[0, 1]> : tensor<2xi32> post = dense<[0, 0]> : tensor<2xi32> weight = dense<[1, 2]> : tensor<2xi8> threshold = dense<1> : tensor<1xi32> bias = dense<0> : tensor<1xi32> v_init = dense<0> : tensor<1xi32> decay_shift = 0 decay_mult = 3 reset = subtract compare = ge : (!core.spikes<2>) -> !core.spikes<1>
+  core.output
+}
+// CHECK: core.neurons 'h': 'decay_mult' (V -= (V * m) >> s) needs 'decay_shift' s >= 1 and 1 <= m <= 2^s, got m = 3, s = 0
