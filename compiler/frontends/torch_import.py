@@ -98,8 +98,25 @@ def _module_layer(path: str, m: nn.Module) -> Layer:
     return tl.unsupported(path, kind)
 
 
+def _snntorch_layer(model: nn.Module) -> tuple[str, nn.Module] | None:
+    """The first snnTorch neuron layer of a live model (its class lives in the `snntorch` package), if any."""
+    for name, m in model.named_modules():
+        if type(m).__module__.split(".")[0] == "snntorch":
+            return name, m
+    return None
+
+
+SNNTORCH_ROUTE = (
+    "nmc reads snnTorch networks as NIR files: write one with snntorch.export_nir.export_to_nir (an nn.Sequential, "
+    "per-neuron tensor beta and threshold, one unbatched sample: the recipe in docs/nir.md) and compile the .nir file"
+)
+
+
 def graph_from_module(model: nn.Module, input_shape: tuple[int, ...] | None) -> LayerGraph:
     model = model.eval()
+    found = _snntorch_layer(model)
+    if found is not None:  # its forward branches on tensors (state shapes, reset modes): fx cannot trace it
+        raise NmcError(f"{type(model).__name__}: layer '{found[0]}' is snnTorch's {type(found[1]).__name__}; {SNNTORCH_ROUTE}")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
