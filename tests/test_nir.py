@@ -497,4 +497,5 @@ def test_a_live_snntorch_model_is_sent_to_the_nir_recipe_in_one_line():
     message = str(e.value)
     assert "\n" not in message
     assert message.startswith("Sequential: layer '1' is snnTorch's Leaky; nmc reads snnTorch networks as NIR files")
-    assert "export_to_nir" in message and "docs/nir.md" in message
+    assert "export_to_nir" in message
+    assert "docs/nir.md" in message
