@@ -102,6 +102,7 @@ SCHEMA: dict[str, dict[str, Key]] = {
     "cost": {
         "energy_synop_pj": Key("float", 2.0, 0, 1e9),
         "energy_neuron_update_pj": Key("float", 5.0, 0, 1e9),
+        "energy_spike_pj": Key("float", 0.0, 0, 1e9, help="per spike a neuron sends (0: folded into the others)"),
         "energy_hop_pj": Key("float", 3.0, 0, 1e9),
         "static_power_mw_per_core": Key("float", 0.2, 0, 1e9),
         "area_mm2_per_core": Key("float", 0.1, 0, 1e9),

@@ -40,10 +40,14 @@ def dynamic_report(run: Any, samples: int, image: Any, chip: Chip, mapping: Mapp
     events = run.synaptic_events / samples
     updates = run.neuron_updates / samples
     packets = run.packets / samples
+    spikes = run.spikes_emitted / samples
     hops = mapping.get("average_hops", 0.0)
+    # the event model (docs/chip-description.md, "Costs"): events of each kind times the chip's constant, plus
+    # static power over the inference; nothing else is counted (no host I/O, no idle cores beyond static power)
     dynamic_pj = (
-        events * cost["energy_synop_pj"] + updates * cost["energy_neuron_update_pj"] + packets * hops * cost["energy_hop_pj"]
-    )
+        events * cost["energy_synop_pj"] + updates * cost["energy_neuron_update_pj"] + spikes * cost["energy_spike_pj"]
+        + packets * hops * cost["energy_hop_pj"]
+    )  # fmt: skip
     static_pj = cost["static_power_mw_per_core"] * 1e-3 * mapping["cores_used"] * seconds * 1e12
     spiking = image.arrays["NRN "]["mode"] == 0
     activity = float(run.spikes[:, :, spiking].mean()) if run.spikes is not None and spiking.any() else 0.0
@@ -55,8 +59,16 @@ def dynamic_report(run: Any, samples: int, image: Any, chip: Chip, mapping: Mapp
         "energy_breakdown_uj": {
             "synaptic": round(events * cost["energy_synop_pj"] * 1e-6, 6),
             "neuron": round(updates * cost["energy_neuron_update_pj"] * 1e-6, 6),
+            "spikes": round(spikes * cost["energy_spike_pj"] * 1e-6, 6),
             "routing": round(packets * hops * cost["energy_hop_pj"] * 1e-6, 6),
             "static": round(static_pj * 1e-6, 6),
+        },
+        "events_per_inference": {
+            "synaptic_events": round(events, 4),
+            "neuron_updates": round(updates, 4),
+            "spikes": round(spikes, 4),
+            "packet_hops": round(packets * hops, 4),
+            "core_seconds": round(mapping["cores_used"] * seconds, 12),
         },
         "area_mm2": round(mapping["cores_used"] * cost["area_mm2_per_core"], 4),
         "activation_sparsity": round(1.0 - activity, 6),

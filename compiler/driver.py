@@ -43,6 +43,7 @@ class ImportOptions:
     name: str = "net"
     max_model_bytes: int = DEFAULT_MAX_MODEL_BYTES
     dt_given: float | None = None  # --dt as the user gave it (a NIR graph's own dt wins over the default)
+    conversion_reset: str = "subtract"  # how a converted ReLU's IF neurons reset (zero on chips without subtraction)
     notes: list[str] = field(default_factory=list)
 
 
@@ -192,6 +193,9 @@ def conversion_scales(graph: LayerGraph, opts: ImportOptions) -> tuple[float, di
 def _convert(graph: LayerGraph, opts: ImportOptions) -> ModuleOp:
     graph = fold_batchnorm(graph)
     scale, relu_scales = conversion_scales(graph, opts)
+    if opts.conversion_reset == "zero":
+        opts.notes.append("the chip resets neurons to zero only: the converted ReLUs' IF neurons reset to zero (their rates "
+                          "lose the residue above threshold; more --timesteps or a lower --percentile help)")  # fmt: skip
     lowering = LoweringOptions(
         ticks=opts.ticks,
         dt=opts.dt,
@@ -199,6 +203,7 @@ def _convert(graph: LayerGraph, opts: ImportOptions) -> ModuleOp:
         input_scale=scale,
         decoding=opts.decoding,
         name=opts.name,
+        reset=opts.conversion_reset,
     )
     return lower_to_snn(graph, lowering, relu_scales)
 

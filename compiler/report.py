@@ -102,17 +102,40 @@ class BinarySection(TypedDict):
     bytes: int
 
 
-class NeuroBenchSection(TypedDict):
+class NeuroBenchWorkload(TypedDict):
+    """NeuroBench's workload metrics of the snn-level model on the calibration data (nmc/neurobench.py)."""
+
+    activation_sparsity: float
+    synaptic_operations: dict[str, float]  # Effective_MACs, Effective_ACs, Dense: per sample
+    membrane_updates: float  # per sample
+    samples: int
+
+
+class NeuroBenchSection(TypedDict, total=False):
     footprint_bytes: int
     chip_memory_bits: int
     connection_sparsity: float
+    model: NeuroBenchWorkload  # with calibration data
 
 
 class EnergyBreakdown(TypedDict):
     synaptic: float
     neuron: float
+    spikes: float
     routing: float
     static: float
+
+
+class EventCounts(TypedDict):
+    """What the energy model multiplies, per inference: each count times its constant of the chip's `cost`
+    section (energy_synop_pj, energy_neuron_update_pj, energy_spike_pj, energy_hop_pj; static_power_mw_per_core
+    times core_seconds)."""
+
+    synaptic_events: float
+    neuron_updates: float
+    spikes: float
+    packet_hops: float
+    core_seconds: float
 
 
 class ChipRunSection(TypedDict):
@@ -123,6 +146,7 @@ class ChipRunSection(TypedDict):
     inference_seconds: float
     energy_per_inference_uj: float
     energy_breakdown_uj: EnergyBreakdown
+    events_per_inference: EventCounts
     area_mm2: float
     activation_sparsity: float
     dense_synops_per_sample: int

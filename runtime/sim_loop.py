@@ -93,7 +93,7 @@ def run_loop(
     in_counts = np.zeros((ring, max(chip.host_width, 1)))
     decode = _Decoders(chip, t, bk, batch)
     recorded, traced_host, traced_out = [], [], []
-    events = packets = 0.0
+    events = packets = emitted = 0.0
     updates = event_ticks = 0
     max_start = int(chip.start.max(initial=0))
     n_cols = t.fan_out.size
@@ -234,9 +234,12 @@ def run_loop(
             v, fired = _update_numpy(bk, v, cur[:k], prm, flags, (lo, hi), (fire_at, thr_subtract), (fired_buf, tmp_buf),
                                      out[:k], out_counts[r, :k], start_state > tick if starting else None)  # fmt: skip
         packets += float(out_counts[r] @ t.remote)
+        emitted += float(out_counts[r, :k].sum())  # 0/1 spikes (integrate neurons never fire)
         for rp in t.relay_packets:  # a relay read through sends what its root sent `lag` ticks earlier
             if tick >= rp.lag:
-                packets += float((in_counts if rp.from_host else out_counts)[(tick - rp.lag) % ring][rp.roots] @ rp.remote)
+                sent = (in_counts if rp.from_host else out_counts)[(tick - rp.lag) % ring][rp.roots]
+                packets += float(sent @ rp.remote)
+                emitted += float(sent.sum())
         updates += batch * (int((chip.start <= tick).sum()) if starting else n)
         decode.step(tick, out)
         if record:
@@ -250,6 +253,7 @@ def run_loop(
         synaptic_events=round(events),
         neuron_updates=int(updates),
         packets=round(packets),
+        spikes_emitted=round(emitted),
         stats={
             "backend": bk.name,
             "dtype": str(dtype),

@@ -115,7 +115,7 @@ def read_through(chip: Chip, spike_host: bool) -> tuple[Chip, list[RelayPackets]
     view.syn_weight = np.concatenate([chip.syn_weight[keep], weights])
     packets = []
     for h, L in sorted(set(zip(root_host[fused].tolist(), lag[fused].tolist(), strict=True))):
-        sel = fused & (root_host == h) & (lag == L) & (chip.remote > 0)
+        sel = fused & (root_host == h) & (lag == L)  # every relay: its spikes count, its packets where remote > 0
         if sel.any():
             packets.append(RelayPackets(h, L, root[sel], chip.remote[sel]))
     depth = max(chip.ring, int(uniq[2].max(initial=-2)) + 2, int(lag[fused].max(initial=-1)) + 1)  # none read: no extra depth

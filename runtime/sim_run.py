@@ -18,5 +18,6 @@ class SimRun:
     synaptic_events: int = 0  # synapses whose axon carried a nonzero value, summed over ticks and samples
     neuron_updates: int = 0  # active neuron (and partial-sum unit) updates
     packets: int = 0  # nonzero outputs delivered to a remote core (one per destination core of a multicast)
+    spikes_emitted: int = 0  # spikes sent by spiking neurons (relays read through included), over ticks and samples
     output_spikes: list[np.ndarray | None] | None = None  # record=True: per output, its train [batch, ticks, *shape]
     stats: dict = field(default_factory=dict)  # backend, dtype, ticks taken event-driven

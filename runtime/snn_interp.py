@@ -68,8 +68,10 @@ def run_snn(
     ticks: int | None = None,
     dtype: Any = np.float32,
     record: bool = False,
+    observe: Callable[[Operation, Any, list[np.ndarray], np.ndarray], None] | None = None,
 ) -> SnnRun:
-    """Run a network on a batch. `inputs` holds one array `[batch, *shape]` per network input."""
+    """Run a network on a batch. `inputs` holds one array `[batch, *shape]` per network input. `observe(op, kernel,
+    inputs, output)` is called after every op of every tick (a neuron kernel's `state` holds its membranes)."""
     net = find_network(module)
     block = net.body.block
     arrays = [inputs] if isinstance(inputs, np.ndarray) else list(inputs)
@@ -100,7 +102,10 @@ def run_snn(
     traces = {name: [] for _, name in recorded}
     for t in range(n_ticks):
         for op, kernel in zip(ops, kernels, strict=True):
-            env[op.results[0]] = kernel([env[v] for v in op.operands], t)
+            args = [env[v] for v in op.operands]
+            env[op.results[0]] = kernel(args, t)
+            if observe is not None:
+                observe(op, kernel, args, env[op.results[0]])
         for i, name in recorded:
             traces[name].append(env[ops[i].results[0]].astype(np.uint8))
     out_op = block.last_op
@@ -253,6 +258,7 @@ def _neuron(op: snn.IFOp | snn.LIFOp, dtype: np.dtype, ticks: int) -> Kernel:
         if v is None:
             v = np.full(current.shape, v_init, dtype=dtype)
         v = (beta * v if beta is not None else v) + current
+        state["v_before_reset"] = v
         fired = v > threshold if greater else v >= threshold
         s = fired.astype(dtype)
         if reset == snn.ResetMode.SUBTRACT:
@@ -262,6 +268,7 @@ def _neuron(op: snn.IFOp | snn.LIFOp, dtype: np.dtype, ticks: int) -> Kernel:
         state["v"] = v
         return s
 
+    step.state = state  # type: ignore[attr-defined]  # membranes (after and before the reset), for observers
     return step
 
 

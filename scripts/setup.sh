@@ -39,5 +39,8 @@ t=$SECONDS
 step "pip: torch done in $((SECONDS - t)) s; now nmc and its test packages (pyproject.toml, scripts/constraints.txt)"
 t=$SECONDS
 "${pip[@]}" -c scripts/constraints.txt -e ".[test]"
+# NeuroBench's harness for tests/test_neurobench.py, without its data-set dependencies: torchaudio pins an
+# older torch, and the harness and metrics import without it (or tonic)
+"${pip[@]}" --no-deps "neurobench==2.3.0"
 step "pip: nmc done in $((SECONDS - t)) s; setup took $((SECONDS - started)) s"
 echo "nmc is installed in .venv: run '. .venv/bin/activate' to put nmc-compile, nmc-run, nmc-opt, nmc-search and nmc-tnn on PATH"

@@ -72,7 +72,9 @@ def test_malformed_chip_files_name_line_and_column(text, message):
 
 
 def test_unknown_preset_lists_the_presets():
-    with pytest.raises(NmcError, match=r"unknown chip 'loihi9' \(presets: .*tianjic256"):
+    with pytest.raises(NmcError, match=r"unknown chip 'spinnaker9' \(presets: .*tianjic256"):
+        load_chip("spinnaker9")
+    with pytest.raises(NmcError, match=r"unknown chip 'loihi9' \(did you mean 'loihi1'\? presets: loihi1, "):
         load_chip("loihi9")
 
 

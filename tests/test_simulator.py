@@ -50,6 +50,8 @@ def test_counters_match_a_hand_count():
     # to core 1 (b's spike at tick 2 goes to the host decoder only).
     assert run.ticks == 4
     assert (run.synaptic_events, run.neuron_updates, run.packets) == (2 * 12, 2 * 11, 2 * 3)
+    # spikes: a.1 fires at ticks 0-2 (3), b once (tick 2); a.0 (threshold 100) never: 4 per sample
+    assert run.spikes_emitted == 2 * 4
     assert run.outputs[0].tolist() == [[1.0], [1.0]]  # b: 1, 2 (fires), 1 over ticks 1-3
     from nmc.costs import dynamic_report
 
@@ -71,7 +73,8 @@ def runs_equal(a, b) -> None:
     for x, y in zip(a.outputs, b.outputs, strict=True):
         assert np.array_equal(x, y)
     assert np.array_equal(a.spikes, b.spikes)
-    assert (a.synaptic_events, a.neuron_updates, a.packets) == (b.synaptic_events, b.neuron_updates, b.packets)
+    assert (a.synaptic_events, a.neuron_updates, a.packets, a.spikes_emitted) == (
+        b.synaptic_events, b.neuron_updates, b.packets, b.spikes_emitted)  # fmt: skip
 
 
 def test_float32_is_chosen_and_equals_int64(cnn_image, monkeypatch):
@@ -343,6 +346,7 @@ def test_copy_relays_read_through_give_the_same_spikes_and_counters():
     kept = chip.run(x, record=True)
     assert sorted(str(key[-1]) for key in chip.__dict__["_tables"]) == ["None", "True"]
     assert np.array_equal(through.outputs[0], kept.outputs[0])
-    assert (through.synaptic_events, through.neuron_updates, through.packets) == (
-        kept.synaptic_events, kept.neuron_updates, kept.packets)  # fmt: skip
+    assert (through.synaptic_events, through.neuron_updates, through.packets, through.spikes_emitted) == (
+        kept.synaptic_events, kept.neuron_updates, kept.packets, kept.spikes_emitted)  # fmt: skip
+    assert kept.spikes_emitted == int(kept.spikes.sum())  # the recorded raster, every neuron's spikes
     np.testing.assert_array_equal(through.outputs[0], run_core(compiled.module, x).outputs[0])

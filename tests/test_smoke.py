@@ -52,7 +52,7 @@ def test_help_of_every_tool_prints(tool):
     assert "Traceback" not in proc.stderr
     if tool == "nmc-compile":  # the chip presets and the defaults are in the help
         text = " ".join(proc.stdout.split())
-        assert "presets: mini, tianjic256, tiny, tnn16, truenorth4" in text
+        assert "presets: loihi1, mini, tianjic256, tiny, tnn16, truenorth4" in text
         assert "(default: tianjic256)" in text
 
 

@@ -274,6 +274,7 @@ class LoweringOptions:
     seed: int = 0
     decoding: str | None = None
     name: str = "net"
+    reset: str = "subtract"  # converted ReLUs: subtract keeps the residue (rate-exact); zero where a chip has only that
 
 
 def lower_to_snn(graph: LayerGraph, opts: LoweringOptions, relu_scales: dict[int, float] | None = None) -> ModuleOp:
@@ -325,7 +326,7 @@ def lower_to_snn(graph: LayerGraph, opts: LoweringOptions, relu_scales: dict[int
                 raise NmcError(f"layer '{ly.name}' (ReLU) in a spiking model: nmc.nn neurons already rectify; remove the ReLU")
             assert relu_scales is not None
             lam = relu_scales[i]
-            vals[i] = b.neuron(ins[0], threshold=lam / s_in[0], reset="subtract", compare="ge", name=ly.name)
+            vals[i] = b.neuron(ins[0], threshold=lam / s_in[0], reset=opts.reset, compare="ge", name=ly.name)
             out_sigma = lam
         else:
             raise NmcError(f"layer '{ly.name}': unsupported kind {ly.kind}")

@@ -22,6 +22,7 @@ from nmc.driver import ImportOptions, import_model, load_calibration
 from nmc.errors import NmcError
 from nmc.kinds.crossbar_run import run_command
 from nmc.kinds.driver import CompileContext
+from nmc.neurobench import workload_metrics
 from nmc.options import DEFAULT_TICKS, MIN_DECISION_AGREEMENT, CompileOptions
 from nmc.pipeline import mapping_section, profile_before_mapping
 from nmc.report import Report
@@ -71,6 +72,9 @@ class CrossbarDriver:
             name=ctx.stem,
             max_model_bytes=o.max_model_bytes,
         )
+        resets = ctx.chip.core["reset"]
+        if "subtract" not in resets and "zero" in resets:  # an ANN's IF neurons take the chip's reset (a note says so)
+            opts.conversion_reset = "zero"
         ctx.notes = opts.notes
         ctx.state["import"] = opts
         ctx.state["tuned"] = None
@@ -231,6 +235,8 @@ def _chip_outputs(module, snn_module, chip, report: dict, stem: str, stimulus, p
         if plot:
             report["notes_plot"] = "--plot needs --calibration data to simulate"
         return files
+    progress("NeuroBench's workload metrics of the snn level on calibration data")
+    report["neurobench"]["model"] = workload_metrics(snn_module, stimulus)
     progress("simulating the binary on calibration data")
     run = Simulator(image).run(stimulus, record=True)  # the image is the decoded binary
     dense = report["snn"]["synapses"] * report["ticks"]
