@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from nmc.conversion.layers import evaluate
 from nmc.dialects import snn
 from nmc.dialects.ir_arrays import to_numpy
 from nmc.runtime.snn_interp import run_snn, windows
@@ -32,12 +33,16 @@ SAMPLES = 32  # per-sample averages: the first 32 calibration samples measure th
 
 
 def _products(op: Any, x: np.ndarray, w_nonzero: np.ndarray) -> float:
-    """Sum over the batch of the products a connection op makes with nonzero weights and inputs `x != 0`."""
+    """Sum over the batch of the products a connection op (snn dense/conv op, or an ANN layer) makes with nonzero
+    weights and inputs `x != 0`."""
     xs = (x != 0).astype(w_nonzero.dtype)  # 0/1 products: each output's float32 sum is exact (below 2**24)
-    if isinstance(op, snn.DenseOp):
+    if isinstance(op, snn.DenseOp) or getattr(op, "kind", None) == "linear":
         return float((xs.reshape(xs.shape[0], -1) @ w_nonzero.T).sum(dtype=np.float64))
-    stride = tuple(int(v) for v in op.stride.get_values())
-    ph, pw = (int(v) for v in op.padding.get_values())
+    if isinstance(op, snn.Conv2dOp):
+        stride = tuple(int(v) for v in op.stride.get_values())
+        ph, pw = (int(v) for v in op.padding.get_values())
+    else:
+        stride, (ph, pw) = tuple(op.params["stride"]), op.params["padding"]
     if ph or pw:
         xs = np.pad(xs, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
     win = windows(xs, w_nonzero.shape[2:], stride)
@@ -68,8 +73,7 @@ def workload_metrics(snn_module: Any, x: np.ndarray) -> dict[str, Any]:
         elif isinstance(op, snn.IFOp | snn.LIFOp):
             fired += int(np.count_nonzero(out))
             outputs += int(out.size)
-            v = kernel.state["v_before_reset"]
-            before = previous.get(id(op))
+            v, before = kernel.state["v_before_reset"], previous.get(id(op))
             updates += int(v.size) if before is None else int(np.count_nonzero(v != before))
             previous[id(op)] = v.copy()
 
@@ -80,4 +84,31 @@ def workload_metrics(snn_module: Any, x: np.ndarray) -> dict[str, Any]:
         "synaptic_operations": {k: round(v / per, 4) for k, v in ops.items()},
         "membrane_updates": round(updates / per, 4),
         "samples": samples,
+    }
+
+
+def ann_metrics(graph: Any, x: np.ndarray) -> dict[str, Any]:
+    """NeuroBench's ActivationSparsity (of the ReLUs) and SynapticOperations of the float ANN a converted model was,
+    on the first SAMPLES samples of `x`: one pass, so multiply-accumulates (accumulates where an input is 0/1)."""
+    x = x[:SAMPLES]
+    fired = outputs = 0
+    ops = {"Effective_MACs": 0.0, "Effective_ACs": 0.0, "Dense": 0.0}
+
+    def observe(layer: Any, ins: list[np.ndarray], y: np.ndarray) -> None:
+        nonlocal fired, outputs
+        if layer.kind in ("linear", "conv2d"):
+            w = layer.params["weight"]
+            spiking = bool(np.isin(ins[0], (0.0, 1.0)).all())
+            ops["Effective_ACs" if spiking else "Effective_MACs"] += _products(layer, ins[0], (w != 0).astype(np.float32))
+            ops["Dense"] += _products(layer, np.ones_like(ins[0]), np.ones(w.shape, np.float32))
+        elif layer.kind == "relu":
+            fired += int(np.count_nonzero(y))
+            outputs += int(y.size)
+
+    evaluate(graph, x, observe=observe)
+    per = max(int(x.shape[0]), 1)
+    return {
+        "activation_sparsity": round(1.0 - fired / outputs, 6) if outputs else 0.0,
+        "synaptic_operations": {k: round(v / per, 4) for k, v in ops.items()},
+        "samples": int(x.shape[0]),
     }

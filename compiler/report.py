@@ -107,7 +107,15 @@ class NeuroBenchWorkload(TypedDict):
 
     activation_sparsity: float
     synaptic_operations: dict[str, float]  # Effective_MACs, Effective_ACs, Dense: per sample
-    membrane_updates: float  # per sample
+    membrane_updates: float  # per sample, membranes compared before the reset (as NeuroBench sees snnTorch's)
+    samples: int
+
+
+class NeuroBenchAnn(TypedDict):
+    """NeuroBench's metrics of the float ANN a converted model was (one pass; MACs), on the calibration data."""
+
+    activation_sparsity: float
+    synaptic_operations: dict[str, float]
     samples: int
 
 
@@ -116,6 +124,7 @@ class NeuroBenchSection(TypedDict, total=False):
     chip_memory_bits: int
     connection_sparsity: float
     model: NeuroBenchWorkload  # with calibration data
+    ann: NeuroBenchAnn  # a converted ANN, with calibration data
 
 
 class EnergyBreakdown(TypedDict):

@@ -64,3 +64,98 @@ def test_an_snntorch_network_through_nir_measures_as_neurobench_measures_it(tmp_
     # synaptic weights and biases; the difference is exactly snnTorch's neuron modules (beta, threshold, membrane
     # buffer, graded_spikes_factor, reset_mechanism_val)
     assert theirs["Footprint"] - report["footprint_bytes"] == neuron_bytes
+
+
+def _nb_metrics():
+    from neurobench.metrics.static import ConnectionSparsity, Footprint
+    from neurobench.metrics.workload import ActivationSparsity, MembraneUpdates, SynapticOperations
+
+    return [[Footprint, ConnectionSparsity], [ActivationSparsity, SynapticOperations, MembraneUpdates]]
+
+
+def _run(model, x: np.ndarray) -> dict:
+    from neurobench.benchmarks import Benchmark
+
+    data = torch.utils.data.TensorDataset(torch.from_numpy(x), torch.zeros(len(x), dtype=torch.int64))
+    return Benchmark(model, torch.utils.data.DataLoader(data, batch_size=len(x)), [], [], _nb_metrics()).run(verbose=False)
+
+
+def _weights(n_in: int) -> list[nn.Module]:
+    torch.manual_seed(0)
+    first, second = nn.Linear(n_in, 32), nn.Linear(32, 10)
+    with torch.no_grad():
+        first.weight.mul_(4)
+        second.weight[:, :4] = 0  # zero weights: connection sparsity and the effective operations see them
+    return [first, second]
+
+
+def test_an_nmc_nn_snn_measures_as_neurobench_measures_it_stepped_tick_by_tick():
+    """An nmc.nn LIF network, rate-coded: NeuroBench steps it over the encoder's spike trains (a NeuroBenchModel that
+    runs one tick per call)."""
+    from neurobench.models.neurobench_model import NeuroBenchModel
+
+    from nmc import nn as nmc_nn
+    from nmc.dialects import snn
+
+    first, second = _weights(64)
+    net = nn.Sequential(first, nmc_nn.LIF(beta=0.875, reset="zero"), second, nmc_nn.LIF(beta=0.875, reset="zero")).eval()
+    x = np.random.default_rng(1).random((32, 64)).astype(np.float32)
+    opts = {"calibration": x, "encoding": "rate", "timesteps": 16, "input_shape": (64,), "allow_accuracy_loss": True}
+    report = nmc.compile(net, **opts).report["neurobench"]
+    # the spike trains nmc's rate encoder sends (docs/snn-dialect.md: u += x * scale; s = u >= 1; u -= s)
+    level = nmc.compile(net, target="mlir", level="snn", **opts).module
+    scale = np.float32(next(op for op in level.walk() if isinstance(op, snn.EncodeRateOp)).scale.value.data)
+    u, trains = np.zeros_like(x), []
+    for _ in range(16):
+        u += x * scale
+        s = (u >= 1).astype(np.float32)
+        u -= s
+        trains.append(s)
+    trains = np.stack(trains, 1)
+
+    class Stepped(NeuroBenchModel):
+        def __init__(self, net: nn.Module):
+            super().__init__()
+            self.net = net
+            self.add_activation_module(nmc_nn.IF)
+
+        def __call__(self, data: torch.Tensor) -> torch.Tensor:
+            nmc_nn.reset_states(self.net)
+            with torch.no_grad():
+                return torch.stack([self.net(data[:, t]) for t in range(data.shape[1])], 1)
+
+        def __net__(self) -> nn.Module:
+            return self.net
+
+    theirs = _run(Stepped(net), trains)
+    ours = report["model"]
+    assert ours["activation_sparsity"] == pytest.approx(theirs["ActivationSparsity"], abs=1e-6)
+    for key in ("Effective_ACs", "Dense"):
+        assert ours["synaptic_operations"][key] == pytest.approx(theirs["SynapticOperations"][key], abs=1e-3)
+    # the stated rule: NeuroBench reads membranes of snnTorch neurons only (its hooks test snn.SpikingNeuron), so it
+    # counts none for nmc.nn's; nmc counts them as it does for snnTorch's (every neuron, every tick it changes)
+    assert theirs["MembraneUpdates"] == 0
+    assert ours["membrane_updates"] > 0
+    assert round(report["connection_sparsity"], 4) == theirs["ConnectionSparsity"]
+    assert report["footprint_bytes"] == theirs["Footprint"]  # nmc.nn neurons hold no tensors: weights and biases only
+
+
+def test_a_converted_anns_own_metrics_are_neurobenchs_on_the_ann():
+    """A ReLU MLP: report.json's neurobench.ann is NeuroBench's measurement of the ANN itself (one pass,
+    multiply-accumulates), beside neurobench.model, the SNN it became (accumulates over the ticks)."""
+    from neurobench.models import TorchModel
+
+    first, second = _weights(64)
+    ann = nn.Sequential(first, nn.ReLU(), second).eval()
+    x = np.random.default_rng(2).random((32, 64)).astype(np.float32)
+    report = nmc.compile(ann, calibration=x, input_shape=(64,), allow_accuracy_loss=True).report["neurobench"]
+    theirs = _run(TorchModel(ann), x)
+    ours = report["ann"]
+    assert ours["activation_sparsity"] == pytest.approx(theirs["ActivationSparsity"], abs=1e-6)
+    for key in ("Effective_MACs", "Effective_ACs", "Dense"):
+        assert ours["synaptic_operations"][key] == pytest.approx(theirs["SynapticOperations"][key], abs=1e-3)
+    assert ours["synaptic_operations"]["Effective_MACs"] > 0
+    assert theirs["MembraneUpdates"] == 0  # an ANN has no membranes; the SNN's are in neurobench.model
+    assert report["model"]["membrane_updates"] > 0
+    assert round(report["connection_sparsity"], 4) == theirs["ConnectionSparsity"]
+    assert report["footprint_bytes"] == theirs["Footprint"]

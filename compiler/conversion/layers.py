@@ -8,7 +8,7 @@ drives the `NetworkBuilder`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -178,8 +178,14 @@ def _conv(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, stride: Sequence[i
     return y if b is None else y + b[None, :, None, None]
 
 
-def evaluate(graph: LayerGraph, x: np.ndarray, *, watch: str = "relu") -> tuple[list[np.ndarray], dict[int, np.ndarray]]:
-    """Run the graph as a float ANN on a batch; return outputs and the activations of `watch` layers."""
+Observer = Callable[[Layer, list[np.ndarray], np.ndarray], None]
+
+
+def evaluate(
+    graph: LayerGraph, x: np.ndarray, *, watch: str = "relu", observe: Observer | None = None
+) -> tuple[list[np.ndarray], dict[int, np.ndarray]]:  # fmt: skip
+    """Run the graph as a float ANN on a batch; return outputs and the activations of `watch` layers. `observe(layer,
+    inputs, output)` sees every layer."""
     values: dict[int, np.ndarray] = {}
     watched: dict[int, np.ndarray] = {}
     for i, ly in enumerate(graph.layers):
@@ -208,6 +214,8 @@ def evaluate(graph: LayerGraph, x: np.ndarray, *, watch: str = "relu") -> tuple[
         else:
             raise NmcError(f"layer '{ly.name}' ({ly.kind}) cannot be evaluated as a float ANN")
         values[i] = y
+        if observe is not None:
+            observe(ly, ins, y)
         if ly.kind == watch:
             watched[i] = y
     return [values[i] for i in graph.outputs], watched

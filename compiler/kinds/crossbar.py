@@ -150,9 +150,12 @@ class CrossbarDriver:
     def chip_outputs(self, module: Any, image: Any, binary: bytes, ctx: CompileContext) -> dict[str, str | bytes]:
         o = ctx.options
         stimulus = ctx.state["stimulus"] if o.check else None
-        return _chip_outputs(
+        files = _chip_outputs(
             module, ctx.state["snn_module"], ctx.chip, ctx.report, ctx.stem, stimulus, o.plot, ctx.say, image, binary
         )
+        if ctx.state["import"].neurobench_ann is not None:
+            ctx.report["neurobench"]["ann"] = ctx.state["import"].neurobench_ann
+        return files
 
     def target_outputs(self, target: str, module: Any, image: Any, ctx: CompileContext) -> dict[str, str | bytes]:
         o = ctx.options
