@@ -19,6 +19,11 @@ def neurobench_static(snn_module: Any, image: Any, chip: Chip) -> NeuroBenchSect
     biases = [to_numpy(op.bias) for op in snn_module.walk() if isinstance(op, snn.DenseOp | snn.Conv2dOp) and op.bias is not None]
     n_w = sum(w.size for w in weights)
     zeros = sum(int((w == 0).sum()) for w in weights)
+    # per neuron, as a torch implementation holds them: threshold and membrane, and beta for a LIF
+    neurons = [
+        (op, int(np.prod(snn.shape_of(op.output.type)))) for op in snn_module.walk() if isinstance(op, snn.IFOp | snn.LIFOp)
+    ]
+    per_neuron = sum(n * (3 if isinstance(op, snn.LIFOp) else 2) for op, n in neurons)
     c = chip.core
     n_syn = int(image.arrays["SYN "]["weight"].size)
     n_neurons = int(image.arrays["NRN "]["core"].size)
@@ -26,6 +31,7 @@ def neurobench_static(snn_module: Any, image: Any, chip: Chip) -> NeuroBenchSect
     chip_bits = n_syn * c["weight_bits"] + n_neurons * (c["threshold_bits"] + c["leak_bits"] + c["membrane_bits"]) + n_axons * 16
     return {
         "footprint_bytes": 4 * (n_w + sum(b.size for b in biases)),
+        "footprint_with_neurons_bytes": 4 * (n_w + sum(b.size for b in biases) + per_neuron),
         "chip_memory_bits": int(chip_bits),
         "connection_sparsity": round(zeros / n_w, 6) if n_w else 0.0,
     }

@@ -120,7 +120,8 @@ class NeuroBenchAnn(TypedDict):
 
 
 class NeuroBenchSection(TypedDict, total=False):
-    footprint_bytes: int
+    footprint_bytes: int  # float32 synaptic weights and biases
+    footprint_with_neurons_bytes: int  # and per neuron: threshold, membrane (and beta for a LIF), float32
     chip_memory_bits: int
     connection_sparsity: float
     model: NeuroBenchWorkload  # with calibration data

@@ -62,8 +62,10 @@ def test_an_snntorch_network_through_nir_measures_as_neurobench_measures_it(tmp_
     assert report["connection_sparsity"] > 0
     # the stated rule for the footprint: NeuroBench counts every parameter and buffer of the torch module, nmc the
     # synaptic weights and biases; the difference is exactly snnTorch's neuron modules (beta, threshold, membrane
-    # buffer, graded_spikes_factor, reset_mechanism_val)
+    # buffer, graded_spikes_factor, reset_mechanism_val); with the neurons' own numbers (beta, threshold, membrane)
+    # only snnTorch's two scalars per layer remain (a float32 and an int64)
     assert theirs["Footprint"] - report["footprint_bytes"] == neuron_bytes
+    assert theirs["Footprint"] - report["footprint_with_neurons_bytes"] == 12 * len(neurons)
 
 
 def _nb_metrics():
