@@ -19,11 +19,10 @@ def neurobench_static(snn_module: Any, image: Any, chip: Chip) -> NeuroBenchSect
     biases = [to_numpy(op.bias) for op in snn_module.walk() if isinstance(op, snn.DenseOp | snn.Conv2dOp) and op.bias is not None]
     n_w = sum(w.size for w in weights)
     zeros = sum(int((w == 0).sum()) for w in weights)
-    # per neuron, as a torch implementation holds them: threshold and membrane, and beta for a LIF
-    neurons = [
-        (op, int(np.prod(snn.shape_of(op.output.type)))) for op in snn_module.walk() if isinstance(op, snn.IFOp | snn.LIFOp)
-    ]
-    per_neuron = sum(n * (3 if isinstance(op, snn.LIFOp) else 2) for op, n in neurons)
+    # per neuron, as a torch implementation holds them: threshold and membrane, beta for a LIF, and alpha and the
+    # synaptic current for a current-based LIF
+    held = {snn.IFOp: 2, snn.LIFOp: 3, snn.CubaLIFOp: 5}
+    per_neuron = sum(int(np.prod(snn.shape_of(op.output.type))) * held[type(op)] for op in snn_module.walk() if type(op) in held)
     c = chip.core
     n_syn = int(image.arrays["SYN "]["weight"].size)
     n_neurons = int(image.arrays["NRN "]["core"].size)

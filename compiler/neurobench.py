@@ -70,7 +70,7 @@ def workload_metrics(snn_module: Any, x: np.ndarray) -> dict[str, Any]:
             spiking = bool(np.isin(args[0], (0.0, 1.0)).all())
             ops["Effective_ACs" if spiking else "Effective_MACs"] += _products(op, args[0], w_nonzero)
             ops["Dense"] += dense * args[0].shape[0]
-        elif isinstance(op, snn.IFOp | snn.LIFOp):
+        elif isinstance(op, snn.IFOp | snn.LIFOp | snn.CubaLIFOp):
             fired += int(np.count_nonzero(out))
             outputs += int(out.size)
             v, before = kernel.state["v_before_reset"], previous.get(id(op))

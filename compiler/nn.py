@@ -119,7 +119,31 @@ class LIF(IF):
         return f"beta={self.beta}, " + super().extra_repr()
 
 
-NEURON_TYPES = (IF, LIF)
+class CubaLIF(LIF):
+    """Current-based LIF neurons (docs/neuron-families.md): `i = alpha * i + I`, `v = beta * v + i`, then fire and
+    reset `v` as `IF` (the synaptic current keeps its value). snnTorch's `Synaptic` with reset_delay=False."""
+
+    def __init__(self, alpha: float, beta: float, threshold: float = 1.0, reset: str = "zero", compare: str = "gt",
+                 v_init: float = 0.0, surrogate_slope: float = 25.0):  # fmt: skip
+        super().__init__(beta, threshold, reset, compare, v_init, surrogate_slope)
+        if not 0.0 <= alpha <= 1.0:
+            raise ValueError(f"alpha must be in [0, 1], got {alpha}")
+        self.alpha = float(alpha)
+        self.i: torch.Tensor | None = None
+
+    def reset_state(self) -> None:
+        super().reset_state()
+        self.i = None
+
+    def integrate(self, v: torch.Tensor, current: torch.Tensor) -> torch.Tensor:
+        self.i = current if self.i is None else self.alpha * self.i + current
+        return self.beta * v + self.i
+
+    def extra_repr(self) -> str:
+        return f"alpha={self.alpha}, " + super().extra_repr()
+
+
+NEURON_TYPES = (IF, LIF, CubaLIF)
 
 
 def reset_states(model: nn.Module) -> None:

@@ -527,6 +527,29 @@ class LIFOp(_NeuronOp):
             raise _fail(self, "beta", f"must be in [0, 1], got {beta}")
 
 
+@irdl_op_definition
+class CubaLIFOp(_NeuronOp):
+    """Current-based leaky integrate-and-fire population (docs/neuron-families.md): a synaptic current with its
+    own decay `alpha` feeds the membrane.
+
+    Per tick: `i = alpha * i + I`, then `v = beta * v + i` (the new current), then fire and reset `v` as
+    `snn.if` (the current is not reset). snnTorch's `Synaptic` and NIR's `CubaLIF` (forward Euler, unit
+    gains) compute the same.
+    """
+
+    name = "snn.cuba_lif"
+    alpha = prop_def(F64Attr)
+    beta = prop_def(F64Attr)
+    assembly_format = "$input `alpha` `=` $alpha `beta` `=` $beta " + _NEURON_FORMAT
+
+    def verify_(self) -> None:
+        super().verify_()
+        for prop in ("alpha", "beta"):
+            value = getattr(self, prop).value.data
+            if not 0.0 <= value <= 1.0:
+                raise _fail(self, prop, f"must be in [0, 1], got {value}")
+
+
 # --------------------------------------------------------------------------- decoders
 
 
@@ -587,6 +610,7 @@ SNN = Dialect(
         ReshapeOp,
         DelayOp,
         AddOp,
+        CubaLIFOp,
         *NEURON_OPS,
         *DECODER_OPS,
     ],

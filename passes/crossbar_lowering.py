@@ -200,6 +200,12 @@ class _Lowering:
                     terms[s] = (terms[s] + scale * m) if s in terms else scale * m
                 const = const + scale * part.const
             self.values[op.output] = Affine(terms, const)
+        elif isinstance(op, snn.CubaLIFOp):
+            raise NmcError(
+                f"snn.cuba_lif '{self.name(op.output, 'pop')}': a current-based LIF population (a synaptic current with its "
+                "own decay) has no core-level form yet (docs/neuron-families.md): run it at the snn level (--target mlir "
+                "--level snn), or retrain with LIF neurons for a chip"
+            )
         elif isinstance(op, snn.IFOp | snn.LIFOp):
             beta = op.beta.value.data if isinstance(op, snn.LIFOp) else 1.0
             g = self.group(

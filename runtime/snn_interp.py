@@ -272,6 +272,31 @@ def _neuron(op: snn.IFOp | snn.LIFOp, dtype: np.dtype, ticks: int) -> Kernel:
     return step
 
 
+def _cuba_neuron(op: snn.CubaLIFOp, dtype: np.dtype, ticks: int) -> Kernel:
+    """docs/neuron-families.md: i = alpha i + I; v = beta v + i; fire and reset v (the current keeps its value)."""
+    alpha, beta = dtype.type(_scalar(op.alpha)), dtype.type(_scalar(op.beta))
+    threshold, v_init = dtype.type(_scalar(op.threshold)), dtype.type(_scalar(op.v_init))
+    greater, reset = op.compare.data == snn.Compare.GT, op.reset.data
+    state: dict[str, np.ndarray] = {}
+
+    def step(args: list[np.ndarray], t: int) -> np.ndarray:
+        current = args[0]
+        i = alpha * state["i"] + current if "i" in state else current.astype(dtype, copy=True)
+        v = beta * state.get("v", np.full(current.shape, v_init, dtype=dtype)) + i
+        state["i"], state["v_before_reset"] = i, v
+        fired = v > threshold if greater else v >= threshold
+        s = fired.astype(dtype)
+        if reset == snn.ResetMode.SUBTRACT:
+            v = v - s * threshold
+        elif reset == snn.ResetMode.ZERO:
+            v = np.where(fired, dtype.type(0), v)
+        state["v"] = v
+        return s
+
+    step.state = state  # type: ignore[attr-defined]
+    return step
+
+
 def _decode_count(op: snn.DecodeCountOp, dtype: np.dtype, ticks: int) -> Kernel:
     state: dict[str, np.ndarray] = {}
 
@@ -319,6 +344,7 @@ _KERNELS: dict[type[Operation], Callable[[Any, np.dtype, int], Kernel]] = {
     snn.AddOp: _add,
     snn.IFOp: _neuron,
     snn.LIFOp: _neuron,
+    snn.CubaLIFOp: _cuba_neuron,
     snn.DecodeCountOp: _decode_count,
     snn.DecodeFirstSpikeOp: _decode_first_spike,
     snn.DecodeMembraneOp: _decode_membrane,

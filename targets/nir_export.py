@@ -93,7 +93,7 @@ class _Export:
             self.node(op.output, "delay", node, [op.input])
         elif isinstance(op, snn.AddOp):
             self._add(op)
-        elif isinstance(op, snn.IFOp | snn.LIFOp):
+        elif isinstance(op, snn.IFOp | snn.LIFOp | snn.CubaLIFOp):
             self._neuron(op, where)
         elif isinstance(op, snn.DecodeCountOp | snn.DecodeFirstSpikeOp | snn.DecodeMembraneOp):
             self._output(op)
@@ -114,7 +114,7 @@ class _Export:
             sources.append(n)
         self.sources[op.output] = sources  # NIR sums every edge into a node
 
-    def _neuron(self, op: snn.IFOp | snn.LIFOp, where: str) -> None:
+    def _neuron(self, op: snn.IFOp | snn.LIFOp | snn.CubaLIFOp, where: str) -> None:
         import nir
 
         if op.reset.data != snn.ResetMode.ZERO or op.compare.data != snn.Compare.GT:
@@ -128,8 +128,19 @@ class _Export:
         shape = snn.shape_of(op.output.type)
         theta = np.full(shape, op.threshold.value.data, np.float32)
         zeros = np.zeros(shape, np.float32)
-        beta = op.beta.value.data if isinstance(op, snn.LIFOp) else 1.0
-        if beta == 0.0:
+        beta = op.beta.value.data if isinstance(op, snn.LIFOp | snn.CubaLIFOp) else 1.0
+        if isinstance(op, snn.CubaLIFOp):  # tau_syn, tau_mem with 1 - dt/tau = alpha, beta in float32; unit gains
+            alpha = op.alpha.value.data
+            if not (0.0 < alpha < 1.0 and 0.0 < beta < 1.0):
+                raise NmcError(f"{where}: alpha = {alpha:g}, beta = {beta:g}; a NIR CubaLIF needs both in (0, 1) (finite "
+                               "time constants)")  # fmt: skip
+            tau_syn, tau_mem = float32_tau(alpha, self.dt), float32_tau(beta, self.dt)
+            node = nir.CubaLIF(
+                tau_syn=np.full(shape, tau_syn, np.float32), tau_mem=np.full(shape, tau_mem, np.float32),
+                r=np.full(shape, tau_mem / np.float32(self.dt), np.float32), v_leak=zeros, v_threshold=theta,
+                v_reset=zeros, w_in=np.full(shape, tau_syn / np.float32(self.dt), np.float32),
+            )  # fmt: skip
+        elif beta == 0.0:
             node = nir.Threshold(threshold=theta)
         elif beta == 1.0:  # dv/dt = r I, r = 1/dt: unit gain per tick
             node = nir.IF(r=np.full(shape, 1.0 / self.dt, np.float32), v_threshold=theta, v_reset=zeros)

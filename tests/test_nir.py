@@ -245,12 +245,11 @@ def _refused(tmp_path, graph_or_bytes, pattern: str) -> None:
 
 def test_unsupported_node_malformed_file_wrong_shapes_and_cycles_are_one_line(tmp_path):
     n = 3
-    cuba = nir.CubaLIF(tau_syn=np.full(n, 1e-3), tau_mem=np.full(n, 1e-3), r=np.ones(n), v_leak=np.zeros(n),
-                       v_threshold=np.ones(n), v_reset=np.zeros(n), w_in=np.ones(n))  # fmt: skip
+    cuba = nir.CubaLI(tau_syn=np.full(n, 1e-3), tau_mem=np.full(n, 1e-3), r=np.ones(n), v_leak=np.zeros(n), w_in=np.ones(n))
     io = {"in": nir.Input(input_type={"input": np.array([n])}), "out": nir.Output(output_type={"output": np.array([n])})}
     g = nir.NIRGraph(nodes={**io, "w": nir.Linear(weight=np.eye(n, dtype=np.float32)), "c": cuba},
                      edges=[("in", "w"), ("w", "c"), ("c", "out")])  # fmt: skip
-    _refused(tmp_path, g, r"bad\.nir: node 'c' \(CubaLIF\): CubaLIF needs a synaptic-current state per neuron")
+    _refused(tmp_path, g, r"bad\.nir: node 'c' \(CubaLI\): CubaLI a non-spiking current-based integrator: only CubaLIF")
     _refused(tmp_path, b"not hdf5 at all", r"bad\.nir: not a NIR file \(NIR graphs are HDF5 files")
     wrong = nir.NIRGraph(nodes={**io, "w": nir.Linear(weight=np.ones((n, n + 2), np.float32)), "l": _lif(n, 1e-3, 1.0)},
                          edges=[("in", "w"), ("w", "l"), ("l", "out")], type_check=False)  # fmt: skip

@@ -61,11 +61,22 @@ class Residual(nn.Module):
         return self.n2(self.out(s))
 
 
+def dense_cuba() -> nn.Module:
+    """Current-based LIF (docs/neuron-families.md), both resets and comparisons."""
+    return nn.Sequential(
+        nn.Linear(20, 16),
+        nmc_nn.CubaLIF(alpha=0.7, beta=0.85),
+        nn.Linear(16, 4),
+        nmc_nn.CubaLIF(alpha=0.5, beta=0.9, reset="subtract", compare="ge", v_init=0.2),
+    )
+
+
 MODELS = {
     "dense-lif-subtract": (dense_lif_subtract, (20,)),
     "dense-if-zero": (dense_if_zero, (4, 5)),
     "conv-lif-zero": (conv_lif_zero, (2, 8, 8)),
     "residual": (Residual, (12,)),
+    "dense-cuba": (dense_cuba, (20,)),
 }
 
 

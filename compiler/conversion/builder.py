@@ -184,6 +184,22 @@ class NetworkBuilder:
             op = snn.LIFOp.build(operands=[x], result_types=result, properties={**props, "beta": snn.f64(beta)})
         return self._add(op, name)
 
+    def cuba_neuron(
+        self, x: SSAValue, *, threshold: float, alpha: float, beta: float, reset: str = "zero", compare: str = "gt",
+        v_init: float = 0.0, name: str | None = None,
+    ) -> SSAValue:  # fmt: skip
+        """A current-based LIF population: synaptic current decay `alpha`, membrane decay `beta` per tick."""
+        props = {
+            "threshold": snn.f64(threshold),
+            "reset": snn.ResetModeAttr(snn.ResetMode(reset)),
+            "compare": snn.CompareAttr(snn.Compare(compare)),
+            "v_init": snn.f64(v_init),
+            "alpha": snn.f64(alpha),
+            "beta": snn.f64(beta),
+        }
+        op = snn.CubaLIFOp.build(operands=[x], result_types=[snn.SpikesType(snn.shape_of(x.type))], properties=props)
+        return self._add(op, name)
+
     # ---------------------------------------------------------------- decoders
 
     def decode(self, x: SSAValue, kind: str = "count", *, beta: float = 1.0, name: str | None = None) -> SSAValue:

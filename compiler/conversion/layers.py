@@ -327,6 +327,8 @@ def lower_to_snn(graph: LayerGraph, opts: LoweringOptions, relu_scales: dict[int
             out_sigma = 1.0
         elif ly.kind == "identity":
             vals[i] = ins[0]
+        elif ly.kind == "neuron" and "alpha" in p:  # current-based (nmc.nn.CubaLIF)
+            vals[i] = b.cuba_neuron(ins[0], name=ly.name, **p)
         elif ly.kind == "neuron":
             vals[i] = b.neuron(ins[0], name=ly.name, **p)
         elif ly.kind == "relu":

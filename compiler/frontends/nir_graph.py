@@ -252,8 +252,8 @@ def choose_dt(nodes: dict[str, Any], given: float | None, metadata: dict, notes:
     implied = {  # exporters use round numbers (snnTorch: 1e-4): 6 significant digits undo float32 rounding
         float(f"{np.float32(t) / np.float32(r):.6g}")
         for node in nodes.values()
-        if isinstance(node, nir.LIF)
-        for t, r in zip(np.ravel(node.tau), np.ravel(node.r), strict=False)
+        if isinstance(node, nir.LIF | nir.CubaLIF)
+        for t, r in zip(np.ravel(node.tau if isinstance(node, nir.LIF) else node.tau_mem), np.ravel(node.r), strict=False)
     }
     convention = exporter_convention(nodes)  # before r = tau/dt: Norse's r = 1 would read as dt = tau (no memory)
     if convention is not None:
@@ -262,7 +262,8 @@ def choose_dt(nodes: dict[str, Any], given: float | None, metadata: dict, notes:
         return dt
     if len(implied) == 1:
         dt = implied.pop()
-        notes.append(f"NIR: no dt in the graph; dt = {dt:g} s inferred from r = tau/dt of every LIF (snnTorch's convention)")
+        notes.append(f"NIR: no dt in the graph; dt = {dt:g} s inferred from r = tau/dt of every LIF and CubaLIF "
+                     "(snnTorch's convention)")  # fmt: skip
         return dt
     notes.append(f"NIR: no dt in the graph and none given; assumed dt = {DEFAULT_DT:g} s (give --dt to change it)")
     return DEFAULT_DT

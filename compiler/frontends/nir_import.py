@@ -29,9 +29,7 @@ from nmc.errors import NmcError
 from nmc.frontends.nir_graph import choose_dt, flatten_subgraphs, node_kind, order_nodes, read_graph
 
 _REFUSED = {
-    "CubaLIF": "needs a synaptic-current state per neuron, which the chip model's neurons do not have (they "
-    "integrate their input directly): retrain with LIF neurons",
-    "CubaLI": "needs a synaptic-current state per neuron, which the chip model's neurons do not have",
+    "CubaLI": "a non-spiking current-based integrator: only CubaLIF (spiking) is read so far (docs/neuron-families.md)",
 }
 
 
@@ -110,8 +108,10 @@ def import_nir(source: Any, *, ticks: int, dt: float | None, name: str, notes: l
         notes.append(
             "NIR: " + "; ".join(imp.neurons) + ". Every neuron fires when v > threshold and resets v to v_reset (NIR "
             "cannot state reset by subtraction, snnTorch's default: a network trained that way spikes differently here; "
-            "retrain with reset to zero, or compile the torch module itself)"
-        )
+            "retrain with reset_mechanism='zero'"
+            + (", and reset_delay=False for snnTorch's Synaptic (CubaLIF), whose delayed reset NIR cannot state either)"
+               if any("(CubaLIF)" in line for line in imp.neurons) else ")")
+        )  # fmt: skip
     return b.finish(outputs)
 
 
@@ -282,6 +282,33 @@ def _neuron_params(imp: _Import, where: str, node: Any, leaky: bool) -> tuple[fl
     return theta, beta, _unit(r * (imp.dt / tau)), leak
 
 
+def _cuba_params(imp: _Import, where: str, node: Any) -> tuple[float, float, float, np.ndarray]:
+    """(threshold, alpha, beta, input gain) of a CubaLIF node by forward Euler (docs/neuron-families.md):
+    i = alpha i + (dt/tau_syn) w_in x, v = beta v + (dt/tau_mem) r i; both gains fold into the weights (i only
+    feeds v). A v_leak would enter v, not i: refused."""
+    theta = _uniform(where, "v_threshold", node.v_threshold, positive=True)
+    if np.any(np.asarray(getattr(node, "v_reset", 0)) != 0):
+        raise NmcError(f"{where}: v_reset = {np.ravel(node.v_reset)[0]:g}; the neurons reset to 0: use v_reset = 0")
+    if np.any(np.asarray(node.v_leak) != 0):
+        raise NmcError(f"{where}: v_leak = {np.ravel(node.v_leak)[0]:g}; a current-based LIF is read with v_leak = 0 only")
+    taus = []
+    for what in ("tau_syn", "tau_mem"):
+        tau = np.asarray(getattr(node, what), dtype=np.float32)
+        if not tau.size or np.any(tau <= 0) or not np.all(np.isfinite(tau)):
+            raise NmcError(f"{where}: {what} must be positive and finite")
+        taus.append(tau)
+    tau_syn, tau_mem = taus
+    alpha = _uniform(where, "tau_syn", 1 - (imp.dt / tau_syn))
+    beta = _uniform(where, "tau_mem", 1 - (imp.dt / tau_mem))
+    if not (0 <= alpha <= 1 and 0 <= beta <= 1):
+        raise NmcError(f"{where}: dt = {imp.dt:g} s is longer than a time constant (alpha {alpha:g}, beta {beta:g}): "
+                       "give a smaller --dt")  # fmt: skip
+    w_in = np.asarray(getattr(node, "w_in", 1.0), dtype=np.float32)
+    r = np.asarray(node.r, dtype=np.float32)
+    gain = _unit(w_in * (imp.dt / tau_syn)) * _unit(r * (imp.dt / tau_mem))
+    return theta, alpha, beta, _unit(np.asarray(gain, np.float32))
+
+
 def _unit(gain: np.ndarray) -> np.ndarray:
     """A gain within float32 rounding of 1 is 1 (exporters write r = tau/dt), as snnTorch's importer treats it."""
     return np.ones(1) if np.allclose(gain, 1.0, rtol=1e-6, atol=0) else gain.astype(np.float64)
@@ -327,6 +354,12 @@ def _lower_node(b: NetworkBuilder, imp: _Import, name: str, node: Any, ins: list
         return b.neuron(
             x, threshold=theta, beta=beta if isinstance(node, nir.LIF) else None, reset="zero", compare="gt", name=name
         )
+    if isinstance(node, nir.CubaLIF):
+        theta, alpha, beta, gain = _cuba_params(imp, where, node)
+        imp.neurons.append(f"'{name}' (CubaLIF) became a current-based LIF, alpha = 1 - dt/tau_syn = {alpha:.6g}, "
+                           f"beta = 1 - dt/tau_mem = {beta:.6g}, threshold {theta:g}")  # fmt: skip
+        x = _materialize(b, ins, where, gain, np.zeros(1))
+        return b.cuba_neuron(x, threshold=theta, alpha=alpha, beta=beta, reset="zero", compare="gt", name=name)
     if isinstance(node, nir.Delay):  # spikes `delay` seconds late: a whole number of ticks (axon delays on the chip)
         x = _sum(b, ins, where)
         if not isinstance(x.type, snn.SpikesType):

@@ -94,6 +94,8 @@ def _module_layer(path: str, m: nn.Module) -> Layer:
         params = {"threshold": m.threshold, "reset": m.reset, "compare": m.compare, "v_init": m.v_init}
         if isinstance(m, nmc_nn.LIF):
             params["beta"] = m.beta
+        if isinstance(m, nmc_nn.CubaLIF):
+            params["alpha"] = m.alpha
         return Layer(path, "neuron", params=params, origin=kind)
     return tl.unsupported(path, kind)
 

@@ -318,3 +318,14 @@ snn.network @n ticks = 4 dt = 1.0e-03 {
   snn.output
 }
 // CHECK: snn.delay: 'ticks' must be at least 1, got 0
+
+// -----
+
+snn.network @n ticks = 4 dt = 1.0e-03 {
+^bb0(%x: tensor<2xf32>):
+  %i = snn.encode_direct %x scale = 1.0 : tensor<2xf32> -> !snn.current<2>
+  %s = snn.cuba_lif %i alpha = 1.25 beta = 0.5 threshold = 1.0 reset = zero compare = gt v_init = 0.0 : !snn.current<2> -> !snn.spikes<2>
+  snn.output
+
+}
+// CHECK: snn.cuba_lif: 'alpha' must be in [0, 1], got 1.25

@@ -16,6 +16,7 @@ snn.network @convnet ticks = 8 dt = 1.000000e-03 {
   %fc = snn.dense %flat weights = dense<1.000000e+00> : tensor<3x8xf32> : !snn.spikes<8> -> !snn.current<3>
   %res = snn.add %fc, %fc scales = [1.000000e+00, 5.000000e-01] : !snn.current<3>, !snn.current<3> -> !snn.current<3>
   %out = snn.if %res threshold = 2.000000e+00 reset = none compare = ge v_init = 0.000000e+00 : !snn.current<3> -> !snn.spikes<3>
+  %cuba = snn.cuba_lif %res alpha = 7.500000e-01 beta = 8.750000e-01 threshold = 1.000000e+00 reset = zero compare = gt v_init = 0.000000e+00 : !snn.current<3> -> !snn.spikes<3>
   %count = snn.decode_count %out : !snn.spikes<3> -> tensor<3xf32>
   %first = snn.decode_first_spike %out : !snn.spikes<3> -> tensor<3xf32>
   %mem = snn.decode_membrane %res beta = 1.000000e+00 : !snn.current<3> -> tensor<3xf32>
@@ -35,6 +36,7 @@ snn.network @convnet ticks = 8 dt = 1.000000e-03 {
 // CHECK-NEXT:   [[FC:%.*]] = snn.dense [[FLAT]] weights = dense<1.000000e+00> : tensor<3x8xf32> : !snn.spikes<8> -> !snn.current<3>
 // CHECK-NEXT:   [[RES:%.*]] = snn.add [[FC]], [[FC]] scales = [1.000000e+00, 5.000000e-01] : !snn.current<3>, !snn.current<3> -> !snn.current<3>
 // CHECK-NEXT:   [[OUT:%.*]] = snn.if [[RES]] threshold = 2.000000e+00 reset = none compare = ge v_init = 0.000000e+00 : !snn.current<3> -> !snn.spikes<3>
+// CHECK-NEXT:   {{%.*}} = snn.cuba_lif [[RES]] alpha = 7.500000e-01 beta = 8.750000e-01 threshold = 1.000000e+00 reset = zero compare = gt v_init = 0.000000e+00 : !snn.current<3> -> !snn.spikes<3>
 // CHECK-NEXT:   [[COUNT:%.*]] = snn.decode_count [[OUT]] : !snn.spikes<3> -> tensor<3xf32>
 // CHECK-NEXT:   [[FIRST:%.*]] = snn.decode_first_spike [[OUT]] : !snn.spikes<3> -> tensor<3xf32>
 // CHECK-NEXT:   [[MEM:%.*]] = snn.decode_membrane [[RES]] beta = 1.000000e+00 : !snn.current<3> -> tensor<3xf32>
