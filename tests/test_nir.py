@@ -479,22 +479,3 @@ def test_graphs_as_norse_and_sinabs_write_them_spike_like_their_frameworks_with_
     got = run_snn(compiled.module, x).outputs[0]
     assert counts.sum() > 20
     np.testing.assert_allclose(got, counts, atol=0)
-
-
-def test_a_live_snntorch_model_is_sent_to_the_nir_recipe_in_one_line():
-    """A live snnTorch module (its neurons branch on tensors inside their forward) is refused naming the snnTorch
-    layer and the route that works, docs/nir.md's recipe, not the tracer's complaint about an `if` in snnTorch."""
-    import snntorch as snn
-    from torch import nn
-
-    from nmc.errors import ModelRejected
-
-    net = nn.Sequential(nn.Linear(64, 32), snn.Leaky(beta=0.9, init_hidden=True), nn.Linear(32, 10))
-    spikes = (np.random.default_rng(0).random((4, 8, 64)) < 0.3).astype(np.float32)
-    with pytest.raises(ModelRejected) as e:
-        nmc.compile(net, calibration=spikes)
-    message = str(e.value)
-    assert "\n" not in message
-    assert message.startswith("Sequential: layer '1' is snnTorch's Leaky; nmc reads snnTorch networks as NIR files")
-    assert "export_to_nir" in message
-    assert "docs/nir.md" in message

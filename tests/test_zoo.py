@@ -151,7 +151,7 @@ def _snntorch_net(picklable: bool) -> nn.Module:
 def test_snntorch_pickle_is_refused_and_the_nir_export_it_advises_compiles(tmp_path):
     torch.save(_snntorch_net(picklable=True), tmp_path / "snn.pt")
     line = _one_line(run_tool("nmc-compile", str(tmp_path / "snn.pt"), "-o", str(tmp_path / "o")))
-    assert re.search(r"snn\.pt: a pickled snnTorch model \(Leaky\);.* export it to NIR instead", line), line
+    assert re.search(r"snn\.pt: a pickled snnTorch model \(Leaky\);.* pass the live model to nmc.compile\(model\)", line), line
     # the advice, literally
     import snntorch
     import snntorch.export_nir

@@ -29,6 +29,7 @@ from nmc.conversion.layers import Layer, LayerGraph
 from nmc.errors import NmcError
 from nmc.frontends import torch_layers as tl
 from nmc.frontends.safe_pt2 import one_line
+from nmc.frontends.snntorch_layers import is_snntorch_neuron, snntorch_layer
 from nmc.frontends.torch_export import graph_from_exported
 from nmc.frontends.torch_load import TORCH_EXPORT_HINT, load_model, reason_for
 
@@ -40,7 +41,7 @@ __all__ = ["graph_from_module", "layer_graph", "load_model"]
 
 class _Tracer(torch.fx.Tracer):
     def is_leaf_module(self, m: nn.Module, qualname: str) -> bool:
-        return isinstance(m, nmc_nn.IF) or super().is_leaf_module(m, qualname)
+        return isinstance(m, nmc_nn.IF) or is_snntorch_neuron(m) or super().is_leaf_module(m, qualname)
 
 
 _DROPOUTS = (nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d, nn.AlphaDropout, nn.FeatureAlphaDropout, nn.Identity)
@@ -90,6 +91,8 @@ def _module_layer(path: str, m: nn.Module) -> Layer:
         return Layer(path, "batchnorm", params=params, origin=kind)
     if isinstance(m, _DROPOUTS):
         return Layer(path, "identity", origin=kind)
+    if is_snntorch_neuron(m):
+        return snntorch_layer(path, m)
     if isinstance(m, nmc_nn.IF):
         params = {"threshold": m.threshold, "reset": m.reset, "compare": m.compare, "v_init": m.v_init}
         if isinstance(m, nmc_nn.LIF):
@@ -100,25 +103,8 @@ def _module_layer(path: str, m: nn.Module) -> Layer:
     return tl.unsupported(path, kind)
 
 
-def _snntorch_layer(model: nn.Module) -> tuple[str, nn.Module] | None:
-    """The first snnTorch neuron layer of a live model (its class lives in the `snntorch` package), if any."""
-    for name, m in model.named_modules():
-        if type(m).__module__.split(".")[0] == "snntorch":
-            return name, m
-    return None
-
-
-SNNTORCH_ROUTE = (
-    "nmc reads snnTorch networks as NIR files: write one with snntorch.export_nir.export_to_nir (an nn.Sequential, "
-    "per-neuron tensor beta and threshold, one unbatched sample: the recipe in docs/nir.md) and compile the .nir file"
-)
-
-
 def graph_from_module(model: nn.Module, input_shape: tuple[int, ...] | None) -> LayerGraph:
     model = model.eval()
-    found = _snntorch_layer(model)
-    if found is not None:  # its forward branches on tensors (state shapes, reset modes): fx cannot trace it
-        raise NmcError(f"{type(model).__name__}: layer '{found[0]}' is snnTorch's {type(found[1]).__name__}; {SNNTORCH_ROUTE}")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -136,6 +122,7 @@ def graph_from_module(model: nn.Module, input_shape: tuple[int, ...] | None) -> 
     shape_nodes: set[torch.fx.Node] = set()  # x.size(0), x.shape[0]: integers, not tensors
     outputs: list[int] = []
     first_consumer: nn.Module | None = None
+    neuron_nodes: set[torch.fx.Node] = set()  # snnTorch layers: with output=True they return (spikes, membrane)
     for node in fx_graph.nodes:
         if node.op == "placeholder":
             if layers:
@@ -146,9 +133,20 @@ def graph_from_module(model: nn.Module, input_shape: tuple[int, ...] | None) -> 
             if first_consumer is None:
                 first_consumer = m
             layer = _module_layer(str(node.target), m)
+            if is_snntorch_neuron(m):
+                neuron_nodes.add(node)
         elif node.op in ("call_function", "call_method"):
             if _is_shape_query(node, shape_nodes):
                 shape_nodes.add(node)
+                continue
+            src = node.args[0] if node.args else None
+            if node.target is operator.getitem and isinstance(src, torch.fx.Node) and src in neuron_nodes:
+                if node.args[1] != 0 and not node.users:  # the membrane of (spikes, membrane), unpacked and unused
+                    continue
+                if node.args[1] != 0:  # (spikes, membrane) of an snnTorch layer with output=True
+                    raise NmcError(f"layer '{src.target}': reads an snnTorch layer's membrane; nmc decodes spikes (or the "
+                                   "membrane of a final nmc.nn.LIF with threshold never reached): use its spikes")  # fmt: skip
+                index[node] = index[src]
                 continue
             layer = _function_layer(node)
         elif node.op == "output":

@@ -112,8 +112,8 @@ LOADABLE_UNSUPPORTED: tuple[type, ...] = tuple(getattr(nn, name) for name in REA
 
 TORCH_EXPORT_HINT = "torch.export.save(torch.export.export(model.eval(), (example_input,)), 'model.pt2')"
 SNNTORCH_HINT = (
-    "export it to NIR instead, nir.write('model.nir', snntorch.export_nir.export_to_nir(model, sample_input)), "
-    "and compile the .nir"
+    "pass the live model to nmc.compile(model) instead (docs/frontend.md: Leaky and Synaptic layers are read from the "
+    "object), or export it to NIR (docs/nir.md's recipe) and compile the .nir"
 )
 
 
