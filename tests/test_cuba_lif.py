@@ -95,3 +95,38 @@ def test_a_chip_refuses_a_current_based_population_in_one_line(tmp_path, spikes_
     assert "\n" not in message
     assert message.startswith("snn.cuba_lif 'layer1': a current-based LIF population")
     assert "--target mlir --level snn" in message
+
+
+def test_a_graph_written_as_rockpool_writes_it_runs_rockpools_step(tmp_path):
+    """Rockpool 3.1's LIFTorch export (CubaLIF, w_in = 1, r = tau_mem e^(-dt/tau_mem)/dt, no dt): nmc finds dt and runs
+    Rockpool's own step, checked against that step written out here (isyn += x; isyn *= e^(-dt/tau_syn);
+    v = e^(-dt/tau_mem) v + isyn; v >= threshold fires and subtracts it)."""
+    import nir
+
+    dt, n_in, n = 1e-3, 6, 4
+    tau_syn, tau_mem = np.float32(0.01), np.float32(0.02)
+    rng = np.random.default_rng(3)
+    w = (rng.normal(size=(n, n_in)) * 1.5).astype(np.float32)
+    cuba = nir.CubaLIF(tau_syn=np.full(n, tau_syn), tau_mem=np.full(n, tau_mem),
+                       r=np.full(n, tau_mem * np.exp(-dt / tau_mem) / dt, np.float32), v_leak=np.zeros(n, np.float32),
+                       v_threshold=np.ones(n, np.float32), w_in=np.ones(n, np.float32))  # fmt: skip
+    graph = nir.NIRGraph(
+        nodes={"input": nir.Input(input_type={"input": np.array([n_in])}), "w": nir.Linear(weight=w), "lif": cuba,
+               "output": nir.Output(output_type={"output": np.array([n])})},
+        edges=[("input", "w"), ("w", "lif"), ("lif", "output")],
+    )  # fmt: skip
+    x = (rng.random((20, 30, n_in)) < 0.4).astype(np.float32)
+    compiled = nmc.compile(graph, target="mlir", level="snn")
+    assert "Rockpool's export: dt = 0.001 s" in " ".join(compiled.notes)
+    ours = run_snn(compiled.module, x, record=True).output_spikes(compiled.module)[0]
+    a, b = np.exp(-np.float32(dt) / tau_syn), np.exp(-np.float32(dt) / tau_mem)
+    isyn, v, want = np.zeros((20, n), np.float32), np.zeros((20, n), np.float32), []
+    for t in range(30):
+        isyn = (isyn + x[:, t] @ w.T) * a
+        v = b * v + isyn
+        s = (v >= 1).astype(np.float32)
+        v = v - s
+        want.append(s)
+    want = np.stack(want, 1)
+    assert want.sum() > 20
+    np.testing.assert_array_equal(ours, want)

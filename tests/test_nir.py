@@ -479,3 +479,18 @@ def test_graphs_as_norse_and_sinabs_write_them_spike_like_their_frameworks_with_
     got = run_snn(compiled.module, x).outputs[0]
     assert counts.sum() > 20
     np.testing.assert_allclose(got, counts, atol=0)
+
+
+def test_a_conv_without_an_input_shape_reads_its_shape_from_the_input_node():
+    """Sinabs 3.1 writes Conv2d nodes with input_shape None; the Input node's type is enough (was a TypeError)."""
+    n = 2
+    conv = nir.Conv2d(input_shape=None, weight=np.ones((n, 1, 3, 3), np.float32), stride=1, padding=0, dilation=1, groups=1,
+                      bias=np.zeros(n, np.float32))  # fmt: skip
+    shape = (n, 3, 3)
+    neuron = nir.IF(r=np.ones(shape, np.float32), v_threshold=np.ones(shape, np.float32), v_reset=np.zeros(shape, np.float32))
+    g = nir.NIRGraph(nodes={"input": nir.Input(input_type={"input": np.array([1, 5, 5])}), "c": conv, "i": neuron,
+                            "output": nir.Output(output_type={"output": np.array(shape)})},
+                     edges=[("input", "c"), ("c", "i"), ("i", "output")], type_check=False)  # fmt: skip
+    module = nmc.compile(g, target="mlir", level="snn").module
+    x = np.ones((1, 2, 1, 5, 5), np.float32)
+    assert run_snn(module, x).outputs[0].shape == (1, *shape)

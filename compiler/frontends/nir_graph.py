@@ -212,6 +212,34 @@ def _unit_gain(nodes: dict[str, Any]) -> bool:
     return bool(neurons) and all(np.allclose(np.asarray(n.r, np.float64), 1.0, rtol=1e-6) for n in neurons)
 
 
+def rockpool_dt(nodes: dict[str, Any]) -> float | None:
+    """The dt of a Rockpool LIF export (rockpool 3.1's `to_nir`: docs/nir.md), else None. Rockpool writes each LIF
+    as a CubaLIF with w_in = 1 and r = tau_mem e^(-dt/tau_mem) / dt (its exponential decay as a gain), and no dt:
+    r u = e^(-u) with u = dt/tau_mem has one root, the same dt for every node."""
+    import nir
+    from scipy.optimize import brentq
+
+    cubas = [n for n in nodes.values() if isinstance(n, nir.CubaLIF)]
+    if not cubas or any(isinstance(n, nir.IF | nir.LIF) for n in nodes.values()):
+        return None
+    dts = set()
+    for n in cubas:
+        tau, r = np.ravel(np.asarray(n.tau_mem, np.float64)), np.ravel(np.asarray(n.r, np.float64))
+        finite = np.all(np.isfinite(tau)) and np.all(np.isfinite(r))
+        if (
+            not finite
+            or not np.allclose(np.asarray(n.w_in, np.float64), 1.0)
+            or tau.size == 0
+            or np.any(tau <= 0)
+            or np.any(r <= 0)
+        ):
+            return None  # not Rockpool's pattern (the importer's own checks then name what is wrong)
+        for t, g in {(float(a), float(b)) for a, b in zip(tau, r, strict=False)}:
+            u = brentq(lambda u, g=g: g * u - np.exp(-u), 1e-12, 50.0)
+            dts.add(float(f"{u * t:.5g}"))
+    return dts.pop() if len(dts) == 1 else None
+
+
 def exporter_convention(nodes: dict[str, Any]) -> tuple[float, str] | None:
     """(dt, why) for a graph written by an exporter whose dt is implied, not stated (docs/nir.md):
 
@@ -222,6 +250,9 @@ def exporter_convention(nodes: dict[str, Any]) -> tuple[float, str] | None:
     """
     import nir
 
+    dt = rockpool_dt(nodes)
+    if dt is not None:
+        return dt, "CubaLIF nodes with w_in = 1 and r = tau_mem e^(-dt/tau_mem)/dt: Rockpool's export"
     if not _unit_gain(nodes):
         return None
     lifs = [n for n in nodes.values() if isinstance(n, nir.LIF)]

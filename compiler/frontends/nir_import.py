@@ -26,7 +26,7 @@ from nmc.conversion.builder import NetworkBuilder
 from nmc.conversion.layers import dense_groups
 from nmc.dialects import snn
 from nmc.errors import NmcError
-from nmc.frontends.nir_graph import choose_dt, flatten_subgraphs, node_kind, order_nodes, read_graph
+from nmc.frontends.nir_graph import choose_dt, flatten_subgraphs, node_kind, order_nodes, read_graph, rockpool_dt
 
 _REFUSED = {
     "CubaLI": "a non-spiking current-based integrator: only CubaLIF (spiking) is read so far (docs/neuron-families.md)",
@@ -56,6 +56,7 @@ class _Import:
     notes: list[str]
     values: dict[str, Any] = field(default_factory=dict)
     neurons: list[str] = field(default_factory=list)  # what each IF/LIF node became, for the notes
+    rockpool: bool = False  # a Rockpool export: its CubaLIF nodes are read with Rockpool's own update (docs/nir.md)
 
 
 def _uniform(where: str, what: str, values: Any, positive: bool = False) -> float:
@@ -84,7 +85,7 @@ def import_nir(source: Any, *, ticks: int, dt: float | None, name: str, notes: l
     inputs = [n for n in order if isinstance(nodes[n], nir.Input)]
     if len(inputs) != 1:
         raise NmcError(f"the graph has {len(inputs)} Input nodes; nmc compiles graphs with exactly one")
-    imp = _Import(graph, choose_dt(nodes, dt, graph.metadata, notes), notes)
+    imp = _Import(graph, choose_dt(nodes, dt, graph.metadata, notes), notes, rockpool=rockpool_dt(nodes) is not None)
     users = {n: [b for a, b in dict.fromkeys(edges) if a == n] for n in nodes}
     shape = _input_shape(nodes, inputs[0], users, notes)
     b = NetworkBuilder(name, [shape], ticks=ticks, dt=imp.dt, input_names=[inputs[0]])
@@ -104,7 +105,9 @@ def import_nir(source: Any, *, ticks: int, dt: float | None, name: str, notes: l
             imp.values[n] = _lower_node(b, imp, n, node, ins, where, users[n], nodes)
     if not outputs:
         raise NmcError("the graph has no Output node")
-    if imp.neurons:
+    if imp.neurons and imp.rockpool:
+        notes.append("NIR: " + "; ".join(imp.neurons) + " (docs/nir.md: what Rockpool's export means)")
+    elif imp.neurons:
         notes.append(
             "NIR: " + "; ".join(imp.neurons) + ". Every neuron fires when v > threshold and resets v to v_reset (NIR "
             "cannot state reset by subtraction, snnTorch's default: a network trained that way spikes differently here; "
@@ -125,7 +128,7 @@ def _input_shape(nodes: dict[str, Any], name: str, users: dict[str, list[str]], 
     fan_in = None
     if isinstance(first, nir.Affine | nir.Linear):
         fan_in = (int(first.weight.shape[1]),)
-    elif isinstance(first, nir.Conv2d | nir.Conv1d):
+    elif isinstance(first, nir.Conv2d | nir.Conv1d) and getattr(first, "input_shape", None) is not None:
         fan_in = (int(first.weight.shape[1]), *(int(d) for d in np.ravel(first.input_shape)))
     if len(shape) >= 2 and shape[0] == 1 and fan_in is not None and shape != fan_in and shape[1:] == fan_in:
         notes.append(f"NIR: input type {list(shape)} read as {list(shape[1:])} (a batch axis in the exported type)")
@@ -309,6 +312,19 @@ def _cuba_params(imp: _Import, where: str, node: Any) -> tuple[float, float, flo
     return theta, alpha, beta, _unit(np.asarray(gain, np.float32))
 
 
+def _rockpool_params(imp: _Import, where: str, node: Any) -> tuple[float, float, float, np.ndarray]:
+    """Rockpool 3.1's LIFTorch step, which its CubaLIF export stands for: isyn += x; isyn *= e^(-dt/tau_syn);
+    v = e^(-dt/tau_mem) v + isyn; v >= threshold fires and subtracts it. In nmc's current-based LIF (i = alpha i + I,
+    v = beta v + i) that is alpha = e^(-dt/tau_syn) with the input scaled by alpha, beta = e^(-dt/tau_mem)."""
+    theta = _uniform(where, "v_threshold", node.v_threshold, positive=True)
+    if np.any(np.asarray(node.v_leak) != 0):
+        raise NmcError(f"{where}: v_leak = {np.ravel(node.v_leak)[0]:g}; a current-based LIF is read with v_leak = 0 only")
+    dt = np.float32(imp.dt)
+    alpha = _uniform(where, "tau_syn", np.exp(-dt / np.asarray(node.tau_syn, np.float32)))
+    beta = _uniform(where, "tau_mem", np.exp(-dt / np.asarray(node.tau_mem, np.float32)))
+    return theta, alpha, beta, np.full(1, alpha)
+
+
 def _unit(gain: np.ndarray) -> np.ndarray:
     """A gain within float32 rounding of 1 is 1 (exporters write r = tau/dt), as snnTorch's importer treats it."""
     return np.ones(1) if np.allclose(gain, 1.0, rtol=1e-6, atol=0) else gain.astype(np.float64)
@@ -354,6 +370,14 @@ def _lower_node(b: NetworkBuilder, imp: _Import, name: str, node: Any, ins: list
         return b.neuron(
             x, threshold=theta, beta=beta if isinstance(node, nir.LIF) else None, reset="zero", compare="gt", name=name
         )
+    if isinstance(node, nir.CubaLIF) and imp.rockpool:
+        theta, alpha, beta, gain = _rockpool_params(imp, where, node)
+        imp.neurons.append(f"'{name}' (CubaLIF, Rockpool) became a current-based LIF with Rockpool's update: alpha = "
+                           f"e^(-dt/tau_syn) = {alpha:.6g} (also the input's gain: Rockpool adds it before the decay), beta = "
+                           f"e^(-dt/tau_mem) = {beta:.6g}, reset by subtraction at v >= {theta:g} (one spike per tick: "
+                           "Rockpool's max_spikes_per_dt = 1; its default allows several)")  # fmt: skip
+        x = _materialize(b, ins, where, gain, np.zeros(1))
+        return b.cuba_neuron(x, threshold=theta, alpha=alpha, beta=beta, reset="subtract", compare="ge", name=name)
     if isinstance(node, nir.CubaLIF):
         theta, alpha, beta, gain = _cuba_params(imp, where, node)
         imp.neurons.append(f"'{name}' (CubaLIF) became a current-based LIF, alpha = 1 - dt/tau_syn = {alpha:.6g}, "
