@@ -27,7 +27,6 @@ from nmc.frontends.nir_graph import HDF5_MAGIC
 from nmc.frontends.nir_import import import_nir
 from nmc.frontends.sniff import describe, kind_of
 from nmc.limits import bounded_memory
-from nmc.neurobench import ann_metrics
 from nmc.options import DEFAULT_MAX_MODEL_BYTES, DEFAULT_PERCENTILE, DEFAULT_TICKS
 
 
@@ -45,7 +44,7 @@ class ImportOptions:
     max_model_bytes: int = DEFAULT_MAX_MODEL_BYTES
     dt_given: float | None = None  # --dt as the user gave it (a NIR graph's own dt wins over the default)
     conversion_reset: str = "subtract"  # how a converted ReLU's IF neurons reset (zero on chips without subtraction)
-    neurobench_ann: dict[str, Any] | None = None  # a converted ANN's NeuroBench metrics (report.json neurobench.ann)
+    ann_graph: Any = None  # a converted ANN's layer graph (report.json neurobench.ann measures it)
     notes: list[str] = field(default_factory=list)
 
 
@@ -195,8 +194,8 @@ def conversion_scales(graph: LayerGraph, opts: ImportOptions) -> tuple[float, di
 def _convert(graph: LayerGraph, opts: ImportOptions) -> ModuleOp:
     graph = fold_batchnorm(graph)
     scale, relu_scales = conversion_scales(graph, opts)
-    if opts.calibration is not None and not graph.is_spiking:  # NeuroBench's metrics of the ANN itself
-        opts.neurobench_ann = ann_metrics(graph, opts.calibration)
+    if not graph.is_spiking:  # the ANN itself, for NeuroBench's metrics of it beside the SNN's (report.json)
+        opts.ann_graph = graph
     if opts.conversion_reset == "zero":
         opts.notes.append("the chip resets neurons to zero only: the converted ReLUs' IF neurons reset to zero (their rates "
                           "lose the residue above threshold; more --timesteps or a lower --percentile help)")  # fmt: skip

@@ -90,7 +90,7 @@ def workload_metrics(snn_module: Any, x: np.ndarray) -> dict[str, Any]:
 def ann_metrics(graph: Any, x: np.ndarray) -> dict[str, Any]:
     """NeuroBench's ActivationSparsity (of the ReLUs) and SynapticOperations of the float ANN a converted model was,
     on the first SAMPLES samples of `x`: one pass, so multiply-accumulates (accumulates where an input is 0/1)."""
-    x = x[:SAMPLES]
+    x = (x[0] if isinstance(x, list | tuple) else x)[:SAMPLES]  # a converted ANN has one input
     fired = outputs = 0
     ops = {"Effective_MACs": 0.0, "Effective_ACs": 0.0, "Dense": 0.0}
 

@@ -18,6 +18,7 @@ numba is imported and the loop compiled (or loaded from numba's cache) only for 
 from __future__ import annotations
 
 import sys
+from functools import cache
 from typing import Any
 
 import numpy as np
@@ -27,7 +28,14 @@ import numpy as np
 FUSED_MIN_UPDATES = 3e8
 FUSED = True  # False: the numpy passes only (the tests run both)
 
-_KERNEL: list[Any] = []
+
+@cache
+def _kernels() -> tuple[Any, Any] | None:
+    """The compiled loops, loaded once per process (None without numba)."""
+    try:
+        return _compile()
+    except ImportError:
+        return None
 
 
 def _compile() -> Any:
@@ -85,12 +93,7 @@ def fused_update(n_updates: float, dtype: np.dtype, backend: str) -> Fused | Non
         return None
     if not numba_loaded() and n_updates < FUSED_MIN_UPDATES:
         return None
-    if not _KERNEL:
-        try:
-            _KERNEL.append(_compile())
-        except ImportError:
-            _KERNEL.append(None)
-    kernels = _KERNEL[0]
+    kernels = _kernels()
     return None if kernels is None else Fused(*kernels)
 
 

@@ -244,8 +244,11 @@ def _add(op: snn.AddOp, dtype: np.dtype, ticks: int) -> Kernel:
     return step
 
 
-def _neuron(op: snn.IFOp | snn.LIFOp, dtype: np.dtype, ticks: int) -> Kernel:
-    beta = dtype.type(_scalar(op.beta)) if isinstance(op, snn.LIFOp) else None
+def _neuron(op: snn.IFOp | snn.LIFOp | snn.CubaLIFOp, dtype: np.dtype, ticks: int) -> Kernel:
+    """docs/neuron-families.md: a current-based LIF first filters its input, i = alpha i + I (the current keeps its
+    value through a spike); then v = beta v + I (or + i), fire, and reset v."""
+    alpha = dtype.type(_scalar(op.alpha)) if isinstance(op, snn.CubaLIFOp) else None
+    beta = dtype.type(_scalar(op.beta)) if isinstance(op, snn.LIFOp | snn.CubaLIFOp) else None
     threshold = dtype.type(_scalar(op.threshold))
     v_init = dtype.type(_scalar(op.v_init))
     greater = op.compare.data == snn.Compare.GT
@@ -254,6 +257,8 @@ def _neuron(op: snn.IFOp | snn.LIFOp, dtype: np.dtype, ticks: int) -> Kernel:
 
     def step(args: list[np.ndarray], t: int) -> np.ndarray:
         current = args[0]
+        if alpha is not None:
+            current = state["i"] = alpha * state["i"] + current if "i" in state else current.astype(dtype, copy=True)
         v = state.get("v")
         if v is None:
             v = np.full(current.shape, v_init, dtype=dtype)
@@ -269,31 +274,6 @@ def _neuron(op: snn.IFOp | snn.LIFOp, dtype: np.dtype, ticks: int) -> Kernel:
         return s
 
     step.state = state  # type: ignore[attr-defined]  # membranes (after and before the reset), for observers
-    return step
-
-
-def _cuba_neuron(op: snn.CubaLIFOp, dtype: np.dtype, ticks: int) -> Kernel:
-    """docs/neuron-families.md: i = alpha i + I; v = beta v + i; fire and reset v (the current keeps its value)."""
-    alpha, beta = dtype.type(_scalar(op.alpha)), dtype.type(_scalar(op.beta))
-    threshold, v_init = dtype.type(_scalar(op.threshold)), dtype.type(_scalar(op.v_init))
-    greater, reset = op.compare.data == snn.Compare.GT, op.reset.data
-    state: dict[str, np.ndarray] = {}
-
-    def step(args: list[np.ndarray], t: int) -> np.ndarray:
-        current = args[0]
-        i = alpha * state["i"] + current if "i" in state else current.astype(dtype, copy=True)
-        v = beta * state.get("v", np.full(current.shape, v_init, dtype=dtype)) + i
-        state["i"], state["v_before_reset"] = i, v
-        fired = v > threshold if greater else v >= threshold
-        s = fired.astype(dtype)
-        if reset == snn.ResetMode.SUBTRACT:
-            v = v - s * threshold
-        elif reset == snn.ResetMode.ZERO:
-            v = np.where(fired, dtype.type(0), v)
-        state["v"] = v
-        return s
-
-    step.state = state  # type: ignore[attr-defined]
     return step
 
 
@@ -344,7 +324,7 @@ _KERNELS: dict[type[Operation], Callable[[Any, np.dtype, int], Kernel]] = {
     snn.AddOp: _add,
     snn.IFOp: _neuron,
     snn.LIFOp: _neuron,
-    snn.CubaLIFOp: _cuba_neuron,
+    snn.CubaLIFOp: _neuron,
     snn.DecodeCountOp: _decode_count,
     snn.DecodeFirstSpikeOp: _decode_first_spike,
     snn.DecodeMembraneOp: _decode_membrane,

@@ -285,15 +285,21 @@ def _neuron_params(imp: _Import, where: str, node: Any, leaky: bool) -> tuple[fl
     return theta, beta, _unit(r * (imp.dt / tau)), leak
 
 
-def _cuba_params(imp: _Import, where: str, node: Any) -> tuple[float, float, float, np.ndarray]:
-    """(threshold, alpha, beta, input gain) of a CubaLIF node by forward Euler (docs/neuron-families.md):
-    i = alpha i + (dt/tau_syn) w_in x, v = beta v + (dt/tau_mem) r i; both gains fold into the weights (i only
-    feeds v). A v_leak would enter v, not i: refused."""
-    theta = _uniform(where, "v_threshold", node.v_threshold, positive=True)
+def _cuba_threshold(where: str, node: Any) -> float:
+    """A CubaLIF node's threshold, after the checks every reading of one shares: v_reset 0 (the neurons reset to 0)
+    and v_leak 0 (a leak would enter v, not the current that the input gain folds into)."""
     if np.any(np.asarray(getattr(node, "v_reset", 0)) != 0):
         raise NmcError(f"{where}: v_reset = {np.ravel(node.v_reset)[0]:g}; the neurons reset to 0: use v_reset = 0")
     if np.any(np.asarray(node.v_leak) != 0):
         raise NmcError(f"{where}: v_leak = {np.ravel(node.v_leak)[0]:g}; a current-based LIF is read with v_leak = 0 only")
+    return _uniform(where, "v_threshold", node.v_threshold, positive=True)
+
+
+def _cuba_params(imp: _Import, where: str, node: Any) -> tuple[float, float, float, np.ndarray]:
+    """(threshold, alpha, beta, input gain) of a CubaLIF node by forward Euler (docs/neuron-families.md):
+    i = alpha i + (dt/tau_syn) w_in x, v = beta v + (dt/tau_mem) r i; both gains fold into the weights (i only
+    feeds v). A v_leak would enter v, not i: refused."""
+    theta = _cuba_threshold(where, node)
     taus = []
     for what in ("tau_syn", "tau_mem"):
         tau = np.asarray(getattr(node, what), dtype=np.float32)
@@ -316,9 +322,7 @@ def _rockpool_params(imp: _Import, where: str, node: Any) -> tuple[float, float,
     """Rockpool 3.1's LIFTorch step, which its CubaLIF export stands for: isyn += x; isyn *= e^(-dt/tau_syn);
     v = e^(-dt/tau_mem) v + isyn; v >= threshold fires and subtracts it. In nmc's current-based LIF (i = alpha i + I,
     v = beta v + i) that is alpha = e^(-dt/tau_syn) with the input scaled by alpha, beta = e^(-dt/tau_mem)."""
-    theta = _uniform(where, "v_threshold", node.v_threshold, positive=True)
-    if np.any(np.asarray(node.v_leak) != 0):
-        raise NmcError(f"{where}: v_leak = {np.ravel(node.v_leak)[0]:g}; a current-based LIF is read with v_leak = 0 only")
+    theta = _cuba_threshold(where, node)
     dt = np.float32(imp.dt)
     alpha = _uniform(where, "tau_syn", np.exp(-dt / np.asarray(node.tau_syn, np.float32)))
     beta = _uniform(where, "tau_mem", np.exp(-dt / np.asarray(node.tau_mem, np.float32)))
