@@ -22,7 +22,7 @@ from nmc.chips.binary_error import BinaryError
 from nmc.chips.kinds import CoreKind, kind_of_tag
 
 MAGIC = b"NMCBIN\x00\x01"
-VERSION = 1
+VERSION = 2  # 2: NRN.cshift, NRN.cmult (current-based neurons)
 DTYPES = {0: "<u1", 1: "<i1", 2: "<i2", 3: "<i4", 4: "<i8", 5: "<f4", 6: "<f8"}
 CODES = {np.dtype(v): k for k, v in DTYPES.items()}
 MAX_SECTIONS = 32

@@ -53,6 +53,13 @@ def validate(image: Any) -> None:
         n = int(np.argmax(bad))
         raise BinaryError(f"NRN.mult[{n}] = {mult[n]} with shift {shift[n]}: the leak V -= (V * mult) >> shift needs "
                           "1 <= mult <= 2^shift (mult 1 without a shift)")  # fmt: skip
+    cshift, cmult = nrn["cshift"].astype(np.int64), nrn["cmult"].astype(np.int64)
+    bad = (cmult < 0) | ((cmult > 0) & (((cshift == 0) & (cmult != 1)) | (cmult > np.left_shift(1, np.minimum(cshift, 62)))))
+    bad |= (cmult == 0) & (cshift != 0)
+    if bad.any():
+        n = int(np.argmax(bad))
+        raise BinaryError(f"NRN.cmult[{n}] = {cmult[n]} with cshift {cshift[n]}: a current decays I -= (I * cmult) >> "
+                          "cshift with 1 <= cmult <= 2^cshift (1 without a shift), or cmult = cshift = 0 (no current)")  # fmt: skip
     n_inputs = sum(int(np.prod(i["shape"])) for i in m["inputs"])
     ax = image.arrays["AXON"]
     _csr("AXON", ax["offsets"], k, ax["kind"].size)

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from nmc.chips.errors import NmcError, read_text_file
-from nmc.chips.formats import COMPARES, LEAKS, RESETS, signed_range, weight_range
+from nmc.chips.formats import COMPARES, FAMILIES, LEAKS, RESETS, signed_range, weight_range
 from nmc.chips.tnn_format import RESPONSES
 
 GRAMMAR = r"""
@@ -84,6 +84,13 @@ SCHEMA: dict[str, dict[str, Key]] = {
         ),
         "max_decay_shift": Key("int", 15, 0, 40),
         "leak_multiplier_bits": Key("int", 8, 1, 24, help="b of the multiply leak: m in 1 .. 2^b"),
+        "neuron": Key(
+            "choices",
+            ("lif",),
+            choices=FAMILIES,
+            help="neuron families: lif = one membrane (IF/LIF); cuba = a synaptic current decaying by the same leak "
+            "forms, then the membrane (docs/neuron-families.md)",
+        ),
         "reset": Key("choices", RESETS, choices=RESETS, help="reset modes the neuron supports"),
         "compare": Key("choice", "ge", choices=COMPARES, help="the threshold comparison the hardware makes"),
         "partial_sums": Key("bool", True, help="neurons may forward graded partial sums"),

@@ -12,6 +12,7 @@ MODES = ("spike", "psum", "integrate")
 RESETS = ("zero", "subtract", "none")
 COMPARES = ("ge", "gt")
 LEAKS = ("linear", "shift", "multiply")
+FAMILIES = ("lif", "cuba")  # one membrane (IF/LIF); a synaptic current with its own decay, then the membrane
 
 
 def signed_range(bits: int) -> tuple[int, int]:

@@ -100,6 +100,16 @@ def layer_graph(model: Any, opts: ImportOptions) -> LayerGraph:
                 f"{DEFAULT_TICKS} ticks: the SNN does not record the ticks it was trained with (nmc.nn.run in training "
                 "mode records them; this model was saved without); --timesteps sets them"
             )
+    if opts.encoding == "spikes":  # spike-train inputs [N, ticks, *shape] (event data, spike-coded tasks)
+        if not graph.is_spiking:
+            raise NmcError("--encoding spikes feeds spike trains to a spiking model; a converted ANN reads values: use "
+                           "direct, rate or poisson")  # fmt: skip
+        if opts.calibration is not None:
+            if opts.calibration.ndim < 3 or tuple(opts.calibration.shape[2:]) != graph.input_shape:
+                raise NmcError(f"calibration data has shape {list(opts.calibration.shape)}; --encoding spikes takes spike "
+                               f"trains [samples, ticks, {', '.join(map(str, graph.input_shape))}]")  # fmt: skip
+            opts.ticks = int(opts.calibration.shape[1])  # the network runs as long as its input
+        return graph
     if opts.calibration is not None and tuple(opts.calibration.shape[1:]) != graph.input_shape:
         raise NmcError(
             f"calibration data has samples of shape {list(opts.calibration.shape[1:])}, the model takes {list(graph.input_shape)}"

@@ -172,7 +172,7 @@ def _explain_nir(path: Path) -> tuple[str, int]:
     rows = [("node", "type", "shape", "on the chip")]
     nodes, edges = flatten_subgraphs(read_graph(path))
     try:
-        order, _ = order_nodes(nodes, edges)
+        order, _, _ = order_nodes(nodes, edges)
     except NmcError as e:
         order = list(nodes)
         blockers.append(str(e))

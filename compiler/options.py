@@ -20,7 +20,7 @@ DEFAULT_PERCENTILE = 99.9
 DEFAULT_FINETUNE_EPOCHS = 15
 TARGETS = ("chip", "mlir", "verilog", "nir")
 LEVELS = ("snn", "core", "map")
-ENCODINGS = ("direct", "rate", "poisson")
+ENCODINGS = ("direct", "rate", "poisson", "spikes")
 DECODINGS = ("count", "membrane", "first-spike")
 MIN_DECISION_AGREEMENT = 0.9
 DEFAULT_MAX_MODEL_BYTES = 4 << 30  # memory for reading a model or IR file (nmc.limits)
@@ -52,7 +52,7 @@ class CompileOptions:
     input_shape: tuple[int, ...] | None = _opt(None, "shape of one input sample, e.g. 1,8,8", kind="shape")
     encoding: str | None = _opt(
         None,
-        "input encoder: direct current, rate or Poisson spikes (default: direct where the chip takes graded inputs, else rate)",
+        "input encoder: direct current, rate or Poisson spikes, or spikes (the input is a spike train [N, ticks, *shape]; default: direct where the chip takes graded inputs, else rate)",
         choices=ENCODINGS,
     )
     input_scale: float | None = _opt(None, "encoder gain (default 1, or 1/max(calibration) for spike codes)", kind="float")

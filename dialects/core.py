@@ -238,7 +238,7 @@ class NetworkOp(IRDLOperation):
             raise VerifyException(f"core.network: 'ticks' must be at least 1, got {self.ticks.value.data}")
         if not isinstance(self.body.block.last_op, OutputOp):
             raise VerifyException("core.network: body must end with core.output")
-        check_dataflow_order(self.body.block)
+        check_dataflow_order(self.body.block, _lagged_operand)
         _verify_timing(self)
 
 
@@ -282,7 +282,11 @@ class NeuronsOp(IRDLOperation):
 
     Per tick (docs/chip-model.md): `V = decay(V) + Σ w·x[pre] + bias`, saturate,
     then by `mode`: fire/reset (spike), forward the sum and keep no state (psum),
-    or only keep V (integrate). `delays[i]` postpones operand i by that many ticks.
+    or only keep V (integrate). A current-based group (`alpha` when float,
+    `current_shift` when integer; docs/neuron-families.md) first filters the sum through
+    its synaptic current, `I = decay_I(I) + Σ w·x[pre] + bias`, and adds `I` to V instead.
+    An operand may be the group's own output (or a later group's) read with a lag of at
+    least one tick: a recurrent input. `delays[i]` postpones operand i by that many ticks.
     `lags[i]` (default 0) is the part of it that is the model's own (a NIR `Delay`, `snn.delay`):
     operand i is read `lags[i]` model ticks late; the rest of `delays` only aligns the pipeline.
     """
@@ -302,13 +306,17 @@ class NeuronsOp(IRDLOperation):
     beta = opt_prop_def(FloatAttr[Float64Type])
     decay_shift = opt_prop_def(IntegerAttr[I64])
     decay_mult = opt_prop_def(IntegerAttr[I64])
+    alpha = opt_prop_def(FloatAttr[Float64Type])
+    current_shift = opt_prop_def(IntegerAttr[I64])
+    current_mult = opt_prop_def(IntegerAttr[I64])
     reset = prop_def(ResetModeAttr)
     compare = prop_def(CompareAttr)
     output = result_def(Signal)
     assembly_format = (
         "$layer $mode `(` $inputs `)` `delays` `=` $delays (`lags` `=` $lags^)? `pre` `=` $pre `post` `=` $post"
         " `weight` `=` $weight `threshold` `=` $threshold `bias` `=` $bias `v_init` `=` $v_init (`beta` `=` $beta^)?"
-        " (`decay_shift` `=` $decay_shift^)? (`decay_mult` `=` $decay_mult^)? `reset` `=` $reset `compare` `=` $compare attr-dict"
+        " (`decay_shift` `=` $decay_shift^)? (`decay_mult` `=` $decay_mult^)? (`alpha` `=` $alpha^)?"
+        " (`current_shift` `=` $current_shift^)? (`current_mult` `=` $current_mult^)? `reset` `=` $reset `compare` `=` $compare attr-dict"
         " `:` functional-type($inputs, $output)"
     )
 
@@ -363,10 +371,32 @@ class NeuronsOp(IRDLOperation):
                     f"{where}: 'decay_mult' (V -= (V * m) >> s) needs 'decay_shift' s >= 1 and 1 <= m <= 2^s, got m = {m}, "
                     f"s = {s}"
                 )
+        self._verify_current(where, integer)
         psum = self.mode.data == Mode.PSUM
         if psum != isinstance(self.output.type, GradedType):
             raise VerifyException(f"{where}: a {self.mode.data} group must produce {'graded' if psum else 'spikes'} values")
         self._verify_indices(where, n)
+
+    @property
+    def current_based(self) -> bool:
+        return self.alpha is not None or self.current_shift is not None
+
+    def _verify_current(self, where: str, integer: bool) -> None:
+        if integer and self.alpha is not None:
+            raise VerifyException(f"{where}: an integer group's current decays by 'current_shift', not 'alpha'")
+        if not integer and (self.current_shift is not None or self.current_mult is not None):
+            raise VerifyException(f"{where}: a float group's current decays by 'alpha', not 'current_shift'")
+        if self.alpha is not None and not 0.0 <= self.alpha.value.data <= 1.0:
+            raise VerifyException(f"{where}: 'alpha' must be in [0, 1], got {self.alpha.value.data}")
+        if self.current_based and self.mode.data == Mode.PSUM:
+            raise VerifyException(f"{where}: a partial-sum group keeps no state, so it has no synaptic current")
+        if self.current_mult is not None:
+            s, m = (self.current_shift.value.data if self.current_shift is not None else 0), self.current_mult.value.data
+            if s < 1 or not 1 <= m <= 1 << min(s, 62):
+                raise VerifyException(f"{where}: 'current_mult' (I -= (I * m) >> s) needs 'current_shift' s >= 1 and "
+                                      f"1 <= m <= 2^s, got m = {m}, s = {s}")  # fmt: skip
+        elif self.current_shift is not None and self.current_shift.value.data < 0:
+            raise VerifyException(f"{where}: 'current_shift' must be >= 0, got {self.current_shift.value.data}")
 
     def _verify_indices(self, where: str, n: int) -> None:
 
@@ -424,12 +454,31 @@ class OutputOp(IRDLOperation):
     assembly_format = "($outputs^ `:` type($outputs))? attr-dict"
 
 
+def _lagged_operand(op: Operation, i: int) -> bool:
+    """A back edge of the core level: an operand the model itself reads at least one tick late (a recurrent input)."""
+    return isinstance(op, NeuronsOp) and op.lag_values[i] >= 1
+
+
+def back_edges(op: NeuronsOp) -> list[int]:
+    """The operands of `op` that read a group defined at or after it (its own output, for a recurrent group)."""
+    block = op.parent_block()
+    if block is None:
+        return []
+    earlier: set[SSAValue] = set(block.args)
+    for o in block.ops:
+        if o is op:
+            break
+        earlier.update(o.results)
+    return [i for i, v in enumerate(op.inputs) if v not in earlier]
+
+
 def arrivals(block: Block) -> dict[SSAValue, int]:
     """The tick offset at which a consumer sees each value of a network body, in one pass.
 
     Host inputs arrive at 0; a group's output one tick after its latest (delayed) input.
-    Block order is the only order: an operand defined later in the block (a cycle, or a
-    use before its definition) is a verification error, never a recursion.
+    Block order is the only order: a back edge (an operand defined later, read with a lag:
+    a recurrent input) does not set the arrival, `_verify_timing` checks that it agrees; any
+    other use before the definition is a verification error, never a recursion.
     """
     ticks: dict[SSAValue, int] = {}
     for op in block.ops:
@@ -438,6 +487,8 @@ def arrivals(block: Block) -> dict[SSAValue, int]:
         elif isinstance(op, NeuronsOp):
             latest = 0
             for i, (v, d, lag) in enumerate(zip(op.inputs, op.delays.get_values(), op.lag_values, strict=False)):
+                if v not in ticks and lag >= 1:
+                    continue  # a back edge: checked against the others by _verify_timing
                 if v not in ticks:
                     raise VerifyException(
                         f"core.neurons '{op.layer.data}': operand #{i} is used before it is defined "
@@ -463,6 +514,17 @@ def _verify_timing(net: NetworkOp) -> None:
     for op in block.ops:
         if isinstance(op, NeuronsOp):
             seen = [ticks[v] + d - lag for v, d, lag in zip(op.inputs, op.delays.get_values(), op.lag_values, strict=False)]
+            loops = back_edges(op)
+            forward = [t for i, t in enumerate(seen) if i not in loops]
+            for i in loops:
+                if forward and seen[i] != forward[0]:
+                    src = op.inputs[i].owner
+                    name = src.layer.data if isinstance(src, NeuronsOp) else "?"
+                    raise VerifyException(
+                        f"core.neurons '{op.layer.data}': the loop back from '{name}' takes {op.lag_values[i] + seen[i] - forward[0]} "
+                        f"chip tick(s) per turn but the model waits {op.lag_values[i]}: a loop closes on the chip only "
+                        "where it takes no more ticks than the model's delay (a group reading itself: one tick)"
+                    )
             if len(set(seen)) > 1:
                 raise VerifyException(
                     f"core.neurons '{op.layer.data}': inputs arrive at different ticks {seen}; balance them with 'delays'"

@@ -47,8 +47,15 @@ class Group:
     beta: float | None = None
     decay_shift: int | None = None
     decay_mult: int | None = None  # multiply leak: V -= (V * m) >> decay_shift (None: m = 1, the shift leak)
+    alpha: float | None = None  # a current-based group's synaptic current decay (float groups)
+    current_shift: int | None = None  # ... and its integer form: I -= (I * current_mult) >> current_shift
+    current_mult: int | None = None
     attributes: dict[str, Any] = field(default_factory=dict)
     lags: list[int] | None = None  # per input, the model's own delay in ticks (None: all 0); see core.neurons
+
+    @property
+    def current_based(self) -> bool:
+        return self.alpha is not None or self.current_shift is not None
 
     @property
     def integer(self) -> bool:
@@ -82,6 +89,9 @@ def read_group(op: core.NeuronsOp) -> Group:
         beta=None if op.beta is None else op.beta.value.data,
         decay_shift=None if op.decay_shift is None else op.decay_shift.value.data,
         decay_mult=None if op.decay_mult is None else op.decay_mult.value.data,
+        alpha=None if op.alpha is None else op.alpha.value.data,
+        current_shift=None if op.current_shift is None else op.current_shift.value.data,
+        current_mult=None if op.current_mult is None else op.current_mult.value.data,
         attributes=dict(op.attributes),
         lags=list(op.lag_values) if op.lags is not None else None,
     )
@@ -129,6 +139,12 @@ def build_neurons(g: Group) -> core.NeuronsOp:
         props["decay_shift"] = IntegerAttr(g.decay_shift, i64)
     if g.decay_mult is not None and g.decay_mult != 1:
         props["decay_mult"] = IntegerAttr(g.decay_mult, i64)
+    if g.alpha is not None:
+        props["alpha"] = FloatAttr(g.alpha, Float64Type())
+    if g.current_shift is not None:
+        props["current_shift"] = IntegerAttr(g.current_shift, i64)
+    if g.current_mult is not None and g.current_mult != 1:
+        props["current_mult"] = IntegerAttr(g.current_mult, i64)
     if g.lags is not None and any(g.lags):
         if len(g.lags) != len(g.inputs):
             raise ValueError(f"group '{g.layer}': {len(g.lags)} lags for {len(g.inputs)} inputs")
@@ -227,18 +243,28 @@ def core_networks(module: Any, who: str, pipeline: str | None = None) -> list[co
 def rebalance(block: Block) -> None:
     """Set operand delays so every group's inputs arrive together, and decoder latencies to match."""
     arrival: dict[SSAValue, int] = {}
+    depths: dict[core.NeuronsOp, int] = {}
     for op in block.ops:
         if isinstance(op, core.InputOp):
             arrival[op.output] = 0
         elif isinstance(op, core.NeuronsOp):
-            # operand i is read lags[i] model ticks late: it must arrive at depth + lags[i]
-            ticks = [arrival[v] - lag for v, lag in zip(op.inputs, op.lag_values, strict=True)]
-            depth = max([*ticks, 0])  # never ahead of the model's tick (as core.arrivals counts it)
-            op.delays = DenseArrayBase.from_list(i64, [depth - t for t in ticks])
+            # operand i is read lags[i] model ticks late: it must arrive at depth + lags[i]; a back edge (a loop, its
+            # source not placed yet) is set below, once its source's arrival is known
+            ticks = [arrival[v] - lag if v in arrival else None for v, lag in zip(op.inputs, op.lag_values, strict=True)]
+            depth = max([t for t in ticks if t is not None] + [0])  # never ahead of the model's tick (as core.arrivals)
+            op.delays = DenseArrayBase.from_list(i64, [0 if t is None else depth - t for t in ticks])
             arrival[op.output] = depth + 1
+            depths[op] = depth
         elif isinstance(op, core.DecodeOp):
             lag = arrival[op.input] - (0 if isinstance(op.input.owner, core.InputOp) else 1)
             op.latency = IntegerAttr(lag, i64)
+    for op, depth in depths.items():  # a loop's delay: what its turn lacks of the model's lag (< 0: it cannot close)
+        loops = core.back_edges(op)
+        if loops:
+            delays = list(op.delays.get_values())
+            for i in loops:
+                delays[i] = max(0, depth + op.lag_values[i] - arrival[op.inputs[i]])
+            op.delays = DenseArrayBase.from_list(i64, delays)
 
 
 def with_inputs(g: Group, inputs: list[SSAValue], pre: np.ndarray) -> Group:

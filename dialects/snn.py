@@ -215,7 +215,7 @@ class NetworkOp(IRDLOperation):
                 raise VerifyException(f"snn.network: input #{arg.index} must be a tensor, got {arg.type}")
         if not isinstance(block.last_op, OutputOp):
             raise VerifyException("snn.network: body must end with snn.output")
-        check_dataflow_order(block)
+        check_dataflow_order(block, lambda op, i: isinstance(op, DelayOp))
 
 
 @irdl_op_definition
@@ -437,7 +437,12 @@ class ReshapeOp(_RelabelOp):
 
 @irdl_op_definition
 class DelayOp(IRDLOperation):
-    """Spikes `ticks` ticks late: `out[t] = in[t - ticks]`, no spikes before (a NIR `Delay`)."""
+    """Spikes `ticks` ticks late: `out[t] = in[t - ticks]`, no spikes before (a NIR `Delay`).
+
+    The one back edge of the snn level: its input may be defined later in the block (a
+    population's own spikes, for a recurrent projection), which closes a loop one tick
+    late at least, so every loop is causal (docs/snn-dialect.md, recurrence).
+    """
 
     name = "snn.delay"
     input = operand_def(SpikesType)
@@ -449,6 +454,18 @@ class DelayOp(IRDLOperation):
         _check_same_shape(self, self.input.type, self.output.type)
         if self.ticks.value.data < 1:
             raise _fail(self, "ticks", f"must be at least 1, got {self.ticks.value.data}")
+
+
+def back_edge_delays(block: Block) -> set[DelayOp]:
+    """The snn.delay ops whose input is defined later in the block (they close loops)."""
+    seen: set[SSAValue] = set(block.args)
+    late: set[DelayOp] = set()
+    for op in block.ops:
+        if isinstance(op, DelayOp) and op.input not in seen:
+            late.add(op)
+        seen.update(op.results)
+    return late
+
 
 
 @irdl_op_definition

@@ -56,6 +56,9 @@ def _group_violations(op: core.NeuronsOp, chip: Chip, out: list[Violation]) -> N
                 "decompose-fan-in{approximate=true} before lowering to this chip",
             )
         )
+    if g.current_based and "cuba" not in c["neuron"]:
+        out.append(Violation(name, f"neuron families {', '.join(c['neuron'])} (core.neuron)", "current-based (cuba)",
+                             "a chip whose core.neuron lists cuba (loihi1), or retrain with LIF neurons"))  # fmt: skip
     if g.mode == "spike" and g.reset not in c["reset"]:
         out.append(
             Violation(
@@ -76,6 +79,9 @@ def _group_violations(op: core.NeuronsOp, chip: Chip, out: list[Violation]) -> N
                     "use IF neurons (beta=1) or a chip with a shift or multiply leak",
                 )
             )
+        if g.alpha is not None and g.alpha < 1.0 and not {"shift", "multiply"} & set(c["leak"]):
+            out.append(Violation(name, "leak kinds " + ", ".join(c["leak"]), f"current decay alpha={g.alpha:g}",
+                                 "alpha = 1 or a chip with a shift or multiply leak"))  # fmt: skip
         return
     lo, hi = chip.weight_range
     if g.weight.size and (g.weight.min() < lo or g.weight.max() > hi):
@@ -110,25 +116,9 @@ def _group_violations(op: core.NeuronsOp, chip: Chip, out: list[Violation]) -> N
                 "reduce-precision",
             )
         )
-    shift, mult = g.decay_shift or 0, g.decay_mult or 1
-    if mult != 1:
-        if "multiply" not in c["leak"]:
-            out.append(Violation(name, "leak kinds " + ", ".join(c["leak"]), f"multiply leak ({mult} >> {shift})",
-                                 "a chip with a multiply leak (core.leak), or reduce-precision for this chip"))  # fmt: skip
-        elif shift > c["leak_multiplier_bits"]:
-            out.append(Violation(name, f"multiply leak of <= {c['leak_multiplier_bits']} bits (core.leak_multiplier_bits)",
-                                 f"{shift} bits", "reduce-precision for this chip"))  # fmt: skip
-    elif shift and "shift" not in c["leak"]:
-        out.append(
-            Violation(
-                name,
-                "leak kinds " + ", ".join(c["leak"]),
-                f"decay shift {shift}",
-                "use IF neurons (beta=1) or a chip with a shift leak",
-            )
-        )
-    elif shift > c["max_decay_shift"]:
-        out.append(Violation(name, f"decay shift <= {c['max_decay_shift']}", str(shift), "a larger beta"))
+    out += _decay_violations(name, c, g.decay_shift or 0, g.decay_mult or 1, "decay", "beta")
+    if g.current_based:
+        out += _decay_violations(name, c, g.current_shift or 0, g.current_mult or 1, "current decay", "alpha")
     delays = list(op.delays.get_values())
     if max(delays, default=0) > c["max_axon_delay"]:
         out.append(
@@ -203,3 +193,21 @@ class CheckConstraintsPass(ModulePass):
         found = violations(op)
         if found:
             raise NmcError(report(found, ", ".join(sorted({n.chip.data.name for n in core_networks(op, "check-constraints")}))))
+
+
+def _decay_violations(name: str, c: dict, shift: int, mult: int, what: str, factor: str) -> list[Violation]:
+    """The membrane's decay, or a current-based neuron's current decay, in the leak forms the core has."""
+    if mult != 1:
+        if "multiply" not in c["leak"]:
+            return [Violation(name, "leak kinds " + ", ".join(c["leak"]), f"multiply {what} ({mult} >> {shift})",
+                              "a chip with a multiply leak (core.leak), or reduce-precision for this chip")]  # fmt: skip
+        if shift > c["leak_multiplier_bits"]:
+            return [Violation(name, f"multiply leak of <= {c['leak_multiplier_bits']} bits (core.leak_multiplier_bits)",
+                              f"{shift} bits", "reduce-precision for this chip")]  # fmt: skip
+        return []
+    if shift and "shift" not in c["leak"]:
+        return [Violation(name, "leak kinds " + ", ".join(c["leak"]), f"{what} shift {shift}",
+                          f"{factor} = 1 (no {what}) or a chip with a shift leak")]  # fmt: skip
+    if shift > c["max_decay_shift"]:
+        return [Violation(name, f"{what} shift <= {c['max_decay_shift']}", str(shift), f"a larger {factor}")]
+    return []

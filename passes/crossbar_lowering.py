@@ -5,6 +5,10 @@ composition of the linear projections between it and the spike sources it
 reads (conv unrolled, pooling, flatten and reshape folded, residual adds merged, bias as
 a per-neuron bias current). Encoders become host inputs, decoders host
 decoders; a membrane decoder of a current becomes an integrate-mode group.
+A current-based population becomes a current-based group (its synaptic current a
+second state per neuron). A loop (an snn.delay back edge) becomes an operand that
+reads the population's own group, lagged: it closes on the chip in one tick per
+turn when the loop is one population (core.neurons checks the timing).
 Exact: the core interpreter reproduces the snn interpreter's spikes, each group
 delayed by its recorded depth (one tick per hop).
 """
@@ -88,6 +92,8 @@ class _Lowering:
         self.chip = chip
         self.values: dict[SSAValue, SSAValue | Affine] = {}
         self.count = 0
+        self.loops = snn.back_edge_delays(net.body.block)
+        self.standins: dict[SSAValue, tuple[core.InputOp, SSAValue]] = {}  # loop stand-in -> (its op, snn population)
 
     def add(self, op):
         self.block.add_op(op)
@@ -132,6 +138,7 @@ class _Lowering:
     def run(self) -> core.NetworkOp:
         for op in self.net.body.block.ops:
             self.lower(op)
+        self.close_loops()
         rebalance(self.block)
         return core.NetworkOp.build(
             properties={
@@ -142,6 +149,22 @@ class _Lowering:
             },
             regions=[Region(self.block)],
         )
+
+    def loop_standin(self, op: snn.DelayOp) -> Lagged:
+        """A back edge: a stand-in value for the group of a population not lowered yet, replaced by `close_loops`."""
+        n = int(np.prod(snn.shape_of(op.output.type)))
+        standin = core.InputOp.build(operands=[self.block.args[0]], result_types=[core.SpikesType(n)])
+        self.standins[standin.output] = (standin, op.input)
+        return Lagged(standin.output, op.ticks.value.data)
+
+    def close_loops(self) -> None:
+        for value, (standin, population) in self.standins.items():
+            group = self.values.get(population)
+            if not isinstance(group, SSAValue) or not isinstance(group.owner, core.NeuronsOp):
+                raise NmcError(f"snn-to-core: a loop reads '{population.name_hint}' back, which is not a neuron population "
+                               "(only a population's spikes can be delayed into a loop)")  # fmt: skip
+            value.replace_all_uses_with(group)
+            standin.erase()
 
     def lower(self, op) -> None:
         from scipy import sparse
@@ -187,6 +210,8 @@ class _Lowering:
             self.values[op.output] = self.affine(op.input).map(m)
         elif isinstance(op, snn.FlattenOp | snn.ReshapeOp):
             self.values[op.output] = self.values[op.input]
+        elif isinstance(op, snn.DelayOp) and op in self.loops:
+            self.values[op.output] = self.loop_standin(op)
         elif isinstance(op, snn.DelayOp):
             src = self.values[op.input]
             base = src if isinstance(src, Lagged) else Lagged(src, 0)
@@ -200,14 +225,9 @@ class _Lowering:
                     terms[s] = (terms[s] + scale * m) if s in terms else scale * m
                 const = const + scale * part.const
             self.values[op.output] = Affine(terms, const)
-        elif isinstance(op, snn.CubaLIFOp):
-            raise NmcError(
-                f"snn.cuba_lif '{self.name(op.output, 'pop')}': a current-based LIF population (a synaptic current with its "
-                "own decay) has no core-level form yet (docs/neuron-families.md): run it at the snn level (--target mlir "
-                "--level snn), or retrain with LIF neurons for a chip"
-            )
-        elif isinstance(op, snn.IFOp | snn.LIFOp):
-            beta = op.beta.value.data if isinstance(op, snn.LIFOp) else 1.0
+        elif isinstance(op, snn.IFOp | snn.LIFOp | snn.CubaLIFOp):
+            beta = op.beta.value.data if isinstance(op, snn.LIFOp | snn.CubaLIFOp) else 1.0
+            kw = {"alpha": op.alpha.value.data} if isinstance(op, snn.CubaLIFOp) else {}
             g = self.group(
                 self.affine(op.input),
                 self.name(op.output, "pop"),
@@ -217,6 +237,7 @@ class _Lowering:
                 beta=beta,
                 reset=op.reset.data.value,
                 compare=op.compare.data.value,
+                **kw,
             )
             self.values[op.output] = g.output
         elif isinstance(op, snn.DecodeCountOp | snn.DecodeFirstSpikeOp):

@@ -6,7 +6,8 @@ within `leak-bits`. Weights, threshold, bias and initial potential are all
 multiplied by `s` and rounded to nearest, so the neuron's spiking is preserved
 up to rounding. A partial-sum unit takes the scale of the neuron it feeds
 (its sum arrives with weight 1), so the tree stays exact in integers. Decay
-`beta` becomes the shift `s` of `V -= V >> s` with `beta ≈ 1 - 2^-s`; a strict
+`beta` becomes the shift `s` of `V -= V >> s` with `beta ≈ 1 - 2^-s` (a current-based neuron's
+`alpha` likewise, its current in the membrane's scale); a strict
 comparison becomes `>=` with threshold + 1 (or the reverse) to match the chip.
 Direct (graded) inputs are sent as integers `round(x * levels)`, `levels` from
 `input-bits`. Each group records its relative weight error as `weight_error`.
@@ -290,6 +291,8 @@ class _Quantizer:
         attrs = dict(g.attributes)
         attrs["weight_error"] = FloatAttr(round(err, 6), Float64Type())
         shift, mult = leak_decay(g.beta if g.beta is not None else 1.0, self.chip.core)
+        # a current-based neuron's current is in the membrane's scale; alpha becomes a decay of the same forms
+        c_shift, c_mult = leak_decay(g.alpha, self.chip.core) if g.alpha is not None else (None, None)
         return replace(
             g,
             weight=wq,
@@ -300,5 +303,8 @@ class _Quantizer:
             beta=None,
             decay_shift=shift,
             decay_mult=mult,
+            alpha=None,
+            current_shift=c_shift,
+            current_mult=c_mult,
             attributes=attrs,
         )

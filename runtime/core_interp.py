@@ -61,6 +61,11 @@ class _GroupState:
         self.beta = g.beta
         self.shift = g.decay_shift or 0
         self.mult = g.decay_mult or 1
+        # a current-based group's synaptic current (docs/neuron-families.md), in the membrane's type and range
+        self.alpha = g.alpha
+        self.current_based = g.current_based
+        self.c_shift, self.c_mult = g.current_shift or 0, g.current_mult or 1
+        self.i = np.zeros((batch, g.size), self.dtype) if g.current_based else None
         self.greater = g.compare == "gt"
         self.reset = g.reset
         self.delays = list(op.delays.get_values())
@@ -98,6 +103,15 @@ class _GroupState:
         current = self._current(x) + self.bias
         if self.mode == "psum":
             return np.clip(current, self.psum_lo, self.psum_hi) if self.integer else current
+        if self.i is not None:  # the synaptic current: decay, add the tick's input, saturate; the membrane adds it
+            i = self.i
+            if self.integer:
+                if self.c_shift:
+                    i = i - ((i * self.c_mult) >> self.c_shift)
+                i = np.clip(i + current, self.lo, self.hi)
+            else:
+                i = (self.dtype.type(self.alpha) * i if self.alpha != 1.0 else i) + current
+            self.i = current = i
         v = self.v
         if self.integer:
             if self.shift:

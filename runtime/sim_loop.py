@@ -87,6 +87,7 @@ def run_loop(
     ring = max(chip.ring, t.ring)
     # state is (neurons, batch): a block's axons are contiguous rows, gathers copy whole rows
     v = bk.zeros((k, batch)) + prm["v_init"]
+    i_syn = bk.zeros((k, batch)) if flags["current"] else None  # current-based neurons' synaptic currents
     out_hist = bk.zeros((ring, n, batch))
     in_hist = bk.zeros((ring, max(chip.host_width, 1), batch))
     out_counts = np.zeros((ring, n))  # nonzero outputs per neuron and tick: events, packets, silent axons
@@ -227,11 +228,14 @@ def run_loop(
                 out[p0 + np.nonzero(start_psum > tick)[0]] = 0
             out_counts[r, p0:] = bk.count_rows(out[p0:])
         # stateful neurons: decay, integrate, saturate, fire, reset (docs/chip-model.md)
+        drive = cur[:k]
+        if i_syn is not None:  # current-based neurons integrate their synaptic current instead of the tick's sum
+            i_syn = drive = _current_step(bk, i_syn, drive, prm, (lo, hi), start_state > tick if starting else None)
         if fused is not None:  # the same operations in one compiled pass (runtime/sim_fused.py)
-            fused.neurons(v, cur[:k], lo, hi, prm, flags, start_state, tick, out[:k], out_counts[r, :k])
+            fused.neurons(v, drive, lo, hi, prm, flags, start_state, tick, out[:k], out_counts[r, :k])
             fired = out[:k] > 0 if record else None
         else:
-            v, fired = _update_numpy(bk, v, cur[:k], prm, flags, (lo, hi), (fire_at, thr_subtract), (fired_buf, tmp_buf),
+            v, fired = _update_numpy(bk, v, drive, prm, flags, (lo, hi), (fire_at, thr_subtract), (fired_buf, tmp_buf),
                                      out[:k], out_counts[r, :k], start_state > tick if starting else None)  # fmt: skip
         packets += float(out_counts[r] @ t.remote)
         emitted += float(out_counts[r, :k].sum())  # 0/1 spikes (integrate neurons never fire)
@@ -287,6 +291,18 @@ def run_loop(
         v_full[:, t.order[:k]] = bk.to_numpy(v).T.astype(np.int64)
         run.trace = {"host": np.stack(traced_host), "out": np.stack(traced_out)[:, :, back], "v": v_full}
     return run
+
+
+def _current_step(bk: Any, i: Any, cur: Any, prm: dict[str, Any], bounds: tuple[int, int], waiting: np.ndarray | None) -> Any:
+    """The synaptic currents of current-based neurons (docs/neuron-families.md): I - (I * m >> s), plus the tick's sum,
+    saturated to the membrane's range. Rows without a current pass the sum through unchanged (their I decays whole
+    and is not clipped); neurons that have not started keep their current."""
+    leak = bk.floor_shift(i, prm["c_inv"], None) if bk.is_float else bk.where(prm["c_decays"], (i * prm["c_mult"]) >> prm["c_shift"], 0)
+    new = bk.where(prm["cuba"], bk.add_clip(i - leak, cur, *bounds), cur)
+    if waiting is not None:
+        held = np.nonzero(waiting)[0]
+        new[held] = i[held]
+    return new
 
 
 def _update_numpy(

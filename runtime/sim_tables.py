@@ -314,6 +314,7 @@ def build_tables(
     # (integrate mode) compares against a value no membrane reaches; the reset is arithmetic, not a select
     # (a select on a data-dependent mask costs ~20x an add in numpy): v -= fired * thr on subtract rows
     never = np.inf if backend.is_float else np.iinfo(np.int64).max
+    cuba, cshift, cmult = chip.cuba[p][:k], chip.cshift[p][:k], chip.cmult[p][:k]
     columns = {  # column vectors: state is laid out (neurons, batch)
         "v_init": chip.v_init[p][:k],
         # floor(v * m * 2**-s): exact while |v * m| is within the run's bound (Chip._value_bound); 0: nothing leaks
@@ -324,12 +325,19 @@ def build_tables(
         "fire_at": np.where(fires, threshold + chip.greater[p][:k], never),
         "thr_subtract": np.where(subtract, threshold, 0),
         "zero_firing": zero.astype(np.int64),  # 0/1 in the run's type (no bool casts)
+        # a current-based neuron's current decay; rows without a current decay it whole (inv 1, or I * 1 >> 0)
+        "c_inv": np.where(cuba, np.where(cshift > 0, cmult * 2.0 ** -cshift.astype(np.float64), 0.0), 1.0),
+        "c_shift": np.where(cuba, cshift, 0),
+        "c_mult": np.where(cuba, cmult, 1),
+        "c_decays": ~cuba | (cshift > 0),
+        "cuba": cuba,
     }
     params: dict[str, Any] = {}
     for key, val in columns.items():
-        dtype = np.bool_ if val.dtype == np.bool_ else (np.int64 if key in ("shift", "mult") else None)
+        dtype = np.bool_ if val.dtype == np.bool_ else (np.int64 if key in ("shift", "mult", "c_shift", "c_mult") else None)
         params[key] = backend.asarray(val[:, None], dtype)
-    flags = {"decay": bool(shift.any()), "zero_firing": bool(zero.any()), "subtract_firing": bool(subtract.any())}
+    flags = {"decay": bool(shift.any()), "zero_firing": bool(zero.any()), "subtract_firing": bool(subtract.any()),
+             "current": bool(cuba.any())}  # fmt: skip
     # the row ranges that hold a bias (a layer's neurons; relays and partial-sum units have none), merged over gaps
     # shorter than a range's own overhead
     bias = chip.bias[p]

@@ -63,6 +63,9 @@ class Chip:
         self.v_init = nrn["v_init"].astype(np.int64)
         self.shift = nrn["shift"].astype(np.int64)
         self.mult = nrn["mult"].astype(np.int64)  # leak V -= (V * mult) >> shift; 1: the shift leak
+        # a current-based neuron's synaptic current decays I -= (I * cmult) >> cshift; cmult 0: no current
+        self.cshift, self.cmult = nrn["cshift"].astype(np.int64), nrn["cmult"].astype(np.int64)
+        self.cuba = self.cmult > 0
         self.reset = nrn["reset"].astype(np.int64)
         self.greater = nrn["compare"] == COMPARES.index("gt")
         self.start = nrn["start"].astype(np.int64)
@@ -120,6 +123,10 @@ class Chip:
         held = max(-self.mem_lo, self.mem_hi + max(0, -int(self.threshold.min(initial=0))),
                    float(np.abs(self.v_init).max(initial=0)))  # fmt: skip
         leak = held * float(self.mult.max(initial=1))  # the multiply leak's product V * mult
+        if self.cuba.any():  # a synaptic current is held in the membrane's range, then added to V like a tick's input
+            i_held = float(max(-self.mem_lo, self.mem_hi))
+            current = np.maximum(current, i_held + current)
+            leak = max(leak, i_held * float(self.cmult.max(initial=1)))
         return max(held + max(float(current.max(initial=0)), thr + 1.0), float(axon_bound.max(initial=0)), leak)
 
     def value_bounds(self, host_bound: float) -> tuple[np.ndarray, np.ndarray]:

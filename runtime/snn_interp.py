@@ -96,13 +96,22 @@ def run_snn(
     n_ticks = ticks if ticks is not None else net.ticks.value.data
     ops = [op for op in block.ops if not isinstance(op, snn.OutputOp)]
     kernels = [_make_kernel(op, np.dtype(dtype), n_ticks) for op in ops]
+    # A back edge (snn.delay of a value defined later) finds that value's previous tick in env: its kernel waits a
+    # tick less; before the first tick it reads zeros.
+    later = snn.back_edge_delays(block)
+    for i, op in enumerate(ops):
+        if op in later:
+            kernels[i] = _delay(op, np.dtype(dtype), n_ticks, already=1)
+    zeros = {
+        op.operands[0]: np.zeros((batch or 0, *snn.shape_of(op.operands[0].type)), dtype=np.dtype(dtype)) for op in later
+    }
     recorded = [
         (i, value_name(op.results[0], i)) for i, op in enumerate(ops) if record and isinstance(op.results[0].type, snn.SpikesType)
     ]
     traces = {name: [] for _, name in recorded}
     for t in range(n_ticks):
         for op, kernel in zip(ops, kernels, strict=True):
-            args = [env[v] for v in op.operands]
+            args = [env[v] if v in env else zeros[v] for v in op.operands]
             env[op.results[0]] = kernel(args, t)
             if observe is not None:
                 observe(op, kernel, args, env[op.results[0]])
@@ -221,11 +230,13 @@ def _reshape(op: snn.ReshapeOp, dtype: np.dtype, ticks: int) -> Kernel:
     return lambda args, t: args[0].reshape(args[0].shape[0], *shape)
 
 
-def _delay(op: snn.DelayOp, dtype: np.dtype, ticks: int) -> Kernel:
-    d = op.ticks.value.data
+def _delay(op: snn.DelayOp, dtype: np.dtype, ticks: int, already: int = 0) -> Kernel:
+    d = op.ticks.value.data - already  # `already`: ticks its input is late on arrival (1 on a back edge)
     past: list[np.ndarray] = []
 
     def step(args: list[np.ndarray], t: int) -> np.ndarray:
+        if d == 0:
+            return args[0]
         past.append(args[0])
         return past.pop(0) if len(past) > d else np.zeros_like(args[0])
 

@@ -44,7 +44,8 @@ def build_image(module: Any) -> ChipImage:
     bid[order] = np.arange(order.size)  # binary neuron id of each IR neuron
 
     arrival = core.arrivals(net.body.block)
-    params = {k: [] for k in ("mode", "threshold", "bias", "v_init", "shift", "mult", "reset", "compare", "start")}
+    params = {k: [] for k in ("mode", "threshold", "bias", "v_init", "shift", "mult", "cshift", "cmult", "reset", "compare",
+                              "start")}  # fmt: skip
     for op in view.groups:
         gr = read_group(op)
         n = gr.size
@@ -54,6 +55,8 @@ def build_image(module: Any) -> ChipImage:
         params["v_init"].append(gr.v_init)
         params["shift"].append(np.full(n, gr.decay_shift or 0))
         params["mult"].append(np.full(n, gr.decay_mult or 1))
+        params["cshift"].append(np.full(n, gr.current_shift or 0))  # cmult 0: no current stage (one membrane)
+        params["cmult"].append(np.full(n, (gr.current_mult or 1) if gr.current_based else 0))
         params["reset"].append(np.full(n, RESETS.index(gr.reset)))
         params["compare"].append(np.full(n, COMPARES.index(gr.compare)))
         params["start"].append(np.full(n, arrival[op.output] - 1))
@@ -67,6 +70,8 @@ def build_image(module: Any) -> ChipImage:
         "v_init": cat["v_init"].astype(np.int64),
         "shift": cat["shift"].astype(np.uint8),
         "mult": cat["mult"].astype(np.int32),
+        "cshift": cat["cshift"].astype(np.uint8),
+        "cmult": cat["cmult"].astype(np.int32),
         "reset": cat["reset"].astype(np.uint8),
         "compare": cat["compare"].astype(np.uint8),
         "start": cat["start"].astype(np.int32),

@@ -42,6 +42,15 @@ class _Export:
         self.edges: list[tuple[str, str]] = []
         self.sources: dict[SSAValue, list[str]] = {}  # a value = the sum of these nodes' outputs
         self.count = 0
+        self.loops = snn.back_edge_delays(net.body.block)
+        self.pending: dict[str, SSAValue] = {}  # a back edge's stand-in node name -> the population it reads
+
+    def close_loops(self) -> None:
+        """Point every edge out of a back edge's stand-in at the population it reads (built after it)."""
+        edges: list[tuple[str, str]] = []
+        for a, b in self.edges:
+            edges += [(s, b) for s in self.sources[self.pending[a]]] if a in self.pending else [(a, b)]
+        self.edges = edges
 
     def name(self, v: SSAValue, kind: str) -> str:
         self.count += 1
@@ -87,6 +96,14 @@ class _Export:
         elif isinstance(op, snn.FlattenOp):
             node = nir.Flatten(input_type={"input": np.array(snn.shape_of(op.input.type))}, start_dim=0, end_dim=-1)
             self.node(op.output, "flatten", node, [op.input])
+        elif isinstance(op, snn.DelayOp) and op in self.loops:  # NIR's loop itself waits the first tick
+            token = f"<loop {len(self.pending)}>"
+            self.pending[token] = op.input
+            self.sources[op.output] = [token]
+            if op.ticks.value.data > 1:
+                shape = snn.shape_of(op.output.type)
+                node = nir.Delay(delay=np.full(shape, (op.ticks.value.data - 1) * self.dt, np.float32))
+                self.node(op.output, "delay", node, [op.output])
         elif isinstance(op, snn.DelayOp):
             shape = snn.shape_of(op.output.type)
             node = nir.Delay(delay=np.full(shape, op.ticks.value.data * self.dt, np.float32))
@@ -180,4 +197,5 @@ def nir_graph(module: ModuleOp) -> Any:
     ex = _Export(nets[0])
     for op in nets[0].body.block.ops:
         ex.lower(op)
+    ex.close_loops()
     return nir.NIRGraph(nodes=ex.nodes, edges=ex.edges, metadata={"dt": ex.dt})

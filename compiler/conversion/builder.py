@@ -147,6 +147,19 @@ class NetworkBuilder:
         op = snn.DelayOp.build(operands=[x], result_types=[x.type], properties={"ticks": IntegerAttr(ticks, i64)})
         return self._add(op, name)
 
+    def loop(self, shape: Sequence[int], ticks: int = 1, name: str | None = None) -> SSAValue:
+        """The back edge of a loop: spikes of a population built later, `ticks` late. Close it with `close_loop`."""
+        t = snn.SpikesType(list(shape))
+        op = snn.DelayOp.build(operands=[self.inputs[0]], result_types=[t], properties={"ticks": IntegerAttr(ticks, i64)})
+        value = self._add(op, name)
+        op.operands = [value]  # a placeholder of the right type until close_loop
+        return value
+
+    def close_loop(self, loop: SSAValue, source: SSAValue) -> None:
+        """Point the back edge `loop` at the population whose spikes it carries."""
+        assert isinstance(loop.owner, snn.DelayOp)
+        loop.owner.operands = [source]
+
     def add(self, xs: Sequence[SSAValue], scales: Sequence[float] | None = None, name: str | None = None) -> SSAValue:
         scales = list(scales) if scales is not None else [1.0] * len(xs)
         shape = snn.shape_of(xs[0].type)

@@ -17,6 +17,7 @@ from xdsl.dialects.builtin import ModuleOp
 from xdsl.ir import SSAValue
 
 from nmc.conversion.builder import NetworkBuilder
+from nmc.dialects import snn
 from nmc.dialects.snn import SpikesType, conv_output_hw
 from nmc.errors import NmcError
 from nmc.runtime.snn_interp import windows
@@ -327,10 +328,8 @@ def lower_to_snn(graph: LayerGraph, opts: LoweringOptions, relu_scales: dict[int
             out_sigma = 1.0
         elif ly.kind == "identity":
             vals[i] = ins[0]
-        elif ly.kind == "neuron" and "alpha" in p:  # current-based (nmc.nn.CubaLIF)
-            vals[i] = b.cuba_neuron(ins[0], name=ly.name, **p)
         elif ly.kind == "neuron":
-            vals[i] = b.neuron(ins[0], name=ly.name, **p)
+            vals[i] = _population(b, ins[0], ly.name, p)
         elif ly.kind == "relu":
             if spiking:
                 raise NmcError(f"layer '{ly.name}' (ReLU) in a spiking model: nmc.nn neurons already rectify; remove the ReLU")
@@ -350,6 +349,22 @@ def lower_to_snn(graph: LayerGraph, opts: LoweringOptions, relu_scales: dict[int
             raise NmcError(f"output '{graph.layers[j].name}' is a current, not spikes: decode it with 'membrane'")
         outputs.append(b.decode(v, kind))
     return b.finish(outputs)
+
+
+def _population(b: NetworkBuilder, x: SSAValue, name: str, p: dict[str, Any]) -> SSAValue:
+    """A spiking population: LIF/IF, or current-based (`alpha`); `recurrent` = (weight, bias) adds its own spikes of the
+    tick before through that projection (a loop closed by a one-tick back edge)."""
+    p = dict(p)
+    recurrent = p.pop("recurrent", None)
+    loop = None
+    if recurrent is not None:
+        weight, bias = recurrent
+        loop = b.loop(snn.shape_of(x.type), name=f"{name}.prev")
+        x = b.add([x, b.dense(loop, weight, bias, name=f"{name}.recurrent")], name=f"{name}.input")
+    spikes = b.cuba_neuron(x, name=name, **p) if "alpha" in p else b.neuron(x, name=name, **p)
+    if loop is not None:
+        b.close_loop(loop, spikes)
+    return spikes
 
 
 def group_mask(out_channels: int, in_channels: int, groups: int) -> np.ndarray:

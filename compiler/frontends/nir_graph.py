@@ -167,8 +167,18 @@ def flatten_subgraphs(graph: Any, prefix: str = "") -> tuple[dict[str, Any], lis
     return nodes, edges
 
 
-def order_nodes(nodes: dict[str, Any], edges: list[tuple[str, str]]) -> tuple[list[str], dict[str, list[str]]]:
-    """Nodes in dataflow order and the producers of each; a cycle is refused by name."""
+NEURONS = ("IF", "LIF", "CubaLIF", "LI", "CubaLI", "I")  # stateful nodes: a loop through one can wait a tick
+
+
+def order_nodes(
+    nodes: dict[str, Any], edges: list[tuple[str, str]]
+) -> tuple[list[str], dict[str, list[str]], set[tuple[str, str]]]:
+    """Nodes in dataflow order, the producers of each, and the back edges that close loops.
+
+    NIR runs a recurrent graph step by step: a loop reads the previous step's output of the neuron in it. Each cycle
+    is cut on an edge leaving a neuron node (that edge carries last tick's spikes: snn.delay, a back edge); a cycle
+    through no neuron computes nothing a tick can order and is refused by name.
+    """
     preds: dict[str, list[str]] = {n: [] for n in nodes}
     for a, b in dict.fromkeys(edges):  # exporters sometimes repeat an edge
         for end in (a, b):
@@ -176,23 +186,31 @@ def order_nodes(nodes: dict[str, Any], edges: list[tuple[str, str]]) -> tuple[li
                 raise NmcError(f"edge {a} -> {b}: no node named '{end}'")
         preds[b].append(a)
     done: list[str] = []
-    waiting = dict(preds)
+    back: set[tuple[str, str]] = set()
+    waiting = {n: list(ps) for n, ps in preds.items()}
     while waiting:
         ready = [n for n, ps in waiting.items() if all(p in done for p in ps)]
         if not ready:
             cycle = _a_cycle(waiting)
-            raise NmcError(
-                f"node '{cycle[0]}' ({node_kind(nodes[cycle[0]])}): recurrent edges {' -> '.join([*cycle, cycle[0]])}; "
-                "the chip model runs feed-forward dataflow only (no back edges at the snn level yet): unroll the "
-                "recurrence or export a feed-forward network"
-            )
+            cut = next((i for i, n in enumerate(cycle) if node_kind(nodes[n]) in NEURONS), None)
+            if cut is None:
+                raise NmcError(
+                    f"node '{cycle[0]}' ({node_kind(nodes[cycle[0]])}): instantaneous cycle {' -> '.join([*cycle, cycle[0]])}: "
+                    "no neuron in it holds state from one tick to the next, so no tick can compute it; put a neuron "
+                    "(or a Delay) in the loop"
+                )
+            src, dst = cycle[cut], cycle[(cut + 1) % len(cycle)]
+            back.add((src, dst))
+            waiting[dst] = [p for p in waiting[dst] if p != src]
+            continue
         for n in ready:
             done.append(n)
             del waiting[n]
-    return done, preds
+    return done, preds, back
 
 
 def _a_cycle(waiting: dict[str, list[str]]) -> list[str]:
+    """A cycle among the waiting nodes, in dataflow order."""
     path, node = [], next(iter(waiting))
     while node not in path:
         path.append(node)

@@ -56,6 +56,7 @@ class _Import:
     notes: list[str]
     values: dict[str, Any] = field(default_factory=dict)
     neurons: list[str] = field(default_factory=list)  # what each IF/LIF node became, for the notes
+    loops: dict[tuple[str, str], SSAValue] = field(default_factory=dict)  # back edge -> its snn.delay, closed at the end
     rockpool: bool = False  # a Rockpool export: its CubaLIF nodes are read with Rockpool's own update (docs/nir.md)
 
 
@@ -81,7 +82,7 @@ def import_nir(source: Any, *, ticks: int, dt: float | None, name: str, notes: l
     if not isinstance(graph, nir.NIRGraph):
         raise NmcError(f"expected a NIR graph, got {type(graph).__name__}")
     nodes, edges = flatten_subgraphs(graph)
-    order, preds = order_nodes(nodes, edges)
+    order, preds, back = order_nodes(nodes, edges)
     inputs = [n for n in order if isinstance(nodes[n], nir.Input)]
     if len(inputs) != 1:
         raise NmcError(f"the graph has {len(inputs)} Input nodes; nmc compiles graphs with exactly one")
@@ -93,7 +94,7 @@ def import_nir(source: Any, *, ticks: int, dt: float | None, name: str, notes: l
     for n in order:
         node = nodes[n]
         where = f"node '{n}' ({node_kind(node)})"
-        ins = [imp.values[p] for p in preds[n]]
+        ins = [imp.values[p] if (p, n) not in back else _feedback(b, imp, p, n, node, preds[n], back) for p in preds[n]]
         if n == inputs[0]:
             imp.values[n] = b.encode(b.inputs[0], "spikes", name=n)
         elif isinstance(node, tuple):  # a sub-graph's Input/Output: passes its value on (still foldable)
@@ -105,6 +106,14 @@ def import_nir(source: Any, *, ticks: int, dt: float | None, name: str, notes: l
             imp.values[n] = _lower_node(b, imp, n, node, ins, where, users[n], nodes)
     if not outputs:
         raise NmcError("the graph has no Output node")
+    for (src, dst), fb in imp.loops.items():
+        value = imp.values[src]
+        if not isinstance(value, SSAValue) or not isinstance(value.type, snn.SpikesType):
+            raise NmcError(f"node '{src}' ({node_kind(nodes[src])}): a loop reads it back, which only a spiking neuron's output can be")
+        if snn.shape_of(value.type) != snn.shape_of(fb.type):
+            raise NmcError(f"edge {src} -> {dst}: the loop carries shape {list(snn.shape_of(value.type))} back where "
+                           f"'{dst}' takes {list(snn.shape_of(fb.type))}")  # fmt: skip
+        b.close_loop(fb, value)
     if imp.neurons and imp.rockpool:
         notes.append("NIR: " + "; ".join(imp.neurons) + " (docs/nir.md: what Rockpool's export means)")
     elif imp.neurons:
@@ -116,6 +125,24 @@ def import_nir(source: Any, *, ticks: int, dt: float | None, name: str, notes: l
                if any("(CubaLIF)" in line for line in imp.neurons) else ")")
         )  # fmt: skip
     return b.finish(outputs)
+
+
+def _feedback(b: NetworkBuilder, imp: _Import, src: str, dst: str, node: Any, preds: list[str], back: set) -> SSAValue:
+    """The back edge src -> dst: src's spikes one tick late (snn.delay), its source filled in once src is built."""
+    import nir
+
+    shape: tuple[int, ...] | None = None
+    if isinstance(node, nir.Affine | nir.Linear):
+        shape = (int(np.asarray(node.weight).shape[1]),)
+    else:
+        known = [imp.values[p] for p in preds if (p, dst) not in back and isinstance(imp.values.get(p), SSAValue)]
+        shape = snn.shape_of(known[0].type) if known else None
+    if shape is None:
+        raise NmcError(f"edge {src} -> {dst} closes a loop into a node whose input shape nmc cannot tell before "
+                       f"'{src}' exists: put an Affine/Linear on the recurrent edge")  # fmt: skip
+    fb = b.loop(shape, name=f"{src}.prev")
+    imp.loops[(src, dst)] = fb
+    return fb
 
 
 def _input_shape(nodes: dict[str, Any], name: str, users: dict[str, list[str]], notes: list[str]) -> tuple[int, ...]:
