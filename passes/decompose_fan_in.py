@@ -103,6 +103,57 @@ def partial_sum_tree(g: Group, fan_in: int, packing: str = "ranges") -> list[Gro
     return out
 
 
+def recurrent_tree(g: Group, loops: list[int], fan_in: int, packing: str, partial_sums: bool) -> list[Group]:
+    """A recurrent group's tree: its loop synapses stay on the neuron (a loop through a partial-sum unit would take two
+    ticks per turn where the model waits one), the rest go through partial sums into the room they leave."""
+    where = f"layer '{g.layer}'"
+    offsets = g.offsets()
+    in_loop = np.zeros(g.pre.size, bool)
+    for i in loops:
+        in_loop |= (g.pre >= offsets[i]) & (g.pre < offsets[i + 1])
+    loop_fan_in = np.bincount(g.post[in_loop], minlength=g.size)
+    room = fan_in - int(loop_fan_in.max(initial=0))
+    if room < 1:
+        raise NmcError(f"{where}: its recurrent synapses alone give a neuron {int(loop_fan_in.max())} inputs, max_fan_in is "
+                       f"{fan_in}: a loop must close in one tick, so they cannot go through partial sums; use fewer "
+                       "recurrent connections per neuron (a sparser or smaller recurrent layer) or a chip with a larger "
+                       "max_fan_in")  # fmt: skip
+    if not partial_sums:
+        raise NmcError(f"{where}: fan-in {int(g.fan_in().max())} exceeds max_fan_in {fan_in} and the chip has no partial-"
+                       "sum units; a recurrent layer cannot use the relay approximation (its loop must close in one tick)")  # fmt: skip
+    keep = [i for i in range(len(g.inputs)) if i not in loops]
+    remap = np.full(g.pre.size, -1, np.int64)  # the forward synapses' indices in the forward inputs' space
+    start = 0
+    for i in keep:
+        sel = (g.pre >= offsets[i]) & (g.pre < offsets[i + 1])
+        remap[sel] = g.pre[sel] - offsets[i] + start
+        start += offsets[i + 1] - offsets[i]
+    fwd = ~in_loop
+    lags = [g.lags[i] for i in keep] if g.lags is not None else None
+    forward = replace(g, inputs=[g.inputs[i] for i in keep], pre=remap[fwd], post=g.post[fwd], weight=g.weight[fwd],
+                      lags=lags)  # fmt: skip
+    tree = partial_sum_tree(forward, min(fan_in, room), packing)
+    root = tree[-1]
+    # the root reads its partial sums, then the loop inputs unchanged
+    width = sum(core.size_of(v.type) if not isinstance(v, Group) else v.size for v in root.inputs)
+    loop_pre = np.concatenate([g.pre[(g.pre >= offsets[i]) & (g.pre < offsets[i + 1]) & in_loop] for i in loops])
+    loop_post = np.concatenate([g.post[(g.pre >= offsets[i]) & (g.pre < offsets[i + 1]) & in_loop] for i in loops])
+    loop_w = np.concatenate([g.weight[(g.pre >= offsets[i]) & (g.pre < offsets[i + 1]) & in_loop] for i in loops])
+    shift, base = [], width
+    for i in loops:
+        shift.append((offsets[i], base))
+        base += offsets[i + 1] - offsets[i]
+    loop_pre_new = loop_pre.copy()
+    for i, (old, new) in zip(loops, shift, strict=True):
+        sel = (loop_pre >= offsets[i]) & (loop_pre < offsets[i + 1])
+        loop_pre_new[sel] = loop_pre[sel] - old + new
+    root_lags = [0] * len(root.inputs) + [g.lags[i] if g.lags is not None else 0 for i in loops]
+    tree[-1] = replace(root, inputs=[*root.inputs, *(g.inputs[i] for i in loops)],
+                       pre=np.concatenate([root.pre, loop_pre_new]), post=np.concatenate([root.post, loop_post]),
+                       weight=np.concatenate([root.weight, loop_w]), lags=root_lags)  # fmt: skip
+    return tree
+
+
 def relay_approximation(g: Group, fan_in: int) -> list[Group]:
     """Spiking relays per (neuron, sign, run of `fan_in` synapses), weighed by ±threshold at the neuron.
 
@@ -172,7 +223,10 @@ class DecomposeFanInPass(ModulePass):
                 widest = int(g.fan_in().max(initial=0))
                 if widest <= fan_in:
                     continue
-                if chip.core["partial_sums"]:
+                loops = core.back_edges(group_op)
+                if loops:  # a recurrent group: its loop closes in one tick only if it reads itself directly
+                    parts = recurrent_tree(g, loops, fan_in, self.packing, chip.core["partial_sums"])
+                elif chip.core["partial_sums"]:
                     parts = partial_sum_tree(g, fan_in, self.packing)
                 elif self.approximate:
                     parts = relay_approximation(g, fan_in)

@@ -28,17 +28,41 @@ def _source_name(value: SSAValue) -> str:
     return owner.layer.data if isinstance(owner, core.NeuronsOp) else (value.name_hint or "input")
 
 
+def _loop_fan_out(value: SSAValue) -> tuple[np.ndarray, set[int]]:
+    """The synapses per neuron of `value` on loops (a recurrent group reading itself), and the ids of those users."""
+    n = core.size_of(value.type)
+    total, users = np.zeros(n, np.int64), set()
+    for use in value.uses:
+        user = use.operation
+        if isinstance(user, core.NeuronsOp) and use.index in core.back_edges(user):
+            g = read_group(user)
+            off = g.offsets()[use.index]
+            sel = (g.pre >= off) & (g.pre < off + n)
+            total += np.bincount(g.pre[sel] - off, minlength=n)
+            users.add(id(user))
+    return total, users
+
+
 def _split(value: SSAValue, limit: int, chip_name: str, psums: bool, block: Block) -> None:
-    widest = int(fan_out(value).max(initial=0))
-    copies = min(-(-widest // limit), limit)  # more than `limit` copies: a tree, one level per pass round
+    # a loop (a recurrent group reading itself) keeps its direct synapses: through a relay it would take two ticks
+    # per turn where the model waits one; the relays share what room the loop leaves
+    loop, loop_users = _loop_fan_out(value)
+    room = limit - int(loop.max(initial=0))
+    widest = int((fan_out(value) - loop).max(initial=0))
+    if room < 1:
+        raise NmcError(f"layer '{_source_name(value)}': its recurrent synapses alone give a neuron fan-out "
+                       f"{int(loop.max())}, max_fan_out is {limit}: a loop must close in one tick, so they cannot go "
+                       "through relays; use a sparser recurrent layer or a chip with a larger max_fan_out")  # fmt: skip
+    copies = min(-(-widest // limit), room)  # more than `room` copies: a tree, one level per pass round
     graded = isinstance(value.type, core.GradedType)
     if graded and not psums:
         raise NmcError(
             f"layer '{_source_name(value)}': graded values with fan-out {widest} > {limit} need partial-sum relays, "
             f"which chip '{chip_name}' lacks; use a spike encoding (--encoding rate)"
         )
-    users = [u.operation for u in value.uses if isinstance(u.operation, core.NeuronsOp)]
+    users = list(dict.fromkeys(u.operation for u in value.uses if isinstance(u.operation, core.NeuronsOp)))
     integer = any(u.quantized for u in users)
+    users = [u for u in users if id(u) not in loop_users]
     relays = [build_neurons(relay_group(f"{_source_name(value)}/relay{r}", value, integer, graded)) for r in range(copies)]
     anchor = value.owner.next_op if isinstance(value.owner, core.InputOp | core.NeuronsOp) else None
     for r in relays:

@@ -111,7 +111,8 @@ module nmc_synapse_engine #(
 endmodule
 
 // One neuron: accumulator, membrane state and output register with the chip's integer semantics
-// (integrate -> leak -> saturate -> fire -> reset), in spike, partial-sum or integrate mode.
+// (integrate -> leak -> saturate -> fire -> reset), in spike, partial-sum or integrate mode; a current-based
+// neuron first passes the tick's input through its synaptic current register.
 module nmc_neuron #(
     parameter integer ID = 0,         // slot on its core
     parameter integer MODE = 0,       // 0 spike, 1 partial sum, 2 integrate
@@ -120,6 +121,10 @@ module nmc_neuron #(
     parameter integer SHIFT = 0,      // leak: V - ((V * MULT) >>> SHIFT); 0 = no leak
     parameter integer MULT = 1,       // the multiply leak's factor (1: the shift leak)
     parameter integer MW = 1,         // bits of MULT (unsigned)
+    parameter integer CURRENT = 0,    // 1: current-based: a synaptic current I = I - ((I * CMULT) >>> CSHIFT) + input
+    parameter integer CSHIFT = 0,     //    (saturated to VW bits) is what V integrates (docs/neuron-families.md)
+    parameter integer CMULT = 1,
+    parameter integer CMW = 1,        // bits of CMULT (unsigned)
     parameter integer THRESHOLD = 1,
     parameter integer BIAS = 0,
     parameter integer V_INIT = 0,
@@ -167,7 +172,20 @@ module nmc_neuron #(
     wire signed [VW+MW:0] leak_shifted = leak_product >>> SHIFT;
     // verilator lint_on UNUSEDSIGNAL
     wire signed [VW-1:0] decayed = (SHIFT > 0) ? v - leak_shifted[VW-1:0] : v;
-    wire signed [EW-1:0] total = $signed({{(EW-VW){decayed[VW-1]}}, decayed}) + $signed({{(EW-IW){current[IW-1]}}, current});
+    // the synaptic current (CURRENT = 1): decay as the membrane does, add the tick's input, saturate to VW bits
+    reg signed [VW-1:0] isyn;
+    // verilator lint_off WIDTH
+    localparam signed [CMW:0] CM = CMULT;
+    // verilator lint_on WIDTH
+    // verilator lint_off UNUSEDSIGNAL
+    wire signed [VW+CMW:0] c_product = isyn * CM;
+    wire signed [VW+CMW:0] c_shifted = c_product >>> CSHIFT;
+    // verilator lint_on UNUSEDSIGNAL
+    wire signed [VW-1:0] c_decayed = (CSHIFT > 0) ? isyn - c_shifted[VW-1:0] : isyn;
+    wire signed [EW-1:0] c_total = $signed({{(EW-VW){c_decayed[VW-1]}}, c_decayed}) + $signed({{(EW-IW){current[IW-1]}}, current});
+    wire signed [EW-1:0] c_clipped = (c_total > VMAX) ? VMAX : ((c_total < VMIN) ? VMIN : c_total);
+    wire signed [EW-1:0] drive = (CURRENT == 1) ? c_clipped : $signed({{(EW-IW){current[IW-1]}}, current});
+    wire signed [EW-1:0] total = $signed({{(EW-VW){decayed[VW-1]}}, decayed}) + drive;
     wire signed [EW-1:0] clipped = (total > VMAX) ? VMAX : ((total < VMIN) ? VMIN : total);
     wire fire = (MODE == 0) && ((COMPARE == 1) ? (clipped > TH) : (clipped >= TH));
     // only the low VW / OW bits of `after` and `psum` are stored: the values are saturated to fit
@@ -182,12 +200,14 @@ module nmc_neuron #(
 
     always @(posedge clk) begin
         if (rst) begin
-            acc <= {IW{1'b0}};
-            v   <= V0;
-            out <= {OW{1'b0}};
+            acc  <= {IW{1'b0}};
+            v    <= V0;
+            isyn <= {VW{1'b0}};
+            out  <= {OW{1'b0}};
         end else if (update) begin
             acc <= {IW{1'b0}};
             if (active && MODE != 1) v <= after[VW-1:0];
+            if (active && CURRENT == 1) isyn <= c_clipped[VW-1:0];
             if (!active) out <= {OW{1'b0}};
             else if (MODE == 1) out <= psum[OW-1:0];
             else out <= {{(OW-1){1'b0}}, fire};
