@@ -143,7 +143,62 @@ class CubaLIF(LIF):
         return f"alpha={self.alpha}, " + super().extra_repr()
 
 
-NEURON_TYPES = (IF, LIF, CubaLIF)
+class _Recurrent:
+    """A population that also reads its own spikes of the tick before through `self.recurrent` (an nn.Linear): its
+    input current is `I + recurrent(s_prev)`, as snnTorch's RLeaky/RSynaptic compute it (the snn level closes the loop
+    with a one-tick back edge, snn.delay)."""
+
+    recurrent: nn.Linear
+    s_prev: torch.Tensor | None
+
+    def _init_recurrent(self, size: int, bias: bool) -> None:
+        if size < 1:
+            raise ValueError(f"size must be at least 1, got {size}")
+        self.recurrent = nn.Linear(size, size, bias=bias)
+        self.s_prev = None
+
+    def forward(self, current: torch.Tensor) -> torch.Tensor:
+        if current.shape[-1] != self.recurrent.in_features:
+            raise ValueError(f"{type(self).__name__} of {self.recurrent.in_features} neurons got a current of shape "
+                             f"{list(current.shape)}")  # fmt: skip
+        prev = self.s_prev if self.s_prev is not None else torch.zeros_like(current)
+        s = super().forward(current + self.recurrent(prev))  # type: ignore[misc]
+        self.s_prev = s
+        return s
+
+    def reset_state(self) -> None:
+        super().reset_state()  # type: ignore[misc]
+        self.s_prev = None
+
+
+class RLIF(_Recurrent, LIF):
+    """Recurrent LIF neurons: `v = beta * v + I + recurrent(s_prev)`, then fire and reset as `LIF` (snnTorch's
+    RLeaky with reset_delay=False). `size` neurons, all to all through an nn.Linear (`bias` optional)."""
+
+    def __init__(self, size: int, beta: float | None = None, threshold: float = 1.0, reset: str = "zero",
+                 compare: str = "gt", v_init: float = 0.0, surrogate_slope: float = 25.0, *, bias: bool = True,
+                 tau: float | None = None, dt: float = 1e-3):  # fmt: skip
+        LIF.__init__(self, beta, threshold, reset, compare, v_init, surrogate_slope, tau=tau, dt=dt)
+        self._init_recurrent(size, bias)
+
+    def extra_repr(self) -> str:
+        return f"size={self.recurrent.in_features}, " + super().extra_repr()
+
+
+class RCubaLIF(_Recurrent, CubaLIF):
+    """Recurrent current-based LIF neurons: `i = alpha * i + I + recurrent(s_prev)`, `v = beta * v + i`, fire and reset
+    `v` (snnTorch's RSynaptic, which needs beta = 1 with its delayed subtract; here any reset)."""
+
+    def __init__(self, size: int, alpha: float, beta: float, threshold: float = 1.0, reset: str = "zero",
+                 compare: str = "gt", v_init: float = 0.0, surrogate_slope: float = 25.0, *, bias: bool = True):  # fmt: skip
+        CubaLIF.__init__(self, alpha, beta, threshold, reset, compare, v_init, surrogate_slope)
+        self._init_recurrent(size, bias)
+
+    def extra_repr(self) -> str:
+        return f"size={self.recurrent.in_features}, " + super().extra_repr()
+
+
+NEURON_TYPES = (IF, LIF, CubaLIF, RLIF, RCubaLIF)
 
 
 def reset_states(model: nn.Module) -> None:

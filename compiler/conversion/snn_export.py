@@ -21,6 +21,25 @@ from nmc.conversion.layers import scaled_weights
 from nmc.errors import NmcError
 
 
+def _neuron_module(net: Any, st: Any, q: dict, lam: float, keep: dict) -> nn.Module:
+    """The nmc.nn population of a trained SNN stage: IF, LIF, CubaLIF, or their recurrent forms with the trained loop."""
+    beta, alpha = q.get("beta"), q.get("alpha")
+    loop = net.recurrent(st) if hasattr(net, "recurrent") else None
+    if loop is None:
+        if alpha is not None:
+            return nmc_nn.CubaLIF(alpha, beta if beta is not None else 1.0, lam, **keep)
+        return nmc_nn.IF(lam, **keep) if beta is None else nmc_nn.LIF(beta, lam, **keep)
+    w, b = loop[0].T.detach().cpu(), loop[1].detach().cpu()
+    size = int(w.shape[0])
+    if alpha is not None:
+        m: nn.Module = nmc_nn.RCubaLIF(size, alpha, beta if beta is not None else 1.0, lam, **keep)
+    else:
+        m = nmc_nn.RLIF(size, beta if beta is not None else 1.0, lam, **keep)
+    m.recurrent.weight.copy_(w)
+    m.recurrent.bias.copy_(b)
+    return m
+
+
 def snn_module(net: Any, ticks: int | None = None) -> nn.Sequential:
     """The `nmc.training.qat.RateNet`'s chain as an nmc.nn SNN (eval mode; `nmc_ticks` set when `ticks` is given)."""
     mods: list[nn.Module] = []
@@ -58,8 +77,7 @@ def snn_module(net: Any, ticks: int | None = None) -> nn.Sequential:
                 q = st.relu.params
                 keep = {"reset": q["reset"], "compare": q["compare"], "v_init": q.get("v_init", 0.0)}
                 lam = float(net.threshold(st).detach().cpu())
-                beta = q.get("beta")
-                mods.append(nmc_nn.IF(lam, **keep) if beta is None else nmc_nn.LIF(beta, lam, **keep))
+                mods.append(_neuron_module(net, st, q, lam, keep))
             elif st.relu is not None:
                 lam = float(net.threshold(st).detach().cpu())
                 mods.append(nmc_nn.IF(threshold=lam / sigma, reset="subtract", compare="ge"))

@@ -303,6 +303,7 @@ def choose_dt(nodes: dict[str, Any], given: float | None, metadata: dict, notes:
         for node in nodes.values()
         if isinstance(node, nir.LIF | nir.CubaLIF)
         for t, r in zip(np.ravel(node.tau if isinstance(node, nir.LIF) else node.tau_mem), np.ravel(node.r), strict=False)
+        if np.isfinite(t) and np.isfinite(r) and r != 0  # an infinite tau (snnTorch's beta = 1) is refused by its node
     }
     convention = exporter_convention(nodes)  # before r = tau/dt: Norse's r = 1 would read as dt = tau (no memory)
     if convention is not None:

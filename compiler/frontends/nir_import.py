@@ -331,7 +331,9 @@ def _cuba_params(imp: _Import, where: str, node: Any) -> tuple[float, float, flo
     for what in ("tau_syn", "tau_mem"):
         tau = np.asarray(getattr(node, what), dtype=np.float32)
         if not tau.size or np.any(tau <= 0) or not np.all(np.isfinite(tau)):
-            raise NmcError(f"{where}: {what} must be positive and finite")
+            raise NmcError(f"{where}: {what} must be positive and finite, got {float(np.ravel(tau)[0]):g} (snnTorch writes "
+                           f"tau = dt / (1 - beta): infinite for a decay of 1, which a CubaLIF cannot state; train with "
+                           "beta < 1 or compile the live module)")  # fmt: skip
         taus.append(tau)
     tau_syn, tau_mem = taus
     alpha = _uniform(where, "tau_syn", 1 - (imp.dt / tau_syn))

@@ -99,6 +99,10 @@ def _module_layer(path: str, m: nn.Module) -> Layer:
             params["beta"] = m.beta
         if isinstance(m, nmc_nn.CubaLIF):
             params["alpha"] = m.alpha
+        if isinstance(m, nmc_nn.RLIF | nmc_nn.RCubaLIF):
+            rec = m.recurrent
+            bias = None if rec.bias is None else rec.bias.detach().cpu().numpy().astype(np.float32)
+            params["recurrent"] = (rec.weight.detach().cpu().numpy().astype(np.float32), bias)
         return Layer(path, "neuron", params=params, origin=kind)
     return tl.unsupported(path, kind)
 

@@ -19,15 +19,17 @@ from typing import Any
 from nmc.errors import NmcError
 
 FAMILIES = ("mlp", "cnn")
-NEURONS = ("if", "lif")
+NEURONS = ("if", "lif", "cuba", "rlif", "rcuba")  # if: a ReLU ANN to convert; the rest nmc.nn SNNs
 POOLS = ("avg", "none")
-TRAIN_DEFAULTS = {"epochs": 20, "lr": 3e-3, "batch_size": 64, "validation": 0.25, "finetune_epochs": 0, "lif_beta": 0.9}
+TRAIN_DEFAULTS = {"epochs": 20, "lr": 3e-3, "batch_size": 64, "validation": 0.25, "finetune_epochs": 0, "lif_beta": 0.9,
+                  "cuba_alpha": 0.75}  # fmt: skip
 _SCHEMA: dict[str, dict[str, type]] = {
     "input": {"shape": list, "image": list},
     "search": {"families": list, "neuron": list, "ticks": list, "weight_bits": list},
     "mlp": {"depth": dict, "width": list},
     "cnn": {"depth": dict, "channels": list, "kernel": list, "pool": list, "fc_width": list},
-    "train": {"epochs": int, "lr": float, "batch_size": int, "validation": float, "finetune_epochs": int, "lif_beta": float},
+    "train": {"epochs": int, "lr": float, "batch_size": int, "validation": float, "finetune_epochs": int, "lif_beta": float,
+              "cuba_alpha": float},
 }
 
 
@@ -121,6 +123,8 @@ def parse_space(data: dict, source: str = "space") -> Space:
         raise bad("train.validation", f"is the held-out fraction, in (0, 1), got {t['validation']}")
     if not 0.0 < t["lif_beta"] <= 1.0:
         raise bad("train.lif_beta", f"must be in (0, 1], got {t['lif_beta']}")
+    if not 0.0 < t["cuba_alpha"] <= 1.0:
+        raise bad("train.cuba_alpha", f"must be in (0, 1], got {t['cuba_alpha']}")
     return space
 
 
@@ -194,24 +198,33 @@ def describe(p: dict[str, Any]) -> str:
 
 
 def build(p: dict[str, Any], space: Space, classes: int, seed: int) -> Any:
-    """The untrained torch module of a candidate (IF: a ReLU ANN to convert; LIF: an nmc.nn SNN)."""
+    """The untrained torch module of a candidate (if: a ReLU ANN to convert; lif, cuba: an nmc.nn SNN of LIF or
+    current-based LIF neurons; rlif, rcuba: the same with each fully connected hidden layer recurrent, conv layers
+    not: a loop over a feature map is not in the space)."""
     import torch
     from torch import nn
 
     from nmc import nn as nmc_nn
 
     torch.manual_seed(seed)
-    beta = space.train["lif_beta"]
+    beta, alpha = space.train["lif_beta"], space.train["cuba_alpha"]
 
-    def act() -> nn.Module:
-        return nn.ReLU() if p["neuron"] == "if" else nmc_nn.LIF(beta=beta)
+    def act(width: int | None = None) -> nn.Module:
+        kind = p["neuron"]
+        if kind == "if":
+            return nn.ReLU()
+        if kind == "rlif" and width is not None:
+            return nmc_nn.RLIF(width, beta=beta)
+        if kind == "rcuba" and width is not None:
+            return nmc_nn.RCubaLIF(width, alpha=alpha, beta=beta)
+        return nmc_nn.CubaLIF(alpha=alpha, beta=beta) if kind in ("cuba", "rcuba") else nmc_nn.LIF(beta=beta)
 
     layers: list[nn.Module] = []
     if p["family"] == "mlp":
         width = _product(list(space.input_shape))
         layers.append(nn.Flatten())
         for w in p["widths"]:
-            layers += [nn.Linear(width, w), act()]
+            layers += [nn.Linear(width, w), act(w)]
             width = w
     else:
         image = space.image or space.input_shape
@@ -228,7 +241,7 @@ def build(p: dict[str, Any], space: Space, classes: int, seed: int) -> Any:
         layers.append(nn.Flatten())
         width = c * h * w
         if p["fc_width"]:
-            layers += [nn.Linear(width, p["fc_width"]), act()]
+            layers += [nn.Linear(width, p["fc_width"]), act(p["fc_width"])]
             width = p["fc_width"]
     layers.append(nn.Linear(width, classes))
     return nn.Sequential(*layers)

@@ -153,7 +153,7 @@ def _train(model: Any, job: Job, data: dict[str, np.ndarray]) -> tuple[Any, list
     from nmc import nn as nmc_nn
 
     t = job.space.train
-    spiking = job.params["neuron"] == "lif"
+    spiking = job.params["neuron"] != "if"
     ticks = job.params["ticks"]
 
     def forward(x: torch.Tensor) -> torch.Tensor:
