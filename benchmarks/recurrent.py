@@ -21,9 +21,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "benchmarks"))
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from _report import machine, write_section
 
@@ -35,6 +34,7 @@ from nmc.runtime.snn_interp import run_snn
 from tests import recurrent_models as rm
 from tests.nir_models import spike_digits
 
+ROOT = Path(__file__).resolve().parent.parent
 CUBA8 = str(ROOT / "tests" / "chips" / "cuba8.chip")
 CHIPS = {"RLeaky": ["tianjic256", "loihi1"], "Synaptic": ["loihi1", CUBA8], "RSynaptic": [CUBA8]}
 
@@ -87,7 +87,7 @@ def main() -> None:
                 nir.write(path, export_to_nir(net, torch.zeros(64)))
                 from_nir = nmc.compile(path, target="mlir", level="snn", calibration=xte)
                 nir_snn, nir_core = levels(from_nir.module, xte, hidden, out)
-            except (NmcError, Exception) as e:  # noqa: BLE001 - the row says what stopped it
+            except (NmcError, Exception) as e:
                 nir_snn = nir_core = f"refused: {str(e).splitlines()[0][:150]}"
         rows.append(f"| {kind} | {acc:.1%} | {trained:.1f} s | {live_snn} | {live_core} | {nir_snn} | {nir_core} |")
         for chip in CHIPS[kind]:

@@ -19,8 +19,21 @@ ENCODINGS = ("direct", "rate", "poisson", "spikes")
 OUTPUT_KINDS = ("count", "first_spike", "membrane")
 INTEGER_ARRAYS = {
     "CORE": ("x", "y"),
-    "NRN ": ("core", "slot", "mode", "threshold", "bias", "v_init", "shift", "mult", "cshift", "cmult", "reset", "compare",
-             "start"),
+    "NRN ": (
+        "core",
+        "slot",
+        "mode",
+        "threshold",
+        "bias",
+        "v_init",
+        "shift",
+        "mult",
+        "cshift",
+        "cmult",
+        "reset",
+        "compare",
+        "start",
+    ),
     "AXON": ("offsets", "kind", "src", "delay"),
     "SYN ": ("offsets", "axon", "slot", "weight"),
     "ROUT": ("offsets", "slot", "dest_offsets", "dest"),

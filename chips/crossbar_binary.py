@@ -59,7 +59,7 @@ def validate(image: Any) -> None:
     if bad.any():
         n = int(np.argmax(bad))
         raise BinaryError(f"NRN.cmult[{n}] = {cmult[n]} with cshift {cshift[n]}: a current decays I -= (I * cmult) >> "
-                          "cshift with 1 <= cmult <= 2^cshift (1 without a shift), or cmult = cshift = 0 (no current)")  # fmt: skip
+                          "cshift, 1 <= cmult <= 2^cshift (1 without a shift), or cmult = cshift = 0 (no current)")  # fmt: skip
     n_inputs = sum(int(np.prod(i["shape"])) for i in m["inputs"])
     ax = image.arrays["AXON"]
     _csr("AXON", ax["offsets"], k, ax["kind"].size)

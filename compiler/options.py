@@ -52,7 +52,8 @@ class CompileOptions:
     input_shape: tuple[int, ...] | None = _opt(None, "shape of one input sample, e.g. 1,8,8", kind="shape")
     encoding: str | None = _opt(
         None,
-        "input encoder: direct current, rate or Poisson spikes, or spikes (the input is a spike train [N, ticks, *shape]; default: direct where the chip takes graded inputs, else rate)",
+        "input encoder: direct current, rate or Poisson spikes, or spikes (the input is a spike train [N, ticks, "
+        "*shape]); default: direct where the chip takes graded inputs, else rate",
         choices=ENCODINGS,
     )
     input_scale: float | None = _opt(None, "encoder gain (default 1, or 1/max(calibration) for spike codes)", kind="float")

@@ -17,8 +17,7 @@ verifiers, so that IR may break a limit between the passes that fix it.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from typing import ClassVar, cast
+from typing import cast
 
 from xdsl.dialects.builtin import (
     I64,
@@ -31,19 +30,15 @@ from xdsl.dialects.builtin import (
     StringAttr,
     SymbolNameConstraint,
     TensorType,
-    i64,
 )
 from xdsl.dialects.utils import EnumAttribute
 from xdsl.ir import (
     Attribute,
     Block,
-    Data,
     Dialect,
     Operation,
-    ParametrizedAttribute,
     SpacedOpaqueSyntaxAttribute,
     SSAValue,
-    TypeAttribute,
 )
 from xdsl.irdl import (
     AnyAttr,
@@ -58,61 +53,16 @@ from xdsl.irdl import (
     traits_def,
     var_operand_def,
 )
-from xdsl.parser import AttrParser
-from xdsl.printer import Printer
 from xdsl.traits import HasParent, IsolatedFromAbove, IsTerminator, SymbolOpInterface
 from xdsl.utils.exceptions import VerifyException
 from xdsl.utils.str_enum import StrEnum
 
-from nmc.chips import Chip, load_preset, parse_chip
+from nmc.chips import Chip
 from nmc.chips.errors import NmcError
+from nmc.dialects.core_types import ChipAttr, FlatType, GradedType, Signal, SpikesType
 from nmc.dialects.dataflow import check_dataflow_order
 from nmc.dialects.ir_arrays import to_numpy
 from nmc.dialects.snn import CompareAttr, ResetModeAttr
-
-
-class FlatType(ParametrizedAttribute, TypeAttribute):
-    """Base of types holding one value per element of a flat vector: `<N>` (core spikes/graded, tnn times)."""
-
-    size: IntegerAttr
-    UNIT: ClassVar[str] = "neuron"  # what one element is, for the verifier's message
-
-    def __init__(self, size: int):
-        super().__init__(IntegerAttr(size, i64))
-
-    @property
-    def n(self) -> int:
-        return self.size.value.data
-
-    @classmethod
-    def parse_parameters(cls, parser: AttrParser) -> Sequence[Attribute]:
-        with parser.in_angle_brackets():
-            return (IntegerAttr(parser.parse_integer(allow_boolean=False, allow_negative=False), i64),)
-
-    def print_parameters(self, printer: Printer) -> None:
-        with printer.in_angle_brackets():
-            printer.print_int(self.n)
-
-    def verify(self) -> None:
-        if self.n < 1:
-            raise VerifyException(f"{self.name} needs at least one {self.UNIT}, got {self.n}")
-
-
-@irdl_attr_definition
-class SpikesType(FlatType):
-    """Binary spikes of N neurons in one tick: `!core.spikes<256>`."""
-
-    name = "core.spikes"
-
-
-@irdl_attr_definition
-class GradedType(FlatType):
-    """Graded (multi-valued) packets of N sources in one tick: partial sums, direct inputs."""
-
-    name = "core.graded"
-
-
-Signal = SpikesType | GradedType
 
 
 class Mode(StrEnum):
@@ -149,49 +99,6 @@ class Encoding(StrEnum):
 @irdl_attr_definition
 class EncodingAttr(EnumAttribute[Encoding], SpacedOpaqueSyntaxAttribute):
     name = "core.encoding"
-
-
-@irdl_attr_definition
-class ChipAttr(Data[Chip]):
-    """The chip a network is compiled for, carried in the IR so no pass reads a file.
-
-    Printed as `#core.chip<"name", "sha256", "canonical description">`; the parser
-    re-parses the description and checks the hash. `#core.chip<"tiny">` (a preset
-    name alone) is accepted as input, for hand-written IR.
-    """
-
-    name = "core.chip"
-
-    @classmethod
-    def parse_parameter(cls, parser: AttrParser) -> Chip:
-
-        with parser.in_angle_brackets():
-            pos = parser.pos
-            name = parser.parse_str_literal("chip name")
-            if parser.parse_optional_punctuation(",") is None:
-                try:
-                    return load_preset(name)
-                except NmcError as e:
-                    parser.raise_error(f"#core.chip: {e}", pos, parser.pos)
-            digest = parser.parse_str_literal("chip digest")
-            parser.parse_punctuation(",")
-            text = parser.parse_str_literal("chip description")
-        try:
-            chip = parse_chip(text, f"#core.chip<{name}>")
-        except NmcError as e:
-            parser.raise_error(f"#core.chip: {e}", pos, parser.pos)
-        if chip.digest != digest or chip.name != name:
-            got = f"'{chip.name}' hashes to {chip.digest[:12]}"
-            parser.raise_error(f"#core.chip: the description of {got}, the IR says '{name}' {digest[:12]}", pos, parser.pos)
-        return chip
-
-    def print_parameter(self, printer: Printer) -> None:
-        with printer.in_angle_brackets():
-            printer.print_string_literal(self.data.name)
-            printer.print_string(", ")
-            printer.print_string_literal(self.data.digest)
-            printer.print_string(", ")
-            printer.print_string_literal(self.data.canonical_text())
 
 
 def chip_of(op: IRDLOperation) -> Chip:
@@ -238,8 +145,8 @@ class NetworkOp(IRDLOperation):
             raise VerifyException(f"core.network: 'ticks' must be at least 1, got {self.ticks.value.data}")
         if not isinstance(self.body.block.last_op, OutputOp):
             raise VerifyException("core.network: body must end with core.output")
-        check_dataflow_order(self.body.block, _lagged_operand)
-        _verify_timing(self)
+        check_dataflow_order(self.body.block, lagged_operand)
+        verify_timing(self)
 
 
 @irdl_op_definition
@@ -316,7 +223,8 @@ class NeuronsOp(IRDLOperation):
         "$layer $mode `(` $inputs `)` `delays` `=` $delays (`lags` `=` $lags^)? `pre` `=` $pre `post` `=` $post"
         " `weight` `=` $weight `threshold` `=` $threshold `bias` `=` $bias `v_init` `=` $v_init (`beta` `=` $beta^)?"
         " (`decay_shift` `=` $decay_shift^)? (`decay_mult` `=` $decay_mult^)? (`alpha` `=` $alpha^)?"
-        " (`current_shift` `=` $current_shift^)? (`current_mult` `=` $current_mult^)? `reset` `=` $reset `compare` `=` $compare attr-dict"
+        " (`current_shift` `=` $current_shift^)? (`current_mult` `=` $current_mult^)?"
+        " `reset` `=` $reset `compare` `=` $compare attr-dict"
         " `:` functional-type($inputs, $output)"
     )
 
@@ -454,7 +362,7 @@ class OutputOp(IRDLOperation):
     assembly_format = "($outputs^ `:` type($outputs))? attr-dict"
 
 
-def _lagged_operand(op: Operation, i: int) -> bool:
+def lagged_operand(op: Operation, i: int) -> bool:
     """A back edge of the core level: an operand the model itself reads at least one tick late (a recurrent input)."""
     return isinstance(op, NeuronsOp) and op.lag_values[i] >= 1
 
@@ -477,7 +385,7 @@ def arrivals(block: Block) -> dict[SSAValue, int]:
 
     Host inputs arrive at 0; a group's output one tick after its latest (delayed) input.
     Block order is the only order: a back edge (an operand defined later, read with a lag:
-    a recurrent input) does not set the arrival, `_verify_timing` checks that it agrees; any
+    a recurrent input) does not set the arrival, `verify_timing` checks that it agrees; any
     other use before the definition is a verification error, never a recursion.
     """
     ticks: dict[SSAValue, int] = {}
@@ -488,7 +396,7 @@ def arrivals(block: Block) -> dict[SSAValue, int]:
             latest = 0
             for i, (v, d, lag) in enumerate(zip(op.inputs, op.delays.get_values(), op.lag_values, strict=False)):
                 if v not in ticks and lag >= 1:
-                    continue  # a back edge: checked against the others by _verify_timing
+                    continue  # a back edge: checked against the others by verify_timing
                 if v not in ticks:
                     raise VerifyException(
                         f"core.neurons '{op.layer.data}': operand #{i} is used before it is defined "
@@ -507,7 +415,7 @@ def depth(value: SSAValue) -> int:
     return arrivals(block)[value] - 1
 
 
-def _verify_timing(net: NetworkOp) -> None:
+def verify_timing(net: NetworkOp) -> None:
     """Every group's inputs arrive together; every decoder's latency is its source's lag."""
     block = net.body.block
     ticks = arrivals(block)
@@ -520,8 +428,9 @@ def _verify_timing(net: NetworkOp) -> None:
                 if forward and seen[i] != forward[0]:
                     src = op.inputs[i].owner
                     name = src.layer.data if isinstance(src, NeuronsOp) else "?"
+                    turn = op.lag_values[i] + seen[i] - forward[0]
                     raise VerifyException(
-                        f"core.neurons '{op.layer.data}': the loop back from '{name}' takes {op.lag_values[i] + seen[i] - forward[0]} "
+                        f"core.neurons '{op.layer.data}': the loop back from '{name}' takes {turn} "
                         f"chip tick(s) per turn but the model waits {op.lag_values[i]}: a loop closes on the chip only "
                         "where it takes no more ticks than the model's delay (a group reading itself: one tick)"
                     )

@@ -467,7 +467,6 @@ def back_edge_delays(block: Block) -> set[DelayOp]:
     return late
 
 
-
 @irdl_op_definition
 class AddOp(IRDLOperation):
     """Elementwise sum of activations (residual connections): `out = Σ scales[i] * in[i]`."""

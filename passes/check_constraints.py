@@ -116,9 +116,9 @@ def _group_violations(op: core.NeuronsOp, chip: Chip, out: list[Violation]) -> N
                 "reduce-precision",
             )
         )
-    out += _decay_violations(name, c, g.decay_shift or 0, g.decay_mult or 1, "decay", "beta")
+    out += _decay_violations(name, c, g.decay_shift or 0, g.decay_mult or 1, "", "beta")
     if g.current_based:
-        out += _decay_violations(name, c, g.current_shift or 0, g.current_mult or 1, "current decay", "alpha")
+        out += _decay_violations(name, c, g.current_shift or 0, g.current_mult or 1, "current ", "alpha")
     delays = list(op.delays.get_values())
     if max(delays, default=0) > c["max_axon_delay"]:
         out.append(
@@ -196,18 +196,20 @@ class CheckConstraintsPass(ModulePass):
 
 
 def _decay_violations(name: str, c: dict, shift: int, mult: int, what: str, factor: str) -> list[Violation]:
-    """The membrane's decay, or a current-based neuron's current decay, in the leak forms the core has."""
+    """The membrane's decay (`what` ""), or a current-based neuron's current decay ("current "), in the leak forms the
+    core has."""
+    fix = "use IF neurons (beta=1)" if not what else f"{factor} = 1 (no {what}decay)"
     if mult != 1:
         if "multiply" not in c["leak"]:
-            return [Violation(name, "leak kinds " + ", ".join(c["leak"]), f"multiply {what} ({mult} >> {shift})",
+            return [Violation(name, "leak kinds " + ", ".join(c["leak"]), f"multiply {what or ''}leak ({mult} >> {shift})",
                               "a chip with a multiply leak (core.leak), or reduce-precision for this chip")]  # fmt: skip
         if shift > c["leak_multiplier_bits"]:
             return [Violation(name, f"multiply leak of <= {c['leak_multiplier_bits']} bits (core.leak_multiplier_bits)",
                               f"{shift} bits", "reduce-precision for this chip")]  # fmt: skip
         return []
     if shift and "shift" not in c["leak"]:
-        return [Violation(name, "leak kinds " + ", ".join(c["leak"]), f"{what} shift {shift}",
-                          f"{factor} = 1 (no {what}) or a chip with a shift leak")]  # fmt: skip
+        return [Violation(name, "leak kinds " + ", ".join(c["leak"]), f"{what}decay shift {shift}",
+                          f"{fix} or a chip with a shift leak")]  # fmt: skip
     if shift > c["max_decay_shift"]:
-        return [Violation(name, f"{what} shift <= {c['max_decay_shift']}", str(shift), f"a larger {factor}")]
+        return [Violation(name, f"{what}decay shift <= {c['max_decay_shift']}", str(shift), f"a larger {factor}")]
     return []

@@ -21,6 +21,7 @@ from typing import NamedTuple
 import numpy as np
 from xdsl.dialects.builtin import IntegerAttr, ModuleOp, TensorType, i64
 from xdsl.ir import Block, Region, SSAValue
+from xdsl.utils.exceptions import VerifyException
 
 from nmc.chips import Chip
 from nmc.chips.errors import NmcError
@@ -274,6 +275,10 @@ def lower_networks(module: ModuleOp, chip: Chip) -> None:
     """Replace every snn.network of `module` by its core.network for `chip`."""
     for net in [o for o in module.walk() if isinstance(o, snn.NetworkOp)]:
         new = _Lowering(net, chip).run()
+        try:  # a loop the chip cannot close in time (over two populations) is the model's, said in one line
+            core.verify_timing(new)
+        except VerifyException as e:
+            raise NmcError(f"snn-to-core: {e}") from None
         parent = net.parent_block()
         assert parent is not None
         parent.insert_op_before(new, net)

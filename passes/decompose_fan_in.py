@@ -119,8 +119,9 @@ def recurrent_tree(g: Group, loops: list[int], fan_in: int, packing: str, partia
                        "recurrent connections per neuron (a sparser or smaller recurrent layer) or a chip with a larger "
                        "max_fan_in")  # fmt: skip
     if not partial_sums:
-        raise NmcError(f"{where}: fan-in {int(g.fan_in().max())} exceeds max_fan_in {fan_in} and the chip has no partial-"
-                       "sum units; a recurrent layer cannot use the relay approximation (its loop must close in one tick)")  # fmt: skip
+        raise NmcError(f"{where}: fan-in {int(g.fan_in().max())} exceeds max_fan_in {fan_in} and the chip has no "
+                       "partial-sum units; a recurrent layer cannot use the relay approximation (its loop must close "
+                       "in one tick)")  # fmt: skip
     keep = [i for i in range(len(g.inputs)) if i not in loops]
     remap = np.full(g.pre.size, -1, np.int64)  # the forward synapses' indices in the forward inputs' space
     start = 0

@@ -297,7 +297,11 @@ def _current_step(bk: Any, i: Any, cur: Any, prm: dict[str, Any], bounds: tuple[
     """The synaptic currents of current-based neurons (docs/neuron-families.md): I - (I * m >> s), plus the tick's sum,
     saturated to the membrane's range. Rows without a current pass the sum through unchanged (their I decays whole
     and is not clipped); neurons that have not started keep their current."""
-    leak = bk.floor_shift(i, prm["c_inv"], None) if bk.is_float else bk.where(prm["c_decays"], (i * prm["c_mult"]) >> prm["c_shift"], 0)
+    leak = (
+        bk.floor_shift(i, prm["c_inv"], None)
+        if bk.is_float
+        else bk.where(prm["c_decays"], (i * prm["c_mult"]) >> prm["c_shift"], 0)
+    )
     new = bk.where(prm["cuba"], bk.add_clip(i - leak, cur, *bounds), cur)
     if waiting is not None:
         held = np.nonzero(waiting)[0]

@@ -102,9 +102,7 @@ def run_snn(
     for i, op in enumerate(ops):
         if op in later:
             kernels[i] = _delay(op, np.dtype(dtype), n_ticks, already=1)
-    zeros = {
-        op.operands[0]: np.zeros((batch or 0, *snn.shape_of(op.operands[0].type)), dtype=np.dtype(dtype)) for op in later
-    }
+    zeros = {op.operands[0]: np.zeros((batch or 0, *snn.shape_of(op.operands[0].type)), dtype=np.dtype(dtype)) for op in later}
     recorded = [
         (i, value_name(op.results[0], i)) for i, op in enumerate(ops) if record and isinstance(op.results[0].type, snn.SpikesType)
     ]

@@ -239,8 +239,12 @@ def _core_module(im: _Image, d: Design, c: int, membrane_set: set[int], files: d
         out.append(
             f"    nmc_neuron #(.ID({slot}), .MODE({nrn['mode'][i]}), .RESET({nrn['reset'][i]}), .COMPARE({nrn['compare'][i]}), "
             f".SHIFT({nrn['shift'][i]}), .MULT({nrn['mult'][i]}), .MW({max(1, int(nrn['mult'][i]).bit_length())}), "
-            + (f".CURRENT(1), .CSHIFT({nrn['cshift'][i]}), .CMULT({nrn['cmult'][i]}), "
-               f".CMW({max(1, int(nrn['cmult'][i]).bit_length())}), " if nrn["cmult"][i] > 0 else "")
+            + (
+                f".CURRENT(1), .CSHIFT({nrn['cshift'][i]}), .CMULT({nrn['cmult'][i]}), "
+                f".CMW({max(1, int(nrn['cmult'][i]).bit_length())}), "
+                if nrn["cmult"][i] > 0
+                else ""
+            )
             + f".THRESHOLD({nrn['threshold'][i]}), .BIAS({nrn['bias'][i]}), "
             f".V_INIT({nrn['v_init'][i]}), "
             f".START({nrn['start'][i]}), .SW({sw}), .IW({d.iw}), .VW({d.vw}), .PW({d.pw}), .OW({d.xw}), .TW({d.tw})) "

@@ -206,7 +206,7 @@ def test_nmc_run_writes_decoded_outputs_batch_first(binary, tmp_path):
         (lambda b: b[: len(b) // 2], r"CRC mismatch"),
         (lambda b: b[:30], r"truncated"),
         (lambda b: b[:100] + bytes([b[100] ^ 0x10]) + b[101:], r"CRC mismatch"),
-        (lambda b: b[:8] + b"\x07\x00" + b[10:], r"format version 7, this nmc reads version 1"),
+        (lambda b: b[:8] + b"\x07\x00" + b[10:], r"format version 7, this nmc reads version 2"),
         (lambda b: b"GIF89a" + b[6:], r"not an nmc chip binary \(bad magic number\)"),
     ],
 )

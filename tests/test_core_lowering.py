@@ -38,14 +38,16 @@ def assert_same_traces(before, after) -> None:
         assert np.array_equal(a, b)
 
 
-CORE_MODELS = [name for name in MODELS if "cuba" not in name]  # current-based LIF has no core form yet: refused
+CORE_MODELS = list(MODELS)
 
 
-def test_a_current_based_population_is_refused_by_snn_to_core_in_one_line():
+def test_a_chip_without_current_based_neurons_names_the_family_per_layer():
     factory, shape = MODELS["dense-cuba"]
     module = import_model(randomized(factory, seed=1), ImportOptions(ticks=4, input_shape=shape))
-    with pytest.raises(NmcError, match=r"^snn\.cuba_lif '.*': a current-based LIF population .* has no core-level form yet"):
+    with pytest.raises(NmcError) as e:
         lower_to_core(module, load_chip("tiny"), "tiny")
+    assert "neuron families lif (core.neuron), got current-based (cuba) (fix: a chip whose core.neuron lists cuba" in str(
+        e.value)  # fmt: skip
 
 
 @pytest.mark.parametrize("encoding", ["direct", "rate", "poisson"])

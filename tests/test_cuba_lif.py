@@ -87,14 +87,13 @@ def test_nir_out_and_back_keeps_every_spike_and_snntorch_reads_it(tmp_path, spik
     np.testing.assert_array_equal(snntorch_counts(back, spikes_in), first.reshape(len(spikes_in), -1))
 
 
-def test_a_chip_refuses_a_current_based_population_in_one_line(tmp_path, spikes_in):
+def test_a_chip_without_the_family_refuses_it_and_one_with_it_runs_it(tmp_path, spikes_in):
     path = export(synaptic_mlp(), tmp_path / "syn.nir")
     with pytest.raises(NmcError) as e:
-        nmc.compile(path, calibration=spikes_in)
-    message = str(e.value)
-    assert "\n" not in message
-    assert message.startswith("snn.cuba_lif 'layer1': a current-based LIF population")
-    assert "--target mlir --level snn" in message
+        nmc.compile(path, calibration=spikes_in)  # the default chip: one-membrane neurons only
+    assert "layer 'layer1': neuron families lif (core.neuron), got current-based (cuba)" in str(e.value)
+    compiled = nmc.compile(path, calibration=spikes_in, chip="loihi1")
+    assert compiled.report["quantization"]["decision_agreement"] >= 0.95
 
 
 def test_a_graph_written_as_rockpool_writes_it_runs_rockpools_step(tmp_path):

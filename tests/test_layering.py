@@ -244,8 +244,15 @@ def test_a_deep_residual_chain_verifies_fast():
 
 def test_uses_before_definition_and_cycles_are_verifier_errors():
     text = chain_ir(3).replace("(%in) delays", "(%g2) delays")  # g0 reads g2: a cycle
-    with pytest.raises(VerifyException, match=r"core.neurons: operand #0 \(%g2\) is used before it is defined"):
+    with pytest.raises(VerifyException, match=r"core.neurons: instantaneous cycle 'g0' -> 'g1' -> 'g2' -> 'g0': nothing"):
         parse(text).verify()
+    use_first = chain_ir(3).replace("%y = core.decode count %g2", "%y = core.decode count %g0")
+    lines = use_first.splitlines()  # the decoder moved before its group: a use before the definition, not a cycle
+    y = next(i for i, line in enumerate(lines) if "%y = core.decode" in line)
+    g0 = next(i for i, line in enumerate(lines) if "%g0 = " in line)
+    lines.insert(g0, lines.pop(y))
+    with pytest.raises(VerifyException, match=r"core.decode: operand #0 \(%g0\) is used before it is defined"):
+        parse("\n".join(lines)).verify()
     snn_cycle = """snn.network @n ticks = 4 dt = 1.0e-03 {
 ^bb0(%x: tensor<4xf32>):
   %f = snn.dense %s weights = dense<1.0> : tensor<4x4xf32> : !snn.spikes<4> -> !snn.current<4>
@@ -253,7 +260,7 @@ def test_uses_before_definition_and_cycles_are_verifier_errors():
   %o = snn.decode_count %s : !snn.spikes<4> -> tensor<4xf32>
   snn.output %o : tensor<4xf32>
 }"""
-    with pytest.raises(VerifyException, match=r"snn.dense: operand #0 \(%s\) is used before it is defined"):
+    with pytest.raises(VerifyException, match=r"snn.dense: instantaneous cycle snn.dense %f -> snn.if %s -> snn.dense %f"):
         parse(snn_cycle).verify()
 
 

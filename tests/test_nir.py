@@ -257,7 +257,12 @@ def test_unsupported_node_malformed_file_wrong_shapes_and_cycles_are_one_line(tm
     loop = nir.NIRGraph(nodes={**io, "w": nir.Linear(weight=np.eye(n, dtype=np.float32)), "l": _lif(n, 1e-3, 1.0),
                                "rec": nir.Linear(weight=np.eye(n, dtype=np.float32))},
                         edges=[("in", "w"), ("w", "l"), ("l", "rec"), ("rec", "l"), ("l", "out")])  # fmt: skip
-    _refused(tmp_path, loop, r"recurrent edges (l -> rec -> l|rec -> l -> rec); the chip model runs feed-forward dataflow only")
+    # a loop through a neuron is a recurrent network (tests/test_recurrent.py); through no neuron it is instantaneous
+    nmc.compile(loop, target="mlir", level="snn")
+    flat = nir.NIRGraph(nodes={**io, "w": nir.Linear(weight=np.eye(n, dtype=np.float32)),
+                               "rec": nir.Linear(weight=np.eye(n, dtype=np.float32)), "l": _lif(n, 1e-3, 1.0)},
+                        edges=[("in", "w"), ("w", "rec"), ("rec", "w"), ("w", "l"), ("l", "out")])  # fmt: skip
+    _refused(tmp_path, flat, r"instantaneous cycle (w -> rec -> w|rec -> w -> rec): no neuron in it holds state")
 
 
 def test_export_refuses_what_nir_cannot_say():
@@ -412,12 +417,12 @@ def test_explain_reads_a_nir_graph(mlp, tmp_path):
     assert re.search(r"\n  3 +LIF +10 +LIF neurons", proc.stdout), proc.stdout
     assert proc.stdout.rstrip().endswith("no blockers: nmc-compile accepts this graph")
     graph = nir.read(str(path), type_check=False)
-    graph.edges.append(("3", "2"))  # a recurrent edge
+    graph.edges.append(("3", "2"))  # a recurrent edge from the 10 outputs into the 64-wide hidden current
     nir.write(str(tmp_path / "loop.nir"), graph)
     proc = run_tool("nmc-compile", "--explain", str(tmp_path / "loop.nir"))
     assert proc.returncode == 2
     assert "1 blocker(s):" in proc.stdout
-    assert "recurrent edges" in proc.stdout
+    assert "edge 3 -> 2: the loop carries shape [10] back where '2' takes [64]" in proc.stdout
 
 
 def test_a_grouped_nir_convolution_spikes_like_torchs_grouped_conv(tmp_path):

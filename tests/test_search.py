@@ -144,7 +144,10 @@ def test_a_different_search_in_the_same_folder_is_refused(searched, tmp_path):
         ("[input]\nshape = [64]\n[mlp]\nwidht = [3]\n", "[mlp.widht] is unknown"),
         ("[input]\nshape = [64]\n[mlp]\ndepth = { low = 3, high = 1 }\n", "[mlp.depth] must be { low = a, high = b }"),
         ('[input]\nshape = [64]\n[search]\nfamilies = ["cnn"]\n[cnn]\n', "[input.image] is required for CNN"),
-        ('[input]\nshape = [64]\n[search]\nneuron = ["izhikevich"]\n[mlp]\n', "choose from ['if', 'lif', 'cuba', 'rlif', 'rcuba']"),
+        (
+            '[input]\nshape = [64]\n[search]\nneuron = ["izhikevich"]\n[mlp]\n',
+            "choose from ['if', 'lif', 'cuba', 'rlif', 'rcuba']",
+        ),
         ("[input]\nshape = [64]\nimage = [1, 8, 9]\n", "[input.image] [1, 8, 9] holds 72 values"),
         ("[train]\nepochs = 2\n", "[input.shape] is required"),
         ("[input]\nshape = [64]\n[mlp]\n[train]\nvalidation = 1.5\n", "[train.validation] is the held-out fraction"),

@@ -184,6 +184,10 @@ def order_nodes(
         for end in (a, b):
             if end not in nodes:
                 raise NmcError(f"edge {a} -> {b}: no node named '{end}'")
+        if node_kind(nodes[b]) == "Input" and not isinstance(nodes[b], tuple):
+            raise NmcError(f"edge {a} -> {b}: '{b}' is the graph's Input, which no edge feeds")
+        if node_kind(nodes[a]) == "Output" and not isinstance(nodes[a], tuple):
+            raise NmcError(f"edge {a} -> {b}: '{a}' is the graph's Output, which feeds nothing")
         preds[b].append(a)
     done: list[str] = []
     back: set[tuple[str, str]] = set()

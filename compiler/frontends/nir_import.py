@@ -109,7 +109,9 @@ def import_nir(source: Any, *, ticks: int, dt: float | None, name: str, notes: l
     for (src, dst), fb in imp.loops.items():
         value = imp.values[src]
         if not isinstance(value, SSAValue) or not isinstance(value.type, snn.SpikesType):
-            raise NmcError(f"node '{src}' ({node_kind(nodes[src])}): a loop reads it back, which only a spiking neuron's output can be")
+            raise NmcError(
+                f"node '{src}' ({node_kind(nodes[src])}): a loop reads it back, which only a spiking neuron's output can be"
+            )
         if snn.shape_of(value.type) != snn.shape_of(fb.type):
             raise NmcError(f"edge {src} -> {dst}: the loop carries shape {list(snn.shape_of(value.type))} back where "
                            f"'{dst}' takes {list(snn.shape_of(fb.type))}")  # fmt: skip

@@ -7,8 +7,9 @@ snnTorch (1.0) steps a neuron once per call: `Leaky` computes `mem = beta * mem 
 nmc's recurrent population, closed by a one-tick back edge. Resets: `zero` empties the membrane in the step that
 fires (as nmc's `zero`; `Synaptic` and `RLeaky` only with `reset_delay=False`, their default delays it a step);
 `subtract` removes the threshold in the *next* step, after that step's decay, which equals nmc's subtract (in the
-step, before the decay) only when nothing decays (beta = 1, reset_delay=True); `none` never resets. snnTorch 1.0's `RSynaptic` always resets a step late (its `reset_delay=False` branch fails under
-`init_hidden=True`), so it is read with `subtract` and beta = 1, or `none`.
+step, before the decay) only when nothing decays (beta = 1, reset_delay=True); `none` never resets. snnTorch 1.0's `RSynaptic`
+always resets a step late (its `reset_delay=False` branch fails under `init_hidden=True`), so it is read with
+`subtract` and beta = 1, or `none`.
 """
 
 from __future__ import annotations
@@ -59,7 +60,7 @@ def snntorch_layer(path: str, m: Any) -> Layer:
                        "with beta = 1, or reset_mechanism='none'")  # fmt: skip
     if kind == "RSynaptic" and reset == "zero":
         raise NmcError(f"{where}: reset_mechanism='zero' empties the membrane a step late in snnTorch 1.0's RSynaptic, "
-                       "which nmc's neurons do not: build it with reset_mechanism='subtract' and beta = 1, or 'none'")  # fmt: skip
+                       "which nmc's neurons do not: build it with reset_mechanism='subtract', beta = 1, or 'none'")  # fmt: skip
     if reset == "subtract" and not delayed:
         raise NmcError(f"{where}: with reset_delay=False snnTorch subtracts the threshold twice over two steps when the "
                        "membrane stays above it, which nmc's neurons do not: build it with reset_delay=True (and beta = 1) "

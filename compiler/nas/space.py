@@ -28,8 +28,15 @@ _SCHEMA: dict[str, dict[str, type]] = {
     "search": {"families": list, "neuron": list, "ticks": list, "weight_bits": list},
     "mlp": {"depth": dict, "width": list},
     "cnn": {"depth": dict, "channels": list, "kernel": list, "pool": list, "fc_width": list},
-    "train": {"epochs": int, "lr": float, "batch_size": int, "validation": float, "finetune_epochs": int, "lif_beta": float,
-              "cuba_alpha": float},
+    "train": {
+        "epochs": int,
+        "lr": float,
+        "batch_size": int,
+        "validation": float,
+        "finetune_epochs": int,
+        "lif_beta": float,
+        "cuba_alpha": float,
+    },
 }
 
 

@@ -11,8 +11,8 @@ reduce-precision picks. The spike is nmc.nn's Heaviside with its fast-sigmoid
 surrogate derivative (backpropagation through time). Outputs are what the
 decoders read: spike counts, or the integrated current of a final linear stage.
 
-A current-based population (nmc.nn.CubaLIF) first filters its input, `i = α_chip·i + I`,
-α_chip the chip's decay closest to α as for β. A recurrent one (nmc.nn.RLIF, RCubaLIF)
+A current-based population (nmc.nn.CubaLIF) first filters its input, `i = alpha_chip·i + I`,
+alpha_chip the chip's decay closest to alpha as for β. A recurrent one (nmc.nn.RLIF, RCubaLIF)
 adds its own spikes of the tick before through its trained recurrent weights, which
 share the neuron's scale with its input weights: on the chip they are one group's synapses.
 """

@@ -212,7 +212,7 @@ core.network @n ticks = 2 dt = 1.0e-03 chip = #core.chip<"tiny"> {
   %h = core.neurons "h" spike(%in) delays = [0] pre = dense<[0, 1]> : tensor<2xi32> post = dense<[0, 0]> : tensor<2xi32> weight = dense<[1.0, 2.0]> : tensor<2xf64> threshold = dense<1.0> : tensor<1xf64> bias = dense<0.0> : tensor<1xf64> v_init = dense<0.0> : tensor<1xf64> beta = 1.0 reset = subtract compare = ge : (!core.spikes<2>) -> !core.spikes<1>
   core.output %o : tensor<1xf32>
 }
-// CHECK: core.decode: operand #0 (%h) is used before it is defined (ops must be listed in dataflow order; a cycle has no such order)
+// CHECK: core.decode: operand #0 (%h) is used before it is defined (ops must be listed in dataflow order; a loop closes only through a delayed back edge)
 
 // -----
 
@@ -233,3 +233,27 @@ core.network @n ticks = 2 dt = 1.0e-03 chip = #core.chip<"tiny"> {
   core.output
 }
 // CHECK: core.neurons 'h': 'decay_mult' (V -= (V * m) >> s) needs 'decay_shift' s >= 1 and 1 <= m <= 2^s, got m = 3, s = 0
+
+// -----
+
+// A loop over two groups: 'a' reads 'b' one model tick late, but the chip needs two ticks per turn (a -> b -> a).
+core.network @n ticks = 2 dt = 1.0e-03 chip = #core.chip<"tiny"> {
+^bb0(%x: tensor<2xf32>):
+  %in = core.input rate %x scale = 1.0 seed = 0 : tensor<2xf32> -> !core.spikes<2>
+  %a = core.neurons "a" spike(%in, %b) delays = [0, 0] lags = [0, 1] pre = dense<[0, 2]> : tensor<2xi32> post = dense<[0, 0]> : tensor<2xi32> weight = dense<[1.0, 1.0]> : tensor<2xf64> threshold = dense<1.0> : tensor<1xf64> bias = dense<0.0> : tensor<1xf64> v_init = dense<0.0> : tensor<1xf64> beta = 1.0 reset = subtract compare = ge : (!core.spikes<2>, !core.spikes<1>) -> !core.spikes<1>
+  %b = core.neurons "b" spike(%a) delays = [0] pre = dense<[0]> : tensor<1xi32> post = dense<[0]> : tensor<1xi32> weight = dense<[1.0]> : tensor<1xf64> threshold = dense<1.0> : tensor<1xf64> bias = dense<0.0> : tensor<1xf64> v_init = dense<0.0> : tensor<1xf64> beta = 1.0 reset = subtract compare = ge : (!core.spikes<1>) -> !core.spikes<1>
+  %o = core.decode count %b latency = 1 : !core.spikes<1> -> tensor<1xf32>
+  core.output %o : tensor<1xf32>
+}
+// CHECK: core.neurons 'a': the loop back from 'b' takes 2 chip tick(s) per turn but the model waits 1: a loop closes on the chip only where it takes no more ticks than the model's delay (a group reading itself: one tick)
+
+// -----
+
+core.network @n ticks = 2 dt = 1.0e-03 chip = #core.chip<"tiny"> {
+^bb0(%x: tensor<2xf32>):
+  %in = core.input rate %x scale = 1.0 seed = 0 : tensor<2xf32> -> !core.spikes<2>
+  %a = core.neurons "a" psum(%in) delays = [0] pre = dense<[0]> : tensor<1xi32> post = dense<[0]> : tensor<1xi32> weight = dense<[1.0]> : tensor<1xf64> threshold = dense<1.0> : tensor<1xf64> bias = dense<0.0> : tensor<1xf64> v_init = dense<0.0> : tensor<1xf64> beta = 1.0 alpha = 0.5 reset = none compare = ge : (!core.spikes<2>) -> !core.graded<1>
+  %o = core.decode count %a latency = 0 : !core.graded<1> -> tensor<1xf32>
+  core.output %o : tensor<1xf32>
+}
+// CHECK: core.neurons 'a': a partial-sum group keeps no state, so it has no synaptic current

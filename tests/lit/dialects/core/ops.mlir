@@ -32,3 +32,16 @@ core.network @net ticks = 4 dt = 1.000000e-03 chip = #core.chip<"tiny"> {
 // CHECK-GENERIC: "core.input"(%x) <{encoding = #core<encoding rate>, scale = 1.000000e+00 : f64, seed = 0 : i64}>
 // CHECK-GENERIC: "core.neurons"({{.*}}) <{layer = "h/psum1", mode = #core<mode psum>, delays = array<i64: 0>,
 // CHECK-GENERIC: "core.decode"({{.*}}) <{kind = #core<decoding membrane>, latency = 2 : i64, scale = dense<5.000000e-01> : tensor<1xf64>}>
+
+// A recurrent current-based group: it reads its own spikes one model tick late (lags = [0, 1]), and its synaptic
+// current decays I -= (I * 3) >> 4.
+core.network @rec ticks = 4 dt = 1.000000e-03 chip = #core.chip<"tiny"> {
+^bb0(%x: tensor<2xf32>):
+  %in = core.input rate %x scale = 1.000000e+00 seed = 0 : tensor<2xf32> -> !core.spikes<2>
+  %h = core.neurons "h" spike(%in, %h) delays = [0, 0] lags = [0, 1] pre = dense<[0, 3]> : tensor<2xi32> post = dense<[0, 1]> : tensor<2xi32> weight = dense<[5, -3]> : tensor<2xi8> threshold = dense<9> : tensor<2xi32> bias = dense<0> : tensor<2xi32> v_init = dense<0> : tensor<2xi32> decay_shift = 3 current_shift = 4 current_mult = 3 reset = zero compare = ge : (!core.spikes<2>, !core.spikes<2>) -> !core.spikes<2>
+  %count = core.decode count %h latency = 0 : !core.spikes<2> -> tensor<2xf32>
+  core.output %count : tensor<2xf32>
+}
+
+// CHECK:      core.network @rec ticks = 4
+// CHECK:        [[H:%.*]] = core.neurons "h" spike({{%.*}}, [[H]]) delays = [0, 0] lags = [0, 1] {{.*}} decay_shift = 3 current_shift = 4 current_mult = 3 reset = zero compare = ge : (!core.spikes<2>, !core.spikes<2>) -> !core.spikes<2>

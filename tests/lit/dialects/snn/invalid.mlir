@@ -307,7 +307,7 @@ snn.network @n ticks = 4 dt = 1.0e-03 {
   %o = snn.decode_count %s : !snn.spikes<4> -> tensor<4xf32>
   snn.output %o : tensor<4xf32>
 }
-// CHECK: snn.dense: operand #0 (%s) is used before it is defined (ops must be listed in dataflow order; a cycle has no such order)
+// CHECK: snn.dense: instantaneous cycle snn.dense %f -> snn.if %s -> snn.dense %f: nothing in it waits a tick, so no tick can compute it; a loop needs a one-tick delay (snn.delay, NIR's recurrent edge into a neuron) on one of its edges
 
 // -----
 

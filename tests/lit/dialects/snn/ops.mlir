@@ -96,3 +96,22 @@ snn.network @trains ticks = 16 dt = 1.000000e-04 {
 // CHECK-NEXT:   {{%.*}} = snn.delay [[S]] ticks = 3 : !snn.spikes<2x3> -> !snn.spikes<2x3>
 // CHECK-GENERIC: "snn.encode_spikes"(%x) : (tensor<2x3xf32>) -> !snn.spikes<2x3>
 // CHECK-GENERIC: "snn.delay"({{%.*}}) <{ticks = 3 : i64}> : (!snn.spikes<2x3>) -> !snn.spikes<2x3>
+
+// A recurrent population: snn.delay reads %s, defined after it (the back edge that closes the loop a tick late).
+snn.network @loop ticks = 8 dt = 1.000000e-03 {
+^bb0(%x: tensor<2xf32>):
+  %in = snn.encode_spikes %x : tensor<2xf32> -> !snn.spikes<2>
+  %prev = snn.delay %s ticks = 1 : !snn.spikes<3> -> !snn.spikes<3>
+  %ff = snn.dense %in weights = dense<1.000000e+00> : tensor<3x2xf32> : !snn.spikes<2> -> !snn.current<3>
+  %rec = snn.dense %prev weights = dense<-5.000000e-01> : tensor<3x3xf32> : !snn.spikes<3> -> !snn.current<3>
+  %sum = snn.add %ff, %rec scales = [1.000000e+00, 1.000000e+00] : !snn.current<3>, !snn.current<3> -> !snn.current<3>
+  %s = snn.cuba_lif %sum alpha = 7.500000e-01 beta = 8.750000e-01 threshold = 1.000000e+00 reset = zero compare = gt v_init = 0.000000e+00 : !snn.current<3> -> !snn.spikes<3>
+  %c = snn.decode_count %s : !snn.spikes<3> -> tensor<3xf32>
+  snn.output %c : tensor<3xf32>
+}
+
+// CHECK:      snn.network @loop ticks = 8 dt = 1.000000e-03 {
+// CHECK:        [[PREV:%.*]] = snn.delay [[S:%.*]] ticks = 1 : !snn.spikes<3> -> !snn.spikes<3>
+// CHECK:        {{%.*}} = snn.dense [[PREV]] weights
+// CHECK:        [[S]] = snn.cuba_lif
+
