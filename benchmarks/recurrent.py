@@ -9,6 +9,12 @@ test chip tests/chips/cuba8.chip: current-based neurons that reset by subtractio
 and accuracy, with the simulator checked against the core interpreter on the same samples.
 
     python benchmarks/recurrent.py      # about a minute; writes the section `recurrent` of docs/benchmarks.md
+
+With Norse importable (it pins other versions, so it is not a project dependency:
+`pip install --no-deps --target /tmp/extra norse==1.1.0`, then `PYTHONPATH=/tmp/extra`), also a Norse
+LIFRecurrentCell (64 neurons, Norse's defaults tau_syn_inv = 200, tau_mem_inv = 100 at dt = 1 ms) written as
+the NIR graph its update stands for (docs/nir.md, "Recurrent graphs": Norse 1.1 exports no recurrent cell) and
+run by nmc's snn level against Norse's own step.
 """
 
 from __future__ import annotations
@@ -64,6 +70,61 @@ def levels(module, x: np.ndarray, hidden: np.ndarray, out: np.ndarray) -> tuple[
     return identical(snn_run.traces, hidden, out), identical(core_run.traces, hidden, out)
 
 
+def norse_recurrent() -> str:
+    """A Norse LIFRecurrentCell against nmc's snn level on the NIR graph its update stands for (one table row)."""
+    try:
+        import norse.torch as norse
+    except ImportError:
+        return "| Norse LIFRecurrentCell | not run: Norse is not importable here |"
+
+    torch.manual_seed(0)
+    n_in, hidden, dt, v_th = 16, 64, 1e-3, 0.3
+    p = norse.LIFParameters(tau_syn_inv=torch.tensor(200.0), tau_mem_inv=torch.tensor(100.0), v_th=torch.tensor(v_th))
+    cell = norse.LIFRecurrentCell(n_in, hidden, p=p)
+    with torch.no_grad():
+        cell.input_weights.mul_(3.0)
+    x = (np.random.default_rng(0).random((200, 40, n_in)) < 0.3).astype(np.float32)
+    spikes, state = [], None
+    with torch.no_grad():
+        for t in range(x.shape[1]):
+            z, state = cell(torch.from_numpy(x[:, t]), state)
+            spikes.append(z)
+    ref = torch.stack(spikes, 1).numpy()
+    graph = norse_recurrent_nir(cell, n_in, hidden, dt, v_th)
+    module = nmc.compile(graph, target="mlir", level="snn").module
+    ours = np.moveaxis(run_snn(module, x, record=True).traces["lif"], 0, 1)
+    bad = int((ours != ref).sum())
+    return (f"| Norse LIFRecurrentCell, {hidden} neurons, {len(x)} samples x {x.shape[1]} ticks | {int(ref.sum())} spikes | "
+            f"{'identical' if bad == 0 else f'{bad} spikes differ'} |")  # fmt: skip
+
+
+def norse_recurrent_nir(cell, n_in: int, hidden: int, dt: float, v_th: float):
+    """Norse's LIF step (i_jump = i + W x + W_rec z_prev; v += dt tau_mem_inv (v_leak - v + i_jump); i = i_jump (1 -
+    dt tau_syn_inv)) as NIR: a CubaLIF with r = 1 and w_in = tau_syn/dt, its loop through W_rec (docs/nir.md)."""
+    import nir
+
+    tau_syn = np.float32(1.0 / float(cell.p.tau_syn_inv))
+    tau_mem = np.float32(1.0 / float(cell.p.tau_mem_inv))
+    full = lambda v: np.full(hidden, v, np.float32)  # noqa: E731
+    nodes = {
+        "input": nir.Input(input_type={"input": np.array([n_in])}),
+        "w_in": nir.Linear(weight=cell.input_weights.detach().numpy()),
+        "lif": nir.CubaLIF(
+            tau_syn=full(tau_syn),
+            tau_mem=full(tau_mem),
+            r=full(1.0),
+            w_in=full(tau_syn / np.float32(dt)),
+            v_threshold=full(v_th),
+            v_leak=full(0.0),
+            v_reset=full(0.0),
+        ),
+        "w_rec": nir.Linear(weight=cell.recurrent_weights.detach().numpy()),
+        "output": nir.Output(output_type={"output": np.array([hidden])}),
+    }
+    edges = [("input", "w_in"), ("w_in", "lif"), ("lif", "w_rec"), ("w_rec", "lif"), ("lif", "output")]
+    return nir.NIRGraph(nodes=nodes, edges=edges, metadata={"dt": dt})
+
+
 def main() -> None:
     torch.set_num_threads(1)
     xte, yte = spike_digits(1, test=True, flat=True)
@@ -88,7 +149,8 @@ def main() -> None:
                 from_nir = nmc.compile(path, target="mlir", level="snn", calibration=xte)
                 nir_snn, nir_core = levels(from_nir.module, xte, hidden, out)
             except (NmcError, Exception) as e:
-                nir_snn = nir_core = f"refused: {str(e).splitlines()[0][:150]}"
+                why = str(e).splitlines()[0].split(".nir: ", 1)[-1]  # without the temporary file's path
+                nir_snn = nir_core = f"refused: {why[:110]}…"
         rows.append(f"| {kind} | {acc:.1%} | {trained:.1f} s | {live_snn} | {live_core} | {nir_snn} | {nir_core} |")
         for chip in CHIPS[kind]:
             name = Path(chip).stem
@@ -116,7 +178,10 @@ def main() -> None:
         "| network | chip | decisions agree | accuracy on the chip | simulator = core interpreter | cores |",
         "|---|---|---|---|---|---|", *chip_rows, "",
         "RSynaptic cannot come through NIR identical: snnTorch 1.0 writes tau_mem = dt / (1 - beta), infinite at the "
-        "beta = 1 that its always-delayed subtract needs to match any chip (docs/nir.md, recurrent graphs).",
+        "beta = 1 that its always-delayed subtract needs to match any chip (docs/nir.md, recurrent graphs).", "",
+        "A Norse recurrent network from NIR (Norse 1.1 exports no recurrent cell: the graph its step stands for, "
+        "docs/nir.md), spikes of every neuron and tick against Norse's own run:", "",
+        "| network | Norse | nmc snn level |", "|---|---|---|", norse_recurrent(),
     ])  # fmt: skip
     write_section("recurrent", body)
 
