@@ -596,17 +596,21 @@ class DecodeFirstSpikeOp(_DecoderOp):
 
 @irdl_op_definition
 class DecodeMembraneOp(_DecoderOp):
-    """Final potential of a non-spiking integrator: `v = beta * v + I` each tick, from 0."""
+    """Final potential of a non-spiking integrator: `v = beta * v + I` each tick, from 0. With `alpha`, a
+    current-based one (NIR's CubaLI): `i = alpha * i + I`, then `v = beta * v + i`."""
 
     name = "snn.decode_membrane"
     input = operand_def(Activation)
     beta = prop_def(F64Attr)
-    assembly_format = "$input `beta` `=` $beta attr-dict `:` type($input) `->` type($output)"
+    alpha = opt_prop_def(F64Attr)
+    assembly_format = "$input (`alpha` `=` $alpha^)? `beta` `=` $beta attr-dict `:` type($input) `->` type($output)"
 
     def verify_(self) -> None:
         super().verify_()
-        if not 0.0 <= self.beta.value.data <= 1.0:
-            raise _fail(self, "beta", f"must be in [0, 1], got {self.beta.value.data}")
+        for what in ("alpha", "beta"):
+            attr = getattr(self, what)
+            if attr is not None and not 0.0 <= attr.value.data <= 1.0:
+                raise _fail(self, what, f"must be in [0, 1], got {attr.value.data}")
 
 
 NEURON_OPS = (IFOp, LIFOp)

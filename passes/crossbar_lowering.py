@@ -249,8 +249,10 @@ class _Lowering:
             kind = core.Decoding.COUNT if isinstance(op, snn.DecodeCountOp) else core.Decoding.FIRST_SPIKE
             self.decode(op, src, kind)
         elif isinstance(op, snn.DecodeMembraneOp):
+            alpha = {"alpha": op.alpha.value.data} if op.alpha is not None else {}
             g = self.group(
-                self.affine(op.input), self.name(op.input, "readout"), mode="integrate", beta=op.beta.value.data, reset="none"
+                self.affine(op.input), self.name(op.input, "readout"), mode="integrate", beta=op.beta.value.data, reset="none",
+                **alpha,
             )
             self.decode(op, g.output, core.Decoding.MEMBRANE)
         elif isinstance(op, snn.OutputOp):

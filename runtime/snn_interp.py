@@ -309,11 +309,15 @@ def _decode_first_spike(op: snn.DecodeFirstSpikeOp, dtype: np.dtype, ticks: int)
 
 def _decode_membrane(op: snn.DecodeMembraneOp, dtype: np.dtype, ticks: int) -> Kernel:
     beta = dtype.type(_scalar(op.beta))
+    alpha = dtype.type(_scalar(op.alpha)) if op.alpha is not None else None
     state: dict[str, np.ndarray] = {}
 
     def step(args: list[np.ndarray], t: int) -> np.ndarray:
+        current = args[0]
+        if alpha is not None:  # a current-based integrator: the current first, as snn.cuba_lif's
+            current = state["i"] = alpha * state["i"] + current if "i" in state else current.astype(dtype, copy=True)
         v = state.get("v", np.zeros_like(args[0]))
-        state["v"] = (beta * v if beta != 1 else v) + args[0]
+        state["v"] = (beta * v if beta != 1 else v) + current
         return state["v"]
 
     return step

@@ -176,7 +176,15 @@ class _Export:
         if isinstance(op, snn.DecodeMembraneOp):
             shape = snn.shape_of(src.type)
             beta = op.beta.value.data
-            if beta == 1.0:
+            if op.alpha is not None:  # a current-based integrator: CubaLI with unit gains, as CubaLIF is written
+                alpha = op.alpha.value.data
+                if not (0.0 < alpha < 1.0 and 0.0 < beta < 1.0):
+                    raise NmcError(f"{op.name}: alpha = {alpha:g}, beta = {beta:g}; a NIR CubaLI needs both in (0, 1)")
+                tau_syn, tau_mem = float32_tau(alpha, self.dt), float32_tau(beta, self.dt)
+                full = lambda v: np.full(shape, v, np.float32)  # noqa: E731
+                integ = nir.CubaLI(tau_syn=full(tau_syn), tau_mem=full(tau_mem), r=full(tau_mem / np.float32(self.dt)),
+                                   v_leak=full(0.0), w_in=full(tau_syn / np.float32(self.dt)))  # fmt: skip
+            elif beta == 1.0:
                 integ = nir.I(r=np.full(shape, 1.0 / self.dt, np.float32))
             else:
                 tau = float32_tau(beta, self.dt)

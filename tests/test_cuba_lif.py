@@ -129,3 +129,49 @@ def test_a_graph_written_as_rockpool_writes_it_runs_rockpools_step(tmp_path):
     want = np.stack(want, 1)
     assert want.sum() > 20
     np.testing.assert_array_equal(ours, want)
+
+
+def test_a_cubali_readout_integrates_its_current_then_its_membrane_at_every_level(tmp_path):
+    """NIR's CubaLI as an output: i = alpha i + g I, v = beta v + i (forward Euler, unit gains here), its final v read;
+    checked against the rule written out, the float core level, a NIR round trip and a chip with the family."""
+    import nir
+
+    from nmc.passes.snn_to_core import SnnToCorePass
+    from nmc.runtime.core_interp import run_core
+
+    n_in, hidden, n_out, dt = 12, 16, 4, 1e-3
+    rng = np.random.default_rng(0)
+    full = lambda n, v: np.full(n, v, np.float32)  # noqa: E731
+    graph = nir.NIRGraph(
+        nodes={"input": nir.Input(input_type={"input": np.array([n_in])}),
+               "w1": nir.Linear(weight=(rng.normal(size=(hidden, n_in)) * 0.8).astype(np.float32)),
+               "lif": nir.CubaLIF(tau_syn=full(hidden, 5e-3), tau_mem=full(hidden, 1e-2), r=full(hidden, 10.0),
+                                  w_in=full(hidden, 5.0), v_threshold=full(hidden, 1.0), v_leak=full(hidden, 0),
+                                  v_reset=full(hidden, 0)),
+               "w2": nir.Linear(weight=rng.normal(size=(n_out, hidden)).astype(np.float32)),
+               "li": nir.CubaLI(tau_syn=full(n_out, 4e-3), tau_mem=full(n_out, 8e-3), r=full(n_out, 8.0),
+                                w_in=full(n_out, 4.0), v_leak=full(n_out, 0)),
+               "output": nir.Output(output_type={"output": np.array([n_out])})},
+        edges=[("input", "w1"), ("w1", "lif"), ("lif", "w2"), ("w2", "li"), ("li", "output")], metadata={"dt": dt},
+    )  # fmt: skip
+    x = (rng.random((20, 30, n_in)) < 0.4).astype(np.float32)
+    module = nmc.compile(graph, target="mlir", level="snn").module
+    run = run_snn(module, x, record=True)
+    alpha, beta = np.float32(1 - dt / 4e-3), np.float32(1 - dt / 8e-3)  # 0.75, 0.875
+    i = v = np.zeros((len(x), n_out), np.float32)
+    for t in range(x.shape[1]):
+        current = run.traces["lif"][t].astype(np.float32) @ graph.nodes["w2"].weight.T
+        i = alpha * i + current
+        v = beta * v + i
+    assert np.abs(v).max() > 10
+    np.testing.assert_array_equal(run.outputs[0], v)
+    core = module.clone()
+    SnnToCorePass().apply(None, core)
+    np.testing.assert_array_equal(run_core(core, x).outputs[0], v)
+    back = tmp_path / "back.nir"
+    back.write_bytes(next(iter(nmc.compile(graph, target="nir").files.values())))
+    assert any(type(node).__name__ == "CubaLI" for node in nir.read(back).nodes.values())
+    np.testing.assert_array_equal(run_snn(nmc.compile(back, target="mlir", level="snn").module, x).outputs[0], v)
+    chip = np.asarray(nmc.compile(graph, chip="loihi1", calibration=x).run(x)).reshape(v.shape)
+    assert np.corrcoef(chip.ravel(), v.ravel())[0, 1] > 0.999  # the integer membrane, scaled back
+

@@ -247,9 +247,10 @@ def test_unsupported_node_malformed_file_wrong_shapes_and_cycles_are_one_line(tm
     n = 3
     cuba = nir.CubaLI(tau_syn=np.full(n, 1e-3), tau_mem=np.full(n, 1e-3), r=np.ones(n), v_leak=np.zeros(n), w_in=np.ones(n))
     io = {"in": nir.Input(input_type={"input": np.array([n])}), "out": nir.Output(output_type={"output": np.array([n])})}
-    g = nir.NIRGraph(nodes={**io, "w": nir.Linear(weight=np.eye(n, dtype=np.float32)), "c": cuba},
-                     edges=[("in", "w"), ("w", "c"), ("c", "out")])  # fmt: skip
-    _refused(tmp_path, g, r"bad\.nir: node 'c' \(CubaLI\): CubaLI a non-spiking current-based integrator: only CubaLIF")
+    g = nir.NIRGraph(nodes={**io, "w": nir.Linear(weight=np.eye(n, dtype=np.float32)), "c": cuba,
+                            "w2": nir.Linear(weight=np.eye(n, dtype=np.float32))},
+                     edges=[("in", "w"), ("w", "c"), ("c", "w2"), ("w2", "out")])  # fmt: skip
+    _refused(tmp_path, g, r"bad\.nir: node 'c' \(CubaLI\): a non-spiking integrator feeding another layer has no chip")
     _refused(tmp_path, b"not hdf5 at all", r"bad\.nir: not a NIR file \(NIR graphs are HDF5 files")
     wrong = nir.NIRGraph(nodes={**io, "w": nir.Linear(weight=np.ones((n, n + 2), np.float32)), "l": _lif(n, 1e-3, 1.0)},
                          edges=[("in", "w"), ("w", "l"), ("l", "out")], type_check=False)  # fmt: skip

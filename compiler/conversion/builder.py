@@ -215,14 +215,17 @@ class NetworkBuilder:
 
     # ---------------------------------------------------------------- decoders
 
-    def decode(self, x: SSAValue, kind: str = "count", *, beta: float = 1.0, name: str | None = None) -> SSAValue:
+    def decode(
+        self, x: SSAValue, kind: str = "count", *, beta: float = 1.0, alpha: float | None = None, name: str | None = None
+    ) -> SSAValue:
         out = [TensorType(Float32Type(), list(snn.shape_of(x.type)))]
         if kind == "count":
             op = snn.DecodeCountOp.build(operands=[x], result_types=out)
         elif kind == "first-spike":
             op = snn.DecodeFirstSpikeOp.build(operands=[x], result_types=out)
         elif kind == "membrane":
-            op = snn.DecodeMembraneOp.build(operands=[x], result_types=out, properties={"beta": snn.f64(beta)})
+            props = {"beta": snn.f64(beta)} | ({"alpha": snn.f64(alpha)} if alpha is not None else {})
+            op = snn.DecodeMembraneOp.build(operands=[x], result_types=out, properties=props)
         else:
             raise ValueError(f"unknown decoding '{kind}' (expected one of {', '.join(DECODINGS)})")
         return self._add(op, name or "output")

@@ -28,10 +28,6 @@ from nmc.dialects import snn
 from nmc.errors import NmcError
 from nmc.frontends.nir_graph import choose_dt, flatten_subgraphs, node_kind, order_nodes, read_graph, rockpool_dt
 
-_REFUSED = {
-    "CubaLI": "a non-spiking current-based integrator: only CubaLIF (spiking) is read so far (docs/neuron-families.md)",
-}
-
 
 @dataclass
 class _Pending:
@@ -43,10 +39,11 @@ class _Pending:
 
 @dataclass
 class _Readout:
-    """A non-spiking integrator (NIR LI / I): only an output may read it, as a membrane decoder."""
+    """A non-spiking integrator (NIR LI / I / CubaLI): only an output may read it, as a membrane decoder."""
 
     current: SSAValue
     beta: float
+    alpha: float | None = None  # a current-based one (CubaLI): its synaptic current's decay
 
 
 @dataclass
@@ -208,7 +205,7 @@ def _sum(b: NetworkBuilder, ins: list, where: str) -> SSAValue:
 def _decode(b: NetworkBuilder, value: Any, name: str) -> SSAValue:
 
     if isinstance(value, _Readout):
-        return b.decode(value.current, "membrane", beta=value.beta, name=name)
+        return b.decode(value.current, "membrane", beta=value.beta, alpha=value.alpha, name=name)
     if isinstance(value, _Pending):
         value = value.build(None, None)
     kind = "count" if isinstance(value.type, snn.SpikesType) else "membrane"
@@ -328,7 +325,11 @@ def _cuba_params(imp: _Import, where: str, node: Any) -> tuple[float, float, flo
     """(threshold, alpha, beta, input gain) of a CubaLIF node by forward Euler (docs/neuron-families.md):
     i = alpha i + (dt/tau_syn) w_in x, v = beta v + (dt/tau_mem) r i; both gains fold into the weights (i only
     feeds v). A v_leak would enter v, not i: refused."""
-    theta = _cuba_threshold(where, node)
+    return (_cuba_threshold(where, node), *_cuba_decays(imp, where, node))
+
+
+def _cuba_decays(imp: _Import, where: str, node: Any) -> tuple[float, float, np.ndarray]:
+    """(alpha, beta, input gain) of a CubaLIF or CubaLI node by forward Euler (docs/neuron-families.md)."""
     taus = []
     for what in ("tau_syn", "tau_mem"):
         tau = np.asarray(getattr(node, what), dtype=np.float32)
@@ -346,7 +347,7 @@ def _cuba_params(imp: _Import, where: str, node: Any) -> tuple[float, float, flo
     w_in = np.asarray(getattr(node, "w_in", 1.0), dtype=np.float32)
     r = np.asarray(node.r, dtype=np.float32)
     gain = _unit(w_in * (imp.dt / tau_syn)) * _unit(r * (imp.dt / tau_mem))
-    return theta, alpha, beta, _unit(np.asarray(gain, np.float32))
+    return alpha, beta, _unit(np.asarray(gain, np.float32))
 
 
 def _rockpool_params(imp: _Import, where: str, node: Any) -> tuple[float, float, float, np.ndarray]:
@@ -368,9 +369,6 @@ def _unit(gain: np.ndarray) -> np.ndarray:
 def _lower_node(b: NetworkBuilder, imp: _Import, name: str, node: Any, ins: list, where: str, users: list[str], nodes) -> Any:
     import nir
 
-    kind = type(node).__name__
-    if kind in _REFUSED:
-        raise NmcError(f"{where}: {kind} {_REFUSED[kind]}")
     if not ins:
         raise NmcError(f"{where}: has no input edge")
     if isinstance(node, nir.Affine | nir.Linear | nir.Conv1d | nir.Conv2d):
@@ -431,11 +429,16 @@ def _lower_node(b: NetworkBuilder, imp: _Import, name: str, node: Any, ins: list
     if isinstance(node, nir.Threshold):  # stateless: a LIF that forgets everything each tick
         theta = _uniform(where, "threshold", node.threshold, positive=True)
         return b.neuron(_sum(b, ins, where), threshold=theta, beta=0.0, reset="zero", compare="gt", name=name)
-    if isinstance(node, nir.LI | nir.I):
+    if isinstance(node, nir.LI | nir.I | nir.CubaLI):
         if any(not isinstance(nodes[u], nir.Output) for u in users):
             raise NmcError(
                 f"{where}: a non-spiking integrator feeding another layer has no chip equivalent (only outputs read membranes)"
             )
+        if isinstance(node, nir.CubaLI):  # i = alpha i + g I, v = beta v + i, read at the end
+            if np.any(np.asarray(node.v_leak) != 0):
+                raise NmcError(f"{where}: v_leak = {np.ravel(node.v_leak)[0]:g}; a CubaLI is read with v_leak = 0 only")
+            alpha, beta, gain = _cuba_decays(imp, where, node)
+            return _Readout(_materialize(b, ins, where, gain, np.zeros(1)), beta, alpha)
         if isinstance(node, nir.I):
             return _Readout(_materialize(b, ins, where, _unit(np.asarray(node.r, np.float32) * np.float32(imp.dt))), 1.0)
         tau = np.asarray(node.tau, dtype=np.float32)
