@@ -63,7 +63,7 @@ def compile(
     # a Chip object built in memory rides in the module's `nmc.chip` attribute instead.
     chip_ref = None if isinstance(o.chip, Chip) else (o.chip or kind.default_chip)
     the_chip = o.chip if isinstance(o.chip, Chip) else load_chip(chip_ref)
-    level = "map" if o.target in ("chip", "verilog") else "snn" if o.target == "nir" else o.level
+    level = "map" if o.target in ("chip", "verilog") else "snn" if o.target in ("nir", "xylo") else o.level
     ctx = CompileContext(stem, kind, o, the_chip, chip_ref, steps.say, level=level)
     ctx.keep_ir = o.dump_ir or o.target not in ("chip", "verilog", "nir")  # IR texts are written only then
     model = driver.prepare(model, ctx)

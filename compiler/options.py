@@ -18,7 +18,7 @@ from nmc.errors import NmcError
 DEFAULT_TICKS = 64
 DEFAULT_PERCENTILE = 99.9
 DEFAULT_FINETUNE_EPOCHS = 15
-TARGETS = ("chip", "mlir", "verilog", "nir")
+TARGETS = ("chip", "mlir", "verilog", "nir", "xylo")
 LEVELS = ("snn", "core", "map")
 ENCODINGS = ("direct", "rate", "poisson", "spikes")
 DECODINGS = ("count", "membrane", "first-spike")

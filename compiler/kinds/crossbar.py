@@ -39,7 +39,7 @@ class CrossbarDriver:
     fallback = True  # every model no other kind claims: torch modules, exports, pickles, NIR graphs
     options = frozenset(f for f in CompileOptions.__dataclass_fields__ if f != "forecast")
     why = {"forecast": "it predicts the silicon of TNN columns (docs/tnn-hardware.md)"}
-    targets = ("chip", "mlir", "verilog", "nir")
+    targets = ("chip", "mlir", "verilog", "nir", "xylo")
 
     def takes(self, model: Any) -> bool:
         return True
@@ -161,6 +161,8 @@ class CrossbarDriver:
         o = ctx.options
         if target == "nir":
             return {f"{ctx.stem}.nir": _nir_bytes(module)}
+        if target == "xylo":
+            return _xylo_outputs(module, ctx)
         limits = {"max_synapses": o.verilog_max_synapses, "max_neurons": o.verilog_max_neurons}
         tb_samples = o.tb_samples or 1
         tb_input = ctx.calibration[:tb_samples] if ctx.calibration is not None else None
@@ -179,6 +181,29 @@ class CrossbarDriver:
             ctx.notes.append("--no-check: quantization agreement and the simulated chip run were skipped")
         if "notes_plot" in ctx.report:
             ctx.notes.append(ctx.report["notes_plot"])
+
+
+def _xylo_outputs(module: Any, ctx: CompileContext) -> dict[str, str | bytes]:
+    """The Xylo configuration, and how its decisions agree with the snn level's on the calibration spike trains."""
+    from nmc.runtime.snn_interp import run_snn
+    from nmc.runtime.xylo_sim import run_config
+    from nmc.targets.xylo_config import xylo_config
+
+    ctx.say("writing the Xylo configuration")
+    cfg, notes = xylo_config(module, ctx.stem)
+    ctx.notes.extend(notes)
+    section: dict[str, Any] = {"file": f"{ctx.stem}.xylo.json", "shape": list(cfg.shape), "latency": cfg.latency,
+                               "shifts": [cfg.shift_in, cfg.shift_rec, cfg.shift_out]}  # fmt: skip
+    x = ctx.calibration
+    if ctx.options.check and x is not None and x.ndim == 3:
+        x = x[:256]
+        ctx.say("checking the Xylo configuration against the snn level")
+        ref = run_snn(module, x).outputs[0].reshape(len(x), -1)
+        got = run_config(cfg, x).counts
+        section["decision_agreement"] = round(float((ref.argmax(1) == got.argmax(1)).mean()), 6)
+        section["samples"] = len(x)
+    ctx.report["xylo"] = section
+    return {f"{ctx.stem}.xylo.json": cfg.to_json()}
 
 
 def _nir_bytes(module) -> bytes:

@@ -1,0 +1,227 @@
+"""`--target xylo`: an snn network as a SynSense Xylo configuration (chips/xylo_format.py, docs/xylo.md).
+
+The network is first lowered to float core groups (snn-to-core: every projection composed into one synapse
+list per population, loops as lagged self-reads); then each group is placed: groups that read the input or
+other groups and are read by groups are **hidden** neurons (blocks of the one reservoir), groups only decoded are
+**readout** neurons. Xylo delivers the input in the same tick and every neuron-to-neuron edge one tick later,
+so a hidden group that reads another hidden group, and every readout, is one tick behind what it reads: the
+configuration records the readout's latency and nmc pads the input with that many silent ticks. A loop must
+close in one tick (a group reading itself), and a group's inputs must arrive together.
+
+The arithmetic (docs/xylo.md): Xylo's current is `j = decay(j + W x)`, i.e. α times nmc's `i = α i + W x`, so the
+weights are divided by α before quantization; α and β become the 4-bit dashes closest to them
+(`1 − 2^−dash`); per neuron one scale maps its largest weight to 127 << shift and its threshold (+1 for `>`)
+into 16 bits, with one shift per matrix, the largest that keeps every threshold within 2^13 (headroom for the
+membrane). Everything the device cannot hold is refused in one line naming the population, the limit and
+the value.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from xdsl.dialects.builtin import ModuleOp
+
+from nmc.chips.errors import NmcError
+from nmc.chips.xylo_format import DASH_MAX, MAX_HIDDEN, MAX_INPUTS, MAX_OUTPUTS, MAX_SHIFT, W_MAX, XyloConfig
+from nmc.dialects import core
+from nmc.dialects.core_ir import read_group
+
+THRESHOLD_ROOM = 1 << 13  # the largest integer threshold nmc writes: the 16-bit membrane keeps 4x above it
+
+
+def dash(factor: float, what: str, where: str) -> int:
+    """The dash `d` whose decay 1 − 2^−d is closest to `factor` (α or β); refused when no dash comes close."""
+    if factor >= 1.0:
+        return DASH_MAX
+    if factor < 0.5:
+        raise NmcError(f"{where}: {what} = {factor:g}; Xylo decays by 1 − 2^−dash with dash >= 1 (>= 0.5): retrain with "
+                       f"{what} >= 0.5")  # fmt: skip
+    return int(min(max(round(-math.log2(1.0 - factor)), 1), DASH_MAX))
+
+
+def realised(d: int) -> float:
+    return 1.0 - 2.0**-d
+
+
+class _Placement:
+    def __init__(self, net: core.NetworkOp):
+        self.net = net
+        block = net.body.block
+        self.inputs = [op for op in block.ops if isinstance(op, core.InputOp)]
+        self.groups = [op for op in block.ops if isinstance(op, core.NeuronsOp)]
+        self.decoded = {op.input for op in block.ops if isinstance(op, core.DecodeOp)}
+        self.decoders = [op for op in block.ops if isinstance(op, core.DecodeOp)]
+
+    def check_input(self) -> core.InputOp:
+        if len(self.inputs) != 1:
+            raise NmcError(f"Xylo takes one input of spike trains; the network has {len(self.inputs)} inputs")
+        inp = self.inputs[0]
+        if inp.encoding.data != core.Encoding.SPIKES:
+            raise NmcError(f"Xylo's inputs are spike counts per channel and tick; this network's input is '{inp.encoding.data}'-"
+                           "encoded: compile a network whose input is a spike train (NIR, or --encoding spikes)")  # fmt: skip
+        n = core.size_of(inp.output.type)
+        if n > MAX_INPUTS:
+            raise NmcError(f"the network's input has {n} channels; Xylo has {MAX_INPUTS} input channels: reduce the input "
+                           f"to {MAX_INPUTS} channels (e.g. pool or select them)")  # fmt: skip
+        return inp
+
+    def roles(self) -> tuple[list[core.NeuronsOp], list[core.NeuronsOp]]:
+        readers = {v for g in self.groups for v in g.inputs if v.owner is not g}
+        readout = [g for g in self.groups if g.output in self.decoded and g.output not in readers]
+        hidden = [g for g in self.groups if g not in readout]
+        for d in self.decoders:
+            if d.kind.data != core.Decoding.COUNT:
+                raise NmcError(f"core.decode {d.kind.data.value}: Xylo's readout neurons give spikes; decode spike counts")
+            if not isinstance(d.input.owner, core.NeuronsOp) or d.input.owner not in readout:
+                raise NmcError("Xylo reads out only its readout neurons: decode the last population only")
+        n_hid, n_out = sum(g.size for g in hidden), sum(g.size for g in readout)
+        if not hidden:
+            raise NmcError("Xylo needs a hidden population between the input and the readout; this network has none")
+        if n_hid > MAX_HIDDEN:
+            raise NmcError(f"the network has {n_hid} hidden neurons; Xylo has {MAX_HIDDEN}: use fewer or smaller hidden layers")
+        if not 1 <= n_out <= MAX_OUTPUTS:
+            raise NmcError(f"the network has {n_out} output neurons; Xylo has {MAX_OUTPUTS} readout neurons: use at most "
+                           f"{MAX_OUTPUTS} classes or outputs")  # fmt: skip
+        return hidden, readout
+
+
+def _check_neuron(g: core.NeuronsOp, where: str) -> None:
+    gr = read_group(g)
+    if gr.mode != "spike":
+        raise NmcError(f"{where}: a {gr.mode} group; Xylo's neurons spike (decode spike counts, not a membrane)")
+    if not gr.current_based:
+        raise NmcError(f"{where}: a LIF population; Xylo's neurons are current-based (a synaptic current, then the "
+                       "membrane): train it with current-based LIF neurons (nmc.nn.CubaLIF, snnTorch Synaptic)")  # fmt: skip
+    if gr.reset != "subtract":
+        raise NmcError(f"{where}: reset '{gr.reset}'; Xylo's neurons reset by subtracting the threshold: train with "
+                       "reset='subtract'")  # fmt: skip
+    if np.any(gr.bias != 0):
+        raise NmcError(f"{where}: a bias of {float(np.abs(gr.bias).max()):g}; Xylo's neurons have no bias: train without "
+                       "one (bias=False)")  # fmt: skip
+    if np.any(gr.v_init != 0):
+        raise NmcError(f"{where}: v_init {float(np.abs(gr.v_init).max()):g}; Xylo's neurons start at 0")
+    if np.any(gr.threshold <= 0):
+        raise NmcError(f"{where}: threshold {float(gr.threshold.min()):g}; Xylo's thresholds are positive")
+
+
+def xylo_config(module: ModuleOp, name: str = "network") -> tuple[XyloConfig, list[str]]:
+    """The Xylo configuration of the module's one snn network (lowered to float core groups here) and its notes."""
+    from nmc.passes.snn_to_core import SnnToCorePass
+
+    lowered = module.clone()
+    SnnToCorePass(chip="tianjic256").apply(None, lowered)  # float groups: the crossbar chip's limits play no part
+    nets = [op for op in lowered.walk() if isinstance(op, core.NetworkOp)]
+    if len(nets) != 1:
+        raise NmcError(f"--target xylo writes one network, the module holds {len(nets)}")
+    net = nets[0]
+    place = _Placement(net)
+    inp = place.check_input()
+    hidden, readout = place.roles()
+    for g in [*hidden, *readout]:
+        _check_neuron(g, f"population '{g.layer.data}'")
+    offset: dict[core.NeuronsOp, int] = {}
+    at = 0
+    for g in hidden:
+        offset[g] = at
+        at += g.size
+    depth = _depths(inp, hidden, readout)
+    latency = {depth[g] for g in readout}
+    if len(latency) != 1:
+        raise NmcError(f"the readout populations lag the input by different ticks {sorted(latency)} on Xylo; read out "
+                       "populations of the same depth")  # fmt: skip
+    notes: list[str] = []
+    n_in, n_hid, n_out = core.size_of(inp.output.type), at, sum(g.size for g in readout)
+    w_in, w_rec = np.zeros((n_in, n_hid)), np.zeros((n_hid, n_hid))
+    w_out = np.zeros((n_hid, n_out))
+    threshold, dash_mem, dash_syn = np.zeros(n_hid), np.zeros(n_hid, np.int64), np.zeros(n_hid, np.int64)
+    threshold_out, dash_mem_out, dash_syn_out = np.zeros(n_out), np.zeros(n_out, np.int64), np.zeros(n_out, np.int64)
+    out_at = 0
+    for g in [*hidden, *readout]:
+        gr = read_group(g)
+        where = f"population '{gr.layer}'"
+        d_syn, d_mem = dash(gr.alpha or 0.0, "alpha", where), dash(gr.beta if gr.beta is not None else 1.0, "beta", where)
+        alpha = realised(d_syn)
+        notes.append(f"Xylo: '{gr.layer}' alpha {gr.alpha:.6g} -> dash_syn {d_syn} ({alpha:.6g}), beta "
+                     f"{gr.beta if gr.beta is not None else 1.0:.6g} -> dash_mem {d_mem} ({realised(d_mem):.6g})")  # fmt: skip
+        theta = gr.threshold + (0.0 if gr.compare == "ge" else 0.0)  # float thresholds: '>' is handled in integers
+        offsets = gr.offsets()
+        for k, v in enumerate(gr.inputs):
+            sel = (gr.pre >= offsets[k]) & (gr.pre < offsets[k + 1])
+            pre, post, w = gr.pre[sel] - offsets[k], gr.post[sel], gr.weight[sel] / alpha  # Xylo's current is alpha x
+            if g in offset:  # a hidden neuron
+                if v is inp.output:
+                    w_in[pre, offset[g] + post] += w
+                elif isinstance(v.owner, core.NeuronsOp) and v.owner in offset:
+                    w_rec[offset[v.owner] + pre, offset[g] + post] += w
+                else:
+                    raise NmcError(f"{where}: reads a readout population; Xylo's readout neurons feed nothing")
+            else:  # a readout neuron
+                if not (isinstance(v.owner, core.NeuronsOp) and v.owner in offset):
+                    raise NmcError(f"{where}: a readout population reads the input directly; Xylo's readout neurons read "
+                                   "only hidden neurons: put a hidden population between")  # fmt: skip
+                if v.owner is g:
+                    raise NmcError(f"{where}: a readout population reads itself; Xylo's readout neurons are not recurrent")
+                w_out[offset[v.owner] + pre, out_at + post] += w
+        if g in offset:
+            sl = slice(offset[g], offset[g] + g.size)
+            threshold[sl], dash_mem[sl], dash_syn[sl] = theta, d_mem, d_syn
+        else:
+            sl = slice(out_at, out_at + g.size)
+            threshold_out[sl], dash_mem_out[sl], dash_syn_out[sl] = theta, d_mem, d_syn
+            out_at += g.size
+    gt_hidden = np.concatenate([np.full(g.size, read_group(g).compare == "gt") for g in hidden])
+    gt_out = np.concatenate([np.full(g.size, read_group(g).compare == "gt") for g in readout])
+    (q_in, q_rec), shift_h, t_h = _quantize([w_in, w_rec], threshold, gt_hidden)
+    (q_out,), shift_o, t_o = _quantize([w_out], threshold_out, gt_out)
+    notes.append(f"Xylo: {n_in} inputs, {n_hid} hidden, {n_out} readout neurons; weight shifts {shift_h} (input, "
+                 f"reservoir), {shift_o} (readout); the readout lags the model by {latency.pop()} tick(s)")  # fmt: skip
+    cfg = XyloConfig(
+        w_in=np.stack([q_in, np.zeros_like(q_in)], axis=2), w_rec=np.stack([q_rec, np.zeros_like(q_rec)], axis=2),
+        w_out=q_out, shift_in=shift_h, shift_rec=shift_h, shift_out=shift_o, threshold=t_h, threshold_out=t_o,
+        dash_mem=dash_mem, dash_syn=dash_syn, dash_syn2=dash_syn, dash_mem_out=dash_mem_out, dash_syn_out=dash_syn_out,
+        dt=float(net.dt.value.data), latency=max(depth[g] for g in readout), name=name,
+    )  # fmt: skip
+    return cfg, notes
+
+
+def _depths(inp: core.InputOp, hidden: list[core.NeuronsOp], readout: list[core.NeuronsOp]) -> dict[core.NeuronsOp, int]:
+    """Each group's lag behind the model on Xylo: the input reaches hidden neurons in its tick, every neuron-to-
+    neuron edge one tick later; all inputs of a group must arrive together, and a loop must close in one tick."""
+    depth: dict[core.NeuronsOp, int] = {}
+    for g in [*hidden, *readout]:
+        arrive = []
+        for v, lag in zip(g.inputs, g.lag_values, strict=True):
+            if v is inp.output:
+                arrive.append(0 - lag)
+            elif v.owner is g:
+                continue  # checked below
+            else:
+                src = v.owner
+                if src not in depth:
+                    raise NmcError(f"population '{g.layer.data}': reads '{src.layer.data}' through a loop over two "
+                                   "populations, which Xylo closes a tick late")  # fmt: skip
+                arrive.append(depth[src] + 1 - lag)
+        if len(set(arrive)) > 1:
+            raise NmcError(f"population '{g.layer.data}': its inputs reach it at different ticks on Xylo ({sorted(set(arrive))}: "
+                           "the input arrives in its tick, a population's spikes a tick later): read either the input "
+                           "or populations of one depth")  # fmt: skip
+        depth[g] = max(arrive, default=0)
+        for v, lag in zip(g.inputs, g.lag_values, strict=True):
+            if v.owner is g and lag != 1:
+                raise NmcError(f"population '{g.layer.data}': reads itself {lag} ticks late; Xylo's reservoir closes a "
+                               "loop in one tick")  # fmt: skip
+    return depth
+
+
+def _quantize(mats: list[np.ndarray], threshold: np.ndarray, gt: np.ndarray) -> tuple[list[np.ndarray], int, np.ndarray]:
+    """Integer weights (one shift for `mats`, one scale per neuron = column) and thresholds, as the module says."""
+    peak = np.max([np.abs(m).max(axis=0) for m in mats], axis=0)
+    peak = np.where(peak > 0, peak, 1.0)
+    ratio = THRESHOLD_ROOM * peak / (W_MAX * threshold)
+    shift = int(np.clip(np.floor(np.log2(ratio.min())), 0, MAX_SHIFT))
+    scale = np.minimum(W_MAX * 2.0**shift / peak, THRESHOLD_ROOM / threshold)
+    qs = [np.clip(np.rint(m * scale / 2.0**shift), -W_MAX, W_MAX).astype(np.int64) for m in mats]
+    t = np.maximum(np.rint(threshold * scale), 1).astype(np.int64) + gt.astype(np.int64)
+    return qs, shift, t
