@@ -93,7 +93,7 @@ def _int(d: dict, key: str, lo: int, hi: int) -> int:
 def check_config(d: Any) -> XyloConfig:
     """The configuration of a parsed file, every field checked against the device (one line per refusal)."""
     if not isinstance(d, dict) or d.get("format") != FORMAT:
-        raise NmcError(f"not a Xylo configuration (expected a JSON object with \"format\": \"{FORMAT}\")")
+        raise NmcError(f'not a Xylo configuration (expected a JSON object with "format": "{FORMAT}")')
     if d.get("version") != VERSION:
         raise NmcError(f"Xylo configuration version {d.get('version')!r}; this nmc reads version {VERSION}")
     shape = d.get("shape")

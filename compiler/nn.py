@@ -40,6 +40,8 @@ class IF(nn.Module):
 
     reset: 'subtract' (v -= threshold), 'zero' (v = 0) or 'none'.
     compare: 'ge' (fire at v >= threshold) or 'gt' (v > threshold).
+    max_spikes: spikes per tick (1); above 1 (with reset='subtract') the neuron fires while v passes the threshold,
+    subtracting it each time, and outputs the count: Xylo's hidden neurons (31), snn `max_spikes`.
     """
 
     def __init__(
@@ -49,6 +51,8 @@ class IF(nn.Module):
         compare: str = "ge",
         v_init: float = 0.0,
         surrogate_slope: float = 25.0,
+        *,
+        max_spikes: int = 1,
     ):
         super().__init__()
         if reset not in RESETS:
@@ -62,6 +66,9 @@ class IF(nn.Module):
         self.compare = compare
         self.v_init = float(v_init)
         self.surrogate_slope = float(surrogate_slope)
+        if not 1 <= int(max_spikes) <= 255 or (max_spikes > 1 and reset != "subtract"):
+            raise ValueError(f"max_spikes must be in [1, 255] (above 1 with reset='subtract'), got {max_spikes} ({reset})")
+        self.max_spikes = int(max_spikes)
         self.v: torch.Tensor | None = None
 
     def reset_state(self) -> None:
@@ -74,6 +81,15 @@ class IF(nn.Module):
         v = self.v if self.v is not None else torch.full_like(current, self.v_init)
         v = self.integrate(v, current)
         s = _SpikeFn.apply(v - self.threshold, self.compare == "gt", self.surrogate_slope)
+        if self.max_spikes > 1:  # the snn interpreter's count (runtime/snn_interp.multi_spikes); the gradient: the first spike's
+            from nmc.runtime.snn_interp import multi_spikes
+
+            n = multi_spikes(v.detach(), self.threshold, self.compare == "gt", self.max_spikes)
+            # gradient: the first spike's surrogate, and one per further threshold passed (straight through)
+            soft = s + ((v - self.threshold) / self.threshold).clamp(0, self.max_spikes - 1)
+            s = soft + (n - soft).detach()
+            self.v = v - n * self.threshold
+            return s
         if self.reset == "subtract":
             v = v - s.detach() * self.threshold
         elif self.reset == "zero":
@@ -102,8 +118,9 @@ class LIF(IF):
         *,
         tau: float | None = None,
         dt: float = 1e-3,
+        max_spikes: int = 1,
     ):
-        super().__init__(threshold, reset, compare, v_init, surrogate_slope)
+        super().__init__(threshold, reset, compare, v_init, surrogate_slope, max_spikes=max_spikes)
         if beta is None:
             if tau is None:
                 raise ValueError("LIF needs beta, or tau and dt")
@@ -124,8 +141,8 @@ class CubaLIF(LIF):
     reset `v` as `IF` (the synaptic current keeps its value). snnTorch's `Synaptic` with reset_delay=False."""
 
     def __init__(self, alpha: float, beta: float, threshold: float = 1.0, reset: str = "zero", compare: str = "gt",
-                 v_init: float = 0.0, surrogate_slope: float = 25.0):  # fmt: skip
-        super().__init__(beta, threshold, reset, compare, v_init, surrogate_slope)
+                 v_init: float = 0.0, surrogate_slope: float = 25.0, *, max_spikes: int = 1):  # fmt: skip
+        super().__init__(beta, threshold, reset, compare, v_init, surrogate_slope, max_spikes=max_spikes)
         if not 0.0 <= alpha <= 1.0:
             raise ValueError(f"alpha must be in [0, 1], got {alpha}")
         self.alpha = float(alpha)
@@ -177,8 +194,8 @@ class RLIF(_Recurrent, LIF):
 
     def __init__(self, size: int, beta: float | None = None, threshold: float = 1.0, reset: str = "zero",
                  compare: str = "gt", v_init: float = 0.0, surrogate_slope: float = 25.0, *, bias: bool = True,
-                 tau: float | None = None, dt: float = 1e-3):  # fmt: skip
-        LIF.__init__(self, beta, threshold, reset, compare, v_init, surrogate_slope, tau=tau, dt=dt)
+                 tau: float | None = None, dt: float = 1e-3, max_spikes: int = 1):  # fmt: skip
+        LIF.__init__(self, beta, threshold, reset, compare, v_init, surrogate_slope, tau=tau, dt=dt, max_spikes=max_spikes)
         self._init_recurrent(size, bias)
 
     def extra_repr(self) -> str:
@@ -190,8 +207,9 @@ class RCubaLIF(_Recurrent, CubaLIF):
     `v` (snnTorch's RSynaptic, which needs beta = 1 with its delayed subtract; here any reset)."""
 
     def __init__(self, size: int, alpha: float, beta: float, threshold: float = 1.0, reset: str = "zero",
-                 compare: str = "gt", v_init: float = 0.0, surrogate_slope: float = 25.0, *, bias: bool = True):  # fmt: skip
-        CubaLIF.__init__(self, alpha, beta, threshold, reset, compare, v_init, surrogate_slope)
+                 compare: str = "gt", v_init: float = 0.0, surrogate_slope: float = 25.0, *, bias: bool = True,
+                 max_spikes: int = 1):  # fmt: skip
+        CubaLIF.__init__(self, alpha, beta, threshold, reset, compare, v_init, surrogate_slope, max_spikes=max_spikes)
         self._init_recurrent(size, bias)
 
     def extra_repr(self) -> str:

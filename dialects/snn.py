@@ -495,7 +495,14 @@ class _NeuronOp(IRDLOperation):
     reset = prop_def(ResetModeAttr)
     compare = prop_def(CompareAttr)
     v_init = prop_def(F64Attr)
+    # spikes per tick (default 1): above 1 the population fires while v passes the threshold, subtracting it each
+    # time, up to this many (Xylo's hidden neurons: 31); its output is that count
+    max_spikes = opt_prop_def(IntegerAttr[I64])
     output = result_def(SpikesType)
+
+    @property
+    def spikes_per_tick(self) -> int:
+        return 1 if self.max_spikes is None else self.max_spikes.value.data
 
     def verify_(self) -> None:
         _check_same_shape(self, self.input.type, self.output.type)
@@ -504,11 +511,16 @@ class _NeuronOp(IRDLOperation):
             raise _fail(self, "threshold", f"must be a positive finite number, got {th}")
         if not math.isfinite(self.v_init.value.data):
             raise _fail(self, "v_init", f"must be finite, got {self.v_init.value.data}")
+        if self.max_spikes is not None and not 1 <= self.max_spikes.value.data <= 255:
+            raise _fail(self, "max_spikes", f"must be in [1, 255], got {self.max_spikes.value.data}")
+        if self.spikes_per_tick > 1 and self.reset.data != ResetMode.SUBTRACT:
+            raise _fail(self, "max_spikes", f"above 1 needs reset = subtract (each spike subtracts the threshold), got "
+                        f"reset = {self.reset.data.value}")  # fmt: skip
 
 
 _NEURON_FORMAT = (
     "`threshold` `=` $threshold `reset` `=` $reset `compare` `=` $compare `v_init` `=` $v_init"
-    " attr-dict `:` type($input) `->` type($output)"
+    " (`max_spikes` `=` $max_spikes^)? attr-dict `:` type($input) `->` type($output)"
 )
 
 

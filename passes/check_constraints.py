@@ -56,6 +56,9 @@ def _group_violations(op: core.NeuronsOp, chip: Chip, out: list[Violation]) -> N
                 "decompose-fan-in{approximate=true} before lowering to this chip",
             )
         )
+    if "max_spikes" in g.attributes:
+        out.append(Violation(name, "one spike per neuron and tick", f"up to {g.attributes['max_spikes'].value.data}",
+                             "max_spikes=1 for this chip (several spikes per tick: --target xylo)"))  # fmt: skip
     if g.current_based and "cuba" not in c["neuron"]:
         out.append(Violation(name, f"neuron families {', '.join(c['neuron'])} (core.neuron)", "current-based (cuba)",
                              "a chip whose core.neuron lists cuba (loihi1), or retrain with LIF neurons"))  # fmt: skip

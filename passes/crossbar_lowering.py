@@ -229,6 +229,8 @@ class _Lowering:
         elif isinstance(op, snn.IFOp | snn.LIFOp | snn.CubaLIFOp):
             beta = op.beta.value.data if isinstance(op, snn.LIFOp | snn.CubaLIFOp) else 1.0
             kw = {"alpha": op.alpha.value.data} if isinstance(op, snn.CubaLIFOp) else {}
+            if op.spikes_per_tick > 1:  # a Xylo-style multi-spike neuron: carried for --target xylo, refused by chips
+                kw["attributes"] = {"max_spikes": IntegerAttr(op.spikes_per_tick, i64)}
             g = self.group(
                 self.affine(op.input),
                 self.name(op.output, "pop"),
@@ -251,7 +253,11 @@ class _Lowering:
         elif isinstance(op, snn.DecodeMembraneOp):
             alpha = {"alpha": op.alpha.value.data} if op.alpha is not None else {}
             g = self.group(
-                self.affine(op.input), self.name(op.input, "readout"), mode="integrate", beta=op.beta.value.data, reset="none",
+                self.affine(op.input),
+                self.name(op.input, "readout"),
+                mode="integrate",
+                beta=op.beta.value.data,
+                reset="none",
                 **alpha,
             )
             self.decode(op, g.output, core.Decoding.MEMBRANE)

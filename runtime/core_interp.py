@@ -23,6 +23,7 @@ from nmc.dialects.core_ir import read_group
 from nmc.dialects.ir_arrays import to_numpy
 from nmc.runtime.encoders import Encoder
 from nmc.runtime.int8 import fits_int8, int8_available, int8_matmul, int8_operand
+from nmc.runtime.snn_interp import multi_spikes
 
 CHUNK = 128
 
@@ -66,6 +67,7 @@ class _GroupState:
         self.current_based = g.current_based
         self.c_shift, self.c_mult = g.current_shift or 0, g.current_mult or 1
         self.i = np.zeros((batch, g.size), self.dtype) if g.current_based else None
+        self.max_spikes = g.attributes["max_spikes"].value.data if "max_spikes" in g.attributes else 1
         self.greater = g.compare == "gt"
         self.reset = g.reset
         self.delays = list(op.delays.get_values())
@@ -122,6 +124,10 @@ class _GroupState:
         if self.mode == "integrate":
             self.v = v
             return v
+        if self.max_spikes > 1 and not self.integer:  # several spikes per tick: the snn level's count
+            s = multi_spikes(v, self.threshold, self.greater, self.max_spikes).astype(self.dtype)
+            self.v = v - s * self.threshold
+            return s
         fired = v > self.threshold if self.greater else v >= self.threshold
         s = fired.astype(self.dtype)
         if self.reset == "subtract":

@@ -262,6 +262,7 @@ def _neuron(op: snn.IFOp | snn.LIFOp | snn.CubaLIFOp, dtype: np.dtype, ticks: in
     v_init = dtype.type(_scalar(op.v_init))
     greater = op.compare.data == snn.Compare.GT
     reset = op.reset.data
+    most = op.spikes_per_tick
     state: dict[str, np.ndarray] = {}
 
     def step(args: list[np.ndarray], t: int) -> np.ndarray:
@@ -273,6 +274,10 @@ def _neuron(op: snn.IFOp | snn.LIFOp | snn.CubaLIFOp, dtype: np.dtype, ticks: in
             v = np.full(current.shape, v_init, dtype=dtype)
         v = (beta * v if beta is not None else v) + current
         state["v_before_reset"] = v
+        if most > 1:  # as many spikes as thresholds v passes, up to `most`, each subtracting one (docs/snn-dialect.md)
+            s = multi_spikes(v, threshold, greater, most)
+            state["v"] = v - s * threshold
+            return s
         fired = v > threshold if greater else v >= threshold
         s = fired.astype(dtype)
         if reset == snn.ResetMode.SUBTRACT:
@@ -284,6 +289,15 @@ def _neuron(op: snn.IFOp | snn.LIFOp | snn.CubaLIFOp, dtype: np.dtype, ticks: in
 
     step.state = state  # type: ignore[attr-defined]  # membranes (after and before the reset), for observers
     return step
+
+
+def multi_spikes(v: Any, threshold: Any, greater: bool, most: int) -> Any:
+    """Spikes of a neuron that fires up to `most` times a tick: floor(v / θ) thresholds reached (v ≥ kθ), or
+    ceil(v / θ) - 1 (v > kθ), clipped to [0, most]. numpy arrays and torch tensors alike (nmc.nn uses it)."""
+    q = v / threshold
+    if isinstance(q, np.ndarray | np.generic):
+        return np.clip(np.ceil(q) - 1 if greater else np.floor(q), 0, most)
+    return (q.ceil() - 1 if greater else q.floor()).clamp(0, most)
 
 
 def _decode_count(op: snn.DecodeCountOp, dtype: np.dtype, ticks: int) -> Kernel:

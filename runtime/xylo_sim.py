@@ -5,7 +5,7 @@ One tick, as xylosim.v1 orders it: (1) each input channel's spikes (at most 15) 
 hidden neurons' synaptic currents, one spike and one synapse at a time, each addition saturating at 16 bits;
 (2) the hidden neurons' spikes of the tick before (at most 31 each) add through the reservoir (`shift_rec`),
 and (3) through the readout weights to the readout neurons (`shift_out`); (4) every hidden neuron decays its
-currents and membrane (`x − max(x >> dash, 1)` for x > 0, `x − (x >> dash)` for x < 0), adds its currents to the
+currents and membrane (`x - max(x >> dash, 1)` for x > 0, `x - (x >> dash)` for x < 0), adds its currents to the
 membrane (saturating), and fires while `v ≥ threshold`, subtracting it each time, at most 31 times; (5) the
 readout neurons likewise, at most once. Saturation makes the order of additions matter, so the loop follows
 it (numba-compiled; tests/test_xylo.py checks every spike against xylosim).
@@ -108,7 +108,7 @@ def simulate(cfg: XyloConfig, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     [batch, ticks, hidden], readout spikes [batch, ticks, outputs]), every tick as the device computes it."""
     x = _counts(cfg, x)
     batch, ticks, _ = x.shape
-    n_in, n_hid, n_out = cfg.shape
+    _, n_hid, n_out = cfg.shape
     hidden = np.zeros((batch, ticks, n_hid), np.int64)
     readout = np.zeros((batch, ticks, n_out), np.int64)
     _kernel()(
@@ -143,7 +143,7 @@ def simulate_xylosim(cfg: XyloConfig, x: np.ndarray) -> tuple[np.ndarray, np.nda
         return [[XyloSynapse(int(post), syn, int(w3[pre, post, syn])) for syn in range(w3.shape[2])
                  for post in np.nonzero(w3[pre, :, syn])[0]] for pre in range(w3.shape[0])]  # fmt: skip
 
-    n_in, n_hid, n_out = cfg.shape
+    _, n_hid, n_out = cfg.shape
     # xylosim keeps raw pointers to the synapse objects: they must outlive the layer (as Rockpool keeps them)
     syn_in, syn_rec, syn_out = synapses(cfg.w_in), synapses(cfg.w_rec), synapses(cfg.w_out)
     layer = XyloLayer(
@@ -188,4 +188,3 @@ def run_config(cfg: XyloConfig, x: np.ndarray, engine: str = "nmc") -> XyloRun:
         raise NmcError(f"--engine {engine!r}: a Xylo configuration runs on nmc or xylosim")
     counts = readout[:, cfg.latency :].sum(axis=1).astype(np.float32)
     return XyloRun(counts, hidden, readout)
-

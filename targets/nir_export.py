@@ -134,6 +134,8 @@ class _Export:
     def _neuron(self, op: snn.IFOp | snn.LIFOp | snn.CubaLIFOp, where: str) -> None:
         import nir
 
+        if op.spikes_per_tick > 1:
+            raise NmcError(f"{where}: up to {op.spikes_per_tick} spikes per tick; a NIR neuron spikes once: max_spikes=1")
         if op.reset.data != snn.ResetMode.ZERO or op.compare.data != snn.Compare.GT:
             raise NmcError(
                 f"{where}: reset '{op.reset.data.value}', fire at '{op.compare.data.value}'; NIR neurons fire at "

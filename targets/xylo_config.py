@@ -8,9 +8,9 @@ so a hidden group that reads another hidden group, and every readout, is one tic
 configuration records the readout's latency and nmc pads the input with that many silent ticks. A loop must
 close in one tick (a group reading itself), and a group's inputs must arrive together.
 
-The arithmetic (docs/xylo.md): Xylo's current is `j = decay(j + W x)`, i.e. α times nmc's `i = α i + W x`, so the
-weights are divided by α before quantization; α and β become the 4-bit dashes closest to them
-(`1 − 2^−dash`); per neuron one scale maps its largest weight to 127 << shift and its threshold (+1 for `>`)
+The arithmetic (docs/xylo.md): Xylo's current is `j = decay(j + W x)`, i.e. alpha times nmc's `i = alpha i + W x`, so the
+weights are divided by alpha before quantization; alpha and beta become the 4-bit dashes closest to them
+(`1 - 2^-dash`); per neuron one scale maps its largest weight to 127 << shift and its threshold (+1 for `>`)
 into 16 bits, with one shift per matrix, the largest that keeps every threshold within 2^13 (headroom for the
 membrane). Everything the device cannot hold is refused in one line naming the population, the limit and
 the value.
@@ -24,7 +24,17 @@ import numpy as np
 from xdsl.dialects.builtin import ModuleOp
 
 from nmc.chips.errors import NmcError
-from nmc.chips.xylo_format import DASH_MAX, MAX_HIDDEN, MAX_INPUTS, MAX_OUTPUTS, MAX_SHIFT, W_MAX, XyloConfig
+from nmc.chips.xylo_format import (
+    DASH_MAX,
+    MAX_HIDDEN,
+    MAX_HIDDEN_SPIKES,
+    MAX_INPUTS,
+    MAX_OUTPUT_SPIKES,
+    MAX_OUTPUTS,
+    MAX_SHIFT,
+    W_MAX,
+    XyloConfig,
+)
 from nmc.dialects import core
 from nmc.dialects.core_ir import read_group
 
@@ -32,11 +42,11 @@ THRESHOLD_ROOM = 1 << 13  # the largest integer threshold nmc writes: the 16-bit
 
 
 def dash(factor: float, what: str, where: str) -> int:
-    """The dash `d` whose decay 1 − 2^−d is closest to `factor` (α or β); refused when no dash comes close."""
+    """The dash `d` whose decay 1 - 2^-d is closest to `factor` (alpha or beta); refused below 0.5."""
     if factor >= 1.0:
         return DASH_MAX
     if factor < 0.5:
-        raise NmcError(f"{where}: {what} = {factor:g}; Xylo decays by 1 − 2^−dash with dash >= 1 (>= 0.5): retrain with "
+        raise NmcError(f"{where}: {what} = {factor:g}; Xylo decays by 1 - 2^-dash with dash >= 1 (>= 0.5): retrain with "
                        f"{what} >= 0.5")  # fmt: skip
     return int(min(max(round(-math.log2(1.0 - factor)), 1), DASH_MAX))
 
@@ -145,7 +155,13 @@ def xylo_config(module: ModuleOp, name: str = "network") -> tuple[XyloConfig, li
         alpha = realised(d_syn)
         notes.append(f"Xylo: '{gr.layer}' alpha {gr.alpha:.6g} -> dash_syn {d_syn} ({alpha:.6g}), beta "
                      f"{gr.beta if gr.beta is not None else 1.0:.6g} -> dash_mem {d_mem} ({realised(d_mem):.6g})")  # fmt: skip
-        theta = gr.threshold + (0.0 if gr.compare == "ge" else 0.0)  # float thresholds: '>' is handled in integers
+        most = gr.attributes["max_spikes"].value.data if "max_spikes" in gr.attributes else 1
+        device = MAX_HIDDEN_SPIKES if g in offset else MAX_OUTPUT_SPIKES
+        if most != device:
+            notes.append(f"Xylo: '{gr.layer}' fires up to {most} spike(s) per tick in the model, {device} on Xylo "
+                         f"({'hidden' if g in offset else 'readout'} neurons): train it with max_spikes={device} for the "
+                         "same spikes; the decisions are measured (report.json xylo)")  # fmt: skip
+        theta = gr.threshold  # a '>' comparison becomes '>=' threshold + 1 in integers (_quantize)
         offsets = gr.offsets()
         for k, v in enumerate(gr.inputs):
             sel = (gr.pre >= offsets[k]) & (gr.pre < offsets[k + 1])

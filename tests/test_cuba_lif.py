@@ -174,4 +174,3 @@ def test_a_cubali_readout_integrates_its_current_then_its_membrane_at_every_leve
     np.testing.assert_array_equal(run_snn(nmc.compile(back, target="mlir", level="snn").module, x).outputs[0], v)
     chip = np.asarray(nmc.compile(graph, chip="loihi1", calibration=x).run(x)).reshape(v.shape)
     assert np.corrcoef(chip.ravel(), v.ravel())[0, 1] > 0.999  # the integer membrane, scaled back
-

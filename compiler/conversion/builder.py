@@ -181,6 +181,7 @@ class NetworkBuilder:
         reset: str = "subtract",
         compare: str = "ge",
         v_init: float = 0.0,
+        max_spikes: int = 1,
         name: str | None = None,
     ) -> SSAValue:
         """An IF population (`beta=None`) or a LIF population with decay `beta` per tick."""
@@ -190,6 +191,8 @@ class NetworkBuilder:
             "compare": snn.CompareAttr(snn.Compare(compare)),
             "v_init": snn.f64(v_init),
         }
+        if max_spikes != 1:
+            props["max_spikes"] = IntegerAttr(max_spikes, i64)
         result = [snn.SpikesType(snn.shape_of(x.type))]
         if beta is None:
             op = snn.IFOp.build(operands=[x], result_types=result, properties=props)
@@ -199,7 +202,7 @@ class NetworkBuilder:
 
     def cuba_neuron(
         self, x: SSAValue, *, threshold: float, alpha: float, beta: float, reset: str = "zero", compare: str = "gt",
-        v_init: float = 0.0, name: str | None = None,
+        v_init: float = 0.0, max_spikes: int = 1, name: str | None = None,
     ) -> SSAValue:  # fmt: skip
         """A current-based LIF population: synaptic current decay `alpha`, membrane decay `beta` per tick."""
         props = {
@@ -210,6 +213,8 @@ class NetworkBuilder:
             "alpha": snn.f64(alpha),
             "beta": snn.f64(beta),
         }
+        if max_spikes != 1:
+            props["max_spikes"] = IntegerAttr(max_spikes, i64)
         op = snn.CubaLIFOp.build(operands=[x], result_types=[snn.SpikesType(snn.shape_of(x.type))], properties=props)
         return self._add(op, name)
 

@@ -95,6 +95,8 @@ def _module_layer(path: str, m: nn.Module) -> Layer:
         return snntorch_layer(path, m)
     if isinstance(m, nmc_nn.IF):
         params = {"threshold": m.threshold, "reset": m.reset, "compare": m.compare, "v_init": m.v_init}
+        if m.max_spikes != 1:
+            params["max_spikes"] = m.max_spikes
         if isinstance(m, nmc_nn.LIF):
             params["beta"] = m.beta
         if isinstance(m, nmc_nn.CubaLIF):

@@ -18,7 +18,8 @@ def build_parser() -> argparse.ArgumentParser:
     from nmc.tools._cli import OneLineParser
 
     p = OneLineParser(prog="nmc-run", description=__doc__.splitlines()[0])
-    p.add_argument("file", help="chip binary (.nmc, run by the chip simulator) or IR text (.mlir, snn/core level)")
+    p.add_argument("file", help="chip binary (.nmc, run by the chip simulator), IR text (.mlir, snn/core level) or a "
+                   "Xylo configuration (.xylo.json, --target xylo)")
     p.add_argument(
         "--input",
         required=True,
@@ -45,6 +46,13 @@ def build_parser() -> argparse.ArgumentParser:
         default="numpy",
         choices=("numpy", "cpu", "cuda"),
         help="chip simulator backend: numpy (default), or torch on cpu / cuda (identical results)",
+    )
+    p.add_argument(
+        "--engine",
+        default="nmc",
+        choices=("nmc", "xylosim"),
+        help="Xylo configurations: nmc's simulator of the device (default) or SynSense's xylosim (pip install "
+        "'nmc[xylo]'); the same spikes",
     )
     return p
 
@@ -121,6 +129,10 @@ def run_cli(args: argparse.Namespace) -> None:
     what = kind_of(path)
     if what == "missing":
         raise InputRejected(f"{path}: no such file")
+    if _xylo_config(path):
+        return _run_xylo(path, x, args)
+    if args.engine != "nmc":
+        raise NmcError(f"--engine {args.engine} runs Xylo configurations (--target xylo); {path} is not one")
     is_binary = what == "chip-binary" or path.suffix == ".nmc"
     if not is_binary and what != "text":  # IR is text; anything else is named for what it is
         raise InputRejected(f"{describe(path, what)}, not a chip binary (.nmc) or IR text (.mlir): give OUTDIR/<model>.nmc")
@@ -129,6 +141,45 @@ def run_cli(args: argparse.Namespace) -> None:
     if args.learn and "learn" not in engine.run_options:
         raise NmcError(f"{path}: --learn runs on-chip learning (STDP); a {kind.name} network has none")
     kind.facet("compiler").run_command(path, loaded, x, args)
+
+
+def _xylo_config(path: Path) -> bool:
+    from nmc.chips.xylo_format import is_config
+
+    try:
+        with path.open("rb") as f:
+            return is_config(f.read(4096))
+    except OSError:
+        return False
+
+
+def _run_xylo(path: Path, x, args: argparse.Namespace) -> None:
+    """A Xylo configuration on spike trains [samples, ticks, inputs], by nmc's simulator or xylosim."""
+    import numpy as np
+
+    from nmc.chips.errors import read_text_file
+    from nmc.chips.xylo_format import read_config
+    from nmc.driver import load_npy
+    from nmc.errors import NmcError
+    from nmc.runtime.xylo_sim import run_config
+
+    cfg = read_config(read_text_file(path, "Xylo configuration"), str(path))
+    if x.ndim != 3 or x.shape[2] != cfg.shape[0]:
+        raise NmcError(f"{args.input}: a Xylo configuration takes spike trains [samples, ticks, {cfg.shape[0]}], got "
+                       f"shape {list(x.shape)}")  # fmt: skip
+    run = run_config(cfg, x, args.engine)
+    engine = "xylosim" if args.engine == "xylosim" else "nmc's Xylo simulator"
+    print(f"{path.name}: {len(x)} samples x {x.shape[1]} ticks on {engine}; {int(run.readout.sum())} readout spikes, "
+          f"{int(run.hidden.sum())} hidden spikes")  # fmt: skip
+    if args.labels:
+        y = load_npy(args.labels, "labels")
+        if y.shape != (len(x),):
+            raise NmcError(f"{args.labels}: {y.shape} labels for {len(x)} samples")
+        print(f"accuracy {float((run.counts.argmax(1) == y).mean()):.4f}")
+    if args.output:
+        out = run.readout[:, cfg.latency :] if args.record == "spikes" else run.counts
+        np.save(args.output, out)
+        print(f"wrote {args.output} {list(out.shape)}")
 
 
 if __name__ == "__main__":

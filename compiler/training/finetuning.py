@@ -149,6 +149,10 @@ def finetune(
     scale, relu_index_scales = conversion_scales(graph, opts)
     relu_scales = {graph.layers[i].name: lam for i, lam in (relu_index_scales or {}).items()}
     stages = chain_stages(graph)
+    several = [st.relu.name for st in stages if st.relu is not None and st.relu.params.get("max_spikes", 1) > 1]
+    if several:
+        raise NmcError(f"layer '{several[0]}': several spikes per tick (max_spikes); fine-tuning trains neurons that "
+                       "spike once per tick: fine-tune it in torch (nmc.nn) instead")  # fmt: skip
     limits = Limits.of(the_chip, weight_bits)
     constraints = [f"weights of {int(np.log2(limits.w_max + 1)) + 1} bits, thresholds and biases in the chip's widths"]
     blocks = _fan_in_blocks(stages, the_chip, seed)
