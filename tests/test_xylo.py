@@ -39,7 +39,8 @@ def _config(compiled) -> XyloConfig:
 def assert_on_xylo(cfg: XyloConfig, net_counts: np.ndarray, x: np.ndarray, y: np.ndarray) -> None:
     """xylosim and nmc's simulator spike alike on every neuron and tick; the chip's accuracy within 2 points."""
     ours, theirs = run_config(cfg, x), run_config(cfg, x, engine="xylosim")
-    assert ours.hidden.sum() > 1000 and ours.readout.sum() > 100
+    assert ours.hidden.sum() > 1000
+    assert ours.readout.sum() > 100
     np.testing.assert_array_equal(ours.hidden, theirs.hidden)
     np.testing.assert_array_equal(ours.readout, theirs.readout)
     float_acc = (net_counts.argmax(1) == y).mean()
@@ -54,7 +55,8 @@ def test_a_trained_network_runs_on_xylosim_as_on_nmcs_simulator(kind, trained, d
     compiled = nmc.compile(net, target="xylo", calibration=calib, input_shape=(16,), encoding="spikes")
     assert compiled.report["xylo"]["decision_agreement"] >= 0.95
     cfg = _config(compiled)
-    assert cfg.shape == (16, 64, 8) and cfg.latency == 1
+    assert cfg.shape == (16, 64, 8)
+    assert cfg.latency == 1
     if kind == "recurrent":
         assert np.count_nonzero(cfg.w_rec) > 1000  # the loop is in the reservoir
     assert_on_xylo(cfg, xm.counts(net, x), x, y)
@@ -105,7 +107,9 @@ def test_nmc_run_runs_a_configuration_on_either_engine(trained, data, tmp_path, 
                       engine, "--record", "spikes", "-o", str(tmp_path / f"{engine}.npy")])  # fmt: skip
         outs[engine] = np.load(tmp_path / f"{engine}.npy")
     printed = capsys.readouterr().out
-    assert "on xylosim" in printed and "on nmc's Xylo simulator" in printed and "accuracy 0." in printed
+    assert "on xylosim" in printed
+    assert "on nmc's Xylo simulator" in printed
+    assert "accuracy 0." in printed
     assert outs["nmc"].shape == (50, 32, 8)
     np.testing.assert_array_equal(outs["nmc"], outs["xylosim"])
 
@@ -185,7 +189,8 @@ def test_every_limit_of_the_device_is_refused_in_one_line(limit):
 def test_populations_of_different_depths_are_refused_and_a_chain_runs_late():
     two = _net(hidden=(8, 8))  # input -> h0 -> h1 -> out: a chain, each hop a tick late on Xylo
     cfg, notes = xylo_config(two)
-    assert cfg.latency == 2 and "the readout lags the model by 2 tick(s)" in notes[-1]
+    assert cfg.latency == 2
+    assert "the readout lags the model by 2 tick(s)" in notes[-1]
     b = NetworkBuilder("n", [(16,)], ticks=4, dt=1e-3)
     x = b.encode(b.inputs[0], "spikes")
     h0 = b.cuba_neuron(b.dense(x, np.ones((8, 16), np.float32)), threshold=1.0, alpha=0.75, beta=0.875,

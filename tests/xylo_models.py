@@ -16,9 +16,9 @@ import torch
 from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "examples"))
-from train_digits import digits_split  # noqa: E402
+from train_digits import digits_split
 
-from nmc import nn as nmc_nn  # noqa: E402
+from nmc import nn as nmc_nn
 
 TICKS, CLASSES, HIDDEN = 32, 8, 64
 ALPHA, BETA = 0.75, 0.875  # 1 - 2^-2, 1 - 2^-3: dashes 2 and 3
