@@ -16,6 +16,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from nmc.runtime.snn_interp import multi_spikes
+
 RESETS = ("zero", "subtract", "none")
 COMPARES = ("ge", "gt")
 
@@ -43,6 +45,8 @@ class IF(nn.Module):
     max_spikes: spikes per tick (1); above 1 (with reset='subtract') the neuron fires while v passes the threshold,
     subtracting it each time, and outputs the count: Xylo's hidden neurons (31), snn `max_spikes`.
     """
+
+    max_spikes = 1  # the class default: modules saved before the option existed load with it
 
     def __init__(
         self,
@@ -82,8 +86,6 @@ class IF(nn.Module):
         v = self.integrate(v, current)
         s = _SpikeFn.apply(v - self.threshold, self.compare == "gt", self.surrogate_slope)
         if self.max_spikes > 1:  # the snn interpreter's count (runtime/snn_interp.multi_spikes); the gradient: the first spike's
-            from nmc.runtime.snn_interp import multi_spikes
-
             n = multi_spikes(v.detach(), self.threshold, self.compare == "gt", self.max_spikes)
             # gradient: the first spike's surrogate, and one per further threshold passed (straight through)
             soft = s + ((v - self.threshold) / self.threshold).clamp(0, self.max_spikes - 1)

@@ -37,6 +37,7 @@ from nmc.chips.xylo_format import (
 )
 from nmc.dialects import core
 from nmc.dialects.core_ir import read_group
+from nmc.passes.snn_to_core import SnnToCorePass
 
 THRESHOLD_ROOM = 1 << 13  # the largest integer threshold nmc writes: the 16-bit membrane keeps 4x above it
 
@@ -118,8 +119,6 @@ def _check_neuron(g: core.NeuronsOp, where: str) -> None:
 
 def xylo_config(module: ModuleOp, name: str = "network") -> tuple[XyloConfig, list[str]]:
     """The Xylo configuration of the module's one snn network (lowered to float core groups here) and its notes."""
-    from nmc.passes.snn_to_core import SnnToCorePass
-
     lowered = module.clone()
     SnnToCorePass(chip="tianjic256").apply(None, lowered)  # float groups: the crossbar chip's limits play no part
     nets = [op for op in lowered.walk() if isinstance(op, core.NetworkOp)]

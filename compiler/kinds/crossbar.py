@@ -27,9 +27,12 @@ from nmc.options import DEFAULT_TICKS, MIN_DECISION_AGREEMENT, CompileOptions
 from nmc.pipeline import mapping_section, profile_before_mapping
 from nmc.report import Report
 from nmc.runtime.simulator import Chip as Simulator
+from nmc.runtime.snn_interp import run_snn
+from nmc.runtime.xylo_sim import run_config
 from nmc.targets.nir_export import nir_graph
 from nmc.targets.synth import synthesize
 from nmc.targets.verilog import PRIMITIVES, check_size, verilog_files
+from nmc.targets.xylo_config import xylo_config
 from nmc.training.finetuning import chip_accuracy, model_bytes, run_finetune
 
 
@@ -185,10 +188,6 @@ class CrossbarDriver:
 
 def _xylo_outputs(module: Any, ctx: CompileContext) -> dict[str, str | bytes]:
     """The Xylo configuration, and how its decisions agree with the snn level's on the calibration spike trains."""
-    from nmc.runtime.snn_interp import run_snn
-    from nmc.runtime.xylo_sim import run_config
-    from nmc.targets.xylo_config import xylo_config
-
     ctx.say("writing the Xylo configuration")
     cfg, notes = xylo_config(module, ctx.stem)
     ctx.notes.extend(notes)
