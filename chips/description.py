@@ -351,6 +351,9 @@ def load_preset(name: str, hint: str = "") -> Chip:
     if preset is None or not preset.is_file():
         import difflib
 
+        if name.lower() == "xylo":  # a device with its own configuration format, not a chip description
+            raise NmcError("'xylo' is SynSense's Xylo, which has its own configuration: compile with --target xylo "
+                           "(docs/xylo.md)")  # fmt: skip
         names = preset_names()
         close = difflib.get_close_matches(name.lower(), names, n=1, cutoff=0.6)
         meant = f"did you mean '{close[0]}'? " if close else ""

@@ -95,7 +95,7 @@ def layer_graph(model: Any, opts: ImportOptions) -> LayerGraph:
             infer_shapes(graph)
         except NmcError as e:
             raise NmcError(f"{source}: {e}" if source else str(e)) from None
-        if graph.is_spiking and defaulted:
+        if graph.is_spiking and defaulted and not (opts.encoding == "spikes" and opts.calibration is not None):
             opts.notes.append(
                 f"{DEFAULT_TICKS} ticks: the SNN does not record the ticks it was trained with (nmc.nn.run in training "
                 "mode records them; this model was saved without); --timesteps sets them"

@@ -158,7 +158,7 @@ NIR_BECOMES = {
     "Scale": "folded into the projection before it",
     "LIF": "LIF neurons (beta = 1 - dt/tau, held by the chip's leak: docs/nir.md)",
     "IF": "IF neurons",
-    "CubaLIF": "current-based LIF neurons (alpha, beta; snn level only so far: docs/neuron-families.md)",
+    "CubaLIF": "current-based LIF neurons (alpha, beta; a chip with core.neuron cuba, or Xylo: docs/neuron-families.md)",
     "Threshold": "stateless threshold neurons (a LIF with beta = 0)",
     "LI": "membrane decoder (output only)",
     "I": "integrating decoder (output only)",

@@ -625,7 +625,7 @@ class DecodeMembraneOp(_DecoderOp):
                 raise _fail(self, what, f"must be in [0, 1], got {attr.value.data}")
 
 
-NEURON_OPS = (IFOp, LIFOp)
+NEURON_OPS = (IFOp, LIFOp, CubaLIFOp)
 ENCODER_OPS = (EncodeDirectOp, EncodeRateOp, EncodePoissonOp, EncodeSpikesOp)
 DECODER_OPS = (DecodeCountOp, DecodeFirstSpikeOp, DecodeMembraneOp)
 
@@ -642,7 +642,6 @@ SNN = Dialect(
         ReshapeOp,
         DelayOp,
         AddOp,
-        CubaLIFOp,
         *NEURON_OPS,
         *DECODER_OPS,
     ],

@@ -253,3 +253,25 @@ def test_a_multi_spike_population_is_refused_by_a_crossbar_chip_and_by_nir(train
     with pytest.raises(NmcError, match="up to 31 spikes per tick; a NIR neuron spikes once"):
         nmc.compile(trained["feed-forward"], target="nir", calibration=calib, input_shape=(16,), encoding="spikes")
     torch.manual_seed(0)
+
+
+def test_asking_for_the_xylo_chip_points_to_the_target():
+    with pytest.raises(NmcError, match=r"'xylo' is SynSense's Xylo, which has its own configuration: compile with --target xylo"):
+        nmc.compile(xm.feed_forward(), input_shape=(16,), chip="xylo")
+
+
+def test_a_saved_network_compiles_to_xylo_and_runs_from_the_command_line(trained, data, tmp_path, capsys):
+    """The tools as a user runs them (in process): nmc-compile --target xylo on a torch.save'd nmc.nn network,
+    nmc-run on xylosim."""
+    from nmc.tools import nmc_compile, nmc_run
+
+    x, y, _ = data
+    torch.save(trained["recurrent"], tmp_path / "rec.pt")
+    np.save(tmp_path / "x.npy", x[:60])
+    np.save(tmp_path / "y.npy", y[:60])
+    nmc_compile.main([str(tmp_path / "rec.pt"), "--target", "xylo", "--encoding", "spikes", "--input-shape", "16",
+                      "--calibration", str(tmp_path / "x.npy"), "-o", str(tmp_path / "out")])  # fmt: skip
+    assert "snn:  2 populations, 72 neurons" in capsys.readouterr().out  # the hidden and readout populations
+    nmc_run.main([str(tmp_path / "out" / "rec.xylo.json"), "--input", str(tmp_path / "x.npy"), "--labels",
+                  str(tmp_path / "y.npy"), "--engine", "xylosim"])  # fmt: skip
+    assert "60 samples x 32 ticks on xylosim" in capsys.readouterr().out

@@ -52,6 +52,9 @@ ALLOWED_MODULES: tuple[type, ...] = (
     nn.Identity,
     nmc_nn.IF,
     nmc_nn.LIF,
+    nmc_nn.CubaLIF,
+    nmc_nn.RLIF,  # its loop is an nn.Linear, itself allowed
+    nmc_nn.RCubaLIF,
     nn.ModuleList,
     nmc_tnn.TNN,  # temporal networks (nmc-compile takes them to TNN column cores)
     nmc_tnn.TNNLayer,
