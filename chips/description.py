@@ -125,8 +125,22 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "response": Key("choices", RESPONSES, choices=RESPONSES, help="synaptic responses the column supports"),
         "stdp": Key("bool", True, help="on-chip STDP learning"),
     },
+    # Optional: a SynSense Xylo SNN core (docs/xylo.md): one reservoir with its own configuration (--target xylo).
+    "xylo": {
+        "inputs": Key("int", 16, 1, 1 << 12, help="input channels"),
+        "hidden": Key("int", 1000, 1, 1 << 16, help="hidden neurons (one recurrent reservoir)"),
+        "outputs": Key("int", 8, 1, 1 << 12, help="readout neurons (not recurrent)"),
+        "hidden_synapses": Key("int", 2, 1, 8, help="synaptic currents per hidden neuron"),
+        "weight_bits": Key("int", 8, 2, 16, help="signed weight width"),
+        "max_weight_shift": Key("int", 7, 0, 15, help="largest left shift of a weight matrix"),
+        "state_bits": Key("int", 16, 2, 32, help="signed width of currents, membranes and thresholds (saturating)"),
+        "dash_bits": Key("int", 4, 1, 8, help="width of a bit-shift decay ('dash')"),
+        "input_spikes": Key("int", 15, 1, 255, help="largest spike count of an input channel per tick"),
+        "hidden_spikes": Key("int", 31, 1, 255, help="largest spike count of a hidden neuron per tick"),
+        "output_spikes": Key("int", 1, 1, 255, help="largest spike count of a readout neuron per tick"),
+    },
 }
-OPTIONAL_SECTIONS = ("tnn_column",)  # absent from a chip file: the chip has no such core kind
+OPTIONAL_SECTIONS = ("tnn_column", "xylo")  # absent from a chip file: the chip has no such core kind
 
 
 @dataclass(frozen=True)
@@ -141,6 +155,7 @@ class Chip:
     cost: dict[str, Any] = field(hash=False)
     source: str = field(default="", compare=False)
     tnn_column: dict[str, Any] | None = field(default=None, hash=False)  # the TNN column core kind, if the chip has it
+    xylo: dict[str, Any] | None = field(default=None, hash=False)  # a Xylo core (--target xylo), if the chip is one
     digest: str = field(default="", init=False)  # sha256 of canonical_text(), set on construction
 
     def __post_init__(self) -> None:
@@ -174,6 +189,8 @@ class Chip:
     def default_encoding(self) -> str:
         """The input encoder a compile picks when none is given: direct (graded) current where the cores take
         graded inputs (input_bits >= 2), else rate-coded spikes."""
+        if self.xylo is not None:  # Xylo counts input spikes per channel and tick
+            return "spikes"
         return "direct" if self.core["input_bits"] >= 2 else "rate"
 
     @property
@@ -189,6 +206,7 @@ class Chip:
             "timing": self.timing,
             "cost": self.cost,
             **({"tnn_column": _jsonable(self.tnn_column)} if self.tnn_column is not None else {}),
+            **({"xylo": _jsonable(self.xylo)} if self.xylo is not None else {}),
             "digest": self.digest,
         }
 
@@ -269,7 +287,9 @@ def parse_chip(text: str, filename: str = "<chip>") -> Chip:
         raise err(tok, f"core.max_fan_in {core['max_fan_in']} exceeds core.axons {core['axons']}")
     _check_widths(core, lambda key, message: err(where.get(f"core.{key}") or name_tok, message))
     tnn = full["tnn_column"] if "tnn_column" in seen else None
-    chip = Chip(_unquote(str(name_tok)), mesh, core, full["router"], full["timing"], full["cost"], filename, tnn_column=tnn)
+    xylo = full["xylo"] if "xylo" in seen else None
+    chip = Chip(_unquote(str(name_tok)), mesh, core, full["router"], full["timing"], full["cost"], filename, tnn_column=tnn,
+                xylo=xylo)  # fmt: skip
     return chip
 
 
@@ -351,9 +371,6 @@ def load_preset(name: str, hint: str = "") -> Chip:
     if preset is None or not preset.is_file():
         import difflib
 
-        if name.lower() == "xylo":  # a device with its own configuration format, not a chip description
-            raise NmcError("'xylo' is SynSense's Xylo, which has its own configuration: compile with --target xylo "
-                           "(docs/xylo.md)")  # fmt: skip
         names = preset_names()
         close = difflib.get_close_matches(name.lower(), names, n=1, cutoff=0.6)
         meant = f"did you mean '{close[0]}'? " if close else ""

@@ -1,4 +1,4 @@
-"""The Xylo configuration file (`--target xylo`): the one copy of its format and of the device's numbers.
+"""The Xylo configuration file (`--target xylo`): its format, and the device's numbers as the preset states them.
 
 SynSense Xylo (the SYNS61300-class SNN core) as `xylosim.v1` computes it (docs/xylo.md): 16 input channels,
 up to 1000 hidden neurons in one recurrent reservoir, up to 8 readout neurons, 8-bit signed weights with one
@@ -19,13 +19,17 @@ from typing import Any
 
 import numpy as np
 
+from nmc.chips.description import load_preset
 from nmc.chips.errors import NmcError
 
 FORMAT, VERSION = "nmc-xylo", 1
-MAX_INPUTS, MAX_HIDDEN, MAX_OUTPUTS = 16, 1000, 8
-WEIGHT_BITS, STATE_BITS, DASH_BITS, MAX_SHIFT = 8, 16, 4, 7
-MAX_INPUT_SPIKES, MAX_HIDDEN_SPIKES, MAX_OUTPUT_SPIKES = 15, 31, 1
-HIDDEN_SYNAPSES = 2
+DEVICE = load_preset("xylo").xylo  # the device's numbers: chips/xylo.chip is their one copy
+assert DEVICE is not None
+MAX_INPUTS, MAX_HIDDEN, MAX_OUTPUTS = DEVICE["inputs"], DEVICE["hidden"], DEVICE["outputs"]
+WEIGHT_BITS, STATE_BITS, DASH_BITS = DEVICE["weight_bits"], DEVICE["state_bits"], DEVICE["dash_bits"]
+MAX_SHIFT = DEVICE["max_weight_shift"]
+MAX_INPUT_SPIKES, MAX_HIDDEN_SPIKES, MAX_OUTPUT_SPIKES = DEVICE["input_spikes"], DEVICE["hidden_spikes"], DEVICE["output_spikes"]
+HIDDEN_SYNAPSES = DEVICE["hidden_synapses"]
 W_MAX = (1 << (WEIGHT_BITS - 1)) - 1  # 127 (nmc writes a symmetric range)
 STATE_MIN, STATE_MAX = -(1 << (STATE_BITS - 1)), (1 << (STATE_BITS - 1)) - 1
 DASH_MAX = (1 << DASH_BITS) - 1

@@ -24,17 +24,7 @@ import numpy as np
 from xdsl.dialects.builtin import ModuleOp
 
 from nmc.chips.errors import NmcError
-from nmc.chips.xylo_format import (
-    DASH_MAX,
-    MAX_HIDDEN,
-    MAX_HIDDEN_SPIKES,
-    MAX_INPUTS,
-    MAX_OUTPUT_SPIKES,
-    MAX_OUTPUTS,
-    MAX_SHIFT,
-    W_MAX,
-    XyloConfig,
-)
+from nmc.chips.xylo_format import DASH_MAX, DEVICE, MAX_HIDDEN_SPIKES, MAX_OUTPUT_SPIKES, W_MAX, XyloConfig
 from nmc.dialects import core
 from nmc.dialects.core_ir import read_group
 from nmc.passes.snn_to_core import SnnToCorePass
@@ -56,9 +46,25 @@ def realised(d: int) -> float:
     return 1.0 - 2.0**-d
 
 
+ARITHMETIC = ("hidden_synapses", "weight_bits", "state_bits", "dash_bits", "input_spikes", "hidden_spikes", "output_spikes")
+
+
+def _device(given: dict | None) -> dict:
+    """The Xylo core compiled for: the preset's, or a chip file's xylo section that may size it differently (inputs,
+    hidden, outputs, max_weight_shift) but not change its arithmetic, which nmc simulates as xylosim computes it."""
+    device = dict(given or DEVICE)
+    changed = [k for k in ARITHMETIC if device[k] != DEVICE[k]]
+    if changed:
+        raise NmcError(f"xylo.{changed[0]} {device[changed[0]]}: nmc computes Xylo's arithmetic as xylosim does "
+                       f"({changed[0]} {DEVICE[changed[0]]}); a chip file may change inputs, hidden, outputs and "
+                       "max_weight_shift only")  # fmt: skip
+    return device
+
+
 class _Placement:
-    def __init__(self, net: core.NetworkOp):
+    def __init__(self, net: core.NetworkOp, device: dict):
         self.net = net
+        self.device = device
         block = net.body.block
         self.inputs = [op for op in block.ops if isinstance(op, core.InputOp)]
         self.groups = [op for op in block.ops if isinstance(op, core.NeuronsOp)]
@@ -72,10 +78,10 @@ class _Placement:
         if inp.encoding.data != core.Encoding.SPIKES:
             raise NmcError(f"Xylo's inputs are spike counts per channel and tick; this network's input is '{inp.encoding.data}'-"
                            "encoded: compile a network whose input is a spike train (NIR, or --encoding spikes)")  # fmt: skip
-        n = core.size_of(inp.output.type)
-        if n > MAX_INPUTS:
-            raise NmcError(f"the network's input has {n} channels; Xylo has {MAX_INPUTS} input channels: reduce the input "
-                           f"to {MAX_INPUTS} channels (e.g. pool or select them)")  # fmt: skip
+        n, most = core.size_of(inp.output.type), self.device["inputs"]
+        if n > most:
+            raise NmcError(f"the network's input has {n} channels; Xylo has {most} input channels: reduce the input "
+                           f"to {most} channels (e.g. pool or select them)")  # fmt: skip
         return inp
 
     def roles(self) -> tuple[list[core.NeuronsOp], list[core.NeuronsOp]]:
@@ -90,11 +96,12 @@ class _Placement:
         n_hid, n_out = sum(g.size for g in hidden), sum(g.size for g in readout)
         if not hidden:
             raise NmcError("Xylo needs a hidden population between the input and the readout; this network has none")
-        if n_hid > MAX_HIDDEN:
-            raise NmcError(f"the network has {n_hid} hidden neurons; Xylo has {MAX_HIDDEN}: use fewer or smaller hidden layers")
-        if not 1 <= n_out <= MAX_OUTPUTS:
-            raise NmcError(f"the network has {n_out} output neurons; Xylo has {MAX_OUTPUTS} readout neurons: use at most "
-                           f"{MAX_OUTPUTS} classes or outputs")  # fmt: skip
+        max_hid, max_out = self.device["hidden"], self.device["outputs"]
+        if n_hid > max_hid:
+            raise NmcError(f"the network has {n_hid} hidden neurons; Xylo has {max_hid}: use fewer or smaller hidden layers")
+        if not 1 <= n_out <= max_out:
+            raise NmcError(f"the network has {n_out} output neurons; Xylo has {max_out} readout neurons: use at most "
+                           f"{max_out} classes or outputs")  # fmt: skip
         return hidden, readout
 
 
@@ -117,15 +124,17 @@ def _check_neuron(g: core.NeuronsOp, where: str) -> None:
         raise NmcError(f"{where}: threshold {float(gr.threshold.min()):g}; Xylo's thresholds are positive")
 
 
-def xylo_config(module: ModuleOp, name: str = "network") -> tuple[XyloConfig, list[str]]:
-    """The Xylo configuration of the module's one snn network (lowered to float core groups here) and its notes."""
+def xylo_config(module: ModuleOp, name: str = "network", device: dict | None = None) -> tuple[XyloConfig, list[str]]:
+    """The Xylo configuration of the module's one snn network (lowered to float core groups here) and its notes, for
+    the Xylo core `device` (a chip's xylo section; the preset's by default)."""
+    device = _device(device)
     lowered = module.clone()
     SnnToCorePass(chip="tianjic256").apply(None, lowered)  # float groups: the crossbar chip's limits play no part
     nets = [op for op in lowered.walk() if isinstance(op, core.NetworkOp)]
     if len(nets) != 1:
         raise NmcError(f"--target xylo writes one network, the module holds {len(nets)}")
     net = nets[0]
-    place = _Placement(net)
+    place = _Placement(net, device)
     inp = place.check_input()
     hidden, readout = place.roles()
     for g in [*hidden, *readout]:
@@ -155,10 +164,10 @@ def xylo_config(module: ModuleOp, name: str = "network") -> tuple[XyloConfig, li
         notes.append(f"Xylo: '{gr.layer}' alpha {gr.alpha:.6g} -> dash_syn {d_syn} ({alpha:.6g}), beta "
                      f"{gr.beta if gr.beta is not None else 1.0:.6g} -> dash_mem {d_mem} ({realised(d_mem):.6g})")  # fmt: skip
         most = gr.attributes["max_spikes"].value.data if "max_spikes" in gr.attributes else 1
-        device = MAX_HIDDEN_SPIKES if g in offset else MAX_OUTPUT_SPIKES
-        if most != device:
-            notes.append(f"Xylo: '{gr.layer}' fires up to {most} spike(s) per tick in the model, {device} on Xylo "
-                         f"({'hidden' if g in offset else 'readout'} neurons): train it with max_spikes={device} for the "
+        cap = MAX_HIDDEN_SPIKES if g in offset else MAX_OUTPUT_SPIKES
+        if most != cap:
+            notes.append(f"Xylo: '{gr.layer}' fires up to {most} spike(s) per tick in the model, {cap} on Xylo "
+                         f"({'hidden' if g in offset else 'readout'} neurons): train it with max_spikes={cap} for the "
                          "same spikes; the decisions are measured (report.json xylo)")  # fmt: skip
         theta = gr.threshold  # a '>' comparison becomes '>=' threshold + 1 in integers (_quantize)
         offsets = gr.offsets()
@@ -188,8 +197,8 @@ def xylo_config(module: ModuleOp, name: str = "network") -> tuple[XyloConfig, li
             out_at += g.size
     gt_hidden = np.concatenate([np.full(g.size, read_group(g).compare == "gt") for g in hidden])
     gt_out = np.concatenate([np.full(g.size, read_group(g).compare == "gt") for g in readout])
-    (q_in, q_rec), shift_h, t_h = _quantize([w_in, w_rec], threshold, gt_hidden)
-    (q_out,), shift_o, t_o = _quantize([w_out], threshold_out, gt_out)
+    (q_in, q_rec), shift_h, t_h = _quantize([w_in, w_rec], threshold, gt_hidden, device["max_weight_shift"])
+    (q_out,), shift_o, t_o = _quantize([w_out], threshold_out, gt_out, device["max_weight_shift"])
     notes.append(f"Xylo: {n_in} inputs, {n_hid} hidden, {n_out} readout neurons; weight shifts {shift_h} (input, "
                  f"reservoir), {shift_o} (readout); the readout lags the model by {latency.pop()} tick(s)")  # fmt: skip
     cfg = XyloConfig(
@@ -230,12 +239,14 @@ def _depths(inp: core.InputOp, hidden: list[core.NeuronsOp], readout: list[core.
     return depth
 
 
-def _quantize(mats: list[np.ndarray], threshold: np.ndarray, gt: np.ndarray) -> tuple[list[np.ndarray], int, np.ndarray]:
+def _quantize(
+    mats: list[np.ndarray], threshold: np.ndarray, gt: np.ndarray, max_shift: int
+) -> tuple[list[np.ndarray], int, np.ndarray]:
     """Integer weights (one shift for `mats`, one scale per neuron = column) and thresholds, as the module says."""
     peak = np.max([np.abs(m).max(axis=0) for m in mats], axis=0)
     peak = np.where(peak > 0, peak, 1.0)
     ratio = THRESHOLD_ROOM * peak / (W_MAX * threshold)
-    shift = int(np.clip(np.floor(np.log2(ratio.min())), 0, MAX_SHIFT))
+    shift = int(np.clip(np.floor(np.log2(ratio.min())), 0, max_shift))
     scale = np.minimum(W_MAX * 2.0**shift / peak, THRESHOLD_ROOM / threshold)
     qs = [np.clip(np.rint(m * scale / 2.0**shift), -W_MAX, W_MAX).astype(np.int64) for m in mats]
     t = np.maximum(np.rint(threshold * scale), 1).astype(np.int64) + gt.astype(np.int64)

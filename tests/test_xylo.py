@@ -17,6 +17,9 @@ from nmc.runtime.xylo_sim import run_config, simulate, simulate_xylosim
 from nmc.targets.xylo_config import xylo_config
 
 from . import xylo_models as xm
+from .conftest import ROOT
+
+ROOT_CHIPS = ROOT / "chips"
 
 pytest.importorskip("xylosim")
 
@@ -256,8 +259,24 @@ def test_a_multi_spike_population_is_refused_by_a_crossbar_chip_and_by_nir(train
 
 
 def test_asking_for_the_xylo_chip_points_to_the_target():
-    with pytest.raises(NmcError, match=r"'xylo' is SynSense's Xylo, which has its own configuration: compile with --target xylo"):
+    with pytest.raises(NmcError, match=r"chip 'xylo' is a SynSense Xylo core: compile with --target xylo"):
         nmc.compile(xm.feed_forward(), input_shape=(16,), chip="xylo")
+    with pytest.raises(NmcError, match=r"--target xylo writes a SynSense Xylo configuration; chip 'tiny' is not a Xylo"):
+        nmc.compile(xm.feed_forward(), input_shape=(16,), chip="tiny", target="xylo")
+
+
+def test_a_chip_file_may_size_its_xylo_core_but_not_change_its_arithmetic(tmp_path):
+    from nmc.chips import load_chip
+
+    text = (ROOT_CHIPS / "xylo.chip").read_text()
+    small = tmp_path / "small.chip"
+    small.write_text(text.replace('chip "xylo"', 'chip "small"').replace("hidden 1000", "hidden 6"))
+    with pytest.raises(NmcError, match="the network has 8 hidden neurons; Xylo has 6"):
+        xylo_config(_net(), device=load_chip(str(small)).xylo)
+    wide = tmp_path / "wide.chip"
+    wide.write_text(text.replace("state_bits 16", "state_bits 24"))
+    with pytest.raises(NmcError, match=r"xylo.state_bits 24: nmc computes Xylo's arithmetic as xylosim does \(state_bits 16\)"):
+        xylo_config(_net(), device=load_chip(str(wide)).xylo)
 
 
 def test_a_saved_network_compiles_to_xylo_and_runs_from_the_command_line(trained, data, tmp_path, capsys):

@@ -189,7 +189,7 @@ class CrossbarDriver:
 def _xylo_outputs(module: Any, ctx: CompileContext) -> dict[str, str | bytes]:
     """The Xylo configuration, and how its decisions agree with the snn level's on the calibration spike trains."""
     ctx.say("writing the Xylo configuration")
-    cfg, notes = xylo_config(module, ctx.stem)
+    cfg, notes = xylo_config(module, ctx.stem, ctx.chip.xylo)
     ctx.notes.extend(notes)
     section: dict[str, Any] = {"file": f"{ctx.stem}.xylo.json", "shape": list(cfg.shape), "latency": cfg.latency,
                                "shifts": [cfg.shift_in, cfg.shift_rec, cfg.shift_out]}  # fmt: skip

@@ -18,8 +18,11 @@ def build_parser() -> argparse.ArgumentParser:
     from nmc.tools._cli import OneLineParser
 
     p = OneLineParser(prog="nmc-run", description=__doc__.splitlines()[0])
-    p.add_argument("file", help="chip binary (.nmc, run by the chip simulator), IR text (.mlir, snn/core level) or a "
-                   "Xylo configuration (.xylo.json, --target xylo)")
+    p.add_argument(
+        "file",
+        help="chip binary (.nmc, run by the chip simulator), IR text (.mlir, snn/core level) or a "
+        "Xylo configuration (.xylo.json, --target xylo)",
+    )
     p.add_argument(
         "--input",
         required=True,
