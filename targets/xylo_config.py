@@ -70,6 +70,7 @@ class _Placement:
         self.groups = [op for op in block.ops if isinstance(op, core.NeuronsOp)]
         self.decoded = {op.input for op in block.ops if isinstance(op, core.DecodeOp)}
         self.decoders = [op for op in block.ops if isinstance(op, core.DecodeOp)]
+        self.problems: list[str] = []  # every limit the network breaks (check-constraints' way: all, each with its fix)
 
     def check_input(self) -> core.InputOp:
         if len(self.inputs) != 1:
@@ -80,8 +81,8 @@ class _Placement:
                            "encoded: compile a network whose input is a spike train (NIR, or --encoding spikes)")  # fmt: skip
         n, most = core.size_of(inp.output.type), self.device["inputs"]
         if n > most:
-            raise NmcError(f"the network's input has {n} channels; Xylo has {most} input channels: reduce the input "
-                           f"to {most} channels (e.g. pool or select them)")  # fmt: skip
+            self.problems.append(f"the network's input has {n} channels; Xylo has {most} input channels: reduce the "
+                                 f"input to {most} channels (e.g. pool or select them)")  # fmt: skip
         return inp
 
     def roles(self) -> tuple[list[core.NeuronsOp], list[core.NeuronsOp]]:
@@ -98,30 +99,32 @@ class _Placement:
             raise NmcError("Xylo needs a hidden population between the input and the readout; this network has none")
         max_hid, max_out = self.device["hidden"], self.device["outputs"]
         if n_hid > max_hid:
-            raise NmcError(f"the network has {n_hid} hidden neurons; Xylo has {max_hid}: use fewer or smaller hidden layers")
+            self.problems.append(f"the network has {n_hid} hidden neurons; Xylo has {max_hid}: use fewer or smaller "
+                                 "hidden layers")  # fmt: skip
         if not 1 <= n_out <= max_out:
-            raise NmcError(f"the network has {n_out} output neurons; Xylo has {max_out} readout neurons: use at most "
-                           f"{max_out} classes or outputs")  # fmt: skip
+            self.problems.append(f"the network has {n_out} output neurons; Xylo has {max_out} readout neurons: use at "
+                                 f"most {max_out} classes or outputs")  # fmt: skip
         return hidden, readout
 
 
-def _check_neuron(g: core.NeuronsOp, where: str) -> None:
+def _neuron_problem(g: core.NeuronsOp, where: str) -> str | None:
+    """The first limit of Xylo's neurons the population breaks, with the fix (None: it fits)."""
     gr = read_group(g)
     if gr.mode != "spike":
-        raise NmcError(f"{where}: a {gr.mode} group; Xylo's neurons spike (decode spike counts, not a membrane)")
+        return f"{where}: a {gr.mode} group; Xylo's neurons spike (decode spike counts, not a membrane)"
     if not gr.current_based:
-        raise NmcError(f"{where}: a LIF population; Xylo's neurons are current-based (a synaptic current, then the "
-                       "membrane): train it with current-based LIF neurons (nmc.nn.CubaLIF, snnTorch Synaptic)")  # fmt: skip
+        return (f"{where}: a LIF population; Xylo's neurons are current-based (a synaptic current, then the membrane): "
+                "train it with current-based LIF neurons (nmc.nn.CubaLIF, snnTorch Synaptic)")  # fmt: skip
     if gr.reset != "subtract":
-        raise NmcError(f"{where}: reset '{gr.reset}'; Xylo's neurons reset by subtracting the threshold: train with "
-                       "reset='subtract'")  # fmt: skip
+        return f"{where}: reset '{gr.reset}'; Xylo's neurons reset by subtracting the threshold: train with reset='subtract'"
     if np.any(gr.bias != 0):
-        raise NmcError(f"{where}: a bias of {float(np.abs(gr.bias).max()):g}; Xylo's neurons have no bias: train without "
-                       "one (bias=False)")  # fmt: skip
+        return (f"{where}: a bias of {float(np.abs(gr.bias).max()):g}; Xylo's neurons have no bias: train without one "
+                "(bias=False)")  # fmt: skip
     if np.any(gr.v_init != 0):
-        raise NmcError(f"{where}: v_init {float(np.abs(gr.v_init).max()):g}; Xylo's neurons start at 0")
+        return f"{where}: v_init {float(np.abs(gr.v_init).max()):g}; Xylo's neurons start at 0"
     if np.any(gr.threshold <= 0):
-        raise NmcError(f"{where}: threshold {float(gr.threshold.min()):g}; Xylo's thresholds are positive")
+        return f"{where}: threshold {float(gr.threshold.min()):g}; Xylo's thresholds are positive"
+    return None
 
 
 def xylo_config(module: ModuleOp, name: str = "network", device: dict | None = None) -> tuple[XyloConfig, list[str]]:
@@ -137,8 +140,11 @@ def xylo_config(module: ModuleOp, name: str = "network", device: dict | None = N
     place = _Placement(net, device)
     inp = place.check_input()
     hidden, readout = place.roles()
-    for g in [*hidden, *readout]:
-        _check_neuron(g, f"population '{g.layer.data}'")
+    place.problems += [p for g in [*hidden, *readout] if (p := _neuron_problem(g, f"population '{g.layer.data}'"))]
+    if len(place.problems) == 1:
+        raise NmcError(place.problems[0])
+    if place.problems:  # every limit broken, on one line
+        raise NmcError(f"the network breaks {len(place.problems)} of Xylo's limits: " + "; ".join(place.problems))
     offset: dict[core.NeuronsOp, int] = {}
     at = 0
     for g in hidden:

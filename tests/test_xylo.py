@@ -294,3 +294,14 @@ def test_a_saved_network_compiles_to_xylo_and_runs_from_the_command_line(trained
     nmc_run.main([str(tmp_path / "out" / "rec.xylo.json"), "--input", str(tmp_path / "x.npy"), "--labels",
                   str(tmp_path / "y.npy"), "--engine", "xylosim"])  # fmt: skip
     assert "60 samples x 32 ticks on xylosim" in capsys.readouterr().out
+
+
+def test_every_limit_a_network_breaks_is_named_at_once():
+    with pytest.raises(NmcError) as e:
+        xylo_config(_net(n_in=17, n_out=9, bias=True))
+    message = str(e.value)
+    assert message.startswith("the network breaks 4 of Xylo's limits: the network's input has 17 channels")
+    assert "the network has 9 output neurons" in message
+    assert "population 'h0': a bias of 1" in message
+    assert "population 'out': a bias of 1" in message
+    assert "\n" not in message
