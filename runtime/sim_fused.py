@@ -79,7 +79,21 @@ def _compile() -> Any:
                     c += x != 0
             counts[i] = c
 
-    return update, psums
+    @njit(cache=True, nogil=True, boundscheck=False)
+    def currents(i_syn, cur, lo, hi, inv, cuba, start, tick):  # pragma: no cover
+        # current-based rows: I - floor(I * inv), plus the tick's sum, saturated; the sum's row becomes that current
+        k, b = i_syn.shape
+        for i in range(k):
+            if not cuba[i] or start[i] > tick:  # no current, or not started (keeps its current)
+                continue
+            s_inv = inv[i]
+            for j in range(b):
+                x = i_syn[i, j]
+                x = min(max(x - np.floor(x * s_inv) + cur[i, j], lo), hi)
+                i_syn[i, j] = x
+                cur[i, j] = x
+
+    return update, psums, currents
 
 
 def numba_loaded() -> bool:
@@ -98,11 +112,17 @@ def fused_update(n_updates: float, dtype: np.dtype, backend: str) -> Fused | Non
 
 
 class Fused:
-    """The compiled loops of a run: stateful neurons, and partial-sum units (the clipped sum forwarded and its
-    nonzero count, or 0 before the unit starts; docs/chip-model.md step 5)."""
+    """The compiled loops of a run: stateful neurons, partial-sum units (the clipped sum forwarded and its
+    nonzero count, or 0 before the unit starts; docs/chip-model.md step 5), and current-based neurons' currents."""
 
-    def __init__(self, update: Any, psums: Any):
-        self._update, self._psums = update, psums
+    def __init__(self, update: Any, psums: Any, currents: Any):
+        self._update, self._psums, self._currents = update, psums, currents
+
+    def synaptic_currents(self, i_syn: np.ndarray, cur: np.ndarray, lo: float, hi: float, prm: dict[str, Any],
+                          start: np.ndarray, tick: int) -> None:  # fmt: skip
+        """Current-based neurons' currents, in place; their rows of `cur` become the current the membrane adds."""
+        one = cur.dtype.type
+        self._currents(i_syn, cur, one(lo), one(hi), prm["c_inv"].ravel(), prm["cuba"].ravel(), start, tick)
 
     def neurons(self, v: np.ndarray, cur: np.ndarray, lo: float, hi: float, prm: dict[str, Any], flags: dict[str, bool],
                 start: np.ndarray, tick: int, spikes: np.ndarray, counts: np.ndarray) -> None:  # fmt: skip

@@ -229,7 +229,9 @@ def run_loop(
             out_counts[r, p0:] = bk.count_rows(out[p0:])
         # stateful neurons: decay, integrate, saturate, fire, reset (docs/chip-model.md)
         drive = cur[:k]
-        if i_syn is not None:  # current-based neurons integrate their synaptic current instead of the tick's sum
+        if i_syn is not None and fused is not None:  # current-based neurons integrate their synaptic current
+            fused.synaptic_currents(i_syn, drive, lo, hi, prm, start_state, tick)
+        elif i_syn is not None:
             i_syn = drive = _current_step(bk, i_syn, drive, prm, (lo, hi), start_state > tick if starting else None)
         if fused is not None:  # the same operations in one compiled pass (runtime/sim_fused.py)
             fused.neurons(v, drive, lo, hi, prm, flags, start_state, tick, out[:k], out_counts[r, :k])

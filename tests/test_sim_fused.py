@@ -30,7 +30,8 @@ def images():
 
 def varied(image, seed: int) -> Chip:
     """The chip with its neurons' features redrawn: each stateful neuron takes a random reset (zero, subtract,
-    none), comparison, leak shift (0-3) and multiplier, start tick (0-2) and initial membrane, so one run meets every branch."""
+    none), comparison, leak shift (0-3) and multiplier, start tick (0-2), initial membrane, and half of them a synaptic
+    current (current-based, its own shift and multiplier), so one run meets every branch."""
     chip = Chip(image)
     rng = np.random.default_rng(seed)
     st = chip.stateful
@@ -40,6 +41,10 @@ def varied(image, seed: int) -> Chip:
     chip.mult[st] = np.where(chip.shift[st] > 0, rng.integers(1, 9, st.size) % (1 << chip.shift[st]) + 1, 1)  # multiply leaks
     chip.start[st] = np.maximum(chip.start[st], rng.integers(0, 3, st.size))
     chip.v_init[st] = rng.integers(-2, 3, st.size)
+    cuba = rng.random(st.size) < 0.5
+    chip.cshift[st] = np.where(cuba, rng.integers(0, 4, st.size), 0)
+    chip.cmult[st] = np.where(cuba, np.where(chip.cshift[st] > 0, rng.integers(1, 9, st.size) % (1 << chip.cshift[st]) + 1, 1), 0)
+    chip.cuba = chip.cmult > 0
     chip.start[chip.psum] = np.maximum(chip.start[chip.psum], rng.integers(0, 3, chip.psum.size))
     return chip
 
