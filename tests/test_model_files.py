@@ -457,3 +457,16 @@ def test_a_zip_version_pythons_zipfile_refuses_is_no_traceback(tmp_path):
     proc = run_cli(str(model), "--input-shape", "4", "-o", str(tmp_path / "out"), "--no-check")
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "out" / "model.nmc").exists()
+
+
+def test_a_plain_pickle_under_any_name_is_named_without_torchs_advice(tmp_path):
+    """A pickle that is not a torch.save archive (pickle.dump of a dict, saved as .onnx): one sentence saying what it
+    is and what nmc reads, not torch's paragraph suggesting weights_only=False (which would run the file's code)."""
+    import pickle
+
+    path = tmp_path / "model.onnx"
+    path.write_bytes(pickle.dumps({"weights": [1, 2, 3]}, protocol=4))
+    proc = run_cli(str(path), "-o", str(tmp_path / "out"))
+    assert_one_line_error(proc, r"model\.onnx: a Python pickle that nmc's safe loader cannot read \(.+\); nmc reads models "
+                                r"saved with torch\.save\(model, 'model\.pt'\)")  # fmt: skip
+    assert "weights_only" not in proc.stderr
