@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import json
 import tempfile
 import time
 from pathlib import Path
@@ -103,46 +104,81 @@ def choose(table: dict, names: list[str], tie: str) -> tuple[int, str, float]:
     return max(GRID, key=lambda c: (merit(c), -GRID.index(c)))
 
 
+def multichannel(shape: list[int]) -> bool:
+    return len(shape) > 1 and shape[0] > 1
+
+
+def grid_table(names: list[str], column: dict, cache: Path | None) -> dict[str, dict]:
+    """Every set's k-means and TNN score for every choice of the grid: computed (an hour on two cores), or read from
+    `cache` (written by an earlier full run with --save-grid, or the grid table of docs/benchmarks.md)."""
+    from nmc import tnn
+
+    if cache is not None and cache.exists():
+        data = json.loads(cache.read_text())
+        return {n: {**data[n], "tnn": {_key(k): v for k, v in data[n]["tnn"].items()}} for n in names}
+    table: dict[str, dict] = {}
+    for name in names:
+        x, y = load(name)
+        k = len(set(y.tolist()))
+        t0 = time.perf_counter()
+        row = {"n": len(x), "shape": list(x.shape[1:]), "k": k, "kmeans": kmeans_score(x, y, k), "tnn": {}}
+        designs: dict[tuple, float] = {}  # choices giving the same encoder and threshold are fitted once
+        for f, r, fr in GRID:
+            key = (*sorted(tnn.default_design(tuple(x.shape[1:]), column, f, r).items()), fr)
+            if key not in designs:
+                designs[key] = tnn_score(x, y, k, f, r, fr)[0]
+            row["tnn"][(f, r, fr)] = designs[key]
+        table[name] = row
+        print(name, round(row["kmeans"], 3), f"{time.perf_counter() - t0:.0f} s", flush=True)
+    return table
+
+
+def _key(text: str) -> tuple:
+    f, r, fr = text.split("/")
+    return int(f), r, float(fr)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--sets", default=",".join(SETS))
+    ap.add_argument("--grid", type=Path, help="read the grid's scores from this JSON (see grid_table) instead of fitting it")
+    ap.add_argument("--save-grid", type=Path, help="write the grid's scores to this JSON")
     args = ap.parse_args()
     from nmc import tnn
     from nmc.chips import load_chip
 
     column = load_chip(tnn.DEFAULT_CHIP).tnn_column
     names = args.sets.split(",")
-    table: dict[str, dict] = {}
-    for name in names:
-        x, y = load(name)
-        k = len(set(y.tolist()))
-        t0 = time.perf_counter()
-        row = {"n": len(x), "shape": list(x.shape[1:]), "k": k, "kmeans": kmeans_score(x, y, k), "tnn": {}, "design": {}}
-        designs: dict[tuple, tuple] = {}  # choices giving the same encoder and threshold are fitted once
-        for f, r, fr in GRID:
-            key = (*sorted(tnn.default_design(tuple(x.shape[1:]), column, f, r).items()), fr)
-            if key not in designs:
-                designs[key] = tnn_score(x, y, k, f, r, fr)
-            row["tnn"][(f, r, fr)], row["design"][(f, r, fr)] = designs[key]
-        table[name] = row
-        print(name, round(row["kmeans"], 3), {f"{f}/{r}/{fr}": round(v, 3) for (f, r, fr), v in row["tnn"].items()},
-              f"{time.perf_counter() - t0:.0f} s", flush=True)  # fmt: skip
-
+    table = grid_table(names, column, args.grid)
+    if args.save_grid:
+        args.save_grid.write_text(json.dumps({n: {**t, "tnn": {f"{f}/{r}/{fr}": v for (f, r, fr), v in t["tnn"].items()}}
+                                              for n, t in table.items()}, indent=1))  # fmt: skip
+    # The rule chooses per kind of series: one channel, or several (their best choices differ: docs/tnn.md). Each
+    # held-out set gets the choice made on the other sets of its kind only; it is then fitted again (exact scores,
+    # the same seeds), k-means too, and its seed-0 model compiled for the default chip and checked on the simulator.
     rows, wins = [], dict.fromkeys(TIES, 0)
     for name in names:
-        choices = {tie: choose(table, [n for n in names if n != name], tie) for tie in TIES}
+        kin = [n for n in names if n != name and multichannel(table[n]["shape"]) == multichannel(table[name]["shape"])]
+        choices = {tie: choose(table, kin, tie) for tie in TIES}
         x, y = load(name)
-        for choice in set(choices.values()):
-            chip_check(x, table[name]["k"], *choice)
+        k = table[name]["k"]
+        exact = {choice: tnn_score(x, y, k, *choice) for choice in set(choices.values())}
+        for choice in exact:
+            chip_check(x, k, *choice)
+        km = kmeans_score(x, y, k)
         for tie, choice in choices.items():
-            wins[tie] += table[name]["tnn"][choice] >= table[name]["kmeans"]
-        rows.append((name, choices))
-    full = choose(table, names, "worst")
-    default = (tnn.DEFAULT_FIELDS, tnn.DEFAULT_REDUCTION, tnn.DEFAULT_THRESHOLD_FRACTION)
+            wins[tie] += exact[choice][0] >= km
+        rows.append((name, kin, choices, exact, km))
+        print(name, {tie: (c, round(exact[c][0], 4)) for tie, c in choices.items()}, round(km, 4), flush=True)
+    kinds = {m: [n for n in names if multichannel(table[n]["shape"]) == m] for m in (False, True)}
+    full = {m: choose(table, kinds[m], "worst") for m in (False, True) if kinds[m]}
+    default = {m: (tnn.MULTICHANNEL_FIELDS, tnn.MULTICHANNEL_REDUCTION, tnn.MULTICHANNEL_THRESHOLD_FRACTION) if m else
+               (tnn.DEFAULT_FIELDS, tnn.DEFAULT_REDUCTION, tnn.DEFAULT_THRESHOLD_FRACTION) for m in (False, True)}  # fmt: skip
 
     def c(choice) -> str:
         return f"{choice[0]}, {choice[1]}, {choice[2]:g}"
 
+    kind_name = {False: "one channel", True: "several channels"}
     lines = [
         "## TNN defaults, leave one dataset out (`benchmarks/tnn_defaults.py`)",
         "",
@@ -151,32 +187,37 @@ def main() -> None:
         f"{len(SEEDS)} seeds, 5 STDP epochs, default TNN chip '{tnn.DEFAULT_CHIP}' ({column['synapses']} synapses, "
         f"{column['time_bits']} time bits). The rule's free choices: F (fields per value, {'/'.join(map(str, FIELDS))}), "
         f"R (how a long sample is reduced to synapses / F values: {', '.join(REDUCTIONS)}) and the threshold fraction "
-        f"({'/'.join(map(str, FRACTIONS))}: theta = fraction x mean spiking lines x wmax / 2). For each held-out set, "
-        "(F, R, fraction) is chosen on the other sets only: most sets with TNN >= Euclidean k-means (z-normalised series, "
-        "10 inits), ties broken by the largest worst-case margin (the rule that loses least where it loses); the "
-        "mean-margin tie-break is reported too. The held-out set is scored with the choice, its seed-0 model compiled "
-        "for the default chip and its chip-simulator clusters checked equal to torch's on every sample (a failed check "
-        "stops the run). Unequal-length sets are resampled linearly to their longest series.",
+        f"({'/'.join(map(str, FRACTIONS))}: theta = fraction x mean spiking lines x wmax / 2), each chosen per kind of "
+        "series: one channel, or several. For each held-out set, (F, R, fraction) is chosen on the other sets *of its "
+        "kind* only: most sets with TNN >= Euclidean k-means (z-normalised series, 10 inits), ties broken by the largest "
+        "worst-case margin; the mean-margin tie-break is reported too. The held-out set is fitted again with the choice "
+        "(the scores below), its seed-0 model compiled for the default chip and its chip-simulator clusters checked "
+        "equal to torch's on every sample (a failed check stops the run). Unequal-length sets are resampled linearly "
+        "to their longest series."
+        + (f" The grid the choices are made on was read from {args.grid.name} (the grid table below, from an earlier "
+           "full run of this script with the same seeds, to 3 decimals); the held-out scores are fitted in this run."
+           if args.grid else ""),
         "",
-        "| held-out set | samples | shape | K | (F, R, fraction) chosen on the others | column p x q | TNN | k-means "
-        "| TNN >= k-means | mean-margin tie-break: choice, TNN |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| held-out set | samples | shape | K | kind (sets it is chosen on) | (F, R, fraction) chosen | column p x q "
+        "| TNN | k-means | TNN >= k-means | mean-margin tie-break: choice, TNN |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for name, choices in rows:
+    for name, kin, choices, exact, km in rows:
         t = table[name]
         best, by_mean = choices["worst"], choices["mean"]
-        score, score_m = t["tnn"][best], t["tnn"][by_mean]
-        ok = "yes" if score >= t["kmeans"] else "**no**"
-        lines.append(f"| {name} | {t['n']} | {t['shape']} | {t['k']} | {c(best)} | {t['design'][best]} | {score:.3f} "
-                     f"| {t['kmeans']:.3f} | {ok} | {c(by_mean)}: {score_m:.3f} |")  # fmt: skip
+        ok = "yes" if exact[best][0] >= km else "**no**"
+        lines.append(f"| {name} | {t['n']} | {t['shape']} | {t['k']} | {kind_name[multichannel(t['shape'])]} ({len(kin)}) "
+                     f"| {c(best)} | {exact[best][1]} | {exact[best][0]:.3f} | {km:.3f} | {ok} | {c(by_mean)}: "
+                     f"{exact[by_mean][0]:.3f} |")  # fmt: skip
     n = len(rows)
+    chosen = "; ".join(f"{kind_name[m]}: {c(full[m])}" for m in full)
+    shipped = "; ".join(f"{kind_name[m]}: {c(default[m])}" for m in full)
     lines += [
         "",
         f"Held out: TNN >= k-means on {wins['worst']} of {n} sets ({100 * wins['worst'] / n:.0f} %); with the mean-margin "
-        f"tie-break {wins['mean']} of {n} ({100 * wins['mean'] / n:.0f} %). Chosen on all sets: {c(full)}; shipped "
-        f"default: {c(default)}{'' if full == default else ' (they differ)'}. With the shipped default on every set "
-        f"(nmc-tnn fit's default flags, chosen with these sets in view): TNN >= k-means on "
-        f"{sum(table[nm]['tnn'][default] >= table[nm]['kmeans'] for nm in names)} of {n}.",
+        f"tie-break {wins['mean']} of {n} ({100 * wins['mean'] / n:.0f} %). Chosen on all sets of each kind: {chosen}; "
+        f"shipped default: {shipped}. Only {len(kinds[True])} sets have several channels, so each multichannel "
+        "choice held out is made on one set.",
         "",
         "Every choice on every set (Rand index, mean of seeds; k-means in the first row):",
         "",

@@ -188,28 +188,35 @@ class _StdpTables:
 DEFAULT_CHIP = kind_named("tnn_column").default_chip  # the TNN column kind's preset (nmc.chips.kinds)
 DEFAULT_FIELDS = 8  # Gaussian fields per value: a free choice of the rule, tested in benchmarks/tnn_defaults.py
 DEFAULT_REDUCTION = "mixed"
+# series of several channels: more fields per value, each channel averaged in segments, a higher threshold (the
+# rule's choice for multichannel sets, made leave-one-dataset-out as for one channel: benchmarks/tnn_defaults.py)
+MULTICHANNEL_FIELDS, MULTICHANNEL_REDUCTION, MULTICHANNEL_THRESHOLD_FRACTION = 16, "paa", 0.4
 
 
 def default_design(shape: tuple[int, ...], column: dict[str, Any], fields: int | None = None,
                    reduce: str | None = None) -> dict[str, Any]:  # fmt: skip
     """The encoder a series of `shape` (length,) or (channels, length) gets on a column kind by default (docs/tnn.md).
 
-    Time bits: the column's largest (finer spike times cost nothing on the chip). Fields: 8 per value, fewer only
-    when a column has fewer synapses. A sample of more values than the column has synapses for (synapses //
-    fields) is reduced to that many: half PAA segment means per channel, half sparse random projections (mixed);
-    where there are too many channels for one PAA segment each in half the budget, projections alone. So the
-    encoded lines never exceed the column's synapses and every default model compiles for its chip.
+    Time bits: the column's largest (finer spike times cost nothing on the chip). One channel: 8 fields per value,
+    and a sample of more values than the column has synapses for (synapses // fields) is reduced to that many: half
+    PAA segment means, half sparse random projections (mixed), theta fraction 0.3. Several channels: 16 fields per
+    value, PAA segments per channel, theta fraction 0.4. Fewer fields only when a column has fewer synapses; where
+    there are too many channels for one PAA segment each, projections alone. So the encoded lines never exceed
+    the column's synapses and every default model compiles for its chip.
     """
-    fields = min(fields or DEFAULT_FIELDS, int(column["synapses"]))
+    channels = 1 if len(shape) < 2 else int(shape[0])
+    multi = channels > 1
+    fields = min(fields or (MULTICHANNEL_FIELDS if multi else DEFAULT_FIELDS), int(column["synapses"]))
     budget = int(column["synapses"]) // fields
     width = int(np.prod(shape))
-    channels = 1 if len(shape) < 2 else int(shape[0])
-    project, how = None, reduce or DEFAULT_REDUCTION
+    project, how = None, reduce or (MULTICHANNEL_REDUCTION if multi else DEFAULT_REDUCTION)
     if width > budget:
         project = budget
-        if reduce is None and budget // 2 < channels:
+        if reduce is None and (budget if how == "paa" else budget // 2) < channels:
             how = "sparse"
-    return {"time_bits": int(column["time_bits"]), "fields": fields, "project": project, "reduce": how}
+    fraction = MULTICHANNEL_THRESHOLD_FRACTION if multi else DEFAULT_THRESHOLD_FRACTION
+    return {"time_bits": int(column["time_bits"]), "fields": fields, "project": project, "reduce": how,
+            "threshold_fraction": fraction}  # fmt: skip
 
 
 def _column(chip: Chip | str | None) -> tuple[Chip, dict[str, Any]]:
@@ -223,14 +230,15 @@ def build(
     x: np.ndarray, clusters: int, *, chip: Chip | str | None = None, time_bits: int | None = None, weight_bits: int = 3,
     encoder: str = "grf", fields: int | None = None, project: int | None = None, threshold: int | None = None, k: int = 1,
     response: str = "rnl", seed: int = 0, stabilise: bool = False, probabilities: dict[str, int] | None = None,
-    reduce: str | None = None, threshold_fraction: float = DEFAULT_THRESHOLD_FRACTION,
+    reduce: str | None = None, threshold_fraction: float | None = None,
 ) -> TNN:  # fmt: skip
     """A one-column TNN for clustering `x` into `clusters` (q = clusters neurons, p = every encoded line) on `chip`.
 
     What is not given follows `default_design` for the chip's column (default the tnn16 preset), and the
     column is checked against the chip before any learning, so a fitted model always compiles for it.
-    Weights start uniform in 0..wmax (seeded); theta defaults to 0.3 x the mean number of lines
-    that spike per sample x wmax / 2, so that a neuron fires once its strongest inputs arrive.
+    Weights start uniform in 0..wmax (seeded); theta defaults to the rule's fraction (0.3, several channels 0.4)
+    x the mean number of lines that spike per sample x wmax / 2, so that a neuron fires once its strongest inputs
+    arrive.
     """
     the_chip, column = _column(chip)
     if clusters < 2:
@@ -240,6 +248,7 @@ def build(
     time_bits = rule["time_bits"] if time_bits is None else time_bits
     project = rule["project"] if project is None else project
     fields, reduce = rule["fields"], rule["reduce"]
+    threshold_fraction = rule["threshold_fraction"] if threshold_fraction is None else threshold_fraction
     if not 1 <= time_bits <= 8 or not 1 <= weight_bits <= 8:
         raise NmcError(f"time bits and weight bits must be in 1..8, got {time_bits} and {weight_bits}")
     if not 1 <= k <= clusters:

@@ -306,3 +306,27 @@ def test_a_long_series_fitted_with_defaults_compiles_for_the_default_chip(tmp_pa
     chip = dataclasses.replace(tnn16, name="narrow", tnn_column={**tnn16.tnn_column, "synapses": 256, "time_bits": 4})
     narrow = tnn.build(x, 2, chip=chip)  # the rule for a narrower column: 256 // 8 = 32 values, 4 time bits
     assert (narrow.layers[0].synapses, narrow.time_bits, narrow.projection.shape[1]) == (256, 4, 32)
+
+
+def test_series_of_several_channels_get_the_multichannel_rule_and_compile_for_the_default_chip(tmp_path, capsys):
+    """docs/tnn.md: several channels -> 16 fields per value, PAA segments per channel, theta fraction 0.4 (the
+    rule's multichannel choice, benchmarks/tnn_defaults.py); 6 x 100 values become 10 segment means per channel
+    (1024 / 16 = 64 values, 64 // 6 segments each)."""
+    from nmc import tnn
+    from nmc.chips import load_chip
+    from nmc.tools import nmc_compile, nmc_tnn
+
+    column = load_chip("tnn16").tnn_column
+    assert tnn.default_design((6, 100), column) == {"time_bits": 5, "fields": 16, "project": 64, "reduce": "paa",
+                                                    "threshold_fraction": 0.4}  # fmt: skip
+    assert tnn.default_design((286,), column)["fields"] == 8  # one channel: as before
+    assert tnn.default_design((100, 20), column)["reduce"] == "sparse"  # more channels than segments: projections
+    rng = np.random.default_rng(5)
+    y = np.arange(40) % 2
+    t = np.linspace(0, 1, 100)
+    x = np.stack([np.stack([np.sin((3 + c + 4 * k) * t) for c in range(6)]) for k in y]) + 0.2 * rng.normal(size=(40, 6, 100))
+    np.save(tmp_path / "x.npy", x)
+    nmc_tnn.main(["fit", str(tmp_path / "x.npy"), "--clusters", "2", "--epochs", "2", "-o", str(tmp_path / "m.pt")])
+    assert "16 fields per value, 600 values reduced to 60" in capsys.readouterr().err
+    nmc_compile.main([str(tmp_path / "m.pt"), "--calibration", str(tmp_path / "x.npy"), "-o", str(tmp_path / "out"), "-q"])
+    assert "identical spike times on 40 samples" in capsys.readouterr().out
