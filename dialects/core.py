@@ -368,16 +368,33 @@ def lagged_operand(op: Operation, i: int) -> bool:
 
 
 def back_edges(op: NeuronsOp) -> list[int]:
-    """The operands of `op` that read a group defined at or after it (its own output, for a recurrent group)."""
-    block = op.parent_block()
-    if block is None:
+    """The operands of `op` that read a group defined at or after it (its own output, for a recurrent group).
+
+    Only a lagged operand can be one (the verifier refuses any other use before its definition), so an op without
+    lags costs nothing; a lagged operand is a back edge when its group is `op` or follows it in the block.
+    """
+    lagged = [i for i, lag in enumerate(op.lag_values) if lag >= 1]
+    if not lagged:
         return []
-    earlier: set[SSAValue] = set(block.args)
-    for o in block.ops:
-        if o is op:
-            break
-        earlier.update(o.results)
-    return [i for i, v in enumerate(op.inputs) if v not in earlier]
+    later: set[Operation] = set()
+    o = op
+    while o is not None:
+        later.add(o)
+        o = o.next_op
+    return [i for i in lagged if op.inputs[i].owner in later]
+
+
+def back_edge_map(block: Block) -> dict[NeuronsOp, list[int]]:
+    """`back_edges` of every group of a body, in one pass (the timing checks run after every pass)."""
+    defined: set[SSAValue] = set(block.args)
+    found: dict[NeuronsOp, list[int]] = {}
+    for op in block.ops:
+        if isinstance(op, NeuronsOp):
+            loops = [i for i, v in enumerate(op.inputs) if v not in defined]
+            if loops:
+                found[op] = loops
+        defined.update(op.results)
+    return found
 
 
 def arrivals(block: Block) -> dict[SSAValue, int]:
@@ -419,10 +436,11 @@ def verify_timing(net: NetworkOp) -> None:
     """Every group's inputs arrive together; every decoder's latency is its source's lag."""
     block = net.body.block
     ticks = arrivals(block)
+    loop_map = back_edge_map(block)
     for op in block.ops:
         if isinstance(op, NeuronsOp):
             seen = [ticks[v] + d - lag for v, d, lag in zip(op.inputs, op.delays.get_values(), op.lag_values, strict=False)]
-            loops = back_edges(op)
+            loops = loop_map.get(op, [])
             forward = [t for i, t in enumerate(seen) if i not in loops]
             for i in loops:
                 if forward and seen[i] != forward[0]:

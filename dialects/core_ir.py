@@ -258,8 +258,9 @@ def rebalance(block: Block) -> None:
         elif isinstance(op, core.DecodeOp):
             lag = arrival[op.input] - (0 if isinstance(op.input.owner, core.InputOp) else 1)
             op.latency = IntegerAttr(lag, i64)
+    loop_map = core.back_edge_map(block)
     for op, depth in depths.items():  # a loop's delay: what its turn lacks of the model's lag (< 0: it cannot close)
-        loops = core.back_edges(op)
+        loops = loop_map.get(op, [])
         if loops:
             delays = list(op.delays.get_values())
             for i in loops:

@@ -25,7 +25,9 @@ def build_parser():
     fit.add_argument("--time-bits", type=positive_int, help="b: spike times 0..2^b-1 (default: the chip's largest)")
     fit.add_argument("--weight-bits", type=positive_int, default=3, help="unsigned weight bits (default 3)")
     fit.add_argument("--encoder", choices=("grf", "latency"), default="grf", help="value -> spike time code (default grf)")
-    fit.add_argument("--fields", type=positive_int, help="Gaussian receptive fields per value (default 8; 16 for series of several channels)")
+    fit.add_argument(
+        "--fields", type=positive_int, help="Gaussian receptive fields per value (default 8; 16 for series of several channels)"
+    )
     fit.add_argument(
         "--project", type=positive_int,
         help="reduce each series to this many values (default: only where the values x fields exceed the chip's "
