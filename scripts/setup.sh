@@ -13,6 +13,13 @@ apt_packages=()
 if ! { command -v iverilog && command -v verilator && command -v yosys && command -v sta && [ -f /usr/share/qflow/tech/osu018/osu018_stdcells.lib ]; } >/dev/null 2>&1; then
     apt_packages+=(iverilog verilator yosys qflow-tech-osu018 opensta)
 fi
+# a C++ compiler and Python's headers: xylosim (SynSense's Xylo simulator, a test dependency) builds from source
+if ! command -v g++ >/dev/null 2>&1; then
+    apt_packages+=(g++)
+fi
+if ! python3 -c "import os, sysconfig; assert os.path.exists(os.path.join(sysconfig.get_paths()['include'], 'Python.h'))" >/dev/null 2>&1; then
+    apt_packages+=(python3-dev)
+fi
 if [ ! -x .venv/bin/python ] && ! python3 -c "import ensurepip, venv" >/dev/null 2>&1; then
     apt_packages+=(python3-venv)  # Debian ships venv/ensurepip separately
 fi
