@@ -194,9 +194,12 @@ def main() -> None:
         "(the scores below), its seed-0 model compiled for the default chip and its chip-simulator clusters checked "
         "equal to torch's on every sample (a failed check stops the run). Unequal-length sets are resampled linearly "
         "to their longest series."
-        + (f" The grid the choices are made on was read from {args.grid.name} (the grid table below, from an earlier "
-           "full run of this script with the same seeds, to 3 decimals); the held-out scores are fitted in this run."
-           if args.grid else ""),
+        + (
+            f" The grid the choices are made on was read from {args.grid.name} (the grid table below, from an earlier "
+            "full run of this script with the same seeds, to 3 decimals); the held-out scores are fitted in this run."
+            if args.grid
+            else ""
+        ),
         "",
         "| held-out set | samples | shape | K | kind (sets it is chosen on) | (F, R, fraction) chosen | column p x q "
         "| TNN | k-means | TNN >= k-means | mean-margin tie-break: choice, TNN |",

@@ -48,6 +48,15 @@ class ImportOptions:
     notes: list[str] = field(default_factory=list)
 
 
+def load_labels(path: str, samples: int) -> np.ndarray:
+    """--labels: one integer class per input sample, or one line saying what the file holds instead."""
+    labels = load_npy(path, "labels")
+    if labels.shape != (samples,) or labels.dtype.kind not in "iu":
+        raise NmcError(f"{path}: expected {samples} integer labels (one per input sample), got {labels.dtype} "
+                       f"{list(labels.shape)}")  # fmt: skip
+    return labels
+
+
 def load_npy(path: str | Path, what: str = "data") -> np.ndarray:
     """The array of a .npy file, never unpickling; a missing or unreadable file (or an .npz archive) is one line."""
     kind = kind_of(path)

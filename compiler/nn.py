@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from nmc.runtime.snn_interp import multi_spikes
+from nmc.runtime.spike_counts import multi_spikes
 
 RESETS = ("zero", "subtract", "none")
 COMPARES = ("ge", "gt")
@@ -85,7 +85,7 @@ class IF(nn.Module):
         v = self.v if self.v is not None else torch.full_like(current, self.v_init)
         v = self.integrate(v, current)
         s = _SpikeFn.apply(v - self.threshold, self.compare == "gt", self.surrogate_slope)
-        if self.max_spikes > 1:  # the snn interpreter's count (runtime/snn_interp.multi_spikes); the gradient: the first spike's
+        if self.max_spikes > 1:  # the interpreters' count (runtime/spike_counts.py)
             n = multi_spikes(v.detach(), self.threshold, self.compare == "gt", self.max_spikes)
             # gradient: the first spike's surrogate, and one per further threshold passed (straight through)
             soft = s + ((v - self.threshold) / self.threshold).clamp(0, self.max_spikes - 1)

@@ -103,14 +103,23 @@ def partial_sum_tree(g: Group, fan_in: int, packing: str = "ranges") -> list[Gro
     return out
 
 
+def _operands_synapses(pre: np.ndarray, offsets: list[int], operands: list[int]) -> tuple[np.ndarray, np.ndarray]:
+    """The synapses that read `operands`, and their indices with those operands laid end to end from 0."""
+    mask, moved, start = np.zeros(pre.size, bool), np.zeros(pre.size, np.int64), 0
+    for i in operands:
+        sel = (pre >= offsets[i]) & (pre < offsets[i + 1])
+        mask |= sel
+        moved[sel] = pre[sel] - offsets[i] + start
+        start += offsets[i + 1] - offsets[i]
+    return mask, moved
+
+
 def recurrent_tree(g: Group, loops: list[int], fan_in: int, packing: str, partial_sums: bool) -> list[Group]:
     """A recurrent group's tree: its loop synapses stay on the neuron (a loop through a partial-sum unit would take two
     ticks per turn where the model waits one), the rest go through partial sums into the room they leave."""
     where = f"layer '{g.layer}'"
     offsets = g.offsets()
-    in_loop = np.zeros(g.pre.size, bool)
-    for i in loops:
-        in_loop |= (g.pre >= offsets[i]) & (g.pre < offsets[i + 1])
+    in_loop, loop_pre = _operands_synapses(g.pre, offsets, loops)
     loop_fan_in = np.bincount(g.post[in_loop], minlength=g.size)
     room = fan_in - int(loop_fan_in.max(initial=0))
     if room < 1:
@@ -123,35 +132,19 @@ def recurrent_tree(g: Group, loops: list[int], fan_in: int, packing: str, partia
                        "partial-sum units; a recurrent layer cannot use the relay approximation (its loop must close "
                        "in one tick)")  # fmt: skip
     keep = [i for i in range(len(g.inputs)) if i not in loops]
-    remap = np.full(g.pre.size, -1, np.int64)  # the forward synapses' indices in the forward inputs' space
-    start = 0
-    for i in keep:
-        sel = (g.pre >= offsets[i]) & (g.pre < offsets[i + 1])
-        remap[sel] = g.pre[sel] - offsets[i] + start
-        start += offsets[i + 1] - offsets[i]
-    fwd = ~in_loop
+    fwd, fwd_pre = _operands_synapses(g.pre, offsets, keep)
     lags = [g.lags[i] for i in keep] if g.lags is not None else None
-    forward = replace(g, inputs=[g.inputs[i] for i in keep], pre=remap[fwd], post=g.post[fwd], weight=g.weight[fwd],
+    forward = replace(g, inputs=[g.inputs[i] for i in keep], pre=fwd_pre[fwd], post=g.post[fwd], weight=g.weight[fwd],
                       lags=lags)  # fmt: skip
     tree = partial_sum_tree(forward, min(fan_in, room), packing)
     root = tree[-1]
-    # the root reads its partial sums, then the loop inputs unchanged
+    # the root reads its partial sums, then the loop inputs unchanged, after them
     width = sum(core.size_of(v.type) if not isinstance(v, Group) else v.size for v in root.inputs)
-    loop_pre = np.concatenate([g.pre[(g.pre >= offsets[i]) & (g.pre < offsets[i + 1]) & in_loop] for i in loops])
-    loop_post = np.concatenate([g.post[(g.pre >= offsets[i]) & (g.pre < offsets[i + 1]) & in_loop] for i in loops])
-    loop_w = np.concatenate([g.weight[(g.pre >= offsets[i]) & (g.pre < offsets[i + 1]) & in_loop] for i in loops])
-    shift, base = [], width
-    for i in loops:
-        shift.append((offsets[i], base))
-        base += offsets[i + 1] - offsets[i]
-    loop_pre_new = loop_pre.copy()
-    for i, (old, new) in zip(loops, shift, strict=True):
-        sel = (loop_pre >= offsets[i]) & (loop_pre < offsets[i + 1])
-        loop_pre_new[sel] = loop_pre[sel] - old + new
     root_lags = [0] * len(root.inputs) + [g.lags[i] if g.lags is not None else 0 for i in loops]
     tree[-1] = replace(root, inputs=[*root.inputs, *(g.inputs[i] for i in loops)],
-                       pre=np.concatenate([root.pre, loop_pre_new]), post=np.concatenate([root.post, loop_post]),
-                       weight=np.concatenate([root.weight, loop_w]), lags=root_lags)  # fmt: skip
+                       pre=np.concatenate([root.pre, loop_pre[in_loop] + width]),
+                       post=np.concatenate([root.post, g.post[in_loop]]),
+                       weight=np.concatenate([root.weight, g.weight[in_loop]]), lags=root_lags)  # fmt: skip
     return tree
 
 

@@ -23,7 +23,7 @@ from nmc.dialects.core_ir import read_group
 from nmc.dialects.ir_arrays import to_numpy
 from nmc.runtime.encoders import Encoder
 from nmc.runtime.int8 import fits_int8, int8_available, int8_matmul, int8_operand
-from nmc.runtime.snn_interp import multi_spikes
+from nmc.runtime.spike_counts import multi_spikes
 
 CHUNK = 128
 
@@ -101,26 +101,22 @@ class _GroupState:
             return int8_matmul(x, self.int8_weights).astype(np.int64)  # int32 sums, exact below 2**24 as well
         return np.asarray(x.astype(kind, copy=False) @ self._exact_matrix(kind)).astype(np.int64)
 
+    def _leak_and_add(self, x: np.ndarray, current: np.ndarray, factor: float | None, shift: int, mult: int) -> np.ndarray:
+        """decay(x) + current: x - ((x * mult) >> shift), saturated to the membrane's range (integer groups), or
+        factor * x + current (float groups)."""
+        if self.integer:
+            if shift:
+                x = x - ((x * mult) >> shift)
+            return np.clip(x + current, self.lo, self.hi)
+        return (self.dtype.type(factor) * x if factor not in (None, 1.0) else x) + current
+
     def step(self, x: np.ndarray) -> np.ndarray:
         current = self._current(x) + self.bias
         if self.mode == "psum":
             return np.clip(current, self.psum_lo, self.psum_hi) if self.integer else current
-        if self.i is not None:  # the synaptic current: decay, add the tick's input, saturate; the membrane adds it
-            i = self.i
-            if self.integer:
-                if self.c_shift:
-                    i = i - ((i * self.c_mult) >> self.c_shift)
-                i = np.clip(i + current, self.lo, self.hi)
-            else:
-                i = (self.dtype.type(self.alpha) * i if self.alpha != 1.0 else i) + current
-            self.i = current = i
-        v = self.v
-        if self.integer:
-            if self.shift:
-                v = v - ((v * self.mult) >> self.shift)
-            v = np.clip(v + current, self.lo, self.hi)
-        else:
-            v = (self.dtype.type(self.beta) * v if self.beta not in (None, 1.0) else v) + current
+        if self.i is not None:  # the synaptic current, decayed as the membrane is; the membrane adds it
+            self.i = current = self._leak_and_add(self.i, current, self.alpha, self.c_shift, self.c_mult)
+        v = self._leak_and_add(self.v, current, self.beta, self.shift, self.mult)
         if self.mode == "integrate":
             self.v = v
             return v

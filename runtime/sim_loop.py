@@ -295,15 +295,17 @@ def run_loop(
     return run
 
 
+def _leak(bk: Any, x: Any, inv: Any, decays: Any, mult: Any, shift: Any) -> Any:
+    """What a decay removes, (x * mult) >> shift where it decays and 0 elsewhere: floor(x * inv) on a float run (inv =
+    mult * 2^-shift, 0 where nothing decays), exact for the integers it holds."""
+    return bk.floor_shift(x, inv, None) if bk.is_float else bk.where(decays, (x * mult) >> shift, 0)
+
+
 def _current_step(bk: Any, i: Any, cur: Any, prm: dict[str, Any], bounds: tuple[int, int], waiting: np.ndarray | None) -> Any:
     """The synaptic currents of current-based neurons (docs/neuron-families.md): I - (I * m >> s), plus the tick's sum,
     saturated to the membrane's range. Rows without a current pass the sum through unchanged (their I decays whole
     and is not clipped); neurons that have not started keep their current."""
-    leak = (
-        bk.floor_shift(i, prm["c_inv"], None)
-        if bk.is_float
-        else bk.where(prm["c_decays"], (i * prm["c_mult"]) >> prm["c_shift"], 0)
-    )
+    leak = _leak(bk, i, prm["c_inv"], prm["c_decays"], prm["c_mult"], prm["c_shift"])
     new = bk.where(prm["cuba"], bk.add_clip(i - leak, cur, *bounds), cur)
     if waiting is not None:
         held = np.nonzero(waiting)[0]
@@ -323,11 +325,7 @@ def _update_numpy(
     waiting = np.nonzero(waiting_mask)[0] if waiting_mask is not None else None
     v_waiting = v[waiting] if waiting is not None else None
     if flags["decay"]:
-        # float: floor(v * 2**-shift), with inv = 0 (nothing leaks) where shift is 0
-        leak = (
-            bk.floor_shift(v, prm["inv"], None) if bk.is_float else bk.where(prm["decays"], (v * prm["mult"]) >> prm["shift"], 0)
-        )
-        v = v - leak
+        v = v - _leak(bk, v, prm["inv"], prm["decays"], prm["mult"], prm["shift"])
     v = bk.add_clip(v, cur, *bounds)
     # (v > thr as v >= thr + 1; never for integrate-only neurons); into buffers of the run: a fresh temporary
     # of this size costs page faults every tick

@@ -18,6 +18,7 @@ from xdsl.ir import Operation, SSAValue
 from nmc.chips.errors import NmcError
 from nmc.dialects import snn
 from nmc.dialects.ir_arrays import to_numpy
+from nmc.runtime.spike_counts import multi_spikes
 
 
 @dataclass
@@ -95,13 +96,13 @@ def run_snn(
         env[arg] = x
     n_ticks = ticks if ticks is not None else net.ticks.value.data
     ops = [op for op in block.ops if not isinstance(op, snn.OutputOp)]
-    kernels = [_make_kernel(op, np.dtype(dtype), n_ticks) for op in ops]
     # A back edge (snn.delay of a value defined later) finds that value's previous tick in env: its kernel waits a
     # tick less; before the first tick it reads zeros.
     later = snn.back_edge_delays(block)
-    for i, op in enumerate(ops):
-        if op in later:
-            kernels[i] = _delay(op, np.dtype(dtype), n_ticks, already=1)
+    kernels = [
+        _delay(op, np.dtype(dtype), n_ticks, already=1) if op in later else _make_kernel(op, np.dtype(dtype), n_ticks)
+        for op in ops
+    ]
     zeros = {op.operands[0]: np.zeros((batch or 0, *snn.shape_of(op.operands[0].type)), dtype=np.dtype(dtype)) for op in later}
     recorded = [
         (i, value_name(op.results[0], i)) for i, op in enumerate(ops) if record and isinstance(op.results[0].type, snn.SpikesType)
@@ -289,15 +290,6 @@ def _neuron(op: snn.IFOp | snn.LIFOp | snn.CubaLIFOp, dtype: np.dtype, ticks: in
 
     step.state = state  # type: ignore[attr-defined]  # membranes (after and before the reset), for observers
     return step
-
-
-def multi_spikes(v: Any, threshold: Any, greater: bool, most: int) -> Any:
-    """Spikes of a neuron that fires up to `most` times a tick: floor(v / θ) thresholds reached (v ≥ kθ), or
-    ceil(v / θ) - 1 (v > kθ), clipped to [0, most]. numpy arrays and torch tensors alike (nmc.nn uses it)."""
-    q = v / threshold
-    if isinstance(q, np.ndarray | np.generic):
-        return np.clip(np.ceil(q) - 1 if greater else np.floor(q), 0, most)
-    return (q.ceil() - 1 if greater else q.floor()).clamp(0, most)
 
 
 def _decode_count(op: snn.DecodeCountOp, dtype: np.dtype, ticks: int) -> Kernel:

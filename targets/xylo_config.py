@@ -23,6 +23,7 @@ import math
 import numpy as np
 from xdsl.dialects.builtin import ModuleOp
 
+from nmc.chips import DEFAULT_CHIP
 from nmc.chips.errors import NmcError
 from nmc.chips.xylo_format import DASH_MAX, DEVICE, MAX_HIDDEN_SPIKES, MAX_OUTPUT_SPIKES, W_MAX, XyloConfig
 from nmc.dialects import core
@@ -132,7 +133,7 @@ def xylo_config(module: ModuleOp, name: str = "network", device: dict | None = N
     the Xylo core `device` (a chip's xylo section; the preset's by default)."""
     device = _device(device)
     lowered = module.clone()
-    SnnToCorePass(chip="tianjic256").apply(None, lowered)  # float groups: the crossbar chip's limits play no part
+    SnnToCorePass(chip=DEFAULT_CHIP).apply(None, lowered)  # float groups: no crossbar chip's limit plays a part
     nets = [op for op in lowered.walk() if isinstance(op, core.NetworkOp)]
     if len(nets) != 1:
         raise NmcError(f"--target xylo writes one network, the module holds {len(nets)}")

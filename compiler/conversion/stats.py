@@ -49,8 +49,12 @@ def check_capacity(stats: SnnSection, chip) -> None:
     need, why = cores_lower_bound(stats, chip)
     if need <= chip.cores:
         return
-    fits = [name for name in preset_names() if load_chip(name).xylo is None  # a Xylo core has its own target
-            and cores_lower_bound(stats, load_chip(name))[0] <= load_chip(name).cores]
+    fits = [
+        name
+        for name in preset_names()
+        if load_chip(name).xylo is None  # a Xylo core has its own target
+        and cores_lower_bound(stats, load_chip(name))[0] <= load_chip(name).cores
+    ]
     side = math.isqrt(need - 1) + 1
     instead = f"a preset that has room: {', '.join(fits)}; or " if fits else ""
     raise NmcError(

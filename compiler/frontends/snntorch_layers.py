@@ -94,9 +94,9 @@ def _recurrent(where: str, m: Any) -> tuple[np.ndarray, np.ndarray | None]:
         return w, bias
     if hasattr(rec, "V") and not m.all_to_all:  # one to one: spk * V
         v = np.asarray(rec.V.detach().cpu(), dtype=np.float32).ravel()
-        n = int(m.linear_features or v.size) if v.size == 1 else v.size
         if v.size == 1 and not m.linear_features:
             raise NmcError(f"{where}: a scalar V does not say how many neurons the layer has: give V per neuron")
+        n = int(m.linear_features) if v.size == 1 else v.size
         return np.diag(np.broadcast_to(v, (n,))).astype(np.float32), None
     raise NmcError(f"{where}: a {type(rec).__name__} recurrent projection; nmc reads a Linear one (linear_features=...) "
                    "or one to one (all_to_all=False, V per neuron)")  # fmt: skip

@@ -178,8 +178,10 @@ def _load_pickle(path: Path) -> nn.Module:
             # torch's paragraph (it suggests weights_only=False, which would run the file's code) is not ours to pass on
             detail = re.search(r"WeightsUnpickler error:\s*(.+?)\s*(?:\n\n|Check the documentation|$)", str(e), re.S)
             why = one_line(detail.group(1)) if detail else "not a torch.save() archive"
-            raise NmcError(f"{path}: a Python pickle that nmc's safe loader cannot read ({why}); nmc reads models saved "
-                           "with torch.save(model, 'model.pt'), torch.export archives (.pt2) and NIR graphs (.nir)") from None
+            raise NmcError(
+                f"{path}: a Python pickle that nmc's safe loader cannot read ({why}); nmc reads models saved "
+                "with torch.save(model, 'model.pt'), torch.export archives (.pt2) and NIR graphs (.nir)"
+            ) from None
         raise NmcError(f"{path}: {_refusal(refused.group(1), pickle_globals(path))}") from None
     except MemoryError:
         raise

@@ -10,7 +10,7 @@ import numpy as np
 
 from nmc.chips.binary import BinaryError, ChipImage
 from nmc.dialects import core, snn
-from nmc.driver import load_npy, write_atomically
+from nmc.driver import load_labels, write_atomically
 from nmc.errors import NmcError
 from nmc.runtime.core_interp import run_core
 from nmc.runtime.engines import simulate
@@ -94,9 +94,6 @@ def run_command(path: Path, loaded: Any, x: np.ndarray, args: Any) -> None:
         )
         print(_summary(x, results, kinds, ticks, spikes))
     if args.labels:
-        labels = load_npy(args.labels, "labels")
-        if labels.shape != (len(x),) or labels.dtype.kind not in "iu":
-            got = f"{labels.dtype} {list(labels.shape)}"
-            raise NmcError(f"{args.labels}: expected {len(x)} integer labels (one per input sample), got {got}")
+        labels = load_labels(args.labels, len(x))
         acc = float((run.outputs[0].reshape(len(x), -1).argmax(1) == labels).mean())
         print(f"accuracy {acc:.4f} on {len(labels)} samples")

@@ -133,7 +133,9 @@ def run_cli(args: argparse.Namespace) -> None:
     if what == "missing":
         raise InputRejected(f"{path}: no such file")
     if _xylo_config(path):
-        return _run_xylo(path, x, args)
+        from nmc.xylo_run import run_xylo_command
+
+        return run_xylo_command(path, x, args)
     if args.engine != "nmc":
         raise NmcError(f"--engine {args.engine} runs Xylo configurations (--target xylo); {path} is not one")
     is_binary = what == "chip-binary" or path.suffix == ".nmc"
@@ -154,35 +156,6 @@ def _xylo_config(path: Path) -> bool:
             return is_config(f.read(4096))
     except OSError:
         return False
-
-
-def _run_xylo(path: Path, x, args: argparse.Namespace) -> None:
-    """A Xylo configuration on spike trains [samples, ticks, inputs], by nmc's simulator or xylosim."""
-    import numpy as np
-
-    from nmc.chips.errors import read_text_file
-    from nmc.chips.xylo_format import read_config
-    from nmc.driver import load_npy
-    from nmc.errors import NmcError
-    from nmc.runtime.xylo_sim import run_config
-
-    cfg = read_config(read_text_file(path, "Xylo configuration"), str(path))
-    if x.ndim != 3 or x.shape[2] != cfg.shape[0]:
-        raise NmcError(f"{args.input}: a Xylo configuration takes spike trains [samples, ticks, {cfg.shape[0]}], got "
-                       f"shape {list(x.shape)}")  # fmt: skip
-    run = run_config(cfg, x, args.engine)
-    engine = "xylosim" if args.engine == "xylosim" else "nmc's Xylo simulator"
-    print(f"{path.name}: {len(x)} samples x {x.shape[1]} ticks on {engine}; {int(run.readout.sum())} readout spikes, "
-          f"{int(run.hidden.sum())} hidden spikes")  # fmt: skip
-    if args.labels:
-        y = load_npy(args.labels, "labels")
-        if y.shape != (len(x),):
-            raise NmcError(f"{args.labels}: {y.shape} labels for {len(x)} samples")
-        print(f"accuracy {float((run.counts.argmax(1) == y).mean()):.4f}")
-    if args.output:
-        out = run.readout[:, cfg.latency :] if args.record == "spikes" else run.counts
-        np.save(args.output, out)
-        print(f"wrote {args.output} {list(out.shape)}")
 
 
 if __name__ == "__main__":
