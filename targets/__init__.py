@@ -55,5 +55,17 @@ class VerilogTarget(Target):
         output.write(mapped_kind(module).facet("targets").verilog(module, image))
 
 
+@dataclass(frozen=True)
+class XyloTarget(Target):
+    """The SynSense Xylo configuration of an snn network (docs/xylo.md): `nmc-opt -t xylo`, as `--target xylo`."""
+
+    name = "xylo"
+
+    def emit(self, ctx: Context, module: ModuleOp, output: IO[str]) -> None:
+        from nmc.targets.xylo_config import xylo_config
+
+        output.write(xylo_config(module)[0].to_json())
+
+
 def get_all_targets() -> dict[str, Callable[[], type[Target]]]:
-    return {"chip-dump": lambda: ChipDumpTarget, "verilog": lambda: VerilogTarget}
+    return {"chip-dump": lambda: ChipDumpTarget, "verilog": lambda: VerilogTarget, "xylo": lambda: XyloTarget}

@@ -56,3 +56,24 @@ snn.network @delayed ticks = 8 dt = 1.000000e-03 {
 // CHECK:        [[DH:%.*]] = core.neurons "h" spike({{%.*}}) delays = [0] pre
 // CHECK-NEXT:   [[DO:%.*]] = core.neurons "o" spike([[DH]], {{%.*}}) delays = [2, 1] lags = [3, 1] pre
 // CHECK-NEXT:   {{%.*}} = core.decode count [[DO]] latency = 0
+
+// A recurrent current-based population: the back edge (snn.delay of %h, defined after it) becomes an operand that
+// reads the group's own output one model tick late (lags = [0, 1]), which one hop closes in exactly that tick
+// (delays = [0, 0]); the recurrent weights -1 join the synapse list after the input's (neuron 0 reads pre 3 = h[1],
+// neuron 1 reads pre 2 = h[0]); alpha carries over.
+snn.network @loop ticks = 4 dt = 1.0e-03 {
+^bb0(%x: tensor<2xf32>):
+  %in = snn.encode_spikes %x : tensor<2xf32> -> !snn.spikes<2>
+  %prev = snn.delay %h ticks = 1 : !snn.spikes<2> -> !snn.spikes<2>
+  %ff = snn.dense %in weights = dense<[[1.0, 0.0], [0.0, 1.0]]> : tensor<2x2xf32> : !snn.spikes<2> -> !snn.current<2>
+  %rec = snn.dense %prev weights = dense<[[0.0, -1.0], [-1.0, 0.0]]> : tensor<2x2xf32> : !snn.spikes<2> -> !snn.current<2>
+  %sum = snn.add %ff, %rec scales = [1.0, 1.0] : !snn.current<2>, !snn.current<2> -> !snn.current<2>
+  %h = snn.cuba_lif %sum alpha = 0.5 beta = 0.75 threshold = 1.0 reset = zero compare = gt v_init = 0.0 : !snn.current<2> -> !snn.spikes<2>
+  %n = snn.decode_count %h : !snn.spikes<2> -> tensor<2xf32>
+  snn.output %n : tensor<2xf32>
+}
+
+// CHECK:      core.network @loop
+// CHECK:        [[H:%.*]] = core.neurons "h" spike({{%.*}}, [[H]]) delays = [0, 0] lags = [0, 1] pre = dense<[0, 3, 1, 2]> : tensor<4xi32> post = dense<[0, 0, 1, 1]> : tensor<4xi32> weight = dense<[1.000000e+00, -1.000000e+00, 1.000000e+00, -1.000000e+00]> : tensor<4xf64>
+// CHECK-SAME:   beta = 7.500000e-01 alpha = 5.000000e-01 reset = zero compare = gt
+// CHECK-NEXT:   {{%.*}} = core.decode count [[H]] latency = 0
