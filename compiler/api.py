@@ -61,13 +61,10 @@ def compile(
     steps = StepClock(progress)
     # A chip given by name or file is loaded here, once, and named in snn-to-core's options;
     # a Chip object built in memory rides in the module's `nmc.chip` attribute instead.
-    chip_ref = None if isinstance(o.chip, Chip) else (o.chip or ("xylo" if o.target == "xylo" else kind.default_chip))
+    # a target may have a device of its own (an optional `target_chips` of the driver: --target xylo)
+    default_chip = getattr(driver, "target_chips", {}).get(o.target, kind.default_chip)
+    chip_ref = None if isinstance(o.chip, Chip) else (o.chip or default_chip)
     the_chip = o.chip if isinstance(o.chip, Chip) else load_chip(chip_ref)
-    if (the_chip.xylo is not None) != (o.target == "xylo"):  # a Xylo core has its own configuration, and only it
-        raise NmcError(f"chip '{the_chip.name}' is a SynSense Xylo core: compile with --target xylo (docs/xylo.md)"
-                       if the_chip.xylo is not None else
-                       f"--target xylo writes a SynSense Xylo configuration; chip '{the_chip.name}' is not a Xylo core: "
-                       "leave out --chip (the preset xylo) or give a chip file with a xylo section")  # fmt: skip
     level = "map" if o.target in ("chip", "verilog") else "snn" if o.target in ("nir", "xylo") else o.level
     ctx = CompileContext(stem, kind, o, the_chip, chip_ref, steps.say, level=level)
     ctx.keep_ir = o.dump_ir or o.target not in ("chip", "verilog", "nir")  # IR texts are written only then

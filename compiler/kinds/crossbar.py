@@ -43,6 +43,7 @@ class CrossbarDriver:
     options = frozenset(f for f in CompileOptions.__dataclass_fields__ if f != "forecast")
     why = {"forecast": "it predicts the silicon of TNN columns (docs/tnn-hardware.md)"}
     targets = ("chip", "mlir", "verilog", "nir", "xylo")
+    target_chips = {"xylo": "xylo"}  # SynSense Xylo: its own configuration, for the xylo preset (docs/xylo.md)
 
     def takes(self, model: Any) -> bool:
         return True
@@ -54,6 +55,11 @@ class CrossbarDriver:
     def prepare(self, model: Any, ctx: CompileContext) -> Any:
 
         o = ctx.options
+        if (ctx.chip.xylo is not None) != (o.target == "xylo"):  # a Xylo core has its own configuration, and only it
+            raise NmcError(f"chip '{ctx.chip.name}' is a SynSense Xylo core: compile with --target xylo (docs/xylo.md)"
+                           if ctx.chip.xylo is not None else
+                           f"--target xylo writes a SynSense Xylo configuration; chip '{ctx.chip.name}' is not a Xylo "
+                           "core: leave out --chip (the preset xylo) or give a chip file with a xylo section")  # fmt: skip
         if o.encoding is None:  # the chip's own: spikes where it takes no graded inputs, and the summary says so
             ctx.options = o = o.replace(encoding=ctx.chip.default_encoding)
             ctx.state["encoding_from_chip"] = True

@@ -46,6 +46,7 @@ class DriverFacet(Protocol):
     """What the one compile path needs of a core kind (one object per kind, registered as its compiler facet)."""
 
     fallback: bool  # takes every model no other kind claims (the crossbar kind)
+    # optional: `target_chips`, a target's own default preset where it is not the kind's (--target xylo: xylo)
     options: frozenset[str]  # the CompileOptions fields it honours; any other one set is refused
     targets: tuple[str, ...]  # the --target values it writes
 
