@@ -111,6 +111,18 @@ class CompileOptions:
         "(docs/tnn-hardware.md)",
         kind="flag",
     )
+    verilog_style: str = _opt(
+        "multiplexed",
+        "with --target verilog: multiplexed: per core one shared neuron datapath, state and synapses in memories "
+        "(silicon's way); per-neuron: one register set and datapath per neuron (docs/verilog.md)",
+        choices=("multiplexed", "per-neuron"),
+    )
+    verilog_memories: str = _opt(
+        "arrays",
+        "with --verilog-style multiplexed: arrays: behavioural memories that simulate and infer; macros: black-box "
+        "memories with the documented SRAM port list, for a foundry macro's wrapper",
+        choices=("arrays", "macros"),
+    )
     verilog_max_synapses: int | None = _opt(None, "largest network --target verilog emits (synapses)", kind="positive")
     verilog_max_neurons: int | None = _opt(None, "largest network --target verilog emits (neurons)", kind="positive")
 
@@ -130,6 +142,8 @@ class CompileOptions:
             "tb_samples": ("verilog", "sizes the Verilog testbench"),
             "clock_mhz": ("verilog", "sets the clock of the timing analysis after --synth"),
             "verilog_max_synapses": ("verilog", "limits the Verilog output"),
+            "verilog_style": ("verilog", "chooses the RTL style"),
+            "verilog_memories": ("verilog", "chooses how the RTL's memories are written"),
             "verilog_max_neurons": ("verilog", "limits the Verilog output"),
             "plot": ("chip", "plots the chip run"),
         }
@@ -139,6 +153,8 @@ class CompileOptions:
         defaults = {f.name: f.default for f in dataclasses.fields(self)}
         if self.clock_mhz is not None and not 0 < self.clock_mhz < float("inf"):
             raise NmcError(f"--clock-mhz must be a positive number of MHz, got {self.clock_mhz}")
+        if self.verilog_memories != "arrays" and self.verilog_style != "multiplexed":
+            raise NmcError("--verilog-memories writes the memories of --verilog-style multiplexed; the per-neuron style has none")
         for name, (target, what) in only.items():
             if name == "clock_mhz" and self.forecast:
                 continue

@@ -124,10 +124,17 @@ def yosys_available() -> None:
 
 
 def synthesize(
-    files: dict[str, str], top: str, rtl: list[str], clock_mhz: float | None = None, timeout_s: float = 3600
+    files: dict[str, str],
+    top: str,
+    rtl: list[str],
+    clock_mhz: float | None = None,
+    timeout_s: float = 3600,
+    hierarchical: bool = False,
 ) -> tuple[dict[str, str], dict]:
     """Run Yosys (then OpenSTA at `clock_mhz`, when given and installed) on the RTL in a scratch folder.
 
+    `hierarchical`: the design keeps cores and memories as modules (the time-multiplexed style); the
+    report then also gives the logic per core and in total, memories left out.
     Returns the synth/ files and the numbers for report.json.
     """
     yosys_available()
@@ -173,6 +180,8 @@ def synthesize(
         report.update(
             {"liberty": str(liberty), "osu018_cells": int(mapped.get("cells", 0)), "osu018_area_um2": mapped.get("area_um2")}
         )
+        if hierarchical:
+            report.update(parse_hierarchy(outputs[f"synth/{top}.osu018.txt"], top))
     else:
         report["note"] = f"{LIBERTY} not found (Debian package qflow-tech-osu018): no standard-cell area"
     if timing is not None:
@@ -180,3 +189,32 @@ def synthesize(
     elif liberty is not None and clock_mhz is not None:
         report["note_sta"] = "sta (Debian package opensta) not on the PATH: no timing or power"
     return outputs, report
+
+
+def parse_hierarchy(text: str, top: str) -> dict:
+    """Logic of a hierarchical netlist's `stat -liberty` (the time-multiplexed style): per core module and the
+    chip level, its standard cells, flip-flops and area, with memories (instances of other modules) left out."""
+    blocks = re.split(r"^=== (.+?) ===$", text, flags=re.M)
+    modules: dict[str, dict] = {}
+    for name, body in zip(blocks[1::2], blocks[2::2], strict=True):
+        if name == "design hierarchy":
+            continue
+        cells = flops = 0
+        for cell, count in re.findall(r"^\s{5}(\S+)\s+(\d+)\s*$", body, flags=re.M):
+            if cell.startswith("$") or cell.startswith("\\") or cell.startswith(top):
+                continue  # an instance of a module: a memory macro or a core
+            cells += int(count)
+            flops += int(count) if "DFF" in cell else 0
+        area = re.search(r"Chip area for module '[^']*':\s+([\d.]+)", body)
+        modules[name] = {"cells": cells, "flip_flops": flops, "area_um2": float(area.group(1)) if area else 0.0}
+    cores = {k: v for k, v in modules.items() if re.fullmatch(rf"\\?{re.escape(top)}_core\d+", k)}
+    chip = modules.get(top) or modules.get(f"\\{top}") or {"cells": 0, "flip_flops": 0, "area_um2": 0.0}
+    per_core = [{"core": int(k.rsplit("_core", 1)[1]), **v} for k, v in cores.items()]
+    per_core.sort(key=lambda c: c["core"])
+    return {
+        "logic_cells": chip["cells"] + sum(c["cells"] for c in per_core),
+        "logic_flip_flops": chip["flip_flops"] + sum(c["flip_flops"] for c in per_core),
+        "logic_area_um2": round(chip["area_um2"] + sum(c["area_um2"] for c in per_core), 1),
+        "chip_level": chip,
+        "per_core": per_core,
+    }

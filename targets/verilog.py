@@ -60,6 +60,7 @@ class Design:
     outputs: np.ndarray  # binary neuron id of each observed output, in OUT order
     membranes: np.ndarray  # binary neuron ids whose final membrane is read (membrane decoders)
     total_ticks: int
+    acc_bound: np.ndarray | None = None  # per binary neuron: the largest |synaptic sum + bias| of a tick
 
     @property
     def cycles_per_tick(self) -> int:
@@ -89,12 +90,19 @@ class _Image:
         return range(int(self.syn["offsets"][c]), int(self.syn["offsets"][c + 1]))
 
 
-def check_size(image: ChipImage, max_synapses: int = MAX_SYNAPSES, max_neurons: int = MAX_NEURONS) -> None:
+def check_size(
+    image: ChipImage, max_synapses: int = MAX_SYNAPSES, max_neurons: int = MAX_NEURONS, style: str = "per-neuron"
+) -> None:
     synapses, neurons = image.a("SYN ", "weight").size, image.a("NRN ", "core").size
     if synapses > max_synapses or neurons > max_neurons:
+        why = (
+            "one instance per neuron, one memory word per synapse"
+            if style == "per-neuron"
+            else "the testbench simulates every synapse of every tick in Icarus"
+        )
         raise NmcError(
             f"network '{image.meta['name']}' has {neurons} neurons and {synapses} synapses; --target verilog emits at most "
-            f"{max_neurons} neurons and {max_synapses} synapses (one instance per neuron, one memory word per synapse): "
+            f"{max_neurons} neurons and {max_synapses} synapses ({why}): "
             f"emit a smaller network, or raise the limit with --verilog-max-synapses / --verilog-max-neurons"
         )
 
@@ -153,6 +161,7 @@ def plan(image: ChipImage) -> Design:
         outputs=outputs.astype(np.int64),
         membranes=np.unique(membranes).astype(np.int64),
         total_ticks=total,
+        acc_bound=bound.astype(np.int64),
     )
 
 

@@ -32,6 +32,7 @@ from nmc.runtime.xylo_sim import run_config
 from nmc.targets.nir_export import nir_graph
 from nmc.targets.synth import synthesize
 from nmc.targets.verilog import PRIMITIVES, check_size, verilog_files
+from nmc.targets.verilog_tm import SRAM_MODELS, TM_PRIMITIVES, cost_from_synthesis, sram_models_source, tm_verilog_files
 from nmc.targets.xylo_config import xylo_config
 from nmc.training.finetuning import chip_accuracy, model_bytes, run_finetune
 
@@ -176,7 +177,8 @@ class CrossbarDriver:
         tb_samples = o.tb_samples or 1
         tb_input = ctx.calibration[:tb_samples] if ctx.calibration is not None else None
         clock = o.clock_mhz or ctx.chip.timing["clock_mhz"]
-        return _verilog_outputs(image, ctx.report, tb_input, tb_samples, o.synth, limits, ctx.say, clock)
+        style = (o.verilog_style, o.verilog_memories)
+        return _verilog_outputs(image, ctx.report, tb_input, tb_samples, o.synth, limits, ctx.say, clock, style)
 
     def finish(self, module: Any, files: dict[str, str | bytes], ctx: CompileContext) -> None:
         tuned = ctx.state["tuned"]
@@ -293,8 +295,10 @@ def _chip_outputs(module, snn_module, chip, report: dict, stem: str, stimulus, p
     return files
 
 
-def _verilog_outputs(image, report: dict, stimulus, samples: int, synth: bool, limits: dict, progress, clock_mhz: float) -> dict:
-    """RTL, synapse memories, a testbench on `stimulus` (or seeded uniform inputs), and optionally synthesis."""
+def _verilog_outputs(
+    image, report: dict, stimulus, samples: int, synth: bool, limits: dict, progress, clock_mhz: float, style: tuple
+) -> dict:
+    """RTL, memories, a testbench on `stimulus` (or seeded uniform inputs), and optionally synthesis."""
 
     progress("emitting Verilog")
     if stimulus is None:
@@ -302,18 +306,38 @@ def _verilog_outputs(image, report: dict, stimulus, samples: int, synth: bool, l
         stimulus = [rng.random((samples, *spec["shape"])).astype(np.float32) for spec in image.meta["inputs"]]
         report["notes_testbench"] = f"no --calibration data: the testbench drives {samples} seeded uniform [0, 1) input(s)"
 
-    check_size(image, **{k: v for k, v in limits.items() if v is not None})  # before simulating a design too large
+    limits = {k: v for k, v in limits.items() if v is not None}
+    rtl_style, memories = style
+    check_size(image, **limits, style=rtl_style)  # before simulating a design too large
     trace = Simulator(image).run(stimulus, trace=True).trace
-    files, design = verilog_files(image, trace, **{k: v for k, v in limits.items() if v is not None})
+    if rtl_style == "multiplexed":
+        files, td = tm_verilog_files(image, trace, memories=memories)
+        design = td.base
+        cycles = td.cycles_per_tick
+        bits = td.memory_bits()
+        detail = {
+            "style": "multiplexed",
+            "memories": memories,
+            "memory_bits": {"total": sum(bits.values()), **bits},
+            "memory_bits_per_core": [sum(c.memory_bits(design.ww, design.vw).values()) for c in td.cores],
+            "deliver_entries": len(td.deliver),
+        }
+        rtl = [TM_PRIMITIVES, SRAM_MODELS, f"{design.top}.v"]
+    else:
+        files, design = verilog_files(image, trace, **limits)
+        cycles = design.cycles_per_tick
+        detail = {"style": "per-neuron", "neuron_instances": int(image.a("NRN ", "core").size)}
+        rtl = [PRIMITIVES, f"{design.top}.v"]
     top = design.top
     report["verilog"] = {
         "top": top,
         "rtl_lines": sum(files[f].count("\n") for f in files if f.endswith(".v") and not f.startswith("tb_")),
         "synapse_memory_words": int(image.a("SYN ", "weight").size),
-        "neuron_instances": int(image.a("NRN ", "core").size),
+        "neurons": int(image.a("NRN ", "core").size),
         "cores": int(image.a("CORE", "x").size),
-        "clock_cycles_per_tick": design.cycles_per_tick,
-        "clock_cycles_per_inference": design.cycles_per_tick * design.total_ticks,
+        **detail,
+        "clock_cycles_per_tick": cycles,
+        "clock_cycles_per_inference": cycles * design.total_ticks,
         "widths": {"axon_value": design.xw, "weight": design.ww, "accumulator": design.iw, "membrane": design.vw},
         "testbench": f"tb_{top}.v",
         "testbench_ticks": design.total_ticks,
@@ -321,9 +345,13 @@ def _verilog_outputs(image, report: dict, stimulus, samples: int, synth: bool, l
     }
     if synth:
         progress("synthesizing with yosys, timing with OpenSTA")
-        rtl = [PRIMITIVES, f"{top}.v"]
-        synth_files, numbers = synthesize({k: v for k, v in files.items() if not k.startswith("tb_")}, top, rtl, clock_mhz)
+        sources = {k: v for k, v in files.items() if not k.startswith("tb_")}
+        if rtl_style == "multiplexed":
+            sources[SRAM_MODELS] = sram_models_source()
+        synth_files, numbers = synthesize(sources, top, rtl, clock_mhz, hierarchical=rtl_style == "multiplexed")
         files.update(synth_files)
+        if rtl_style == "multiplexed" and "sta" in numbers:
+            numbers["cost_model"] = cost_from_synthesis(numbers["sta"], cycles, int(image.a("SYN ", "weight").size))
         report["synthesis"] = numbers
     return files
 

@@ -149,6 +149,13 @@ def _synthesis_lines(report: dict) -> list[str]:
         f"  synthesis (yosys, {syn['seconds']:.0f} s): {syn['generic_cells']} generic cells, "
         f"{syn['transistors']} transistors (stat -tech cmos){area}"
     ]
+    if "logic_cells" in syn:  # the multiplexed style: logic apart from the memories, per core
+        cores = syn["per_core"]
+        lines.append(
+            f"  logic (memories excluded): {syn['logic_cells']} cells, {syn['logic_flip_flops']} flip-flops, "
+            f"{syn['logic_area_um2'] / 1e6:.4f} mm2; per core {min(c['cells'] for c in cores)}-"
+            f"{max(c['cells'] for c in cores)} cells; memories {report['verilog']['memory_bits']['total']} bits"
+        )
     sta = syn.get("sta")
     if sta:
         lines.append(
@@ -161,6 +168,12 @@ def _synthesis_lines(report: dict) -> list[str]:
                 f"  timing: misses {sta['clock_mhz']:g} MHz by {-sta['worst_slack_ns']:.3f} ns; it meets about "
                 f"{meets:.0f} MHz (--clock-mhz {int(meets)})"
             )
+    cost = syn.get("cost_model")
+    if cost:
+        lines.append(
+            f"  cost from this synthesis: {cost['cycles_per_tick']} cycles per tick ({cost['tick_us']:g} us), "
+            f"{cost['energy_synop_pj']:g} pJ per synaptic operation ({cost['activity']})"
+        )
     return lines
 
 
@@ -258,8 +271,12 @@ def _summary(report: dict, path: Path) -> str:
         )
     v = report.get("verilog")
     if v:
+        if v["style"] == "multiplexed":
+            what = f"time-multiplexed cores, {v['memory_bits']['total']} memory bits ({v['memories']})"
+        else:
+            what = f"{v['neuron_instances']} neuron instances"
         lines.append(
-            f"  verilog: {v['rtl_lines']} lines, {v['neuron_instances']} neuron instances, {v['synapse_memory_words']} "
+            f"  verilog: {v['rtl_lines']} lines, {what}, {v['synapse_memory_words']} "
             f"synapse words in {v['cores']} cores, {v['clock_cycles_per_tick']} clock cycles per tick; "
             f"testbench: {v['run']}"
         )
