@@ -96,6 +96,9 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "partial_sums": Key("bool", True, help="neurons may forward graded partial sums"),
         "partial_sum_bits": Key("int", 24, 2, 48),
         "max_axon_delay": Key("int", 0, 0, 255, help="largest programmable axon delay in ticks"),
+        "lanes": Key(
+            "int", 1, 1, 64, help="neuron-update datapaths of a core in the generated RTL: area for cycles (docs/verilog.md)"
+        ),
     },
     "router": {
         "routing": Key("choice", "xy", choices=("xy",)),

@@ -1,4 +1,5 @@
-"""--target verilog: Icarus runs of the emitted RTL give the simulator's spikes exactly; lint, synthesis, limits."""
+"""--target verilog: Icarus runs of the emitted RTL (both styles) give the simulator's spikes exactly; lint,
+synthesis, limits."""
 
 from __future__ import annotations
 
@@ -20,6 +21,8 @@ from nmc.driver import ImportOptions, import_model
 from nmc.pipeline import lower_to_core, lower_to_map
 from nmc.targets.chip_binary import build_image
 from nmc.targets.verilog import PRIMITIVES, check_size, verilog_files
+from nmc.targets.verilog_tm import SRAM_MODELS, TM_PRIMITIVES, sram_models_source
+from nmc.targets.verilog_tm_rtl import tm_verilog_files
 
 from .conftest import EXAMPLES, ROOT, ToolRun, run_tool
 
@@ -164,6 +167,46 @@ def test_icarus_reproduces_the_simulator(case, tmp_path):
         assert not (image.a("NRN ", "mode") == 1).any()  # no partial-sum units on this chip
 
 
+@pytest.mark.parametrize("lanes", [1, 3])
+@pytest.mark.parametrize("case", list(cases()))
+def test_multiplexed_cores_reproduce_the_simulator_tick_by_tick(case, lanes, tmp_path):
+    """The time-multiplexed style on the same networks, with one update lane per core and with three (cores
+    split unevenly, lanes of one neuron). The testbench also checks each tick's cycle count against the
+    generator's: deliver (axon entries + 3) + 2 + per neuron of the busiest lane (synapses + 5, or 3)."""
+    need("iverilog")
+    make, stimulus = cases()[case]
+    image = make()
+    files, td = tm_verilog_files(image, traced(image, stimulus), lanes=lanes)
+    write(files, tmp_path)
+    out = icarus(tmp_path)
+    assert f"PASS: {len(stimulus)} samples x {td.base.total_ticks} ticks" in out, out
+    assert f"{td.cycles_per_tick} cycles per tick" in out
+    assert "nmc_neuron " not in files[f"{td.top}.v"]  # no per-neuron instances: state lives in memories
+    if case == "skip-tiny-membrane":
+        assert any(c.bank_bits for c in td.cores)  # the skip's delayed axon reads a delay bank
+    if case == "dense-snn-mini":
+        assert any(c.ow > 1 for c in td.cores) and any(c.signed_axons for c in td.cores)  # partial sums carried
+    if lanes == 3:
+        assert max(len(c.lanes) for c in td.cores) >= 2  # a power-of-two split: 2 or 3 lanes
+        _, one_lane = tm_verilog_files(image, None)
+        assert td.cycles_per_tick < one_lane.cycles_per_tick
+
+
+def test_a_wrong_synapse_weight_in_a_multiplexed_core_is_caught(tmp_path):
+    need("iverilog")
+    x = digits_x()
+    image = lowered(seeded(dense_snn), "mini", x)
+    files, td = tm_verilog_files(image, traced(image, x[:1]))
+    out_core = int(image.a("NRN ", "core")[td.base.outputs[0]])
+    memfile = f"{td.top}_core{out_core}_syn.hex"
+    mask = (1 << td.base.ww) - 1
+    files[memfile] = "".join(f"{int(w, 16) ^ mask:0{len(w)}x}\n" for w in files[memfile].split())
+    write(files, tmp_path)
+    out = icarus(tmp_path)
+    assert "FAIL: sample 0 tick " in out and "(chip neuron " in out, out
+    assert "PASS" not in out
+
+
 def test_a_wrong_synapse_weight_is_caught_with_tick_and_neuron(tmp_path):
     need("iverilog")
     x = digits_x()
@@ -222,6 +265,30 @@ def test_synthesis_reports_cells_transistors_and_osu018_area(tmp_path):
     assert rerun.returncode == 0, rerun.stderr
 
 
+def test_synthesis_of_multiplexed_cores_counts_logic_apart_from_memories(tmp_path):
+    need("yosys")
+    from nmc.targets.synth import LIBERTY, synthesize
+
+    if not LIBERTY.exists():
+        pytest.skip(f"{LIBERTY} missing")
+    x = np.random.default_rng(3).random((40, 12)).astype(np.float32)
+    small = nn.Sequential(nn.Linear(12, 6), nmc_nn.IF(), nn.Linear(6, 3), nmc_nn.IF())
+    image = lowered(seeded(lambda: small), "tiny", x)
+    files, td = tm_verilog_files(image, None)
+    rtl = {k: v for k, v in files.items() if not k.startswith("tb_")}
+    rtl[SRAM_MODELS] = sram_models_source()
+    outputs, numbers = synthesize(rtl, td.top, [TM_PRIMITIVES, SRAM_MODELS, f"{td.top}.v"], 100.0, hierarchical=True)
+    cores = numbers["per_core"]
+    assert [c["core"] for c in cores] == list(range(len(td.cores)))
+    assert all(c["cells"] > 0 and 0 < c["flip_flops"] < c["cells"] for c in cores)
+    # the memories (SRAM macros, their port registers included) are outside the logic count
+    assert numbers["logic_cells"] == numbers["chip_level"]["cells"] + sum(c["cells"] for c in cores)
+    assert numbers["logic_cells"] < numbers["osu018_cells"]
+    assert "nmc_sram_array" in outputs[f"synth/{td.top}.netlist.v"]
+    if "sta" in numbers:
+        assert numbers["sta"]["worst_slack_ns"] > 0  # a small core meets 100 MHz
+
+
 def test_a_network_too_large_is_refused_with_its_size_and_the_limit():
     from nmc.errors import NmcError
 
@@ -250,11 +317,31 @@ def test_nmc_compile_target_verilog_on_the_bundled_example(tmp_path):
     assert "wrote" in run.stdout
     assert "digits_mlp.v" in run.stdout
     names = sorted(p.name for p in out.iterdir())
-    assert {"digits_mlp.v", "nmc_primitives.v", "tb_digits_mlp.v", "tb_digits_mlp_in.hex", "report.json"} <= set(names)
+    assert {"digits_mlp.v", "nmc_tm_primitives.v", "nmc_tm_memories.v", "tb_digits_mlp.v", "report.json"} <= set(names)
     report = json.loads((out / "report.json").read_text())
-    assert report["verilog"]["neuron_instances"] == 138
-    assert report["verilog"]["testbench_ticks"] == 4
+    v = report["verilog"]
+    assert v["style"] == "multiplexed" and v["neurons"] == 138 and v["cores"] == 1
+    # one word per synapse: the core's 64 input + 128 hidden axons need 8 index bits, plus an 8-bit weight
+    assert v["memory_bits"]["synapses"] == v["synapse_memory_words"] * (8 + 8)
+    assert v["testbench_ticks"] == 4
     assert "PASS: 1 samples x 4 ticks" in icarus(out)
+
+
+def test_per_neuron_style_and_sram_macros_on_request(tmp_path):
+    args = [str(EXAMPLES / "digits_mlp.pt"), "--target", "verilog", "--input-shape", "1,8,8", "--timesteps", "2"]
+    run = run_cli(*args, "--verilog-style", "per-neuron", "-o", str(tmp_path / "pn"), cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    report = json.loads((tmp_path / "pn" / "report.json").read_text())
+    assert report["verilog"]["style"] == "per-neuron" and report["verilog"]["neuron_instances"] == 138
+    assert (tmp_path / "pn" / "nmc_primitives.v").exists()
+    run = run_cli(*args, "--verilog-memories", "macros", "-o", str(tmp_path / "m"), cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    macros = (tmp_path / "m" / "nmc_tm_macros.v").read_text()
+    assert macros.count("(* blackbox *)") == 2 and not (tmp_path / "m" / "nmc_tm_memories.v").exists()
+    bad = [*args, "--verilog-style", "per-neuron", "--verilog-memories", "macros", "-o", str(tmp_path / "x")]
+    run = run_cli(*bad, cwd=tmp_path)
+    assert run.returncode == 1 and "--verilog-memories writes the memories of --verilog-style multiplexed" in run.stderr
+    assert not (tmp_path / "x").exists()
 
 
 def test_too_large_for_verilog_leaves_no_output(tmp_path):

@@ -32,7 +32,8 @@ from nmc.runtime.xylo_sim import run_config
 from nmc.targets.nir_export import nir_graph
 from nmc.targets.synth import synthesize
 from nmc.targets.verilog import PRIMITIVES, check_size, verilog_files
-from nmc.targets.verilog_tm import SRAM_MODELS, TM_PRIMITIVES, cost_from_synthesis, sram_models_source, tm_verilog_files
+from nmc.targets.verilog_tm import SRAM_MODELS, TM_PRIMITIVES, cost_from_synthesis, sram_models_source
+from nmc.targets.verilog_tm_rtl import tm_verilog_files
 from nmc.targets.xylo_config import xylo_config
 from nmc.training.finetuning import chip_accuracy, model_bytes, run_finetune
 
@@ -177,7 +178,7 @@ class CrossbarDriver:
         tb_samples = o.tb_samples or 1
         tb_input = ctx.calibration[:tb_samples] if ctx.calibration is not None else None
         clock = o.clock_mhz or ctx.chip.timing["clock_mhz"]
-        style = (o.verilog_style, o.verilog_memories)
+        style = (o.verilog_style, o.verilog_memories, ctx.chip.core["lanes"])
         return _verilog_outputs(image, ctx.report, tb_input, tb_samples, o.synth, limits, ctx.say, clock, style)
 
     def finish(self, module: Any, files: dict[str, str | bytes], ctx: CompileContext) -> None:
@@ -307,17 +308,18 @@ def _verilog_outputs(
         report["notes_testbench"] = f"no --calibration data: the testbench drives {samples} seeded uniform [0, 1) input(s)"
 
     limits = {k: v for k, v in limits.items() if v is not None}
-    rtl_style, memories = style
+    rtl_style, memories, lanes = style
     check_size(image, **limits, style=rtl_style)  # before simulating a design too large
     trace = Simulator(image).run(stimulus, trace=True).trace
     if rtl_style == "multiplexed":
-        files, td = tm_verilog_files(image, trace, memories=memories)
+        files, td = tm_verilog_files(image, trace, memories=memories, lanes=lanes)
         design = td.base
         cycles = td.cycles_per_tick
         bits = td.memory_bits()
         detail = {
             "style": "multiplexed",
             "memories": memories,
+            "lanes_per_core": lanes,
             "memory_bits": {"total": sum(bits.values()), **bits},
             "memory_bits_per_core": [sum(c.memory_bits(design.ww, design.vw).values()) for c in td.cores],
             "deliver_entries": len(td.deliver),
