@@ -33,8 +33,10 @@ module nmc_neuron_update #(
     input  wire                 current,    // 1: current-based
     input  wire [4:0]           cshift,
     input  wire [CMW-1:0]       cmult,
-    input  wire signed [31:0]   threshold,
+    // verilator lint_off UNUSEDSIGNAL
+    input  wire signed [31:0]   threshold,  // only the low EW / IW bits are read (the generator checks they fit)
     input  wire signed [31:0]   bias,
+    // verilator lint_on UNUSEDSIGNAL
     input  wire [TW-1:0]        start,      // first tick the neuron computes
     input  wire [TW-1:0]        tick,
     output wire signed [VW-1:0] v_next,
@@ -119,7 +121,9 @@ module nmc_tm_core #(
     input  wire                 start,
     output wire                 idle,
     input  wire [TW-1:0]        tick,
-    input  wire [(BW>0?BW:1)-1:0] bank,   // the delay bank this tick reads
+    // verilator lint_off UNUSEDSIGNAL
+    input  wire [(BW>0?BW:1)-1:0] bank,   // the delay bank this tick reads (unused without delays)
+    // verilator lint_on UNUSEDSIGNAL
     // axon memory write port (the chip's deliver phase)
     input  wire                 ax_we,
     input  wire [AXW-1:0]       ax_waddr,
@@ -142,13 +146,19 @@ module nmc_tm_core #(
     input  wire [CMW-1:0]       cfg_cmult,
     input  wire signed [31:0]   cfg_threshold,
     input  wire signed [31:0]   cfg_bias,
-    input  wire signed [31:0]   cfg_v_init,
+    // verilator lint_off UNUSEDSIGNAL
+    input  wire signed [31:0]   cfg_v_init,  // its low VW bits
+    // verilator lint_on UNUSEDSIGNAL
     input  wire [TW-1:0]        cfg_start
 );
-    localparam integer SW_STATE = CUR ? 2 * VW : VW;
+    localparam integer SW_STATE = (CUR != 0) ? 2 * VW : VW;
     localparam integer SYNW = AIW + WW;
     localparam integer LAST_INIT = (N > AD) ? N : AD;
     localparam integer IXW = $clog2(LAST_INIT + 1);
+    // verilator lint_off WIDTH
+    localparam [IXW-1:0] N_IX = N;    // N, AD <= LAST_INIT < 2^IXW
+    localparam [IXW-1:0] AD_IX = AD;
+    // verilator lint_on WIDTH
     localparam [2:0] ST_INIT = 3'd0, ST_IDLE = 3'd1, ST_LOAD = 3'd2, ST_ACC = 3'd3, ST_UPD = 3'd4;
 
     reg  [2:0]     st;
@@ -178,14 +188,14 @@ module nmc_tm_core #(
     wire signed [OW-1:0] out_next;
     wire init_write = (st == ST_INIT) && ix_phase;
     // verilator lint_off WIDTH
-    wire [SW_STATE-1:0] state_init = CUR ? {{VW{1'b0}}, cfg_v_init[VW-1:0]} : cfg_v_init[VW-1:0];
-    wire [SW_STATE-1:0] state_next = CUR ? {isyn_next, v_next} : v_next;
+    wire [SW_STATE-1:0] state_init = (CUR != 0) ? {{VW{1'b0}}, cfg_v_init[VW-1:0]} : cfg_v_init[VW-1:0];
+    wire [SW_STATE-1:0] state_next = (CUR != 0) ? {isyn_next, v_next} : v_next;
     // verilator lint_on WIDTH
     nmc_ram #(.W(SW_STATE), .D(N), .AW(NW)) state_mem (
-        .clk(clk), .we((init_write && ix < N) || st == ST_UPD), .waddr(init_write ? ix[NW-1:0] : n),
+        .clk(clk), .we((init_write && ix < N_IX) || st == ST_UPD), .waddr(init_write ? ix[NW-1:0] : n),
         .wdata(init_write ? state_init : state_next), .raddr(n_read), .rdata(state));
     nmc_ram #(.W(OW), .D(N), .AW(NW)) out_mem (
-        .clk(clk), .we((init_write && ix < N) || st == ST_UPD), .waddr(init_write ? ix[NW-1:0] : n),
+        .clk(clk), .we((init_write && ix < N_IX) || st == ST_UPD), .waddr(init_write ? ix[NW-1:0] : n),
         .wdata(init_write ? {OW{1'b0}} : out_next), .raddr(out_raddr), .rdata(out_rdata));
     wire [AIW-1:0] axon = syn[SYNW-1 -: AIW];
     wire [AXW-1:0] ax_raddr;
@@ -197,13 +207,13 @@ module nmc_tm_core #(
         end
     endgenerate
     nmc_ram #(.W(XW), .D(AD), .AW(AXW)) ax_mem (
-        .clk(clk), .we((init_write && ix < AD) || ax_we), .waddr(init_write ? ix[AXW-1:0] : ax_waddr),
+        .clk(clk), .we((init_write && ix < AD_IX) || ax_we), .waddr(init_write ? ix[AXW-1:0] : ax_waddr),
         .wdata(init_write ? {XW{1'b0}} : ax_wdata), .raddr(ax_raddr), .rdata(ax_value));
 
     // multiply-accumulate: a spike selects the weight, a graded value multiplies it
     wire signed [WW+XW:0] product;
     generate
-        if (XS) begin : g_signed
+        if (XS != 0) begin : g_signed
             assign product = w1 * $signed(ax_value);
         end else begin : g_spike
             assign product = ax_value[0] ? {{(XW+1){w1[WW-1]}}, w1} : {(WW+XW+1){1'b0}};
@@ -213,7 +223,7 @@ module nmc_tm_core #(
     wire signed [VW-1:0] v_now = state[VW-1:0];
     wire signed [VW-1:0] isyn_now;
     generate
-        if (CUR) begin : g_cur
+        if (CUR != 0) begin : g_cur
             assign isyn_now = state[SW_STATE-1 -: VW];
         end else begin : g_nocur
             assign isyn_now = {VW{1'b0}};

@@ -104,9 +104,11 @@ def _core_module(td: TmDesign, core: TmCore, files: dict[str, str]) -> list[str]
         "    input  wire ax_we,",
         f"    input  wire [{axw - 1}:0] ax_waddr,",
         f"    input  wire [{core.xw - 1}:0] ax_wdata,",
-        f"    input  wire [{core.nw - 1}:0] out_raddr,",
-        f"    output wire [{core.ow - 1}:0] out_rdata,",
+        "    // verilator lint_off UNUSEDSIGNAL",
+        f"    input  wire [{core.nw - 1}:0] out_raddr,  // unused bits: lanes of one neuron",
         f"    input  wire [{core.nw - 1}:0] probe_addr,",
+        "    // verilator lint_on UNUSEDSIGNAL",
+        f"    output wire [{core.ow - 1}:0] out_rdata,"
         f"    output wire [{d.vw - 1}:0] probe_v",
         ");",
     ]
@@ -183,7 +185,9 @@ def _top_module(td: TmDesign, files: dict[str, str]) -> list[str]:
         f"    reg [{ab - 1}:0] b_axon;",
         f"    reg [{db - 1}:0] b_delay;",
         "    // verilator lint_off WIDTH",
+        "    // verilator lint_off UNUSEDSIGNAL",
         f"    wire [{bw - 1}:0] w_bank = bank + b_delay;  // modulo the bank count, a power of two",
+        "    // verilator lint_on UNUSEDSIGNAL",
         "    // verilator lint_on WIDTH",
         "    // probe table: {membrane?, core, slot} per probe address (outputs, then decoded membranes)",
         f"    wire [{1 + cb + nw_max - 1}:0] probe_entry;",
@@ -229,7 +233,12 @@ def _top_module(td: TmDesign, files: dict[str, str]) -> list[str]:
             f".ax_wdata(value[{c.xw - 1}:0]), .out_raddr(out_raddr[{c.nw - 1}:0]), .out_rdata(core{k}_out), "
             f".probe_addr(probe_slot[{c.nw - 1}:0]), .probe_v(core{k}_v));",
         ]
-    out.insert(out.index("    wire core_start = (tst == T_START);") + 1, f"    reg [{td.dxw - 1}:0] value;")
+    at = out.index("    wire core_start = (tst == T_START);") + 1
+    out[at:at] = [
+        "    // verilator lint_off UNUSEDSIGNAL",
+        f"    reg [{td.dxw - 1}:0] value;  // a core reads its axons' low bits",
+        "    // verilator lint_on UNUSEDSIGNAL",
+    ]
     out += [
         "    // the value of the entry in the last stage: a host input or the source core's output",
         "    always @* begin",

@@ -176,8 +176,16 @@ def test_a_recurrent_current_based_network_as_verilog_passes_icarus(tmp_path):
 
     files, design = verilog_files(image, traced(image, x))
     assert ".CURRENT(1)" in "".join(files.values())
-    write(files, tmp_path)
-    out = icarus(tmp_path)
+    write(files, tmp_path / "per-neuron")
+    out = icarus(tmp_path / "per-neuron")
+    assert f"PASS: {len(x)} samples x {design.total_ticks} ticks" in out, out
+    # the multiplexed style: the current in the state word next to the membrane
+    from nmc.targets.verilog_tm_rtl import tm_verilog_files
+
+    files, td = tm_verilog_files(image, traced(image, x))
+    assert any(lane.current for c in td.cores for lane in c.lanes)
+    write(files, tmp_path / "multiplexed")
+    out = icarus(tmp_path / "multiplexed")
     assert f"PASS: {len(x)} samples x {design.total_ticks} ticks" in out, out
 
 

@@ -167,8 +167,10 @@ def test_icarus_reproduces_the_simulator(case, tmp_path):
         assert not (image.a("NRN ", "mode") == 1).any()  # no partial-sum units on this chip
 
 
-@pytest.mark.parametrize("lanes", [1, 3])
-@pytest.mark.parametrize("case", list(cases()))
+MULTIPLEXED = [(case, 1) for case in cases()] + [("dense-snn-nops-poisson", 3), ("skip-tiny-membrane", 3)]
+
+
+@pytest.mark.parametrize(("case", "lanes"), MULTIPLEXED)
 def test_multiplexed_cores_reproduce_the_simulator_tick_by_tick(case, lanes, tmp_path):
     """The time-multiplexed style on the same networks, with one update lane per core and with three (cores
     split unevenly, lanes of one neuron). The testbench also checks each tick's cycle count against the
@@ -239,6 +241,19 @@ def test_emitted_rtl_is_verilator_lint_clean(tmp_path):
     )
     assert lint.returncode == 0, lint.stderr
     assert "%Warning" not in lint.stderr, lint.stderr
+
+
+@pytest.mark.parametrize("case", ["skip-tiny-membrane", "dense-snn-mini"])
+def test_multiplexed_rtl_is_verilator_lint_clean(case, tmp_path):
+    need("verilator")
+    image = cases()[case][0]()
+    files, td = tm_verilog_files(image, None, lanes=3)  # lanes of one neuron included
+    write(files, tmp_path)
+    sources = [TM_PRIMITIVES, "nmc_tm_memories.v", f"{td.top}.v"]
+    lint = subprocess.run(
+        ["verilator", "--lint-only", "-Wall", "--top-module", td.top, *sources], cwd=tmp_path, capture_output=True, text=True
+    )
+    assert lint.returncode == 0 and "%Warning" not in lint.stderr, lint.stderr
 
 
 def test_synthesis_reports_cells_transistors_and_osu018_area(tmp_path):
