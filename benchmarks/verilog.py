@@ -2,7 +2,7 @@
 and a linear fit of area against synapse count (TNNGen's forecasting method) checked on held-out sizes.
 
 Each network is a random single-layer SNN (I inputs -> O IF neurons, rate-coded input) compiled
-with `nmc.compile(..., target="verilog", synth=True)` for the truenorth4 chip (one core, 4-bit
+with `nmc.compile(..., target="verilog", synth=True, verilog_style="per-neuron")` for the truenorth4 chip (one core, 4-bit
 weights). The fit uses the smaller sizes; the larger ones are forecast and compared with synthesis.
 
 Needs yosys and qflow-tech-osu018 (scripts/setup.sh). Run: python benchmarks/verilog.py
@@ -34,7 +34,14 @@ def compile_size(inputs: int, outputs: int) -> dict:
     model = nn.Sequential(nn.Linear(inputs, outputs), nmc_nn.IF()).eval()
     calib = np.random.default_rng(0).random((16, inputs)).astype(np.float32)
     compiled = nmc.compile(
-        model, name=f"dense_{inputs}x{outputs}", chip=CHIP, target="verilog", synth=True, encoding="rate", calibration=calib
+        model,
+        name=f"dense_{inputs}x{outputs}",
+        chip=CHIP,
+        target="verilog",
+        synth=True,
+        encoding="rate",
+        calibration=calib,
+        verilog_style="per-neuron",  # this benchmark is the per-neuron style's size and forecast
     )
     v, s = compiled.report["verilog"], compiled.report["synthesis"]
     return {

@@ -56,7 +56,7 @@ def one_core(neurons: int, folder: Path) -> dict:
     start = time.perf_counter()
     compiled = nmc.compile(
         model, name=f"core{neurons}", chip=core_chip(neurons, folder), target="verilog", synth=True, encoding="rate",
-        calibration=calib, timesteps=8,
+        calibration=calib, timesteps=8, verilog_max_synapses=300_000,
     )
     v, s = compiled.report["verilog"], compiled.report["synthesis"]
     assert v["cores"] == 1, v["cores"]
@@ -78,17 +78,33 @@ def one_core(neurons: int, folder: Path) -> dict:
     }
 
 
-def cnn(style: str) -> dict:
+def icarus(files: dict, top: str) -> str:
+    """The testbench's verdict line (`iverilog *.v && vvp`, as docs/verilog.md says)."""
+    import subprocess
+
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, text in files.items():
+            if "/" not in name and isinstance(text, str):
+                (Path(tmp) / name).write_text(text)
+        sources = sorted(p.name for p in Path(tmp).glob("*.v"))
+        subprocess.run(["iverilog", "-g2012", "-o", "tb.vvp", *sources], cwd=tmp, check=True)
+        out = subprocess.run(["vvp", "-n", "tb.vvp"], cwd=tmp, capture_output=True, text=True, check=True).stdout
+    return next(line for line in out.splitlines() if line.startswith(("PASS", "FAIL")))
+
+
+def bundled(model: str, style: str, synth: bool = True) -> dict:
     import nmc
 
     x = np.load(ROOT / "examples" / "digits_calib.npy")
     start = time.perf_counter()
     compiled = nmc.compile(
-        str(ROOT / "examples" / "digits_cnn.pt"), chip="tianjic256", target="verilog", synth=True, calibration=x,
+        str(ROOT / "examples" / f"{model}.pt"), chip="tianjic256", target="verilog", synth=synth, calibration=x,
         verilog_style=style,
     )
-    v, s = compiled.report["verilog"], compiled.report["synthesis"]
-    return {"style": style, "verilog": v, "synthesis": s, "seconds": time.perf_counter() - start}
+    v, s = compiled.report["verilog"], compiled.report.get("synthesis")
+    seconds = time.perf_counter() - start
+    verdict = icarus(compiled.files, v["top"]) if style == "multiplexed" else None
+    return {"style": style, "verilog": v, "synthesis": s, "seconds": seconds, "icarus": verdict}
 
 
 def main() -> None:
@@ -97,7 +113,9 @@ def main() -> None:
         for n in SIZES:
             rows.append(one_core(n, Path(tmp)))
             print(rows[-1], flush=True)
-    styles = {style: cnn(style) for style in ("multiplexed", "per-neuron")}
+    mlp = bundled("digits_mlp", "multiplexed")
+    print("mlp", mlp["icarus"], mlp["synthesis"]["logic_cells"], flush=True)
+    styles = {style: bundled("digits_cnn", style) for style in ("multiplexed", "per-neuron")}
     for style, r in styles.items():
         print(style, r["synthesis"].get("osu018_cells"), r["synthesis"].get("logic_cells"), flush=True)
 
@@ -148,6 +166,10 @@ def main() -> None:
     lines += [
         "",
         f"Per-neuron cells / multiplexed logic cells: {pn['osu018_cells'] / tm['logic_cells']:.1f}×. "
+        f"Icarus on the multiplexed CNN (the full {styles['multiplexed']['verilog']['testbench_ticks']} ticks of one "
+        f"calibration image): `{styles['multiplexed']['icarus']}`; on the bundled digits MLP: `{mlp['icarus']}` "
+        f"({mlp['synthesis']['logic_cells']} logic cells, {mlp['verilog']['memory_bits']['total']} memory bits, "
+        f"worst slack {mlp['synthesis']['sta']['worst_slack_ns']:.2f} ns at {mlp['synthesis']['sta']['clock_mhz']:g} MHz). "
         f"Energy per synaptic operation from the multiplexed synthesis: {tm['cost_model']['energy_synop_pj']:g} pJ "
         f"({tm['cost_model']['activity']}).",
     ]

@@ -53,6 +53,14 @@ class Skip(nn.Module):
         return self.n3(self.out(self.n2(self.fc2(s1) + s0)))
 
 
+class WideSkip(Skip):
+    """Skip with fan-ins over mini's 32 axons (partial sums) and the skip's axon delay, in one network."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.inp, self.fc1, self.fc2, self.out = nn.Linear(48, 40), nn.Linear(40, 16), nn.Linear(16, 40), nn.Linear(40, 4)
+
+
 def dense_snn() -> nn.Module:
     return nn.Sequential(nn.Flatten(), nn.Linear(64, 40), nmc_nn.LIF(beta=0.875), nn.Linear(40, 10), nmc_nn.IF())
 
@@ -128,6 +136,7 @@ def cases() -> dict:
     x = digits_x()
     rng = np.random.default_rng(3)
     skip_x = rng.random((40, 12)).astype(np.float32)
+    wide_x = np.random.default_rng(5).random((40, 48)).astype(np.float32)
     return {
         # several cores, partial sums (64 inputs on 32 axons), multi-hop routes, shift leak
         "dense-snn-mini": (lambda: lowered(seeded(dense_snn), "mini", x), x[:2]),
@@ -139,6 +148,8 @@ def cases() -> dict:
         "dense-snn-multiply-leak": (lambda: lowered(seeded(dense_snn_09), MULTIPLY, x), x[:2]),
         # an axon delay line (the skip) and a membrane decoder (final potentials compared too)
         "skip-tiny-membrane": (lambda: lowered(seeded(Skip), "tiny", skip_x, decoding="membrane"), skip_x[:3]),
+        # partial sums and an axon delay in one network
+        "wide-skip-mini-psum-delay": (lambda: lowered(seeded(WideSkip), "mini", wide_x), wide_x[:2]),
         # hand-written core IR: compare '>', reset by subtraction after a shift leak, a delayed host axon
         "lit-input-compare-gt": (from_lit_input, np.random.default_rng(4).random((3, 2)).astype(np.float32)),
     }
@@ -165,6 +176,8 @@ def test_icarus_reproduces_the_simulator(case, tmp_path):
         assert set(image.a("NRN ", "mult").tolist()) == {1, 26}
     if case == "dense-snn-nops-poisson":
         assert not (image.a("NRN ", "mode") == 1).any()  # no partial-sum units on this chip
+    if case == "wide-skip-mini-psum-delay":
+        assert (image.a("NRN ", "mode") == 1).any() and (image.a("AXON", "delay") > 0).any()
 
 
 MULTIPLEXED = [(case, 1) for case in cases()] + [("dense-snn-nops-poisson", 3), ("skip-tiny-membrane", 3)]
@@ -184,7 +197,7 @@ def test_multiplexed_cores_reproduce_the_simulator_tick_by_tick(case, lanes, tmp
     assert f"PASS: {len(stimulus)} samples x {td.base.total_ticks} ticks" in out, out
     assert f"{td.cycles_per_tick} cycles per tick" in out
     assert "nmc_neuron " not in files[f"{td.top}.v"]  # no per-neuron instances: state lives in memories
-    if case == "skip-tiny-membrane":
+    if case in ("skip-tiny-membrane", "wide-skip-mini-psum-delay"):
         assert any(c.bank_bits for c in td.cores)  # the skip's delayed axon reads a delay bank
     if case == "dense-snn-mini":
         assert any(c.ow > 1 for c in td.cores) and any(c.signed_axons for c in td.cores)  # partial sums carried
