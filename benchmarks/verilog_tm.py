@@ -55,8 +55,15 @@ def one_core(neurons: int, folder: Path) -> dict:
     calib = np.random.default_rng(0).random((16, 256)).astype(np.float32)
     start = time.perf_counter()
     compiled = nmc.compile(
-        model, name=f"core{neurons}", chip=core_chip(neurons, folder), target="verilog", synth=True, encoding="rate",
-        calibration=calib, timesteps=8, verilog_max_synapses=300_000,
+        model,
+        name=f"core{neurons}",
+        chip=core_chip(neurons, folder),
+        target="verilog",
+        synth=True,
+        encoding="rate",
+        calibration=calib,
+        timesteps=8,
+        verilog_max_synapses=300_000,
     )
     v, s = compiled.report["verilog"], compiled.report["synthesis"]
     assert v["cores"] == 1, v["cores"]
@@ -98,7 +105,11 @@ def bundled(model: str, style: str, synth: bool = True) -> dict:
     x = np.load(ROOT / "examples" / "digits_calib.npy")
     start = time.perf_counter()
     compiled = nmc.compile(
-        str(ROOT / "examples" / f"{model}.pt"), chip="tianjic256", target="verilog", synth=synth, calibration=x,
+        str(ROOT / "examples" / f"{model}.pt"),
+        chip="tianjic256",
+        target="verilog",
+        synth=synth,
+        calibration=x,
         verilog_style=style,
     )
     v, s = compiled.report["verilog"], compiled.report.get("synthesis")

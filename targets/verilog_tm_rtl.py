@@ -12,7 +12,6 @@ from nmc.chips.binary import ChipImage
 from nmc.targets.verilog import bits_index, hex_rows
 from nmc.targets.verilog_tm import LIBRARY, TM_MACROS, TM_MEMORIES, TM_PRIMITIVES, TmCore, TmDesign, TmLane, tm_plan
 
-
 # --------------------------------------------------------------------------- RTL
 
 
@@ -108,8 +107,7 @@ def _core_module(td: TmDesign, core: TmCore, files: dict[str, str]) -> list[str]
         f"    input  wire [{core.nw - 1}:0] out_raddr,  // unused bits: lanes of one neuron",
         f"    input  wire [{core.nw - 1}:0] probe_addr,",
         "    // verilator lint_on UNUSEDSIGNAL",
-        f"    output wire [{core.ow - 1}:0] out_rdata,"
-        f"    output wire [{d.vw - 1}:0] probe_v",
+        f"    output wire [{core.ow - 1}:0] out_rdata,    output wire [{d.vw - 1}:0] probe_v",
         ");",
     ]
     for k in range(lanes):
@@ -120,13 +118,15 @@ def _core_module(td: TmDesign, core: TmCore, files: dict[str, str]) -> list[str]
         lb, hi = core.lane_bits, core.nw - 1
         sel = max(1, core.nw - lb)
         out += [
-            f"    // a slot's lane is its high bits; the read data comes a clock after the address",
+            "    // a slot's lane is its high bits; the read data comes a clock after the address",
             f"    reg [{sel - 1}:0] out_lane, probe_lane;",
             f"    always @(posedge clk) begin out_lane <= out_raddr[{hi}:{lb}]; probe_lane <= probe_addr[{hi}:{lb}]; end",
             f"    assign idle = {' && '.join(f'lane{k}_idle' for k in range(lanes))};",
-            "    assign out_rdata = " + "".join(f"(out_lane == {sel}'d{k}) ? lane{k}_out : " for k in range(lanes - 1))
+            "    assign out_rdata = "
+            + "".join(f"(out_lane == {sel}'d{k}) ? lane{k}_out : " for k in range(lanes - 1))
             + f"lane{lanes - 1}_out;",
-            "    assign probe_v = " + "".join(f"(probe_lane == {sel}'d{k}) ? lane{k}_v : " for k in range(lanes - 1))
+            "    assign probe_v = "
+            + "".join(f"(probe_lane == {sel}'d{k}) ? lane{k}_v : " for k in range(lanes - 1))
             + f"lane{lanes - 1}_v;",
         ]
     out += ["endmodule", ""]
@@ -138,10 +138,8 @@ def _top_module(td: TmDesign, files: dict[str, str]) -> list[str]:
     cb, sb, ab, db = td.field_bits
     ew = td.entry_bits
     entries = len(td.deliver)
-    words = [
-        (kind << (ew - 1)) | (src_core << (sb + cb + ab + db)) | (src << (cb + ab + db)) | (dst << (ab + db)) | (axon << db) | delay
-        for kind, src_core, src, dst, axon, delay in td.deliver
-    ]
+    shifts = (ew - 1, sb + cb + ab + db, cb + ab + db, ab + db, db, 0)  # kind, source core, source, core, axon, delay
+    words = [sum(value << at for value, at in zip(entry, shifts, strict=True)) for entry in td.deliver]
     deliver_file = f"{d.top}_deliver.hex"
     files[deliver_file] = _hex(words, ew)
     nw_max = max(c.nw for c in td.cores)
@@ -173,7 +171,7 @@ def _top_module(td: TmDesign, files: dict[str, str]) -> list[str]:
         "    reg va, vb;",
         "    assign ready = (tst == T_IDLE);",
         f"    wire [{ew - 1}:0] entry;",
-        f"    nmc_rom #(.W({ew}), .D({max(1, entries)}), .AW({ecw}), .INIT(\"{deliver_file}\")) deliver_table "
+        f'    nmc_rom #(.W({ew}), .D({max(1, entries)}), .AW({ecw}), .INIT("{deliver_file}")) deliver_table '
         "(.clk(clk), .raddr(e), .rdata(entry));",
         "    // entry: {host 0 / neuron 1, source core, source index, destination core, axon, delay}",
         f"    wire e_kind = entry[{ew - 1}];",
@@ -191,7 +189,7 @@ def _top_module(td: TmDesign, files: dict[str, str]) -> list[str]:
         "    // verilator lint_on WIDTH",
         "    // probe table: {membrane?, core, slot} per probe address (outputs, then decoded membranes)",
         f"    wire [{1 + cb + nw_max - 1}:0] probe_entry;",
-        f"    nmc_rom #(.W({1 + cb + nw_max}), .D({max(1, len(td.probes))}), .AW({pb}), .INIT(\"{probe_file}\")) probe_table "
+        f'    nmc_rom #(.W({1 + cb + nw_max}), .D({max(1, len(td.probes))}), .AW({pb}), .INIT("{probe_file}")) probe_table '
         "(.clk(clk), .raddr(probe_addr), .rdata(probe_entry));",
         f"    wire probe_kind = probe_entry[{cb + nw_max}];",
         f"    wire [{cb - 1}:0] probe_core = probe_entry[{cb + nw_max - 1}:{nw_max}];",
@@ -245,10 +243,7 @@ def _top_module(td: TmDesign, files: dict[str, str]) -> list[str]:
         "        value = host_value;",
         "        if (b_kind) begin",
         "            case (b_src_core)",
-        *[
-            f"                {cb}'d{c.index}: value = {_extend(f'core{c.index}_out', c.ow, td.dxw, c.ow > 1)};"
-            for c in td.cores
-        ],
+        *[f"                {cb}'d{c.index}: value = {_extend(f'core{c.index}_out', c.ow, td.dxw, c.ow > 1)};" for c in td.cores],
         f"                default: value = {td.dxw}'d0;",
         "            endcase",
         "        end",
@@ -305,7 +300,7 @@ def _top_module(td: TmDesign, files: dict[str, str]) -> list[str]:
         "            endcase",
         "        end",
         "    end",
-            "endmodule",
+        "endmodule",
         "",
     ]
     return out

@@ -177,7 +177,8 @@ def test_icarus_reproduces_the_simulator(case, tmp_path):
     if case == "dense-snn-nops-poisson":
         assert not (image.a("NRN ", "mode") == 1).any()  # no partial-sum units on this chip
     if case == "wide-skip-mini-psum-delay":
-        assert (image.a("NRN ", "mode") == 1).any() and (image.a("AXON", "delay") > 0).any()
+        assert (image.a("NRN ", "mode") == 1).any()
+        assert (image.a("AXON", "delay") > 0).any()
 
 
 MULTIPLEXED = [(case, 1) for case in cases()] + [("dense-snn-nops-poisson", 3), ("skip-tiny-membrane", 3)]
@@ -200,7 +201,8 @@ def test_multiplexed_cores_reproduce_the_simulator_tick_by_tick(case, lanes, tmp
     if case in ("skip-tiny-membrane", "wide-skip-mini-psum-delay"):
         assert any(c.bank_bits for c in td.cores)  # the skip's delayed axon reads a delay bank
     if case == "dense-snn-mini":
-        assert any(c.ow > 1 for c in td.cores) and any(c.signed_axons for c in td.cores)  # partial sums carried
+        assert any(c.ow > 1 for c in td.cores)
+        assert any(c.signed_axons for c in td.cores)
     if lanes == 3:
         assert max(len(c.lanes) for c in td.cores) >= 2  # a power-of-two split: 2 or 3 lanes
         _, one_lane = tm_verilog_files(image, None)
@@ -218,7 +220,8 @@ def test_a_wrong_synapse_weight_in_a_multiplexed_core_is_caught(tmp_path):
     files[memfile] = "".join(f"{int(w, 16) ^ mask:0{len(w)}x}\n" for w in files[memfile].split())
     write(files, tmp_path)
     out = icarus(tmp_path)
-    assert "FAIL: sample 0 tick " in out and "(chip neuron " in out, out
+    assert "FAIL: sample 0 tick " in out, out
+    assert "(chip neuron " in out
     assert "PASS" not in out
 
 
@@ -266,7 +269,8 @@ def test_multiplexed_rtl_is_verilator_lint_clean(case, tmp_path):
     lint = subprocess.run(
         ["verilator", "--lint-only", "-Wall", "--top-module", td.top, *sources], cwd=tmp_path, capture_output=True, text=True
     )
-    assert lint.returncode == 0 and "%Warning" not in lint.stderr, lint.stderr
+    assert lint.returncode == 0, lint.stderr
+    assert "%Warning" not in lint.stderr, lint.stderr
 
 
 def test_synthesis_reports_cells_transistors_and_osu018_area(tmp_path):
@@ -348,7 +352,9 @@ def test_nmc_compile_target_verilog_on_the_bundled_example(tmp_path):
     assert {"digits_mlp.v", "nmc_tm_primitives.v", "nmc_tm_memories.v", "tb_digits_mlp.v", "report.json"} <= set(names)
     report = json.loads((out / "report.json").read_text())
     v = report["verilog"]
-    assert v["style"] == "multiplexed" and v["neurons"] == 138 and v["cores"] == 1
+    assert v["style"] == "multiplexed"
+    assert v["neurons"] == 138
+    assert v["cores"] == 1
     # one word per synapse: the core's 64 input + 128 hidden axons need 8 index bits, plus an 8-bit weight
     assert v["memory_bits"]["synapses"] == v["synapse_memory_words"] * (8 + 8)
     assert v["testbench_ticks"] == 4
@@ -360,15 +366,18 @@ def test_per_neuron_style_and_sram_macros_on_request(tmp_path):
     run = run_cli(*args, "--verilog-style", "per-neuron", "-o", str(tmp_path / "pn"), cwd=tmp_path)
     assert run.returncode == 0, run.stderr
     report = json.loads((tmp_path / "pn" / "report.json").read_text())
-    assert report["verilog"]["style"] == "per-neuron" and report["verilog"]["neuron_instances"] == 138
+    assert report["verilog"]["style"] == "per-neuron"
+    assert report["verilog"]["neuron_instances"] == 138
     assert (tmp_path / "pn" / "nmc_primitives.v").exists()
     run = run_cli(*args, "--verilog-memories", "macros", "-o", str(tmp_path / "m"), cwd=tmp_path)
     assert run.returncode == 0, run.stderr
     macros = (tmp_path / "m" / "nmc_tm_macros.v").read_text()
-    assert macros.count("(* blackbox *)") == 2 and not (tmp_path / "m" / "nmc_tm_memories.v").exists()
+    assert macros.count("(* blackbox *)") == 2
+    assert not (tmp_path / "m" / "nmc_tm_memories.v").exists()
     bad = [*args, "--verilog-style", "per-neuron", "--verilog-memories", "macros", "-o", str(tmp_path / "x")]
     run = run_cli(*bad, cwd=tmp_path)
-    assert run.returncode == 1 and "--verilog-memories writes the memories of --verilog-style multiplexed" in run.stderr
+    assert run.returncode == 1
+    assert "--verilog-memories writes the memories of --verilog-style multiplexed" in run.stderr
     assert not (tmp_path / "x").exists()
 
 
@@ -401,6 +410,9 @@ def test_same_network_gives_identical_rtl():
     a, _ = verilog_files(ia, traced(ia, x[:1]))
     b, _ = verilog_files(ib, traced(ib, x[:1]))
     assert a == b
+    ta, _ = tm_verilog_files(ia, traced(ia, x[:1]), lanes=2)
+    tb, _ = tm_verilog_files(ib, traced(ib, x[:1]), lanes=2)
+    assert ta == tb
 
 
 def test_a_design_that_misses_its_clock_is_told_what_it_meets():
