@@ -143,7 +143,18 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "output_spikes": Key("int", 1, 1, 255, help="largest spike count of a readout neuron per tick"),
     },
 }
-OPTIONAL_SECTIONS = ("tnn_column", "xylo")  # absent from a chip file: the chip has no such core kind
+# Optional: a board of identical chips (docs/boards.md). The mesh is then the board's grid of cores (every
+# chip's mesh side by side); mapping, binary and simulator see one system, the board section where chips meet.
+SCHEMA["board"] = {
+    "chips_x": Key("int", 2, 1, 256, help="chips across the board's 2-D grid"),
+    "chips_y": Key("int", 2, 1, 256, help="chips down the board's 2-D grid"),
+    "link_latency_cycles": Key(
+        "int", 100, 0, 1 << 24, help="clock cycles a packet takes over one chip-to-chip link (the tick waits for it)"
+    ),
+    "link_energy_pj": Key("float", 100.0, 0, 1e9, help="energy per packet per chip-to-chip hop"),
+    "link_bandwidth": Key("int", 256, 1, 1 << 30, help="packets per chip-to-chip link per tick, each direction"),
+}
+OPTIONAL_SECTIONS = ("tnn_column", "xylo", "board")  # absent from a chip file: the chip has no such part
 
 
 @dataclass(frozen=True)
@@ -159,6 +170,7 @@ class Chip:
     source: str = field(default="", compare=False)
     tnn_column: dict[str, Any] | None = field(default=None, hash=False)  # the TNN column core kind, if the chip has it
     xylo: dict[str, Any] | None = field(default=None, hash=False)  # a Xylo core (--target xylo), if the chip is one
+    board: dict[str, Any] | None = field(default=None, hash=False)  # a board of chips, if the description is one
     digest: str = field(default="", init=False)  # sha256 of canonical_text(), set on construction
 
     def __post_init__(self) -> None:
@@ -168,6 +180,23 @@ class Chip:
     @property
     def cores(self) -> int:
         return self.mesh[0] * self.mesh[1]
+
+    @property
+    def chips(self) -> int:
+        """Chips of a board (1 for a single chip)."""
+        return self.board["chips_x"] * self.board["chips_y"] if self.board else 1
+
+    @property
+    def chip_mesh(self) -> tuple[int, int]:
+        """Cores of one chip across and down: the mesh, or a board's mesh divided by its chip grid."""
+        if not self.board:
+            return self.mesh
+        return self.mesh[0] // self.board["chips_x"], self.mesh[1] // self.board["chips_y"]
+
+    def chip_of(self, x: Any, y: Any) -> Any:
+        """The chip (row-major on the board's grid) holding the core at mesh position (x, y); 0 off a board."""
+        w, h = self.chip_mesh
+        return (y // h) * (self.board["chips_x"] if self.board else 1) + x // w
 
     @property
     def weight_range(self) -> tuple[int, int]:
@@ -210,6 +239,7 @@ class Chip:
             "cost": self.cost,
             **({"tnn_column": _jsonable(self.tnn_column)} if self.tnn_column is not None else {}),
             **({"xylo": _jsonable(self.xylo)} if self.xylo is not None else {}),
+            **({"board": dict(self.board)} if self.board is not None else {}),
             "digest": self.digest,
         }
 
@@ -291,8 +321,17 @@ def parse_chip(text: str, filename: str = "<chip>") -> Chip:
     _check_widths(core, lambda key, message: err(where.get(f"core.{key}") or name_tok, message))
     tnn = full["tnn_column"] if "tnn_column" in seen else None
     xylo = full["xylo"] if "xylo" in seen else None
+    board = full["board"] if "board" in seen else None
+    if board is not None:
+        for axis, side in (("chips_x", mesh[0]), ("chips_y", mesh[1])):
+            if side % board[axis]:
+                raise err(
+                    where.get(f"board.{axis}") or name_tok,
+                    f"board.{axis} {board[axis]} does not divide the mesh's {side} cores: the mesh is the board's cores, "
+                    f"every chip's mesh side by side",
+                )
     chip = Chip(_unquote(str(name_tok)), mesh, core, full["router"], full["timing"], full["cost"], filename, tnn_column=tnn,
-                xylo=xylo)  # fmt: skip
+                xylo=xylo, board=board)  # fmt: skip
     return chip
 
 
@@ -365,6 +404,16 @@ DEFAULT_CHIP = "tianjic256"
 def preset_names() -> list[str]:
     """The presets shipped as package data of nmc.chips (they survive a plain `pip install .`)."""
     return sorted(p.name[: -len(".chip")] for p in resources.files("nmc.chips").iterdir() if p.name.endswith(".chip"))
+
+
+def smallest_board(chip: Chip, cores: int) -> str | None:
+    """The preset board with the fewest cores, at least `cores`, made of chips with `chip`'s cores; None if none is."""
+    boards = []
+    for name in preset_names():
+        other = load_preset(name)
+        if other.board is not None and other.core == chip.core and other.cores >= cores:
+            boards.append((other.cores, name))
+    return min(boards)[1] if boards else None
 
 
 @cache

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -49,7 +50,13 @@ def load(path: str | Path) -> Loaded:
 
 
 def binary_in(path: Path) -> Path:
-    """`path`, or the one chip binary (.nmc) in the folder `path` (the folder nmc-compile wrote)."""
+    """`path`, the one chip binary (.nmc) in the folder `path` (the folder nmc-compile wrote), or the image a board
+    manifest (`<model>.board.json`, docs/boards.md) names."""
+    if path.name.endswith(".board.json") and path.is_file():
+        try:
+            return path.parent / json.loads(path.read_text())["image"]
+        except (ValueError, KeyError, TypeError):
+            raise InputRejected(f"{path}: not a board manifest (no 'image' naming the board's binary)") from None
     if not path.is_dir():
         return path
     found = sorted(path.glob("*.nmc"))

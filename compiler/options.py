@@ -35,6 +35,12 @@ class CompileOptions:
     """Options of a compilation (see `nmc-compile --help`); every field has a default."""
 
     chip: Any = _opt(None, "chip preset name or .chip file (default: tianjic256); the API also takes a parsed Chip")
+    board: str | None = _opt(
+        None,
+        "a board of chips to map across: a board preset (tianjic256x4, tianjic256x16) or a .chip file with a board "
+        "section (docs/boards.md); instead of --chip",
+        metavar="FILE|PRESET",
+    )
     target: str = _opt(
         "chip",
         "chip: the configuration binary OUTDIR/<model>.nmc; mlir: IR of the lowest level; verilog: structural RTL "

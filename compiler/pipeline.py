@@ -24,6 +24,7 @@ from nmc.dialects.map_layout import assignment, core_loads, net_view
 from nmc.driver import print_ir
 from nmc.errors import NmcError
 from nmc.passes import get_all_passes
+from nmc.passes.board import board_report
 from nmc.passes.check_constraints import report, violations
 from nmc.passes.crossbar_partition import lower_bound
 from nmc.passes.decompose_fan_in import DecomposeFanInPass
@@ -298,7 +299,7 @@ def mapping_section(module: ModuleOp, chip: Chip, rate_weighted: bool, partition
         "axons": round(float(axons.mean() / c["axons"]), 4),
         "synapses": round(float(synapses.mean() / c["synapse_memory"]), 4),
     }
-    return {
+    section: MappingSection = {
         "cores_used": n_cores,
         "mesh": list(chip.mesh),
         "utilisation": utilisation,
@@ -311,6 +312,9 @@ def mapping_section(module: ModuleOp, chip: Chip, rate_weighted: bool, partition
         "placement": placement,
         "lower_bound": bound_report(view, chip, n_cores, utilisation),
     }
+    if chip.board:
+        section["board"] = board_report(net, chip, section["lower_bound"]["cores"])
+    return section
 
 
 def bound_report(view, chip, n_cores: int, utilisation: dict[str, float]) -> dict:

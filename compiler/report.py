@@ -7,7 +7,7 @@ byte-identical for the same input. docs/ and the CLI summary read the same names
 
 from __future__ import annotations
 
-from typing import Any, TypedDict
+from typing import Any, NotRequired, TypedDict
 
 
 class SnnSection(TypedDict):
@@ -95,6 +95,7 @@ class MappingSection(TypedDict):
     partition: str
     placement: str
     lower_bound: LowerBound
+    board: NotRequired[dict[str, Any]]  # a board of chips: chips used, chip-to-chip link loads (passes/board.py)
 
 
 class BinarySection(TypedDict):

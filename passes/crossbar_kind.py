@@ -23,6 +23,7 @@ from nmc.dialects import core, snn
 from nmc.dialects import map as map_d
 from nmc.dialects.ir_arrays import from_numpy, to_numpy
 from nmc.dialects.map_layout import assignment, axon_table, group_rates, net_view, remote_destinations, traffic_pairs
+from nmc.passes.board import check_bandwidth, chip_link_loads, inter_chip_packets
 from nmc.passes.crossbar_lowering import lower_networks
 from nmc.passes.crossbar_partition import partition_network
 from nmc.passes.placement import link_loads, symmetric_traffic
@@ -37,6 +38,8 @@ class RouteStats:
     links: int
     sources: np.ndarray  # remote (source, destination core) pairs, sorted by source then core
     dests: np.ndarray
+    chip_links: dict[str, np.ndarray] | None = None  # on a board: packets per tick of every chip-to-chip link
+    inter_chip: float = 0.0  # on a board: packets per tick summed over chip-to-chip links
 
 
 def route_stats(net, chip: Chip, rates: np.ndarray | None = None) -> RouteStats:
@@ -50,10 +53,14 @@ def route_stats(net, chip: Chip, rates: np.ndarray | None = None) -> RouteStats:
     hops = np.abs(x[home] - x[dst]) + np.abs(y[home] - y[dst])
     loads = link_loads(x[home], y[home], x[dst], y[dst], w, *chip.mesh)
     total = float(w.sum())
-    return RouteStats(
+    stats = RouteStats(
         entries, total, float((w * hops).sum() / total) if total else 0.0, float(loads.max(initial=0)), int((loads > 0).sum()),
         src, dst,
     )  # fmt: skip
+    if chip.board:
+        stats.chip_links = chip_link_loads(x[home], y[home], x[dst], y[dst], w, chip)
+        stats.inter_chip = inter_chip_packets(x[home], y[home], x[dst], y[dst], w, chip)
+    return stats
 
 
 def traffic_matrix(net: core.NetworkOp, n_cores: int) -> Any:
@@ -109,6 +116,8 @@ class CrossbarMapping:
                 f"core {worst} needs {int(stats.entries[worst])} routing-table entries, chip '{chip.name}' has "
                 f"{limit} (router.table_entries): use fewer neurons per core or a chip with larger tables"
             )
+        if stats.chip_links is not None:
+            check_bandwidth(stats.chip_links, chip)
         for old in [o for o in net.body.block.ops if isinstance(o, map_d.RoutesOp)]:
             old.detach()
             old.erase()

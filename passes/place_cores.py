@@ -7,7 +7,9 @@ Manhattan distances (XY routing). `sequential` lays cores along a
 serpentine in index order (the baseline). `anneal` (default) starts from that
 serpentine and improves it by seeded simulated annealing over swaps of two
 positions (occupied or free), keeping the best placement seen, so it never
-ends worse than its start: deterministic for a given seed.
+ends worse than its start: deterministic for a given seed. On a board (a chip description with a
+`board` section) `anneal` places in two levels: cores into chips, fewest packets between chips first,
+then cores within each chip (passes/board.py).
 """
 
 from __future__ import annotations
@@ -19,7 +21,9 @@ from xdsl.context import Context
 from xdsl.dialects.builtin import ModuleOp
 from xdsl.passes import ModulePass
 
+from nmc.chips.description import smallest_board
 from nmc.chips.errors import NmcError
+from nmc.passes.board import board_placement
 from nmc.passes.kind_mapping import lowered_networks
 from nmc.passes.placement import anneal, serpentine, symmetric_traffic
 
@@ -41,13 +45,18 @@ class PlaceCoresPass(ModulePass):
             n_cores, src, dst, w = facet.core_traffic(net)
             width, height = chip.mesh
             if n_cores > width * height:
+                board = smallest_board(chip, n_cores)
+                fix = f"the board '{board}' (--board {board}) or " if board else ""
                 raise NmcError(
                     f"the network needs {n_cores} cores, chip '{chip.name}' has {width * height} ({width}x{height} mesh): "
-                    "use a chip with a larger mesh"
+                    f"use {fix}a chip with a larger mesh"
                 )
             slots_xy = serpentine(width, height)
+            sym = symmetric_traffic(n_cores, src, dst, w)
             if self.strategy == "sequential":
-                where = np.arange(n_cores)
+                xy = slots_xy[np.arange(n_cores)]
+            elif chip.board:  # chips first, then cores within each chip (passes/board.py)
+                xy = board_placement(sym, chip, n_cores, self.iterations, self.seed)
             else:
-                where = anneal(symmetric_traffic(n_cores, src, dst, w), slots_xy, n_cores, self.iterations, self.seed)
-            facet.place(net, slots_xy[where], self.strategy)
+                xy = slots_xy[anneal(sym, slots_xy, n_cores, self.iterations, self.seed)]
+            facet.place(net, xy, self.strategy)

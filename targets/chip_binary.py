@@ -169,6 +169,8 @@ def build_image(module: Any) -> ChipImage:
         "inputs": inputs,
         "outputs": outputs,
     }
+    if chip.board:  # one image of the whole board: its mesh is every chip's side by side (docs/boards.md)
+        meta["board"] = {**chip.board, "chip_mesh": list(chip.chip_mesh)}
     arrays = {
         "CORE": {"x": to_numpy(mesh.x).astype(np.int32), "y": to_numpy(mesh.y).astype(np.int32)},
         "NRN ": nrn,

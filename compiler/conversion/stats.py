@@ -7,7 +7,7 @@ import math
 from xdsl.dialects.builtin import ModuleOp
 
 from nmc.chips import load_chip
-from nmc.chips.description import preset_names
+from nmc.chips.description import preset_names, smallest_board
 from nmc.dialects import snn
 from nmc.errors import NmcError
 from nmc.report import SnnSection
@@ -53,11 +53,15 @@ def check_capacity(stats: SnnSection, chip) -> None:
         name
         for name in preset_names()
         if load_chip(name).xylo is None  # a Xylo core has its own target
+        and load_chip(name).board is None  # boards are named on their own below
         and cores_lower_bound(stats, load_chip(name))[0] <= load_chip(name).cores
     ]
     side = math.isqrt(need - 1) + 1
     instead = f"a preset that has room: {', '.join(fits)}; or " if fits else ""
+    board = smallest_board(chip, need)
+    on_board = f"the board '{board}' of {load_chip(board).chips} such chips (--board {board}); or " if board else ""
     raise NmcError(
         f"the network needs at least {need} cores ({why}), chip '{chip.name}' has {chip.cores} "
-        f"({chip.mesh[0]}x{chip.mesh[1]} mesh): use {instead}a copy of the chip file with 'mesh {side} x {side}' or larger"
+        f"({chip.mesh[0]}x{chip.mesh[1]} mesh): use {on_board}{instead}a copy of the chip file with 'mesh {side} x {side}' "
+        "or larger"
     )

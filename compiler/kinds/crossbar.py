@@ -9,6 +9,7 @@ simulator; Verilog with its testbench; NIR export.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,7 @@ from nmc.runtime.xylo_sim import run_config
 from nmc.targets.nir_export import nir_graph
 from nmc.targets.synth import synthesize
 from nmc.targets.verilog import PRIMITIVES, check_size, verilog_files
+from nmc.targets.verilog_board import board_verilog_files
 from nmc.targets.verilog_tm import SRAM_MODELS, TM_PRIMITIVES, cost_from_synthesis, sram_models_source
 from nmc.targets.verilog_tm_rtl import tm_verilog_files
 from nmc.targets.xylo_config import xylo_config
@@ -262,11 +264,44 @@ def _check_agreement(report: Report, allowed: bool) -> None:
     )
 
 
+def board_manifest(image, chip, stem: str, board: dict) -> str:
+    """`<model>.board.json`: the board's chips, which cores of the one multi-chip image each holds, its links."""
+    x, y = image.a("CORE", "x").astype(np.int64), image.a("CORE", "y").astype(np.int64)
+    chip_of = chip.chip_of(x, y)
+    per_core_neurons = np.bincount(image.a("NRN ", "core"), minlength=x.size)
+    per_core_synapses = np.diff(image.a("SYN ", "offsets"))
+    chips = []
+    for k in range(chip.chips):
+        cores = np.flatnonzero(chip_of == k)
+        chips.append({
+            "chip": k,
+            "position": [k % chip.board["chips_x"], k // chip.board["chips_x"]],
+            "cores": cores.tolist(),
+            "neurons": int(per_core_neurons[cores].sum()),
+            "synapses": int(per_core_synapses[cores].sum()),
+        })  # fmt: skip
+    manifest = {
+        "format": "nmc board manifest 1",
+        "board": chip.name,
+        "image": f"{stem}.nmc",
+        "grid": board["grid"],
+        "chip_mesh": board["chip_mesh"],
+        "link_latency_cycles": chip.board["link_latency_cycles"],
+        "link_energy_pj": chip.board["link_energy_pj"],
+        "link_bandwidth": chip.board["link_bandwidth"],
+        "chips": chips,
+        "links": board["links"],
+    }
+    return json.dumps(manifest, indent=2, sort_keys=True) + "\n"
+
+
 def _chip_outputs(module, snn_module, chip, report: dict, stem: str, stimulus, plot: bool, progress, image, data) -> dict:
     """The binary's measured costs (simulated on the calibration data), and plots."""
 
     report["neurobench"] = neurobench_static(snn_module, image, chip)
     files: dict = {}
+    if chip.board:
+        files[f"{stem}.board.json"] = board_manifest(image, chip, stem, report["mapping"]["board"])
     if stimulus is None:
         if plot:
             report["notes_plot"] = "--plot needs --calibration data to simulate"
@@ -311,7 +346,20 @@ def _verilog_outputs(
     rtl_style, memories, lanes = style
     check_size(image, **limits, style=rtl_style)  # before simulating a design too large
     trace = Simulator(image).run(stimulus, trace=True).trace
-    if rtl_style == "multiplexed":
+    if "board" in image.meta:  # per-chip modules and a board top (docs/boards.md), per-neuron cores
+        if memories != "arrays":
+            raise NmcError("--verilog-memories: a board's RTL is in the per-neuron style, which has no memories to emit")
+        files, design, chips = board_verilog_files(image, trace, **limits)
+        cycles = design.cycles_per_tick
+        detail = {
+            "style": "per-neuron",
+            "neuron_instances": int(image.a("NRN ", "core").size),
+            "board_chips": {str(k): v for k, v in chips.items()},
+            "note": "a board's RTL: one module per chip, a board top connecting them; per-neuron cores",
+        }
+        rtl_style = "per-neuron"
+        rtl = [PRIMITIVES, f"{design.top}.v"]
+    elif rtl_style == "multiplexed":
         files, td = tm_verilog_files(image, trace, memories=memories, lanes=lanes)
         design = td.base
         cycles = td.cycles_per_tick

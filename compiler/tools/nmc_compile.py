@@ -255,6 +255,16 @@ def _summary(report: dict, path: Path) -> str:
             f"  map:  {mapping['cores_used']} core{'' if one else 's'} of {mapping['mesh'][0]}x{mapping['mesh'][1]} "
             f"(utilisation: neurons {u['neurons']:.0%}, axons {u['axons']:.0%}, synapses {u['synapses']:.0%}), {traffic}"
         )
+        board = mapping.get("board")
+        if board:
+            fewer = f", {board['reduction']:g}x fewer than placed ignoring chips" if board["reduction"] else ""
+            lines.append(
+                f"  board: {board['chips_used']} of {board['chips']} chips ({board['grid'][0]}x{board['grid'][1]}, lower bound "
+                f"{board['chips_lower_bound']}); {board['inter_chip_packets_per_tick']:g} packets per tick between chips"
+                f"{fewer} ({board['inter_chip_packets_ignoring_chips']:g}); busiest chip-to-chip link "
+                f"{board['peak_link_load']:g} of {board['link_bandwidth']} per tick; chip hops add "
+                f"{board['tick_extra_cycles']} cycles per tick"
+            )
         lb = mapping.get("lower_bound")
         if lb and mapping["cores_used"] > lb["cores"]:  # (at the bound there is nothing to explain)
             lines.append(
