@@ -40,7 +40,10 @@ def dynamic_report(run: Any, samples: int, image: Any, chip: Chip, mapping: Mapp
     """Energy, latency and activity per inference from a simulator run on `samples` inputs."""
     ticks = image.meta["ticks"]
     latency = max((o["latency"] for o in image.meta["outputs"]), default=0)
-    seconds = (ticks + latency) * chip.tick_seconds
+    board = mapping.get("board")
+    # on a board a tick also waits for its longest chip-to-chip path (docs/boards.md)
+    tick_s = chip.tick_seconds + (board["tick_extra_cycles"] / (chip.timing["clock_mhz"] * 1e6) if board else 0.0)
+    seconds = (ticks + latency) * tick_s
     cost = chip.cost
     events = run.synaptic_events / samples
     updates = run.neuron_updates / samples
@@ -54,6 +57,9 @@ def dynamic_report(run: Any, samples: int, image: Any, chip: Chip, mapping: Mapp
         + packets * hops * cost["energy_hop_pj"]
     )  # fmt: skip
     static_pj = cost["static_power_mw_per_core"] * 1e-3 * mapping["cores_used"] * seconds * 1e12
+    # chip-to-chip packets: the mapping's profiled packets per tick over the inference's ticks
+    links_pj = board["link_energy_pj_per_tick"] * (ticks + latency) if board else 0.0
+    dynamic_pj += links_pj
     spiking = image.arrays["NRN "]["mode"] == 0
     activity = float(run.spikes[:, :, spiking].mean()) if run.spikes is not None and spiking.any() else 0.0
     return {
@@ -67,6 +73,7 @@ def dynamic_report(run: Any, samples: int, image: Any, chip: Chip, mapping: Mapp
             "spikes": round(spikes * cost["energy_spike_pj"] * 1e-6, 6),
             "routing": round(packets * hops * cost["energy_hop_pj"] * 1e-6, 6),
             "static": round(static_pj * 1e-6, 6),
+            **({"chip_links": round(links_pj * 1e-6, 6)} if board else {}),
         },
         "events_per_inference": {
             "synaptic_events": round(events, 4),
