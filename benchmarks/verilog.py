@@ -79,7 +79,7 @@ def main() -> None:
         "## Verilog: RTL size, synthesis and area (benchmarks/verilog.py)",
         "",
         f"Random single-layer SNNs (I inputs → O IF neurons, rate-coded input) on `{CHIP}` (one core, 4-bit weights), "
-        "emitted with `--target verilog` and synthesized by Yosys (`synth -flatten`, then `dfflibmap`/`abc` onto the OSU "
+        "emitted with `--target verilog --verilog-style per-neuron` and synthesized by Yosys (`synth -flatten`, then `dfflibmap`/`abc` onto the OSU "
         "0.18 µm cells of Debian's qflow-tech-osu018). RTL lines = the generated top and core modules plus the primitive "
         f"library. Area forecast: least-squares line of area against synapse count fitted on the {len(rows) - HELD_OUT} "
         f"smaller sizes, checked on the {HELD_OUT} largest (held out). Machine: {machine()}.",

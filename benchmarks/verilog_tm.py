@@ -184,7 +184,8 @@ def main() -> None:
         f"Energy per synaptic operation from the multiplexed synthesis: {tm['cost_model']['energy_synop_pj']:g} pJ "
         f"({tm['cost_model']['activity']}).",
     ]
-    write_section("verilog-multiplexed", "Verilog: time-multiplexed cores (benchmarks/verilog_tm.py)", "\n".join(lines))
+    print("\n".join(lines))
+    write_section("verilog-multiplexed", "## Verilog: time-multiplexed cores (benchmarks/verilog_tm.py)\n\n" + "\n".join(lines))
 
 
 if __name__ == "__main__":

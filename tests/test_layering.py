@@ -347,7 +347,7 @@ def test_unknown_option_is_one_clear_error():
     import nmc
     from nmc.errors import NmcError
 
-    with pytest.raises(NmcError, match=r"unknown option\(s\) timestep \(known: chip, target"):
+    with pytest.raises(NmcError, match=r"unknown option\(s\) timestep \(known: chip, board, target"):
         nmc.compile(EXAMPLES / "digits_mlp.pt", timestep=3)
 
 
