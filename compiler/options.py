@@ -12,7 +12,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-from nmc.chips.description import preset_names
+from nmc.chips.description import board_preset_names, preset_names
 from nmc.errors import NmcError
 
 DEFAULT_TICKS = 64
@@ -37,8 +37,7 @@ class CompileOptions:
     chip: Any = _opt(None, "chip preset name or .chip file (default: tianjic256); the API also takes a parsed Chip")
     board: str | None = _opt(
         None,
-        "a board of chips to map across: a board preset (tianjic256x4, tianjic256x16) or a .chip file with a board "
-        "section (docs/boards.md); instead of --chip",
+        "a board of chips to map across, instead of --chip: a board preset or a .chip file with a board section (docs/boards.md)",
         metavar="FILE|PRESET",
     )
     target: str = _opt(
@@ -241,8 +240,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         meta = f.metadata
         flag = "--" + f.name.replace("_", "-")
         help_text = meta["help"] + ("" if f.default in (None, False, True, ()) else f" (default: {f.default})")
+        if f.name == "board":
+            help_text += f"; presets: {', '.join(board_preset_names())}"
         if f.name == "chip":
-            help_text += f"; presets: {', '.join(preset_names())}"
+            boards = set(board_preset_names())
+            help_text += f"; presets: {', '.join(n for n in preset_names() if n not in boards)}"
         help_text = help_text.replace("%", "%%")  # argparse %-formats help strings ("90 %" would crash --help)
         kind = meta["kind"]
         if kind == "flag":

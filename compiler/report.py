@@ -7,7 +7,7 @@ byte-identical for the same input. docs/ and the CLI summary read the same names
 
 from __future__ import annotations
 
-from typing import Any, NotRequired, TypedDict
+from typing import Any, TypedDict
 
 
 class SnnSection(TypedDict):
@@ -83,7 +83,7 @@ class LowerBound(TypedDict):
     why: str
 
 
-class MappingSection(TypedDict):
+class _MappingRequired(TypedDict):
     cores_used: int
     mesh: list[int]
     utilisation: Utilisation
@@ -95,7 +95,10 @@ class MappingSection(TypedDict):
     partition: str
     placement: str
     lower_bound: LowerBound
-    board: NotRequired[dict[str, Any]]  # a board of chips: chips used, chip-to-chip link loads (passes/board.py)
+
+
+class MappingSection(_MappingRequired, total=False):
+    board: dict[str, Any]  # a board of chips: chips used, chip-to-chip link loads (passes/board.py)
 
 
 class BinarySection(TypedDict):

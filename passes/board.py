@@ -19,6 +19,9 @@ import numpy as np
 
 from nmc.chips.description import Chip
 from nmc.chips.errors import NmcError
+from nmc.dialects import map as map_d
+from nmc.dialects.ir_arrays import to_numpy
+from nmc.dialects.map_layout import assignment, group_rates, net_view, traffic_pairs
 from nmc.passes.placement import anneal, link_loads, serpentine, symmetric_traffic
 
 
@@ -191,10 +194,6 @@ def board_report(net, chip: Chip, lower_bound_cores: int, iterations: int = 2000
     """report.json's `mapping.board`: chips used and their lower bound, every chip-to-chip link's load against the
     board's bandwidth, and the packets crossing chips beside those of a placement that ignores chip boundaries
     (place-cores' single-mesh annealing on the same cores), computed here in the same run."""
-    from nmc.dialects import map as map_d
-    from nmc.dialects.ir_arrays import to_numpy
-    from nmc.dialects.map_layout import assignment, group_rates, net_view, traffic_pairs
-
     view = net_view(net)
     cores, _ = assignment(net, view)
     n_cores = int(cores.max(initial=-1)) + 1

@@ -99,11 +99,13 @@ def test_board_and_chip_options_are_checked():
 def test_a_two_chip_board_passes_its_board_level_testbench(tmp_path):
     need("iverilog")
     x = digits_x()
-    compiled = nmc.compile(seeded(dense_snn), board=str(BOARD2), calibration=x, name="two", target="verilog", tb_samples=2)
+    compiled = nmc.compile(
+        seeded(dense_snn), board=str(BOARD2), calibration=x, name="two", target="verilog", tb_samples=2, timesteps=12
+    )
     rtl = compiled.files["two.v"]
     assert "module two_chip0 (" in rtl
     assert "module two_chip1 (" in rtl
     assert "// chip-to-chip" in rtl  # a route between the chips, at board level
     write({k: v for k, v in compiled.files.items() if isinstance(v, str)}, tmp_path)
     out = icarus(tmp_path)
-    assert "PASS: 2 samples x" in out, out
+    assert "PASS: 2 samples x 15 ticks" in out, out
