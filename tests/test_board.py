@@ -51,9 +51,15 @@ def test_a_network_too_large_for_one_chip_is_told_the_smallest_board():
         check_capacity(stats, chip)
 
 
-def test_two_level_mapping_crosses_chips_less_and_runs_like_one_large_mesh(tmp_path):
+@pytest.fixture(scope="module")
+def two_chips():
+    """dense_snn compiled for the two-chip board (10 cores, 6 per chip)."""
+    return nmc.compile(seeded(dense_snn), board=str(BOARD2), calibration=digits_x(), name="two")
+
+
+def test_two_level_mapping_crosses_chips_less_and_runs_like_one_large_mesh(two_chips, tmp_path):
     x = digits_x()
-    board = nmc.compile(seeded(dense_snn), board=str(BOARD2), calibration=x, name="two")
+    board = two_chips
     flat = nmc.compile(seeded(dense_snn), chip=one_chip_like(BOARD2, tmp_path), calibration=x, name="two")
     b = board.report["mapping"]["board"]
     assert b["chips_used"] == 2  # 10 cores, 6 per chip
