@@ -133,7 +133,47 @@ def _core_module(td: TmDesign, core: TmCore, files: dict[str, str]) -> list[str]
     return out
 
 
-def _top_module(td: TmDesign, files: dict[str, str]) -> list[str]:
+def _core_instance(td: TmDesign, c: TmCore, start: str) -> str:
+    k = c.index
+    return (
+        f"    {td.top}_core{k} core{k} (.clk(clk), .rst(rst), .start({start}), .idle(core{k}_idle), .tick(tick), "
+        f".bank(bank[{max(1, c.bank_bits) - 1}:0]), .ax_we(core{k}_we), .ax_waddr(core{k}_waddr), "
+        f".ax_wdata(value[{c.xw - 1}:0]), .out_raddr(out_raddr[{c.nw - 1}:0]), .out_rdata(core{k}_out), "
+        f".probe_addr(probe_slot[{c.nw - 1}:0]), .probe_v(core{k}_v));"
+    )
+
+
+def _chip_module(td: TmDesign, k: int, cores: list[int]) -> list[str]:
+    """A chip of a board: its cores, under the board's deliver walker, tick controller and probe port."""
+    d = td.base
+    nw_max = max(c.nw for c in td.cores)
+    out = [
+        f"// chip {k} of the board: cores {', '.join(map(str, cores))}",
+        f"module {d.top}_chip{k} (",
+        "    input  wire clk, rst, start,",
+        f"    input  wire [{d.tw - 1}:0] tick,",
+        f"    input  wire [{max(1, td.bank_bits) - 1}:0] bank,",
+        "    // verilator lint_off UNUSEDSIGNAL",
+        f"    input  wire [{td.dxw - 1}:0] value,  // the delivered value; a core reads its axons' low bits",
+        f"    input  wire [{nw_max - 1}:0] out_raddr,",
+        f"    input  wire [{nw_max - 1}:0] probe_slot,",
+        "    // verilator lint_on UNUSEDSIGNAL",
+    ]
+    ports = []
+    for c in (td.cores[i] for i in cores):
+        ports += [
+            f"    input  wire core{c.index}_we,",
+            f"    input  wire [{c.bank_bits + c.aiw - 1}:0] core{c.index}_waddr,",
+            f"    output wire core{c.index}_idle,",
+            f"    output wire [{c.ow - 1}:0] core{c.index}_out,",
+            f"    output wire [{d.vw - 1}:0] core{c.index}_v,",
+        ]
+    ports[-1] = ports[-1].rstrip(",")
+    out += ports + [");"] + [_core_instance(td, td.cores[i], "start") for i in cores] + ["endmodule", ""]
+    return out
+
+
+def _top_module(td: TmDesign, files: dict[str, str], chips: dict[int, list[int]] | None = None) -> list[str]:
     d = td.base
     cb, sb, ab, db = td.field_bits
     ew = td.entry_bits
@@ -226,11 +266,16 @@ def _top_module(td: TmDesign, files: dict[str, str]) -> list[str]:
             f"    wire [{c.ow - 1}:0] core{k}_out;",
             f"    wire [{d.vw - 1}:0] core{k}_v;",
             f"    wire [{axw - 1}:0] core{k}_waddr = {waddr};",
-            f"    {d.top}_core{k} core{k} (.clk(clk), .rst(rst), .start(core_start), .idle(core{k}_idle), .tick(tick), "
-            f".bank(bank[{max(1, c.bank_bits) - 1}:0]), .ax_we(vb && b_dst == {cb}'d{k}), .ax_waddr(core{k}_waddr), "
-            f".ax_wdata(value[{c.xw - 1}:0]), .out_raddr(out_raddr[{c.nw - 1}:0]), .out_rdata(core{k}_out), "
-            f".probe_addr(probe_slot[{c.nw - 1}:0]), .probe_v(core{k}_v));",
+            f"    wire core{k}_we = vb && b_dst == {cb}'d{k};",
         ]
+        if chips is None:
+            out.append(_core_instance(td, c, "core_start"))
+    for k, cores in (chips or {}).items():  # a board: the cores sit in chip modules (docs/boards.md)
+        ports = ", ".join(f".core{c}_{p}(core{c}_{p})" for c in cores for p in ("we", "waddr", "idle", "out", "v"))
+        out.append(
+            f"    {d.top}_chip{k} chip{k} (.clk(clk), .rst(rst), .start(core_start), .tick(tick), .bank(bank), "
+            f".value(value), .out_raddr(out_raddr), .probe_slot(probe_slot), {ports});"
+        )
     at = out.index("    wire core_start = (tst == T_START);") + 1
     out[at:at] = [
         "    // verilator lint_off UNUSEDSIGNAL",
@@ -315,7 +360,7 @@ def _extend(signal: str, width: int, to: int, signed: bool) -> str:
     return f"{{{to - width}'d0, {signal}}}"
 
 
-def emit_tm_rtl(image: ChipImage, td: TmDesign) -> dict[str, str]:
+def emit_tm_rtl(image: ChipImage, td: TmDesign, chips: dict[int, list[int]] | None = None) -> dict[str, str]:
     """`<top>.v` (core wrappers and the chip level) and each core's synapse and configuration memory files."""
     d = td.base
     files: dict[str, str] = {}
@@ -332,7 +377,9 @@ def emit_tm_rtl(image: ChipImage, td: TmDesign) -> dict[str, str]:
     ]
     for core in td.cores:
         lines += _core_module(td, core, files)
-    lines += _top_module(td, files)
+    for k, cores in (chips or {}).items():
+        lines += _chip_module(td, k, cores)
+    lines += _top_module(td, files, chips)
     lines.append("`default_nettype wire")
     files[f"{d.top}.v"] = "\n".join(lines) + "\n"
     return files
@@ -461,7 +508,18 @@ def tm_verilog_files(
     td = tm_plan(image, lanes)
     memory_file = TM_MEMORIES if memories == "arrays" else TM_MACROS
     files = {name: LIBRARY.joinpath(name).read_text() for name in (TM_PRIMITIVES, memory_file)}
-    files.update(emit_tm_rtl(image, td))
+    files.update(emit_tm_rtl(image, td, board_chips(image)))
     if trace is not None:
         files.update(emit_tm_testbench(td, trace))
     return files, td
+
+
+def board_chips(image: ChipImage) -> dict[int, list[int]] | None:
+    """On a board image (META.board), the cores of each chip in use; None for one chip."""
+    board = image.meta.get("board")
+    if board is None:
+        return None
+    cw, ch = board["chip_mesh"]
+    x, y = image.a("CORE", "x").astype(np.int64), image.a("CORE", "y").astype(np.int64)
+    chip_of = (y // ch) * board["chips_x"] + x // cw
+    return {int(k): np.flatnonzero(chip_of == k).tolist() for k in np.unique(chip_of)}

@@ -102,16 +102,21 @@ def test_board_and_chip_options_are_checked():
         nmc.compile(seeded(dense_snn), board="tianjic256x4", chip="mini", calibration=x)
 
 
-def test_a_two_chip_board_passes_its_board_level_testbench(tmp_path):
+@pytest.mark.parametrize("style", ["multiplexed", "per-neuron"])
+def test_a_two_chip_board_passes_its_board_level_testbench(style, tmp_path):
     need("iverilog")
     x = digits_x()
     compiled = nmc.compile(
-        seeded(dense_snn), board=str(BOARD2), calibration=x, name="two", target="verilog", tb_samples=2, timesteps=12
-    )
+        seeded(dense_snn), board=str(BOARD2), calibration=x, name="two", target="verilog", tb_samples=2, timesteps=12,
+        verilog_style=style,
+    )  # fmt: skip
     rtl = compiled.files["two.v"]
     assert "module two_chip0 (" in rtl
     assert "module two_chip1 (" in rtl
-    assert "// chip-to-chip" in rtl  # a route between the chips, at board level
+    chips = compiled.report["verilog"]["board_chips"]
+    assert sorted(c for cores in chips.values() for c in cores) == list(range(compiled.report["mapping"]["cores_used"]))
+    if style == "per-neuron":
+        assert "// chip-to-chip" in rtl  # a route between the chips, at board level
     write({k: v for k, v in compiled.files.items() if isinstance(v, str)}, tmp_path)
     out = icarus(tmp_path)
     assert "PASS: 2 samples x 15 ticks" in out, out

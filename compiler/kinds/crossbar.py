@@ -35,7 +35,7 @@ from nmc.targets.synth import synthesize
 from nmc.targets.verilog import PRIMITIVES, check_size, verilog_files
 from nmc.targets.verilog_board import board_verilog_files
 from nmc.targets.verilog_tm import SRAM_MODELS, TM_PRIMITIVES, cost_from_synthesis, sram_models_source
-from nmc.targets.verilog_tm_rtl import tm_verilog_files
+from nmc.targets.verilog_tm_rtl import board_chips, tm_verilog_files
 from nmc.targets.xylo_config import xylo_config
 from nmc.training.finetuning import chip_accuracy, model_bytes, run_finetune
 
@@ -346,18 +346,14 @@ def _verilog_outputs(
     rtl_style, memories, lanes = style
     check_size(image, **limits, style=rtl_style)  # before simulating a design too large
     trace = Simulator(image).run(stimulus, trace=True).trace
-    if "board" in image.meta:  # per-chip modules and a board top (docs/boards.md), per-neuron cores
-        if memories != "arrays":
-            raise NmcError("--verilog-memories: a board's RTL is in the per-neuron style, which has no memories to emit")
+    if "board" in image.meta and rtl_style == "per-neuron":  # per-chip modules and a board top (docs/boards.md)
         files, design, chips = board_verilog_files(image, trace, **limits)
         cycles = design.cycles_per_tick
         detail = {
             "style": "per-neuron",
             "neuron_instances": int(image.a("NRN ", "core").size),
             "board_chips": {str(k): v for k, v in chips.items()},
-            "note": "a board's RTL: one module per chip, a board top connecting them; per-neuron cores",
         }
-        rtl_style = "per-neuron"
         rtl = [PRIMITIVES, f"{design.top}.v"]
     elif rtl_style == "multiplexed":
         files, td = tm_verilog_files(image, trace, memories=memories, lanes=lanes)
@@ -371,6 +367,7 @@ def _verilog_outputs(
             "memory_bits": {"total": sum(bits.values()), **bits},
             "memory_bits_per_core": [sum(c.memory_bits(design.ww, design.vw).values()) for c in td.cores],
             "deliver_entries": len(td.deliver),
+            **({"board_chips": {str(k): v for k, v in chips.items()}} if (chips := board_chips(image)) else {}),
         }
         rtl = [TM_PRIMITIVES, SRAM_MODELS, f"{design.top}.v"]
     else:
