@@ -37,6 +37,7 @@ from nmc.errors import NmcError
 from tests import model_gen as mg
 
 PRESETS = ("tiny", "mini", "tianjic256", "truenorth4", "tnn16")
+RSNN_PRESETS = (*PRESETS, "loihi1")  # loihi1: the preset with current-based neurons
 CALIBRATION, TEST = 200, 200
 ROWS = "/tmp/nmc-generated-{part}.json"  # every result row, so --render can rewrite the tables without a rerun
 MIN_FLOAT = 0.8  # --part finetune: a drawn CNN must have learned the task (float test accuracy) to be fine-tuned
@@ -46,6 +47,10 @@ REASONS = (  # refusal message -> class (first match)
     (r"agrees with the unquantized one", "quantization gate: chip decisions < 90 % of the unquantized network's"),
     (r"fan-in|partial sums", "fan-in past a core without partial sums"),
     (r"leak kinds linear, got decay shift", "LIF decay on a chip whose leak is linear only"),
+    (r"neuron families .* got current-based", "current-based neurons on a chip without them"),
+    (r"reset modes .* got ", "a reset mode the chip lacks"),
+    (r"recurrent synapses alone give a neuron", "recurrent fan-in past one core's axons"),
+    (r"thresholds in \[", "a threshold past the chip's threshold width"),
     (r"not a layer nmc converts|is not supported|only ", "a layer outside the supported grammar"),
 )
 
@@ -54,10 +59,10 @@ def reason_class(message: str) -> str:
     return next((label for pattern, label in REASONS if re.search(pattern, message)), "other: " + message[:80])
 
 
-def compile_row(model, input_shape, xcal, xte, ref) -> dict:
+def compile_row(model, input_shape, xcal, xte, ref, presets: tuple[str, ...] = PRESETS) -> dict:
     """Every preset: ('ok', agreement, seconds, top-class agreement) or ('refused', message)."""
     cells = {}
-    for chip in PRESETS:
+    for chip in presets:
         t0 = time.perf_counter()
         try:
             c = nmc.compile(model, calibration=xcal[:CALIBRATION], chip=chip, input_shape=input_shape)
@@ -89,13 +94,15 @@ def verilog_check(g: mg.Generated, xtr) -> str:
         return "passed" if "PASS:" in out else "FAILED"
 
 
-def run_corpus(spiking: bool, count: int, verilog_every: int) -> None:
+def run_corpus(part: str, count: int, verilog_every: int) -> None:
+    """part: ann, snn (nmc.nn IF/LIF and snnTorch via NIR) or rsnn (nmc.nn recurrent and current-based)."""
+    spiking = part != "ann"
     from tests import nir_models
 
     rows = []
     t_start = time.perf_counter()
     for seed in range(count):
-        if spiking and seed % 2:  # every other SNN: snnTorch, through its own NIR exporter
+        if part == "snn" and seed % 2:  # every other SNN: snnTorch, through its own NIR exporter
             with tempfile.TemporaryDirectory() as d:
                 path, arch = mg.snntorch_nir(seed, Path(d) / "model.nir")
                 xte, yte = nir_models.spike_digits(1, test=True, flat=True)
@@ -104,12 +111,12 @@ def run_corpus(spiking: bool, count: int, verilog_every: int) -> None:
                 row = {"seed": seed, "family": "snntorch-nir", "arch": arch}
                 row["cells"] = compile_row(path, None, xcal, xte, ref)
         else:
-            g = mg.snn(seed) if spiking else mg.ann(seed)
+            g = {"ann": mg.ann, "snn": mg.snn, "rsnn": mg.rsnn}[part](seed)
             xtr, xte, ytr, yte = mg.data(g.input_shape)
             mg.train(g, xtr, ytr, epochs=4 if spiking else 8)
             ref = mg.scores(g, xte[:TEST])
             row = {"seed": seed, "family": g.family, "arch": mg.describe(g.model)}
-            row["cells"] = compile_row(g.model, g.input_shape, xtr, xte, ref)
+            row["cells"] = compile_row(g.model, g.input_shape, xtr, xte, ref, presets_of(part))
             if verilog_every and seed % verilog_every == 0:
                 row["verilog"] = verilog_check(g, xtr)
         row["acc"] = float((ref.argmax(1) == yte[:TEST]).mean())
@@ -117,21 +124,32 @@ def run_corpus(spiking: bool, count: int, verilog_every: int) -> None:
         short = {k: (f"{v[1]:.3f}" if v[0] == "ok" else "R") for k, v in row["cells"].items()}
         print(seed, row["family"], f"{row['acc']:.3f}", short, row.get("verilog", ""), flush=True)
     seconds = time.perf_counter() - t_start
-    Path(ROWS.format(part="snn" if spiking else "ann")).write_text(json.dumps({"rows": rows, "seconds": seconds}))
-    write_corpus(rows, spiking, seconds, verilog_every)
+    Path(ROWS.format(part=part)).write_text(json.dumps({"rows": rows, "seconds": seconds}))
+    write_corpus(rows, part, seconds, verilog_every)
 
 
-def write_corpus(rows: list[dict], spiking: bool, seconds: float, verilog_every: int) -> None:
-    what = "SNNs (nmc.nn and snnTorch via NIR)" if spiking else "ANNs"
-    name = "generated-snn" if spiking else "generated-ann"
+def presets_of(part: str) -> tuple[str, ...]:
+    return RSNN_PRESETS if part == "rsnn" else PRESETS
+
+
+def write_corpus(rows: list[dict], part: str, seconds: float, verilog_every: int) -> None:
+    spiking = part != "ann"
+    PRESETS = presets_of(part)
+    what = {
+        "ann": "ANNs",
+        "snn": "SNNs (nmc.nn and snnTorch via NIR)",
+        "rsnn": "recurrent and current-based SNNs (nmc.nn RLIF, RCubaLIF, CubaLIF)",
+    }[part]
+    name = f"generated-{part}"
     fams = Counter(r["family"] for r in rows)
     lines = [
-        f"## Generated {what} (`benchmarks/generated.py --part {'snn' if spiking else 'ann'}`)",
+        f"## Generated {what} (`benchmarks/generated.py --part {part}`)",
         "",
         f"Machine: {machine()}; {seconds / 60:.0f} min. {len(rows)} models drawn by tests/model_gen.py (seeds 0..{len(rows) - 1}; "
         + ", ".join(f"{n} {f}" for f, n in sorted(fams.items()))
-        + f"), trained {'4' if spiking else '8'} epochs on sklearn digits, compiled for every preset with crossbar cores "
-        f"({CALIBRATION} calibration images, default flags); agreement = the chip simulator's class equals the torch "
+        + f"), trained {'4' if spiking else '8'} epochs on sklearn digits, compiled for "
+        + ("every preset with crossbar cores " if part != "rsnn" else "every crossbar preset and loihi1 (current-based cores) ")
+        + f"({CALIBRATION} calibration images, default flags); agreement = the chip simulator's class equals the torch "
         f"model's on {TEST} test images"
         + (
             " (nmc.nn: spike counts over 16 ticks, images as currents; snnTorch: its own run of the NIR file, spike-coded "
@@ -276,21 +294,22 @@ def run_finetune(count: int) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--part", choices=("ann", "snn", "finetune"), required=True)
-    ap.add_argument("--count", type=int, help="models (default: 300 ANNs, 100 SNNs, 20 fine-tuned CNNs)")
+    ap.add_argument("--part", choices=("ann", "snn", "rsnn", "finetune"), required=True)
+    ap.add_argument("--count", type=int, help="models (default: 300 ANNs, 100 SNNs, 60 recurrent or current-based SNNs, 20 fine-tuned CNNs)")
     ap.add_argument("--verilog-every", type=int, default=25, help="every Nth ANN also through --target verilog + Icarus")
     ap.add_argument("--render", action="store_true", help="rewrite the section from the last run's rows (ROWS), no rerun")
     args = ap.parse_args()
     if args.render and args.part != "finetune":
         saved = json.loads(Path(ROWS.format(part=args.part)).read_text())
-        write_corpus(saved["rows"], args.part == "snn", saved["seconds"], 0 if args.part == "snn" else args.verilog_every)
+        write_corpus(saved["rows"], args.part, saved["seconds"], 0 if args.part != "ann" else args.verilog_every)
         return
     torch.set_num_threads(1)
     if args.part == "finetune":
         run_finetune(args.count or 20)
     else:
-        spiking = args.part == "snn"
-        run_corpus(spiking, args.count or (100 if spiking else 300), 0 if spiking else args.verilog_every)
+        spiking = args.part != "ann"
+        default = {"ann": 300, "snn": 100, "rsnn": 60}[args.part]
+        run_corpus(args.part, args.count or default, 0 if spiking else args.verilog_every)
 
 
 if __name__ == "__main__":

@@ -119,15 +119,18 @@ def mse_peaks(post: np.ndarray, w_abs: np.ndarray, peak: np.ndarray, w_max: int)
     return peak * MSE_CLIP_LEVELS[np.argmin(np.stack(errors), axis=0)]
 
 
-def neuron_scales(peak: np.ndarray, threshold: np.ndarray | None, bias: np.ndarray, limits: Limits) -> np.ndarray:
+def neuron_scales(
+    peak: np.ndarray, threshold: np.ndarray | None, bias: np.ndarray, limits: Limits, room: int = 0
+) -> np.ndarray:
     """NEUTRAMS' per-neuron factor: the largest that keeps weights, threshold and bias in range.
 
-    `threshold` is None for neurons that do not fire (partial sums, integrators).
+    `threshold` is None for neurons that do not fire (partial sums, integrators). `room`: what the threshold gains
+    after scaling (1 when a '>' comparison becomes the chip's '>=' as threshold + 1), kept free below t_max.
     """
     with np.errstate(divide="ignore"):
         s = np.where(peak > 0, limits.w_max / peak, np.inf)
         if threshold is not None:
-            s = np.minimum(s, limits.t_max / np.abs(threshold))
+            s = np.minimum(s, (limits.t_max - room) / np.abs(threshold))
         # a chip whose leak holds no magnitude (1 signed bit: b_max 0) cannot hold a bias at any scale: the bias is
         # clipped to 0 (the quantization check measures it) instead of driving the scale, and so the weights, to 0
         s = np.minimum(s, np.where((bias != 0) & (limits.b_max > 0), limits.b_max / np.abs(bias), np.inf))
@@ -256,7 +259,9 @@ class _Quantizer:
         return best
 
     def _own_scale(self, g: Group, peak: np.ndarray) -> np.ndarray:
-        return neuron_scales(peak, g.threshold if g.mode == "spike" else None, g.bias, self.limits)
+        # a '>' threshold on a '>=' chip becomes threshold + 1 (_quantize): leave it that room below the width
+        room = int(g.mode == "spike" and g.compare == "gt" and self.chip_compare != "gt")
+        return neuron_scales(peak, g.threshold if g.mode == "spike" else None, g.bias, self.limits, room)
 
     def _inherited_scale(self, o: core.NeuronsOp, g: Group, scale: dict) -> np.ndarray:
         s = np.ones(g.size)

@@ -163,6 +163,25 @@ def snn(seed: int) -> Generated:
     return Generated(nn.Sequential(*layers, nn.Flatten(), nn.Linear(c * size * size, 10), neuron()), (1, 8, 8), "snn-cnn", True)
 
 
+def rsnn(seed: int) -> Generated:
+    """An nmc.nn recurrent or current-based network (RLIF, RCubaLIF or CubaLIF hidden layer, then a readout), untrained:
+    the neuron families beyond IF/LIF (docs/neuron-families.md)."""
+    rng = np.random.default_rng(20_000 + seed)
+    torch.manual_seed(seed)
+    h = _pick(rng, [32, 48, 64])
+    beta = float(rng.choice([0.8, 0.9, 0.95, 1.0]))
+    alpha = float(rng.choice([0.5, 0.75, 0.875]))
+    kind = ["rlif", "rcuba", "cuba"][_pick(rng, [0, 1, 2])]
+    hidden = {
+        "rlif": lambda: nmc_nn.RLIF(h, beta=beta),
+        "rcuba": lambda: nmc_nn.RCubaLIF(h, alpha=alpha, beta=beta),
+        "cuba": lambda: nmc_nn.CubaLIF(alpha=alpha, beta=beta),
+    }[kind]()
+    out = nmc_nn.LIF(beta=float(rng.choice([0.8, 0.9, 0.95]))) if rng.random() < 0.5 else nmc_nn.IF()
+    model = nn.Sequential(nn.Flatten(), nn.Linear(64, h), hidden, nn.Linear(h, 10), out)
+    return Generated(model, (1, 8, 8), f"snn-{kind}", True)
+
+
 def describe(model: nn.Module) -> str:
     """The leaf layers' class names in order; a Residual's body and a Concat's branches in parentheses."""
 
@@ -171,7 +190,9 @@ def describe(model: nn.Module) -> str:
             inner = " | ".join(" ".join(walk(c)) for c in (m.branches if isinstance(m, Concat) else [m.body]))
             return [f"{type(m).__name__}({inner})"]
         children = list(m.children())
-        return [type(m).__name__] if not children else [n for c in children for n in walk(c)]
+        if not children or type(m).__module__ == nmc_nn.__name__:  # nmc.nn neurons (a recurrent one holds a Linear)
+            return [type(m).__name__]
+        return [n for c in children for n in walk(c)]
 
     return " ".join(walk(model))
 

@@ -16,6 +16,7 @@ import nmc
 from nmc.errors import NmcError
 
 from . import model_gen as mg
+from .conftest import ROOT
 
 
 def _kinds(model: nn.Module) -> set[str]:
@@ -89,3 +90,25 @@ def test_a_lif_snn_on_a_chip_with_only_a_linear_leak_is_refused_naming_the_layer
     with pytest.raises(NmcError, match=r"layer '\w+': leak kinds linear, got decay shift \d \(fix: use IF neurons \(beta=1\) "
                                        r"or a chip with a shift leak\)"):  # fmt: skip
         nmc.compile(g.model, calibration=xtr[:20], chip="truenorth4", input_shape=g.input_shape)
+
+
+def test_recurrent_and_current_based_draws_cover_the_families():
+    kinds = set().union(*(_kinds(mg.rsnn(s).model) for s in range(12)))
+    assert {"RLIF", "RCubaLIF", "CubaLIF"} <= kinds
+    assert str(mg.rsnn(3).model) == str(mg.rsnn(3).model)
+
+
+def test_a_current_based_layer_whose_threshold_binds_the_scale_fits_the_threshold_width():
+    """Found by the generated corpus (benchmarks/generated.py --part rsnn): a CubaLIF layer (compare '>') whose
+    threshold, not its weights, bounds the scale was scaled to 2^16 - 1 and then made '>=' by + 1, past the 16 bits of
+    the chip's thresholds ("thresholds in [1, 65535], got [65536, 65536]"); the scale now leaves that room."""
+    g = mg.rsnn(0)
+    assert type(g.model[2]).__name__ == "CubaLIF"
+    xtr, xte, ytr, _ = mg.data(g.input_shape)
+    mg.train(g, xtr, ytr, epochs=1)
+    compiled = nmc.compile(g.model, calibration=xtr[:100], chip=str(ROOT / "tests" / "chips" / "cuba8.chip"),
+                           input_shape=g.input_shape)  # fmt: skip
+    groups = {grp["layer"]: grp for grp in compiled.report["core"]["groups"]}
+    assert "layer2" in groups
+    ref = mg.decisions(g, xte[:100])
+    assert (compiled.run(xte[:100]).argmax(1) == ref).mean() >= 0.9
