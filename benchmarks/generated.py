@@ -44,6 +44,7 @@ MIN_FLOAT = 0.8  # --part finetune: a drawn CNN must have learned the task (floa
 REASONS = (  # refusal message -> class (first match)
     (r"needs (at least )?\d+ cores|neurons \(\d+x\d+ cores of \d+\), got \d+ neurons", "mesh too small for the network"),
     (r"axon delays <= \d+", "paths of unequal depth need axon delays the chip lacks"),
+    (r"adds direct \(graded\) inputs to spikes", "quantization gate: direct inputs and spikes share a layer's scale"),
     (r"agrees with the unquantized one", "quantization gate: chip decisions < 90 % of the unquantized network's"),
     (r"fan-in|partial sums", "fan-in past a core without partial sums"),
     (r"leak kinds linear, got decay shift", "LIF decay on a chip whose leak is linear only"),

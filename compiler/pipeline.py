@@ -97,6 +97,9 @@ def core_summary(module: ModuleOp, leaks: list[LeakRow] | None = None) -> CoreSe
                     "weight_error": None if err is None else err.value.data,
                 }
             )
+            graded = op.attributes.get("graded_input_levels")
+            if graded is not None:
+                groups[-1]["graded_input_levels"] = graded.value.data
     for row in groups:  # decompose-fan-in names a layer's units '<layer>/psum<level>'
         units = sum(g["neurons"] for g in groups if g["mode"] == "psum" and g["layer"].startswith(row["layer"] + "/psum"))
         row["partial_sums_per_neuron"] = round(units / row["neurons"], 3) if row["mode"] != "psum" else 0.0

@@ -18,7 +18,7 @@ class SnnSection(TypedDict):
     synapses: int
 
 
-class GroupRow(TypedDict):
+class _GroupRequired(TypedDict):
     layer: str
     mode: str  # spike | psum | integrate
     neurons: int
@@ -26,6 +26,11 @@ class GroupRow(TypedDict):
     max_fan_in: int
     weight_error: float | None  # relative weight error of reduce-precision (None: float group)
     partial_sums_per_neuron: float  # partial-sum units (all levels of its tree) per neuron of this layer
+
+
+class GroupRow(_GroupRequired, total=False):
+    # a group adding direct (graded) host inputs to other inputs: the largest |weight| its graded synapses keep
+    graded_input_levels: int
 
 
 class LeakRow(TypedDict):

@@ -295,6 +295,11 @@ class _Quantizer:
         err = float(np.linalg.norm(wq[~psum] / s[g.post[~psum]] - w_eff[~psum]) / norm) if norm > 0 else 0.0
         attrs = dict(g.attributes)
         attrs["weight_error"] = FloatAttr(round(err, 6), Float64Type())
+        graded = self._graded_input_mask(g)
+        if graded.any() and (~graded).any():
+            # one scale for graded host inputs (sent as x * levels, so their weights shrink by levels) and other
+            # inputs: the levels the graded weights keep tell the user when that scale starves them
+            attrs["graded_input_levels"] = IntegerAttr(int(np.abs(wq[graded]).max(initial=0)), i64)
         shift, mult = leak_decay(g.beta if g.beta is not None else 1.0, self.chip.core)
         # a current-based neuron's current is in the membrane's scale; alpha becomes a decay of the same forms
         c_shift, c_mult = leak_decay(g.alpha, self.chip.core) if g.alpha is not None else (None, None)

@@ -244,6 +244,9 @@ def _against_finetuned(q: dict, tuned: Any, stimulus: np.ndarray, run: Any) -> N
     q["reference"] = "the fine-tuned model as trained (quantization-aware)"
 
 
+GRADED_LEVELS_OK = 16  # graded input weights that keep fewer levels than this explain a failed quantization check
+
+
 def _check_agreement(report: Report, allowed: bool) -> None:
     """Refuse a quantized network that no longer decides like its reference (unless the user accepts it)."""
 
@@ -256,11 +259,23 @@ def _check_agreement(report: Report, allowed: bool) -> None:
             f"decisions, below {MIN_DECISION_AGREEMENT:.0%}: fine-tune for more epochs, or accept it with "
             "--allow-accuracy-loss"
         )
+    starved = [g for g in report["core"]["groups"] if g.get("graded_input_levels", GRADED_LEVELS_OK) < GRADED_LEVELS_OK]
+    if starved:  # a layer adds direct inputs to spikes at one scale (a recurrent layer, a skip from the input)
+        g = min(starved, key=lambda g: g["graded_input_levels"])
+        why = (
+            f"layer '{g['layer']}' adds direct (graded) inputs to spikes at one scale, which leaves its input weights "
+            f"{g['graded_input_levels']} levels: compile with --encoding rate (spike-coded inputs), or accept it with "
+            "--allow-accuracy-loss"
+        )
+    else:
+        why = (
+            "widen the chip's bits (core.weight_bits, threshold_bits), train with fewer bits in mind, or accept it with "
+            "--allow-accuracy-loss"
+        )
     raise NmcError(
         f"the quantized network agrees with the unquantized one on {q['decision_agreement']:.1%} of "
         f"{q['samples']} calibration decisions (spikes {q['spike_agreement']:.1%}), below {MIN_DECISION_AGREEMENT:.0%}: "
-        "widen the chip's bits (core.weight_bits, threshold_bits), train with fewer bits in mind, or accept it with "
-        "--allow-accuracy-loss"
+        + why
     )
 
 
