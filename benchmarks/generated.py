@@ -296,7 +296,9 @@ def run_finetune(count: int) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--part", choices=("ann", "snn", "rsnn", "finetune"), required=True)
-    ap.add_argument("--count", type=int, help="models (default: 300 ANNs, 100 SNNs, 60 recurrent or current-based SNNs, 20 fine-tuned CNNs)")
+    ap.add_argument(
+        "--count", type=int, help="models (default: 300 ANNs, 100 SNNs, 60 recurrent or current-based SNNs, 20 fine-tuned CNNs)"
+    )
     ap.add_argument("--verilog-every", type=int, default=25, help="every Nth ANN also through --target verilog + Icarus")
     ap.add_argument("--render", action="store_true", help="rewrite the section from the last run's rows (ROWS), no rerun")
     args = ap.parse_args()

@@ -119,9 +119,7 @@ def mse_peaks(post: np.ndarray, w_abs: np.ndarray, peak: np.ndarray, w_max: int)
     return peak * MSE_CLIP_LEVELS[np.argmin(np.stack(errors), axis=0)]
 
 
-def neuron_scales(
-    peak: np.ndarray, threshold: np.ndarray | None, bias: np.ndarray, limits: Limits, room: int = 0
-) -> np.ndarray:
+def neuron_scales(peak: np.ndarray, threshold: np.ndarray | None, bias: np.ndarray, limits: Limits, room: int = 0) -> np.ndarray:
     """NEUTRAMS' per-neuron factor: the largest that keeps weights, threshold and bias in range.
 
     `threshold` is None for neurons that do not fire (partial sums, integrators). `room`: what the threshold gains

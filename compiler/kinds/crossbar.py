@@ -274,8 +274,7 @@ def _check_agreement(report: Report, allowed: bool) -> None:
         )
     raise NmcError(
         f"the quantized network agrees with the unquantized one on {q['decision_agreement']:.1%} of "
-        f"{q['samples']} calibration decisions (spikes {q['spike_agreement']:.1%}), below {MIN_DECISION_AGREEMENT:.0%}: "
-        + why
+        f"{q['samples']} calibration decisions (spikes {q['spike_agreement']:.1%}), below {MIN_DECISION_AGREEMENT:.0%}: " + why
     )
 
 
