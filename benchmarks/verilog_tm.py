@@ -11,7 +11,7 @@ cells, and the multiplexed style's logic, memory bits and timing.
 tinyODIN (Frenkel, SHL-2.1; 256 neurons, 4-bit synapses) synthesizes with the same Yosys + OSU018 flow,
 SRAMs black-boxed, to 1,721 cells without its event FIFO: the reference the issue sets (<= 1.5x).
 
-Needs yosys, opensta and qflow-tech-osu018 (scripts/setup.sh). Run: python benchmarks/verilog_tm.py
+Needs yosys, opensta and qflow-tech-osu018 (scripts/setup.sh). Run: python benchmarks/verilog_tm.py   (--lanes: only the table of update lanes per core)
 """
 
 from __future__ import annotations
@@ -31,19 +31,22 @@ SIZES = (64, 128, 256, 512, 1024)
 TINYODIN_CELLS = 1721
 
 
-def core_chip(neurons: int, folder: Path) -> str:
-    """tianjic256 with `neurons` per core (and the synapse memory for 256 inputs each)."""
+def core_chip(neurons: int, folder: Path, lanes: int = 1) -> str:
+    """tianjic256 with `neurons` per core (and the synapse memory for 256 inputs each), `lanes` update lanes."""
     text = (ROOT / "chips" / "tianjic256.chip").read_text()
-    if neurons == 256:
+    if neurons == 256 and lanes == 1:
         return "tianjic256"
+    if lanes > 1:
+        text = text.replace("max_axon_delay 15", f"max_axon_delay 15\n    lanes {lanes}")
+        text = text.replace('chip "tianjic256"', f'chip "tianjic256l{lanes}"')
     text = text.replace('chip "tianjic256"', f'chip "tianjic{neurons}n"').replace("neurons 256", f"neurons {neurons}")
     text = text.replace("synapse_memory 65536", f"synapse_memory {256 * max(neurons, 256)}")
-    path = folder / f"tianjic{neurons}n.chip"
+    path = folder / f"tianjic{neurons}n{lanes}l.chip"
     path.write_text(text)
     return str(path)
 
 
-def one_core(neurons: int, folder: Path) -> dict:
+def one_core(neurons: int, folder: Path, lanes: int = 1) -> dict:
     import torch
     from torch import nn
 
@@ -57,7 +60,7 @@ def one_core(neurons: int, folder: Path) -> dict:
     compiled = nmc.compile(
         model,
         name=f"core{neurons}",
-        chip=core_chip(neurons, folder),
+        chip=core_chip(neurons, folder, lanes),
         target="verilog",
         synth=True,
         encoding="rate",
@@ -118,7 +121,30 @@ def bundled(model: str, style: str, synth: bool = True) -> dict:
     return {"style": style, "verilog": v, "synthesis": s, "seconds": seconds, "icarus": verdict}
 
 
+def lanes_table() -> None:
+    """The 256-neuron core with 1, 2, 4 and 8 update lanes (core.lanes): logic against cycles per tick."""
+    with tempfile.TemporaryDirectory() as tmp:
+        rows = [one_core(256, Path(tmp), lanes) | {"lanes": lanes} for lanes in (1, 2, 4, 8)]
+    lines = [
+        "The 256-neuron core of the table above with `core.lanes` = P in the chip file (P datapaths of 256/P neurons, "
+        f"each with its own memories and a copy of the axon memory), same flow. Machine: {machine()}.",
+        "",
+        "| lanes | logic cells | flip-flops | memory bits | cycles per tick | worst slack (ns) at MHz |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['lanes']} | {r['logic_cells']} | {r['flip_flops']} | {r['memory_bits']} | {r['cycles_per_tick']} | "
+            f"{r['slack_ns']:.2f} at {r['clock_mhz']:g} |"
+        )
+    print("\n".join(lines))
+    write_section("verilog-lanes", "## Verilog: update lanes per core (benchmarks/verilog_tm.py --lanes)\n\n" + "\n".join(lines))
+
+
 def main() -> None:
+    if "--lanes" in sys.argv:
+        lanes_table()
+        return
     with tempfile.TemporaryDirectory() as tmp:
         rows = []
         for n in SIZES:
