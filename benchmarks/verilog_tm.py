@@ -142,7 +142,11 @@ def lanes_table() -> None:
 
 
 def main() -> None:
-    if "--lanes" in sys.argv:
+    import argparse
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--lanes", action="store_true", help="only the table of update lanes per core")
+    if ap.parse_args().lanes:
         lanes_table()
         return
     with tempfile.TemporaryDirectory() as tmp:

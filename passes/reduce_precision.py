@@ -164,11 +164,11 @@ class _Quantizer:
 
     def run(self, net: core.NetworkOp) -> None:
         block = net.body.block
-        for op in block.ops:
-            if isinstance(op, core.InputOp) and op.encoding.data == core.Encoding.DIRECT and op.levels is None:
-                op.levels = IntegerAttr(self.levels, i64)
         ops = [o for o in block.ops if isinstance(o, core.NeuronsOp) and not o.quantized]
         groups = {o: read_group(o) for o in ops}
+        for op in block.ops:
+            if isinstance(op, core.InputOp) and op.encoding.data == core.Encoding.DIRECT and op.levels is None:
+                op.levels = IntegerAttr(self._input_levels(op, groups), i64)
         peak: dict[core.NeuronsOp, np.ndarray] = {}
         for o in ops:  # producers first: a neuron's peak includes its partial sums' weights
             peak[o] = self._peak_weights(groups[o], peak)
@@ -205,9 +205,36 @@ class _Quantizer:
         return mask
 
     def _effective(self, g: Group) -> np.ndarray:
+        """The weights as the chip applies them: a graded host input arrives as round(x * levels)."""
         w = g.weight.astype(np.float64).copy()
-        w[self._graded_input_mask(g)] /= self.levels
+        offsets = g.offsets()
+        for k, v in enumerate(g.inputs):
+            if isinstance(v.owner, core.InputOp) and isinstance(v.type, core.GradedType):
+                sel = (g.pre >= offsets[k]) & (g.pre < offsets[k + 1])
+                w[sel] /= v.owner.levels.value.data if v.owner.levels is not None else self.levels
         return w
+
+    def _input_levels(self, op: core.InputOp, groups: dict) -> int:
+        """Levels of a direct input: the chip's, unless a population adds it to spikes at one scale (a recurrent
+        layer on direct input). There the spike weights bound the scale s, the input's weights keep w * s / L
+        levels and its values x * L: L = sqrt(s * |w|) balances the two roundings (x ~ 1), in powers of two."""
+        best = self.levels
+        for g in groups.values():
+            graded = np.zeros(g.pre.size, bool)
+            offsets = g.offsets()
+            for k, v in enumerate(g.inputs):
+                if v.owner is op:
+                    graded |= (g.pre >= offsets[k]) & (g.pre < offsets[k + 1])
+            if not graded.any() or graded.all() or g.mode != "spike":
+                continue
+            w = np.abs(g.weight.astype(np.float64))
+            spike_peak = np.zeros(g.size)
+            np.maximum.at(spike_peak, g.post[~graded], w[~graded])
+            s = np.median(neuron_scales(spike_peak, g.threshold, g.bias, self.limits))
+            typical = float(np.percentile(w[graded], 90)) if graded.any() else 0.0
+            if s * typical > 0:
+                best = min(best, 1 << max(0, round(float(np.log2(np.sqrt(s * typical))))))
+        return int(best)
 
     def _peak_weights(self, g: Group, peaks: dict) -> np.ndarray:
         """Per neuron, the largest |weight| it applies, through its partial-sum units."""
