@@ -23,7 +23,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import math
-import re
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
@@ -405,22 +404,6 @@ DEFAULT_CHIP = "tianjic256"
 def preset_names() -> list[str]:
     """The presets shipped as package data of nmc.chips (they survive a plain `pip install .`)."""
     return sorted(p.name[: -len(".chip")] for p in resources.files("nmc.chips").iterdir() if p.name.endswith(".chip"))
-
-
-def board_preset_names() -> list[str]:
-    """The presets that are boards (a `board` section), found without parsing (for --help)."""
-    found = re.compile(r"^\s*board\s*\{", re.M)
-    return [n for n in preset_names() if found.search(resources.files("nmc.chips").joinpath(f"{n}.chip").read_text())]
-
-
-def smallest_board(chip: Chip, cores: int) -> str | None:
-    """The preset board with the fewest cores, at least `cores`, made of chips with `chip`'s cores; None if none is."""
-    boards = []
-    for name in preset_names():
-        other = load_preset(name)
-        if other.board is not None and other.core == chip.core and other.cores >= cores:
-            boards.append((other.cores, name))
-    return min(boards)[1] if boards else None
 
 
 @cache

@@ -12,7 +12,8 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-from nmc.chips.description import board_preset_names, preset_names
+from nmc.chips.boards import board_preset_names
+from nmc.chips.description import preset_names
 from nmc.errors import NmcError
 
 DEFAULT_TICKS = 64

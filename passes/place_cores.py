@@ -21,7 +21,7 @@ from xdsl.context import Context
 from xdsl.dialects.builtin import ModuleOp
 from xdsl.passes import ModulePass
 
-from nmc.chips.description import smallest_board
+from nmc.chips.boards import smallest_board
 from nmc.chips.errors import NmcError
 from nmc.passes.board import board_placement
 from nmc.passes.kind_mapping import lowered_networks

@@ -11,7 +11,8 @@ import pytest
 import nmc
 from nmc.chips import load_chip
 from nmc.chips.binary import decode
-from nmc.chips.description import parse_chip, smallest_board
+from nmc.chips.boards import smallest_board
+from nmc.chips.description import parse_chip
 from nmc.conversion.stats import check_capacity
 from nmc.errors import NmcError
 

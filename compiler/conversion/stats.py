@@ -7,7 +7,8 @@ import math
 from xdsl.dialects.builtin import ModuleOp
 
 from nmc.chips import load_chip
-from nmc.chips.description import preset_names, smallest_board
+from nmc.chips.boards import smallest_board
+from nmc.chips.description import preset_names
 from nmc.dialects import snn
 from nmc.errors import NmcError
 from nmc.report import SnnSection
