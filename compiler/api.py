@@ -15,7 +15,7 @@ from typing import Any
 
 from nmc.chips import Chip, load_chip
 from nmc.chips.binary import decode, encode
-from nmc.chips.description import preset_names
+from nmc.chips.boards import board_preset_names
 from nmc.compiled import Compiled, StepClock
 from nmc.dialects.core import ChipAttr
 from nmc.driver import print_ir
@@ -71,8 +71,9 @@ def compile(
         chip_ref = o.board
     the_chip = o.chip if isinstance(o.chip, Chip) else load_chip(chip_ref)
     if o.board is not None and the_chip.board is None:
-        boards = [n for n in preset_names() if load_chip(n).board is not None]
-        raise NmcError(f"--board {o.board}: '{the_chip.name}' is one chip, not a board (board presets: {', '.join(boards)})")
+        raise NmcError(
+            f"--board {o.board}: '{the_chip.name}' is one chip, not a board (board presets: {', '.join(board_preset_names())})"
+        )
     level = "map" if o.target in ("chip", "verilog") else "snn" if o.target in ("nir", "xylo") else o.level
     ctx = CompileContext(stem, kind, o, the_chip, chip_ref, steps.say, level=level)
     ctx.keep_ir = o.dump_ir or o.target not in ("chip", "verilog", "nir")  # IR texts are written only then

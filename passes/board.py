@@ -124,7 +124,8 @@ def board_placement(sym, chip: Chip, n_cores: int, iterations: int, seed: int) -
     more = (used,) if used.max(initial=0) < parts else ()  # as many chips as the fewest needed
     part = chip_parts(sym, n_cores, capacity, parts, seed, more)
     # parts onto chip positions of the board's grid (annealing Σ traffic x chip hops)
-    part_traffic = symmetric_traffic(parts, part[sym.tocoo().row], part[sym.tocoo().col], sym.tocoo().data / 2)
+    coo = sym.tocoo()
+    part_traffic = symmetric_traffic(parts, part[coo.row], part[coo.col], coo.data / 2)
     grid = serpentine(chip.board["chips_x"], chip.board["chips_y"])
     spot = grid[anneal(part_traffic, grid, parts, iterations, seed)]
     xy = np.zeros((n_cores, 2), np.int64)
@@ -153,11 +154,15 @@ def chip_link_loads(x1, y1, x2, y2, w, chip: Chip) -> dict[str, np.ndarray]:
     return out
 
 
+def chip_hops(x1, y1, x2, y2, chip: Chip) -> np.ndarray:
+    """Chip-to-chip links an XY route from core (x1, y1) to (x2, y2) crosses."""
+    cw, ch = chip.chip_mesh
+    return np.abs(x1 // cw - x2 // cw) + np.abs(y1 // ch - y2 // ch)
+
+
 def inter_chip_packets(x1, y1, x2, y2, w, chip: Chip) -> float:
     """Packets per tick summed over chip-to-chip links (a packet crossing two links counts twice)."""
-    cw, ch = chip.chip_mesh
-    hops = np.abs(x1 // cw - x2 // cw) + np.abs(y1 // ch - y2 // ch)
-    return float((w * hops).sum())
+    return float((w * chip_hops(x1, y1, x2, y2, chip)).sum())
 
 
 DIRECTIONS = {"east": (1, 0), "west": (-1, 0), "north": (0, 1), "south": (0, -1)}
@@ -206,7 +211,7 @@ def board_report(net, chip: Chip, lower_bound_cores: int, iterations: int = 2000
     blind = inter_chip_packets(ignoring[src, 0], ignoring[src, 1], ignoring[dst, 0], ignoring[dst, 1], w, chip)
     links = link_list(chip_link_loads(xy[src, 0], xy[src, 1], xy[dst, 0], xy[dst, 1], w, chip))
     cw, ch = chip.chip_mesh
-    chip_hops = np.abs(xy[src, 0] // cw - xy[dst, 0] // cw) + np.abs(xy[src, 1] // ch - xy[dst, 1] // ch)
+    hops = chip_hops(xy[src, 0], xy[src, 1], xy[dst, 0], xy[dst, 1], chip)
     b = chip.board
     return {
         "chips": chip.chips,
@@ -220,6 +225,6 @@ def board_report(net, chip: Chip, lower_bound_cores: int, iterations: int = 2000
         "links": links,
         "peak_link_load": max((e["packets_per_tick"] for e in links), default=0.0),
         "link_bandwidth": b["link_bandwidth"],
-        "tick_extra_cycles": int(chip_hops.max(initial=0)) * b["link_latency_cycles"],
+        "tick_extra_cycles": int(hops.max(initial=0)) * b["link_latency_cycles"],
         "link_energy_pj_per_tick": round(placed * b["link_energy_pj"], 3),
     }

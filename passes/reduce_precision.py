@@ -187,31 +187,33 @@ class _Quantizer:
                     user.scale = from_numpy(1.0 / scale[o], Float64Type())
             replace_group(o, [new])
 
-    def _graded_input_mask(self, g: Group) -> np.ndarray:
-        """Synapses whose input is a direct host input (sent as `round(x * levels)`)."""
+    @staticmethod
+    def _operand_mask(g: Group, pick) -> np.ndarray:
+        """Synapses of the operands `pick(value)` selects."""
         mask = np.zeros(g.pre.size, bool)
         offsets = g.offsets()
         for k, v in enumerate(g.inputs):
-            if isinstance(v.owner, core.InputOp) and isinstance(v.type, core.GradedType):
+            if pick(v):
                 mask |= (g.pre >= offsets[k]) & (g.pre < offsets[k + 1])
         return mask
 
+    @staticmethod
+    def _is_graded_input(v) -> bool:
+        return isinstance(v.owner, core.InputOp) and isinstance(v.type, core.GradedType)
+
+    def _graded_input_mask(self, g: Group) -> np.ndarray:
+        """Synapses whose input is a direct host input (sent as `round(x * levels)`)."""
+        return self._operand_mask(g, self._is_graded_input)
+
     def _psum_mask(self, g: Group) -> np.ndarray:
-        mask = np.zeros(g.pre.size, bool)
-        offsets = g.offsets()
-        for k, v in enumerate(g.inputs):
-            if isinstance(v.owner, core.NeuronsOp) and v.owner.mode.data == core.Mode.PSUM:
-                mask |= (g.pre >= offsets[k]) & (g.pre < offsets[k + 1])
-        return mask
+        return self._operand_mask(g, lambda v: isinstance(v.owner, core.NeuronsOp) and v.owner.mode.data == core.Mode.PSUM)
 
     def _effective(self, g: Group) -> np.ndarray:
         """The weights as the chip applies them: a graded host input arrives as round(x * levels)."""
         w = g.weight.astype(np.float64).copy()
-        offsets = g.offsets()
-        for k, v in enumerate(g.inputs):
-            if isinstance(v.owner, core.InputOp) and isinstance(v.type, core.GradedType):
-                sel = (g.pre >= offsets[k]) & (g.pre < offsets[k + 1])
-                w[sel] /= v.owner.levels.value.data if v.owner.levels is not None else self.levels
+        for v in {v for v in g.inputs if self._is_graded_input(v)}:
+            levels = v.owner.levels.value.data if v.owner.levels is not None else self.levels
+            w[self._operand_mask(g, lambda u, v=v: u is v)] /= levels
         return w
 
     def _input_levels(self, op: core.InputOp, groups: dict) -> int:
@@ -220,18 +222,14 @@ class _Quantizer:
         levels and its values x * L: L = sqrt(s * |w|) balances the two roundings (x ~ 1), in powers of two."""
         best = self.levels
         for g in groups.values():
-            graded = np.zeros(g.pre.size, bool)
-            offsets = g.offsets()
-            for k, v in enumerate(g.inputs):
-                if v.owner is op:
-                    graded |= (g.pre >= offsets[k]) & (g.pre < offsets[k + 1])
+            graded = self._operand_mask(g, lambda v: v.owner is op)
             if not graded.any() or graded.all() or g.mode != "spike":
                 continue
             w = np.abs(g.weight.astype(np.float64))
             spike_peak = np.zeros(g.size)
             np.maximum.at(spike_peak, g.post[~graded], w[~graded])
             s = np.median(neuron_scales(spike_peak, g.threshold, g.bias, self.limits))
-            typical = float(np.percentile(w[graded], 90)) if graded.any() else 0.0
+            typical = float(np.percentile(w[graded], 90))
             if s * typical > 0:
                 best = min(best, 1 << max(0, round(float(np.log2(np.sqrt(s * typical))))))
         return int(best)

@@ -18,7 +18,8 @@ from nmc.chips.binary import ChipImage
 from nmc.chips.errors import NmcError
 from nmc.chips.tnn_binary import column_views
 from nmc.chips.tnn_format import no_spike, stabiliser_tables, synapse_constants, wmax
-from nmc.targets.verilog import bus_slice, hex_rows, pack_bits
+from nmc.targets.verilog import bus_slice
+from nmc.targets.verilog_tb import hex_rows, pack_bits
 
 PRIMITIVES = "tnn_primitives.v"
 MAX_SYNAPSES = 200_000

@@ -17,6 +17,7 @@ import numpy as np
 
 from nmc.chips.binary import ChipImage
 from nmc.chips.errors import NmcError
+from nmc.targets.verilog_tb import emit_testbench
 
 PRIMITIVES = "nmc_primitives.v"
 MAX_SYNAPSES = 200_000
@@ -88,6 +89,17 @@ class _Image:
 
     def synapses(self, c: int) -> range:
         return range(int(self.syn["offsets"][c]), int(self.syn["offsets"][c + 1]))
+
+
+def board_chips(image: ChipImage) -> dict[int, list[int]] | None:
+    """On a board image (META.board), the cores of each chip in use; None for one chip."""
+    board = image.meta.get("board")
+    if board is None:
+        return None
+    cw, ch = board["chip_mesh"]
+    x, y = image.a("CORE", "x").astype(np.int64), image.a("CORE", "y").astype(np.int64)
+    chip_of = (y // ch) * board["chips_x"] + x // cw
+    return {int(k): np.flatnonzero(chip_of == k).tolist() for k in np.unique(chip_of)}
 
 
 def check_size(
@@ -278,18 +290,18 @@ def _links(im: _Image) -> dict[tuple[int, int], list[int]]:
     return dict(sorted(links.items()))
 
 
-def _top_module(im: _Image, d: Design, membrane_set: set[int]) -> list[str]:
-    nrn, ax = im.nrn, im.ax
+def top_header(d: Design, comment: str) -> list[str]:
+    """The top level's ports (one chip or a board: the same, so the same testbench drives both) and its tick
+    controller."""
     n_out, n_mem = d.outputs.size, d.membranes.size
-    host_bits = max(1, d.host_width) * d.xw
     out = [
-        f"// top level: {im.cores} cores on a {im.meta['mesh'][0]}x{im.meta['mesh'][1]} mesh; host inputs in, output neurons out",
+        f"// {comment}",
         f"module {d.top} (",
         "    input  wire clk,",
         "    input  wire rst,",
         "    input  wire step,",
         "    output wire ready,",
-        f"    input  wire [{host_bits - 1}:0] host_in,",
+        f"    input  wire [{max(1, d.host_width) * d.xw - 1}:0] host_in,",
         f"    output wire [{max(1, n_out) * d.xw - 1}:0] out_values{',' if n_mem else ''}",
     ]
     if n_mem:
@@ -301,6 +313,77 @@ def _top_module(im: _Image, d: Design, membrane_set: set[int]) -> list[str]:
         f"    nmc_tick_ctrl #(.DELIVER({d.hops}), .INTEGRATE({d.integrate}), .TW({d.tw})) ctrl (.clk(clk), .rst(rst), "
         ".step(step), .ready(ready), .hop(hop), .syn_start(syn_start), .update(update), .tick(tick));",
     ]
+    return out
+
+
+def link_lines(im: _Image, d: Design, src: int, dst: int, carried: list[int], note: str = "") -> list[str]:
+    """The route from core `src` to core `dst`: a wire and an nmc_link of one stage per mesh hop."""
+    hops = int(abs(im.x[src] - im.x[dst]) + abs(im.y[src] - im.y[dst]))
+    w = len(carried) * d.xw
+    parts = ", ".join(bus_slice(f"core{src}_outs", int(im.nrn["slot"][i]), d.xw) for i in reversed(carried))
+    return [
+        f"    wire [{w - 1}:0] link_{src}_{dst};{note}",
+        f"    nmc_link #(.W({w}), .HOPS({hops})) route_{src}_to_{dst} (.clk(clk), .rst(rst), .hop(hop), "
+        f".in({{{parts}}}), .out(link_{src}_{dst}));",
+    ]
+
+
+def link_positions(links: dict[tuple[int, int], list[int]]) -> dict[tuple[int, int], int]:
+    """(source neuron, destination core) -> its place in that route's bundle."""
+    return {(i, dst): k for (_, dst), carried in links.items() for k, i in enumerate(carried)}
+
+
+def core_wiring(im: _Image, d: Design, c: int, position: dict, membrane_set: set[int]) -> list[str]:
+    """Core `c`'s axons (a host input, its own output, or a route's, through a delay line when delayed) and the
+    core's instance."""
+    nrn, ax = im.nrn, im.ax
+    out = []
+    for j, a in enumerate(im.axons(c)):
+        src, delay = int(ax["src"][a]), int(ax["delay"][a])
+        if ax["kind"][a] == 0:
+            value = bus_slice("host_in", src, d.xw)
+        elif int(nrn["core"][src]) == c:
+            value = bus_slice(f"core{c}_outs", int(nrn["slot"][src]), d.xw)
+        else:
+            value = bus_slice(f"link_{int(nrn['core'][src])}_{c}", position[(src, c)], d.xw)
+        target = bus_slice(f"core{c}_axons", j, d.xw)
+        if delay:
+            out.append(
+                f"    nmc_delay #(.W({d.xw}), .D({delay})) delay_{c}_{j} (.clk(clk), .rst(rst), .shift(update), "
+                f".in({value}), .out({target}));"
+            )
+        else:
+            out.append(f"    assign {target} = {value};")
+    if not len(im.axons(c)):
+        out.append(f"    assign core{c}_axons = {d.xw}'d0;")
+    _, _, mem = _core_ports(im, d, c, membrane_set)
+    vmem = f", .vmem(core{c}_vmem)" if mem else ""
+    out.append(
+        f"    {d.top}_core{c} core{c} (.clk(clk), .rst(rst), .syn_start(syn_start), .update(update), .tick(tick), "
+        f".axons(core{c}_axons), .outs(core{c}_outs){vmem});"
+    )
+    return out
+
+
+def output_assigns(im: _Image, d: Design, membrane_set: set[int]) -> list[str]:
+    """The top level's outputs: each observed neuron's value, each decoded membrane."""
+    nrn = im.nrn
+    out = []
+    for k, i in enumerate(d.outputs.tolist()):
+        c = int(nrn["core"][i])
+        out.append(f"    assign {bus_slice('out_values', k, d.xw)} = {bus_slice(f'core{c}_outs', int(nrn['slot'][i]), d.xw)};")
+    if not d.outputs.size:
+        out.append(f"    assign out_values = {d.xw}'d0;")
+    for k, i in enumerate(d.membranes.tolist()):
+        c = int(nrn["core"][i])
+        _, _, mem = _core_ports(im, d, c, membrane_set)
+        out.append(f"    assign {bus_slice('out_membranes', k, d.vw)} = {bus_slice(f'core{c}_vmem', mem.index(i), d.vw)};")
+    return out
+
+
+def _top_module(im: _Image, d: Design, membrane_set: set[int]) -> list[str]:
+    mesh = im.meta["mesh"]
+    out = top_header(d, f"top level: {im.cores} cores on a {mesh[0]}x{mesh[1]} mesh; host inputs in, output neurons out")
     if not d.host_width:
         out.append("    // no host inputs")
     for c in range(im.cores):
@@ -310,164 +393,17 @@ def _top_module(im: _Image, d: Design, membrane_set: set[int]) -> list[str]:
         if mem:
             out.append(f"    wire [{len(mem) * d.vw - 1}:0] core{c}_vmem;")
     links = _links(im)
-    position: dict[tuple[int, int], int] = {}
     for (src, dst), carried in links.items():
-        hops = int(abs(im.x[src] - im.x[dst]) + abs(im.y[src] - im.y[dst]))
-        w = len(carried) * d.xw
-        parts = ", ".join(bus_slice(f"core{src}_outs", int(nrn["slot"][i]), d.xw) for i in reversed(carried))
-        out.append(f"    wire [{w - 1}:0] link_{src}_{dst};")
-        out.append(
-            f"    nmc_link #(.W({w}), .HOPS({hops})) route_{src}_to_{dst} (.clk(clk), .rst(rst), .hop(hop), "
-            f".in({{{parts}}}), .out(link_{src}_{dst}));"
-        )
-        for k, i in enumerate(carried):
-            position[(i, dst)] = k
+        out += link_lines(im, d, src, dst, carried)
+    position = link_positions(links)
     for c in range(im.cores):
-        for j, a in enumerate(im.axons(c)):
-            src, delay = int(ax["src"][a]), int(ax["delay"][a])
-            if ax["kind"][a] == 0:
-                value = bus_slice("host_in", src, d.xw)
-            elif int(nrn["core"][src]) == c:
-                value = bus_slice(f"core{c}_outs", int(nrn["slot"][src]), d.xw)
-            else:
-                value = bus_slice(f"link_{int(nrn['core'][src])}_{c}", position[(src, c)], d.xw)
-            target = bus_slice(f"core{c}_axons", j, d.xw)
-            if delay:
-                out.append(
-                    f"    nmc_delay #(.W({d.xw}), .D({delay})) delay_{c}_{j} (.clk(clk), .rst(rst), .shift(update), "
-                    f".in({value}), .out({target}));"
-                )
-            else:
-                out.append(f"    assign {target} = {value};")
-        if not len(im.axons(c)):
-            out.append(f"    assign core{c}_axons = {d.xw}'d0;")
-        _, _, mem = _core_ports(im, d, c, membrane_set)
-        vmem = f", .vmem(core{c}_vmem)" if mem else ""
-        out.append(
-            f"    {d.top}_core{c} core{c} (.clk(clk), .rst(rst), .syn_start(syn_start), .update(update), .tick(tick), "
-            f".axons(core{c}_axons), .outs(core{c}_outs){vmem});"
-        )
-    for k, i in enumerate(d.outputs.tolist()):
-        c = int(nrn["core"][i])
-        out.append(f"    assign {bus_slice('out_values', k, d.xw)} = {bus_slice(f'core{c}_outs', int(nrn['slot'][i]), d.xw)};")
-    if not n_out:
-        out.append(f"    assign out_values = {d.xw}'d0;")
-    for k, i in enumerate(d.membranes.tolist()):
-        c = int(nrn["core"][i])
-        _, _, mem = _core_ports(im, d, c, membrane_set)
-        out.append(f"    assign {bus_slice('out_membranes', k, d.vw)} = {bus_slice(f'core{c}_vmem', mem.index(i), d.vw)};")
-    out += ["endmodule", ""]
-    return out
+        out += core_wiring(im, d, c, position, membrane_set)
+    return out + output_assigns(im, d, membrane_set) + ["endmodule", ""]
 
 
 def bus_slice(bus: str, index: int, width: int) -> str:
     """Element `index` of a bus of `width`-bit elements, as a Verilog part-select."""
     return f"{bus}[{index * width + width - 1}:{index * width}]"
-
-
-# --------------------------------------------------------------------------- testbench
-
-
-def emit_testbench(design: Design, trace: dict[str, np.ndarray]) -> dict[str, str]:
-    """`tb_<top>.v` and its data: the simulator's host inputs and expected outputs, tick by tick."""
-    d = design
-    host, outs, v = trace["host"], trace["out"], trace["v"]  # [ticks, batch, ...], [batch, neurons]
-    ticks, batch = host.shape[0], host.shape[1]
-    tb = f"tb_{d.top}"
-    n_out, n_mem = max(1, d.outputs.size), d.membranes.size
-    host_bits, out_bits = max(1, d.host_width) * d.xw, n_out * d.xw
-    per_sample = lambda arr: arr.transpose(1, 0, 2).reshape(batch * ticks, -1)  # noqa: E731
-    files = {
-        f"{tb}_in.hex": hex_rows(per_sample(host) if d.host_width else np.zeros((batch * ticks, 1), np.int64), d.xw),
-        f"{tb}_expect.hex": hex_rows(per_sample(outs[:, :, d.outputs]) if d.outputs.size else np.zeros((batch * ticks, 1)), d.xw),
-    }
-    if n_mem:
-        files[f"{tb}_membranes.hex"] = hex_rows(v[:, d.membranes], d.vw)
-    ids = "\n".join(f"        ids[{k}] = {i};" for k, i in enumerate(d.outputs.tolist())) or "        ids[0] = 0;"
-    mem_decl = mem_check = ""
-    if n_mem:
-        mem_decl = (
-            f"    wire [{n_mem * d.vw - 1}:0] out_membranes;\n"
-            f"    reg  [{n_mem * d.vw - 1}:0] expect_v [0:SAMPLES-1];\n"
-            f'    initial $readmemh("{tb}_membranes.hex", expect_v);\n'
-        )
-        mem_check = f"""            if (out_membranes !== expect_v[s]) begin
-                for (i = {n_mem - 1}; i >= 0; i = i - 1)
-                    if (out_membranes[i*{d.vw} +: {d.vw}] !== expect_v[s][i*{d.vw} +: {d.vw}]) bad = i;
-                $display("FAIL: sample %0d after the last tick, membrane %0d: rtl %0d, simulator %0d", s, bad,
-                         $signed(out_membranes[bad*{d.vw} +: {d.vw}]), $signed(expect_v[s][bad*{d.vw} +: {d.vw}]));
-                $finish;
-            end
-"""
-    text = f"""// Generated by nmc: drives the simulator's input values tick by tick into {d.top} and compares
-// the output neurons with the simulator's on the same stimulus. Run in this folder:
-//   iverilog -g2012 -o {tb} *.v && vvp {tb}
-`timescale 1ns/1ps
-module {tb};
-    localparam integer SAMPLES = {batch};
-    localparam integer TICKS = {ticks};
-    localparam integer NOUT = {n_out};
-    reg clk = 1'b0, rst = 1'b1, step = 1'b0;
-    reg  [{host_bits - 1}:0] host_in = {host_bits}'d0;
-    wire ready;
-    wire [{out_bits - 1}:0] out_values;
-    reg  [{host_bits - 1}:0] stimulus [0:SAMPLES*TICKS-1];
-    reg  [{out_bits - 1}:0] expected [0:SAMPLES*TICKS-1];
-    integer ids [0:NOUT-1];
-{mem_decl}    integer s, t, i, bad;
-    {d.top} dut (.clk(clk), .rst(rst), .step(step), .ready(ready), .host_in(host_in), .out_values(out_values){
-        ", .out_membranes(out_membranes)" if n_mem else ""
-    });
-    always #5 clk = ~clk;
-    initial begin
-        $readmemh("{tb}_in.hex", stimulus);
-        $readmemh("{tb}_expect.hex", expected);
-{ids}
-        bad = 0;
-        for (s = 0; s < SAMPLES; s = s + 1) begin
-            rst = 1'b1;
-            @(negedge clk); @(negedge clk);
-            rst = 1'b0;
-            for (t = 0; t < TICKS; t = t + 1) begin
-                host_in = stimulus[s*TICKS + t];
-                step = 1'b1;
-                @(negedge clk);
-                step = 1'b0;
-                @(negedge clk);
-                while (!ready) @(negedge clk);
-                if (out_values !== expected[s*TICKS + t]) begin
-                    for (i = NOUT - 1; i >= 0; i = i - 1)
-                        if (out_values[i*{d.xw} +: {d.xw}] !== expected[s*TICKS + t][i*{d.xw} +: {d.xw}]) bad = i;
-                    $display("FAIL: sample %0d tick %0d output %0d (chip neuron %0d): rtl %0d, simulator %0d", s, t, bad,
-                             ids[bad], $signed(out_values[bad*{d.xw} +: {d.xw}]), $signed(expected[s*TICKS + t][bad*{d.xw} +: {
-        d.xw
-    }]));
-                    $finish;
-                end
-            end
-{mem_check}        end
-        $display("PASS: %0d samples x %0d ticks, %0d outputs identical to the simulator", SAMPLES, TICKS, NOUT);
-        $finish;
-    end
-endmodule
-"""
-    files[f"{tb}.v"] = text
-    return files
-
-
-def pack_bits(values, width: int) -> int:
-    """One integer holding element k in bits [k*width +: width], two's complement (a Verilog bus or parameter)."""
-    mask = (1 << width) - 1
-    word = 0
-    for k, value in enumerate(values):
-        word |= (int(value) & mask) << (k * width)
-    return word
-
-
-def hex_rows(values: np.ndarray, width: int) -> str:
-    """One line per row ($readmemh): element k of the row in bits [k*width +: width], two's complement."""
-    digits = max(1, (values.shape[1] * width + 3) // 4)
-    return "".join(f"{pack_bits(row, width):0{digits}x}\n" for row in np.asarray(values, dtype=np.int64).tolist())
 
 
 # --------------------------------------------------------------------------- entry points

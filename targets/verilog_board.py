@@ -19,12 +19,17 @@ from nmc.targets.verilog import (
     _core_ports,
     _Image,
     _links,
-    bus_slice,
+    board_chips,
     check_size,
-    emit_testbench,
+    core_wiring,
+    link_lines,
+    link_positions,
+    output_assigns,
     plan,
     primitives_source,
+    top_header,
 )
+from nmc.targets.verilog_tb import emit_testbench
 
 
 def board_verilog_files(
@@ -35,9 +40,8 @@ def board_verilog_files(
     d = plan(image)
     im = _Image(image)
     board = image.meta["board"]
-    cw, ch = board["chip_mesh"]
-    chip_of = (im.y // ch) * board["chips_x"] + im.x // cw
-    chips = {int(k): [int(c) for c in np.flatnonzero(chip_of == k)] for k in np.unique(chip_of)}
+    chips = board_chips(image)
+    chip_of = {c: k for k, cores in chips.items() for c in cores}
     membrane_set = set(d.membranes.tolist())
     files: dict[str, str] = {}
     lines = [
@@ -64,12 +68,7 @@ def board_verilog_files(
     return files, d, chips
 
 
-def _hops(im: _Image, s: int, t: int) -> int:
-    return int(abs(im.x[s] - im.x[t]) + abs(im.y[s] - im.y[t]))
-
-
 def _chip_module(im, d: Design, k: int, cores: list[int], links, crossing, needed: set[int], membrane_set) -> list[str]:
-    nrn, ax = im.nrn, im.ax
     mine = set(cores)
     ports = ["    input  wire clk, rst, hop, syn_start, update,", f"    input  wire [{d.tw - 1}:0] tick,"]
     ports.append(f"    input  wire [{max(1, d.host_width) * d.xw - 1}:0] host_in,")
@@ -90,43 +89,12 @@ def _chip_module(im, d: Design, k: int, cores: list[int], links, crossing, neede
                 body.append(f"    wire [{len(mem) * d.vw - 1}:0] core{c}_vmem;")
         body.append(f"    wire [{n_axons * d.xw - 1}:0] core{c}_axons;")
     ports[-1] = ports[-1].rstrip(",")
-    position: dict[tuple[int, int], int] = {}
     for (s, t), carried in links.items():
-        for j, i in enumerate(carried):
-            position[(i, t)] = j
         if s in mine and t in mine:
-            w = len(carried) * d.xw
-            parts = ", ".join(bus_slice(f"core{s}_outs", int(nrn["slot"][i]), d.xw) for i in reversed(carried))
-            body.append(f"    wire [{w - 1}:0] link_{s}_{t};")
-            body.append(
-                f"    nmc_link #(.W({w}), .HOPS({_hops(im, s, t)})) route_{s}_to_{t} (.clk(clk), .rst(rst), .hop(hop), "
-                f".in({{{parts}}}), .out(link_{s}_{t}));"
-            )
+            body += link_lines(im, d, s, t, carried)
+    position = link_positions(links)
     for c in cores:
-        for j, a in enumerate(im.axons(c)):
-            src, delay = int(ax["src"][a]), int(ax["delay"][a])
-            if ax["kind"][a] == 0:
-                value = bus_slice("host_in", src, d.xw)
-            elif int(nrn["core"][src]) == c:
-                value = bus_slice(f"core{c}_outs", int(nrn["slot"][src]), d.xw)
-            else:
-                value = bus_slice(f"link_{int(nrn['core'][src])}_{c}", position[(src, c)], d.xw)
-            target = bus_slice(f"core{c}_axons", j, d.xw)
-            if delay:
-                body.append(
-                    f"    nmc_delay #(.W({d.xw}), .D({delay})) delay_{c}_{j} (.clk(clk), .rst(rst), .shift(update), "
-                    f".in({value}), .out({target}));"
-                )
-            else:
-                body.append(f"    assign {target} = {value};")
-        if not len(im.axons(c)):
-            body.append(f"    assign core{c}_axons = {d.xw}'d0;")
-        _, _, mem = _core_ports(im, d, c, membrane_set)
-        vmem = f", .vmem(core{c}_vmem)" if mem else ""
-        body.append(
-            f"    {d.top}_core{c} core{c} (.clk(clk), .rst(rst), .syn_start(syn_start), .update(update), .tick(tick), "
-            f".axons(core{c}_axons), .outs(core{c}_outs){vmem});"
-        )
+        body += core_wiring(im, d, c, position, membrane_set)
     return [
         f"// chip {k}: cores {', '.join(map(str, cores))}",
         f"module {d.top}_chip{k} (",
@@ -142,27 +110,8 @@ def _chip_module(im, d: Design, k: int, cores: list[int], links, crossing, neede
 
 
 def _board_top(im, d: Design, chips: dict[int, list[int]], crossing, needed: set[int], membrane_set) -> list[str]:
-    nrn = im.nrn
-    n_out, n_mem = d.outputs.size, d.membranes.size
-    out = [
-        f"// board top: {len(chips)} chips; the tick controller is the board's (every chip steps the same tick)",
-        f"module {d.top} (",
-        "    input  wire clk,",
-        "    input  wire rst,",
-        "    input  wire step,",
-        "    output wire ready,",
-        f"    input  wire [{max(1, d.host_width) * d.xw - 1}:0] host_in,",
-        f"    output wire [{max(1, n_out) * d.xw - 1}:0] out_values{',' if n_mem else ''}",
-    ]
-    if n_mem:
-        out.append(f"    output wire [{n_mem * d.vw - 1}:0] out_membranes")
-    out += [
-        ");",
-        "    wire hop, syn_start, update;",
-        f"    wire [{d.tw - 1}:0] tick;",
-        f"    nmc_tick_ctrl #(.DELIVER({d.hops}), .INTEGRATE({d.integrate}), .TW({d.tw})) ctrl (.clk(clk), .rst(rst), "
-        ".step(step), .ready(ready), .hop(hop), .syn_start(syn_start), .update(update), .tick(tick));",
-    ]
+    comment = f"board top: {len(chips)} chips; the tick controller is the board's (every chip steps the same tick)"
+    out = top_header(d, comment)
     out.append("    // verilator lint_off UNUSEDSIGNAL")
     out.append("    // a chip exports whole cores' outputs; the board reads the routed and observed ones")
     for c in sorted(needed):
@@ -172,13 +121,7 @@ def _board_top(im, d: Design, chips: dict[int, list[int]], crossing, needed: set
             out.append(f"    wire [{len(mem) * d.vw - 1}:0] core{c}_vmem;")
     out.append("    // verilator lint_on UNUSEDSIGNAL")
     for (s, t), carried in crossing.items():
-        w = len(carried) * d.xw
-        parts = ", ".join(bus_slice(f"core{s}_outs", int(nrn["slot"][i]), d.xw) for i in reversed(carried))
-        out.append(f"    wire [{w - 1}:0] link_{s}_{t};  // chip-to-chip")
-        out.append(
-            f"    nmc_link #(.W({w}), .HOPS({_hops(im, s, t)})) route_{s}_to_{t} (.clk(clk), .rst(rst), .hop(hop), "
-            f".in({{{parts}}}), .out(link_{s}_{t}));"
-        )
+        out += link_lines(im, d, s, t, carried, "  // chip-to-chip")
     for k, cores in chips.items():
         conns = [".clk(clk), .rst(rst), .hop(hop), .syn_start(syn_start), .update(update), .tick(tick), .host_in(host_in)"]
         conns += [f".link_{s}_{t}(link_{s}_{t})" for (s, t) in crossing if t in cores]
@@ -188,14 +131,4 @@ def _board_top(im, d: Design, chips: dict[int, list[int]], crossing, needed: set
                 if _core_ports(im, d, c, membrane_set)[2]:
                     conns.append(f".core{c}_vmem(core{c}_vmem)")
         out.append(f"    {d.top}_chip{k} chip{k} ({', '.join(conns)});")
-    for k, i in enumerate(d.outputs.tolist()):
-        c = int(nrn["core"][i])
-        out.append(f"    assign {bus_slice('out_values', k, d.xw)} = {bus_slice(f'core{c}_outs', int(nrn['slot'][i]), d.xw)};")
-    if not n_out:
-        out.append(f"    assign out_values = {d.xw}'d0;")
-    for k, i in enumerate(d.membranes.tolist()):
-        c = int(nrn["core"][i])
-        mem = _core_ports(im, d, c, membrane_set)[2]
-        out.append(f"    assign {bus_slice('out_membranes', k, d.vw)} = {bus_slice(f'core{c}_vmem', mem.index(i), d.vw)};")
-    out += ["endmodule", ""]
-    return out
+    return out + output_assigns(im, d, membrane_set) + ["endmodule", ""]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from nmc.chips.binary import ChipImage
-from nmc.targets.verilog import bits_index
+from nmc.targets.verilog import bits_index, board_chips
 from nmc.targets.verilog_tm import LIBRARY, TM_MACROS, TM_MEMORIES, TM_PRIMITIVES, TmCore, TmDesign, TmLane, tm_plan
 from nmc.targets.verilog_tm_tb import emit_tm_testbench
 
@@ -399,14 +399,3 @@ def tm_verilog_files(
     if trace is not None:
         files.update(emit_tm_testbench(td, trace))
     return files, td
-
-
-def board_chips(image: ChipImage) -> dict[int, list[int]] | None:
-    """On a board image (META.board), the cores of each chip in use; None for one chip."""
-    board = image.meta.get("board")
-    if board is None:
-        return None
-    cw, ch = board["chip_mesh"]
-    x, y = image.a("CORE", "x").astype(np.int64), image.a("CORE", "y").astype(np.int64)
-    chip_of = (y // ch) * board["chips_x"] + x // cw
-    return {int(k): np.flatnonzero(chip_of == k).tolist() for k in np.unique(chip_of)}

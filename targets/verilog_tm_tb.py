@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from nmc.targets.verilog import bits_index, hex_rows
+from nmc.targets.verilog import bits_index
+from nmc.targets.verilog_tb import hex_rows
 from nmc.targets.verilog_tm import TmDesign
 
 

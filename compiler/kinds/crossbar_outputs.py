@@ -9,10 +9,10 @@ import numpy as np
 
 from nmc.runtime.simulator import Chip as Simulator
 from nmc.targets.synth import synthesize
-from nmc.targets.verilog import PRIMITIVES, check_size, verilog_files
+from nmc.targets.verilog import PRIMITIVES, board_chips, check_size, verilog_files
 from nmc.targets.verilog_board import board_verilog_files
 from nmc.targets.verilog_tm import SRAM_MODELS, TM_PRIMITIVES, cost_from_synthesis, sram_models_source
-from nmc.targets.verilog_tm_rtl import board_chips, tm_verilog_files
+from nmc.targets.verilog_tm_rtl import tm_verilog_files
 
 
 def board_manifest(image, chip, stem: str, board: dict) -> str:
