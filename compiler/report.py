@@ -65,10 +65,12 @@ class _Agreement(TypedDict):
 class QuantizationSection(_Agreement, total=False):
     """Agreement of the quantized network with its reference on calibration samples: the unquantized network, or
     after --finetune the fine-tuned model as it was trained (quantization-aware), which the gate then uses. The
-    fields below are written only after --finetune."""
+    first two fields below are written only after --finetune."""
 
     reference: str  # what decision_agreement compares the chip's decisions with
     unquantized_decision_agreement: float  # the chip against the unquantized fine-tuned SNN
+    # when the gate refuses and the chip rounds some beta: the unquantized network at the chip's betas against itself
+    leak_decision_agreement: float
 
 
 class Utilisation(TypedDict):

@@ -138,13 +138,21 @@ def ann(seed: int) -> Generated:
     return Generated(nn.Sequential(*layers, *_head(rng, dims, c, size)), (1, 8, 8) if dims == 2 else (8, 8), family)
 
 
+def firing(seed: int) -> dict[str, str]:
+    """A model's reset ('subtract' or 'zero') and comparison ('ge' or 'gt'), drawn from a stream of their own so that
+    the architecture draws of a seed stay what they were before these were drawn."""
+    rng = np.random.default_rng(30_000 + seed)
+    return {"reset": str(rng.choice(["subtract", "zero"])), "compare": str(rng.choice(["ge", "gt"]))}
+
+
 def snn(seed: int) -> Generated:
-    """An nmc.nn spiking network (IF or LIF neurons, dense or convolutional), untrained."""
+    """An nmc.nn spiking network (IF or LIF neurons, dense or convolutional; reset and comparison drawn), untrained."""
     rng = np.random.default_rng(10_000 + seed)
     torch.manual_seed(seed)
+    fire = firing(seed)
 
     def neuron() -> nn.Module:
-        return nmc_nn.LIF(beta=float(rng.choice([0.8, 0.9, 0.95]))) if rng.random() < 0.7 else nmc_nn.IF()
+        return nmc_nn.LIF(beta=float(rng.choice([0.8, 0.9, 0.95])), **fire) if rng.random() < 0.7 else nmc_nn.IF(**fire)
 
     if rng.random() < 0.5:
         layers: list[nn.Module] = [nn.Flatten()]
@@ -172,12 +180,13 @@ def rsnn(seed: int) -> Generated:
     beta = float(rng.choice([0.8, 0.9, 0.95, 1.0]))
     alpha = float(rng.choice([0.5, 0.75, 0.875]))
     kind = ["rlif", "rcuba", "cuba"][_pick(rng, [0, 1, 2])]
+    fire = firing(seed)
     hidden = {
-        "rlif": lambda: nmc_nn.RLIF(h, beta=beta),
-        "rcuba": lambda: nmc_nn.RCubaLIF(h, alpha=alpha, beta=beta),
-        "cuba": lambda: nmc_nn.CubaLIF(alpha=alpha, beta=beta),
+        "rlif": lambda: nmc_nn.RLIF(h, beta=beta, **fire),
+        "rcuba": lambda: nmc_nn.RCubaLIF(h, alpha=alpha, beta=beta, **fire),
+        "cuba": lambda: nmc_nn.CubaLIF(alpha=alpha, beta=beta, **fire),
     }[kind]()
-    out = nmc_nn.LIF(beta=float(rng.choice([0.8, 0.9, 0.95]))) if rng.random() < 0.5 else nmc_nn.IF()
+    out = nmc_nn.LIF(beta=float(rng.choice([0.8, 0.9, 0.95])), **fire) if rng.random() < 0.5 else nmc_nn.IF(**fire)
     model = nn.Sequential(nn.Flatten(), nn.Linear(64, h), hidden, nn.Linear(h, 10), out)
     return Generated(model, (1, 8, 8), f"snn-{kind}", True)
 

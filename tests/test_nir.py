@@ -219,7 +219,8 @@ def test_leak_the_chip_rounds_is_reported_population_by_population(tmp_path, cap
     nmc_compile.main([str(tmp_path / "g.nir"), "--dt", "5e-4", "--calibration", str(tmp_path / "x.npy"), "-o",
                       str(tmp_path / "o"), "--allow-accuracy-loss"])  # fmt: skip
     out = capsys.readouterr().out
-    assert "leak: the chip's shift decay rounds beta in 1 population(s): 'lif' 0.9 -> 0.875" in out
+    assert "leak: the chip's shift decay rounds beta in 1 population(s): 'lif' 0.9 -> 0.875 (exact on this chip: " in out
+    assert "beta = 1 - 2^-s, e.g. 0.75, 0.875, 0.9375)" in out  # what to train with for an exact leak
     report = json.loads((tmp_path / "o" / "report.json").read_text())
     assert report["core"]["leak_rounding"] == [{"layer": "lif", "beta": pytest.approx(0.9), "realised_beta": 0.875,
                                                 "decay_shift": 3, "decay_mult": 1}]  # fmt: skip

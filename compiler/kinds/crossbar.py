@@ -255,7 +255,16 @@ def _check_agreement(report: Report, allowed: bool) -> None:
             "--allow-accuracy-loss"
         )
     starved = [g for g in report["core"]["groups"] if g.get("graded_input_levels", GRADED_LEVELS_OK) < GRADED_LEVELS_OK]
-    if starved:  # a layer adds direct inputs to spikes at one scale (a recurrent layer, a skip from the input)
+    leak = q.get("leak_decision_agreement")
+    if leak is not None and 1.0 - leak >= 0.5 * (1.0 - q["decision_agreement"]):  # the leak's rounding alone: half the loss
+        row = max(report["core"]["leak_rounding"], key=lambda r: abs(r["beta"] - r["realised_beta"]))
+        held = "1 - 2^-s: 0.5, 0.75, 0.875, 0.9375, ..." if row["decay_mult"] == 1 else "those its multiplier holds"
+        why = (
+            f"the chip's leak alone gives {leak:.1%} (layer '{row['layer']}' beta {row['beta']:.4g} runs as "
+            f"{row['realised_beta']:.4g}): train with betas the chip holds ({held}), pick a chip with a finer leak "
+            "(core.leak multiply, e.g. loihi1), or accept it with --allow-accuracy-loss"
+        )
+    elif starved:  # a layer adds direct inputs to spikes at one scale (a recurrent layer, a skip from the input)
         g = min(starved, key=lambda g: g["graded_input_levels"])
         why = (
             f"layer '{g['layer']}' adds direct (graded) inputs to spikes at one scale, which leaves its input weights "

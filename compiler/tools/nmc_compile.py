@@ -298,7 +298,8 @@ def _summary(report: dict, path: Path) -> str:
         shown = ", ".join(f"'{r['layer']}' {r['beta']:.4g} -> {r['realised_beta']:.4g}" for r in leaks[:4])
         more = f" and {len(leaks) - 4} more" if len(leaks) > 4 else ""
         kind = "multiply" if any(r.get("decay_mult", 1) != 1 for r in leaks) else "shift"
-        lines.append(f"  leak: the chip's {kind} decay rounds beta in {len(leaks)} population(s): {shown}{more}")
+        exact = " (exact on this chip: beta = 1 - 2^-s, e.g. 0.75, 0.875, 0.9375)" if kind == "shift" else ""
+        lines.append(f"  leak: the chip's {kind} decay rounds beta in {len(leaks)} population(s): {shown}{more}{exact}")
     q = report.get("quantization")
     if q and "reference" in q:  # after --finetune: the model as it was trained is what the chip should compute
         lines.append(
