@@ -55,6 +55,7 @@ REASONS = (  # refusal message -> class (first match)
     (r"needs (at least )?\d+ cores|neurons \(\d+x\d+ cores of \d+\), got \d+ neurons", "mesh too small for the network"),
     (r"axon delays <= \d+", "paths of unequal depth need axon delays the chip lacks"),
     (r"adds direct \(graded\) inputs to spikes", "quantization gate: direct inputs and spikes share a layer's scale"),
+    (r"converted SNN agrees with the ANN", "conversion check: the SNN's decisions < 90 % of the ANN's"),
     (r"agrees with the unquantized one", "quantization gate: chip decisions < 90 % of the unquantized network's"),
     (r"recurrent synapses alone give a neuron", "recurrent fan-in past one core's axons"),  # before fan-in: it names partial sums
     (r"fan-in|partial sums", "fan-in past a core without partial sums"),

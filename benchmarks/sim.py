@@ -163,7 +163,9 @@ def timed(fn: Callable[[], object], repeats: int) -> tuple[float, object]:
 def compile_model(model, x_calib, chip, ticks=64, shape=None):
     import nmc
 
-    return nmc.compile(model, chip=chip, calibration=x_calib, encoding="rate", timesteps=ticks, input_shape=shape)
+    return nmc.compile(  # a speed benchmark: outputs are compared between simulators, not with the float model
+        model, chip=chip, calibration=x_calib, encoding="rate", timesteps=ticks, input_shape=shape, allow_accuracy_loss=True
+    )
 
 
 def mlp_model(seed: int = 0):

@@ -216,8 +216,10 @@ def _convert(graph: LayerGraph, opts: ImportOptions) -> ModuleOp:
     if not graph.is_spiking:  # the ANN itself, for NeuroBench's metrics of it beside the SNN's (report.json)
         opts.ann_graph = graph
     if opts.conversion_reset == "zero":
-        opts.notes.append("the chip resets neurons to zero only: the converted ReLUs' IF neurons reset to zero (their rates "
-                          "lose the residue above threshold; more --timesteps or a lower --percentile help)")  # fmt: skip
+        opts.notes.append(
+            "the chip resets neurons to zero only: the converted ReLUs' IF neurons reset to zero (their rates "
+            "lose the charge above threshold at any number of timesteps; the conversion check measures it)"
+        )
     lowering = LoweringOptions(
         ticks=opts.ticks,
         dt=opts.dt,

@@ -50,6 +50,7 @@ class LoweringResult:
     report: Report = field(default_factory=lambda: Report())
     passes: list[ModulePass] = field(default_factory=list)
     run: CoreRun | None = None  # the core interpreter's run of the lowered module on the stimulus (quantization check)
+    reference_run: CoreRun | None = None  # its run of the unquantized module: the SNN as converted or imported
 
 
 def _text(module: ModuleOp) -> str:
@@ -130,11 +131,13 @@ def core_summary(module: ModuleOp, leaks: list[LeakRow] | None = None) -> CoreSe
     }
 
 
-def spike_agreement(before: ModuleOp, after: ModuleOp, x: np.ndarray, after_run: CoreRun | None = None) -> QuantizationSection:
+def spike_agreement(
+    before: ModuleOp, after: ModuleOp, x: np.ndarray, after_run: CoreRun | None = None, before_run: CoreRun | None = None
+) -> QuantizationSection:
     """How far `after` (e.g. quantized) reproduces `before` on inputs `x`: spikes and output decisions
-    (`after_run`: the core interpreter's recorded run of `after` on `x`, when the caller has made it)."""
+    (`after_run`, `before_run`: the core interpreter's recorded runs on `x`, when the caller has made them)."""
 
-    a = run_core(before, x, record=True)
+    a = before_run or run_core(before, x, record=True)
     b = after_run or run_core(after, x, record=True)
     same = total = 0
     for name, spikes in a.traces.items():
@@ -243,12 +246,12 @@ def lower_to_core(
     if reference is not None and stimulus is not None:
         say("measuring quantization")
         result.run = run_core(module, stimulus, record=True)  # profile-rates reads its rates from this run too
-        q = result.report["quantization"] = spike_agreement(reference, module, stimulus, result.run)
+        result.reference_run = run_core(reference, stimulus, record=True)
+        q = result.report["quantization"] = spike_agreement(reference, module, stimulus, result.run, result.reference_run)
         leaks = result.report["core"]["leak_rounding"]
         if leaks and q["decision_agreement"] < MIN_DECISION_AGREEMENT:  # the gate will refuse: measure the leak's share
-            q["leak_decision_agreement"] = spike_agreement(reference, at_chip_decays(reference, leaks), stimulus)[
-                "decision_agreement"
-            ]
+            at_chip = spike_agreement(at_chip_decays(reference, leaks), reference, stimulus, result.reference_run)
+            q["leak_decision_agreement"] = at_chip["decision_agreement"]
     found = violations(module, chip)
     if found:
         raise NmcError(report(found, chip.name))

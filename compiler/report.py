@@ -62,6 +62,14 @@ class _Agreement(TypedDict):
     samples: int
 
 
+class ConversionSection(TypedDict):
+    """A converted ANN: the SNN as converted (unquantized, on the core interpreter) against the float ANN, on the
+    calibration samples the quantization check uses; the compile is refused below MIN_DECISION_AGREEMENT."""
+
+    decision_agreement: float
+    samples: int
+
+
 class QuantizationSection(_Agreement, total=False):
     """Agreement of the quantized network with its reference on calibration samples: the unquantized network, or
     after --finetune the fine-tuned model as it was trained (quantization-aware), which the gate then uses. The
@@ -243,6 +251,7 @@ class Report(TypedDict, total=False):
     encoding_chosen: str  # "by the chip" (no --encoding: the chip's default) or "given"
     snn: SnnSection
     core: CoreSection
+    conversion: ConversionSection
     quantization: QuantizationSection
     mapping: MappingSection
     pipeline: str  # the pass pipeline, replayable with nmc-opt -p

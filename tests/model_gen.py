@@ -5,7 +5,8 @@ stride, padding, groups), average/max/adaptive pooling, BatchNorm, ReLU and clip
 Hardtanh(0, c), clamp), residual adds, channel concatenation, reshape/flatten, with random widths and
 depths; `snn(seed)` an `nmc.nn` spiking network (IF/LIF, dense or convolutional). Both read sklearn's
 8x8 digits as (1, 8, 8) images, 64 features, or 8 rows of 8 (Conv1d), and `train` fits them for a few
-epochs, seeded. `describe(model)` is the one-line architecture the benchmark tables list.
+epochs, seeded. `describe(model)` is the one-line architecture the benchmark tables list. `series(seed)` draws a
+clustering task for a TNN: labelled series of random length, channels and cluster count.
 """
 
 from __future__ import annotations
@@ -270,3 +271,44 @@ def snntorch_nir(seed: int, path) -> tuple[object, str]:
     net = _train(nn.Sequential(*layers), x, y, epochs=3)
     nir.write(path, export_to_nir(net, torch.zeros(64)))
     return path, ", ".join(parts)
+
+
+@dataclass
+class Series:
+    """A drawn clustering task: samples (n, length) or (n, channels, length), their true clusters, and K."""
+
+    x: np.ndarray
+    labels: np.ndarray
+    clusters: int
+    description: str
+
+
+def series(seed: int) -> Series:
+    """K clusters (2..6) of series with 1, 2, 3 or 6 channels and 16..1500 values per channel (log-uniform), 10..40
+    samples per cluster. Each cluster is a prototype per channel (1-3 sinusoids of 1-6 cycles, random phases and
+    amplitudes); a sample is its prototype shifted by up to 5 % of the length, scaled by 0.8..1.2, offset by
+    -0.5..0.5 and with Gaussian noise of 0.3 x the prototype's spread: what UCR-style sets look like, at shapes
+    nobody here picked."""
+    rng = np.random.default_rng(40_000 + seed)
+    k = int(rng.integers(2, 7))
+    channels = int(rng.choice([1, 1, 1, 2, 3, 6]))
+    length = int(np.rint(np.exp(rng.uniform(np.log(16), np.log(1500)))))
+    per = int(rng.integers(10, 41))
+    t = np.linspace(0.0, 1.0, length, endpoint=False)
+    xs, labels = [], []
+    for c in range(k):
+        proto = np.zeros((channels, length))
+        for ch in range(channels):
+            for _ in range(int(rng.integers(1, 4))):
+                proto[ch] += rng.uniform(0.3, 1.0) * np.sin(2 * np.pi * (rng.uniform(1, 6) * t + rng.uniform()))
+        spread = proto.std(axis=1, keepdims=True) + 1e-3
+        for _ in range(per):
+            shifted = np.roll(proto, int(rng.integers(-(length // 20), length // 20 + 1)), axis=1)
+            sample = shifted * rng.uniform(0.8, 1.2) + rng.uniform(-0.5, 0.5)
+            xs.append(sample + rng.normal(0.0, 1.0, proto.shape) * 0.3 * spread)
+            labels.append(c)
+    order = rng.permutation(len(xs))
+    x = np.stack(xs)[order].astype(np.float32)
+    x = x[:, 0] if channels == 1 else x
+    shape = "x".join(map(str, x.shape[1:]))
+    return Series(x, np.asarray(labels)[order], k, f"K={k}, {len(x)} samples of {shape}")

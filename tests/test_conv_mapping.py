@@ -27,7 +27,10 @@ def test_the_residual_cnn_fits_the_default_mesh_with_identical_spikes(residual, 
     from nmc.dialects.map_layout import check_mapping
     from nmc.runtime.core_interp import run_core
 
-    compiled = nmc.compile(residual, calibration=digits_calib, timesteps=8)
+    # 8 timesteps keep the test fast; the converted SNN then agrees with the ANN on 83 % of decisions, which the
+    # conversion check refuses by default (tests/test_generated.py): the mapping is what is checked here
+    compiled = nmc.compile(residual, calibration=digits_calib, timesteps=8, allow_accuracy_loss=True)
+    assert compiled.report["conversion"]["decision_agreement"] < 0.9
     mapping = compiled.report["mapping"]
     assert mapping["cores_used"] <= 64  # measured 43 (the 256-core mesh would take up to 256)
     assert mapping["lower_bound"]["cores"] <= mapping["cores_used"]

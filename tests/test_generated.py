@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -115,6 +116,28 @@ def test_a_gate_refusal_the_chips_leak_causes_names_the_leak_not_the_bits():
     assert 100 - leak_alone >= 0.5 * (100 - quantized) > 0  # the leak alone loses at least half of the decisions lost
 
 
+def test_an_ann_whose_conversion_fails_on_a_reset_to_zero_chip_is_refused_saying_why():
+    """Found by the generated corpus (benchmarks/generated.py --part ann): on loihi1 (reset to zero only) seed 215 passed
+    the quantization check (the chip matched the unquantized SNN) while the chip agreed with the ANN on 31 % of test
+    images: the conversion itself had failed, unmeasured. The compile now measures the converted SNN against the ANN on
+    the calibration samples and refuses below 90 %; on tianjic256 (reset by subtraction) the same model converts."""
+    g = mg.ann(215)
+    xtr, xte, ytr, _ = mg.data(g.input_shape)
+    mg.train(g, xtr, ytr, epochs=8)
+    ok = nmc.compile(g.model, calibration=xtr[:200], chip="tianjic256", input_shape=g.input_shape)
+    assert ok.report["conversion"]["decision_agreement"] >= 0.9
+    assert ok.report["conversion"]["samples"] == 100
+    with pytest.raises(NmcError, match=r"^the converted SNN agrees with the ANN on \d+\.\d% of 100 calibration decisions "
+                       r"\(before quantization\), below 90%: chip 'loihi1' resets neurons to zero only \(core.reset\), .*"
+                       r"compile for a chip that resets by subtraction"):  # fmt: skip
+        nmc.compile(g.model, calibration=xtr[:200], chip="loihi1", input_shape=g.input_shape)
+    kept = nmc.compile(g.model, calibration=xtr[:200], chip="loihi1", input_shape=g.input_shape, allow_accuracy_loss=True)
+    measured = kept.report["conversion"]["decision_agreement"]
+    on_test = float((kept.run(xte[:200]).argmax(1) == mg.decisions(g, xte[:200])).mean())
+    assert measured < 0.6
+    assert abs(on_test - measured) < 0.15  # the calibration measure predicts what the chip does on unseen images
+
+
 def test_a_generated_model_too_large_for_a_preset_is_refused_with_the_limit_and_a_preset_that_fits():
     g = mg.ann(1)
     xtr, *_ = mg.data(g.input_shape)
@@ -173,3 +196,25 @@ def test_a_recurrent_layer_on_direct_inputs_gets_input_levels_its_scale_can_hold
     hidden = next(row for row in compiled.report["core"]["groups"] if row["layer"] == "layer2")
     assert hidden["graded_input_levels"] >= 16
     assert (compiled.run(xte[:200]).argmax(1) == mg.decisions(g, xte[:200])).mean() >= 0.9
+
+
+def test_generated_series_cover_shapes_and_fit_compile_and_run_exactly_with_tnn_defaults(tmp_path):
+    """tests/model_gen.series draws TNN clustering tasks of 1..6 channels, 16..1500 values, K = 2..6 (seeded); with no
+    option but K, a fitted model compiles for the default TNN chip and the chip simulator gives torch's clusters
+    (benchmarks/generated_tnn.py checks this on 100 tasks)."""
+    from nmc import tnn
+
+    drawn = [mg.series(s) for s in range(12)]
+    assert {1, 2, 3, 6} >= {1 if t.x.ndim == 2 else t.x.shape[1] for t in drawn} >= {1, 2, 3}
+    assert min(t.x.shape[-1] for t in drawn) < 64 < 1000 < max(t.x.shape[-1] for t in drawn)
+    assert all(len(np.unique(t.labels)) == t.clusters for t in drawn)
+    assert np.array_equal(mg.series(2).x, drawn[2].x)
+    task = drawn[2]  # K=6, 96 samples of 3 channels x 28
+    model = tnn.fit(tnn.build(task.x, task.clusters), task.x)
+    torch.save(model, tmp_path / "m.pt")
+    on_chip = nmc.compile(str(tmp_path / "m.pt")).run(task.x)
+    assert np.array_equal(on_chip, model.predict(task.x))
+    # better than chance: the same cluster sizes dealt at random agree on far fewer pairs (0.64 here, the fit 0.75)
+    rng = np.random.default_rng(0)
+    chance = np.mean([tnn.rand_index(task.labels, rng.permutation(on_chip)) for _ in range(20)])
+    assert tnn.rand_index(task.labels, on_chip) > chance + 0.05

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from nmc import pipeline
+from nmc.conversion.layers import evaluate
 from nmc.conversion.stats import check_capacity, network_stats
 from nmc.costs import dynamic_report, neurobench_static, spike_raster_and_heatmap
 from nmc.dialects.map_layout import assignment, group_rates, net_view, traffic_pairs
@@ -143,6 +144,10 @@ class CrossbarDriver:
         ctx.report.update(result.report)
         if ctx.state["tuned"] is not None and result.run is not None and "quantization" in ctx.report:
             _against_finetuned(ctx.report["quantization"], ctx.state["tuned"], ctx.state["stimulus"], result.run)
+        imported = ctx.state["import"]
+        if imported.ann_graph is not None and ctx.state["tuned"] is None and result.reference_run is not None:
+            ctx.report["conversion"] = _conversion(imported.ann_graph, ctx.state["stimulus"], result.reference_run)
+            _check_conversion(ctx.report, o.allow_accuracy_loss, imported, ctx.chip.name)
         _check_agreement(ctx.report, o.allow_accuracy_loss)
         ctx.passes.extend(result.passes)
 
@@ -237,6 +242,36 @@ def _against_finetuned(q: dict, tuned: Any, stimulus: np.ndarray, run: Any) -> N
     q["unquantized_decision_agreement"] = q["decision_agreement"]
     q["decision_agreement"] = float(np.mean(chip.argmax(1) == model.reshape(len(stimulus), -1).argmax(1)))
     q["reference"] = "the fine-tuned model as trained (quantization-aware)"
+
+
+def _conversion(ann: Any, stimulus: np.ndarray, snn_run: Any) -> dict:
+    """The converted SNN's decisions (its unquantized core run) against the float ANN's on the same samples."""
+    ann_out, _ = evaluate(ann, np.asarray(stimulus))
+    n = len(stimulus)
+    agree = [
+        float((a.reshape(n, -1).argmax(1) == s.reshape(n, -1).argmax(1)).mean())
+        for a, s in zip(ann_out, snn_run.outputs, strict=True)
+    ]
+    return {"decision_agreement": float(np.mean(agree)), "samples": n}
+
+
+def _check_conversion(report: Report, allowed: bool, imported: Any, chip: str) -> None:
+    """Refuse an ANN whose SNN conversion no longer decides like it (before any quantization), saying why."""
+    c = report["conversion"]
+    if allowed or c["decision_agreement"] >= MIN_DECISION_AGREEMENT:
+        return
+    if imported.conversion_reset == "zero":
+        why = (  # measured on the generated ANNs: 64 or 256 timesteps give the same agreement (docs/benchmarks.md)
+            f"chip '{chip}' resets neurons to zero only (core.reset), which drops each ReLU's charge above its threshold "
+            "at any number of timesteps: compile for a chip that resets by subtraction (e.g. tianjic256), train a "
+            "spiking model for this chip (nmc.nn neurons with reset='zero'), "
+        )
+    else:
+        why = f"more --timesteps (now {imported.ticks}) or another --percentile (now {imported.percentile:g}), "
+    raise NmcError(
+        f"the converted SNN agrees with the ANN on {c['decision_agreement']:.1%} of {c['samples']} calibration decisions "
+        f"(before quantization), below {MIN_DECISION_AGREEMENT:.0%}: " + why + "or accept it with --allow-accuracy-loss"
+    )
 
 
 GRADED_LEVELS_OK = 16  # graded input weights that keep fewer levels than this explain a failed quantization check
