@@ -116,11 +116,13 @@ def test_a_gate_refusal_the_chips_leak_causes_names_the_leak_not_the_bits():
     assert 100 - leak_alone >= 0.5 * (100 - quantized) > 0  # the leak alone loses at least half of the decisions lost
 
 
-def test_an_ann_whose_conversion_fails_on_a_reset_to_zero_chip_is_refused_saying_why():
+def test_an_ann_whose_conversion_fails_on_a_reset_to_zero_chip_is_refused_saying_why(tmp_path):
     """Found by the generated corpus (benchmarks/generated.py --part ann): on loihi1 (reset to zero only) seed 215 passed
     the quantization check (the chip matched the unquantized SNN) while the chip agreed with the ANN on 31 % of test
     images: the conversion itself had failed, unmeasured. The compile now measures the converted SNN against the ANN on
     the calibration samples and refuses below 90 %; on tianjic256 (reset by subtraction) the same model converts."""
+    from nmc.tools.nmc_compile import _summary
+
     g = mg.ann(215)
     xtr, xte, ytr, _ = mg.data(g.input_shape)
     mg.train(g, xtr, ytr, epochs=8)
@@ -133,6 +135,8 @@ def test_an_ann_whose_conversion_fails_on_a_reset_to_zero_chip_is_refused_saying
         nmc.compile(g.model, calibration=xtr[:200], chip="loihi1", input_shape=g.input_shape)
     kept = nmc.compile(g.model, calibration=xtr[:200], chip="loihi1", input_shape=g.input_shape, allow_accuracy_loss=True)
     measured = kept.report["conversion"]["decision_agreement"]
+    summary = _summary(kept.report, tmp_path / "m.nmc")
+    assert f"  conversion: the SNN decides as the ANN on {100 * measured:.2f}% of 100 calibration samples" in summary
     on_test = float((kept.run(xte[:200]).argmax(1) == mg.decisions(g, xte[:200])).mean())
     assert measured < 0.6
     assert abs(on_test - measured) < 0.15  # the calibration measure predicts what the chip does on unseen images

@@ -300,6 +300,12 @@ def _summary(report: dict, path: Path) -> str:
         kind = "multiply" if any(r.get("decay_mult", 1) != 1 for r in leaks) else "shift"
         exact = " (exact on this chip: beta = 1 - 2^-s, e.g. 0.75, 0.875, 0.9375)" if kind == "shift" else ""
         lines.append(f"  leak: the chip's {kind} decay rounds beta in {len(leaks)} population(s): {shown}{more}{exact}")
+    conv = report.get("conversion")
+    if conv:  # a converted ANN: the SNN before quantization against the float ANN
+        lines.append(
+            f"  conversion: the SNN decides as the ANN on {conv['decision_agreement']:.2%} of {conv['samples']} "
+            "calibration samples"
+        )
     q = report.get("quantization")
     if q and "reference" in q:  # after --finetune: the model as it was trained is what the chip should compute
         lines.append(
