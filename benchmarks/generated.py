@@ -179,6 +179,21 @@ def agreement_cells(rows: list[dict], key: str, chip: str) -> tuple[list, tuple[
                 f"{np.median([s for _, _, s, _ in ok]):.1f}")  # fmt: skip
 
 
+def conversion_lines(rows: list[dict]) -> list[str]:
+    """--part ann: the conversion check's refusals, split by whether the drawn model learned the task."""
+    refused = [(r, c) for r in rows for c in PRESETS if r["cells"][c][0] == "refused" and "converted SNN" in r["cells"][c][1]]
+    if not refused:
+        return []
+    learned = Counter(c for r, c in refused if r["acc"] >= MIN_FLOAT)
+    return [
+        "",
+        f"The conversion check (the SNN before quantization against the ANN, docs/frontend.md) refused {len(refused)} "
+        f"(model, preset) pairs; on models that learned (torch accuracy >= {100 * MIN_FLOAT:.0f} %): "
+        + ", ".join(f"{c} {learned.get(c, 0)}" for c in PRESETS)
+        + ". loihi1 resets neurons to zero only, which converted ReLUs cannot follow at any number of timesteps.",
+    ]
+
+
 def variant_lines(rows: list[dict]) -> list[str]:
     """--part snn: the same models on copies of tianjic256 that differ in one hardware choice (VARIANTS)."""
     if not rows or "variants" not in rows[0]:
@@ -264,6 +279,7 @@ def write_corpus(rows: list[dict], part: str, seconds: float, verilog_every: int
         "their class scores are near ties, which any rounding flips. On the models that did learn: "
         f"{len(learned)} pairs, median {100 * np.median(learned):.1f} %, 5th percentile "
         f"{100 * np.percentile(learned, 5):.1f} %, worst {100 * min(learned):.1f} %.",
+        *conversion_lines(rows),
         *variant_lines(rows),
         "",
         "Refusals by class (each one line naming the layer or limit and a fix):",

@@ -312,6 +312,9 @@ class _Quantizer:
         if g.mode == "spike" and compare != self.chip_compare:
             threshold = threshold + (1 if compare == "gt" else -1)
             compare = self.chip_compare
+            # '>= 1' as '> 0' is exact, but a chip's thresholds start at 1: '> 1' (V >= 2) for a neuron whose weights
+            # are over w_max times its threshold, where the scale leaves the threshold one step (the check measures it)
+            threshold = np.maximum(threshold, 1)
         bias = round_clip(g.bias * s, -self.limits.b_max, self.limits.b_max).astype(np.int64)
         v_init = np.rint(g.v_init * s).astype(np.int64)
         norm = float(np.linalg.norm(w_eff[~psum]))

@@ -17,6 +17,8 @@ from torch import nn
 
 import nmc
 from nmc.chips.binary import decode
+from nmc.dialects import core
+from nmc.dialects.core_ir import read_group
 from nmc.errors import NmcError
 
 from . import model_gen as mg
@@ -140,6 +142,23 @@ def test_an_ann_whose_conversion_fails_on_a_reset_to_zero_chip_is_refused_saying
     on_test = float((kept.run(xte[:200]).argmax(1) == mg.decisions(g, xte[:200])).mean())
     assert measured < 0.6
     assert abs(on_test - measured) < 0.15  # the calibration measure predicts what the chip does on unseen images
+
+
+def test_a_ge_neuron_of_threshold_one_on_a_gt_chip_keeps_a_threshold_the_chip_holds():
+    """Found by the generated corpus (seed 100 on loihi1, which compares with '>'): a converted neuron ('>=') whose
+    weights are over 127 times its threshold got threshold 1 at its scale, then 1 - 1 = 0 as '>' (exact in integers),
+    which loihi1's thresholds (1..2^17-1) cannot hold: "thresholds in [1, 131071], got [0, 32] (fix: reduce-precision)".
+    reduce-precision now keeps such a threshold at 1 ('> 1'), and the quantization check measures the change."""
+    g = mg.ann(100)
+    xtr, _, ytr, _ = mg.data(g.input_shape)
+    mg.train(g, xtr, ytr, epochs=8)
+    # allow_accuracy_loss: the conversion to reset-to-zero IF neurons loses decisions (the conversion check's refusal)
+    compiled = nmc.compile(g.model, calibration=xtr[:200], chip="loihi1", input_shape=g.input_shape, allow_accuracy_loss=True)
+    assert compiled.report["quantization"]["decision_agreement"] >= 0.9
+    groups = [read_group(op) for op in compiled.module.walk() if isinstance(op, core.NeuronsOp)]
+    spiking = [grp for grp in groups if grp.mode == "spike"]
+    assert all(grp.compare == "gt" and grp.threshold.min() >= 1 for grp in spiking)
+    assert any((grp.threshold == 1).any() for grp in spiking)  # the case that was refused
 
 
 def test_a_generated_model_too_large_for_a_preset_is_refused_with_the_limit_and_a_preset_that_fits():
