@@ -185,12 +185,15 @@ def conversion_lines(rows: list[dict]) -> list[str]:
     if not refused:
         return []
     learned = Counter(c for r, c in refused if r["acc"] >= MIN_FLOAT)
+    clipped = sum(bool(re.search(r"Hardtanh|ReLU6", r["arch"])) for r, _ in refused if r["acc"] >= MIN_FLOAT)
     return [
         "",
         f"The conversion check (the SNN before quantization against the ANN, docs/frontend.md) refused {len(refused)} "
         f"(model, preset) pairs; on models that learned (torch accuracy >= {100 * MIN_FLOAT:.0f} %): "
         + ", ".join(f"{c} {learned.get(c, 0)}" for c in PRESETS)
-        + ". loihi1 resets neurons to zero only, which converted ReLUs cannot follow at any number of timesteps.",
+        + f", {clipped} of them with clipped ReLUs (Hardtanh, ReLU6). loihi1 resets neurons to zero only: a neuron's "
+        "rate is 1 / ceil(threshold / input) at any number of timesteps, coarsest just below the threshold, where a "
+        "clipped ReLU's activations crowd.",
     ]
 
 
