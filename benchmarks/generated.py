@@ -185,15 +185,24 @@ def conversion_lines(rows: list[dict]) -> list[str]:
     if not refused:
         return []
     learned = Counter(c for r, c in refused if r["acc"] >= MIN_FLOAT)
-    clipped = sum(bool(re.search(r"Hardtanh|ReLU6", r["arch"])) for r, _ in refused if r["acc"] >= MIN_FLOAT)
+
+    def clipped(r: dict) -> bool:
+        return bool(re.search(r"Hardtanh|ReLU6", r["arch"]))
+
+    zero = [r for r in rows if r["acc"] >= MIN_FLOAT and "loihi1" in r["cells"]]
+    rate = {
+        kind: (sum(r["cells"]["loihi1"][0] == "refused" and "converted SNN" in r["cells"]["loihi1"][1] for r in sel), len(sel))
+        for kind, sel in (("with", [r for r in zero if clipped(r)]), ("without", [r for r in zero if not clipped(r)]))
+    }
     return [
         "",
         f"The conversion check (the SNN before quantization against the ANN, docs/frontend.md) refused {len(refused)} "
         f"(model, preset) pairs; on models that learned (torch accuracy >= {100 * MIN_FLOAT:.0f} %): "
         + ", ".join(f"{c} {learned.get(c, 0)}" for c in PRESETS)
-        + f", {clipped} of them with clipped ReLUs (Hardtanh, ReLU6). loihi1 resets neurons to zero only: a neuron's "
-        "rate is 1 / ceil(threshold / input) at any number of timesteps, coarsest just below the threshold, where a "
-        "clipped ReLU's activations crowd.",
+        + ". loihi1 resets neurons to zero only, so a converted neuron's rate is 1 / ceil(threshold / input) at any "
+        "number of timesteps; of the learned models it refuses "
+        + " and ".join(f"{n} of {m} {kind}" for kind, (n, m) in rate.items())
+        + " clipped ReLUs (Hardtanh, ReLU6); which structures lose the most at reset to zero is not pinned down.",
     ]
 
 

@@ -31,7 +31,7 @@ def test_bundled_models_compile_and_their_energy_is_events_times_constants(model
     assert "encoding: rate, as chip 'loihi1' takes no graded inputs" in " ".join(compiled.notes)
     assert "the converted ReLUs' IF neurons reset to zero" in " ".join(compiled.notes)
     assert compiled.report["quantization"]["decision_agreement"] >= 0.9
-    # plain ReLUs keep their decisions through the reset to zero (clipped ones often do not: docs/frontend.md)
+    # these keep their decisions through the reset to zero (deeper generated ones often do not: docs/frontend.md)
     assert compiled.report["conversion"]["decision_agreement"] >= 0.98
 
 
