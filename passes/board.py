@@ -207,11 +207,12 @@ def board_report(net, chip: Chip, lower_bound_cores: int, iterations: int = 2000
     xy = np.stack([to_numpy(mesh.x), to_numpy(mesh.y)], axis=1).astype(np.int64)
     slots = serpentine(*chip.mesh)
     ignoring = slots[anneal(symmetric_traffic(n_cores, src, dst, w), slots, n_cores, iterations, seed)]
-    placed = inter_chip_packets(xy[src, 0], xy[src, 1], xy[dst, 0], xy[dst, 1], w, chip)
+    ends = (xy[src, 0], xy[src, 1], xy[dst, 0], xy[dst, 1])
+    hops = chip_hops(*ends, chip)
+    placed = float((w * hops).sum())  # inter_chip_packets of the placement
     blind = inter_chip_packets(ignoring[src, 0], ignoring[src, 1], ignoring[dst, 0], ignoring[dst, 1], w, chip)
-    links = link_list(chip_link_loads(xy[src, 0], xy[src, 1], xy[dst, 0], xy[dst, 1], w, chip))
+    links = link_list(chip_link_loads(*ends, w, chip))
     cw, ch = chip.chip_mesh
-    hops = chip_hops(xy[src, 0], xy[src, 1], xy[dst, 0], xy[dst, 1], chip)
     b = chip.board
     return {
         "chips": chip.chips,

@@ -35,6 +35,11 @@ def shift_beta(shift: int) -> float:
     return 1.0 - 2.0**-shift if shift > 0 else 1.0
 
 
+def shift_betas(shifts: range) -> str:
+    """The betas a shift leak holds exactly for `shifts`, for messages: '0.75, 0.875, 0.9375' for range(2, 5)."""
+    return ", ".join(f"{shift_beta(s):g}" for s in shifts)
+
+
 def decay_shift(beta: float, max_shift: int) -> int:
     """The shift `s` with `1 - 2^-s` closest to `beta` (0 means no decay)."""
     if beta >= 1.0:

@@ -26,6 +26,7 @@ from nmc.kinds.crossbar_run import run_command
 from nmc.kinds.driver import CompileContext
 from nmc.neurobench import ann_metrics, workload_metrics
 from nmc.options import DEFAULT_TICKS, MIN_DECISION_AGREEMENT, CompileOptions
+from nmc.passes.reduce_precision import shift_betas
 from nmc.pipeline import mapping_section, profile_before_mapping
 from nmc.report import Report
 from nmc.runtime.simulator import Chip as Simulator
@@ -293,7 +294,7 @@ def _check_agreement(report: Report, allowed: bool) -> None:
     leak = q.get("leak_decision_agreement")
     if leak is not None and 1.0 - leak >= 0.5 * (1.0 - q["decision_agreement"]):  # the leak's rounding alone: half the loss
         row = max(report["core"]["leak_rounding"], key=lambda r: abs(r["beta"] - r["realised_beta"]))
-        held = "1 - 2^-s: 0.5, 0.75, 0.875, 0.9375, ..." if row["decay_mult"] == 1 else "those its multiplier holds"
+        held = f"1 - 2^-s: {shift_betas(range(1, 5))}, ..." if row["decay_mult"] == 1 else "those its multiplier holds"
         why = (
             f"the chip's leak alone gives {leak:.1%} (layer '{row['layer']}' beta {row['beta']:.4g} runs as "
             f"{row['realised_beta']:.4g}): train with betas the chip holds ({held}), pick a chip with a finer leak "

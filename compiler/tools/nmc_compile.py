@@ -298,7 +298,9 @@ def _summary(report: dict, path: Path) -> str:
         shown = ", ".join(f"'{r['layer']}' {r['beta']:.4g} -> {r['realised_beta']:.4g}" for r in leaks[:4])
         more = f" and {len(leaks) - 4} more" if len(leaks) > 4 else ""
         kind = "multiply" if any(r.get("decay_mult", 1) != 1 for r in leaks) else "shift"
-        exact = " (exact on this chip: beta = 1 - 2^-s, e.g. 0.75, 0.875, 0.9375)" if kind == "shift" else ""
+        from nmc.passes.reduce_precision import shift_betas
+
+        exact = f" (exact on this chip: beta = 1 - 2^-s, e.g. {shift_betas(range(2, 5))})" if kind == "shift" else ""
         lines.append(f"  leak: the chip's {kind} decay rounds beta in {len(leaks)} population(s): {shown}{more}{exact}")
     conv = report.get("conversion")
     if conv:  # a converted ANN: the SNN before quantization against the float ANN
